@@ -1,0 +1,15 @@
+/// The executors a worker offers, by job kind; their kinds are the capabilities it
+/// announces in READY.
+public struct ExecutorRegistry: Sendable {
+    private var executors: [String: any JobExecutor] = [:]
+
+    public init(_ executors: [any JobExecutor]) {
+        for executor in executors { self.executors[executor.kind] = executor }
+    }
+
+    /// Everything this build can run.
+    public static var builtIn: ExecutorRegistry { ExecutorRegistry([NoopExecutor(), SleepExecutor()]) }
+
+    public func executor(for kind: String) -> (any JobExecutor)? { executors[kind] }
+    public var kinds: [String] { executors.keys.sorted() }
+}

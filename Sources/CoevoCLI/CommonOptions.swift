@@ -1,0 +1,55 @@
+import ArgumentParser
+import CoevoCore
+import Foundation
+import Logging
+import Synchronization
+
+/// Options every long-running command shares.
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (or COEVO_LOG_LEVEL).")
+    var logLevel: String?
+
+    /// Sets up swift-log once per process: lines to stderr, at the chosen level.
+    func bootstrap(label: String) -> Logger {
+        let name = logLevel ?? ProcessInfo.processInfo.environment["COEVO_LOG_LEVEL"] ?? "info"
+        let level = Logger.Level(rawValue: name.lowercased()) ?? .info
+        if !loggingBootstrapped.exchange(true, ordering: .relaxed) {
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        }
+        var logger = Logger(label: label)
+        logger.logLevel = level
+        return logger
+    }
+}
+
+private let loggingBootstrapped = Atomic<Bool>(false)
+
+/// Exit code 2 with a message naming the field: what the issue tracker promises users for
+/// a broken config.
+struct ConfigExit {
+    static func fail(_ error: ConfigError) -> ExitCode {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        return ExitCode(2)
+    }
+}
+
+/// Loads the config or exits with code 2.
+func loadConfig(_ path: String?) throws -> (ExperimentConfig, String) {
+    do {
+        return try CoevoCoordinator.ConfigLoader.load(path: path)
+    } catch {
+        throw ConfigExit.fail(error)
+    }
+}
+
+/// A failure the user can fix, printed without a stack of type names.
+struct UserFacingError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+import CoevoCoordinator

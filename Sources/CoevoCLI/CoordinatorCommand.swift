@@ -1,0 +1,81 @@
+import ArgumentParser
+import CoevoCoordinator
+import CoevoCore
+import CoevoStore
+import CoevoWire
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `coevo-coordinator` (also `coevo coordinator`): the head-node process.
+public struct CoordinatorCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run a coordinator: serve the config's run (or resume the database's unfinished runs) to workers.",
+        discussion: """
+            The coordinator binds a ZeroMQ ROUTER socket; start workers anywhere with
+            `coevo-worker --connect tcp://THIS-HOST:PORT`. Killing it (even with SIGKILL) loses
+            nothing: start it again on the same --database and it resumes, and workers
+            reconnect on their own. SIGTERM or Ctrl-C drains leased jobs first.
+            """)
+
+    @Option(name: .long, help: "Experiment config (YAML). Omit for the embedded defaults.")
+    var config: String?
+
+    @Option(name: .long, help: "Endpoint to bind, e.g. tcp://0.0.0.0:5555 (overrides coordinator.bind).")
+    var bind: String?
+
+    @Option(name: .long, help: "SQLite database file (overrides coordinator.database).")
+    var database: String?
+
+    @Flag(name: .long, help: "Exit once every run in the database is finished.")
+    var exitWhenDone = false
+
+    @OptionGroup var logging: LoggingOptions
+
+    public init() {}
+
+    public func run() async throws {
+        let logger = logging.bootstrap(label: "coevo.coordinator")
+        var (config, text) = try loadConfig(self.config)
+        if let bind { config.coordinator.bind = bind }
+        if let database { config.coordinator.database = database }
+        do { try config.validate() } catch { throw ConfigExit.fail(error) }
+
+        let store = try openStore(config, logger: logger)
+        _ = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
+        var settings = CoordinatorSettings(config: config.coordinator)
+        settings.exitWhenDone = exitWhenDone
+        let service = CoordinatorService(settings: settings, store: store, logger: logger)
+        try bindOrExplain(service, config: config)
+        try await runUntilShutdown([service], logger: logger)
+        store.writer.stop()
+        ZMQContext.shared.terminate()
+    }
+}
+
+func openStore(_ config: ExperimentConfig, logger: Logger) throws -> CoevoStore {
+    do {
+        return try CoevoStore(path: config.coordinator.database, flushMilliseconds: config.coordinator.storeFlushMilliseconds)
+    } catch {
+        throw UserFacingError("cannot open database \(config.coordinator.database): \(error)")
+    }
+}
+
+func bindOrExplain(_ service: CoordinatorService, config: ExperimentConfig) throws {
+    do {
+        try service.bind()
+    } catch {
+        throw UserFacingError("cannot bind \(config.coordinator.bind): \(error) (is another coordinator running there? pick another with --bind)")
+    }
+}
+
+/// Runs services until they finish or SIGTERM/SIGINT asks them to drain.
+func runUntilShutdown(_ services: [any Service], logger: Logger) async throws {
+    let group = ServiceGroup(configuration: .init(
+        // A service that returns on its own (a finished run) ends the group cleanly.
+        services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
+        gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: logger))
+    try await group.run()
+}

@@ -1,0 +1,49 @@
+import Foundation
+import Logging
+
+/// Worker processes that `coevo run` and the benchmarks start on this machine: the same
+/// `coevo` binary with the `worker` subcommand, told our pid so they exit if we die.
+final class LocalWorkers {
+    private(set) var processes: [Process] = []
+
+    /// The running binary's path (argv[0] may be relative or a symlink).
+    static var executablePath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// Starts `count` processes running `coevo <arguments(i)>`.
+    func start(count: Int, arguments: (Int) -> [String]) throws {
+        for index in 0..<count {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Self.executablePath)
+            process.arguments = arguments(index)
+            try process.run()
+            processes.append(process)
+        }
+    }
+
+    /// Starts `count` workers connected to `endpoint`.
+    func startWorkers(count: Int, endpoint: String, slots: Int, idPrefix: String = "local",
+                      heartbeatMs: Int64 = 1000, liveness: Int64 = 3, logLevel: String = "warning") throws {
+        try start(count: count) { index in
+            ["worker", "--connect", endpoint, "--id", "\(idPrefix)-\(index)", "--slots", "\(slots)",
+             "--heartbeat-ms", "\(heartbeatMs)", "--liveness", "\(liveness)",
+             "--parent-pid", "\(getpid())", "--log-level", logLevel]
+        }
+    }
+
+    /// SIGTERM (the workers drain), then SIGKILL whoever is still there after `grace`.
+    func stop(grace: TimeInterval = 15) {
+        for process in processes where process.isRunning { process.terminate() }
+        let deadline = Date(timeIntervalSinceNow: grace)
+        while processes.contains(where: \.isRunning) && Date() < deadline { usleep(20_000) }
+        for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        for process in processes { process.waitUntilExit() }
+    }
+}
+
+/// A bind endpoint as a local client dials it (`tcp://*:5555` -> `tcp://127.0.0.1:5555`).
+func localEndpoint(forBind bind: String) -> String {
+    bind.replacingOccurrences(of: "tcp://*:", with: "tcp://127.0.0.1:")
+        .replacingOccurrences(of: "tcp://0.0.0.0:", with: "tcp://127.0.0.1:")
+}

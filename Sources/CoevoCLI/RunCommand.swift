@@ -1,0 +1,121 @@
+import ArgumentParser
+import CoevoCoordinator
+import CoevoCore
+import CoevoStore
+import CoevoWire
+import Foundation
+import Logging
+import Synchronization
+
+/// `coevo run CONFIG`: the laptop path. A coordinator in this process plus local worker
+/// processes, live progress, a summary at the end; Ctrl-C drains and the same command
+/// resumes later.
+public struct RunCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run an experiment here: a coordinator plus local worker processes.",
+        discussion: """
+            Progress is printed every second. Ctrl-C (or SIGTERM) drains in-flight jobs and
+            exits; running the same command again resumes the run from its database. The
+            same config runs on a cluster with coevo-coordinator and coevo-worker.
+            """)
+
+    @Argument(help: "Experiment config (YAML). Omit for the embedded defaults (Configs/quickstart.yaml).")
+    var config: String?
+
+    @Option(name: .long, help: "Local worker processes to start (overrides workers.count).")
+    var workers: Int?
+
+    @Option(name: .long, help: "Slots per local worker (overrides workers.slots).")
+    var slots: Int?
+
+    @Option(name: .long, help: "SQLite database file (overrides coordinator.database).")
+    var database: String?
+
+    @Option(name: .long, help: "Endpoint to bind (overrides coordinator.bind).")
+    var bind: String?
+
+    @OptionGroup var logging: LoggingOptions
+
+    public init() {}
+
+    public func run() async throws {
+        let logger = logging.bootstrap(label: "coevo.run")
+        var (config, text) = try loadConfig(self.config)
+        if let workers { config.workers.count = workers }
+        if let slots { config.workers.slots = slots }
+        if let database { config.coordinator.database = database }
+        if let bind { config.coordinator.bind = bind }
+        do { try config.validate() } catch { throw ConfigExit.fail(error) }
+
+        let store = try openStore(config, logger: logger)
+        let plan = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
+        let runIDs: [String] = switch plan {
+        case .created(let run, _): [run.id]
+        case .resumed(let runs): runs.map(\.id)
+        }
+
+        let display = ProgressDisplay()
+        var observer = CoordinatorObserver()
+        observer.progress = { display.show($0) }
+        var settings = CoordinatorSettings(config: config.coordinator)
+        settings.exitWhenDone = true
+        let service = CoordinatorService(settings: settings, store: store, logger: logger, observer: observer)
+        try bindOrExplain(service, config: config)
+
+        let workers = LocalWorkers()
+        let endpoint = localEndpoint(forBind: config.coordinator.bind)
+        try workers.startWorkers(
+            count: config.workers.count, endpoint: endpoint, slots: config.workers.slots,
+            heartbeatMs: config.coordinator.heartbeatIntervalMilliseconds, liveness: config.coordinator.liveness,
+            logLevel: logging.logLevel ?? "warning")
+        logger.info("started \(config.workers.count) local worker(s) on \(endpoint)")
+        if config.workers.count == 0 {
+            logger.notice("no local workers: start some with `coevo-worker --connect \(endpoint)`")
+        }
+
+        let started = Date()
+        try await runUntilShutdown([service], logger: logger)
+        workers.stop()
+        store.writer.stop()
+        ZMQContext.shared.terminate()
+        try printSummary(store: store, runs: runIDs, config: config, seconds: Date().timeIntervalSince(started))
+    }
+
+    private func printSummary(store: CoevoStore, runs: [String], config: ExperimentConfig, seconds: Double) throws {
+        for id in runs {
+            let counts = try store.counts(ofRun: id)
+            let state = try store.run(id: id)?.state ?? .interrupted
+            var lines = ["run \(id): \(state.rawValue)"]
+            lines.append("  jobs       \(counts.jobs) (\(config.workload.kind))")
+            lines.append("  results    \(counts.results) durable, \(counts.succeeded) succeeded, \(counts.failed) failed")
+            lines.append(String(format: "  wall time  %.1f s (%.0f results/s)", seconds, Double(counts.results) / max(seconds, 0.001)))
+            lines.append("  database   \(store.path)")
+            if state != .finished {
+                lines.append("  resume     run the same command again; it continues where this one stopped")
+            }
+            print(lines.joined(separator: "\n"))
+        }
+    }
+}
+
+/// Prints one progress line per second to stderr.
+final class ProgressDisplay: Sendable {
+    private let last = Mutex<(completed: Int, at: Date)?>(nil)
+
+    func show(_ progress: CoordinatorProgress) {
+        let completed = progress.runs.values.reduce(0) { $0 + $1.completed + $1.failed }
+        let total = progress.runs.values.reduce(0) { $0 + $1.total }
+        let failed = progress.runs.values.reduce(0) { $0 + $1.failed }
+        let now = Date()
+        let rate = last.withLock { previous -> Double in
+            defer { previous = (completed, now) }
+            guard let previous else { return 0 }
+            return Double(completed - previous.completed) / max(0.001, now.timeIntervalSince(previous.at))
+        }
+        let percent = total == 0 ? 100 : Double(completed) * 100 / Double(total)
+        let line = String(format: "progress: %d/%d jobs (%.1f%%), %d failed, %d workers, %d queued, %d leased, %.0f jobs/s\n",
+                          completed, total, percent, failed, progress.workers, progress.queued, progress.leased, rate)
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import CoevoBackends
+import CoevoCore
+import CoevoWire
+import CoevoWorker
+import Foundation
+
+/// `coevo-worker` (also `coevo worker`): runs jobs for a coordinator.
+public struct WorkerCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a worker: connect to a coordinator and execute the jobs it leases.",
+        discussion: """
+            A worker keeps no state between jobs. If the coordinator goes away it reconnects
+            with backoff (1 s doubling to 32 s) and registers again without a restart.
+            SIGTERM or Ctrl-C finishes running jobs (up to --drain-timeout-ms), reports them,
+            and disconnects.
+            """)
+
+    @Option(name: .long, help: "Coordinator endpoint, e.g. tcp://head-node:5555.")
+    var connect: String = "tcp://127.0.0.1:5555"
+
+    @Option(name: .long, help: "Worker id, unique among live workers (default: HOSTNAME-PID).")
+    var id: String?
+
+    @Option(name: .long, help: "Jobs run at once.")
+    var slots: Int = 64
+
+    @Option(name: .long, help: "Heartbeat interval in milliseconds.")
+    var heartbeatMs: Int64 = 1000
+
+    @Option(name: .long, help: "Missed heartbeats before the coordinator counts as lost.")
+    var liveness: Int64 = 3
+
+    @Option(name: .long, help: "How long a shutdown waits for running jobs, in milliseconds.")
+    var drainTimeoutMs: Int64 = 10_000
+
+    @Option(name: .long, help: "Exit when this process stops being our parent (used by `coevo run`).")
+    var parentPid: Int32?
+
+    @OptionGroup var logging: LoggingOptions
+
+    public init() {}
+
+    public func validate() throws {
+        guard connect.hasPrefix("tcp://") || connect.hasPrefix("ipc://") else {
+            throw ValidationError("--connect must start with tcp:// or ipc:// (got '\(connect)')")
+        }
+        guard (1...100_000).contains(slots) else { throw ValidationError("--slots must be between 1 and 100000") }
+        guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
+        guard liveness >= 1 else { throw ValidationError("--liveness must be at least 1") }
+    }
+
+    public func run() async throws {
+        let workerID = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+        let logger = logging.bootstrap(label: "coevo.worker.\(workerID)")
+        var settings = WorkerSettings(coordinator: connect, id: WorkerID(workerID), slots: slots)
+        settings.heartbeatIntervalMilliseconds = heartbeatMs
+        settings.liveness = liveness
+        settings.drainTimeoutMilliseconds = drainTimeoutMs
+        settings.parentPID = parentPid
+        let service = WorkerService(settings: settings, logger: logger)
+        try await runUntilShutdown([service], logger: logger)
+        ZMQContext.shared.terminate()
+    }
+}

@@ -1,0 +1,70 @@
+import CoevoCore
+import Foundation
+import Yams
+
+/// Reads a YAML experiment config and turns every problem into a `ConfigError` that names
+/// the field, so `coevo` can exit with code 2 and a message the user can act on.
+public enum ConfigLoader {
+    /// Loads `path`, or the embedded defaults when `path` is nil. Returns the config and
+    /// the text it came from (stored with the run, so a resume uses the same settings).
+    public static func load(path: String?) throws(ConfigError) -> (ExperimentConfig, text: String) {
+        guard let path else {
+            let config = ExperimentConfig()
+            return (config, (try? YAMLEncoder().encode(config)) ?? "")
+        }
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(field: "", problem: "cannot read \(path): \(error.localizedDescription)")
+        }
+        return (try parse(text), text)
+    }
+
+    public static func parse(_ text: String) throws(ConfigError) -> ExperimentConfig {
+        let config: ExperimentConfig
+        if text.allSatisfy({ $0.isWhitespace || $0.isNewline }) {
+            config = ExperimentConfig()
+        } else {
+            do {
+                config = try YAMLDecoder().decode(ExperimentConfig.self, from: text)
+            } catch let error as ConfigError {
+                throw error
+            } catch let error as DecodingError {
+                throw describe(error)
+            } catch {
+                throw ConfigError(field: "", problem: "not valid YAML: \(error)")
+            }
+        }
+        try config.validate()
+        return config
+    }
+
+    private static func describe(_ error: DecodingError) -> ConfigError {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .typeMismatch(let type, let context):
+            return ConfigError(field: path(context), problem: "expected \(readable(type))")
+        case .valueNotFound(let type, let context):
+            return ConfigError(field: path(context), problem: "missing value (expected \(readable(type)))")
+        case .keyNotFound(let key, let context):
+            return ConfigError(field: (path(context).isEmpty ? "" : path(context) + ".") + key.stringValue, problem: "required field is missing")
+        case .dataCorrupted(let context):
+            return ConfigError(field: path(context), problem: context.debugDescription)
+        @unknown default:
+            return ConfigError(field: "", problem: "\(error)")
+        }
+    }
+
+    private static func readable(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Int64.Type, is UInt32.Type, is UInt64.Type: "an integer"
+        case is Double.Type: "a number"
+        case is Bool.Type: "true or false"
+        default: "a mapping of fields"
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import CoevoCore
+
+/// How a coordinator listens and schedules; built from the config's `coordinator` section.
+public struct CoordinatorSettings: Sendable {
+    public var bind: String
+    public var heartbeatIntervalMilliseconds: Int64
+    public var liveness: Int64
+    public var scheduler: SchedulerSettings
+    public var maxMessageBytes: Int64
+    /// Granularity of lease and liveness checks; a killed worker's jobs are requeued at
+    /// most this long after its silence limit.
+    public var tickMilliseconds: Int64 = 100
+    /// Leases per JOB message; larger batches cost fewer messages per job.
+    public var leasesPerMessage = 1024
+    /// Stop serving once every run in the store is finished (batch use, tests).
+    public var exitWhenDone = false
+    /// How long a graceful shutdown waits for leased jobs to come back.
+    public var drainTimeoutMilliseconds: Int64 = 10_000
+
+    public init(config: ExperimentConfig.CoordinatorSection) {
+        bind = config.bind
+        heartbeatIntervalMilliseconds = config.heartbeatIntervalMilliseconds
+        liveness = config.liveness
+        scheduler = SchedulerSettings(
+            maxAttempts: config.maxAttempts,
+            workerSilenceLimitMilliseconds: config.heartbeatIntervalMilliseconds * config.liveness,
+            leaseGraceMilliseconds: max(2000, config.heartbeatIntervalMilliseconds * 2))
+        maxMessageBytes = config.maxMessageBytes
+    }
+}

@@ -1,0 +1,36 @@
+/// A config problem, naming the field (as a dotted path, e.g. `workers.slots`) and what is
+/// wrong with it, so the user can fix it without reading code.
+public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var field: String
+    public var problem: String
+
+    public init(field: String, problem: String) {
+        self.field = field
+        self.problem = problem
+    }
+
+    public var description: String {
+        field.isEmpty ? "config: \(problem)" : "config field '\(field)': \(problem)"
+    }
+}
+
+/// Decoding helpers shared by the config sections: defaults for missing keys, and an error
+/// for keys nobody reads (a typo would otherwise silently fall back to a default).
+struct AnyConfigKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+extension Decoder {
+    func rejectUnknownKeys<Key: CodingKey & CaseIterable>(_: Key.Type) throws {
+        let known = Set(Key.allCases.map(\.stringValue))
+        let container = try container(keyedBy: AnyConfigKey.self)
+        for key in container.allKeys where !known.contains(key.stringValue) {
+            let path = (codingPath + [key]).map(\.stringValue).joined(separator: ".")
+            let expected = known.sorted().joined(separator: ", ")
+            throw ConfigError(field: path, problem: "unknown field (expected one of: \(expected))")
+        }
+    }
+}

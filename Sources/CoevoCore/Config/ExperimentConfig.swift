@@ -1,0 +1,150 @@
+/// One experiment, as written in a YAML config. Every field has a default, so an empty
+/// file is a valid config (the embedded quickstart); `validate()` refuses impossible values
+/// with the field named.
+public struct ExperimentConfig: Codable, Hashable, Sendable {
+    public var run = RunSection()
+    public var coordinator = CoordinatorSection()
+    public var workers = WorkersSection()
+    public var workload = WorkloadSection()
+
+    public init() {}
+
+    public struct RunSection: Codable, Hashable, Sendable {
+        /// Names the run; the run id is `name` plus the seed.
+        public var name = "quickstart"
+        /// Seeds every random choice of the run, so a run can be replayed.
+        public var seed: UInt64 = 42
+
+        public init() {}
+        enum CodingKeys: String, CodingKey, CaseIterable { case name, seed }
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decodeIfPresent(String.self, forKey: .name) ?? name
+            seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+        }
+    }
+
+    public struct CoordinatorSection: Codable, Hashable, Sendable {
+        /// ZeroMQ endpoint the coordinator's ROUTER binds (`tcp://HOST:PORT` or `ipc://PATH`).
+        public var bind = "tcp://127.0.0.1:5555"
+        /// SQLite file (WAL mode) holding runs, jobs, results and the event log.
+        public var database = "runs/coevo.sqlite"
+        public var heartbeatIntervalMilliseconds: Int64 = 1000
+        /// Missed heartbeats before a peer counts as lost.
+        public var liveness: Int64 = 3
+        /// Lease losses a job survives before it is marked failed.
+        public var maxAttempts: UInt32 = 3
+        /// Default time one attempt of a job may take.
+        public var jobTimeoutMilliseconds: Int64 = 60_000
+        /// Longest message a peer may send; a longer one drops that peer's connection.
+        public var maxMessageBytes: Int64 = 64 << 20
+        /// Longest time a result waits in memory before its batch is committed.
+        public var storeFlushMilliseconds: Int64 = 20
+
+        public init() {}
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case bind, database, liveness
+            case heartbeatIntervalMilliseconds = "heartbeat_interval_ms"
+            case maxAttempts = "max_attempts"
+            case jobTimeoutMilliseconds = "job_timeout_ms"
+            case maxMessageBytes = "max_message_bytes"
+            case storeFlushMilliseconds = "store_flush_ms"
+        }
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            bind = try c.decodeIfPresent(String.self, forKey: .bind) ?? bind
+            database = try c.decodeIfPresent(String.self, forKey: .database) ?? database
+            heartbeatIntervalMilliseconds = try c.decodeIfPresent(Int64.self, forKey: .heartbeatIntervalMilliseconds) ?? heartbeatIntervalMilliseconds
+            liveness = try c.decodeIfPresent(Int64.self, forKey: .liveness) ?? liveness
+            maxAttempts = try c.decodeIfPresent(UInt32.self, forKey: .maxAttempts) ?? maxAttempts
+            jobTimeoutMilliseconds = try c.decodeIfPresent(Int64.self, forKey: .jobTimeoutMilliseconds) ?? jobTimeoutMilliseconds
+            maxMessageBytes = try c.decodeIfPresent(Int64.self, forKey: .maxMessageBytes) ?? maxMessageBytes
+            storeFlushMilliseconds = try c.decodeIfPresent(Int64.self, forKey: .storeFlushMilliseconds) ?? storeFlushMilliseconds
+        }
+    }
+
+    public struct WorkersSection: Codable, Hashable, Sendable {
+        /// Worker processes `coevo run` starts on this machine (0: only remote workers).
+        public var count = 2
+        /// Jobs one worker runs at once.
+        public var slots = 64
+
+        public init() {}
+        enum CodingKeys: String, CodingKey, CaseIterable { case count, slots }
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            count = try c.decodeIfPresent(Int.self, forKey: .count) ?? count
+            slots = try c.decodeIfPresent(Int.self, forKey: .slots) ?? slots
+        }
+    }
+
+    public struct WorkloadSection: Codable, Hashable, Sendable {
+        /// The job kind every job of this workload runs (see `JobKind`).
+        public var kind = JobKind.noop.rawValue
+        public var jobs = 20_000
+        /// Size of each job's payload (noop echoes it back).
+        public var payloadBytes = 64
+        /// For `sleep` jobs: how long each one sleeps.
+        public var sleepMilliseconds: Int64 = 10
+
+        public init() {}
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case kind, jobs
+            case payloadBytes = "payload_bytes"
+            case sleepMilliseconds = "sleep_ms"
+        }
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            kind = try c.decodeIfPresent(String.self, forKey: .kind) ?? kind
+            jobs = try c.decodeIfPresent(Int.self, forKey: .jobs) ?? jobs
+            payloadBytes = try c.decodeIfPresent(Int.self, forKey: .payloadBytes) ?? payloadBytes
+            sleepMilliseconds = try c.decodeIfPresent(Int64.self, forKey: .sleepMilliseconds) ?? sleepMilliseconds
+        }
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case run, coordinator, workers, workload }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        run = try c.decodeIfPresent(RunSection.self, forKey: .run) ?? run
+        coordinator = try c.decodeIfPresent(CoordinatorSection.self, forKey: .coordinator) ?? coordinator
+        workers = try c.decodeIfPresent(WorkersSection.self, forKey: .workers) ?? workers
+        workload = try c.decodeIfPresent(WorkloadSection.self, forKey: .workload) ?? workload
+    }
+
+    /// Refuses values no run could use; the first problem found is thrown.
+    public func validate() throws(ConfigError) {
+        func require(_ ok: Bool, _ field: String, _ problem: String) throws(ConfigError) {
+            if !ok { throw ConfigError(field: field, problem: problem) }
+        }
+        try require(!run.name.isEmpty && run.name.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) },
+                    "run.name", "must be non-empty and use only letters, digits, '-', '_' or '.' (got '\(run.name)')")
+        try require(coordinator.bind.hasPrefix("tcp://") || coordinator.bind.hasPrefix("ipc://"),
+                    "coordinator.bind", "must start with tcp:// or ipc:// (got '\(coordinator.bind)')")
+        try require(!coordinator.database.isEmpty, "coordinator.database", "must name a file")
+        try require((10...600_000).contains(coordinator.heartbeatIntervalMilliseconds),
+                    "coordinator.heartbeat_interval_ms", "must be between 10 and 600000 (got \(coordinator.heartbeatIntervalMilliseconds))")
+        try require((1...100).contains(coordinator.liveness),
+                    "coordinator.liveness", "must be between 1 and 100 (got \(coordinator.liveness))")
+        try require(coordinator.maxAttempts >= 1, "coordinator.max_attempts", "must be at least 1")
+        try require(coordinator.jobTimeoutMilliseconds >= 1,
+                    "coordinator.job_timeout_ms", "must be positive (got \(coordinator.jobTimeoutMilliseconds))")
+        try require(coordinator.maxMessageBytes >= 4096,
+                    "coordinator.max_message_bytes", "must be at least 4096 (got \(coordinator.maxMessageBytes))")
+        try require((1...10_000).contains(coordinator.storeFlushMilliseconds),
+                    "coordinator.store_flush_ms", "must be between 1 and 10000 (got \(coordinator.storeFlushMilliseconds))")
+        try require(workers.count >= 0, "workers.count", "must not be negative (got \(workers.count))")
+        try require((1...100_000).contains(workers.slots), "workers.slots", "must be between 1 and 100000 (got \(workers.slots))")
+        try require(JobKind(rawValue: workload.kind) != nil, "workload.kind",
+                    "unknown kind '\(workload.kind)' (expected one of: \(JobKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        try require(workload.jobs >= 0, "workload.jobs", "must not be negative (got \(workload.jobs))")
+        try require((0...(16 << 20)).contains(workload.payloadBytes), "workload.payload_bytes",
+                    "must be between 0 and 16777216 (got \(workload.payloadBytes))")
+        try require(workload.sleepMilliseconds >= 0, "workload.sleep_ms", "must not be negative (got \(workload.sleepMilliseconds))")
+    }
+}

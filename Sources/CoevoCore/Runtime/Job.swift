@@ -1,0 +1,21 @@
+import Foundation
+
+/// One unit of work as the coordinator queues it. Workers hold no state between jobs, so
+/// everything a worker needs travels in `payload`.
+public struct Job: Hashable, Sendable {
+    public var id: JobID
+    public var run: RunID
+    /// Selects the executor on the worker (`noop`, `sleep`, and the kinds later issues add).
+    public var kind: String
+    public var payload: Data
+    /// How long one attempt may take on a worker before its lease expires.
+    public var timeoutMilliseconds: Int64
+
+    public init(id: JobID, run: RunID, kind: String, payload: Data, timeoutMilliseconds: Int64) {
+        self.id = id
+        self.run = run
+        self.kind = kind
+        self.payload = payload
+        self.timeoutMilliseconds = timeoutMilliseconds
+    }
+}

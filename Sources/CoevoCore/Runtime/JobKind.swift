@@ -1,0 +1,8 @@
+/// The job kinds the runtime ships. Later issues add kinds for agent backends.
+public enum JobKind: String, CaseIterable, Sendable {
+    /// Returns its payload unchanged: the dispatch benchmark's unit of work.
+    case noop
+    /// Sleeps for the milliseconds in its payload (8 bytes, little endian), then returns
+    /// the payload: long-running jobs for fault tests.
+    case sleep
+}

@@ -1,0 +1,227 @@
+import DequeModule
+
+/// The coordinator's job scheduler as a pure state machine: a queue per run served round
+/// robin, a registry of workers with their slots, leases with deadlines, bounded attempts,
+/// and exactly-once application of results. It does no I/O and reads no clock: the shell
+/// passes `now` in and carries out what the returned values say.
+public struct Scheduler: Sendable {
+    struct WorkerEntry: Sendable {
+        var session: String
+        var slots: Int
+        var leased: Set<JobID> = []
+        var lastHeard: MonotonicTime
+        var freeSlots: Int { slots - leased.count }
+    }
+
+    struct PendingJob: Sendable {
+        var job: Job
+        /// Attempts already leased out (and lost) before the current one.
+        var attempts: UInt32
+    }
+
+    public let settings: SchedulerSettings
+    private var pending: [JobID: PendingJob] = [:]
+    private var queues: [RunID: Deque<JobID>] = [:]
+    /// Runs that have queued jobs, in the order they are served next.
+    private var runRing: Deque<RunID> = []
+    private var leases: [JobID: Lease] = [:]
+    private var workers: [WorkerID: WorkerEntry] = [:]
+    /// Registration order; `dispatch` starts one further along each call so no worker is
+    /// always served first.
+    private var workerOrder: [WorkerID] = []
+    private var dispatchCursor = 0
+    private var finished: Set<JobID> = []
+    public private(set) var progress: [RunID: RunProgress] = [:]
+
+    public init(settings: SchedulerSettings = SchedulerSettings()) {
+        self.settings = settings
+    }
+
+    // MARK: Jobs
+
+    /// Queues a job. `attemptsSoFar` carries attempts over a coordinator restart. A job id
+    /// the scheduler already knows is ignored, so replaying a store is harmless.
+    public mutating func submit(_ job: Job, attemptsSoFar: UInt32 = 0) {
+        guard pending[job.id] == nil, !finished.contains(job.id) else { return }
+        pending[job.id] = PendingJob(job: job, attempts: attemptsSoFar)
+        progress[job.run, default: RunProgress()].total += 1
+        enqueue(job.id, run: job.run, atFront: false)
+    }
+
+    /// Records a job that already finished in an earlier life of the coordinator, so a
+    /// late result for it is recognised as such and the run's counters are right.
+    public mutating func recordFinished(_ id: JobID, run: RunID, failed: Bool) {
+        guard finished.insert(id).inserted else { return }
+        progress[run, default: RunProgress()].total += 1
+        if failed { progress[run]!.failed += 1 } else { progress[run]!.completed += 1 }
+    }
+
+    /// Leases queued jobs to workers with free slots, serving runs round robin.
+    public mutating func dispatch(now: MonotonicTime) -> [(WorkerID, [Lease])] {
+        guard !runRing.isEmpty, !workerOrder.isEmpty else { return [] }
+        var out: [(WorkerID, [Lease])] = []
+        let count = workerOrder.count
+        let start = dispatchCursor % count
+        dispatchCursor = (dispatchCursor + 1) % count
+        for step in 0..<count {
+            let id = workerOrder[(start + step) % count]
+            guard var entry = workers[id], entry.freeSlots > 0 else { continue }
+            var granted: [Lease] = []
+            granted.reserveCapacity(min(entry.freeSlots, pending.count))
+            while entry.freeSlots > 0, let jobID = dequeueNext() {
+                var job = pending[jobID]!
+                job.attempts += 1
+                pending[jobID] = job
+                let lease = Lease(
+                    job: job.job, worker: id, attempt: job.attempts,
+                    deadline: now + job.job.timeoutMilliseconds + settings.leaseGraceMilliseconds)
+                leases[jobID] = lease
+                entry.leased.insert(jobID)
+                granted.append(lease)
+            }
+            workers[id] = entry
+            if !granted.isEmpty { out.append((id, granted)) }
+            if runRing.isEmpty { break }
+        }
+        return out
+    }
+
+    /// Judges a RESULT from `worker` for attempt `attempt` of job `id`.
+    public mutating func complete(_ id: JobID, attempt: UInt32, from worker: WorkerID) -> Completion {
+        guard let lease = leases[id] else {
+            if finished.contains(id) { return .alreadyFinished }
+            return pending[id] == nil ? .unknownJob : .staleLease
+        }
+        guard lease.worker == worker, lease.attempt == attempt else { return .staleLease }
+        leases[id] = nil
+        workers[worker]?.leased.remove(id)
+        pending[id] = nil
+        finished.insert(id)
+        progress[lease.job.run]!.completed += 1
+        return .apply(lease)
+    }
+
+    // MARK: Workers
+
+    /// Handles a READY. See `Registration` for the cases.
+    public mutating func register(
+        _ worker: WorkerID, session: String, slots: Int, now: MonotonicTime
+    ) -> Registration {
+        if let existing = workers[worker] {
+            if existing.session == session {
+                workers[worker]!.slots = slots
+                workers[worker]!.lastHeard = now
+                return .resumed
+            }
+            if now - existing.lastHeard < settings.workerSilenceLimitMilliseconds {
+                return .duplicate
+            }
+            var events = [SchedulerEvent.workerReplaced(worker)]
+            events += removeWorker(worker)
+            addWorker(worker, session: session, slots: slots, now: now)
+            return .replaced(events)
+        }
+        addWorker(worker, session: session, slots: slots, now: now)
+        return .accepted
+    }
+
+    /// Any message from a worker proves it alive. Returns false for an unregistered worker.
+    @discardableResult
+    public mutating func heard(from worker: WorkerID, now: MonotonicTime) -> Bool {
+        guard workers[worker] != nil else { return false }
+        workers[worker]!.lastHeard = now
+        return true
+    }
+
+    /// The session a registered worker announced, or nil for an unknown worker.
+    public func session(of worker: WorkerID) -> String? { workers[worker]?.session }
+
+    /// A worker said goodbye (DISCONNECT): its leases are requeued at once.
+    public mutating func disconnect(_ worker: WorkerID) -> [SchedulerEvent] {
+        guard workers[worker] != nil else { return [] }
+        return [.workerLeft(worker)] + removeWorker(worker)
+    }
+
+    /// Expires silent workers and overdue leases. Call it on every tick of the shell.
+    public mutating func expire(now: MonotonicTime) -> [SchedulerEvent] {
+        var events: [SchedulerEvent] = []
+        for id in workerOrder {
+            guard let entry = workers[id] else { continue }
+            let silence = now - entry.lastHeard
+            if silence >= settings.workerSilenceLimitMilliseconds {
+                events.append(.workerExpired(id, silentForMilliseconds: silence))
+                events += removeWorker(id)
+            }
+        }
+        var overdue: [Lease] = []
+        for lease in leases.values where lease.deadline <= now { overdue.append(lease) }
+        overdue.sort { $0.job.id < $1.job.id }  // deterministic event order
+        for lease in overdue {
+            leases[lease.job.id] = nil
+            workers[lease.worker]?.leased.remove(lease.job.id)
+            events.append(.leaseLost(lease.job.id, worker: lease.worker, attempt: lease.attempt, reason: .deadline))
+            events += requeueOrFail(lease.job.id)
+        }
+        return events
+    }
+
+    // MARK: Views
+
+    public var queuedCount: Int { pending.count - leases.count }
+    public var leasedCount: Int { leases.count }
+    public var workerCount: Int { workers.count }
+    public var hasQueuedJobs: Bool { !runRing.isEmpty }
+    public var registeredWorkers: [WorkerID] { workerOrder }
+    public func slots(of worker: WorkerID) -> (total: Int, leased: Int)? {
+        workers[worker].map { ($0.slots, $0.leased.count) }
+    }
+    public func lease(of job: JobID) -> Lease? { leases[job] }
+    public func isFinished(_ run: RunID) -> Bool { progress[run]?.isFinished ?? true }
+
+    // MARK: Internals
+
+    private mutating func addWorker(_ id: WorkerID, session: String, slots: Int, now: MonotonicTime) {
+        workers[id] = WorkerEntry(session: session, slots: max(0, slots), lastHeard: now)
+        workerOrder.append(id)
+    }
+
+    private mutating func removeWorker(_ id: WorkerID) -> [SchedulerEvent] {
+        guard let entry = workers.removeValue(forKey: id) else { return [] }
+        workerOrder.removeAll { $0 == id }
+        var events: [SchedulerEvent] = []
+        for jobID in entry.leased.sorted() {
+            guard let lease = leases.removeValue(forKey: jobID) else { continue }
+            events.append(.leaseLost(jobID, worker: id, attempt: lease.attempt, reason: .workerLost))
+            events += requeueOrFail(jobID)
+        }
+        return events
+    }
+
+    private mutating func requeueOrFail(_ id: JobID) -> [SchedulerEvent] {
+        guard let job = pending[id] else { return [] }
+        if job.attempts >= settings.maxAttempts {
+            pending[id] = nil
+            finished.insert(id)
+            progress[job.job.run]!.failed += 1
+            return [.jobFailed(id, run: job.job.run, reason: "lease lost on all \(job.attempts) attempts")]
+        }
+        // Retries go first: they have waited longest.
+        enqueue(id, run: job.job.run, atFront: true)
+        return [.jobRequeued(id, run: job.job.run, nextAttempt: job.attempts + 1)]
+    }
+
+    private mutating func enqueue(_ id: JobID, run: RunID, atFront: Bool) {
+        var queue = queues.removeValue(forKey: run) ?? []
+        let wasEmpty = queue.isEmpty
+        if atFront { queue.prepend(id) } else { queue.append(id) }
+        queues[run] = queue
+        if wasEmpty { runRing.append(run) }
+    }
+
+    private mutating func dequeueNext() -> JobID? {
+        guard let run = runRing.popFirst() else { return nil }
+        let id = queues[run]!.popFirst()!
+        if queues[run]!.isEmpty { queues[run] = nil } else { runRing.append(run) }
+        return id
+    }
+}

@@ -1,0 +1,209 @@
+import CoevoCore
+import Foundation
+import GRDB
+
+/// The coordinator's durable memory: one SQLite file in WAL mode holding runs, jobs (with
+/// their lease state), results, and an append-only event log.
+///
+/// Reads and set-up writes are synchronous; the hot path (leases, results, events) goes
+/// through `writer`, which batches many mutations into one transaction.
+public final class CoevoStore: Sendable {
+    public let path: String
+    let pool: DatabasePool
+    public let writer: StoreWriter
+
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    /// `flushMilliseconds` bounds how long a write waits in memory before it is committed.
+    public init(path: String, flushMilliseconds: Int64 = 20) throws {
+        self.path = path
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            // NORMAL in WAL mode survives a process crash (kill -9); only an OS crash can
+            // lose the last commits. FULL would cost an fsync per batch.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        configuration.busyMode = .timeout(10)
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+        writer = StoreWriter(pool: pool, flushMilliseconds: flushMilliseconds)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-runtime") { db in
+            try db.execute(sql: """
+                CREATE TABLE runs (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    seed INTEGER NOT NULL,
+                    config TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL
+                );
+                -- Dispatch state of every job. A job with a row in results is done, whatever
+                -- its state says: completion writes only the result, which keeps the hot
+                -- path at one insert per job (see the job_status view).
+                CREATE TABLE jobs (
+                    id INTEGER PRIMARY KEY,
+                    run_id TEXT NOT NULL REFERENCES runs(id),
+                    kind TEXT NOT NULL,
+                    payload BLOB NOT NULL,
+                    timeout_ms INTEGER NOT NULL,
+                    state TEXT NOT NULL DEFAULT 'queued',   -- queued | leased | failed
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    worker TEXT,                            -- holder of the current lease
+                    leased_at REAL,
+                    failure TEXT
+                );
+                CREATE INDEX jobs_by_run ON jobs(run_id);
+                CREATE TABLE results (
+                    job_id INTEGER PRIMARY KEY REFERENCES jobs(id),  -- exactly once per job
+                    run_id TEXT NOT NULL,
+                    attempt INTEGER NOT NULL,
+                    worker TEXT NOT NULL,
+                    status TEXT NOT NULL,                   -- succeeded | failed | timed_out | unsupported
+                    output BLOB NOT NULL,
+                    error TEXT NOT NULL,
+                    duration_us INTEGER NOT NULL,
+                    completed_at REAL NOT NULL
+                );
+                CREATE INDEX results_by_run ON results(run_id);
+                CREATE TABLE events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at REAL NOT NULL,
+                    run_id TEXT,
+                    kind TEXT NOT NULL,
+                    job_id INTEGER,
+                    worker TEXT,
+                    detail TEXT NOT NULL
+                );
+                CREATE VIEW job_status AS
+                    SELECT j.id, j.run_id, j.kind, j.attempts,
+                           CASE WHEN r.job_id IS NOT NULL THEN 'done' ELSE j.state END AS status,
+                           r.status AS result_status, r.worker AS result_worker
+                    FROM jobs j LEFT JOIN results r ON r.job_id = j.id;
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Runs
+
+    /// Stores a new run and all its jobs in one transaction.
+    public func createRun(_ run: StoredRun, jobs: [Job]) throws {
+        let now = Date().timeIntervalSince1970
+        try pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO runs (id, name, seed, config, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [run.id, run.name, Int64(bitPattern: run.seed), run.config, run.state.rawValue, now, now])
+            let insert = try db.makeStatement(
+                sql: "INSERT INTO jobs (id, run_id, kind, payload, timeout_ms) VALUES (?, ?, ?, ?, ?)")
+            for job in jobs {
+                try insert.execute(arguments: [
+                    Int64(bitPattern: job.id), job.run.rawValue, job.kind, job.payload, job.timeoutMilliseconds,
+                ])
+            }
+            try db.execute(
+                sql: "INSERT INTO events (at, run_id, kind, detail) VALUES (?, ?, 'run_created', ?)",
+                arguments: [now, run.id, "\(jobs.count) jobs"])
+        }
+    }
+
+    public func run(id: String) throws -> StoredRun? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]).map(Self.storedRun)
+        }
+    }
+
+    /// Runs that were started and never finished: what a restarted coordinator resumes.
+    public func unfinishedRuns() throws -> [StoredRun] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE state != 'finished' ORDER BY created_at")
+                .map(Self.storedRun)
+        }
+    }
+
+    private static func storedRun(_ row: Row) -> StoredRun {
+        StoredRun(
+            id: row["id"], name: row["name"], seed: UInt64(bitPattern: row["seed"]),
+            config: row["config"], state: StoredRun.State(rawValue: row["state"]) ?? .interrupted)
+    }
+
+    /// The id the next new job gets.
+    public func nextJobID() throws -> JobID {
+        try pool.read { db in
+            JobID(try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) + 1 FROM jobs") ?? 1)
+        }
+    }
+
+    // MARK: Resume
+
+    /// What a restarted coordinator needs of a run: unfinished jobs with their attempts so
+    /// far (leased ones come back as queued), and the ids of finished ones.
+    public struct RunJobs: Sendable {
+        public var unfinished: [(job: Job, attempts: UInt32)] = []
+        public var done: [JobID] = []
+        public var failed: [JobID] = []
+    }
+
+    public func jobs(ofRun run: String) throws -> RunJobs {
+        try pool.read { db in
+            var out = RunJobs()
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT j.id, j.kind, j.payload, j.timeout_ms, j.state, j.attempts, r.job_id IS NOT NULL AS done
+                FROM jobs j LEFT JOIN results r ON r.job_id = j.id
+                WHERE j.run_id = ? ORDER BY j.id
+                """, arguments: [run])
+            while let row = try rows.next() {
+                let id = JobID(bitPattern: row["id"] as Int64)
+                if row["done"] as Bool {
+                    out.done.append(id)
+                } else if (row["state"] as String) == "failed" {
+                    out.failed.append(id)
+                } else {
+                    let job = Job(id: id, run: RunID(run), kind: row["kind"], payload: row["payload"],
+                                  timeoutMilliseconds: row["timeout_ms"])
+                    out.unfinished.append((job, UInt32(row["attempts"] as Int64)))
+                }
+            }
+            return out
+        }
+    }
+
+    // MARK: Reports
+
+    public struct RunCounts: Hashable, Sendable {
+        public var jobs = 0
+        public var results = 0
+        public var succeeded = 0
+        public var failed = 0
+    }
+
+    public func counts(ofRun run: String) throws -> RunCounts {
+        try pool.read { db in
+            var counts = RunCounts()
+            counts.jobs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE run_id = ?", arguments: [run]) ?? 0
+            counts.results = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM results WHERE run_id = ?", arguments: [run]) ?? 0
+            counts.succeeded = try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM results WHERE run_id = ? AND status = 'succeeded'", arguments: [run]) ?? 0
+            counts.failed = try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM jobs j WHERE run_id = ? AND state = 'failed' AND NOT EXISTS (SELECT 1 FROM results r WHERE r.job_id = j.id)",
+                arguments: [run]) ?? 0
+            return counts
+        }
+    }
+
+    /// Event log lines of a kind, oldest first (tests and reports).
+    public func events(kind: String) throws -> [EventRecord] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM events WHERE kind = ? ORDER BY seq", arguments: [kind]).map { row in
+                EventRecord(at: row["at"], run: row["run_id"], kind: row["kind"],
+                            job: (row["job_id"] as Int64?).map { JobID(bitPattern: $0) },
+                            worker: row["worker"], detail: row["detail"])
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import CoevoCore
+import Foundation
+
+/// One write for the batched writer. The coordinator's scheduler is the live truth; these
+/// make it durable, so a restarted coordinator finds every applied result and requeues
+/// the rest.
+public enum StoreMutation: Sendable {
+    case leased(JobID, worker: WorkerID, attempt: UInt32, at: Double)
+    case result(ResultRecord)
+    case requeued(JobID, attempts: UInt32)
+    case failed(JobID, attempts: UInt32, reason: String)
+    case event(EventRecord)
+    case runState(String, StoredRun.State, at: Double)
+}
+
+/// An applied result: one row per job, ever (the table's primary key enforces it).
+public struct ResultRecord: Hashable, Sendable {
+    public var job: JobID
+    public var run: RunID
+    public var attempt: UInt32
+    public var worker: WorkerID
+    public var outcome: JobOutcome
+    public var completedAt: Double
+
+    public init(job: JobID, run: RunID, attempt: UInt32, worker: WorkerID, outcome: JobOutcome, completedAt: Double) {
+        self.job = job
+        self.run = run
+        self.attempt = attempt
+        self.worker = worker
+        self.outcome = outcome
+        self.completedAt = completedAt
+    }
+}
+
+/// A line of the append-only event log.
+public struct EventRecord: Hashable, Sendable {
+    public var at: Double
+    public var run: String?
+    /// Short machine-readable name: `worker_joined`, `lease_lost`, `job_failed`, ...
+    public var kind: String
+    public var job: JobID?
+    public var worker: String?
+    /// Human-readable detail.
+    public var detail: String
+
+    public init(at: Double, run: String? = nil, kind: String, job: JobID? = nil, worker: String? = nil, detail: String = "") {
+        self.at = at
+        self.run = run
+        self.kind = kind
+        self.job = job
+        self.worker = worker
+        self.detail = detail
+    }
+}

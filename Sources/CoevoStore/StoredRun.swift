@@ -1,0 +1,21 @@
+/// A run as the store keeps it.
+public struct StoredRun: Hashable, Sendable {
+    public enum State: String, Hashable, Sendable {
+        case running, finished, interrupted
+    }
+
+    public var id: String
+    public var name: String
+    public var seed: UInt64
+    /// The config the run started with, as YAML, so a resume uses the same settings.
+    public var config: String
+    public var state: State
+
+    public init(id: String, name: String, seed: UInt64, config: String, state: State = .running) {
+        self.id = id
+        self.name = name
+        self.seed = seed
+        self.config = config
+        self.state = state
+    }
+}

@@ -1,0 +1,24 @@
+import CoevoCore
+
+/// How a worker connects and behaves; `coevo-worker --help` documents each flag.
+public struct WorkerSettings: Sendable {
+    /// The coordinator's endpoint, e.g. `tcp://head-node:5555`.
+    public var coordinator: String
+    public var id: WorkerID
+    public var slots: Int
+    public var heartbeatIntervalMilliseconds: Int64 = 1000
+    public var liveness: Int64 = 3
+    public var backoff = ReconnectBackoff()
+    public var maxMessageBytes: Int64 = 64 << 20
+    /// How long SIGTERM waits for running jobs before giving their leases back.
+    public var drainTimeoutMilliseconds: Int64 = 10_000
+    /// Exit when this process is no longer our parent (`coevo run` passes its pid, so
+    /// local workers never outlive a killed launcher).
+    public var parentPID: Int32?
+
+    public init(coordinator: String, id: WorkerID, slots: Int) {
+        self.coordinator = coordinator
+        self.id = id
+        self.slots = slots
+    }
+}

@@ -1,0 +1,8 @@
+import CoevoCLI
+
+@main
+struct Entry {
+    static func main() async {
+        await CoordinatorCommand.main()
+    }
+}
