@@ -86,9 +86,13 @@ let package = Package(
         .testTarget(name: "CoevoCoreTests", dependencies: ["CoevoCore"]),
         .testTarget(name: "CoevoWireTests", dependencies: ["CoevoWire", "CoevoCore"]),
         .testTarget(name: "CoevoStoreTests", dependencies: ["CoevoStore", "CoevoCore"]),
+        .testTarget(name: "CoevoCoordinatorTests", dependencies: ["CoevoCoordinator", "CoevoCore"]),
         .testTarget(
             name: "CoevoIntegrationTests",
-            dependencies: ["CoevoWire", "CoevoCore", "CoevoStore", "CoevoCoordinator", "CZeroMQ"]),
+            dependencies: [
+                "CoevoWire", "CoevoCore", "CoevoStore", "CZeroMQ",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

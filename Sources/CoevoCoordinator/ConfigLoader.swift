@@ -52,6 +52,12 @@ public enum ConfigLoader {
         case .keyNotFound(let key, let context):
             return ConfigError(field: (path(context).isEmpty ? "" : path(context) + ".") + key.stringValue, problem: "required field is missing")
         case .dataCorrupted(let context):
+            // Yams wraps what our decoders throw (an unknown field) and its own parser errors.
+            if let inner = context.underlyingError as? ConfigError { return inner }
+            if let inner = context.underlyingError as? DecodingError { return describe(inner) }
+            if let inner = context.underlyingError {
+                return ConfigError(field: path(context), problem: "not valid YAML: \(inner)")
+            }
             return ConfigError(field: path(context), problem: context.debugDescription)
         @unknown default:
             return ConfigError(field: "", problem: "\(error)")

@@ -180,6 +180,7 @@ public final class CoevoStore: Sendable {
         public var results = 0
         public var succeeded = 0
         public var failed = 0
+        public init() {}
     }
 
     public func counts(ofRun run: String) throws -> RunCounts {

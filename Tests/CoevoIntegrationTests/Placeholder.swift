@@ -1,1 +1,1 @@
-// placeholder
+// filled in next

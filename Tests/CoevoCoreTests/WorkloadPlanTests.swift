@@ -1,0 +1,36 @@
+import CoevoCore
+import Foundation
+import Testing
+
+@Suite struct WorkloadPlanTests {
+    @Test func theSameSeedPlansTheSameJobsAndAnotherSeedDoesNot() {
+        var config = ExperimentConfig()
+        config.workload.jobs = 50
+        config.workload.payloadBytes = 16
+        let a = WorkloadPlan.jobs(for: config, run: "r", firstID: 10)
+        let b = WorkloadPlan.jobs(for: config, run: "r", firstID: 10)
+        #expect(a == b)
+        #expect(a.map(\.id) == Array(10..<60))
+        #expect(a.allSatisfy { $0.payload.count == 16 })
+        config.run.seed = 43
+        #expect(WorkloadPlan.jobs(for: config, run: "r", firstID: 10) != a)
+    }
+
+    @Test func sleepJobsCarryTheirDuration() {
+        var config = ExperimentConfig()
+        config.workload.kind = "sleep"
+        config.workload.jobs = 2
+        config.workload.sleepMilliseconds = 1234
+        config.workload.payloadBytes = 20
+        let jobs = WorkloadPlan.jobs(for: config, run: "r", firstID: 1)
+        #expect(jobs.allSatisfy { SleepPayload.milliseconds(in: $0.payload) == 1234 && $0.payload.count == 20 })
+        #expect(SleepPayload.milliseconds(in: Data([1, 2])) == nil)
+    }
+
+    @Test func seededGeneratorIsSplitMix64() {
+        // Reference values of SplitMix64 seeded with 0 (Vigna's published sequence).
+        var rng = SeededGenerator(seed: 0)
+        #expect(rng.next() == 0xE220_A839_7B1D_CDAF)
+        #expect(rng.next() == 0x6E78_9E6A_A1B9_65F4)
+    }
+}

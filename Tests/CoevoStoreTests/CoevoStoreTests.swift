@@ -1,0 +1,82 @@
+import CoevoCore
+import CoevoStore
+import Foundation
+import Testing
+
+/// A real SQLite file in a temporary directory for each test.
+@Suite struct CoevoStoreTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-store-\(UUID().uuidString)")
+    var path: String { directory.appendingPathComponent("db.sqlite").path }
+
+    func jobs(_ count: Int, run: String = "r1", first: JobID = 1) -> [Job] {
+        (0..<count).map { Job(id: first + JobID($0), run: RunID(run), kind: "noop", payload: Data([UInt8($0 & 0xff)]), timeoutMilliseconds: 1000) }
+    }
+
+    func result(_ job: JobID, attempt: UInt32 = 1, worker: WorkerID = "w1") -> StoreMutation {
+        .result(ResultRecord(job: job, run: "r1", attempt: attempt, worker: worker,
+                             outcome: JobOutcome(status: .succeeded, output: Data([UInt8(job & 0xff)])), completedAt: 0))
+    }
+
+    @Test func resultsBecomeDurableAndResumeSeesTheRest() throws {
+        let store = try CoevoStore(path: path)
+        try store.createRun(StoredRun(id: "r1", name: "n", seed: 1, config: "{}"), jobs: jobs(10))
+        #expect(try store.nextJobID() == 11)
+        store.writer.enqueue(.leased(1, worker: "w1", attempt: 1, at: 0))
+        store.writer.enqueue(.leased(2, worker: "w1", attempt: 1, at: 0))
+        store.writer.enqueue(result(1))
+        store.writer.enqueue(.failed(3, attempts: 3, reason: "lease lost"))
+        store.writer.enqueue(.leased(4, worker: "w2", attempt: 1, at: 0))
+        store.writer.enqueue(.requeued(4, attempts: 1))
+        store.writer.flush()
+        #expect(store.writer.durableResults == 1)
+
+        // A second store on the same file is what a restarted coordinator sees.
+        let reopened = try CoevoStore(path: path)
+        let state = try reopened.jobs(ofRun: "r1")
+        #expect(state.done == [1])
+        #expect(state.failed == [3])
+        #expect(state.unfinished.map(\.job.id) == [2, 4, 5, 6, 7, 8, 9, 10])
+        #expect(state.unfinished.first { $0.job.id == 4 }?.attempts == 1)
+        #expect(state.unfinished.first { $0.job.id == 2 }?.attempts == 1)
+        let counts = try reopened.counts(ofRun: "r1")
+        #expect(counts == { var c = CoevoStore.RunCounts(); c.jobs = 10; c.results = 1; c.succeeded = 1; c.failed = 1; return c }())
+        #expect(try reopened.unfinishedRuns().map(\.id) == ["r1"])
+        reopened.writer.enqueue(.runState("r1", .finished, at: 1))
+        reopened.writer.flush()
+        #expect(try reopened.unfinishedRuns().isEmpty)
+        store.writer.stop()
+        reopened.writer.stop()
+    }
+
+    @Test func aSecondResultForAJobIsRefusedAndTheRestOfTheBatchLands() throws {
+        let store = try CoevoStore(path: path)
+        let errors = Errors()
+        store.writer.onError { errors.append($0) }
+        try store.createRun(StoredRun(id: "r1", name: "n", seed: 1, config: "{}"), jobs: jobs(3))
+        store.writer.enqueue(contentsOf: [result(1), result(1, attempt: 2, worker: "w2"), result(2)])
+        store.writer.flush()
+        #expect(store.writer.durableResults == 2)
+        #expect(store.writer.rejectedResults == 1)
+        #expect(errors.all.count == 1)
+        #expect(errors.all.first?.contains("second result for job 1") == true)
+        #expect(try store.counts(ofRun: "r1").results == 2)
+        store.writer.stop()
+    }
+
+    @Test func eventsAreAppendedInOrder() throws {
+        let store = try CoevoStore(path: path)
+        for i in 0..<5 { store.writer.enqueue(.event(EventRecord(at: Double(i), kind: "k", job: JobID(i), detail: "#\(i)"))) }
+        store.writer.enqueue(.event(EventRecord(at: 9, kind: "other")))
+        store.writer.flush()
+        #expect(try store.events(kind: "k").map(\.detail) == ["#0", "#1", "#2", "#3", "#4"])
+        #expect(try store.events(kind: "other").count == 1)
+        store.writer.stop()
+    }
+}
+
+final class Errors: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [String] = []
+    func append(_ s: String) { lock.withLock { items.append(s) } }
+    var all: [String] { lock.withLock { items } }
+}
