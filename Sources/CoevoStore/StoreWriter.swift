@@ -45,16 +45,19 @@ public final class StoreWriter: @unchecked Sendable {
         condition.withLock {
             pending.append(mutation)
             enqueued += 1
-            if pending.count >= maxBatch { condition.broadcast() }
+            // Wake the writer when a batch starts (it then waits one flush interval for
+            // company) and when a batch is full.
+            if pending.count == 1 || pending.count >= maxBatch { condition.broadcast() }
         }
     }
 
     public func enqueue(contentsOf mutations: [StoreMutation]) {
         guard !mutations.isEmpty else { return }
         condition.withLock {
+            let wasEmpty = pending.isEmpty
             pending.append(contentsOf: mutations)
             enqueued += UInt64(mutations.count)
-            if pending.count >= maxBatch { condition.broadcast() }
+            if wasEmpty || pending.count >= maxBatch { condition.broadcast() }
         }
     }
 

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+/// The `coevo` command as a user runs it.
+extension ProcessTests {
+@Suite struct CommandLineTests {
+    /// Bad input tried: an unknown field, a wrong type, an impossible value, an unknown
+    /// job kind, broken YAML, a missing file.
+    @Test(arguments: [
+        ("workers: {slotz: 3}", "workers.slotz"),
+        ("workers: {slots: lots}", "workers.slots"),
+        ("coordinator: {heartbeat_interval_ms: 0}", "coordinator.heartbeat_interval_ms"),
+        ("workload: {kind: dance}", "workload.kind"),
+        ("run: [oops", "YAML"),
+    ])
+    func aBrokenConfigExitsWithTwoAndNamesTheField(yaml: String, mention: String) async throws {
+        let scratch = try Scratch("badconfig")
+        defer { scratch.close() }
+        let path = try scratch.write("bad.yaml", yaml)
+        for (binary, args) in [("coevo", ["run", path]), ("coevo-coordinator", ["--config", path])] {
+            let child = try Child(binary, args, in: scratch, name: binary)
+            #expect(await child.waitForExit(timeout: 30) == 2)
+            #expect(child.log.contains(mention), "\(binary) said: \(child.log)")
+        }
+        let missing = try Child("coevo", ["run", scratch.url("nope.yaml").path], in: scratch, name: "missing")
+        #expect(await missing.waitForExit(timeout: 30) == 2)
+        #expect(missing.log.contains("nope.yaml"))
+    }
+
+    @Test func runShowsProgressDrainsOnSigtermAndResumes() async throws {
+        let scratch = try Scratch("run")
+        defer { scratch.close() }
+        let run = TestRun(scratch: scratch)
+        let config = try run.config(kind: "sleep", jobs: 2000, sleepMs: 20, workers: 2, slots: 8)
+
+        let first = try Child("coevo", ["run", config], in: scratch, name: "run-1")
+        #expect(await eventually(timeout: 30) { Database.resultCount(run.database) >= 150 }, "\(scratch.logs)")
+        let status = try Child("coevo", ["status", "--connect", run.endpoint], in: scratch, name: "status")
+        #expect(await status.waitForExit(timeout: 15) == 0, "\(status.log)")
+        #expect(status.log.contains("local-0") && status.log.contains("local-1"))
+        #expect(status.log.contains("runs: 1"))
+
+        #expect(await eventually(timeout: 10) { first.log.contains("progress:") }, "no progress line\n\(first.log)")
+
+        first.signal(SIGTERM)
+        #expect(await first.waitForExit(timeout: 30) == 0, "\(first.log)")
+        #expect(first.log.contains("interrupted") && first.log.contains("resume"))
+        let db = try Database(run.database)
+        let partial = try db.int("SELECT COUNT(*) FROM results")
+        #expect(partial < 2000)
+        // A drain takes every lease back with its result: nothing is lost or cut short.
+        #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'lease_lost'") == 0)
+
+        let second = try Child("coevo", ["run", config], in: scratch, name: "run-2")
+        #expect(await second.waitForExit(timeout: 90) == 0, "\(second.log)")
+        #expect(second.log.contains("finished"))
+        #expect(try db.int("SELECT COUNT(*) FROM runs") == 1)
+        #expect(try db.int("SELECT COUNT(*) FROM results") == 2000)
+        #expect(try db.int("SELECT COUNT(DISTINCT job_id) FROM results") == 2000)
+    }
+
+    @Test func statusSaysWhenNobodyAnswers() async throws {
+        let scratch = try Scratch("nostatus")
+        defer { scratch.close() }
+        let status = try Child("coevo", ["status", "--connect", "tcp://127.0.0.1:\(freePort())", "--timeout-ms", "300"],
+                               in: scratch, name: "status")
+        #expect(await status.waitForExit(timeout: 15) == 1)
+        #expect(status.log.contains("no coordinator answered"))
+    }
+}
+}
