@@ -1,0 +1,49 @@
+# coevo: every target installs what it needs first (idempotent), so each works on a
+# fresh Debian machine with Swift. `make help` lists them.
+SHELL := /bin/bash
+APT_PACKAGES := libzmq3-dev libcurl4-openssl-dev libsqlite3-dev pkg-config
+CONFIG ?= Configs/quickstart.yaml
+
+.PHONY: help deps build release run test bench proto clean
+
+help:
+	@echo "make run     install deps, build, run $(CONFIG) (coordinator + local workers)"
+	@echo "make test    install deps, build, run every test"
+	@echo "make bench   install deps, release build, run the dispatch benchmark"
+	@echo "make proto   regenerate Sources/CoevoWire/Generated from Proto/*.proto"
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	swift build
+
+release: deps
+	swift build -c release
+
+run: build
+	.build/debug/coevo run $(CONFIG)
+
+test: build
+	swift build --build-tests
+	swift test
+
+bench: release
+	.build/release/coevo bench dispatch
+
+# protoc from Debian plus protoc-gen-swift built from the mirrored swift-protobuf (once).
+proto:
+	@dpkg -s protobuf-compiler >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq protobuf-compiler)
+	@if [ ! -x .build-protoc/.build/debug/protoc-gen-swift ]; then \
+		rm -rf .build-protoc && git clone -q https://github.com/apple/swift-protobuf .build-protoc && \
+		git -C .build-protoc checkout -q 1.39.0 && (cd .build-protoc && swift build --product protoc-gen-swift); \
+	fi
+	protoc --plugin=protoc-gen-swift=.build-protoc/.build/debug/protoc-gen-swift \
+		--swift_opt=Visibility=Public --swift_out=Sources/CoevoWire/Generated -I Proto Proto/coevo_wire.proto
+
+clean:
+	rm -rf .build .build-protoc
