@@ -17,6 +17,8 @@ public struct CoordinatorObserver: Sendable {
     public var progress: @Sendable (CoordinatorProgress) -> Void = { _ in }
     /// Every scheduler decision (worker expiry, lease loss, requeue, failure).
     public var schedulerEvent: @Sendable (SchedulerEvent, MonotonicTime) -> Void = { _, _ in }
+    /// Every applied result (benchmarks time round trips with it).
+    public var resultApplied: @Sendable (JobID) -> Void = { _ in }
     /// A run has every job finished and durable.
     public var runFinished: @Sendable (RunID, RunProgress) -> Void = { _, _ in }
 

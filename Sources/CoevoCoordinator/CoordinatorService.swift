@@ -5,6 +5,7 @@ import CoevoWire
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The coordinator process's service: a ROUTER socket, the `Scheduler` state machine, and
 /// the store. On start it loads every unfinished run from the store (a fresh run and a
@@ -18,6 +19,10 @@ public final class CoordinatorService: Service, Sendable {
     /// Random per process; workers see it change when the coordinator restarts.
     public let session = String(UInt64.random(in: .min ... .max), radix: 16)
     private let loop: SocketLoop
+    private let boundEndpoint: BoundEndpoint
+
+    /// The endpoint actually bound, after `bind()` (resolves a `tcp://host:*` port).
+    public var endpoint: String { boundEndpoint.value.withLock { $0 } }
 
     public init(settings: CoordinatorSettings, store: CoevoStore, logger: Logger,
                 observer: CoordinatorObserver = CoordinatorObserver()) {
@@ -27,6 +32,8 @@ public final class CoordinatorService: Service, Sendable {
         self.observer = observer
         let bind = settings.bind
         let maxBytes = settings.maxMessageBytes
+        let boundEndpoint = BoundEndpoint()
+        self.boundEndpoint = boundEndpoint
         loop = SocketLoop(name: "coevo-coordinator-zmq", monitorTransport: true) {
             let socket = try ZMQSocket(type: ZMQ_ROUTER)
             try socket.set(ZMQ_ROUTER_MANDATORY, Int32(1))
@@ -36,6 +43,7 @@ public final class CoordinatorService: Service, Sendable {
             try socket.set(ZMQ_SNDHWM, Int32(100_000))
             try socket.set(ZMQ_RCVHWM, Int32(100_000))
             try socket.bind(bind)
+            boundEndpoint.value.withLock { $0 = socket.lastEndpoint() }
             return socket
         }
     }
@@ -62,6 +70,11 @@ public final class CoordinatorService: Service, Sendable {
         forward.cancel()
         store.writer.flush()
     }
+}
+
+/// Written by the socket thread when it binds, read by anyone after `bind()`.
+final class BoundEndpoint: Sendable {
+    let value = Mutex("")
 }
 
 /// The coordinator's mutable state, owned by the one task that runs `run(_:)`: it feeds
@@ -240,6 +253,7 @@ struct CoordinatorEngine {
         switch scheduler.complete(result.jobID, attempt: result.attempt, from: worker) {
         case .apply(let lease):
             resultsApplied += 1
+            service.observer.resultApplied(lease.job.id)
             store.writer.enqueue(.result(ResultRecord(
                 job: lease.job.id, run: lease.job.run, attempt: lease.attempt, worker: worker,
                 outcome: result.outcome, completedAt: Date().timeIntervalSince1970)))

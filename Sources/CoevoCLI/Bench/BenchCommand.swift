@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+
+/// `coevo bench`: benchmarks that print their figures.
+public struct BenchCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks that print figures (build with -c release first: make bench).",
+        subcommands: [DispatchBenchCommand.self, EchoPeerCommand.self])
+    public init() {}
+}
+
+/// `coevo bench dispatch`: end-to-end durable noop jobs against a raw libzmq echo ceiling.
+struct DispatchBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dispatch",
+        abstract: "Durable noop jobs/s and round trips through coordinator + worker processes, vs raw libzmq.",
+        discussion: """
+            Both sides use the same number of worker processes over tcp loopback and the
+            same number of messages in flight (workers x slots). coevo's figure counts a job
+            only once its result is committed to SQLite.
+            """)
+
+    @Option(help: "Jobs (and raw messages) for the throughput figures.")
+    var jobs = 200_000
+    @Option(help: "Worker processes.")
+    var workers = 2
+    @Option(help: "Slots per worker: jobs (and raw messages) in flight per worker.")
+    var slots = 1024
+    @Option(help: "Payload bytes per job.")
+    var payloadBytes = 16
+    @Option(help: "Round trips timed for p50/p99.")
+    var latencySamples = 3000
+    @Flag(help: "Skip the worker-kill requeue measurement (it takes a few seconds).")
+    var skipRequeue = false
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        var options = logging
+        options.logLevel = options.logLevel ?? "warning"
+        let logger = options.bootstrap(label: "coevo.bench")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+
+        print("coevo dispatch benchmark: \(jobs) jobs, \(workers) worker processes x \(slots) slots, tcp loopback, payload \(payloadBytes) B")
+        let raw = try RawZeroMQBaseline(workers: workers, window: workers * slots, payload: Data(count: payloadBytes))
+            .measure(messages: jobs, latencySamples: latencySamples)
+        let coevo = CoevoDispatchMeasurement(directory: directory, logger: logger)
+        let (rate, durable) = try await coevo.throughput(jobs: jobs, workers: workers, slots: slots, payloadBytes: payloadBytes)
+        let latency = try await coevo.roundTrip(samples: latencySamples, payloadBytes: payloadBytes)
+
+        func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
+        func row(_ name: String, _ rate: Double, _ unit: String, _ l: LatencySummary) -> String {
+            pad(name, 32) + String(format: "%12.0f ", rate) + pad(unit, 7) + String(format: "%10.1f %10.1f", l.p50.microseconds, l.p99.microseconds)
+        }
+        print(pad("", 32) + pad("   throughput", 20) + "  p50 µs     p99 µs")
+        print(row("raw libzmq ROUTER/DEALER echo", raw.messagesPerSecond, "msg/s", raw.roundTrip))
+        print(row("coevo noop jobs, durable", rate, "jobs/s", latency))
+        let share = rate / raw.messagesPerSecond
+        let p50Ratio = latency.p50.microseconds / max(0.001, raw.roundTrip.p50.microseconds)
+        print(String(format: "coevo / raw: %.1f%% of throughput, p50 round trip %.2fx raw", share * 100, p50Ratio))
+        print("durable results: \(durable) of \(jobs)")
+        print(String(format: "targets: >= 50000 durable jobs/s: %@ (%.0f); p50 within 3x raw: %@ (%.2fx); 20%% of raw: %@ (%.1f%%)",
+                     rate >= 50_000 ? "met" : "NOT met", rate, p50Ratio <= 3 ? "met" : "NOT met", p50Ratio,
+                     share >= 0.2 ? "met" : "not yet", share * 100))
+        if !skipRequeue {
+            let requeue = try await coevo.requeueAfterKill()
+            print(String(format: "SIGKILLed worker's jobs requeued after %.2f s (heartbeat 1 s x liveness 3; target < 3.5 s: %@)",
+                         requeue, requeue < 3.5 ? "met" : "NOT met"))
+        }
+        if durable != jobs { throw UserFacingError("only \(durable) of \(jobs) results were durable") }
+    }
+}
+
+/// The raw baseline's peer process (internal to `bench dispatch`).
+struct EchoPeerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "echo-peer", abstract: "Raw libzmq echo peer for `coevo bench dispatch`.", shouldDisplay: false)
+    @Option var connect: String
+    @Option var id: String
+    func run() throws {
+        try RawZeroMQBaseline.echo(endpoint: connect, id: id)
+    }
+}

@@ -1,0 +1,111 @@
+import CoevoCoordinator
+import CoevoCore
+import CoevoStore
+import Foundation
+import Logging
+import Synchronization
+
+/// The coevo side of the dispatch benchmark: a real coordinator in this process, real
+/// worker processes over tcp loopback, and results made durable in SQLite before a run
+/// counts as finished.
+struct CoevoDispatchMeasurement {
+    let directory: URL
+    let logger: Logger
+
+    /// Timestamps taken by the observer on the coordinator's task.
+    final class Clocked: Sendable {
+        struct State {
+            var results: [ContinuousClock.Instant] = []
+            var firstWorkerLoss: ContinuousClock.Instant?
+            var killedAt: ContinuousClock.Instant?
+        }
+        let state = Mutex(State())
+        var resultCount: Int { state.withLock { $0.results.count } }
+    }
+
+    /// Runs `jobs` noop jobs; jobs/s counts from the first result to the run being durable.
+    func throughput(jobs: Int, workers: Int, slots: Int, payloadBytes: Int) async throws -> (jobsPerSecond: Double, durable: Int) {
+        let (clocked, finishedAt, store, run) = try await runPhase(
+            name: "throughput", kind: .noop, jobs: jobs, payloadBytes: payloadBytes, workers: workers, slots: slots)
+        let first = clocked.state.withLock { $0.results.first }!
+        let seconds = RawZeroMQBaseline.seconds(finishedAt - first)
+        let durable = try store.counts(ofRun: run).results
+        return (Double(jobs) / seconds, durable)
+    }
+
+    /// One worker with one slot: each result is followed by the next lease, so the gap
+    /// between consecutive results is one dispatch round trip.
+    func roundTrip(samples: Int, payloadBytes: Int) async throws -> LatencySummary {
+        let (clocked, _, _, _) = try await runPhase(
+            name: "latency", kind: .noop, jobs: samples + 100, payloadBytes: payloadBytes, workers: 1, slots: 1)
+        let times = clocked.state.withLock { $0.results }.dropFirst(100)  // warm-up
+        return LatencySummary(zip(times.dropFirst(), times).map { $0 - $1 })
+    }
+
+    /// SIGKILLs one of two workers mid-run and times how long until the coordinator takes
+    /// its leases back (the default heartbeat settings: 1 s x liveness 3).
+    func requeueAfterKill() async throws -> Double {
+        let (clocked, _, _, _) = try await runPhase(
+            name: "requeue", kind: .sleep, jobs: 200, payloadBytes: 8, workers: 2, slots: 4, sleepMilliseconds: 50,
+            killFirstWorkerAfterResults: 16)
+        guard let (killedAt, lostAt) = clocked.state.withLock({ s in s.firstWorkerLoss.map { (s.killedAt!, $0) } }) else {
+            throw UserFacingError("the killed worker's leases were never taken back")
+        }
+        return RawZeroMQBaseline.seconds(lostAt - killedAt)
+    }
+
+    private func runPhase(
+        name: String, kind: JobKind, jobs: Int, payloadBytes: Int, workers: Int, slots: Int,
+        sleepMilliseconds: Int64 = 0, killFirstWorkerAfterResults: Int? = nil
+    ) async throws -> (Clocked, ContinuousClock.Instant, CoevoStore, String) {
+        var config = ExperimentConfig()
+        config.run.name = "bench-\(name)"
+        config.coordinator.bind = "tcp://127.0.0.1:*"
+        config.coordinator.database = directory.appendingPathComponent("\(name).sqlite").path
+        config.workload.kind = kind.rawValue
+        config.workload.jobs = jobs
+        config.workload.payloadBytes = payloadBytes
+        config.workload.sleepMilliseconds = sleepMilliseconds
+        let store = try CoevoStore(path: config.coordinator.database)
+        guard case .created(let run, _) = try RunLauncher.prepare(config: config, configText: "", store: store, logger: logger) else {
+            throw UserFacingError("benchmark database \(config.coordinator.database) was not empty")
+        }
+
+        let clocked = Clocked()
+        let clock = ContinuousClock()
+        let finished = Mutex<ContinuousClock.Instant?>(nil)
+        var observer = CoordinatorObserver()
+        observer.resultApplied = { _ in
+            let now = clock.now
+            clocked.state.withLock { $0.results.append(now) }
+        }
+        observer.runFinished = { _, _ in finished.withLock { $0 = clock.now } }
+        observer.schedulerEvent = { event, _ in
+            if case .leaseLost(_, _, _, .workerLost) = event {
+                let now = clock.now
+                clocked.state.withLock { if $0.firstWorkerLoss == nil { $0.firstWorkerLoss = now } }
+            }
+        }
+        var settings = CoordinatorSettings(config: config.coordinator)
+        settings.exitWhenDone = true
+        let service = CoordinatorService(settings: settings, store: store, logger: logger, observer: observer)
+        try service.bind()
+        let local = LocalWorkers()
+        try local.startWorkers(count: workers, endpoint: service.endpoint, slots: slots, idPrefix: "bench")
+        defer { local.stop(grace: 5) }
+
+        let victim = local.processes[0].processIdentifier
+        let killer = Task {
+            guard let threshold = killFirstWorkerAfterResults else { return }
+            while clocked.resultCount < threshold { try await Task.sleep(for: .milliseconds(5)) }
+            kill(victim, SIGKILL)
+            let now = clock.now
+            clocked.state.withLock { $0.killedAt = now }
+        }
+        try await service.run()
+        killer.cancel()
+        store.writer.stop()
+        guard let end = finished.withLock({ $0 }) else { throw UserFacingError("benchmark run \(name) did not finish") }
+        return (clocked, end, store, run.id)
+    }
+}
