@@ -2,9 +2,12 @@
 # fresh Debian machine with Swift. `make help` lists them.
 SHELL := /bin/bash
 APT_PACKAGES := libzmq3-dev libcurl4-openssl-dev libsqlite3-dev pkg-config
+# The tests also run the Python worker of docs/PROTOCOL.md against a real coordinator.
+TEST_APT_PACKAGES := protobuf-compiler
+TEST_PIP_PACKAGES := pyzmq protobuf
 CONFIG ?= Configs/quickstart.yaml
 
-.PHONY: help deps build release run test bench proto clean
+.PHONY: help deps test-deps apt-install build release run test bench proto clean
 
 help:
 	@echo "make run     install deps, build, run $(CONFIG) (coordinator + local workers)"
@@ -13,7 +16,14 @@ help:
 	@echo "make proto   regenerate Sources/CoevoWire/Generated from Proto/*.proto"
 
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+test-deps: deps
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
+	@python3 -c "import zmq, google.protobuf" 2>/dev/null || python3 -m pip install -q $(TEST_PIP_PACKAGES)
+
+apt-install:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -28,7 +38,8 @@ release: deps
 run: build
 	.build/debug/coevo run $(CONFIG)
 
-test: build
+test: test-deps
+	swift build
 	swift build --build-tests
 	swift test
 
