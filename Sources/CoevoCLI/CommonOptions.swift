@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoevoCoordinator
 import CoevoCore
 import Foundation
 import Logging
@@ -37,12 +38,30 @@ struct ConfigExit {
     }
 }
 
-/// Loads the config or exits with code 2.
-func loadConfig(_ path: String?) throws -> (ExperimentConfig, String) {
+/// Loads the config, applies command-line overrides, validates the result; exits with
+/// code 2 on any problem.
+func loadConfig(_ path: String?, overrides: (inout ExperimentConfig) -> Void = { _ in }) throws -> (ExperimentConfig, String) {
     do {
-        return try CoevoCoordinator.ConfigLoader.load(path: path)
+        var (config, text) = try ConfigLoader.load(path: path)
+        overrides(&config)
+        try config.validate()
+        return (config, text)
     } catch {
         throw ConfigExit.fail(error)
+    }
+}
+
+/// Flags that override the config's `coordinator` section.
+struct CoordinatorOverrides: ParsableArguments {
+    @Option(name: .long, help: "Endpoint to bind, e.g. tcp://0.0.0.0:5555 (overrides coordinator.bind).")
+    var bind: String?
+
+    @Option(name: .long, help: "SQLite database file (overrides coordinator.database).")
+    var database: String?
+
+    func apply(to config: inout ExperimentConfig) {
+        if let bind { config.coordinator.bind = bind }
+        if let database { config.coordinator.database = database }
     }
 }
 
@@ -51,5 +70,3 @@ struct UserFacingError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
-
-import CoevoCoordinator

@@ -22,11 +22,7 @@ public struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Experiment config (YAML). Omit for the embedded defaults.")
     var config: String?
 
-    @Option(name: .long, help: "Endpoint to bind, e.g. tcp://0.0.0.0:5555 (overrides coordinator.bind).")
-    var bind: String?
-
-    @Option(name: .long, help: "SQLite database file (overrides coordinator.database).")
-    var database: String?
+    @OptionGroup var coordinatorOptions: CoordinatorOverrides
 
     @Flag(name: .long, help: "Exit once every run in the database is finished.")
     var exitWhenDone = false
@@ -37,10 +33,7 @@ public struct CoordinatorCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let logger = logging.bootstrap(label: "coevo.coordinator")
-        var (config, text) = try loadConfig(self.config)
-        if let bind { config.coordinator.bind = bind }
-        if let database { config.coordinator.database = database }
-        do { try config.validate() } catch { throw ConfigExit.fail(error) }
+        let (config, text) = try loadConfig(self.config) { coordinatorOptions.apply(to: &$0) }
 
         let store = try openStore(config, logger: logger)
         _ = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)

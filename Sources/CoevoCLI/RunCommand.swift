@@ -29,11 +29,7 @@ public struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Slots per local worker (overrides workers.slots).")
     var slots: Int?
 
-    @Option(name: .long, help: "SQLite database file (overrides coordinator.database).")
-    var database: String?
-
-    @Option(name: .long, help: "Endpoint to bind (overrides coordinator.bind).")
-    var bind: String?
+    @OptionGroup var coordinatorOptions: CoordinatorOverrides
 
     @OptionGroup var logging: LoggingOptions
 
@@ -41,12 +37,11 @@ public struct RunCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let logger = logging.bootstrap(label: "coevo.run")
-        var (config, text) = try loadConfig(self.config)
-        if let workers { config.workers.count = workers }
-        if let slots { config.workers.slots = slots }
-        if let database { config.coordinator.database = database }
-        if let bind { config.coordinator.bind = bind }
-        do { try config.validate() } catch { throw ConfigExit.fail(error) }
+        let (config, text) = try loadConfig(self.config) { config in
+            coordinatorOptions.apply(to: &config)
+            if let workers { config.workers.count = workers }
+            if let slots { config.workers.slots = slots }
+        }
 
         let store = try openStore(config, logger: logger)
         let plan = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
@@ -63,9 +58,9 @@ public struct RunCommand: AsyncParsableCommand {
         let service = CoordinatorService(settings: settings, store: store, logger: logger, observer: observer)
         try bindOrExplain(service, config: config)
 
-        let workers = LocalWorkers()
+        let localWorkers = LocalWorkers()
         let endpoint = localEndpoint(forBind: config.coordinator.bind)
-        try workers.startWorkers(
+        try localWorkers.startWorkers(
             count: config.workers.count, endpoint: endpoint, slots: config.workers.slots,
             heartbeatMs: config.coordinator.heartbeatIntervalMilliseconds, liveness: config.coordinator.liveness,
             logLevel: logging.logLevel ?? "warning")
@@ -76,7 +71,7 @@ public struct RunCommand: AsyncParsableCommand {
 
         let started = Date()
         try await runUntilShutdown([service], logger: logger)
-        workers.stop()
+        localWorkers.stop()
         store.writer.stop()
         ZMQContext.shared.terminate()
         try printSummary(store: store, runs: runIDs, config: config, seconds: Date().timeIntervalSince(started))
