@@ -1,0 +1,408 @@
+import Foundation
+
+/// The chamber protocol as a pure state machine. A step draws tasks from the niche mix,
+/// assembles a team and picks a structure for each, then asks for agent turns round by
+/// round (`beginStep`, then `complete` for each result, in any order); when the teamwork
+/// is done it updates the statistics, runs CODREAM on failed or split teams (reflect and
+/// distil turns), routes the insights, runs the lifecycle check and closes with a
+/// `StepReport`. Results are applied in task order whatever order they arrive in, and
+/// every turn's randomness is its own, so a seed replays the same evolution in process
+/// and over workers.
+public struct ChamberEngine: Sendable {
+    struct TaskState: Sendable {
+        var task: SimulatedTask
+        var members: [Int]
+        var structure: CollaborationStructure
+        var plan: [[CollaborationStructure.Turn]]
+        var round = 0
+        var pending = 0
+        var answers: [String?]
+        var critique = ""
+        var turns = 0
+    }
+
+    enum Phase: Sendable { case idle, teamwork, codream, done }
+
+    /// CODREAM turns use rounds from here on, so their randomness never meets teamwork's.
+    static let codreamRound = 1000
+
+    public let settings: ChamberSettings
+    public private(set) var population: Population
+    public private(set) var world: SimulatedWorld
+    public private(set) var bandit: StructureBandit
+    public private(set) var heartbeats: HeartbeatScheduler
+    public private(set) var archive: [Int: [Insight]] = [:]
+    public private(set) var events: [ChamberEvent] = []
+    public private(set) var reports: [StepReport] = []
+    public private(set) var step = 0
+    private var phase = Phase.idle
+    private var tasks: [TaskState] = []
+    /// Tasks whose plan has turns still to come.
+    private var openTasks = 0
+    private var taskIndex: [Int: Int] = [:]
+    private var snapshots: [Int: NicheSnapshot] = [:]
+    private var codreamPending = 0
+    private var distilled: [Int: String] = [:]
+    private var tasksSeen: [Int]
+    private var completedTasks = 0
+    private var lastLifecycleAt = 0
+    private var nextInsightID = 1
+    private var nextCodreamEvent = 1
+    private var stepTurns = 0
+    private var stepTokens = 0
+    private var stepInterventions = 0
+
+    public init(settings: ChamberSettings) {
+        self.settings = settings
+        population = Population(nicheCount: settings.niches)
+        world = SimulatedWorld(seed: settings.seed, nicheCount: settings.niches, parameters: settings.simulator)
+        bandit = StructureBandit(nicheCount: settings.niches)
+        heartbeats = HeartbeatScheduler(settings: settings.evolution.heartbeats)
+        tasksSeen = Array(repeating: 0, count: settings.niches)
+        for _ in 0..<settings.agents {
+            let id = population.add(role: "solver", pool: "chamber",
+                                    lineage: Agent.Lineage(parents: [], operator: .initial, reason: "initial population", step: 0),
+                                    systemPrompt: "You are a careful problem solver.")
+            world.register(id)
+        }
+    }
+
+    public var isFinished: Bool { step >= settings.steps && phase != .teamwork && phase != .codream }
+    public var isStepOpen: Bool { phase == .teamwork || phase == .codream }
+
+    // MARK: Driving
+
+    /// Starts the next step; returns the first round of turns.
+    public mutating func beginStep() -> [TurnRequest] {
+        precondition(!isStepOpen, "a step is already running")
+        step += 1
+        phase = .teamwork
+        tasks = []
+        taskIndex = [:]
+        distilled = [:]
+        stepTurns = 0
+        stepTokens = 0
+        stepInterventions = 0
+        var rng = SimulatedWorld.generator(settings.seed, 0x57E9, UInt64(step))
+        let weights = nicheWeights()
+        let total = weights.reduce(0, +)
+        var drawn: [(id: Int, niche: Int)] = []
+        for i in 0..<settings.tasksPerStep {
+            var x = Double.random(in: 0..<total, using: &rng)
+            var niche = 0
+            while niche < weights.count - 1 && x >= weights[niche] { x -= weights[niche]; niche += 1 }
+            drawn.append(((step - 1) * settings.tasksPerStep + i + 1, niche))
+        }
+        snapshots = [:]
+        for niche in Set(drawn.map(\.niche)).sorted() {
+            snapshots[niche] = NicheSnapshot(population: population, niche: niche,
+                                             weakest: max(32, settings.evolution.codream.maxRecipients * 4))
+        }
+        let teamSize = min(settings.evolution.teamSize, population.activeCount)
+        var requests: [TurnRequest] = []
+        for (id, niche) in drawn {
+            let task = world.task(id: id, niche: niche)
+            let team = TeamAssembler.assemble(size: teamSize, snapshot: snapshots[niche]!, population: population,
+                                              scoutCandidates: settings.evolution.scoutCandidates, using: &rng)
+            let structure = bandit.choose(niche: niche, allowed: settings.evolution.structures, using: &rng)
+            let members = team.members
+            var state = TaskState(task: task, members: members, structure: structure,
+                                  plan: structure.plan(teamSize: members.count),
+                                  answers: Array(repeating: nil, count: members.count))
+            taskIndex[id] = tasks.count
+            requests += roundRequests(&state)
+            openTasks += 1
+            tasks.append(state)
+        }
+        return requests
+    }
+
+    /// Applies one turn's result; returns the turns that became due.
+    public mutating func complete(_ request: TurnRequest, _ result: TurnResult) -> [TurnRequest] {
+        stepTurns += 1
+        stepTokens += result.tokens
+        switch phase {
+        case .teamwork:
+            guard let index = taskIndex[request.task], tasks[index].round == request.round else { return [] }
+            var state = tasks[index]
+            switch request.action {
+            case .answer, .revise: state.answers[request.member] = result.text
+            case .critique: state.critique = result.text
+            default: break
+            }
+            state.pending -= 1
+            var next: [TurnRequest] = []
+            if state.pending == 0 {
+                state.round += 1
+                if state.round < state.plan.count { next = roundRequests(&state) } else { openTasks -= 1 }
+            }
+            tasks[index] = state
+            return openTasks == 0 ? finishTeamwork() : next
+        case .codream:
+            if request.action == .distil { distilled[request.task] = result.text }
+            codreamPending -= 1
+            if codreamPending == 0 { finishCodream() }
+            return []
+        case .idle, .done:
+            return []
+        }
+    }
+
+    /// Runs one whole step here, answering turns with the simulator.
+    @discardableResult
+    public mutating func runStepInProcess() -> StepReport {
+        var queue = beginStep()
+        var cursor = 0
+        while cursor < queue.count {
+            let request = queue[cursor]
+            cursor += 1
+            queue += complete(request, SimulatedWorld.execute(request, parameters: settings.simulator))
+        }
+        return reports.last!
+    }
+
+    // MARK: Teamwork
+
+    private func request(_ state: TaskState, member: Int, action: TurnAction, round: Int,
+                         othersAnswers: [String] = [], critique: String = "", count: Int = 0) -> TurnRequest {
+        let index = state.members[member]
+        let agent = population.agents[index]
+        let niche = state.task.niche
+        return TurnRequest(
+            worldSeed: settings.seed, task: state.task.id, round: round, member: member, agent: agent.id.rawValue,
+            action: action, niche: niche, difficulty: state.task.difficulty, correctAnswer: state.task.correctAnswer,
+            skill: world.skill(agent.id, niche: niche),
+            insightQualities: (agent.insights[niche] ?? []).compactMap(\.simulatedQuality),
+            ownAnswer: member < state.answers.count ? (state.answers[member] ?? "") : "",
+            othersAnswers: othersAnswers, critique: critique, count: count)
+    }
+
+    private func roundRequests(_ state: inout TaskState) -> [TurnRequest] {
+        let turns = state.plan[state.round]
+        state.pending = turns.count
+        state.turns += turns.count
+        return turns.map { turn in
+            switch turn.action {
+            case .answer:
+                return request(state, member: turn.member, action: .answer, round: state.round)
+            case .critique:
+                return request(state, member: turn.member, action: .critique, round: state.round,
+                               othersAnswers: [state.answers[0] ?? ""])
+            case .revise:
+                let others = state.answers.enumerated().filter { $0.offset != turn.member }.compactMap(\.element)
+                return request(state, member: turn.member, action: .revise, round: state.round,
+                               othersAnswers: state.structure == .review ? [] : others, critique: state.critique)
+            }
+        }
+    }
+
+    /// Everything the team results change, in task order.
+    private mutating func finishTeamwork() -> [TurnRequest] {
+        let alpha = settings.evolution.ewmaAlpha
+        var codreamRequests: [TurnRequest] = []
+        for state in tasks {
+            let niche = state.task.niche
+            tasksSeen[niche] += 1
+            completedTasks += 1
+            let answered = state.answers.enumerated().compactMap { i, a in a.map { (i, $0) } }
+            let final = CollaborationStructure.finalAnswer(state.structure, memberAnswers: answered.map(\.1))
+            let success = final == state.task.correctAnswer
+            bandit.record(niche: niche, state.structure, success: success)
+            for (member, answer) in answered {
+                evaluate(state.members[member], niche: niche, success: answer == state.task.correctAnswer)
+            }
+            if state.structure == .review, state.members.count > 1 {
+                let anchorWrong = state.answers[0] != state.task.correctAnswer
+                evaluate(state.members[1], niche: niche, success: (state.critique == "wrong") == anchorWrong)
+            }
+            if settings.evolution.codream.maxDistilled > 0,
+               let trigger = Codream.trigger(teamSucceeded: success, memberAnswers: answered.map(\.1)) {
+                let producer = Codream.producer(of: state.members, niche: niche, population: population)
+                let producerSlot = state.members.firstIndex(of: producer)!
+                for member in state.members.indices {
+                    codreamRequests.append(request(state, member: member, action: .reflect, round: Self.codreamRound))
+                }
+                codreamRequests.append(request(state, member: producerSlot, action: .distil, round: Self.codreamRound + 1,
+                                               count: settings.evolution.codream.maxDistilled))
+                events.append(ChamberEvent(step: step, kind: "codream_triggered",
+                                           detail: "task \(state.task.id) niche \(niche) \(trigger.rawValue); producer \(population.agents[producer].id)"))
+            }
+        }
+        if codreamRequests.isEmpty {
+            finishStep(codreamEvents: 0, routed: 0)
+            return []
+        }
+        phase = .codream
+        codreamPending = codreamRequests.count
+        return codreamRequests
+    }
+
+    /// Records one member's outcome: competence, insight utility, heartbeats.
+    private mutating func evaluate(_ index: Int, niche: Int, success: Bool) {
+        population.record(index, niche: niche, success: success, alpha: settings.evolution.ewmaAlpha)
+        let outcome = success ? 1.0 : 0.0
+        let id = population.agents[index].id
+        population.updateAgent(index) { agent in
+            guard var held = agent.insights[niche] else { return }
+            for i in held.indices {
+                held[i].utility += 0.2 * (outcome - held[i].utility)
+                held[i].uses += 1
+            }
+            agent.insights[niche] = held
+        }
+        let score = population.stats(index, niche).competence
+        for intervention in heartbeats.evaluated(id, score: score) {
+            stepInterventions += 1
+            switch intervention.kind {
+            case .pivot:
+                // A different approach: drop the least useful insight on this niche.
+                population.updateAgent(index) { agent in
+                    guard var held = agent.insights[niche], !held.isEmpty else { return }
+                    let worst = held.indices.min { held[$0].utility < held[$1].utility }!
+                    held.remove(at: worst)
+                    agent.insights[niche] = held
+                }
+                events.append(ChamberEvent(step: step, kind: "pivot", detail: "\(id) on niche \(niche)"))
+            case .custom(let name):
+                events.append(ChamberEvent(step: step, kind: "heartbeat", detail: "\(name) for \(intervention.agent.map(\.description) ?? "pool")"))
+            case .reflect, .consolidate:
+                break  // costed as turns by agent backends; counted here
+            }
+        }
+    }
+
+    // MARK: CODREAM and lifecycle
+
+    private mutating func finishCodream() {
+        var routed = 0
+        var eventsThisStep = 0
+        for state in tasks {
+            guard let text = distilled[state.task.id] else { continue }
+            let niche = state.task.niche
+            let producer = Codream.producer(of: state.members, niche: niche, population: population)
+            let event = nextCodreamEvent
+            nextCodreamEvent += 1
+            eventsThisStep += 1
+            var insights: [Insight] = []
+            for line in text.split(separator: "\n") {
+                let quality = SimulatedWorld.lesson(inText: String(line)).map {
+                    SimulatedWorld.lessonQuality(worldSeed: settings.seed, niche: niche, lesson: $0)
+                }
+                guard let quality else {
+                    events.append(ChamberEvent(step: step, kind: "insight_unparsed", detail: "event \(event): '\(line)'"))
+                    continue
+                }
+                insights.append(Insight(id: nextInsightID, text: String(line), niche: niche,
+                                        producer: population.agents[producer].id, event: event, simulatedQuality: quality))
+                nextInsightID += 1
+            }
+            archive[niche, default: []].append(contentsOf: insights)
+            let deliveries = Codream.route(insights, producer: producer, snapshot: snapshots[niche]!,
+                                           population: population, settings: settings.evolution.codream)
+            for (recipient, given) in deliveries {
+                Codream.deliver(given, to: recipient, niche: niche, limit: settings.evolution.codream.maxInsightsPerNiche,
+                                population: &population)
+                routed += given.count
+            }
+            events.append(ChamberEvent(step: step, kind: "codream", detail:
+                "event \(event) niche \(niche) producer \(population.agents[producer].id): \(insights.count) insights to "
+                + (deliveries.map { "\(population.agents[$0.recipient].id)" }.joined(separator: ",").nilIfEmpty ?? "nobody")))
+        }
+        finishStep(codreamEvents: eventsThisStep, routed: routed)
+    }
+
+    private mutating func finishStep(codreamEvents: Int, routed: Int) {
+        var lifecycleEvents = 0
+        if completedTasks - lastLifecycleAt >= settings.evolution.lifecycle.everyTasks {
+            lastLifecycleAt = completedTasks
+            let decisions = Lifecycle.decide(population: population, settings: settings.evolution.lifecycle,
+                                             archive: archive, tasksSeenPerNiche: tasksSeen)
+            for decision in decisions {
+                let applied = Lifecycle.apply(decision, population: &population, archive: &archive,
+                                              keepPerNiche: settings.evolution.codream.maxInsightsPerNiche, step: step)
+                lifecycleEvents += 1
+                events.append(ChamberEvent(step: step, kind: Self.kind(of: decision), detail: describe(applied)))
+                if let child = applied.child {
+                    if case .fork(let parent, _, _) = decision {
+                        world.register(child, parent: population.agents[parent].id, inheritFrom: .fork)
+                    } else {
+                        world.register(child)
+                    }
+                }
+            }
+        }
+        reports.append(report(codreamEvents: codreamEvents, routed: routed, lifecycleEvents: lifecycleEvents))
+        phase = .done
+    }
+
+    static func kind(of decision: Lifecycle.Decision) -> String {
+        switch decision {
+        case .prune: "prune"
+        case .fork: "fork"
+        case .merge: "merge"
+        case .seed: "seed"
+        }
+    }
+
+    private func describe(_ applied: Lifecycle.Applied) -> String {
+        let id = { (i: Int) in self.population.agents[i].id.description }
+        switch applied.decision {
+        case .prune(let i, let reason): return "\(id(i)): \(reason)"
+        case .fork(let p, _, let reason): return "\(id(p)) -> \(applied.child?.description ?? "?"): \(reason)"
+        case .merge(let keep, let absorb, _, let reason): return "\(id(absorb)) into \(id(keep)): \(reason)"
+        case .seed(_, let insights, let reason): return "\(applied.child?.description ?? "?") with \(insights.count) archived insights: \(reason)"
+        }
+    }
+
+    // MARK: Metrics
+
+    private func report(codreamEvents: Int, routed: Int, lifecycleEvents: Int) -> StepReport {
+        var perNiche = Array(repeating: (0, 0), count: settings.niches)
+        var successes = 0
+        for state in tasks {
+            let answered = state.answers.compactMap { $0 }
+            let ok = CollaborationStructure.finalAnswer(state.structure, memberAnswers: answered) == state.task.correctAnswer
+            perNiche[state.task.niche].0 += ok ? 1 : 0
+            perNiche[state.task.niche].1 += 1
+            successes += ok ? 1 : 0
+        }
+        var leaders = Set<Int>()
+        for niche in 0..<settings.niches {
+            var best: Int?
+            for i in population.activeIndices where population.stats(i, niche).attempts >= 3 {
+                if best == nil || population.stats(i, niche).competence > population.stats(best!, niche).competence { best = i }
+            }
+            if let best { leaders.insert(best) }
+        }
+        var shares: [Double] = []
+        for i in population.activeIndices {
+            let row = population.profile(i)
+            guard row.filter({ $0.attempts > 0 }).count >= 2 else { continue }
+            let total = row.reduce(0) { $0 + Int($1.successes) }
+            guard total > 0 else { continue }
+            shares.append(Double(row.map { Int($0.successes) }.max()!) / Double(total))
+        }
+        return StepReport(
+            step: step, tasks: tasks.count, successes: successes,
+            nicheAccuracy: perNiche.map { $0.1 == 0 ? nil : Double($0.0) / Double($0.1) },
+            population: population.activeCount, insightsRouted: routed, codreamEvents: codreamEvents,
+            lifecycleEvents: lifecycleEvents, interventions: stepInterventions, specialists: leaders.count,
+            concentration: shares.isEmpty ? 0 : shares.reduce(0, +) / Double(shares.count),
+            agentTurns: stepTurns, tokens: stepTokens)
+    }
+
+    private func nicheWeights() -> [Double] {
+        let n = settings.niches
+        let rotation = settings.driftEvery > 0 ? ((step - 1) / settings.driftEvery) % n : 0
+        return (0..<n).map { niche in
+            switch settings.mix {
+            case .uniform: return 1
+            case .zipf: return 1 / Double(((niche - rotation + n) % n) + 1)
+            }
+        }
+    }
+}
+
+extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
+}

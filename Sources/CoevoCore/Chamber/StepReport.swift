@@ -1,0 +1,29 @@
+/// What one chamber step did, for progress lines, reports and ablation tables.
+public struct StepReport: Hashable, Sendable, Codable {
+    public var step: Int
+    public var tasks: Int
+    public var successes: Int
+    /// Success rate per niche this step (nil where no task of the niche came).
+    public var nicheAccuracy: [Double?]
+    public var population: Int
+    public var insightsRouted: Int
+    public var codreamEvents: Int
+    public var lifecycleEvents: Int
+    public var interventions: Int
+    /// Distinct agents that lead at least one niche (top competence with 3+ attempts).
+    public var specialists: Int
+    /// Mean share of an agent's successes that fall on its best niche (agents with 2+
+    /// niches tried): 1 is a pure specialist, 1/niches a perfect generalist.
+    public var concentration: Double
+    public var agentTurns: Int
+    public var tokens: Int
+
+    public var accuracy: Double { tasks == 0 ? 0 : Double(successes) / Double(tasks) }
+}
+
+/// A decision the chamber took, as the event log keeps it.
+public struct ChamberEvent: Hashable, Sendable, Codable {
+    public var step: Int
+    public var kind: String
+    public var detail: String
+}

@@ -1,0 +1,38 @@
+/// A distilled lesson: produced by one agent in one CODREAM event, held by the agents it
+/// was routed to, valued by how often holding it went with success.
+public struct Insight: Hashable, Sendable {
+    public var id: Int
+    public var text: String
+    public var niche: Int
+    public var producer: AgentID
+    /// The CODREAM event that distilled it.
+    public var event: Int
+    /// EWMA of the holder's outcomes on this niche while holding it (starts at 0.5).
+    public var utility: Double
+    public var uses: Int
+    /// Set by the simulator only: how much the lesson really helps. Operators never read it.
+    public var simulatedQuality: Double?
+
+    public init(id: Int, text: String, niche: Int, producer: AgentID, event: Int,
+                utility: Double = 0.5, uses: Int = 0, simulatedQuality: Double? = nil) {
+        self.id = id
+        self.text = text
+        self.niche = niche
+        self.producer = producer
+        self.event = event
+        self.utility = utility
+        self.uses = uses
+        self.simulatedQuality = simulatedQuality
+    }
+
+    /// Near-duplicate test used when routing: word-set Jaccard similarity of normalised
+    /// texts at or above `threshold`.
+    public func isNearDuplicate(of other: Insight, threshold: Double) -> Bool {
+        guard niche == other.niche else { return false }
+        if text == other.text { return true }
+        let a = Set(AnswerNormalizer.normalize(text).split(separator: " "))
+        let b = Set(AnswerNormalizer.normalize(other.text).split(separator: " "))
+        guard !a.isEmpty || !b.isEmpty else { return true }
+        return Double(a.intersection(b).count) / Double(a.union(b).count) >= threshold
+    }
+}

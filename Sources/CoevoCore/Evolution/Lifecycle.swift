@@ -1,0 +1,160 @@
+import Foundation
+
+/// The population operators: prune, fork, merge, seed. `decide` reads the population and
+/// returns at most one decision of each kind per check (gradual pressure, and each one
+/// with its reason); `apply` carries a decision out. Both are pure.
+public enum Lifecycle {
+    public enum Decision: Hashable, Sendable {
+        case prune(Int, reason: String)
+        /// Fork `parent` into a specialist of `niche`.
+        case fork(parent: Int, niche: Int, reason: String)
+        /// Keep `keep`, fold `absorb` into it.
+        case merge(keep: Int, absorb: Int, cosine: Double, reason: String)
+        /// A new agent for an uncovered niche, holding the niche's best archived insights.
+        case seed(niche: Int, insights: [Insight], reason: String)
+    }
+
+    /// Mean competence over the niches an agent has tried, and how many it tried.
+    static func record(_ index: Int, _ population: Population) -> (mean: Double, tried: Int, attempts: Int) {
+        var sum = 0.0, tried = 0, attempts = 0
+        for stats in population.profile(index) where stats.attempts > 0 {
+            sum += stats.competence
+            tried += 1
+            attempts += Int(stats.attempts)
+        }
+        return (tried == 0 ? 0 : sum / Double(tried), tried, attempts)
+    }
+
+    public static func decide(population: Population, settings: LifecycleSettings, archive: [Int: [Insight]],
+                              tasksSeenPerNiche: [Int]) -> [Decision] {
+        var decisions: [Decision] = []
+        var size = population.activeCount
+        let records = population.activeIndices.map { ($0, record($0, population)) }
+
+        // Prune the weakest persistent under-performer.
+        if size > settings.minPopulation,
+           let (index, r) = records.filter({ $0.1.attempts >= settings.minAttempts && $0.1.mean < settings.pruneBelow })
+               .min(by: { $0.1.mean < $1.1.mean || ($0.1.mean == $1.1.mean && $0.0 < $1.0) }) {
+            decisions.append(.prune(index, reason: String(format: "mean competence %.3f < %.3f after %d attempts", r.mean, settings.pruneBelow, r.attempts)))
+            size -= 1
+        }
+        let pruned: Int? = decisions.first.flatMap { if case .prune(let i, _) = $0 { i } else { nil } }
+
+        // Merge the most similar pair among agents that share a best niche.
+        if size > settings.minPopulation, let merge = bestMerge(population, settings: settings, excluding: pruned) {
+            decisions.append(merge)
+            size -= 1
+        }
+
+        // Fork the strongest generalist into a specialist of its best niche.
+        if size < settings.maxPopulation,
+           let (parent, r) = records.filter({ population.agents[$0.0].specialty == nil && $0.0 != pruned
+                                               && $0.1.attempts >= settings.minAttempts && $0.1.mean >= settings.forkAbove })
+               .max(by: { $0.1.mean < $1.1.mean || ($0.1.mean == $1.1.mean && $0.0 > $1.0) }) {
+            let best = (0..<population.nicheCount).max { population.stats(parent, $0).competence < population.stats(parent, $1).competence }!
+            decisions.append(.fork(parent: parent, niche: best,
+                                   reason: String(format: "generalist with mean competence %.3f >= %.3f; specialise on niche %d", r.mean, settings.forkAbove, best)))
+            size += 1
+        }
+
+        // Seed the first niche nobody covers.
+        if size < settings.maxPopulation {
+            for niche in 0..<population.nicheCount where niche < tasksSeenPerNiche.count && tasksSeenPerNiche[niche] >= settings.seedAfterTasks {
+                let covered = population.activeIndices.contains { i in
+                    let s = population.stats(i, niche)
+                    return s.attempts >= 3 && s.competence >= settings.coverage
+                }
+                if !covered {
+                    let best = (archive[niche] ?? []).sorted { $0.utility > $1.utility || ($0.utility == $1.utility && $0.id < $1.id) }
+                    decisions.append(.seed(niche: niche, insights: Array(best.prefix(8)),
+                                           reason: "no agent reaches competence \(settings.coverage) on niche \(niche) after \(tasksSeenPerNiche[niche]) tasks"))
+                    break
+                }
+            }
+        }
+        return decisions
+    }
+
+    /// Candidates are compared within groups of agents sharing their best niche, each
+    /// agent with its neighbour in competence order: near-identical profiles end up next
+    /// to each other, and the check stays O(n log n) at 10,000 agents.
+    static func bestMerge(_ population: Population, settings: LifecycleSettings, excluding pruned: Int?) -> Decision? {
+        var groups: [Int: [(Double, Int)]] = [:]
+        for index in population.activeIndices where index != pruned {
+            let r = record(index, population)
+            guard r.attempts >= settings.minAttempts else { continue }
+            var bestNiche = 0
+            for n in 1..<population.nicheCount where population.stats(index, n).competence > population.stats(index, bestNiche).competence {
+                bestNiche = n
+            }
+            groups[bestNiche, default: []].append((population.stats(index, bestNiche).competence, index))
+        }
+        var best: (cosine: Double, a: Int, b: Int)?
+        for niche in groups.keys.sorted() {
+            let members = groups[niche]!.sorted { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+            for (x, y) in zip(members, members.dropFirst()) {
+                let cosine = population.profileCosine(x.1, y.1)
+                if cosine > settings.mergeCosine, cosine > (best?.cosine ?? -1) { best = (cosine, x.1, y.1) }
+            }
+        }
+        guard let best else { return nil }
+        let (keep, absorb) = record(best.a, population).mean >= record(best.b, population).mean ? (best.a, best.b) : (best.b, best.a)
+        return .merge(keep: keep, absorb: absorb, cosine: best.cosine,
+                      reason: String(format: "competence profiles cosine %.4f > %.2f", best.cosine, settings.mergeCosine))
+    }
+
+    /// What `apply` did, for the event log.
+    public struct Applied: Hashable, Sendable {
+        public var decision: Decision
+        /// The new agent of a fork or seed.
+        public var child: AgentID?
+    }
+
+    /// Carries out a decision. Pruned agents' insights go to `archive` for later seeds.
+    public static func apply(_ decision: Decision, population: inout Population, archive: inout [Int: [Insight]],
+                             keepPerNiche: Int, step: Int) -> Applied {
+        switch decision {
+        case .prune(let index, let reason):
+            for (niche, insights) in population.agents[index].insights {
+                archive[niche, default: []].append(contentsOf: insights)
+            }
+            population.retire(index, as: .pruned)
+            _ = reason
+            return Applied(decision: decision, child: nil)
+        case .fork(let parentIndex, let niche, let reason):
+            let parent = population.agents[parentIndex]
+            // The child keeps the parent's competence estimates (not its counts: it must
+            // earn its own record) and its insights on the niche.
+            let stats = population.profile(parentIndex).map { NicheStats(competence: $0.competence) }
+            let child = population.add(
+                role: parent.role, pool: parent.pool,
+                lineage: Agent.Lineage(parents: [parent.id], operator: .fork, reason: reason, step: step),
+                systemPrompt: parent.systemPrompt + "\nSpecialise in niche \(niche).",
+                insights: parent.insights[niche].map { [niche: $0] } ?? [:], specialty: niche, stats: stats)
+            return Applied(decision: decision, child: child)
+        case .merge(let keep, let absorb, _, let reason):
+            let absorbed = population.agents[absorb]
+            for (niche, insights) in absorbed.insights {
+                let held = population.agents[keep].insights[niche] ?? []
+                let new = insights.filter { i in !held.contains { $0.text == i.text } }
+                Codream.deliver(new, to: keep, niche: niche, limit: keepPerNiche, population: &population)
+            }
+            population.updateAgent(keep) { agent in
+                agent.lineage.parents.append(absorbed.id)
+                agent.lineage.reason += (agent.lineage.reason.isEmpty ? "" : "; ") + "absorbed \(absorbed.id) (\(reason))"
+            }
+            population.retire(absorb, as: .merged)
+            return Applied(decision: decision, child: nil)
+        case .seed(let niche, let insights, let reason):
+            guard let template = population.activeIndices.first.map({ population.agents[$0] }) else {
+                return Applied(decision: decision, child: nil)
+            }
+            let child = population.add(
+                role: template.role, pool: template.pool,
+                lineage: Agent.Lineage(parents: [], operator: .seed, reason: reason, step: step),
+                systemPrompt: "You specialise in niche \(niche).",
+                insights: insights.isEmpty ? [:] : [niche: insights], specialty: niche)
+            return Applied(decision: decision, child: child)
+        }
+    }
+}

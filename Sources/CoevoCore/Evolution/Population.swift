@@ -1,0 +1,74 @@
+/// Agents and their per-niche statistics, stored flat (agent-major) so a competence
+/// profile is one contiguous slice and a 10,000 x 64 population stays cache friendly.
+public struct Population: Sendable {
+    public let nicheCount: Int
+    public private(set) var agents: [Agent] = []
+    private var stats: [NicheStats] = []
+    private var indexByID: [AgentID: Int] = [:]
+    /// Indices of active agents, ascending.
+    public private(set) var activeIndices: [Int] = []
+    private var nextID = 1
+
+    public init(nicheCount: Int) {
+        precondition(nicheCount > 0)
+        self.nicheCount = nicheCount
+    }
+
+    public var activeCount: Int { activeIndices.count }
+
+    /// Adds an agent with the next id; `stats` defaults to the prior on every niche.
+    @discardableResult
+    public mutating func add(role: String, pool: String, lineage: Agent.Lineage, systemPrompt: String,
+                             insights: [Int: [Insight]] = [:], specialty: Int? = nil,
+                             stats initial: [NicheStats]? = nil) -> AgentID {
+        let id = AgentID(nextID)
+        nextID += 1
+        let index = agents.count
+        agents.append(Agent(id: id, role: role, pool: pool, lineage: lineage, systemPrompt: systemPrompt,
+                            insights: insights, specialty: specialty))
+        stats.append(contentsOf: initial ?? Array(repeating: NicheStats(), count: nicheCount))
+        indexByID[id] = index
+        activeIndices.append(index)
+        return id
+    }
+
+    public func index(of id: AgentID) -> Int? { indexByID[id] }
+    public func agent(_ id: AgentID) -> Agent? { indexByID[id].map { agents[$0] } }
+
+    public func stats(_ index: Int, _ niche: Int) -> NicheStats { stats[index * nicheCount + niche] }
+
+    public mutating func record(_ index: Int, niche: Int, success: Bool, alpha: Double) {
+        stats[index * nicheCount + niche].record(success: success, alpha: alpha)
+    }
+
+    /// The agent's competence on every niche.
+    public func profile(_ index: Int) -> ArraySlice<NicheStats> {
+        stats[(index * nicheCount)..<((index + 1) * nicheCount)]
+    }
+
+    public func statsRow(_ index: Int) -> [NicheStats] { Array(profile(index)) }
+
+    /// Cosine similarity of two agents' competence profiles.
+    public func profileCosine(_ a: Int, _ b: Int) -> Double {
+        var dot = 0.0, na = 0.0, nb = 0.0
+        let baseA = a * nicheCount, baseB = b * nicheCount
+        for n in 0..<nicheCount {
+            let x = stats[baseA + n].competence, y = stats[baseB + n].competence
+            dot += x * y
+            na += x * x
+            nb += y * y
+        }
+        guard na > 0, nb > 0 else { return 0 }
+        return dot / (na.squareRoot() * nb.squareRoot())
+    }
+
+    public mutating func updateAgent(_ index: Int, _ change: (inout Agent) -> Void) {
+        change(&agents[index])
+    }
+
+    /// Takes an agent out of play (pruned or merged); it stays for lineage.
+    public mutating func retire(_ index: Int, as status: Agent.Status) {
+        agents[index].status = status
+        if let position = activeIndices.firstIndex(of: index) { activeIndices.remove(at: position) }
+    }
+}

@@ -1,0 +1,68 @@
+/// A team for one task, as population indices: anchor first.
+public struct Team: Hashable, Sendable {
+    public var anchor: Int
+    public var complement: Int?
+    public var scouts: [Int]
+    public var members: [Int] { [anchor] + (complement.map { [$0] } ?? []) + scouts }
+}
+
+/// EvoChamber's niche-conditioned team: the **anchor** is the most competent agent on the
+/// niche; the **complement** is, among the other strongest agents, the one whose
+/// competence profile differs most from the anchor's (lowest cosine); **scouts** fill the
+/// rest, each the best Thompson draw (Beta posterior on the niche) among a random sample
+/// of under-sampled agents, or of all remaining agents when none is under-sampled.
+public enum TeamAssembler {
+    public static func assemble<G: RandomNumberGenerator>(
+        size: Int, snapshot: NicheSnapshot, population: Population, scoutCandidates: Int, using rng: inout G
+    ) -> Team {
+        precondition(size >= 1 && size <= population.activeCount, "team size must fit the population")
+        let anchor = snapshot.strongest[0]
+        var chosen: Set<Int> = [anchor]
+        var complement: Int?
+        if size >= 2 {
+            var lowest = Double.infinity
+            for candidate in snapshot.strongest.dropFirst() {
+                let cosine = population.profileCosine(anchor, candidate)
+                if cosine < lowest { lowest = cosine; complement = candidate }
+            }
+            if let complement { chosen.insert(complement) }
+        }
+        var scouts: [Int] = []
+        while chosen.count < size {
+            var sample = candidates(from: snapshot.underSampled, excluding: chosen, count: scoutCandidates, using: &rng)
+            if sample.isEmpty {
+                sample = candidates(from: population.activeIndices, excluding: chosen, count: scoutCandidates, using: &rng)
+            }
+            var best = sample[0]
+            var bestDraw = -1.0
+            for candidate in sample {
+                let stats = population.stats(candidate, snapshot.niche)
+                let draw = Distributions.beta(stats.posteriorAlpha, stats.posteriorBeta, using: &rng)
+                if draw > bestDraw { bestDraw = draw; best = candidate }
+            }
+            scouts.append(best)
+            chosen.insert(best)
+        }
+        return Team(anchor: anchor, complement: complement, scouts: scouts)
+    }
+
+    /// Up to `count` distinct members of `pool` not in `excluded`. A large pool is sampled
+    /// by random probes (cost independent of its size); a small one is filtered whole.
+    static func candidates<G: RandomNumberGenerator>(
+        from pool: [Int], excluding excluded: Set<Int>, count: Int, using rng: inout G
+    ) -> [Int] {
+        if pool.count <= 4 * (count + excluded.count) {
+            var rest = pool.filter { !excluded.contains($0) }
+            guard rest.count > count else { return rest }
+            for i in 0..<count { rest.swapAt(i, Int.random(in: i..<rest.count, using: &rng)) }
+            return Array(rest.prefix(count))
+        }
+        var picked: [Int] = []
+        var seen = excluded
+        while picked.count < count {
+            let candidate = pool[Int.random(in: 0..<pool.count, using: &rng)]
+            if seen.insert(candidate).inserted { picked.append(candidate) }
+        }
+        return picked
+    }
+}

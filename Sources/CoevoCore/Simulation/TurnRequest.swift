@@ -1,0 +1,60 @@
+/// What one agent is asked to do in one turn of a chamber step. It carries everything
+/// the turn needs (workers keep no state), so the same request gives the same result on
+/// any worker or in process.
+public enum TurnAction: String, CaseIterable, Hashable, Sendable, Codable {
+    case answer, critique, revise, reflect, distil
+}
+
+public struct TurnRequest: Hashable, Sendable, Codable {
+    public var worldSeed: UInt64
+    public var task: Int
+    public var round: Int
+    /// Position in the team (or, for CODREAM turns, a slot past the team).
+    public var member: Int
+    public var agent: Int
+    public var action: TurnAction
+    public var niche: Int
+    public var difficulty: Double
+    public var correctAnswer: String
+    /// The agent's latent skill on the niche (the simulator's hidden truth; a real
+    /// backend gets the agent's prompt and insights instead).
+    public var skill: Double
+    public var insightQualities: [Double]
+    public var ownAnswer: String
+    /// Anchor first for a critique; the other members for a revise.
+    public var othersAnswers: [String]
+    /// For the anchor's revise in a review: the critic's verdict.
+    public var critique: String
+    /// For distil: how many insights to write.
+    public var count: Int
+
+    public init(worldSeed: UInt64, task: Int, round: Int, member: Int, agent: Int, action: TurnAction,
+                niche: Int, difficulty: Double, correctAnswer: String, skill: Double,
+                insightQualities: [Double], ownAnswer: String = "", othersAnswers: [String] = [],
+                critique: String = "", count: Int = 0) {
+        self.worldSeed = worldSeed
+        self.task = task
+        self.round = round
+        self.member = member
+        self.agent = agent
+        self.action = action
+        self.niche = niche
+        self.difficulty = difficulty
+        self.correctAnswer = correctAnswer
+        self.skill = skill
+        self.insightQualities = insightQualities
+        self.ownAnswer = ownAnswer
+        self.othersAnswers = othersAnswers
+        self.critique = critique
+        self.count = count
+    }
+}
+
+public struct TurnResult: Hashable, Sendable, Codable {
+    public var text: String
+    public var tokens: Int
+    public init(text: String, tokens: Int) {
+        self.text = text
+        self.tokens = tokens
+    }
+}
