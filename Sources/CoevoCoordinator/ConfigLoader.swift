@@ -9,8 +9,7 @@ public enum ConfigLoader {
     /// the text it came from (stored with the run, so a resume uses the same settings).
     public static func load(path: String?) throws(ConfigError) -> (ExperimentConfig, text: String) {
         guard let path else {
-            let config = ExperimentConfig()
-            return (config, (try? YAMLEncoder().encode(config)) ?? "")
+            return (ExperimentConfig(), "# embedded defaults (an empty config)\n")
         }
         let text: String
         do {

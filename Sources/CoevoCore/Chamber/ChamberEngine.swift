@@ -19,6 +19,7 @@ public struct ChamberEngine: Sendable {
         var answers: [String?]
         var critique = ""
         var turns = 0
+        var succeeded = false
     }
 
     enum Phase: Sendable { case idle, teamwork, codream, done }
@@ -93,11 +94,8 @@ public struct ChamberEngine: Sendable {
             while niche < weights.count - 1 && x >= weights[niche] { x -= weights[niche]; niche += 1 }
             drawn.append(((step - 1) * settings.tasksPerStep + i + 1, niche))
         }
-        snapshots = [:]
-        for niche in Set(drawn.map(\.niche)).sorted() {
-            snapshots[niche] = NicheSnapshot(population: population, niche: niche,
-                                             weakest: max(32, settings.evolution.codream.maxRecipients * 4))
-        }
+        snapshots = NicheSnapshot.all(population: population, niches: Array(Set(drawn.map(\.niche))).sorted(),
+                                      weakest: max(32, settings.evolution.codream.maxRecipients * 4))
         let teamSize = min(settings.evolution.teamSize, population.activeCount)
         var requests: [TurnRequest] = []
         for (id, niche) in drawn {
@@ -200,13 +198,15 @@ public struct ChamberEngine: Sendable {
     private mutating func finishTeamwork() -> [TurnRequest] {
         let alpha = settings.evolution.ewmaAlpha
         var codreamRequests: [TurnRequest] = []
-        for state in tasks {
+        for index in tasks.indices {
+            let state = tasks[index]
             let niche = state.task.niche
             tasksSeen[niche] += 1
             completedTasks += 1
             let answered = state.answers.enumerated().compactMap { i, a in a.map { (i, $0) } }
             let final = CollaborationStructure.finalAnswer(state.structure, memberAnswers: answered.map(\.1))
             let success = final == state.task.correctAnswer
+            tasks[index].succeeded = success
             bandit.record(niche: niche, state.structure, success: success)
             for (member, answer) in answered {
                 evaluate(state.members[member], niche: niche, success: answer == state.task.correctAnswer)
@@ -360,34 +360,40 @@ public struct ChamberEngine: Sendable {
         var perNiche = Array(repeating: (0, 0), count: settings.niches)
         var successes = 0
         for state in tasks {
-            let answered = state.answers.compactMap { $0 }
-            let ok = CollaborationStructure.finalAnswer(state.structure, memberAnswers: answered) == state.task.correctAnswer
-            perNiche[state.task.niche].0 += ok ? 1 : 0
+            perNiche[state.task.niche].0 += state.succeeded ? 1 : 0
             perNiche[state.task.niche].1 += 1
-            successes += ok ? 1 : 0
+            successes += state.succeeded ? 1 : 0
         }
-        var leaders = Set<Int>()
-        for niche in 0..<settings.niches {
-            var best: Int?
-            for i in population.activeIndices where population.stats(i, niche).attempts >= 3 {
-                if best == nil || population.stats(i, niche).competence > population.stats(best!, niche).competence { best = i }
-            }
-            if let best { leaders.insert(best) }
-        }
-        var shares: [Double] = []
+        // One agent-major pass: each niche's leader, and each agent's share of successes
+        // on its best niche.
+        var leader = Array(repeating: -1, count: settings.niches)
+        var leaderCompetence = Array(repeating: -Double.infinity, count: settings.niches)
+        var shareSum = 0.0
+        var shareCount = 0
         for i in population.activeIndices {
-            let row = population.profile(i)
-            guard row.filter({ $0.attempts > 0 }).count >= 2 else { continue }
-            let total = row.reduce(0) { $0 + Int($1.successes) }
-            guard total > 0 else { continue }
-            shares.append(Double(row.map { Int($0.successes) }.max()!) / Double(total))
+            var tried = 0, total = 0, most = 0
+            for (niche, stats) in population.profile(i).enumerated() {
+                guard stats.attempts > 0 else { continue }
+                tried += 1
+                total += Int(stats.successes)
+                most = max(most, Int(stats.successes))
+                if stats.attempts >= 3 && stats.competence > leaderCompetence[niche] {
+                    leaderCompetence[niche] = stats.competence
+                    leader[niche] = i
+                }
+            }
+            if tried >= 2 && total > 0 {
+                shareSum += Double(most) / Double(total)
+                shareCount += 1
+            }
         }
+        let leaders = Set(leader.filter { $0 >= 0 })
         return StepReport(
             step: step, tasks: tasks.count, successes: successes,
             nicheAccuracy: perNiche.map { $0.1 == 0 ? nil : Double($0.0) / Double($0.1) },
             population: population.activeCount, insightsRouted: routed, codreamEvents: codreamEvents,
             lifecycleEvents: lifecycleEvents, interventions: stepInterventions, specialists: leaders.count,
-            concentration: shares.isEmpty ? 0 : shares.reduce(0, +) / Double(shares.count),
+            concentration: shareCount == 0 ? 0 : shareSum / Double(shareCount),
             agentTurns: stepTurns, tokens: stepTokens)
     }
 

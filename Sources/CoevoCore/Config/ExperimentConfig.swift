@@ -1,15 +1,28 @@
 /// One experiment, as written in a YAML config. Every field has a default, so an empty
 /// file is a valid config (the embedded quickstart); `validate()` refuses impossible values
 /// with the field named.
-public struct ExperimentConfig: Codable, Hashable, Sendable {
+public struct ExperimentConfig: Decodable, Hashable, Sendable {
     public var run = RunSection()
     public var coordinator = CoordinatorSection()
     public var workers = WorkersSection()
     public var workload = WorkloadSection()
+    /// Present for a chamber experiment; without it the run is the `workload` batch.
+    public var chamber: ChamberSettings?
+    public var evolution = EvolutionSettings()
+    public var simulator = SimulatedWorld.Parameters()
+
+    /// The chamber settings with the run's seed and the evolution and simulator sections.
+    public var chamberSettings: ChamberSettings? {
+        guard var chamber else { return nil }
+        chamber.seed = run.seed
+        chamber.evolution = evolution
+        chamber.simulator = simulator
+        return chamber
+    }
 
     public init() {}
 
-    public struct RunSection: Codable, Hashable, Sendable {
+    public struct RunSection: Decodable, Hashable, Sendable {
         /// Names the run; the run id is `name` plus the seed.
         public var name = "quickstart"
         /// Seeds every random choice of the run, so a run can be replayed.
@@ -25,7 +38,7 @@ public struct ExperimentConfig: Codable, Hashable, Sendable {
         }
     }
 
-    public struct CoordinatorSection: Codable, Hashable, Sendable {
+    public struct CoordinatorSection: Decodable, Hashable, Sendable {
         /// ZeroMQ endpoint the coordinator's ROUTER binds (`tcp://HOST:PORT` or `ipc://PATH`).
         public var bind = "tcp://127.0.0.1:5555"
         /// SQLite file (WAL mode) holding runs, jobs, results and the event log.
@@ -65,7 +78,7 @@ public struct ExperimentConfig: Codable, Hashable, Sendable {
         }
     }
 
-    public struct WorkersSection: Codable, Hashable, Sendable {
+    public struct WorkersSection: Decodable, Hashable, Sendable {
         /// Worker processes `coevo run` starts on this machine (0: only remote workers).
         public var count = 2
         /// Jobs one worker runs at once.
@@ -81,7 +94,7 @@ public struct ExperimentConfig: Codable, Hashable, Sendable {
         }
     }
 
-    public struct WorkloadSection: Codable, Hashable, Sendable {
+    public struct WorkloadSection: Decodable, Hashable, Sendable {
         /// The job kind every job of this workload runs (see `JobKind`).
         public var kind = JobKind.noop.rawValue
         public var jobs = 20_000
@@ -106,7 +119,7 @@ public struct ExperimentConfig: Codable, Hashable, Sendable {
         }
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case run, coordinator, workers, workload }
+    enum CodingKeys: String, CodingKey, CaseIterable { case run, coordinator, workers, workload, chamber, evolution, simulator }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -115,6 +128,9 @@ public struct ExperimentConfig: Codable, Hashable, Sendable {
         coordinator = try c.decodeIfPresent(CoordinatorSection.self, forKey: .coordinator) ?? coordinator
         workers = try c.decodeIfPresent(WorkersSection.self, forKey: .workers) ?? workers
         workload = try c.decodeIfPresent(WorkloadSection.self, forKey: .workload) ?? workload
+        chamber = try c.decodeIfPresent(ChamberSettings.self, forKey: .chamber)
+        evolution = try c.decodeIfPresent(EvolutionSettings.self, forKey: .evolution) ?? evolution
+        simulator = try c.decodeIfPresent(SimulatedWorld.Parameters.self, forKey: .simulator) ?? simulator
     }
 
     /// Refuses values no run could use; the first problem found is thrown.
@@ -146,5 +162,6 @@ public struct ExperimentConfig: Codable, Hashable, Sendable {
         try require((0...(16 << 20)).contains(workload.payloadBytes), "workload.payload_bytes",
                     "must be between 0 and 16777216 (got \(workload.payloadBytes))")
         try require(workload.sleepMilliseconds >= 0, "workload.sleep_ms", "must not be negative (got \(workload.sleepMilliseconds))")
+        try chamberSettings?.validate()
     }
 }

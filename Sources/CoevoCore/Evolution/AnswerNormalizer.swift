@@ -3,6 +3,7 @@
 /// their final answers differ.
 public enum AnswerNormalizer {
     public static func normalize(_ text: String) -> String {
+        if isAlreadyNormal(text) { return text }
         let lowered = text.lowercased()
         let words = lowered.split(whereSeparator: { $0.isWhitespace })
         var joined = words.joined(separator: " ")
@@ -10,6 +11,23 @@ public enum AnswerNormalizer {
         while let first = joined.first, edge.contains(first) { joined.removeFirst() }
         while let last = joined.last, edge.contains(last) { joined.removeLast() }
         return joined
+    }
+
+    /// Lowercase ASCII letters, digits, '-', and single inner spaces need no work; most
+    /// machine answers look like that, and this runs for every member of every task.
+    static func isAlreadyNormal(_ text: String) -> Bool {
+        var previousWasSpace = true
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"):
+                previousWasSpace = false
+            case UInt8(ascii: " ") where !previousWasSpace:
+                previousWasSpace = true
+            default:
+                return false
+            }
+        }
+        return !previousWasSpace || text.isEmpty
     }
 
     /// True when at least two answers differ after normalisation.

@@ -12,25 +12,69 @@ public struct NicheSnapshot: Sendable {
     public let underSampled: [Int]
 
     public init(population: Population, niche: Int, strongest k: Int = 8, weakest m: Int = 32) {
+        self = Self.all(population: population, niches: [niche], strongest: k, weakest: m)[niche]!
+    }
+
+    init(niche: Int, strongest: [Int], weakest: [Int], medianCompetence: Double, underSampled: [Int]) {
         self.niche = niche
+        self.strongest = strongest
+        self.weakest = weakest
+        self.medianCompetence = medianCompetence
+        self.underSampled = underSampled
+    }
+
+    /// Snapshots of several niches in two passes over the agents (agent-major, the order
+    /// the statistics are stored in), instead of one strided pass per niche.
+    public static func all(population: Population, niches: [Int], strongest k: Int = 8, weakest m: Int = 32) -> [Int: NicheSnapshot] {
         let active = population.activeIndices
-        var top: [(Double, Int)] = []
-        var bottom: [(Double, Int)] = []
-        var competences: [Double] = []
-        competences.reserveCapacity(active.count)
-        var attemptSum = 0
-        for index in active {
-            let stats = population.stats(index, niche)
-            competences.append(stats.competence)
-            attemptSum += Int(stats.attempts)
-            Self.keep(&top, (stats.competence, index), limit: k, better: { a, b in a.0 > b.0 || (a.0 == b.0 && a.1 < b.1) })
-            Self.keep(&bottom, (stats.competence, index), limit: m, better: { a, b in a.0 < b.0 || (a.0 == b.0 && a.1 < b.1) })
+        let count = niches.count
+        let nicheCount = population.nicheCount
+        var top = Array(repeating: [(Double, Int)](), count: count)
+        var bottom = Array(repeating: [(Double, Int)](), count: count)
+        // A candidate must beat the current k-th (m-th) to enter a list; checking that
+        // number first keeps the common case to one comparison.
+        var topBar = Array(repeating: -Double.infinity, count: count)
+        var bottomBar = Array(repeating: Double.infinity, count: count)
+        var competences = [Double](repeating: 0, count: count * active.count)
+        var attemptSums = Array(repeating: 0, count: count)
+        let stronger = { (a: (Double, Int), b: (Double, Int)) in a.0 > b.0 || (a.0 == b.0 && a.1 < b.1) }
+        let weaker = { (a: (Double, Int), b: (Double, Int)) in a.0 < b.0 || (a.0 == b.0 && a.1 < b.1) }
+        population.withStats { stats in
+            for (row, index) in active.enumerated() {
+                let base = index * nicheCount
+                for slot in 0..<count {
+                    let entry = stats[base + niches[slot]]
+                    let c = entry.competence
+                    competences[slot * active.count + row] = c
+                    attemptSums[slot] += Int(entry.attempts)
+                    if c >= topBar[slot] {
+                        keep(&top[slot], (c, index), limit: k, better: stronger)
+                        if top[slot].count == k { topBar[slot] = top[slot][k - 1].0 }
+                    }
+                    if c <= bottomBar[slot] {
+                        keep(&bottom[slot], (c, index), limit: m, better: weaker)
+                        if bottom[slot].count == m { bottomBar[slot] = bottom[slot][m - 1].0 }
+                    }
+                }
+            }
         }
-        strongest = top.map(\.1)
-        weakest = bottom.map(\.1)
-        medianCompetence = Self.median(&competences)
-        let meanAttempts = active.isEmpty ? 0 : Double(attemptSum) / Double(active.count)
-        underSampled = active.filter { Double(population.stats($0, niche).attempts) < meanAttempts }
+        let means = attemptSums.map { active.isEmpty ? 0 : Double($0) / Double(active.count) }
+        var under = Array(repeating: [Int](), count: count)
+        population.withStats { stats in
+            for index in active {
+                let base = index * nicheCount
+                for slot in 0..<count where Double(stats[base + niches[slot]].attempts) < means[slot] {
+                    under[slot].append(index)
+                }
+            }
+        }
+        var out: [Int: NicheSnapshot] = [:]
+        for (slot, niche) in niches.enumerated() {
+            var column = Array(competences[(slot * active.count)..<((slot + 1) * active.count)])
+            out[niche] = NicheSnapshot(niche: niche, strongest: top[slot].map(\.1), weakest: bottom[slot].map(\.1),
+                                       medianCompetence: median(&column), underSampled: under[slot])
+        }
+        return out
     }
 
     /// Keeps `list` sorted best-first and at most `limit` long (insertion: limit is small).
@@ -38,7 +82,7 @@ public struct NicheSnapshot: Sendable {
                              better: ((Double, Int), (Double, Int)) -> Bool) {
         guard limit > 0 else { return }
         if list.count == limit {
-            guard better(item, list[list.count - 1]) else { return }
+            guard better(item, list[limit - 1]) else { return }
             list.removeLast()
         }
         var i = list.count

@@ -48,6 +48,11 @@ public struct Population: Sendable {
 
     public func statsRow(_ index: Int) -> [NicheStats] { Array(profile(index)) }
 
+    /// All statistics, agent-major (`index * nicheCount + niche`), for hot loops.
+    public func withStats<R>(_ body: (UnsafeBufferPointer<NicheStats>) throws -> R) rethrows -> R {
+        try stats.withUnsafeBufferPointer(body)
+    }
+
     /// Cosine similarity of two agents' competence profiles.
     public func profileCosine(_ a: Int, _ b: Int) -> Double {
         var dot = 0.0, na = 0.0, nb = 0.0

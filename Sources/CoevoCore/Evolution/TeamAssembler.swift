@@ -17,7 +17,7 @@ public enum TeamAssembler {
     ) -> Team {
         precondition(size >= 1 && size <= population.activeCount, "team size must fit the population")
         let anchor = snapshot.strongest[0]
-        var chosen: Set<Int> = [anchor]
+        var chosen = [anchor]  // a handful: an array beats hashing
         var complement: Int?
         if size >= 2 {
             var lowest = Double.infinity
@@ -25,7 +25,7 @@ public enum TeamAssembler {
                 let cosine = population.profileCosine(anchor, candidate)
                 if cosine < lowest { lowest = cosine; complement = candidate }
             }
-            if let complement { chosen.insert(complement) }
+            if let complement { chosen.append(complement) }
         }
         var scouts: [Int] = []
         while chosen.count < size {
@@ -41,7 +41,7 @@ public enum TeamAssembler {
                 if draw > bestDraw { bestDraw = draw; best = candidate }
             }
             scouts.append(best)
-            chosen.insert(best)
+            chosen.append(best)
         }
         return Team(anchor: anchor, complement: complement, scouts: scouts)
     }
@@ -49,7 +49,7 @@ public enum TeamAssembler {
     /// Up to `count` distinct members of `pool` not in `excluded`. A large pool is sampled
     /// by random probes (cost independent of its size); a small one is filtered whole.
     static func candidates<G: RandomNumberGenerator>(
-        from pool: [Int], excluding excluded: Set<Int>, count: Int, using rng: inout G
+        from pool: [Int], excluding excluded: [Int], count: Int, using rng: inout G
     ) -> [Int] {
         if pool.count <= 4 * (count + excluded.count) {
             var rest = pool.filter { !excluded.contains($0) }
@@ -58,10 +58,9 @@ public enum TeamAssembler {
             return Array(rest.prefix(count))
         }
         var picked: [Int] = []
-        var seen = excluded
         while picked.count < count {
             let candidate = pool[Int.random(in: 0..<pool.count, using: &rng)]
-            if seen.insert(candidate).inserted { picked.append(candidate) }
+            if !excluded.contains(candidate) && !picked.contains(candidate) { picked.append(candidate) }
         }
         return picked
     }

@@ -1,0 +1,191 @@
+/// YAML mapping of the `chamber`, `evolution` and `simulator` sections: snake_case keys,
+/// every field optional (the defaults of the settings types), unknown keys refused by
+/// name. The chamber's seed, evolution and simulator settings come from the top-level
+/// `run.seed`, `evolution` and `simulator` sections (see `ExperimentConfig`).
+
+extension KeyedDecodingContainer {
+    func value<T: Decodable>(_ key: Key, _ fallback: T) throws -> T {
+        try decodeIfPresent(T.self, forKey: key) ?? fallback
+    }
+}
+
+extension ChamberSettings: Decodable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case niches, agents, steps, mix
+        case tasksPerStep = "tasks_per_step"
+        case driftEvery = "drift_every"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        niches = try c.value(.niches, niches)
+        agents = try c.value(.agents, agents)
+        steps = try c.value(.steps, steps)
+        tasksPerStep = try c.value(.tasksPerStep, tasksPerStep)
+        driftEvery = try c.value(.driftEvery, driftEvery)
+        let mixName = try c.value(.mix, mix.rawValue)
+        guard let parsed = Mix(rawValue: mixName) else {
+            throw ConfigError(field: "chamber.mix", problem: "unknown mix '\(mixName)' (expected one of: uniform, zipf)")
+        }
+        mix = parsed
+    }
+
+}
+
+extension EvolutionSettings: Decodable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case structures, codream, lifecycle, heartbeats
+        case teamSize = "team_size"
+        case ewmaAlpha = "ewma_alpha"
+        case scoutCandidates = "scout_candidates"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        teamSize = try c.value(.teamSize, teamSize)
+        ewmaAlpha = try c.value(.ewmaAlpha, ewmaAlpha)
+        scoutCandidates = try c.value(.scoutCandidates, scoutCandidates)
+        if let names = try c.decodeIfPresent([String].self, forKey: .structures) {
+            structures = try names.map { name in
+                guard let s = CollaborationStructure(rawValue: name) else {
+                    throw ConfigError(field: "evolution.structures", problem: "unknown structure '\(name)' (expected: solo, vote, debate, review)")
+                }
+                return s
+            }
+        }
+        codream = try c.value(.codream, codream)
+        lifecycle = try c.value(.lifecycle, lifecycle)
+        heartbeats = try c.value(.heartbeats, heartbeats)
+    }
+
+}
+
+extension CodreamSettings: Decodable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case routing
+        case maxDistilled = "max_insights"
+        case maxRecipients = "max_recipients"
+        case maxInsightsPerNiche = "keep_per_niche"
+        case duplicateThreshold = "duplicate_similarity"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        let name = try c.value(.routing, routing.rawValue)
+        guard let mode = RoutingMode(rawValue: name) else {
+            throw ConfigError(field: "evolution.codream.routing", problem: "unknown routing mode '\(name)' (expected: asymmetric, symmetric, none)")
+        }
+        routing = mode
+        maxDistilled = try c.value(.maxDistilled, maxDistilled)
+        maxRecipients = try c.value(.maxRecipients, maxRecipients)
+        maxInsightsPerNiche = try c.value(.maxInsightsPerNiche, maxInsightsPerNiche)
+        duplicateThreshold = try c.value(.duplicateThreshold, duplicateThreshold)
+    }
+
+}
+
+extension LifecycleSettings: Decodable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case coverage
+        case everyTasks = "every_tasks"
+        case minPopulation = "min_population"
+        case maxPopulation = "max_population"
+        case pruneBelow = "prune_below"
+        case minAttempts = "min_attempts"
+        case forkAbove = "fork_above"
+        case mergeCosine = "merge_cosine"
+        case seedAfterTasks = "seed_after_tasks"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        everyTasks = try c.value(.everyTasks, everyTasks)
+        minPopulation = try c.value(.minPopulation, minPopulation)
+        maxPopulation = try c.value(.maxPopulation, maxPopulation)
+        pruneBelow = try c.value(.pruneBelow, pruneBelow)
+        minAttempts = try c.value(.minAttempts, minAttempts)
+        forkAbove = try c.value(.forkAbove, forkAbove)
+        mergeCosine = try c.value(.mergeCosine, mergeCosine)
+        coverage = try c.value(.coverage, coverage)
+        seedAfterTasks = try c.value(.seedAfterTasks, seedAfterTasks)
+    }
+
+}
+
+extension HeartbeatSettings: Decodable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case custom
+        case reflectEvery = "reflect_every"
+        case consolidateEvery = "consolidate_every"
+        case pivotAfter = "pivot_after"
+        case pivotCooldown = "pivot_cooldown"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        reflectEvery = try c.value(.reflectEvery, reflectEvery)
+        consolidateEvery = try c.value(.consolidateEvery, consolidateEvery)
+        pivotAfter = try c.value(.pivotAfter, pivotAfter)
+        pivotCooldown = try c.value(.pivotCooldown, pivotCooldown)
+        custom = try c.value(.custom, custom)
+    }
+
+}
+
+extension CustomHeartbeat: Decodable {
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, every, scope, trigger, prompt }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let scopeName = try c.value(.scope, Scope.agent.rawValue)
+        let triggerName = try c.value(.trigger, Trigger.interval.rawValue)
+        guard let scope = Scope(rawValue: scopeName) else {
+            throw ConfigError(field: "evolution.heartbeats.custom.scope", problem: "unknown scope '\(scopeName)' (expected: global, agent)")
+        }
+        guard let trigger = Trigger(rawValue: triggerName) else {
+            throw ConfigError(field: "evolution.heartbeats.custom.trigger", problem: "unknown trigger '\(triggerName)' (expected: interval, plateau)")
+        }
+        self.init(name: try c.value(.name, ""), every: try c.value(.every, 10), scope: scope, trigger: trigger,
+                  prompt: try c.value(.prompt, ""))
+    }
+
+}
+
+extension SimulatedWorld.Parameters: Decodable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case steepness
+        case nicheSpread = "niche_spread"
+        case agentSpread = "agent_spread"
+        case forkMutation = "fork_mutation"
+        case difficultySpread = "difficulty_spread"
+        case insightWeight = "insight_weight"
+        case lessonsPerNiche = "lessons_per_niche"
+        case falseAlarm = "false_alarm"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        nicheSpread = try c.value(.nicheSpread, nicheSpread)
+        agentSpread = try c.value(.agentSpread, agentSpread)
+        forkMutation = try c.value(.forkMutation, forkMutation)
+        difficultySpread = try c.value(.difficultySpread, difficultySpread)
+        steepness = try c.value(.steepness, steepness)
+        insightWeight = try c.value(.insightWeight, insightWeight)
+        lessonsPerNiche = try c.value(.lessonsPerNiche, lessonsPerNiche)
+        falseAlarm = try c.value(.falseAlarm, falseAlarm)
+    }
+
+}
