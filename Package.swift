@@ -54,7 +54,7 @@ let package = Package(
         // What runs a job on a worker.
         .target(
             name: "CoevoBackends",
-            dependencies: ["CoevoCore", "CCurl"]),
+            dependencies: ["CoevoCore", "CoevoWire", "CCurl"]),
         .target(
             name: "CoevoCoordinator",
             dependencies: [

@@ -82,7 +82,8 @@ public struct RunCommand: AsyncParsableCommand {
             let counts = try store.counts(ofRun: id)
             let state = try store.run(id: id)?.state ?? .interrupted
             var lines = ["run \(id): \(state.rawValue)"]
-            lines.append("  jobs       \(counts.jobs) (\(config.workload.kind))")
+            lines.append("  jobs       \(counts.jobs) (\(config.chamber == nil ? config.workload.kind : "sim.turn agent turns"))")
+            lines += try chamberSummary(store: store, run: id)
             lines.append("  results    \(counts.results) durable, \(counts.succeeded) succeeded, \(counts.failed) failed")
             lines.append(String(format: "  wall time  %.1f s (%.0f results/s)", seconds, Double(counts.results) / max(seconds, 0.001)))
             lines.append("  database   \(store.path)")
@@ -92,6 +93,27 @@ public struct RunCommand: AsyncParsableCommand {
             print(lines.joined(separator: "\n"))
         }
     }
+}
+
+/// The chamber's figures from the event log: the last step, and totals of what the
+/// operators did.
+func chamberSummary(store: CoevoStore, run: String) throws -> [String] {
+    let steps = try store.events(kind: "chamber_step").filter { $0.run == run }
+        .compactMap { try? JSONDecoder().decode(StepReport.self, from: Data($0.detail.utf8)) }
+    guard let last = steps.last else { return [] }
+    let late = steps.suffix(max(1, steps.count / 2))
+    let accuracy = Double(late.reduce(0) { $0 + $1.successes }) / Double(max(1, late.reduce(0) { $0 + $1.tasks }))
+    var lifecycle: [String] = []
+    for kind in ["fork", "merge", "prune", "seed"] {
+        let n = try store.events(kind: "chamber_\(kind)").filter { $0.run == run }.count
+        lifecycle.append("\(n) \(kind)")
+    }
+    return [
+        String(format: "  chamber    %d steps; accuracy %.3f over the second half (last step %.3f)", steps.count, accuracy, last.accuracy),
+        "  population \(last.population) agents, \(last.specialists) niche leaders; lineage: \(lifecycle.joined(separator: ", "))",
+        "  CODREAM    \(steps.reduce(0) { $0 + $1.codreamEvents }) events, \(steps.reduce(0) { $0 + $1.insightsRouted }) insights routed",
+        "  tokens     \(steps.reduce(0) { $0 + $1.tokens }) (simulated)",
+    ]
 }
 
 /// Prints one progress line per second to stderr.

@@ -97,6 +97,10 @@ struct CoordinatorEngine {
     var routes: [WorkerID: Data] = [:]
     var lastSentTo: [WorkerID: MonotonicTime] = [:]
     var activeRuns: Set<RunID> = []
+    /// Runs whose jobs are made as results arrive (protocols).
+    var drivers: [RunID: any RunDriver] = [:]
+    /// The id the next job made by a driver gets.
+    var nextJobID: JobID = 1
     var resultsApplied: UInt64 = 0
     var lateResults = 0
     let started = MonotonicTime.now()
@@ -113,8 +117,17 @@ struct CoordinatorEngine {
     }
 
     private mutating func loadUnfinishedRuns() throws {
+        nextJobID = try store.nextJobID()
         for run in try store.unfinishedRuns() {
             let id = RunID(run.id)
+            if let chamber = (try? ConfigLoader.parse(run.config))?.chamberSettings {
+                var driver = ChamberDriver(settings: chamber, run: id, timeoutMilliseconds: 60_000)
+                activeRuns.insert(id)
+                submit(driver.start(ids: &nextJobID))
+                drivers[id] = driver
+                logger.info("serving chamber run \(run.id): \(chamber.steps) steps of \(chamber.tasksPerStep) tasks, \(chamber.agents) agents, \(chamber.niches) niches, routing \(chamber.evolution.codream.routing.rawValue)")
+                continue
+            }
             let jobs = try store.jobs(ofRun: run.id)
             for done in jobs.done { scheduler.recordFinished(done, run: id, failed: false) }
             for failed in jobs.failed { scheduler.recordFinished(failed, run: id, failed: true) }
@@ -254,9 +267,15 @@ struct CoordinatorEngine {
         case .apply(let lease):
             resultsApplied += 1
             service.observer.resultApplied(lease.job.id)
+            let outcome = result.outcome
             store.writer.enqueue(.result(ResultRecord(
                 job: lease.job.id, run: lease.job.run, attempt: lease.attempt, worker: worker,
-                outcome: result.outcome, completedAt: Date().timeIntervalSince1970)))
+                outcome: outcome, completedAt: Date().timeIntervalSince1970)))
+            if drivers[lease.job.run] != nil {
+                let jobs = drivers[lease.job.run]!.completed(lease, outcome: outcome, ids: &nextJobID)
+                submit(jobs)
+                drainDriver(lease.job.run)
+            }
         case .unknownJob:
             logger.warning("worker \(worker) sent a result for unknown job \(result.jobID)")
             reply(routing, WireCodec.error(.unknownJob, "no job \(result.jobID) was ever submitted", job: result.jobID))
@@ -333,6 +352,10 @@ struct CoordinatorEngine {
                 logger.warning("job \(job) of run \(run) failed: \(reason)")
                 store.writer.enqueue(.failed(job, attempts: scheduler.settings.maxAttempts, reason: reason))
                 record("job_failed", run: run.rawValue, job: job, detail: reason)
+                if drivers[run] != nil {
+                    submit(drivers[run]!.failed(job, reason: reason, ids: &nextJobID))
+                    drainDriver(run)
+                }
             }
         }
         for (worker, count) in requeuedByWorker.sorted(by: { $0.key < $1.key }) {
@@ -340,9 +363,23 @@ struct CoordinatorEngine {
         }
     }
 
+    /// Queues jobs made by a driver, in the scheduler and the store.
+    private mutating func submit(_ jobs: [Job]) {
+        guard !jobs.isEmpty else { return }
+        for job in jobs { scheduler.submit(job) }
+        store.writer.enqueue(contentsOf: jobs.map { .submitted($0) })
+    }
+
+    /// Moves a driver's event lines to the store and its progress to the log.
+    private mutating func drainDriver(_ run: RunID) {
+        let events = drivers[run]!.takeEvents()
+        if !events.isEmpty { store.writer.enqueue(contentsOf: events.map { .event($0) }) }
+        if let line = drivers[run]!.takeProgressLine() { logger.info("\(run) \(line)") }
+    }
+
     /// Marks finished runs durable and finished. Returns true when no run is left.
     private mutating func finishRunsIfDone() -> Bool {
-        let done = activeRuns.filter { scheduler.isFinished($0) }
+        let done = activeRuns.filter { scheduler.isFinished($0) && drivers[$0]?.isFinished != false }
         guard !done.isEmpty else { return activeRuns.isEmpty }
         let at = Date().timeIntervalSince1970
         for run in done.sorted() {

@@ -14,7 +14,14 @@ public enum RunLauncher {
 
     public static func prepare(config: ExperimentConfig, configText: String, store: CoevoStore,
                                logger: Logger, now: Date = Date()) throws -> Plan {
-        let unfinished = try store.unfinishedRuns()
+        var unfinished = try store.unfinishedRuns()
+        for run in unfinished where (try? ConfigLoader.parse(run.config))?.chamber != nil {
+            // The chamber engine lives in memory; replaying it from the stored turns is
+            // not built yet, so an interrupted chamber run is set aside, not half-resumed.
+            logger.warning("chamber run \(run.id) was interrupted and chamber runs cannot resume yet: marking it abandoned and starting a new run")
+            try store.setState(ofRun: run.id, .abandoned)
+        }
+        unfinished = try store.unfinishedRuns()
         if !unfinished.isEmpty {
             logger.info("database \(store.path) has \(unfinished.count) unfinished run(s): resuming \(unfinished.map(\.id).joined(separator: ", "))")
             return .resumed(unfinished)
@@ -30,9 +37,14 @@ public enum RunLauncher {
             suffix += 1
         }
         let run = StoredRun(id: id, name: config.run.name, seed: config.run.seed, config: configText)
-        let jobs = WorkloadPlan.jobs(for: config, run: RunID(id), firstID: try store.nextJobID())
+        // A chamber run's jobs are made by its driver as the run goes.
+        let jobs = config.chamber != nil ? [] : WorkloadPlan.jobs(for: config, run: RunID(id), firstID: try store.nextJobID())
         try store.createRun(run, jobs: jobs)
-        logger.info("created run \(id): \(jobs.count) \(config.workload.kind) jobs, seed \(config.run.seed)")
+        if config.chamber != nil {
+            logger.info("created chamber run \(id), seed \(config.run.seed)")
+        } else {
+            logger.info("created run \(id): \(jobs.count) \(config.workload.kind) jobs, seed \(config.run.seed)")
+        }
         return .created(run, jobs: jobs.count)
     }
 }

@@ -121,7 +121,7 @@ public final class CoevoStore: Sendable {
     /// Runs that were started and never finished: what a restarted coordinator resumes.
     public func unfinishedRuns() throws -> [StoredRun] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE state != 'finished' ORDER BY created_at")
+            try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE state NOT IN ('finished', 'abandoned') ORDER BY created_at")
                 .map(Self.storedRun)
         }
     }
@@ -133,6 +133,13 @@ public final class CoevoStore: Sendable {
     }
 
     /// The id the next new job gets.
+    public func setState(ofRun id: String, _ state: StoredRun.State) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE runs SET state = ?, updated_at = ? WHERE id = ?",
+                           arguments: [state.rawValue, Date().timeIntervalSince1970, id])
+        }
+    }
+
     public func nextJobID() throws -> JobID {
         try pool.read { db in
             JobID(try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) + 1 FROM jobs") ?? 1)

@@ -5,6 +5,8 @@ import Foundation
 /// make it durable, so a restarted coordinator finds every applied result and requeues
 /// the rest.
 public enum StoreMutation: Sendable {
+    /// A job made while the run goes (protocols), written like the jobs of `createRun`.
+    case submitted(Job)
     case leased(JobID, worker: WorkerID, attempt: UInt32, at: Double)
     case result(ResultRecord)
     case requeued(JobID, attempts: UInt32)

@@ -126,6 +126,9 @@ public final class StoreWriter: @unchecked Sendable {
                 for mutation in batch {
                     do {
                         switch mutation {
+                        case .submitted(let job):
+                            try db.cachedStatement(sql: "INSERT INTO jobs (id, run_id, kind, payload, timeout_ms) VALUES (?, ?, ?, ?, ?)")
+                                .execute(arguments: [Int64(bitPattern: job.id), job.run.rawValue, job.kind, job.payload, job.timeoutMilliseconds])
                         case .leased(let job, let worker, let attempt, let at):
                             if completedInBatch.contains(job) { continue }
                             try db.cachedStatement(sql: "UPDATE jobs SET state = 'leased', attempts = ?, worker = ?, leased_at = ? WHERE id = ?")

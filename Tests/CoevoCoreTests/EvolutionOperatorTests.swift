@@ -38,9 +38,10 @@ import Testing
         #expect(snapshot.underSampled == [4])
         #expect(snapshot.medianCompetence == 0.8)
         var rng = SeededGenerator(seed: 1)
-        let team = TeamAssembler.assemble(size: 3, snapshot: snapshot, population: p, scoutCandidates: 4, using: &rng)
+        let team = TeamAssembler.assemble(size: 3, snapshot: snapshot, population: p, center: p.competenceMeans(),
+                                          scoutCandidates: 4, using: &rng)
         #expect(team.anchor == 0)
-        #expect(team.complement == 1)  // cosine(a1, a2) < cosine(a1, a3)
+        #expect(team.complement == 1)  // centred, a2 points away from a1; a3 along it
         #expect(team.scouts == [4])
         #expect(team.members == [0, 1, 4])
     }
@@ -130,6 +131,7 @@ import Testing
         #expect(child.specialty == 0)
         #expect(child.insights[0]?.map(\.id) == [1] && child.insights[1] == nil)
         #expect(p.stats(3, 0).competence == 0.9 && p.stats(3, 0).attempts == 0)
+        #expect(p.stats(3, 1).competence == 0.5)  // the prior off its niche
         // A full population forks nobody.
         settings.maxPopulation = 4
         #expect(!Lifecycle.decide(population: p, settings: settings, archive: [:], tasksSeenPerNiche: [0, 0]).contains { if case .fork = $0 { true } else { false } })
@@ -155,7 +157,7 @@ import Testing
         #expect(p.agents[0].insights[0]?.map(\.id) == [5])
         #expect(p.agents[0].lineage.parents == [AgentID(2)])
         // a3 is not similar enough to anyone (cosine with a1 well under 0.93).
-        #expect(p.profileCosine(0, 2) < 0.93)
+        #expect(p.profileCosine(0, 2, center: p.competenceMeans()) < 0.93)
     }
 
     @Test func seedCoversANicheNobodyCoversFromTheBestArchivedInsights() {

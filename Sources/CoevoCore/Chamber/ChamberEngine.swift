@@ -97,11 +97,12 @@ public struct ChamberEngine: Sendable {
         snapshots = NicheSnapshot.all(population: population, niches: Array(Set(drawn.map(\.niche))).sorted(),
                                       weakest: max(32, settings.evolution.codream.maxRecipients * 4))
         let teamSize = min(settings.evolution.teamSize, population.activeCount)
+        let center = population.competenceMeans()
         var requests: [TurnRequest] = []
         for (id, niche) in drawn {
             let task = world.task(id: id, niche: niche)
             let team = TeamAssembler.assemble(size: teamSize, snapshot: snapshots[niche]!, population: population,
-                                              scoutCandidates: settings.evolution.scoutCandidates, using: &rng)
+                                              center: center, scoutCandidates: settings.evolution.scoutCandidates, using: &rng)
             let structure = bandit.choose(niche: niche, allowed: settings.evolution.structures, using: &rng)
             let members = team.members
             var state = TaskState(task: task, members: members, structure: structure,

@@ -89,11 +89,12 @@ public enum Lifecycle {
             }
             groups[bestNiche, default: []].append((population.stats(index, bestNiche).competence, index))
         }
+        let center = population.competenceMeans()
         var best: (cosine: Double, a: Int, b: Int)?
         for niche in groups.keys.sorted() {
             let members = groups[niche]!.sorted { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
             for (x, y) in zip(members, members.dropFirst()) {
-                let cosine = population.profileCosine(x.1, y.1)
+                let cosine = population.profileCosine(x.1, y.1, center: center)
                 if cosine > settings.mergeCosine, cosine > (best?.cosine ?? -1) { best = (cosine, x.1, y.1) }
             }
         }
@@ -123,9 +124,12 @@ public enum Lifecycle {
             return Applied(decision: decision, child: nil)
         case .fork(let parentIndex, let niche, let reason):
             let parent = population.agents[parentIndex]
-            // The child keeps the parent's competence estimates (not its counts: it must
-            // earn its own record) and its insights on the niche.
-            let stats = population.profile(parentIndex).map { NicheStats(competence: $0.competence) }
+            // The child starts from the prior everywhere but its niche, where it keeps the
+            // parent's competence estimate (not its counts: it must earn its own record),
+            // and it takes the parent's insights on the niche.
+            let stats = (0..<population.nicheCount).map { n in
+                NicheStats(competence: n == niche ? population.stats(parentIndex, n).competence : NicheStats().competence)
+            }
             let child = population.add(
                 role: parent.role, pool: parent.pool,
                 lineage: Agent.Lineage(parents: [parent.id], operator: .fork, reason: reason, step: step),

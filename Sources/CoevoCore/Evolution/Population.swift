@@ -53,17 +53,31 @@ public struct Population: Sendable {
         try stats.withUnsafeBufferPointer(body)
     }
 
-    /// Cosine similarity of two agents' competence profiles.
-    public func profileCosine(_ a: Int, _ b: Int) -> Double {
+    /// Mean competence per niche over the active agents.
+    public func competenceMeans() -> [Double] {
+        var sums = Array(repeating: 0.0, count: nicheCount)
+        for index in activeIndices {
+            let base = index * nicheCount
+            for n in 0..<nicheCount { sums[n] += stats[base + n].competence }
+        }
+        let count = Double(max(1, activeIndices.count))
+        return sums.map { $0 / count }
+    }
+
+    /// Cosine similarity of two agents' competence profiles, each centred on `center`
+    /// (the population's mean per niche). Raw competences are all positive and start at
+    /// the same prior, so uncentred profiles look alike for everyone; centred, they
+    /// compare what sets two agents apart.
+    public func profileCosine(_ a: Int, _ b: Int, center: [Double]) -> Double {
         var dot = 0.0, na = 0.0, nb = 0.0
         let baseA = a * nicheCount, baseB = b * nicheCount
         for n in 0..<nicheCount {
-            let x = stats[baseA + n].competence, y = stats[baseB + n].competence
+            let x = stats[baseA + n].competence - center[n], y = stats[baseB + n].competence - center[n]
             dot += x * y
             na += x * x
             nb += y * y
         }
-        guard na > 0, nb > 0 else { return 0 }
+        guard na > 0, nb > 0 else { return na == nb ? 1 : 0 }
         return dot / (na.squareRoot() * nb.squareRoot())
     }
 

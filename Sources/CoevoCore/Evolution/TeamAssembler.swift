@@ -7,22 +7,28 @@ public struct Team: Hashable, Sendable {
 }
 
 /// EvoChamber's niche-conditioned team: the **anchor** is the most competent agent on the
-/// niche; the **complement** is, among the other strongest agents, the one whose
-/// competence profile differs most from the anchor's (lowest cosine); **scouts** fill the
+/// niche; the **complement** is, among the other strongest agents at or above the niche
+/// median, the one whose
+/// competence profile differs most from the anchor's (lowest cosine of the profiles
+/// centred on the population's niche means, `center`); **scouts** fill the
 /// rest, each the best Thompson draw (Beta posterior on the niche) among a random sample
 /// of under-sampled agents, or of all remaining agents when none is under-sampled.
 public enum TeamAssembler {
     public static func assemble<G: RandomNumberGenerator>(
-        size: Int, snapshot: NicheSnapshot, population: Population, scoutCandidates: Int, using rng: inout G
+        size: Int, snapshot: NicheSnapshot, population: Population, center: [Double], scoutCandidates: Int,
+        using rng: inout G
     ) -> Team {
         precondition(size >= 1 && size <= population.activeCount, "team size must fit the population")
         let anchor = snapshot.strongest[0]
         var chosen = [anchor]  // a handful: an array beats hashing
         var complement: Int?
         if size >= 2 {
+            // Strong means at or above the niche median; the most different of those.
+            let others = snapshot.strongest.dropFirst()
+            let strong = others.filter { population.stats($0, snapshot.niche).competence >= snapshot.medianCompetence }
             var lowest = Double.infinity
-            for candidate in snapshot.strongest.dropFirst() {
-                let cosine = population.profileCosine(anchor, candidate)
+            for candidate in strong.isEmpty ? Array(others) : strong {
+                let cosine = population.profileCosine(anchor, candidate, center: center)
                 if cosine < lowest { lowest = cosine; complement = candidate }
             }
             if let complement { chosen.append(complement) }

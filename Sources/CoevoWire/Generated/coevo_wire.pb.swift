@@ -508,6 +508,146 @@ public nonisolated struct Coevo_Wire_V1_StatusReply: Sendable {
   public init() {}
 }
 
+/// Payload of a `sim.turn` job: one agent turn for the built-in simulator backend
+/// (Sources/CoevoCore/Simulation/SimulatedWorld.swift states its rules).
+public nonisolated struct Coevo_Wire_V1_SimTurnRequest: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var worldSeed: UInt64 {
+    get {_storage._worldSeed}
+    set {_uniqueStorage()._worldSeed = newValue}
+  }
+
+  public var task: Int64 {
+    get {_storage._task}
+    set {_uniqueStorage()._task = newValue}
+  }
+
+  public var round: Int32 {
+    get {_storage._round}
+    set {_uniqueStorage()._round = newValue}
+  }
+
+  public var member: Int32 {
+    get {_storage._member}
+    set {_uniqueStorage()._member = newValue}
+  }
+
+  public var agent: Int64 {
+    get {_storage._agent}
+    set {_uniqueStorage()._agent = newValue}
+  }
+
+  /// answer | critique | revise | reflect | distil
+  public var action: String {
+    get {_storage._action}
+    set {_uniqueStorage()._action = newValue}
+  }
+
+  public var niche: Int32 {
+    get {_storage._niche}
+    set {_uniqueStorage()._niche = newValue}
+  }
+
+  public var difficulty: Double {
+    get {_storage._difficulty}
+    set {_uniqueStorage()._difficulty = newValue}
+  }
+
+  public var correctAnswer: String {
+    get {_storage._correctAnswer}
+    set {_uniqueStorage()._correctAnswer = newValue}
+  }
+
+  public var skill: Double {
+    get {_storage._skill}
+    set {_uniqueStorage()._skill = newValue}
+  }
+
+  public var insightQualities: [Double] {
+    get {_storage._insightQualities}
+    set {_uniqueStorage()._insightQualities = newValue}
+  }
+
+  public var ownAnswer: String {
+    get {_storage._ownAnswer}
+    set {_uniqueStorage()._ownAnswer = newValue}
+  }
+
+  public var othersAnswers: [String] {
+    get {_storage._othersAnswers}
+    set {_uniqueStorage()._othersAnswers = newValue}
+  }
+
+  public var critique: String {
+    get {_storage._critique}
+    set {_uniqueStorage()._critique = newValue}
+  }
+
+  public var count: Int32 {
+    get {_storage._count}
+    set {_uniqueStorage()._count = newValue}
+  }
+
+  public var parameters: Coevo_Wire_V1_SimParameters {
+    get {_storage._parameters ?? Coevo_Wire_V1_SimParameters()}
+    set {_uniqueStorage()._parameters = newValue}
+  }
+  /// Returns true if `parameters` has been explicitly set.
+  public var hasParameters: Bool {_storage._parameters != nil}
+  /// Clears the value of `parameters`. Subsequent reads from it will return its default value.
+  public mutating func clearParameters() {_uniqueStorage()._parameters = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Coevo_Wire_V1_SimParameters: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var nicheSpread: Double = 0
+
+  public var agentSpread: Double = 0
+
+  public var forkMutation: Double = 0
+
+  public var difficultySpread: Double = 0
+
+  public var steepness: Double = 0
+
+  public var insightWeight: Double = 0
+
+  public var lessonsPerNiche: Int32 = 0
+
+  public var falseAlarm: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Output of a `sim.turn` job.
+public nonisolated struct Coevo_Wire_V1_SimTurnResult: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var text: String = String()
+
+  public var tokens: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "coevo.wire.v1"
@@ -1297,6 +1437,281 @@ nonisolated extension Coevo_Wire_V1_StatusReply: SwiftProtobuf.Message, SwiftPro
     if lhs.runs != rhs.runs {return false}
     if lhs.resultsApplied != rhs.resultsApplied {return false}
     if lhs.resultsDurable != rhs.resultsDurable {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Coevo_Wire_V1_SimTurnRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SimTurnRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}world_seed\0\u{1}task\0\u{1}round\0\u{1}member\0\u{1}agent\0\u{1}action\0\u{1}niche\0\u{1}difficulty\0\u{3}correct_answer\0\u{1}skill\0\u{3}insight_qualities\0\u{3}own_answer\0\u{3}others_answers\0\u{1}critique\0\u{1}count\0\u{1}parameters\0")
+
+  fileprivate class _StorageClass {
+    var _worldSeed: UInt64 = 0
+    var _task: Int64 = 0
+    var _round: Int32 = 0
+    var _member: Int32 = 0
+    var _agent: Int64 = 0
+    var _action: String = String()
+    var _niche: Int32 = 0
+    var _difficulty: Double = 0
+    var _correctAnswer: String = String()
+    var _skill: Double = 0
+    var _insightQualities: [Double] = []
+    var _ownAnswer: String = String()
+    var _othersAnswers: [String] = []
+    var _critique: String = String()
+    var _count: Int32 = 0
+    var _parameters: Coevo_Wire_V1_SimParameters? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _worldSeed = source._worldSeed
+      _task = source._task
+      _round = source._round
+      _member = source._member
+      _agent = source._agent
+      _action = source._action
+      _niche = source._niche
+      _difficulty = source._difficulty
+      _correctAnswer = source._correctAnswer
+      _skill = source._skill
+      _insightQualities = source._insightQualities
+      _ownAnswer = source._ownAnswer
+      _othersAnswers = source._othersAnswers
+      _critique = source._critique
+      _count = source._count
+      _parameters = source._parameters
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt64Field(value: &_storage._worldSeed) }()
+        case 2: try { try decoder.decodeSingularInt64Field(value: &_storage._task) }()
+        case 3: try { try decoder.decodeSingularInt32Field(value: &_storage._round) }()
+        case 4: try { try decoder.decodeSingularInt32Field(value: &_storage._member) }()
+        case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._agent) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._action) }()
+        case 7: try { try decoder.decodeSingularInt32Field(value: &_storage._niche) }()
+        case 8: try { try decoder.decodeSingularDoubleField(value: &_storage._difficulty) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._correctAnswer) }()
+        case 10: try { try decoder.decodeSingularDoubleField(value: &_storage._skill) }()
+        case 11: try { try decoder.decodeRepeatedDoubleField(value: &_storage._insightQualities) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._ownAnswer) }()
+        case 13: try { try decoder.decodeRepeatedStringField(value: &_storage._othersAnswers) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._critique) }()
+        case 15: try { try decoder.decodeSingularInt32Field(value: &_storage._count) }()
+        case 16: try { try decoder.decodeSingularMessageField(value: &_storage._parameters) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._worldSeed != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._worldSeed, fieldNumber: 1)
+      }
+      if _storage._task != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._task, fieldNumber: 2)
+      }
+      if _storage._round != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._round, fieldNumber: 3)
+      }
+      if _storage._member != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._member, fieldNumber: 4)
+      }
+      if _storage._agent != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._agent, fieldNumber: 5)
+      }
+      if !_storage._action.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._action, fieldNumber: 6)
+      }
+      if _storage._niche != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._niche, fieldNumber: 7)
+      }
+      if _storage._difficulty.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._difficulty, fieldNumber: 8)
+      }
+      if !_storage._correctAnswer.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._correctAnswer, fieldNumber: 9)
+      }
+      if _storage._skill.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._skill, fieldNumber: 10)
+      }
+      if !_storage._insightQualities.isEmpty {
+        try visitor.visitPackedDoubleField(value: _storage._insightQualities, fieldNumber: 11)
+      }
+      if !_storage._ownAnswer.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._ownAnswer, fieldNumber: 12)
+      }
+      if !_storage._othersAnswers.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._othersAnswers, fieldNumber: 13)
+      }
+      if !_storage._critique.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._critique, fieldNumber: 14)
+      }
+      if _storage._count != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._count, fieldNumber: 15)
+      }
+      try { if let v = _storage._parameters {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Coevo_Wire_V1_SimTurnRequest, rhs: Coevo_Wire_V1_SimTurnRequest) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._worldSeed != rhs_storage._worldSeed {return false}
+        if _storage._task != rhs_storage._task {return false}
+        if _storage._round != rhs_storage._round {return false}
+        if _storage._member != rhs_storage._member {return false}
+        if _storage._agent != rhs_storage._agent {return false}
+        if _storage._action != rhs_storage._action {return false}
+        if _storage._niche != rhs_storage._niche {return false}
+        if _storage._difficulty != rhs_storage._difficulty {return false}
+        if _storage._correctAnswer != rhs_storage._correctAnswer {return false}
+        if _storage._skill != rhs_storage._skill {return false}
+        if _storage._insightQualities != rhs_storage._insightQualities {return false}
+        if _storage._ownAnswer != rhs_storage._ownAnswer {return false}
+        if _storage._othersAnswers != rhs_storage._othersAnswers {return false}
+        if _storage._critique != rhs_storage._critique {return false}
+        if _storage._count != rhs_storage._count {return false}
+        if _storage._parameters != rhs_storage._parameters {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Coevo_Wire_V1_SimParameters: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SimParameters"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}niche_spread\0\u{3}agent_spread\0\u{3}fork_mutation\0\u{3}difficulty_spread\0\u{1}steepness\0\u{3}insight_weight\0\u{3}lessons_per_niche\0\u{3}false_alarm\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.nicheSpread) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.agentSpread) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.forkMutation) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.difficultySpread) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.steepness) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.insightWeight) }()
+      case 7: try { try decoder.decodeSingularInt32Field(value: &self.lessonsPerNiche) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.falseAlarm) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.nicheSpread.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.nicheSpread, fieldNumber: 1)
+    }
+    if self.agentSpread.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.agentSpread, fieldNumber: 2)
+    }
+    if self.forkMutation.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.forkMutation, fieldNumber: 3)
+    }
+    if self.difficultySpread.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.difficultySpread, fieldNumber: 4)
+    }
+    if self.steepness.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.steepness, fieldNumber: 5)
+    }
+    if self.insightWeight.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.insightWeight, fieldNumber: 6)
+    }
+    if self.lessonsPerNiche != 0 {
+      try visitor.visitSingularInt32Field(value: self.lessonsPerNiche, fieldNumber: 7)
+    }
+    if self.falseAlarm.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.falseAlarm, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Coevo_Wire_V1_SimParameters, rhs: Coevo_Wire_V1_SimParameters) -> Bool {
+    if lhs.nicheSpread != rhs.nicheSpread {return false}
+    if lhs.agentSpread != rhs.agentSpread {return false}
+    if lhs.forkMutation != rhs.forkMutation {return false}
+    if lhs.difficultySpread != rhs.difficultySpread {return false}
+    if lhs.steepness != rhs.steepness {return false}
+    if lhs.insightWeight != rhs.insightWeight {return false}
+    if lhs.lessonsPerNiche != rhs.lessonsPerNiche {return false}
+    if lhs.falseAlarm != rhs.falseAlarm {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Coevo_Wire_V1_SimTurnResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SimTurnResult"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}text\0\u{1}tokens\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.text) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.tokens) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.text.isEmpty {
+      try visitor.visitSingularStringField(value: self.text, fieldNumber: 1)
+    }
+    if self.tokens != 0 {
+      try visitor.visitSingularInt64Field(value: self.tokens, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Coevo_Wire_V1_SimTurnResult, rhs: Coevo_Wire_V1_SimTurnResult) -> Bool {
+    if lhs.text != rhs.text {return false}
+    if lhs.tokens != rhs.tokens {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

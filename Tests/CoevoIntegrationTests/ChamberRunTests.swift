@@ -1,0 +1,45 @@
+import CoevoCore
+import Foundation
+import Testing
+
+extension ProcessTests {
+    /// The chamber protocol through a real coordinator and two worker processes.
+    @Suite struct ChamberRunTests {
+        @Test func aChamberRunOverWorkersEvolvesExactlyAsInProcess() async throws {
+            let scratch = try Scratch("chamber")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let config = try scratch.write("chamber.yaml", """
+                run: {name: chamber-it, seed: 11}
+                coordinator: {bind: \(run.endpoint), database: \(run.database)}
+                chamber: {niches: 4, agents: 8, steps: 6, tasks_per_step: 16}
+                evolution: {lifecycle: {every_tasks: 10, max_population: 12}}
+                """)
+            let coordinator = try run.coordinator(config: config)
+            _ = try (0..<2).map { try run.worker("w-\($0)", slots: 64) }
+            #expect(await coordinator.waitForExit(timeout: 90) == 0, "\(scratch.logs)")
+
+            var settings = ChamberSettings()
+            settings.seed = 11
+            settings.niches = 4
+            settings.agents = 8
+            settings.steps = 6
+            settings.tasksPerStep = 16
+            settings.evolution.lifecycle.everyTasks = 10
+            settings.evolution.lifecycle.maxPopulation = 12
+            var local = ChamberEngine(settings: settings)
+            while !local.isFinished { local.runStepInProcess() }
+
+            let db = try Database(run.database)
+            let stored = try db.strings("SELECT detail FROM events WHERE kind = 'chamber_step' ORDER BY seq")
+                .map { try JSONDecoder().decode(StepReport.self, from: Data($0.utf8)) }
+            #expect(stored == local.reports)
+            let turns = local.reports.reduce(0) { $0 + $1.agentTurns }
+            #expect(try db.int("SELECT COUNT(*) FROM results WHERE status = 'succeeded'") == turns)
+            #expect(try db.int("SELECT COUNT(DISTINCT worker) FROM results") == 2)
+            #expect(try db.strings("SELECT state FROM runs") == ["finished"])
+            let lifecycle = try db.int("SELECT COUNT(*) FROM events WHERE kind IN ('chamber_fork', 'chamber_merge', 'chamber_prune', 'chamber_seed')")
+            #expect(lifecycle == local.events.filter { ["fork", "merge", "prune", "seed"].contains($0.kind) }.count)
+        }
+    }
+}
