@@ -45,6 +45,8 @@ test: test-deps
 
 bench: release
 	.build/release/coevo bench dispatch
+	.build/release/coevo bench step
+	.build/release/coevo bench chamber
 
 # protoc from Debian plus protoc-gen-swift built from the mirrored swift-protobuf (once).
 proto:

@@ -54,11 +54,25 @@ struct CoevoDispatchMeasurement {
         return RawZeroMQBaseline.seconds(lostAt - killedAt)
     }
 
+    /// A chamber run over worker processes; agent jobs/s from the first result to the run
+    /// being durable.
+    func chamber(agents: Int, niches: Int, tasksPerStep: Int, steps: Int, workers: Int, slots: Int) async throws -> (jobsPerSecond: Double, jobs: Int) {
+        let yaml = """
+            chamber: {agents: \(agents), niches: \(niches), tasks_per_step: \(tasksPerStep), steps: \(steps)}
+            evolution: {lifecycle: {max_population: \(agents * 2)}}
+            """
+        let (clocked, finishedAt, store, run) = try await runPhase(
+            name: "chamber", kind: .noop, jobs: 0, payloadBytes: 0, workers: workers, slots: slots, configText: yaml)
+        let first = clocked.state.withLock { $0.results.first }!
+        let jobs = try store.counts(ofRun: run).results
+        return (Double(jobs) / RawZeroMQBaseline.seconds(finishedAt - first), jobs)
+    }
+
     private func runPhase(
         name: String, kind: JobKind, jobs: Int, payloadBytes: Int, workers: Int, slots: Int,
-        sleepMilliseconds: Int64 = 0, killFirstWorkerAfterResults: Int? = nil
+        sleepMilliseconds: Int64 = 0, killFirstWorkerAfterResults: Int? = nil, configText: String = ""
     ) async throws -> (Clocked, ContinuousClock.Instant, CoevoStore, String) {
-        var config = ExperimentConfig()
+        var config = try ConfigLoader.parse(configText)
         config.run.name = "bench-\(name)"
         config.coordinator.bind = "tcp://127.0.0.1:*"
         config.coordinator.database = directory.appendingPathComponent("\(name).sqlite").path
@@ -67,7 +81,7 @@ struct CoevoDispatchMeasurement {
         config.workload.payloadBytes = payloadBytes
         config.workload.sleepMilliseconds = sleepMilliseconds
         let store = try CoevoStore(path: config.coordinator.database)
-        guard case .created(let run, _) = try RunLauncher.prepare(config: config, configText: "", store: store, logger: logger) else {
+        guard case .created(let run, _) = try RunLauncher.prepare(config: config, configText: configText, store: store, logger: logger) else {
             throw UserFacingError("benchmark database \(config.coordinator.database) was not empty")
         }
 
