@@ -50,7 +50,7 @@ public struct RunCommand: AsyncParsableCommand {
         case .resumed(let runs): runs.map(\.id)
         }
 
-        let display = ProgressDisplay()
+        let display = ProgressDisplay(knowsTotal: config.chamber == nil)
         var observer = CoordinatorObserver()
         observer.progress = { display.show($0) }
         var settings = CoordinatorSettings(config: config.coordinator)
@@ -119,6 +119,10 @@ func chamberSummary(store: CoevoStore, run: String) throws -> [String] {
 /// Prints one progress line per second to stderr.
 final class ProgressDisplay: Sendable {
     private let last = Mutex<(completed: Int, at: Date)?>(nil)
+    /// A protocol run (chamber) makes its jobs as it goes: no total to show a share of.
+    private let knowsTotal: Bool
+
+    init(knowsTotal: Bool) { self.knowsTotal = knowsTotal }
 
     func show(_ progress: CoordinatorProgress) {
         let completed = progress.runs.values.reduce(0) { $0 + $1.completed + $1.failed }
@@ -131,8 +135,9 @@ final class ProgressDisplay: Sendable {
             return Double(completed - previous.completed) / max(0.001, now.timeIntervalSince(previous.at))
         }
         let percent = total == 0 ? 100 : Double(completed) * 100 / Double(total)
-        let line = String(format: "progress: %d/%d jobs (%.1f%%), %d failed, %d workers, %d queued, %d leased, %.0f jobs/s\n",
-                          completed, total, percent, failed, progress.workers, progress.queued, progress.leased, rate)
+        let share = knowsTotal ? String(format: "%d/%d jobs (%.1f%%)", completed, total, percent) : "\(completed) jobs"
+        let line = String(format: "progress: %@, %d failed, %d workers, %d queued, %d leased, %.0f jobs/s\n",
+                          share, failed, progress.workers, progress.queued, progress.leased, rate)
         FileHandle.standardError.write(Data(line.utf8))
     }
 }
