@@ -36,17 +36,12 @@ struct DispatchBenchCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        var options = logging
-        options.logLevel = options.logLevel ?? "warning"
-        let logger = options.bootstrap(label: "coevo.bench")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-bench-\(getpid())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let (coevo, directory) = try CoevoDispatchMeasurement.inScratchDirectory(logging: logging)
         defer { try? FileManager.default.removeItem(at: directory) }
 
         print("coevo dispatch benchmark: \(jobs) jobs, \(workers) worker processes x \(slots) slots, tcp loopback, payload \(payloadBytes) B")
         let raw = try RawZeroMQBaseline(workers: workers, window: workers * slots, payload: Data(count: payloadBytes))
             .measure(messages: jobs, latencySamples: latencySamples)
-        let coevo = CoevoDispatchMeasurement(directory: directory, logger: logger)
         let (rate, durable) = try await coevo.throughput(jobs: jobs, workers: workers, slots: slots, payloadBytes: payloadBytes)
         let latency = try await coevo.roundTrip(samples: latencySamples, payloadBytes: payloadBytes)
 

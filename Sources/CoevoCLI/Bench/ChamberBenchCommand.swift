@@ -17,13 +17,8 @@ struct ChamberBenchCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        var options = logging
-        options.logLevel = options.logLevel ?? "warning"
-        let logger = options.bootstrap(label: "coevo.bench")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-bench-chamber-\(getpid())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let (measurement, directory) = try CoevoDispatchMeasurement.inScratchDirectory(logging: logging)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let measurement = CoevoDispatchMeasurement(directory: directory, logger: logger)
         let (rate, jobs) = try await measurement.chamber(agents: agents, niches: niches, tasksPerStep: tasks, steps: steps,
                                                          workers: workers, slots: slots)
         print("chamber benchmark: \(agents) agents, \(niches) niches, \(steps) steps of \(tasks) tasks, \(workers) worker processes x \(slots) slots")

@@ -12,6 +12,16 @@ struct CoevoDispatchMeasurement {
     let directory: URL
     let logger: Logger
 
+    /// A measurement writing its databases to a fresh temporary directory (the caller
+    /// removes it), logging warnings and worse unless told otherwise.
+    static func inScratchDirectory(logging: LoggingOptions) throws -> (CoevoDispatchMeasurement, URL) {
+        var options = logging
+        options.logLevel = options.logLevel ?? "warning"
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return (CoevoDispatchMeasurement(directory: directory, logger: options.bootstrap(label: "coevo.bench")), directory)
+    }
+
     /// Timestamps taken by the observer on the coordinator's task.
     final class Clocked: Sendable {
         struct State {

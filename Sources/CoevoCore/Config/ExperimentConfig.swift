@@ -33,8 +33,8 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         public init(from decoder: any Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            name = try c.decodeIfPresent(String.self, forKey: .name) ?? name
-            seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+            name = try c.value(.name, name)
+            seed = try c.value(.seed, seed)
         }
     }
 
@@ -67,14 +67,14 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         public init(from decoder: any Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            bind = try c.decodeIfPresent(String.self, forKey: .bind) ?? bind
-            database = try c.decodeIfPresent(String.self, forKey: .database) ?? database
-            heartbeatIntervalMilliseconds = try c.decodeIfPresent(Int64.self, forKey: .heartbeatIntervalMilliseconds) ?? heartbeatIntervalMilliseconds
-            liveness = try c.decodeIfPresent(Int64.self, forKey: .liveness) ?? liveness
-            maxAttempts = try c.decodeIfPresent(UInt32.self, forKey: .maxAttempts) ?? maxAttempts
-            jobTimeoutMilliseconds = try c.decodeIfPresent(Int64.self, forKey: .jobTimeoutMilliseconds) ?? jobTimeoutMilliseconds
-            maxMessageBytes = try c.decodeIfPresent(Int64.self, forKey: .maxMessageBytes) ?? maxMessageBytes
-            storeFlushMilliseconds = try c.decodeIfPresent(Int64.self, forKey: .storeFlushMilliseconds) ?? storeFlushMilliseconds
+            bind = try c.value(.bind, bind)
+            database = try c.value(.database, database)
+            heartbeatIntervalMilliseconds = try c.value(.heartbeatIntervalMilliseconds, heartbeatIntervalMilliseconds)
+            liveness = try c.value(.liveness, liveness)
+            maxAttempts = try c.value(.maxAttempts, maxAttempts)
+            jobTimeoutMilliseconds = try c.value(.jobTimeoutMilliseconds, jobTimeoutMilliseconds)
+            maxMessageBytes = try c.value(.maxMessageBytes, maxMessageBytes)
+            storeFlushMilliseconds = try c.value(.storeFlushMilliseconds, storeFlushMilliseconds)
         }
     }
 
@@ -89,8 +89,8 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         public init(from decoder: any Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            count = try c.decodeIfPresent(Int.self, forKey: .count) ?? count
-            slots = try c.decodeIfPresent(Int.self, forKey: .slots) ?? slots
+            count = try c.value(.count, count)
+            slots = try c.value(.slots, slots)
         }
     }
 
@@ -112,10 +112,10 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         public init(from decoder: any Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            kind = try c.decodeIfPresent(String.self, forKey: .kind) ?? kind
-            jobs = try c.decodeIfPresent(Int.self, forKey: .jobs) ?? jobs
-            payloadBytes = try c.decodeIfPresent(Int.self, forKey: .payloadBytes) ?? payloadBytes
-            sleepMilliseconds = try c.decodeIfPresent(Int64.self, forKey: .sleepMilliseconds) ?? sleepMilliseconds
+            kind = try c.value(.kind, kind)
+            jobs = try c.value(.jobs, jobs)
+            payloadBytes = try c.value(.payloadBytes, payloadBytes)
+            sleepMilliseconds = try c.value(.sleepMilliseconds, sleepMilliseconds)
         }
     }
 
@@ -124,13 +124,13 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        run = try c.decodeIfPresent(RunSection.self, forKey: .run) ?? run
-        coordinator = try c.decodeIfPresent(CoordinatorSection.self, forKey: .coordinator) ?? coordinator
-        workers = try c.decodeIfPresent(WorkersSection.self, forKey: .workers) ?? workers
-        workload = try c.decodeIfPresent(WorkloadSection.self, forKey: .workload) ?? workload
+        run = try c.value(.run, run)
+        coordinator = try c.value(.coordinator, coordinator)
+        workers = try c.value(.workers, workers)
+        workload = try c.value(.workload, workload)
         chamber = try c.decodeIfPresent(ChamberSettings.self, forKey: .chamber)
-        evolution = try c.decodeIfPresent(EvolutionSettings.self, forKey: .evolution) ?? evolution
-        simulator = try c.decodeIfPresent(SimulatedWorld.Parameters.self, forKey: .simulator) ?? simulator
+        evolution = try c.value(.evolution, evolution)
+        simulator = try c.value(.simulator, simulator)
     }
 
     /// Refuses values no run could use; the first problem found is thrown.
