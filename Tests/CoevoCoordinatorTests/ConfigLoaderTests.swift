@@ -42,6 +42,14 @@ import Testing
         ("coordinator: {max_attempts: 0}", "coordinator.max_attempts", "at least 1"),
         ("coordinator: 12", "coordinator", "expected a mapping"),
         ("run: {name: 'has space'}", "run.name", "letters, digits"),
+        ("chamber: {agents: 2}", "evolution.team_size", "population starts with 2"),
+        ("chamber: {mix: lumpy}", "chamber.mix", "unknown mix 'lumpy'"),
+        ("chamber: {agent: 5}", "chamber.agent", "unknown field"),
+        ("chamber: {}\nevolution: {codream: {routing: sideways}}", "evolution.codream.routing", "unknown routing mode 'sideways'"),
+        ("chamber: {}\nevolution: {structures: [solo, chaos]}", "evolution.structures", "unknown structure 'chaos'"),
+        ("chamber: {}\nevolution: {ewma_alpha: -0.5}", "evolution.ewma_alpha", "must be in (0, 1]"),
+        ("chamber: {}\nevolution: {lifecycle: {min_population: 30, max_population: 20}}", "evolution.lifecycle.min_population", "above max_population"),
+        ("chamber: {}\nevolution: {heartbeats: {custom: [{name: x, every: 0}]}}", "evolution.heartbeats.custom[0].every", "at least 1"),
     ])
     func brokenConfigsNameTheField(yaml: String, field: String, problem: String) {
         #expect {
@@ -51,6 +59,28 @@ import Testing
             return error.field == field && error.problem.contains(problem)
                 && error.description.contains("'\(field)'")
         }
+    }
+
+    @Test func aChamberConfigCarriesTheRunSeedAndTheEvolutionSections() throws {
+        let config = try ConfigLoader.parse("""
+            run: {seed: 5}
+            chamber: {niches: 4, agents: 10, mix: zipf, drift_every: 7}
+            evolution:
+              team_size: 2
+              codream: {routing: none, max_recipients: 2}
+              lifecycle: {max_population: 30}
+              heartbeats: {custom: [{name: nudge, every: 4, scope: global, trigger: plateau, prompt: "try again"}]}
+            simulator: {steepness: 2.0}
+            """)
+        let chamber = try #require(config.chamberSettings)
+        #expect(chamber.seed == 5 && chamber.niches == 4 && chamber.agents == 10)
+        #expect(chamber.mix == .zipf && chamber.driftEvery == 7)
+        #expect(chamber.evolution.teamSize == 2)
+        #expect(chamber.evolution.codream.routing == .none && chamber.evolution.codream.maxRecipients == 2)
+        #expect(chamber.evolution.lifecycle.maxPopulation == 30)
+        #expect(chamber.evolution.heartbeats.custom == [CustomHeartbeat(name: "nudge", every: 4, scope: .global, trigger: .plateau, prompt: "try again")])
+        #expect(chamber.simulator.steepness == 2.0)
+        #expect(try ConfigLoader.parse("run: {seed: 5}").chamberSettings == nil)
     }
 
     @Test func brokenYamlSaysSo() {

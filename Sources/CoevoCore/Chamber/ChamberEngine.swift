@@ -395,7 +395,8 @@ public struct ChamberEngine: Sendable {
             population: population.activeCount, insightsRouted: routed, codreamEvents: codreamEvents,
             lifecycleEvents: lifecycleEvents, interventions: stepInterventions, specialists: leaders.count,
             concentration: shareCount == 0 ? 0 : shareSum / Double(shareCount),
-            agentTurns: stepTurns, tokens: stepTokens)
+            agentTurns: stepTurns, tokens: stepTokens,
+            simulatedMilliseconds: Double(stepTokens) * SimulatedWorld.millisecondsPerToken)
     }
 
     private func nicheWeights() -> [Double] {

@@ -17,6 +17,8 @@ public struct StepReport: Hashable, Sendable, Codable {
     public var concentration: Double
     public var agentTurns: Int
     public var tokens: Int
+    /// What the turns would have taken at the simulator's latency per token, summed.
+    public var simulatedMilliseconds: Double
 
     public var accuracy: Double { tasks == 0 ? 0 : Double(successes) / Double(tasks) }
 }
