@@ -7,7 +7,15 @@ import Foundation
 /// becomes a `sim.turn` job, each result goes back into the engine. A turn whose job fails
 /// or whose output cannot be read counts as an empty answer (wrong, and logged), so a bad
 /// worker costs accuracy, never the step.
+///
+/// Resuming after a coordinator restart replays the run: the engine is deterministic
+/// given its turn results, so a fresh engine fed the stored results (matched by task,
+/// round and member) reaches the exact state the lost one had; the turns without a stored
+/// result are queued again under their old job ids, and only the event lines the store
+/// lacks are logged.
 struct ChamberDriver: RunDriver {
+    struct TurnKey: Hashable { var task: Int, round: Int, member: Int }
+
     private var engine: ChamberEngine
     private let run: RunID
     private let timeoutMilliseconds: Int64
@@ -17,31 +25,71 @@ struct ChamberDriver: RunDriver {
     private var reportsSeen = 0
     private var progressLine: String?
 
-    init(settings: ChamberSettings, run: RunID, timeoutMilliseconds: Int64) {
+    /// What a resumed run had stored: turns by key, and event lines already logged.
+    private var stored: [TurnKey: CoevoStore.StoredJob] = [:]
+
+    init(settings: ChamberSettings, run: RunID, timeoutMilliseconds: Int64,
+         storedJobs: [CoevoStore.StoredJob] = [], loggedEvents: [String: Int] = [:]) {
         engine = ChamberEngine(settings: settings)
         self.run = run
         self.timeoutMilliseconds = timeoutMilliseconds
+        for entry in storedJobs {
+            guard let (request, _) = try? SimTurnCodec.decodeRequest(entry.job.payload) else { continue }
+            stored[TurnKey(task: request.task, round: request.round, member: request.member)] = entry
+        }
+        reportsSeen = loggedEvents["chamber_step"] ?? 0
+        eventsSeen = loggedEvents.filter { $0.key.hasPrefix("chamber_") && $0.key != "chamber_step" }.values.reduce(0, +)
     }
 
     var isFinished: Bool { engine.isFinished && pending.isEmpty }
 
-    mutating func start(ids: inout JobID) -> [Job] {
-        engine.isFinished ? [] : jobs(engine.beginStep(), ids: &ids)
+    mutating func start(ids: inout JobID) -> (new: [Job], stored: [(job: Job, attempts: UInt32)]) {
+        guard !engine.isFinished else { return ([], []) }
+        var queue = engine.beginStep()
+        var live: [TurnRequest] = []
+        var cursor = 0
+        while cursor < queue.count {
+            let request = queue[cursor]
+            cursor += 1
+            let key = TurnKey(task: request.task, round: request.round, member: request.member)
+            guard let entry = stored[key], entry.outcome != nil || entry.failed else {
+                live.append(request)
+                continue
+            }
+            queue += engine.complete(request, Self.turnResult(entry.outcome))
+            if !engine.isStepOpen && !engine.isFinished { queue += engine.beginStep() }
+        }
+        collect()
+        var resubmitted: [(Job, UInt32)] = []
+        var fresh: [TurnRequest] = []
+        for request in live {
+            if let entry = stored[TurnKey(task: request.task, round: request.round, member: request.member)] {
+                pending[entry.job.id] = request
+                resubmitted.append((entry.job, entry.attempts))
+            } else {
+                fresh.append(request)
+            }
+        }
+        stored = [:]
+        return (jobs(fresh, ids: &ids), resubmitted)
+    }
+
+    /// The turn result a job's outcome stands for: its output, or an empty answer.
+    private static func turnResult(_ outcome: JobOutcome?) -> TurnResult {
+        guard let outcome, outcome.status == .succeeded, let result = try? SimTurnCodec.decodeResult(outcome.output) else {
+            return TurnResult(text: "", tokens: 0)
+        }
+        return result
     }
 
     mutating func completed(_ lease: Lease, outcome: JobOutcome, ids: inout JobID) -> [Job] {
         guard let request = pending.removeValue(forKey: lease.job.id) else { return [] }
-        var result = TurnResult(text: "", tokens: 0)
         if outcome.status != .succeeded {
             note("turn_failed", job: lease.job.id, "\(request.action.rawValue) by agent a\(request.agent): \(outcome.status.rawValue) \(outcome.error)")
-        } else {
-            do {
-                result = try SimTurnCodec.decodeResult(outcome.output)
-            } catch {
-                note("turn_unreadable", job: lease.job.id, "\(error)")
-            }
+        } else if (try? SimTurnCodec.decodeResult(outcome.output)) == nil {
+            note("turn_unreadable", job: lease.job.id, "sim.turn output is not a SimTurnResult (\(outcome.output.count) bytes)")
         }
-        return advance(request, result, ids: &ids)
+        return advance(request, Self.turnResult(outcome), ids: &ids)
     }
 
     mutating func failed(_ job: JobID, reason: String, ids: inout JobID) -> [Job] {

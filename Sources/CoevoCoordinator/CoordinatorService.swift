@@ -121,11 +121,21 @@ struct CoordinatorEngine {
         for run in try store.unfinishedRuns() {
             let id = RunID(run.id)
             if let chamber = (try? ConfigLoader.parse(run.config))?.chamberSettings {
-                var driver = ChamberDriver(settings: chamber, run: id, timeoutMilliseconds: 60_000)
+                let storedJobs = try store.storedJobs(ofRun: run.id)
+                var driver = ChamberDriver(settings: chamber, run: id, timeoutMilliseconds: 60_000, storedJobs: storedJobs,
+                                           loggedEvents: try store.eventCounts(ofRun: run.id))
                 activeRuns.insert(id)
-                submit(driver.start(ids: &nextJobID))
+                for entry in storedJobs {
+                    if entry.outcome != nil { scheduler.recordFinished(entry.job.id, run: id, failed: false) }
+                    else if entry.failed { scheduler.recordFinished(entry.job.id, run: id, failed: true) }
+                }
+                let (new, resubmitted) = driver.start(ids: &nextJobID)
+                for (job, attempts) in resubmitted { scheduler.submit(job, attemptsSoFar: attempts) }
+                submit(new)
                 drivers[id] = driver
-                logger.info("serving chamber run \(run.id): \(chamber.steps) steps of \(chamber.tasksPerStep) tasks, \(chamber.agents) agents, \(chamber.niches) niches, routing \(chamber.evolution.codream.routing.rawValue)")
+                drainDriver(id)
+                let resumed = storedJobs.isEmpty ? "" : "; resumed by replaying \(storedJobs.count) stored turns, \(resubmitted.count + new.count) to go"
+                logger.info("serving chamber run \(run.id): \(chamber.steps) steps of \(chamber.tasksPerStep) tasks, \(chamber.agents) agents, \(chamber.niches) niches, routing \(chamber.evolution.codream.routing.rawValue)\(resumed)")
                 continue
             }
             let jobs = try store.jobs(ofRun: run.id)

@@ -14,14 +14,7 @@ public enum RunLauncher {
 
     public static func prepare(config: ExperimentConfig, configText: String, store: CoevoStore,
                                logger: Logger, now: Date = Date()) throws -> Plan {
-        var unfinished = try store.unfinishedRuns()
-        for run in unfinished where (try? ConfigLoader.parse(run.config))?.chamber != nil {
-            // The chamber engine lives in memory; replaying it from the stored turns is
-            // not built yet, so an interrupted chamber run is set aside, not half-resumed.
-            logger.warning("chamber run \(run.id) was interrupted and chamber runs cannot resume yet: marking it abandoned and starting a new run")
-            try store.setState(ofRun: run.id, .abandoned)
-        }
-        unfinished = try store.unfinishedRuns()
+        let unfinished = try store.unfinishedRuns()
         if !unfinished.isEmpty {
             logger.info("database \(store.path) has \(unfinished.count) unfinished run(s): resuming \(unfinished.map(\.id).joined(separator: ", "))")
             return .resumed(unfinished)

@@ -121,7 +121,7 @@ public final class CoevoStore: Sendable {
     /// Runs that were started and never finished: what a restarted coordinator resumes.
     public func unfinishedRuns() throws -> [StoredRun] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE state NOT IN ('finished', 'abandoned') ORDER BY created_at")
+            try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE state != 'finished' ORDER BY created_at")
                 .map(Self.storedRun)
         }
     }
@@ -133,13 +133,6 @@ public final class CoevoStore: Sendable {
     }
 
     /// The id the next new job gets.
-    public func setState(ofRun id: String, _ state: StoredRun.State) throws {
-        try pool.write { db in
-            try db.execute(sql: "UPDATE runs SET state = ?, updated_at = ? WHERE id = ?",
-                           arguments: [state.rawValue, Date().timeIntervalSince1970, id])
-        }
-    }
-
     public func nextJobID() throws -> JobID {
         try pool.read { db in
             JobID(try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) + 1 FROM jobs") ?? 1)
@@ -177,6 +170,46 @@ public final class CoevoStore: Sendable {
                 }
             }
             return out
+        }
+    }
+
+    /// Every job of a run with its result if it has one, in id order: what a protocol
+    /// driver replays to rebuild its state after a restart.
+    public struct StoredJob: Sendable {
+        public var job: Job
+        public var attempts: UInt32
+        public var outcome: JobOutcome?
+        public var failed: Bool
+    }
+
+    public func storedJobs(ofRun run: String) throws -> [StoredJob] {
+        try pool.read { db in
+            var out: [StoredJob] = []
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT j.id, j.kind, j.payload, j.timeout_ms, j.state, j.attempts, r.status, r.output, r.error
+                FROM jobs j LEFT JOIN results r ON r.job_id = j.id WHERE j.run_id = ? ORDER BY j.id
+                """, arguments: [run])
+            while let row = try rows.next() {
+                let job = Job(id: JobID(bitPattern: row["id"] as Int64), run: RunID(run), kind: row["kind"],
+                              payload: row["payload"], timeoutMilliseconds: row["timeout_ms"])
+                let outcome = (row["status"] as String?).map { status in
+                    JobOutcome(status: JobOutcome.Status(rawValue: status) ?? .failed, output: row["output"], error: row["error"])
+                }
+                out.append(StoredJob(job: job, attempts: UInt32(row["attempts"] as Int64), outcome: outcome,
+                                     failed: outcome == nil && (row["state"] as String) == "failed"))
+            }
+            return out
+        }
+    }
+
+    /// How many events of each kind a run has logged.
+    public func eventCounts(ofRun run: String) throws -> [String: Int] {
+        try pool.read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT kind, COUNT(*) AS n FROM events WHERE run_id = ? GROUP BY kind", arguments: [run]) {
+                counts[row["kind"]] = row["n"]
+            }
+            return counts
         }
     }
 

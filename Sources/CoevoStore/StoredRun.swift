@@ -2,8 +2,6 @@
 public struct StoredRun: Hashable, Sendable {
     public enum State: String, Hashable, Sendable {
         case running, finished, interrupted
-        /// Left behind for good: a protocol run that cannot resume (chamber runs, for now).
-        case abandoned
     }
 
     public var id: String

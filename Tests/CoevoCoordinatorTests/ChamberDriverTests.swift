@@ -21,7 +21,7 @@ import Testing
         for failMode in [false, true] {
             var driver = ChamberDriver(settings: settings(), run: "r", timeoutMilliseconds: 1000)
             var ids: JobID = 1
-            var queue = driver.start(ids: &ids)
+            var queue = driver.start(ids: &ids).new
             #expect(!queue.isEmpty)
             var handled = 0
             while let job = queue.first {

@@ -41,5 +41,46 @@ extension ProcessTests {
             let lifecycle = try db.int("SELECT COUNT(*) FROM events WHERE kind IN ('chamber_fork', 'chamber_merge', 'chamber_prune', 'chamber_seed')")
             #expect(lifecycle == local.events.filter { ["fork", "merge", "prune", "seed"].contains($0.kind) }.count)
         }
-    }
+    
+        @Test func aKilledCoordinatorResumesAChamberRunExactlyWhereItWas() async throws {
+            let scratch = try Scratch("chamberkill")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let config = try scratch.write("chamber.yaml", """
+                run: {name: chamber-kill, seed: 23}
+                coordinator: {bind: \(run.endpoint), database: \(run.database)}
+                chamber: {niches: 6, agents: 10, steps: 40, tasks_per_step: 48}
+                """)
+            let first = try run.coordinator(config: config, name: "coordinator-1")
+            let workers = try (0..<2).map { try run.worker("w-\($0)", slots: 64) }
+            func stepsLogged() -> Int {
+                (try? Database(run.database).int("SELECT COUNT(*) FROM events WHERE kind = 'chamber_step'")) ?? 0
+            }
+            #expect(await eventually(timeout: 60) { stepsLogged() >= 5 }, "\(scratch.logs)")
+            first.signal(SIGKILL)
+            #expect(await first.waitForExit(timeout: 5) != nil)
+            #expect(stepsLogged() < 40, "the run ended before the kill; make it longer")
+
+            let second = try run.coordinator(config: config, name: "coordinator-2")
+            #expect(await second.waitForExit(timeout: 120) == 0, "\(scratch.logs)")
+            #expect(second.log.contains("resumed by replaying"))
+
+            var settings = ChamberSettings()
+            settings.seed = 23
+            settings.niches = 6
+            settings.agents = 10
+            settings.steps = 40
+            settings.tasksPerStep = 48
+            var local = ChamberEngine(settings: settings)
+            while !local.isFinished { local.runStepInProcess() }
+            let db = try Database(run.database)
+            let stored = try db.strings("SELECT detail FROM events WHERE kind = 'chamber_step' ORDER BY seq")
+                .map { try JSONDecoder().decode(StepReport.self, from: Data($0.utf8)) }
+            #expect(stored == local.reports)
+            #expect(try db.int("SELECT COUNT(*) FROM runs") == 1)
+            #expect(try db.int("SELECT COUNT(*) FROM results") == local.reports.reduce(0) { $0 + $1.agentTurns })
+            let alive = workers.allSatisfy { $0.isRunning }
+            #expect(alive)
+        }
+}
 }
