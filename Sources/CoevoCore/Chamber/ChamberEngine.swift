@@ -209,6 +209,9 @@ public struct ChamberEngine: Sendable {
             let success = final == state.task.correctAnswer
             tasks[index].succeeded = success
             bandit.record(niche: niche, state.structure, success: success)
+            let ids = state.members.map { population.agents[$0].id.description }
+            events.append(ChamberEvent(step: step, kind: "team", detail:
+                "task \(state.task.id) niche \(niche): \(state.structure.rawValue) by \(ids.joined(separator: ",")) (anchor first); \(success ? "solved" : "failed")"))
             for (member, answer) in answered {
                 evaluate(state.members[member], niche: niche, success: answer == state.task.correctAnswer)
             }
