@@ -87,6 +87,7 @@ let package = Package(
         .testTarget(name: "CoevoWireTests", dependencies: ["CoevoWire", "CoevoCore"]),
         .testTarget(name: "CoevoStoreTests", dependencies: ["CoevoStore", "CoevoCore"]),
         .testTarget(name: "CoevoCoordinatorTests", dependencies: ["CoevoCoordinator", "CoevoCore"]),
+        .testTarget(name: "CoevoBackendsTests", dependencies: ["CoevoBackends", "CoevoCore"]),
         .testTarget(
             name: "CoevoIntegrationTests",
             dependencies: [
