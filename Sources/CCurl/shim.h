@@ -29,6 +29,9 @@ static inline CURLcode coevo_easy_getinfo_long(CURL *h, CURLINFO i, long *out) {
 static inline CURLcode coevo_easy_getinfo_double(CURL *h, CURLINFO i, double *out) {
     return curl_easy_getinfo(h, i, out);
 }
+static inline CURLcode coevo_easy_getinfo_pointer(CURL *h, CURLINFO i, char **out) {
+    return curl_easy_getinfo(h, i, out);
+}
 static inline CURLMcode coevo_multi_setopt_long(CURLM *m, CURLMoption o, long v) {
     return curl_multi_setopt(m, o, v);
 }

@@ -1,0 +1,110 @@
+"""A local chat-completions server whose faults the backend tests script.
+
+POST /<scenario>/v1/chat/completions answers according to <scenario>:
+  ok         a valid chat completion with usage
+  okslow     the same after 50 ms (for concurrency checks)
+  429once    429 with Retry-After: 1 the first time, then ok
+  500twice   500 twice, then ok
+  slow       sleeps 3 s before answering (past the client's timeout)
+  truncated  200 with half a JSON body
+  reset      closes the connection without answering
+  html       502 with an HTML error page
+  echoauth   401 whose body repeats the Authorization header it got
+GET /hits/<scenario> returns how many requests <scenario> got; /inflight/<scenario> the
+most it had at once. Usage: fault_server.py PORT
+"""
+import json
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+hits = {}
+inflight = {}
+most = {}
+lock = threading.Lock()
+
+OK = {
+    "id": "x", "object": "chat.completion",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "4"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 12, "completion_tokens": 1, "total_tokens": 13},
+}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def send(self, status, body, content_type="application/json", extra=()):
+        data = body if isinstance(body, bytes) else body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in extra:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        parts = self.path.strip("/").split("/")
+        with lock:
+            table = hits if parts[0] == "hits" else most
+            self.send(200, str(table.get(parts[1], 0)), "text/plain")
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        self.rfile.read(length)
+        scenario = self.path.strip("/").split("/")[0]
+        with lock:
+            hits[scenario] = hits.get(scenario, 0) + 1
+            n = hits[scenario]
+            inflight[scenario] = inflight.get(scenario, 0) + 1
+            most[scenario] = max(most.get(scenario, 0), inflight[scenario])
+        try:
+            self.answer(scenario, n)
+        finally:
+            with lock:
+                inflight[scenario] -= 1
+
+    def answer(self, scenario, n):
+        if scenario == "ok":
+            self.send(200, json.dumps(OK))
+        elif scenario == "okslow":
+            time.sleep(0.05)
+            self.send(200, json.dumps(OK))
+        elif scenario == "429once":
+            if n == 1:
+                self.send(429, '{"error": "slow down"}', extra=[("Retry-After", "1")])
+            else:
+                self.send(200, json.dumps(OK))
+        elif scenario == "500twice":
+            if n <= 2:
+                self.send(500, '{"error": "internal"}')
+            else:
+                self.send(200, json.dumps(OK))
+        elif scenario == "slow":
+            time.sleep(3)
+            self.send(200, json.dumps(OK))
+        elif scenario == "truncated":
+            body = json.dumps(OK)
+            self.send(200, body[: len(body) // 2])
+        elif scenario == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self.connection.close()
+            self.close_connection = True
+        elif scenario == "html":
+            self.send(502, "<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
+        elif scenario == "echoauth":
+            self.send(401, "unauthorized: " + self.headers.get("Authorization", ""), "text/plain")
+        else:
+            self.send(404, "no such scenario")
+
+
+if __name__ == "__main__":
+    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+    server.daemon_threads = True
+    print("ready", flush=True)
+    server.serve_forever()

@@ -1,0 +1,156 @@
+import CoevoBackends
+import CoevoCore
+import Foundation
+import Testing
+
+/// The LLM client against a real local HTTP server whose faults the test scripts
+/// (Fixtures/fault_server.py). Bad input tried: 429 with Retry-After, 500s, a response
+/// slower than the timeout, a body cut short, a connection reset without an answer, an
+/// HTML error page, a server that echoes the API key back.
+@Suite(.serialized) struct LLMClientFaultTests {
+    final class FaultServer: @unchecked Sendable {
+        let process = Process()
+        let port: Int
+
+        init() throws {
+            port = Self.freePort()
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/fault_server.py")
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", script.path, "\(port)"]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            // Wait for "ready" so no test races the bind.
+            _ = pipe.fileHandleForReading.availableData
+        }
+
+        deinit { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+
+        func endpoint(_ scenario: String, concurrency: Int = 8, timeoutMs: Int = 2000, keyEnv: String? = nil) -> EndpointConfig {
+            EndpointConfig(name: scenario, url: "http://127.0.0.1:\(port)/\(scenario)", model: "m", apiKeyEnv: keyEnv,
+                           concurrency: concurrency, price: Price(inputPerMillion: 1, outputPerMillion: 2), timeoutMilliseconds: timeoutMs)
+        }
+
+        let probe = CurlClient()
+
+        func count(_ table: String, _ scenario: String) async -> Int {
+            guard case .success(let response) = await probe.send(HTTPRequest(url: "http://127.0.0.1:\(port)/\(table)/\(scenario)")) else { return -1 }
+            return Int(String(decoding: response.body, as: UTF8.self)) ?? -1
+        }
+
+        static func freePort() -> Int {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    _ = bind(fd, $0, length)
+                    _ = getsockname(fd, $0, &length)
+                }
+            }
+            return Int(UInt16(bigEndian: address.sin_port))
+        }
+    }
+
+    let question = ChatRequest(model: "", messages: [ChatMessage(role: "user", content: "2+2?")], maxTokens: 4)
+
+    func client(_ server: FaultServer, _ endpoints: [EndpointConfig], attempts: Int = 3, breaker: CircuitBreaker = CircuitBreaker(),
+                budget: Budget = Budget(), environment: [String: String] = [:]) throws -> LLMClient {
+        var retry = RetryPolicy()
+        retry.maxAttempts = attempts
+        retry.baseDelayMilliseconds = 20
+        return try LLMClient(endpoints: endpoints, http: CurlClient(), retry: retry, breaker: breaker, budget: budget,
+                             seed: 1, environment: environment)
+    }
+
+    @Test func transientFaultsAreRetriedAndPermanentOnesReportedClearly() async throws {
+        let server = try FaultServer()
+        let names = ["ok", "429once", "500twice", "slow", "truncated", "reset", "html"]
+        let llm = try client(server, names.map { server.endpoint($0, timeoutMs: $0 == "slow" ? 300 : 2000) })
+
+        let ok = try await llm.chat("ok", question)
+        #expect(ok.text == "4" && ok.usage == TokenUsage(promptTokens: 12, completionTokens: 1))
+
+        let clock = ContinuousClock()
+        let started = clock.now
+        #expect(try await llm.chat("429once", question).text == "4")
+        #expect(clock.now - started >= .milliseconds(1000))  // Retry-After: 1 was honoured
+        #expect(await server.count("hits", "429once") == 2)
+
+        #expect(try await llm.chat("500twice", question).text == "4")
+        #expect(await server.count("hits", "500twice") == 3)
+
+        for (name, words) in [("slow", "timed out"), ("truncated", "malformed"), ("reset", "connection"), ("html", "HTTP 502: <html>")] {
+            do {
+                _ = try await llm.chat(name, question)
+                Issue.record("\(name) should have failed")
+            } catch {
+                #expect(error.description.contains("after 3 attempt(s)"), "\(name): \(error)")
+                #expect(error.description.contains(words), "\(name): \(error)")
+            }
+            let hits = await server.count("hits", name)
+            // libcurl itself re-sends once when a reused keep-alive connection dies before
+            // answering, so a reset may reach the server twice per attempt.
+            #expect(name == "reset" ? (3...6).contains(hits) : hits == 3, "\(name) reached the server \(hits) times")
+        }
+        let usage = await llm.usage
+        #expect(usage["ok"]?.total == 13 && usage["500twice"]?.total == 13)
+        let budget = await llm.budget
+        #expect(budget.calls == 3 && budget.tokens == 39)
+    }
+
+    @Test func aFailingEndpointOpensItsBreakerAndCallsStopReachingIt() async throws {
+        let server = try FaultServer()
+        let llm = try client(server, [server.endpoint("html")], attempts: 2,
+                             breaker: CircuitBreaker(failureThreshold: 2, openMilliseconds: 60_000))
+        do { _ = try await llm.chat("html", question) } catch {}
+        #expect(await server.count("hits", "html") == 2)
+        do {
+            _ = try await llm.chat("html", question)
+            Issue.record("the breaker should be open")
+        } catch {
+            #expect(error == .circuitOpen(endpoint: "html"))
+        }
+        #expect(await server.count("hits", "html") == 2)  // nothing more reached the server
+    }
+
+    @Test func sixtyFourCallsInFlightRespectTheEndpointLimit() async throws {
+        let server = try FaultServer()
+        let llm = try client(server, [server.endpoint("okslow", concurrency: 8)])
+        let texts = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<64 { group.addTask { try await llm.chat("okslow", question).text } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(texts.count == 64 && texts.allSatisfy { $0 == "4" })
+        #expect(await server.count("hits", "okslow") == 64)
+        let most = await server.count("inflight", "okslow")
+        #expect(most >= 2 && most <= 8, "server saw \(most) at once")
+    }
+
+    @Test func budgetsStopCallsAndKeysNeverShow() async throws {
+        let server = try FaultServer()
+        let llm = try client(server, [server.endpoint("ok"), server.endpoint("echoauth", keyEnv: "COEVO_TEST_KEY")],
+                             budget: Budget(maxCalls: 2), environment: ["COEVO_TEST_KEY": "sk-secret-123"])
+        _ = try await llm.chat("ok", question)
+        do {
+            _ = try await llm.chat("echoauth", question)
+            Issue.record("401 should fail")
+        } catch {
+            #expect(error.description.contains("Bearer ***"))
+            #expect(!error.description.contains("sk-secret-123"))
+        }
+        _ = try await llm.chat("ok", question)
+        do {
+            _ = try await llm.chat("ok", question)
+            Issue.record("the call budget should be spent")
+        } catch {
+            #expect(error == .budgetExhausted("call budget reached (2 of 2)"))
+        }
+        #expect(throws: LLMError.missingAPIKey(endpoint: "echoauth", variable: "COEVO_TEST_KEY")) {
+            _ = try LLMClient(endpoints: [server.endpoint("echoauth", keyEnv: "COEVO_TEST_KEY")], http: CurlClient(), seed: 1, environment: [:])
+        }
+    }
+}
