@@ -1,0 +1,174 @@
+import Foundation
+import Glibc
+
+/// How to run a command agent or a command grader.
+public struct CommandSpec: Hashable, Sendable {
+    public var arguments: [String]
+    public var workingDirectory: String
+    public var timeoutMilliseconds: Int = 60_000
+    /// Killed when it writes nothing (stdout or stderr) for this long; 0: no watchdog.
+    public var stallMilliseconds: Int = 0
+    /// Stdout kept; past it the rest is read and dropped and `outputTruncated` is set.
+    public var maxOutputBytes: Int = 1 << 20
+    public var cpuSeconds: Int?
+    public var memoryBytes: Int?
+    public var openFiles: Int?
+    /// The whole environment the command sees (nothing is inherited but PATH).
+    public var environment: [String: String] = [:]
+    /// Run as this user id (needs root); how an agent is kept out of grader-private files.
+    public var userID: UInt32?
+
+    public init(arguments: [String], workingDirectory: String) {
+        self.arguments = arguments
+        self.workingDirectory = workingDirectory
+    }
+}
+
+public struct CommandOutcome: Hashable, Sendable {
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var stdout: Data
+    /// The last 64 KiB of stderr.
+    public var stderr: Data
+    public var timedOut: Bool
+    public var stalled: Bool
+    public var outputTruncated: Bool
+    public var durationMilliseconds: Int
+
+    public var succeeded: Bool { exitCode == 0 && !timedOut && !stalled }
+
+    /// One line for logs and results.
+    public var summary: String {
+        if timedOut { return "killed after its timeout" }
+        if stalled { return "killed by the stall watchdog (no output)" }
+        if let signal { return "killed by signal \(signal)" }
+        return "exit code \(exitCode ?? -1)" + (outputTruncated ? ", output truncated" : "")
+    }
+}
+
+/// Runs a command in its own process group, with rlimits, a scrubbed environment, a
+/// timeout and a stall watchdog; the whole group is killed when the command ends or is
+/// stopped, so no child it forked outlives it. Blocking work happens on a thread of its
+/// own, never on the cooperative pool.
+public enum CommandRunner {
+    public static func run(_ spec: CommandSpec, input: Data = Data()) async -> CommandOutcome {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { continuation.resume(returning: runBlocking(spec, input: input)) }
+            thread.name = "coevo-command"
+            thread.start()
+        }
+    }
+
+    public static func runBlocking(_ spec: CommandSpec, input: Data) -> CommandOutcome {
+        let started = Date()
+        func failed(_ why: String) -> CommandOutcome {
+            CommandOutcome(exitCode: 127, signal: nil, stdout: Data(), stderr: Data(why.utf8), timedOut: false, stalled: false,
+                           outputTruncated: false, durationMilliseconds: 0)
+        }
+        var stdinPipe: [Int32] = [0, 0], stdoutPipe: [Int32] = [0, 0], stderrPipe: [Int32] = [0, 0]
+        guard pipe(&stdinPipe) == 0, pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0 else { return failed("pipe failed") }
+
+        // Limits are set by a tiny shell that then execs the command; privileges are dropped
+        // by setpriv (util-linux) when a user id is asked for.
+        var limits: [String] = []
+        if let cpu = spec.cpuSeconds { limits.append("ulimit -t \(cpu)") }
+        if let memory = spec.memoryBytes { limits.append("ulimit -v \(max(1, memory / 1024))") }
+        if let files = spec.openFiles { limits.append("ulimit -n \(files)") }
+        // In `sh -c SCRIPT A B...`, $0 is A: the working directory here.
+        let script = (["cd -- \"$0\" || exit 126"] + limits + ["exec \"$@\""]).joined(separator: "; ")
+        var argv = ["/bin/sh", "-c", script, spec.workingDirectory]
+        if let uid = spec.userID {
+            argv += ["setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--"]
+        }
+        argv += spec.arguments
+        var environment = spec.environment
+        environment["PATH"] = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+        for fd in stdinPipe + stdoutPipe + stderrPipe { posix_spawn_file_actions_addclose(&actions, fd) }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Own process group (so the group can be killed whole), default signal handling
+        // (a parent's ignored SIGTERM must not leak in), nothing blocked.
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { cArgs.forEach { free($0) }; cEnv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, "/bin/sh", &actions, &attributes, cArgs, cEnv)
+        close(stdinPipe[0]); close(stdoutPipe[1]); close(stderrPipe[1])
+        guard rc == 0 else {
+            close(stdinPipe[1]); close(stdoutPipe[0]); close(stderrPipe[0])
+            return failed("cannot start \(spec.arguments.first ?? "?"): \(String(cString: strerror(rc)))")
+        }
+
+        var stdout = Data(), stderr = Data()
+        var truncated = false, timedOut = false, stalled = false
+        let deadline = Date(timeIntervalSinceNow: Double(spec.timeoutMilliseconds) / 1000)
+        var lastOutput = Date()
+        var pendingInput = input
+        var writing = !pendingInput.isEmpty
+        if !writing { close(stdinPipe[1]) }
+        for fd in [stdinPipe[1], stdoutPipe[0], stderrPipe[0]] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        var open = (out: true, err: true)
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while open.out || open.err {
+            let now = Date()
+            if now >= deadline { timedOut = true; break }
+            if spec.stallMilliseconds > 0, now.timeIntervalSince(lastOutput) * 1000 >= Double(spec.stallMilliseconds) { stalled = true; break }
+            var fds = [pollfd(fd: open.out ? stdoutPipe[0] : -1, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: open.err ? stderrPipe[0] : -1, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: writing ? stdinPipe[1] : -1, events: Int16(POLLOUT), revents: 0)]
+            _ = poll(&fds, 3, 50)
+            if writing && fds[2].revents != 0 {
+                let written = pendingInput.withUnsafeBytes { write(stdinPipe[1], $0.baseAddress, $0.count) }
+                if written > 0 { pendingInput.removeFirst(written) }
+                if written < 0 || pendingInput.isEmpty { close(stdinPipe[1]); writing = false }
+            }
+            for (index, isOut) in [(0, true), (1, false)] where fds[index].revents != 0 {
+                let n = read(fds[index].fd, &buffer, buffer.count)
+                if n <= 0 {
+                    if isOut { open.out = false } else { open.err = false }
+                    continue
+                }
+                lastOutput = Date()
+                if isOut {
+                    let room = max(0, spec.maxOutputBytes - stdout.count)
+                    stdout.append(contentsOf: buffer[0..<min(n, room)])
+                    if n > room { truncated = true }
+                } else {
+                    stderr.append(contentsOf: buffer[0..<n])
+                    if stderr.count > 65536 { stderr = stderr.suffix(65536) }
+                }
+            }
+        }
+        if writing { close(stdinPipe[1]) }
+        // Whatever happened, nothing of the group survives: not the command, not a child
+        // it forked and left running.
+        kill(-pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        close(stdoutPipe[0]); close(stderrPipe[0])
+        let exited = (status & 0x7f) == 0
+        return CommandOutcome(
+            exitCode: exited ? (status >> 8) & 0xff : nil,
+            signal: exited ? nil : status & 0x7f,
+            stdout: stdout, stderr: stderr, timedOut: timedOut, stalled: stalled, outputTruncated: truncated,
+            durationMilliseconds: Int(Date().timeIntervalSince(started) * 1000))
+    }
+}

@@ -1,0 +1,104 @@
+import CoevoBackends
+import Foundation
+import Testing
+
+/// Real subprocesses. Bad input tried: a command that hangs, one that forks children and
+/// hangs, one that leaves a child behind and exits, one that floods stdout, one that exits
+/// non-zero, one that goes silent, one that reads a grader-private file, and secrets in
+/// the parent's environment.
+@Suite struct CommandRunnerTests {
+    let workspace: String = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-cmd-\(UUID().uuidString.prefix(8))").path
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }()
+
+    func spec(_ arguments: String...) -> CommandSpec { CommandSpec(arguments: arguments, workingDirectory: workspace) }
+
+    /// Processes whose command line contains `marker`.
+    func survivors(_ marker: String) -> [String] {
+        let pgrep = Process()
+        pgrep.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+        pgrep.arguments = ["-f", marker]
+        let pipe = Pipe()
+        pgrep.standardOutput = pipe
+        try? pgrep.run()
+        pgrep.waitUntilExit()
+        return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    @Test func jsonGoesInAndComesOut() async throws {
+        let outcome = await CommandRunner.run(
+            spec("python3", "-c", "import sys, json; d = json.load(sys.stdin); print(json.dumps({'answer': d['x'] * 2}))"),
+            input: Data(#"{"x": 21}"#.utf8))
+        #expect(outcome.succeeded, "\(outcome.summary): \(String(decoding: outcome.stderr, as: UTF8.self))")
+        let object = try JSONSerialization.jsonObject(with: outcome.stdout) as? [String: Int]
+        #expect(object == ["answer": 42])
+    }
+
+    @Test func aHangingCommandAndEveryChildItForkedDieAtTheTimeout() async {
+        var hang = spec("sh", "-c", "sleep 61.4242 & sleep 61.4242 & echo started; wait")
+        hang.timeoutMilliseconds = 400
+        let outcome = await CommandRunner.run(hang)
+        #expect(outcome.timedOut && outcome.signal == SIGKILL)
+        #expect(outcome.durationMilliseconds < 3000)
+        #expect(String(decoding: outcome.stdout, as: UTF8.self) == "started\n")
+        #expect(survivors("61.4242").isEmpty)
+    }
+
+    @Test func aChildLeftBehindByAnExitedCommandIsKilledToo() async {
+        let outcome = await CommandRunner.run(spec("sh", "-c", "(sleep 62.4242 >/dev/null 2>&1 &); echo done"))
+        #expect(outcome.exitCode == 0)
+        #expect(survivors("62.4242").isEmpty)
+    }
+
+    @Test func floodsAreCappedSilenceIsCaughtFailuresAreReported() async {
+        var flood = spec("yes")
+        flood.maxOutputBytes = 1000
+        flood.timeoutMilliseconds = 300
+        let flooded = await CommandRunner.run(flood)
+        #expect(flooded.stdout.count == 1000 && flooded.outputTruncated && flooded.timedOut)
+
+        var quiet = spec("sh", "-c", "echo hi; sleep 10")
+        quiet.stallMilliseconds = 300
+        quiet.timeoutMilliseconds = 5000
+        let stalled = await CommandRunner.run(quiet)
+        #expect(stalled.stalled && !stalled.timedOut && stalled.durationMilliseconds < 3000)
+
+        let failing = await CommandRunner.run(spec("sh", "-c", "echo oops >&2; exit 3"))
+        #expect(failing.exitCode == 3 && !failing.succeeded)
+        #expect(String(decoding: failing.stderr, as: UTF8.self) == "oops\n")
+        #expect(failing.summary == "exit code 3")
+
+        let missing = await CommandRunner.run(spec("/no/such/agent"))
+        #expect(missing.exitCode == 127)
+    }
+
+    @Test func theEnvironmentIsScrubbedAndLimitsApply() async {
+        setenv("COEVO_PARENT_SECRET", "hunter2", 1)
+        var env = spec("sh", "-c", "env; ulimit -n")
+        env.environment = ["AGENT_ROLE": "solver"]
+        env.openFiles = 17
+        let outcome = await CommandRunner.run(env)
+        let text = String(decoding: outcome.stdout, as: UTF8.self)
+        #expect(!text.contains("hunter2"))
+        #expect(text.contains("AGENT_ROLE=solver"))
+        #expect(text.hasSuffix("17\n"))
+    }
+
+    @Test(.enabled(if: getuid() == 0, "dropping to another user needs root"))
+    func anAgentRunAsAnotherUserCannotReadGraderPrivateFiles() async throws {
+        let graderDir = workspace + "/grader-private"
+        try FileManager.default.createDirectory(atPath: graderDir, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        try "the answer key".write(toFile: graderDir + "/key.txt", atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: workspace)
+        var agent = spec("cat", "grader-private/key.txt")
+        agent.userID = 65534  // nobody
+        let denied = await CommandRunner.run(agent)
+        #expect(!denied.succeeded)
+        #expect(String(decoding: denied.stderr, as: UTF8.self).contains("Permission denied"))
+        let grader = await CommandRunner.run(spec("cat", "grader-private/key.txt"))  // the grader's own process
+        #expect(String(decoding: grader.stdout, as: UTF8.self) == "the answer key")
+    }
+}
