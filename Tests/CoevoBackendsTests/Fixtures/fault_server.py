@@ -10,6 +10,8 @@ POST /<scenario>/v1/chat/completions answers according to <scenario>:
   reset      closes the connection without answering
   html       502 with an HTML error page
   echoauth   401 whose body repeats the Authorization header it got
+  judge      a judge's reply ending in "Score: 0.8"
+  judgemute  a judge's reply with no score in it
 GET /hits/<scenario> returns how many requests <scenario> got; /inflight/<scenario> the
 most it had at once. Usage: fault_server.py PORT
 """
@@ -97,6 +99,11 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif scenario == "html":
             self.send(502, "<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
+        elif scenario in ("judge", "judgemute"):
+            reply = dict(OK)
+            text = "The answer is polite and complete.\nScore: 0.8" if scenario == "judge" else "I cannot grade this."
+            reply["choices"] = [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]
+            self.send(200, json.dumps(reply))
         elif scenario == "echoauth":
             self.send(401, "unauthorized: " + self.headers.get("Authorization", ""), "text/plain")
         else:
