@@ -8,7 +8,7 @@ public struct ExecutorRegistry: Sendable {
     }
 
     /// Everything this build can run.
-    public static var builtIn: ExecutorRegistry { ExecutorRegistry([NoopExecutor(), SleepExecutor(), SimulatorExecutor()]) }
+    public static var builtIn: ExecutorRegistry { ExecutorRegistry([NoopExecutor(), SleepExecutor(), SimulatorExecutor(), LLMChatExecutor()]) }
 
     public func executor(for kind: String) -> (any JobExecutor)? { executors[kind] }
     public var kinds: [String] { executors.keys.sorted() }

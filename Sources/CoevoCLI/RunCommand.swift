@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoevoBackends
 import CoevoCoordinator
 import CoevoCore
 import CoevoStore
@@ -57,6 +58,21 @@ public struct RunCommand: AsyncParsableCommand {
         settings.exitWhenDone = true
         let service = CoordinatorService(settings: settings, store: store, logger: logger, observer: observer)
         try bindOrExplain(service, config: config)
+
+        var modelServer: ManagedModelServer?
+        if let server = config.modelServer {
+            let log = URL(fileURLWithPath: config.coordinator.database).deletingLastPathComponent().appendingPathComponent("model-server.log").path
+            let managed = ManagedModelServer(command: server.command, healthURL: server.healthURL, logPath: log)
+            logger.info("starting model server: \(server.command.joined(separator: " ")) (log: \(log))")
+            do {
+                try await managed.start(timeoutMilliseconds: server.startupTimeoutMilliseconds)
+            } catch {
+                throw UserFacingError("\(error)")
+            }
+            logger.info("model server healthy at \(server.healthURL)")
+            modelServer = managed
+        }
+        defer { modelServer?.stop() }
 
         let localWorkers = LocalWorkers()
         let endpoint = localEndpoint(forBind: config.coordinator.bind)

@@ -189,3 +189,4 @@ extension SimulatedWorld.Parameters: Decodable {
     }
 
 }
+

@@ -10,6 +10,10 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
     public var chamber: ChamberSettings?
     public var evolution = EvolutionSettings()
     public var simulator = SimulatedWorld.Parameters()
+    /// Model endpoints jobs may call, by name.
+    public var endpoints: [LLMJob.Endpoint] = []
+    /// A local model server `coevo run` starts first and stops at the end.
+    public var modelServer: ModelServerSection?
 
     /// The chamber settings with the run's seed and the evolution and simulator sections.
     public var chamberSettings: ChamberSettings? {
@@ -102,12 +106,20 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         public var payloadBytes = 64
         /// For `sleep` jobs: how long each one sleeps.
         public var sleepMilliseconds: Int64 = 10
+        /// For `llm.chat` jobs: the endpoint's name, and the prompt ("{i}" becomes the job's
+        /// index), system prompt, token limit and temperature.
+        public var endpoint = ""
+        public var prompt = "What is {i} + {i}? Answer with a number."
+        public var system = ""
+        public var maxTokens = 32
+        public var temperature = 0.7
 
         public init() {}
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case kind, jobs
+            case kind, jobs, endpoint, prompt, system, temperature
             case payloadBytes = "payload_bytes"
             case sleepMilliseconds = "sleep_ms"
+            case maxTokens = "max_tokens"
         }
         public init(from decoder: any Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -116,10 +128,39 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
             jobs = try c.value(.jobs, jobs)
             payloadBytes = try c.value(.payloadBytes, payloadBytes)
             sleepMilliseconds = try c.value(.sleepMilliseconds, sleepMilliseconds)
+            endpoint = try c.value(.endpoint, endpoint)
+            prompt = try c.value(.prompt, prompt)
+            system = try c.value(.system, system)
+            maxTokens = try c.value(.maxTokens, maxTokens)
+            temperature = try c.value(.temperature, temperature)
         }
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case run, coordinator, workers, workload, chamber, evolution, simulator }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case run, coordinator, workers, workload, chamber, evolution, simulator, endpoints
+        case modelServer = "model_server"
+    }
+
+    public struct ModelServerSection: Decodable, Hashable, Sendable {
+        /// The server's command line (argv).
+        public var command: [String] = []
+        /// Polled until it answers 200.
+        public var healthURL = ""
+        public var startupTimeoutMilliseconds: Int64 = 120_000
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case command
+            case healthURL = "health_url"
+            case startupTimeoutMilliseconds = "startup_timeout_ms"
+        }
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            command = try c.value(.command, command)
+            healthURL = try c.value(.healthURL, healthURL)
+            startupTimeoutMilliseconds = try c.value(.startupTimeoutMilliseconds, startupTimeoutMilliseconds)
+        }
+    }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -131,6 +172,8 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         chamber = try c.decodeIfPresent(ChamberSettings.self, forKey: .chamber)
         evolution = try c.value(.evolution, evolution)
         simulator = try c.value(.simulator, simulator)
+        endpoints = try c.value(.endpoints, endpoints)
+        modelServer = try c.decodeIfPresent(ModelServerSection.self, forKey: .modelServer)
     }
 
     /// Refuses values no run could use; the first problem found is thrown.
@@ -162,6 +205,23 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         try require((0...(16 << 20)).contains(workload.payloadBytes), "workload.payload_bytes",
                     "must be between 0 and 16777216 (got \(workload.payloadBytes))")
         try require(workload.sleepMilliseconds >= 0, "workload.sleep_ms", "must not be negative (got \(workload.sleepMilliseconds))")
+        for (i, e) in endpoints.enumerated() {
+            try require(!e.name.isEmpty, "endpoints[\(i)].name", "must not be empty")
+            try require(e.url.hasPrefix("http://") || e.url.hasPrefix("https://"), "endpoints[\(i)].url",
+                        "must start with http:// or https:// (got '\(e.url)')")
+            try require(["openai", "anthropic"].contains(e.api), "endpoints[\(i)].api", "must be openai or anthropic (got '\(e.api)')")
+            try require(e.concurrency >= 1, "endpoints[\(i)].concurrency", "must be at least 1")
+            try require(e.timeoutMs >= 1, "endpoints[\(i)].timeout_ms", "must be positive")
+        }
+        if workload.kind == JobKind.llm.rawValue {
+            try require(endpoints.contains { $0.name == workload.endpoint }, "workload.endpoint",
+                        "names no endpoint (have: \(endpoints.map(\.name).joined(separator: ", ")))")
+            try require(workload.maxTokens >= 1, "workload.max_tokens", "must be at least 1")
+        }
+        if let server = modelServer {
+            try require(!server.command.isEmpty, "model_server.command", "must name the server's command line")
+            try require(server.healthURL.hasPrefix("http"), "model_server.health_url", "must be an http(s) URL")
+        }
         try chamberSettings?.validate()
     }
 }

@@ -5,4 +5,6 @@ public enum JobKind: String, CaseIterable, Sendable {
     /// Sleeps for the milliseconds in its payload (8 bytes, little endian), then returns
     /// the payload: long-running jobs for fault tests.
     case sleep
+    /// One chat call to the endpoint in its payload (`LLMJob`), answered with `LLMJobOutput`.
+    case llm = "llm.chat"
 }

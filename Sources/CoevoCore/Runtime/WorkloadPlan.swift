@@ -15,6 +15,12 @@ public enum WorkloadPlan {
             case .sleep:
                 payload = SleepPayload.encode(milliseconds: workload.sleepMilliseconds,
                                               padding: max(0, workload.payloadBytes - 8))
+            case .llm:
+                let endpoint = config.endpoints.first { $0.name == workload.endpoint }!  // validated
+                let job = LLMJob(endpoint: endpoint, system: workload.system,
+                                 prompt: workload.prompt.replacingOccurrences(of: "{i}", with: "\(index)"),
+                                 maxTokens: workload.maxTokens, temperature: workload.temperature)
+                payload = (try? JSONEncoder().encode(job)) ?? Data()
             }
             return Job(id: firstID + JobID(index), run: run, kind: workload.kind, payload: payload,
                        timeoutMilliseconds: timeout)

