@@ -106,6 +106,9 @@ struct CoordinatorEngine {
     let started = MonotonicTime.now()
     var lastProgress = MonotonicTime.now()
     var drainDeadline: MonotonicTime?
+    /// Model spending of the runs served, charged from llm.chat results.
+    var budget = Budget()
+    var budgetStop: String?
 
     init(service: CoordinatorService, loop: SocketLoop) throws {
         self.service = service
@@ -120,6 +123,16 @@ struct CoordinatorEngine {
         nextJobID = try store.nextJobID()
         for run in try store.unfinishedRuns() {
             let id = RunID(run.id)
+            if let limits = (try? ConfigLoader.parse(run.config))?.budget.budget, limits != Budget() {
+                // What earlier lives of the run spent counts against the same budget.
+                budget = limits
+                for entry in try store.storedJobs(ofRun: run.id) where entry.job.kind == JobKind.llm.rawValue {
+                    if let outcome = entry.outcome, outcome.status == .succeeded,
+                       let output = try? JSONDecoder().decode(LLMJobOutput.self, from: outcome.output) {
+                        charge(output)
+                    }
+                }
+            }
             if let chamber = (try? ConfigLoader.parse(run.config))?.chamberSettings {
                 let storedJobs = try store.storedJobs(ofRun: run.id)
                 var driver = ChamberDriver(settings: chamber, run: id, timeoutMilliseconds: 60_000, storedJobs: storedJobs,
@@ -177,6 +190,10 @@ struct CoordinatorEngine {
                 logger.info("every run is finished; exiting")
                 sayGoodbye(reason: "coordinator finished its runs")
                 return
+            }
+            if budgetStop != nil && scheduler.leasedCount == 0 && drainDeadline == nil {
+                logger.info("budget spent and every running job back: stopping (run the same command with a larger budget to go on)")
+                drainDeadline = now
             }
             if let deadline = drainDeadline, scheduler.leasedCount == 0 || now >= deadline {
                 if scheduler.leasedCount > 0 {
@@ -281,6 +298,10 @@ struct CoordinatorEngine {
             store.writer.enqueue(.result(ResultRecord(
                 job: lease.job.id, run: lease.job.run, attempt: lease.attempt, worker: worker,
                 outcome: outcome, completedAt: Date().timeIntervalSince1970)))
+            if lease.job.kind == JobKind.llm.rawValue, outcome.status == .succeeded,
+               let output = try? JSONDecoder().decode(LLMJobOutput.self, from: outcome.output) {
+                charge(output)
+            }
             if drivers[lease.job.run] != nil {
                 let jobs = drivers[lease.job.run]!.completed(lease, outcome: outcome, ids: &nextJobID)
                 submit(jobs)
@@ -312,8 +333,18 @@ struct CoordinatorEngine {
         }
     }
 
+    /// Adds a model call's usage to the budget; the first limit reached stops dispatch.
+    private mutating func charge(_ output: LLMJobOutput) {
+        budget.chargeCost(TokenUsage(promptTokens: output.promptTokens, completionTokens: output.completionTokens), usd: output.costUSD)
+        if budgetStop == nil, let why = budget.exhausted {
+            budgetStop = why
+            logger.warning("\(why): no new jobs are dispatched; running ones finish and are kept")
+            record("budget_exhausted", detail: why)
+        }
+    }
+
     private mutating func dispatch(now: MonotonicTime) {
-        guard drainDeadline == nil else { return }
+        guard drainDeadline == nil, budgetStop == nil else { return }
         let at = Date().timeIntervalSince1970
         for (worker, leases) in scheduler.dispatch(now: now) {
             var start = 0

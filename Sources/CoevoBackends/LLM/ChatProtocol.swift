@@ -1,3 +1,4 @@
+import CoevoCore
 import Foundation
 
 /// The two chat APIs coevo speaks.

@@ -14,6 +14,28 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
     public var endpoints: [LLMJob.Endpoint] = []
     /// A local model server `coevo run` starts first and stops at the end.
     public var modelServer: ModelServerSection?
+    /// Spending limits of the run's model calls; dispatch stops cleanly at the first reached.
+    public var budget = BudgetSection()
+
+    public struct BudgetSection: Decodable, Hashable, Sendable {
+        public var maxTokens: Int?
+        public var maxUSD: Double?
+        public var maxCalls: Int?
+        public init() {}
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case maxTokens = "max_tokens"
+            case maxUSD = "max_usd"
+            case maxCalls = "max_calls"
+        }
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            maxTokens = try c.decodeIfPresent(Int.self, forKey: .maxTokens)
+            maxUSD = try c.decodeIfPresent(Double.self, forKey: .maxUSD)
+            maxCalls = try c.decodeIfPresent(Int.self, forKey: .maxCalls)
+        }
+        public var budget: Budget { Budget(maxTokens: maxTokens, maxUSD: maxUSD, maxCalls: maxCalls) }
+    }
 
     /// The chamber settings with the run's seed and the evolution and simulator sections.
     public var chamberSettings: ChamberSettings? {
@@ -137,7 +159,7 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case run, coordinator, workers, workload, chamber, evolution, simulator, endpoints
+        case run, coordinator, workers, workload, chamber, evolution, simulator, endpoints, budget
         case modelServer = "model_server"
     }
 
@@ -174,6 +196,7 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         simulator = try c.value(.simulator, simulator)
         endpoints = try c.value(.endpoints, endpoints)
         modelServer = try c.decodeIfPresent(ModelServerSection.self, forKey: .modelServer)
+        budget = try c.value(.budget, budget)
     }
 
     /// Refuses values no run could use; the first problem found is thrown.
@@ -218,6 +241,8 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
                         "names no endpoint (have: \(endpoints.map(\.name).joined(separator: ", ")))")
             try require(workload.maxTokens >= 1, "workload.max_tokens", "must be at least 1")
         }
+        try require((budget.maxTokens ?? 1) >= 0 && (budget.maxUSD ?? 1) >= 0 && (budget.maxCalls ?? 1) >= 0,
+                    "budget", "limits must not be negative")
         if let server = modelServer {
             try require(!server.command.isEmpty, "model_server.command", "must name the server's command line")
             try require(server.healthURL.hasPrefix("http"), "model_server.health_url", "must be an http(s) URL")

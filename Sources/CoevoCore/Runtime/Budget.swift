@@ -46,6 +46,13 @@ public struct Budget: Hashable, Sendable {
         usd += price.cost(of: usage)
     }
 
+    /// Records a call whose cost was already worked out (by the worker that made it).
+    public mutating func chargeCost(_ usage: TokenUsage, usd cost: Double) {
+        calls += 1
+        tokens += usage.total
+        usd += cost
+    }
+
     /// Why no new call may start, or nil while the budget lasts.
     public var exhausted: String? {
         if let maxCalls, calls >= maxCalls { return "call budget reached (\(calls) of \(maxCalls))" }
