@@ -1,3 +1,5 @@
+import Foundation
+
 /// The executors a worker offers, by job kind; their kinds are the capabilities it
 /// announces in READY.
 public struct ExecutorRegistry: Sendable {
@@ -7,8 +9,12 @@ public struct ExecutorRegistry: Sendable {
         for executor in executors { self.executors[executor.kind] = executor }
     }
 
-    /// Everything this build can run.
-    public static var builtIn: ExecutorRegistry { ExecutorRegistry([NoopExecutor(), SleepExecutor(), SimulatorExecutor(), LLMChatExecutor()]) }
+    /// Everything this build can run; command agents get their workspaces under
+    /// `workspaceRoot`.
+    public static func standard(workspaceRoot: URL) -> ExecutorRegistry {
+        ExecutorRegistry([NoopExecutor(), SleepExecutor(), SimulatorExecutor(), LLMChatExecutor(),
+                          CommandAgentExecutor(root: workspaceRoot)])
+    }
 
     public func executor(for kind: String) -> (any JobExecutor)? { executors[kind] }
     public var kinds: [String] { executors.keys.sorted() }

@@ -35,6 +35,9 @@ public struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "How long a shutdown waits for running jobs, in milliseconds.")
     var drainTimeoutMs: Int64 = 10_000
 
+    @Option(name: .long, help: "Directory for command agents' workspaces (default: a temporary directory per worker id).")
+    var workspace: String?
+
     @Option(name: .long, help: "Exit when this process stops being our parent (used by `coevo run`).")
     var parentPid: Int32?
 
@@ -59,6 +62,7 @@ public struct WorkerCommand: AsyncParsableCommand {
         settings.liveness = liveness
         settings.drainTimeoutMilliseconds = drainTimeoutMs
         settings.parentPID = parentPid
+        if let workspace { settings.workspaceRoot = workspace }
         let service = WorkerService(settings: settings, logger: logger)
         try await runUntilShutdown([service], logger: logger)
         ZMQContext.shared.terminate()

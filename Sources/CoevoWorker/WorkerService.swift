@@ -24,9 +24,9 @@ public final class WorkerService: Service, Sendable {
     let executors: ExecutorRegistry
     let logger: Logger
 
-    public init(settings: WorkerSettings, executors: ExecutorRegistry = .builtIn, logger: Logger) {
+    public init(settings: WorkerSettings, executors: ExecutorRegistry? = nil, logger: Logger) {
         self.settings = settings
-        self.executors = executors
+        self.executors = executors ?? .standard(workspaceRoot: URL(fileURLWithPath: settings.workspaceRoot))
         self.logger = logger
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import CoevoCore
 
 /// How a worker connects and behaves; `coevo-worker --help` documents each flag.
@@ -15,10 +16,14 @@ public struct WorkerSettings: Sendable {
     /// Exit when this process is no longer our parent (`coevo run` passes its pid, so
     /// local workers never outlive a killed launcher).
     public var parentPID: Int32?
+    /// Where command agents get their workspaces (one directory or worktree per agent).
+    public var workspaceRoot: String
+
 
     public init(coordinator: String, id: WorkerID, slots: Int) {
         self.coordinator = coordinator
         self.id = id
         self.slots = slots
+        workspaceRoot = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-worker-\(id.rawValue)").path
     }
 }

@@ -236,6 +236,8 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
             try require(e.concurrency >= 1, "endpoints[\(i)].concurrency", "must be at least 1")
             try require(e.timeoutMs >= 1, "endpoints[\(i)].timeout_ms", "must be positive")
         }
+        try require(workload.kind != JobKind.agentCommand.rawValue, "workload.kind",
+                    "agent.command jobs are made by experiment protocols, not by a workload batch")
         if workload.kind == JobKind.llm.rawValue {
             try require(endpoints.contains { $0.name == workload.endpoint }, "workload.endpoint",
                         "names no endpoint (have: \(endpoints.map(\.name).joined(separator: ", ")))")

@@ -7,4 +7,6 @@ public enum JobKind: String, CaseIterable, Sendable {
     case sleep
     /// One chat call to the endpoint in its payload (`LLMJob`), answered with `LLMJobOutput`.
     case llm = "llm.chat"
+    /// A command-line agent run in its own workspace (`CommandAgentJob`).
+    case agentCommand = "agent.command"
 }

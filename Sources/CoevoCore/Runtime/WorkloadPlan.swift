@@ -21,6 +21,8 @@ public enum WorkloadPlan {
                                  prompt: workload.prompt.replacingOccurrences(of: "{i}", with: "\(index)"),
                                  maxTokens: workload.maxTokens, temperature: workload.temperature)
                 payload = (try? JSONEncoder().encode(job)) ?? Data()
+            case .agentCommand:
+                payload = Data()  // refused by validate(): protocols make these jobs
             }
             return Job(id: firstID + JobID(index), run: run, kind: workload.kind, payload: payload,
                        timeoutMilliseconds: timeout)

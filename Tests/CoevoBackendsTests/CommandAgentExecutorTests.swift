@@ -1,0 +1,68 @@
+import CoevoBackends
+import CoevoCore
+import Foundation
+import Testing
+
+/// Command agents as a worker runs them: real subprocesses in per-agent workspaces. Bad
+/// input tried: an agent that prints no JSON, one that crashes three times in a row, a
+/// payload that is not a job, a repository that does not exist.
+@Suite struct CommandAgentExecutorTests {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-agents-\(UUID().uuidString.prefix(8))")
+
+    func run(_ executor: CommandAgentExecutor, _ job: CommandAgentJob) async -> JobOutcome {
+        await executor.run(payload: try! JSONEncoder().encode(job))
+    }
+
+    @Test func eachAgentWorksInItsOwnWorkspaceOverJSON() async throws {
+        let executor = CommandAgentExecutor(root: root)
+        let script = "import json, os, sys; d = json.load(sys.stdin); open('notes.txt', 'a').write(d['note'] + '\\n'); print(json.dumps({'cwd': os.getcwd(), 'notes': open('notes.txt').read().split()}))"
+        for note in ["first", "second"] {
+            let outcome = await run(executor, CommandAgentJob(agent: "solver-1", command: ["python3", "-c", script], input: #"{"note": "\#(note)"}"#))
+            #expect(outcome.status == .succeeded, "\(outcome.error)")
+        }
+        let other = await run(executor, CommandAgentJob(agent: "solver-2", command: ["python3", "-c", script], input: #"{"note": "alone"}"#))
+        let object = try JSONSerialization.jsonObject(with: other.output) as? [String: Any]
+        #expect(object?["cwd"] as? String == root.appendingPathComponent("agents/solver-2").path)
+        #expect(object?["notes"] as? [String] == ["alone"])
+        let first = try String(contentsOf: root.appendingPathComponent("agents/solver-1/notes.txt"), encoding: .utf8)
+        #expect(first == "first\nsecond\n")
+        #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("logs/solver-1.log").path))
+    }
+
+    @Test func badOutputsAndCrashesAreRecordedAndThreeCrashesPauseTheAgent() async {
+        let executor = CommandAgentExecutor(root: root)
+        let chatty = await run(executor, CommandAgentJob(agent: "chatty", command: ["echo", "I think the answer is 4"], input: "{}"))
+        #expect(chatty.status == .failed && chatty.error.contains("printed no JSON"))
+        var errors: [String] = []
+        for _ in 0..<4 {
+            errors.append(await run(executor, CommandAgentJob(agent: "crashy", command: ["sh", "-c", "echo boom >&2; exit 2"], input: "{}")).error)
+        }
+        #expect(errors[0] == "agent crashy exit code 2: boom\n")
+        #expect(errors[2].contains("paused for 5 minutes"))
+        #expect(errors[3] == "agent crashy is paused: it crashed 3 times within 30 s")
+        let garbage = await executor.run(payload: Data("not json".utf8))
+        #expect(garbage.status == .failed && garbage.error.contains("not a CommandAgentJob"))
+        let noRepo = await run(executor, CommandAgentJob(agent: "lost", command: ["true"], input: "{}", repository: "/no/such/repo"))
+        #expect(noRepo.error.contains("git worktree add failed"))
+    }
+
+    @Test func aRepositoryTaskGetsAGitWorktree() async throws {
+        let repo = root.appendingPathComponent("repo").path
+        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+        try "print('hello')\n".write(toFile: repo + "/main.py", atomically: true, encoding: .utf8)
+        for args in [["init", "-q"], ["-c", "user.email=t@t", "-c", "user.name=t", "add", "."],
+                     ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "start"]] {
+            let git = Process()
+            git.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            git.arguments = ["git", "-C", repo] + args
+            try git.run()
+            git.waitUntilExit()
+        }
+        let executor = CommandAgentExecutor(root: root.appendingPathComponent("worker"))
+        let outcome = await run(executor, CommandAgentJob(
+            agent: "coder", command: ["sh", "-c", "cat main.py >/dev/null && git rev-parse --is-inside-work-tree | sed 's/.*/\"&\"/'"],
+            input: "{}", repository: repo))
+        #expect(outcome.status == .succeeded, "\(outcome.error)")
+        #expect(String(decoding: outcome.output, as: UTF8.self) == "\"true\"\n")
+    }
+}
