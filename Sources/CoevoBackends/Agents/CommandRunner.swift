@@ -51,8 +51,14 @@ public struct CommandOutcome: Hashable, Sendable {
 /// stopped, so no child it forked outlives it. Blocking work happens on a thread of its
 /// own, never on the cooperative pool.
 public enum CommandRunner {
+    /// A command that exits without reading its stdin makes our write fail with SIGPIPE,
+    /// whose default action kills this whole process (a worker, with every job on it):
+    /// ignore it once, and let the write report EPIPE instead.
+    private static let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
+
     public static func run(_ spec: CommandSpec, input: Data = Data()) async -> CommandOutcome {
-        await withCheckedContinuation { continuation in
+        _ = ignoreBrokenPipes
+        return await withCheckedContinuation { continuation in
             let thread = Thread { continuation.resume(returning: runBlocking(spec, input: input)) }
             thread.name = "coevo-command"
             thread.start()
@@ -60,6 +66,7 @@ public enum CommandRunner {
     }
 
     public static func runBlocking(_ spec: CommandSpec, input: Data) -> CommandOutcome {
+        _ = ignoreBrokenPipes
         let started = Date()
         func failed(_ why: String) -> CommandOutcome {
             CommandOutcome(exitCode: 127, signal: nil, stdout: Data(), stderr: Data(why.utf8), timedOut: false, stalled: false,
@@ -158,11 +165,20 @@ public enum CommandRunner {
             }
         }
         if writing { close(stdinPipe[1]) }
+        // Output closed: give the command until its deadline to exit on its own (closing
+        // its output is not yet exiting), unless it was already stopped.
+        var status: Int32 = 0
+        var reaped = false
+        while !timedOut && !stalled && !reaped {
+            reaped = waitpid(pid, &status, WNOHANG) == pid
+            if reaped { break }
+            if Date() >= deadline { timedOut = true; break }
+            usleep(2_000)
+        }
         // Whatever happened, nothing of the group survives: not the command, not a child
         // it forked and left running.
         kill(-pid, SIGKILL)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        if !reaped { while waitpid(pid, &status, 0) < 0 && errno == EINTR {} }
         close(stdoutPipe[0]); close(stderrPipe[0])
         let exited = (status & 0x7f) == 0
         return CommandOutcome(

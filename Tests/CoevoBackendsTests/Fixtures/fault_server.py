@@ -111,6 +111,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    # Die with the test process, even if it crashes (PR_SET_PDEATHSIG = 1, SIGKILL = 9).
+    import ctypes
+    ctypes.CDLL("libc.so.6").prctl(1, 9)
     server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
     server.daemon_threads = True
     print("ready", flush=True)
