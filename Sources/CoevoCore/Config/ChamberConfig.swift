@@ -3,12 +3,6 @@
 /// name. The chamber's seed, evolution and simulator settings come from the top-level
 /// `run.seed`, `evolution` and `simulator` sections (see `ExperimentConfig`).
 
-extension KeyedDecodingContainer {
-    func value<T: Decodable>(_ key: Key, _ fallback: T) throws -> T {
-        try decodeIfPresent(T.self, forKey: key) ?? fallback
-    }
-}
-
 extension ChamberSettings: Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case niches, agents, steps, mix

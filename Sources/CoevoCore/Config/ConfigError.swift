@@ -23,6 +23,13 @@ struct AnyConfigKey: CodingKey {
     init?(intValue: Int) { nil }
 }
 
+extension KeyedDecodingContainer {
+    /// The field's value, or `fallback` when the config leaves it out.
+    func value<T: Decodable>(_ key: Key, _ fallback: T) throws -> T {
+        try decodeIfPresent(T.self, forKey: key) ?? fallback
+    }
+}
+
 extension Decoder {
     func rejectUnknownKeys<Key: CodingKey & CaseIterable>(_: Key.Type) throws {
         let known = Set(Key.allCases.map(\.stringValue))
