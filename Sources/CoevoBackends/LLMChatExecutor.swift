@@ -36,7 +36,15 @@ public final class LLMChatExecutor: JobExecutor {
                                       completionTokens: response.usage.completionTokens, costUSD: price.cost(of: response.usage))
             return JobOutcome(status: .succeeded, output: (try? JSONEncoder().encode(output)) ?? Data())
         } catch {
-            return JobOutcome(status: .failed, error: error.description)
+            switch error {
+            case .unavailable:
+                // The endpoint, not the job, is at fault: hand the job back for later.
+                return JobOutcome(status: .deferred, error: error.description)
+            case .circuitOpen(_, let wait):
+                return JobOutcome(status: .deferred, error: error.description, retryAfterMilliseconds: UInt64(wait))
+            default:
+                return JobOutcome(status: .failed, error: error.description)
+            }
         }
     }
 
@@ -51,7 +59,11 @@ public final class LLMChatExecutor: JobExecutor {
                 concurrency: endpoint.concurrency,
                 price: Price(inputPerMillion: endpoint.priceInputPerMillion, outputPerMillion: endpoint.priceOutputPerMillion),
                 timeoutMilliseconds: endpoint.timeoutMs)
-            let client = try LLMClient(endpoints: [config], http: http, seed: UInt64(truncatingIfNeeded: endpoint.name.hashValue))
+            var retry = RetryPolicy()
+            retry.maxAttempts = endpoint.maxAttempts
+            let client = try LLMClient(endpoints: [config], http: http, retry: retry,
+                                       breaker: CircuitBreaker(openMilliseconds: Int64(endpoint.breakerOpenMs)),
+                                       seed: UInt64(truncatingIfNeeded: endpoint.name.hashValue))
             cache[endpoint] = client
             return client
         }

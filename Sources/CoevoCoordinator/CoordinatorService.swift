@@ -109,6 +109,8 @@ struct CoordinatorEngine {
     /// Model spending of the runs served, charged from llm.chat results.
     var budget = Budget()
     var budgetStop: String?
+    /// No dispatch before this time: a worker deferred a job because its endpoint is down.
+    var pausedUntil: MonotonicTime?
 
     init(service: CoordinatorService, loop: SocketLoop) throws {
         self.service = service
@@ -290,6 +292,20 @@ struct CoordinatorEngine {
     }
 
     private mutating func apply(_ result: ResultMessage, from worker: WorkerID, routing: Data) {
+        if result.status == .deferred {
+            guard let lease = scheduler.deferJob(result.jobID, attempt: result.attempt, from: worker) else {
+                logger.notice("discarded a late DEFERRED for job \(result.jobID) from \(worker)")
+                return
+            }
+            let now = MonotonicTime.now()
+            let wait = result.retryAfterMs > 0 ? Int64(clamping: result.retryAfterMs) : settings.deferPauseMilliseconds
+            if pausedUntil.map({ $0 < now }) ?? true {
+                logger.warning("worker \(worker) deferred job \(lease.job.id) (\(result.error)); dispatch paused for \(wait) ms, nothing is lost")
+            }
+            pausedUntil = max(pausedUntil ?? now, now + wait)
+            record("job_deferred", run: lease.job.run.rawValue, job: lease.job.id, worker: worker.rawValue, detail: result.error)
+            return
+        }
         switch scheduler.complete(result.jobID, attempt: result.attempt, from: worker) {
         case .apply(let lease):
             resultsApplied += 1
@@ -345,6 +361,11 @@ struct CoordinatorEngine {
 
     private mutating func dispatch(now: MonotonicTime) {
         guard drainDeadline == nil, budgetStop == nil else { return }
+        if let until = pausedUntil {
+            guard now >= until else { return }
+            pausedUntil = nil
+            logger.info("dispatch resumes after a deferral pause")
+        }
         let at = Date().timeIntervalSince1970
         for (worker, leases) in scheduler.dispatch(now: now) {
             var start = 0

@@ -16,6 +16,8 @@ public struct CoordinatorSettings: Sendable {
     public var exitWhenDone = false
     /// How long a graceful shutdown waits for leased jobs to come back.
     public var drainTimeoutMilliseconds: Int64 = 10_000
+    /// Dispatch pause after a deferred job that names no wait of its own.
+    public var deferPauseMilliseconds: Int64
 
     public init(config: ExperimentConfig.CoordinatorSection) {
         bind = config.bind
@@ -26,5 +28,6 @@ public struct CoordinatorSettings: Sendable {
             workerSilenceLimitMilliseconds: config.heartbeatIntervalMilliseconds * config.liveness,
             leaseGraceMilliseconds: max(2000, config.heartbeatIntervalMilliseconds * 2))
         maxMessageBytes = config.maxMessageBytes
+        deferPauseMilliseconds = config.deferPauseMilliseconds
     }
 }

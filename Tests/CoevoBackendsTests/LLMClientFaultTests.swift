@@ -112,7 +112,11 @@ import Testing
             _ = try await llm.chat("html", question)
             Issue.record("the breaker should be open")
         } catch {
-            #expect(error == .circuitOpen(endpoint: "html"))
+            guard case .circuitOpen(let endpoint, let wait) = error else {
+                Issue.record("expected an open circuit, got \(error)")
+                return
+            }
+            #expect(endpoint == "html" && wait > 59_000 && wait <= 60_000)
         }
         #expect(await server.count("hits", "html") == 2)  // nothing more reached the server
     }

@@ -2,12 +2,11 @@ import Foundation
 import Testing
 
 extension ProcessTests {
-    /// llm.chat jobs from worker processes to a local scripted endpoint, under a budget.
+    /// llm.chat jobs from worker processes to a local scripted endpoint: under a budget,
+    /// and through an outage.
     @Suite struct BudgetRunTests {
-        @Test func aSpentBudgetStopsDispatchCleanlyAndKeepsWhatRan() async throws {
-            let scratch = try Scratch("budget")
-            defer { scratch.close() }
-            let run = TestRun(scratch: scratch)
+        /// The scripted chat server of the backend tests, on a free port.
+        static func startFaultServer() throws -> (Process, Int) {
             let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             let port = freePort()
             let server = Process()
@@ -16,8 +15,42 @@ extension ProcessTests {
             let ready = Pipe()
             server.standardOutput = ready
             try server.run()
-            defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
             _ = ready.fileHandleForReading.availableData
+            return (server, port)
+        }
+
+        /// Bad input tried: an endpoint that answers 503 to its first 12 requests. The jobs
+        /// that meet the outage are deferred, dispatch pauses, and every job still succeeds.
+        @Test func anEndpointOutagePausesTheRunAndLosesNothing() async throws {
+            let scratch = try Scratch("outage")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let (server, port) = try Self.startFaultServer()
+            defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+            let config = try scratch.write("outage.yaml", """
+                run: {name: outage-it, seed: 1}
+                coordinator: {bind: \(run.endpoint), database: \(run.database), defer_pause_ms: 300}
+                workers: {count: 1, slots: 2}
+                endpoints: [{name: flaky, url: "http://127.0.0.1:\(port)/outage", model: m, concurrency: 2,
+                             max_attempts: 2, breaker_open_ms: 200}]
+                workload: {kind: llm.chat, jobs: 6, endpoint: flaky, max_tokens: 4}
+                """)
+            let coevo = try Child("coevo", ["run", config], in: scratch, name: "run")
+            #expect(await coevo.waitForExit(timeout: 90) == 0, "\(coevo.log)")
+            #expect(coevo.log.contains("dispatch paused"))
+            let db = try Database(run.database)
+            #expect(try db.int("SELECT COUNT(*) FROM results WHERE status = 'succeeded'") == 6)
+            #expect(try db.int("SELECT COUNT(*) FROM results WHERE status != 'succeeded'") == 0)
+            #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'job_deferred'") >= 1)
+            #expect(try db.int("SELECT COUNT(*) FROM jobs WHERE state = 'failed'") == 0)
+        }
+
+        @Test func aSpentBudgetStopsDispatchCleanlyAndKeepsWhatRan() async throws {
+            let scratch = try Scratch("budget")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let (server, port) = try Self.startFaultServer()
+            defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
 
             let config = try scratch.write("budget.yaml", """
                 run: {name: budget-it, seed: 1}

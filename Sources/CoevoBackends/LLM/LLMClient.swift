@@ -32,16 +32,20 @@ public enum LLMError: Error, Hashable, Sendable, CustomStringConvertible {
     case unknownEndpoint(String)
     case missingAPIKey(endpoint: String, variable: String)
     case budgetExhausted(String)
-    case circuitOpen(endpoint: String)
+    case circuitOpen(endpoint: String, retryAfterMilliseconds: Int64)
     case failed(endpoint: String, attempts: Int, last: String)
+    /// Every attempt met a fault of the endpoint's own (down, overloaded, cut off): worth
+    /// trying again later, unlike `failed`, which the request itself caused.
+    case unavailable(endpoint: String, attempts: Int, last: String)
 
     public var description: String {
         switch self {
         case .unknownEndpoint(let name): "no endpoint named '\(name)' in the config"
         case .missingAPIKey(let endpoint, let variable): "endpoint '\(endpoint)' needs an API key in $\(variable), which is not set"
         case .budgetExhausted(let why): "budget exhausted: \(why)"
-        case .circuitOpen(let endpoint): "endpoint '\(endpoint)' keeps failing; its circuit breaker is open, calls wait for the cool-down"
+        case .circuitOpen(let endpoint, let wait): "endpoint '\(endpoint)' keeps failing; its circuit breaker is open for \(wait) ms more"
         case .failed(let endpoint, let attempts, let last): "endpoint '\(endpoint)' failed after \(attempts) attempt(s): \(last)"
+        case .unavailable(let endpoint, let attempts, let last): "endpoint '\(endpoint)' unavailable after \(attempts) attempt(s): \(last)"
         }
     }
 }
@@ -100,7 +104,12 @@ public actor LLMClient {
         var attempt = 0
         while true {
             attempt += 1
-            guard endpoints[endpointName]!.breaker.allow(now: .now()) else { throw .circuitOpen(endpoint: endpointName) }
+            let now = MonotonicTime.now()
+            guard endpoints[endpointName]!.breaker.allow(now: now) else {
+                var wait: Int64 = 0
+                if case .open(let until) = endpoints[endpointName]!.breaker.state { wait = max(0, until - now) }
+                throw .circuitOpen(endpoint: endpointName, retryAfterMilliseconds: wait)
+            }
             let failure: RetryPolicy.Failure
             let detail: String
             switch await self.http.send(http) {
@@ -128,6 +137,9 @@ public actor LLMClient {
             case .retry(let delay):
                 try? await Task.sleep(for: .milliseconds(delay))
             case .giveUp:
+                if RetryPolicy.isRetryable(failure) {
+                    throw .unavailable(endpoint: endpointName, attempts: attempt, last: scrub(detail, endpointName))
+                }
                 throw .failed(endpoint: endpointName, attempts: attempt, last: scrub(detail, endpointName))
             }
         }

@@ -80,6 +80,9 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         public var maxMessageBytes: Int64 = 64 << 20
         /// Longest time a result waits in memory before its batch is committed.
         public var storeFlushMilliseconds: Int64 = 20
+        /// Dispatch pauses this long when a worker defers a job (its endpoint is down) and
+        /// does not say how long to wait.
+        public var deferPauseMilliseconds: Int64 = 30_000
 
         public init() {}
         enum CodingKeys: String, CodingKey, CaseIterable {
@@ -89,6 +92,7 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
             case jobTimeoutMilliseconds = "job_timeout_ms"
             case maxMessageBytes = "max_message_bytes"
             case storeFlushMilliseconds = "store_flush_ms"
+            case deferPauseMilliseconds = "defer_pause_ms"
         }
         public init(from decoder: any Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -101,6 +105,7 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
             jobTimeoutMilliseconds = try c.value(.jobTimeoutMilliseconds, jobTimeoutMilliseconds)
             maxMessageBytes = try c.value(.maxMessageBytes, maxMessageBytes)
             storeFlushMilliseconds = try c.value(.storeFlushMilliseconds, storeFlushMilliseconds)
+            deferPauseMilliseconds = try c.value(.deferPauseMilliseconds, deferPauseMilliseconds)
         }
     }
 
@@ -220,6 +225,7 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
                     "coordinator.max_message_bytes", "must be at least 4096 (got \(coordinator.maxMessageBytes))")
         try require((1...10_000).contains(coordinator.storeFlushMilliseconds),
                     "coordinator.store_flush_ms", "must be between 1 and 10000 (got \(coordinator.storeFlushMilliseconds))")
+        try require(coordinator.deferPauseMilliseconds >= 0, "coordinator.defer_pause_ms", "must not be negative")
         try require(workers.count >= 0, "workers.count", "must not be negative (got \(workers.count))")
         try require((1...100_000).contains(workers.slots), "workers.slots", "must be between 1 and 100000 (got \(workers.slots))")
         try require(JobKind(rawValue: workload.kind) != nil, "workload.kind",
@@ -235,6 +241,8 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
             try require(["openai", "anthropic"].contains(e.api), "endpoints[\(i)].api", "must be openai or anthropic (got '\(e.api)')")
             try require(e.concurrency >= 1, "endpoints[\(i)].concurrency", "must be at least 1")
             try require(e.timeoutMs >= 1, "endpoints[\(i)].timeout_ms", "must be positive")
+            try require(e.maxAttempts >= 1, "endpoints[\(i)].max_attempts", "must be at least 1")
+            try require(e.breakerOpenMs >= 0, "endpoints[\(i)].breaker_open_ms", "must not be negative")
         }
         try require(workload.kind != JobKind.agentCommand.rawValue, "workload.kind",
                     "agent.command jobs are made by experiment protocols, not by a workload batch")

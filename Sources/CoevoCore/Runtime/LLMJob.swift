@@ -13,6 +13,10 @@ public struct LLMJob: Hashable, Sendable, Codable {
         public var timeoutMs: Int
         public var priceInputPerMillion: Double
         public var priceOutputPerMillion: Double
+        /// Attempts per call before the endpoint counts as unavailable (the job is deferred).
+        public var maxAttempts: Int = 5
+        /// How long the endpoint's circuit breaker stays open after 5 failures in a row.
+        public var breakerOpenMs: Int = 30_000
 
         public init(name: String, url: String, model: String, api: String = "openai", apiKeyEnv: String? = nil,
                     concurrency: Int = 8, timeoutMs: Int = 60_000, priceInputPerMillion: Double = 0, priceOutputPerMillion: Double = 0) {
@@ -35,6 +39,8 @@ public struct LLMJob: Hashable, Sendable, Codable {
             case timeoutMs = "timeout_ms"
             case priceInputPerMillion = "price_input_per_million"
             case priceOutputPerMillion = "price_output_per_million"
+            case maxAttempts = "max_attempts"
+            case breakerOpenMs = "breaker_open_ms"
         }
 
         public init(from decoder: any Decoder) throws {
@@ -48,6 +54,8 @@ public struct LLMJob: Hashable, Sendable, Codable {
             timeoutMs = try c.value(.timeoutMs, timeoutMs)
             priceInputPerMillion = try c.value(.priceInputPerMillion, priceInputPerMillion)
             priceOutputPerMillion = try c.value(.priceOutputPerMillion, priceOutputPerMillion)
+            maxAttempts = try c.value(.maxAttempts, maxAttempts)
+            breakerOpenMs = try c.value(.breakerOpenMs, breakerOpenMs)
         }
     }
 

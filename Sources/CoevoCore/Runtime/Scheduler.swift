@@ -101,6 +101,18 @@ public struct Scheduler: Sendable {
         return .apply(lease)
     }
 
+    /// A worker could not run its attempt now (DEFERRED): the lease is taken back and the
+    /// job goes first in its queue, its attempt not counted. Returns the lease, or nil when
+    /// it is not this worker's current lease (then nothing changes).
+    public mutating func deferJob(_ id: JobID, attempt: UInt32, from worker: WorkerID) -> Lease? {
+        guard let lease = leases[id], lease.worker == worker, lease.attempt == attempt else { return nil }
+        leases[id] = nil
+        workers[worker]?.leased.remove(id)
+        pending[id]!.attempts -= 1
+        enqueue(id, run: lease.job.run, atFront: true)
+        return lease
+    }
+
     // MARK: Workers
 
     /// Handles a READY. See `Registration` for the cases.

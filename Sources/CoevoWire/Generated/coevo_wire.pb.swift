@@ -37,6 +37,11 @@ public nonisolated enum Coevo_Wire_V1_ResultStatus: SwiftProtobuf.Enum, Swift.Ca
   case failed // = 2
   case timedOut // = 3
   case unsupported // = 4
+
+  /// The worker could not run the job now (its model endpoint is down): the coordinator
+  /// puts it back in the queue without counting an attempt and pauses dispatch for
+  /// `retry_after_ms` (or its default), so an outage costs time, not jobs.
+  case deferred // = 5
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -50,6 +55,7 @@ public nonisolated enum Coevo_Wire_V1_ResultStatus: SwiftProtobuf.Enum, Swift.Ca
     case 2: self = .failed
     case 3: self = .timedOut
     case 4: self = .unsupported
+    case 5: self = .deferred
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -61,6 +67,7 @@ public nonisolated enum Coevo_Wire_V1_ResultStatus: SwiftProtobuf.Enum, Swift.Ca
     case .failed: return 2
     case .timedOut: return 3
     case .unsupported: return 4
+    case .deferred: return 5
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -72,6 +79,7 @@ public nonisolated enum Coevo_Wire_V1_ResultStatus: SwiftProtobuf.Enum, Swift.Ca
     .failed,
     .timedOut,
     .unsupported,
+    .deferred,
   ]
 
 }
@@ -371,6 +379,9 @@ public nonisolated struct Coevo_Wire_V1_Result: Sendable {
 
   public var durationUs: UInt64 = 0
 
+  /// With DEFERRED: how long the worker suggests waiting before trying again.
+  public var retryAfterMs: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -653,7 +664,7 @@ public nonisolated struct Coevo_Wire_V1_SimTurnResult: Sendable {
 fileprivate nonisolated let _protobuf_package = "coevo.wire.v1"
 
 nonisolated extension Coevo_Wire_V1_ResultStatus: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0RESULT_STATUS_UNSPECIFIED\0\u{1}RESULT_STATUS_SUCCEEDED\0\u{1}RESULT_STATUS_FAILED\0\u{1}RESULT_STATUS_TIMED_OUT\0\u{1}RESULT_STATUS_UNSUPPORTED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0RESULT_STATUS_UNSPECIFIED\0\u{1}RESULT_STATUS_SUCCEEDED\0\u{1}RESULT_STATUS_FAILED\0\u{1}RESULT_STATUS_TIMED_OUT\0\u{1}RESULT_STATUS_UNSUPPORTED\0\u{1}RESULT_STATUS_DEFERRED\0")
 }
 
 nonisolated extension Coevo_Wire_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
@@ -1085,7 +1096,7 @@ nonisolated extension Coevo_Wire_V1_JobBatch: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Coevo_Wire_V1_Result: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Result"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}attempt\0\u{1}status\0\u{1}output\0\u{1}error\0\u{3}duration_us\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}attempt\0\u{1}status\0\u{1}output\0\u{1}error\0\u{3}duration_us\0\u{3}retry_after_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1099,6 +1110,7 @@ nonisolated extension Coevo_Wire_V1_Result: SwiftProtobuf.Message, SwiftProtobuf
       case 4: try { try decoder.decodeSingularBytesField(value: &self.output) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.error) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.durationUs) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.retryAfterMs) }()
       default: break
       }
     }
@@ -1123,6 +1135,9 @@ nonisolated extension Coevo_Wire_V1_Result: SwiftProtobuf.Message, SwiftProtobuf
     if self.durationUs != 0 {
       try visitor.visitSingularUInt64Field(value: self.durationUs, fieldNumber: 6)
     }
+    if self.retryAfterMs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.retryAfterMs, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1133,6 +1148,7 @@ nonisolated extension Coevo_Wire_V1_Result: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.output != rhs.output {return false}
     if lhs.error != rhs.error {return false}
     if lhs.durationUs != rhs.durationUs {return false}
+    if lhs.retryAfterMs != rhs.retryAfterMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

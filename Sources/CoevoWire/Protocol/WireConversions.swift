@@ -22,6 +22,7 @@ extension ResultMessage {
         output = outcome.output
         error = outcome.error
         durationUs = outcome.durationMicroseconds
+        retryAfterMs = outcome.retryAfterMilliseconds
     }
 
     /// The outcome this message reports; an unset or unknown status reads as `failed`,
@@ -31,9 +32,11 @@ extension ResultMessage {
         case .succeeded: .succeeded
         case .timedOut: .timedOut
         case .unsupported: .unsupported
+        case .deferred: .deferred
         case .failed, .unspecified, .UNRECOGNIZED: .failed
         }
-        return JobOutcome(status: status, output: output, error: error, durationMicroseconds: durationUs)
+        return JobOutcome(status: status, output: output, error: error, durationMicroseconds: durationUs,
+                          retryAfterMilliseconds: retryAfterMs)
     }
 }
 
@@ -44,6 +47,7 @@ extension Coevo_Wire_V1_ResultStatus {
         case .failed: .failed
         case .timedOut: .timedOut
         case .unsupported: .unsupported
+        case .deferred: .deferred
         }
     }
 }

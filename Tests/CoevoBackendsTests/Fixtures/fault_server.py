@@ -10,6 +10,7 @@ POST /<scenario>/v1/chat/completions answers according to <scenario>:
   reset      closes the connection without answering
   html       502 with an HTML error page
   echoauth   401 whose body repeats the Authorization header it got
+  outage     503 for the first 12 requests, then ok (an endpoint that comes back)
   judge      a judge's reply ending in "Score: 0.8"
   judgemute  a judge's reply with no score in it
 GET /hits/<scenario> returns how many requests <scenario> got; /inflight/<scenario> the
@@ -99,6 +100,11 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif scenario == "html":
             self.send(502, "<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
+        elif scenario == "outage":
+            if n <= 12:
+                self.send(503, '{"error": "model loading"}')
+            else:
+                self.send(200, json.dumps(OK))
         elif scenario in ("judge", "judgemute"):
             reply = dict(OK)
             text = "The answer is polite and complete.\nScore: 0.8" if scenario == "judge" else "I cannot grade this."
