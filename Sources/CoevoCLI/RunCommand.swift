@@ -21,7 +21,7 @@ public struct RunCommand: AsyncParsableCommand {
             same config runs on a cluster with coevo-coordinator and coevo-worker.
             """)
 
-    @Argument(help: "Experiment config (YAML). Omit for the embedded defaults (Configs/quickstart.yaml).")
+    @Argument(help: "Experiment config (YAML), e.g. Configs/quickstart.yaml. Omit for the embedded defaults: a 20,000-job runtime batch.")
     var config: String?
 
     @Option(name: .long, help: "Local worker processes to start (overrides workers.count).")
