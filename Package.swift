@@ -87,11 +87,13 @@ let package = Package(
         .testTarget(name: "CoevoWireTests", dependencies: ["CoevoWire", "CoevoCore"]),
         .testTarget(name: "CoevoStoreTests", dependencies: ["CoevoStore", "CoevoCore"]),
         .testTarget(name: "CoevoCoordinatorTests", dependencies: ["CoevoCoordinator", "CoevoCore"]),
-        .testTarget(name: "CoevoBackendsTests", dependencies: ["CoevoBackends", "CoevoCore"]),
+        .testTarget(name: "CoevoBackendsTests", dependencies: ["CoevoBackends", "CoevoCore", "CoevoTestSupport"]),
+        // Helpers shared by the test targets (ports, the scripted chat server).
+        .target(name: "CoevoTestSupport", path: "Tests/CoevoTestSupport"),
         .testTarget(
             name: "CoevoIntegrationTests",
             dependencies: [
-                "CoevoWire", "CoevoCore", "CoevoStore", "CZeroMQ",
+                "CoevoWire", "CoevoCore", "CoevoStore", "CZeroMQ", "CoevoTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
     ],

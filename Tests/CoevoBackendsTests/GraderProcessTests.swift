@@ -1,5 +1,6 @@
 import CoevoBackends
 import CoevoCore
+import CoevoTestSupport
 import Foundation
 import Testing
 
@@ -45,7 +46,7 @@ import Testing
         var retry = RetryPolicy()
         retry.maxAttempts = 2
         retry.baseDelayMilliseconds = 10
-        let down = EndpointConfig(name: "down", url: "http://127.0.0.1:\(LLMClientFaultTests.FaultServer.freePort())", model: "m",
+        let down = EndpointConfig(name: "down", url: "http://127.0.0.1:\(TestSupport.freePort())", model: "m",
                                   timeoutMilliseconds: 500)
         let llm = try LLMClient(endpoints: [server.endpoint("judge"), server.endpoint("judgemute"), down],
                                 http: CurlClient(), retry: retry, seed: 1, environment: [:])

@@ -1,5 +1,6 @@
 import CoevoBackends
 import CoevoCore
+import CoevoTestSupport
 import Foundation
 import Testing
 
@@ -9,19 +10,11 @@ import Testing
 /// HTML error page, a server that echoes the API key back.
 @Suite(.serialized) struct LLMClientFaultTests {
     final class FaultServer: @unchecked Sendable {
-        let process = Process()
+        let process: Process
         let port: Int
 
         init() throws {
-            port = Self.freePort()
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/fault_server.py")
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", script.path, "\(port)"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            // Wait for "ready" so no test races the bind.
-            _ = pipe.fileHandleForReading.availableData
+            (process, port) = try TestSupport.startFaultServer()
         }
 
         deinit { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
@@ -36,22 +29,6 @@ import Testing
         func count(_ table: String, _ scenario: String) async -> Int {
             guard case .success(let response) = await probe.send(HTTPRequest(url: "http://127.0.0.1:\(port)/\(table)/\(scenario)")) else { return -1 }
             return Int(String(decoding: response.body, as: UTF8.self)) ?? -1
-        }
-
-        static func freePort() -> Int {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    _ = bind(fd, $0, length)
-                    _ = getsockname(fd, $0, &length)
-                }
-            }
-            return Int(UInt16(bigEndian: address.sin_port))
         }
     }
 

