@@ -38,6 +38,13 @@ public struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Directory for command agents' workspaces (default: a temporary directory per worker id).")
     var workspace: String?
 
+    @Option(name: .long,
+            help: "A local model server to start before connecting and stop at exit: its command line, words split on spaces.")
+    var modelServer: String?
+
+    @Option(name: .long, help: "URL polled until the model server answers 200 (needed with --model-server).")
+    var modelHealth: String?
+
     @Option(name: .long, help: "Exit when this process stops being our parent (used by `coevo run`).")
     var parentPid: Int32?
 
@@ -52,6 +59,9 @@ public struct WorkerCommand: AsyncParsableCommand {
         guard (1...100_000).contains(slots) else { throw ValidationError("--slots must be between 1 and 100000") }
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard liveness >= 1 else { throw ValidationError("--liveness must be at least 1") }
+        guard modelServer == nil || modelHealth != nil else {
+            throw ValidationError("--model-server needs --model-health URL, polled until the server is up")
+        }
     }
 
     public func run() async throws {
@@ -63,6 +73,18 @@ public struct WorkerCommand: AsyncParsableCommand {
         settings.drainTimeoutMilliseconds = drainTimeoutMs
         settings.parentPID = parentPid
         if let workspace { settings.workspaceRoot = workspace }
+        var server: ManagedModelServer?
+        if let modelServer, let modelHealth {
+            let command = modelServer.split(separator: " ").map(String.init)
+            let managed = ManagedModelServer(command: command, healthURL: modelHealth,
+                                             logPath: settings.workspaceRoot + "/model-server.log")
+            try FileManager.default.createDirectory(atPath: settings.workspaceRoot, withIntermediateDirectories: true)
+            logger.info("starting model server: \(modelServer)")
+            do { try await managed.start(timeoutMilliseconds: 120_000) } catch { throw UserFacingError("\(error)") }
+            logger.info("model server healthy at \(modelHealth)")
+            server = managed
+        }
+        defer { server?.stop() }
         let service = WorkerService(settings: settings, logger: logger)
         try await runUntilShutdown([service], logger: logger)
         ZMQContext.shared.terminate()

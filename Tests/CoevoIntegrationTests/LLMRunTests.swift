@@ -48,3 +48,36 @@ extension ProcessTests {
         }
     }
 }
+
+extension ProcessTests.LLMRunTests {
+    /// A worker that manages its own model server: started before the worker connects,
+    /// gone after the worker drains. (Python's http.server stands in for the model server:
+    /// what is tested is the management, not the model.)
+    @Test func aWorkerStartsItsModelServerAndStopsItOnExit() async throws {
+        let scratch = try Scratch("workerserver")
+        defer { scratch.close() }
+        let run = TestRun(scratch: scratch)
+        let port = freePort()
+        let coordinator = try run.coordinator(config: try run.config(kind: "noop", jobs: 200))
+        let worker = try Child("coevo-worker", [
+            "--connect", run.endpoint, "--id", "w-model", "--workspace", scratch.url("ws").path,
+            "--model-server", "python3 -m http.server \(port) --bind 127.0.0.1",
+            "--model-health", "http://127.0.0.1:\(port)/",
+        ], in: scratch, name: "worker")
+        #expect(await coordinator.waitForExit(timeout: 60) == 0, "\(scratch.logs)")
+        #expect(worker.log.contains("model server healthy"))
+        func serverAlive() -> Bool {
+            let probe = Process()
+            probe.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+            probe.arguments = ["-f", "http.server \(port)"]
+            probe.standardOutput = FileHandle.nullDevice
+            try? probe.run()
+            probe.waitUntilExit()
+            return probe.terminationStatus == 0
+        }
+        #expect(serverAlive())
+        worker.signal(SIGTERM)
+        #expect(await worker.waitForExit(timeout: 30) == 0, "\(worker.log)")
+        #expect(!serverAlive(), "the model server outlived its worker")
+    }
+}
