@@ -56,7 +56,7 @@ struct ChamberDriver: RunDriver {
                 live.append(request)
                 continue
             }
-            queue += engine.complete(request, Self.turnResult(entry.outcome))
+            queue += engine.complete(request, Self.turnResult(entry.outcome) ?? Self.emptyTurn)
             if !engine.isStepOpen && !engine.isFinished { queue += engine.beginStep() }
         }
         collect()
@@ -74,28 +74,30 @@ struct ChamberDriver: RunDriver {
         return (jobs(fresh, ids: &ids), resubmitted)
     }
 
-    /// The turn result a job's outcome stands for: its output, or an empty answer.
-    private static func turnResult(_ outcome: JobOutcome?) -> TurnResult {
-        guard let outcome, outcome.status == .succeeded, let result = try? SimTurnCodec.decodeResult(outcome.output) else {
-            return TurnResult(text: "", tokens: 0)
-        }
-        return result
+    /// What a failed or unreadable turn counts as: an empty (so wrong) answer.
+    private static let emptyTurn = TurnResult(text: "", tokens: 0)
+
+    /// The turn result a succeeded job's output holds, or nil.
+    private static func turnResult(_ outcome: JobOutcome?) -> TurnResult? {
+        guard let outcome, outcome.status == .succeeded else { return nil }
+        return try? SimTurnCodec.decodeResult(outcome.output)
     }
 
     mutating func completed(_ lease: Lease, outcome: JobOutcome, ids: inout JobID) -> [Job] {
         guard let request = pending.removeValue(forKey: lease.job.id) else { return [] }
+        let result = Self.turnResult(outcome)
         if outcome.status != .succeeded {
             note("turn_failed", job: lease.job.id, "\(request.action.rawValue) by agent a\(request.agent): \(outcome.status.rawValue) \(outcome.error)")
-        } else if (try? SimTurnCodec.decodeResult(outcome.output)) == nil {
+        } else if result == nil {
             note("turn_unreadable", job: lease.job.id, "sim.turn output is not a SimTurnResult (\(outcome.output.count) bytes)")
         }
-        return advance(request, Self.turnResult(outcome), ids: &ids)
+        return advance(request, result ?? Self.emptyTurn, ids: &ids)
     }
 
     mutating func failed(_ job: JobID, reason: String, ids: inout JobID) -> [Job] {
         guard let request = pending.removeValue(forKey: job) else { return [] }
         note("turn_failed", job: job, "\(request.action.rawValue) by agent a\(request.agent): \(reason)")
-        return advance(request, TurnResult(text: "", tokens: 0), ids: &ids)
+        return advance(request, Self.emptyTurn, ids: &ids)
     }
 
     mutating func takeEvents() -> [EventRecord] {

@@ -125,18 +125,25 @@ struct CoordinatorEngine {
         nextJobID = try store.nextJobID()
         for run in try store.unfinishedRuns() {
             let id = RunID(run.id)
-            if let limits = (try? ConfigLoader.parse(run.config))?.budget.budget, limits != Budget() {
+            let config = try? ConfigLoader.parse(run.config)
+            if run.state != .running {
+                store.writer.enqueue(.runState(run.id, .running, at: Date().timeIntervalSince1970))
+            }
+            let limits = config?.budget.budget ?? Budget()
+            let chamber = config?.chamberSettings
+            // Stored jobs are read once, for whichever of the two needs them.
+            let storedJobs = (limits != Budget() || chamber != nil) ? try store.storedJobs(ofRun: run.id) : []
+            if limits != Budget() {
                 // What earlier lives of the run spent counts against the same budget.
                 budget = limits
-                for entry in try store.storedJobs(ofRun: run.id) where entry.job.kind == JobKind.llm.rawValue {
+                for entry in storedJobs where entry.job.kind == JobKind.llm.rawValue {
                     if let outcome = entry.outcome, outcome.status == .succeeded,
                        let output = try? JSONDecoder().decode(LLMJobOutput.self, from: outcome.output) {
                         charge(output)
                     }
                 }
             }
-            if let chamber = (try? ConfigLoader.parse(run.config))?.chamberSettings {
-                let storedJobs = try store.storedJobs(ofRun: run.id)
+            if let chamber {
                 var driver = ChamberDriver(settings: chamber, run: id, timeoutMilliseconds: 60_000, storedJobs: storedJobs,
                                            loggedEvents: try store.eventCounts(ofRun: run.id))
                 activeRuns.insert(id)
@@ -159,9 +166,6 @@ struct CoordinatorEngine {
             for (job, attempts) in jobs.unfinished { scheduler.submit(job, attemptsSoFar: attempts) }
             activeRuns.insert(id)
             logger.info("serving run \(run.id): \(jobs.done.count + jobs.failed.count) finished, \(jobs.unfinished.count) to go")
-            if run.state != .running {
-                store.writer.enqueue(.runState(run.id, .running, at: Date().timeIntervalSince1970))
-            }
         }
     }
 
