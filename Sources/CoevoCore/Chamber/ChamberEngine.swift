@@ -20,6 +20,8 @@ public struct ChamberEngine: Sendable {
         var critique = ""
         var turns = 0
         var succeeded = false
+        /// The member who distils for CODREAM, chosen once when the teamwork closes.
+        var producer: Int?
     }
 
     enum Phase: Sendable { case idle, teamwork, codream, done }
@@ -222,6 +224,7 @@ public struct ChamberEngine: Sendable {
             if settings.evolution.codream.maxDistilled > 0,
                let trigger = Codream.trigger(teamSucceeded: success, memberAnswers: answered.map(\.1)) {
                 let producer = Codream.producer(of: state.members, niche: niche, population: population)
+                tasks[index].producer = producer
                 let producerSlot = state.members.firstIndex(of: producer)!
                 for member in state.members.indices {
                     codreamRequests.append(request(state, member: member, action: .reflect, round: Self.codreamRound))
@@ -281,9 +284,8 @@ public struct ChamberEngine: Sendable {
         var routed = 0
         var eventsThisStep = 0
         for state in tasks {
-            guard let text = distilled[state.task.id] else { continue }
+            guard let text = distilled[state.task.id], let producer = state.producer else { continue }
             let niche = state.task.niche
-            let producer = Codream.producer(of: state.members, niche: niche, population: population)
             let event = nextCodreamEvent
             nextCodreamEvent += 1
             eventsThisStep += 1
