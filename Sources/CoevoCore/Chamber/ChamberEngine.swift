@@ -327,7 +327,7 @@ public struct ChamberEngine: Sendable {
                 let applied = Lifecycle.apply(decision, population: &population, archive: &archive,
                                               keepPerNiche: settings.evolution.codream.maxInsightsPerNiche, step: step)
                 lifecycleEvents += 1
-                events.append(ChamberEvent(step: step, kind: Self.kind(of: decision), detail: describe(applied)))
+                events.append(ChamberEvent(step: step, kind: decision.kind, detail: applied.describe(population)))
                 if let child = applied.child {
                     if case .fork(let parent, _, _) = decision {
                         world.register(child, parent: population.agents[parent].id, inheritFrom: .fork)
@@ -339,25 +339,6 @@ public struct ChamberEngine: Sendable {
         }
         reports.append(report(codreamEvents: codreamEvents, routed: routed, lifecycleEvents: lifecycleEvents))
         phase = .done
-    }
-
-    static func kind(of decision: Lifecycle.Decision) -> String {
-        switch decision {
-        case .prune: "prune"
-        case .fork: "fork"
-        case .merge: "merge"
-        case .seed: "seed"
-        }
-    }
-
-    private func describe(_ applied: Lifecycle.Applied) -> String {
-        let id = { (i: Int) in self.population.agents[i].id.description }
-        switch applied.decision {
-        case .prune(let i, let reason): return "\(id(i)): \(reason)"
-        case .fork(let p, _, let reason): return "\(id(p)) -> \(applied.child?.description ?? "?"): \(reason)"
-        case .merge(let keep, let absorb, _, let reason): return "\(id(absorb)) into \(id(keep)): \(reason)"
-        case .seed(_, let insights, let reason): return "\(applied.child?.description ?? "?") with \(insights.count) archived insights: \(reason)"
-        }
     }
 
     // MARK: Metrics

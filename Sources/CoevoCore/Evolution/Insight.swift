@@ -12,9 +12,8 @@ public struct Insight: Hashable, Sendable {
     public var uses: Int
     /// Set by the simulator only: how much the lesson really helps. Operators never read it.
     public var simulatedQuality: Double?
-    /// Sorted, distinct FNV-1a hashes of the normalised words, computed once so the
-    /// near-duplicate test on the routing path compares integers, not strings.
-    public let fingerprint: [UInt64]
+    /// Computed once: the near-duplicate test runs on the routing path.
+    public let fingerprint: WordFingerprint
 
     public init(id: Int, text: String, niche: Int, producer: AgentID, event: Int,
                 utility: Double = 0.5, uses: Int = 0, simulatedQuality: Double? = nil) {
@@ -26,21 +25,13 @@ public struct Insight: Hashable, Sendable {
         self.utility = utility
         self.uses = uses
         self.simulatedQuality = simulatedQuality
-        fingerprint = Array(Set(AnswerNormalizer.normalize(text).split(separator: " ").map { word in
-            word.utf8.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
-        })).sorted()
+        fingerprint = WordFingerprint(text)
     }
 
     /// Near-duplicate test used when routing: word-set Jaccard similarity of normalised
     /// texts at or above `threshold`.
     public func isNearDuplicate(of other: Insight, threshold: Double) -> Bool {
         guard niche == other.niche else { return false }
-        let a = fingerprint, b = other.fingerprint
-        guard !a.isEmpty || !b.isEmpty else { return true }
-        var i = 0, j = 0, shared = 0
-        while i < a.count && j < b.count {
-            if a[i] == b[j] { shared += 1; i += 1; j += 1 } else if a[i] < b[j] { i += 1 } else { j += 1 }
-        }
-        return Double(shared) / Double(a.count + b.count - shared) >= threshold
+        return fingerprint.similarity(to: other.fingerprint) >= threshold
     }
 }

@@ -162,3 +162,28 @@ public enum Lifecycle {
         }
     }
 }
+
+extension Lifecycle.Decision {
+    /// The operator's name, as event kinds use it.
+    public var kind: String {
+        switch self {
+        case .prune: "prune"
+        case .fork: "fork"
+        case .merge: "merge"
+        case .seed: "seed"
+        }
+    }
+}
+
+extension Lifecycle.Applied {
+    /// One line for the event log, naming agents by id.
+    public func describe(_ population: Population) -> String {
+        let id = { (i: Int) in population.agents[i].id.description }
+        switch decision {
+        case .prune(let i, let reason): return "\(id(i)): \(reason)"
+        case .fork(let p, _, let reason): return "\(id(p)) -> \(child?.description ?? "?"): \(reason)"
+        case .merge(let keep, let absorb, _, let reason): return "\(id(absorb)) into \(id(keep)): \(reason)"
+        case .seed(_, let insights, let reason): return "\(child?.description ?? "?") with \(insights.count) archived insights: \(reason)"
+        }
+    }
+}
