@@ -28,7 +28,7 @@ public final class LLMChatExecutor: JobExecutor {
         }
         let request = ChatRequest(model: job.endpoint.model, system: job.system,
                                   messages: [ChatMessage(role: "user", content: job.prompt)],
-                                  maxTokens: job.maxTokens, temperature: job.temperature)
+                                  maxTokens: job.maxTokens, temperature: job.temperature, seed: job.seed)
         do {
             let response = try await client.chat(job.endpoint.name, request)
             let price = Price(inputPerMillion: job.endpoint.priceInputPerMillion, outputPerMillion: job.endpoint.priceOutputPerMillion)

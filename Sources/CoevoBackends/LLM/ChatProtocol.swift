@@ -24,12 +24,16 @@ public struct ChatRequest: Hashable, Sendable {
     public var messages: [ChatMessage]
     public var maxTokens: Int
     public var temperature: Double
-    public init(model: String, system: String = "", messages: [ChatMessage], maxTokens: Int = 256, temperature: Double = 0.7) {
+    /// Sampling seed, for servers that honour one (OpenAI-style `seed`: llama.cpp, vLLM).
+    public var seed: UInt64?
+    public init(model: String, system: String = "", messages: [ChatMessage], maxTokens: Int = 256, temperature: Double = 0.7,
+                seed: UInt64? = nil) {
         self.model = model
         self.system = system
         self.messages = messages
         self.maxTokens = maxTokens
         self.temperature = temperature
+        self.seed = seed
     }
 }
 
@@ -91,6 +95,7 @@ public enum ChatProtocol {
         switch style {
         case .openai:
             object["messages"] = (request.system.isEmpty ? [] : [["role": "system", "content": request.system]]) + messages
+            if let seed = request.seed { object["seed"] = seed }
         case .anthropic:
             if !request.system.isEmpty { object["system"] = request.system }
             object["messages"] = messages

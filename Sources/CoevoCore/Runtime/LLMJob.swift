@@ -64,13 +64,21 @@ public struct LLMJob: Hashable, Sendable, Codable {
     public var prompt: String
     public var maxTokens: Int
     public var temperature: Double
+    /// Sampling seed sent to the endpoint, when the protocol fixes one.
+    public var seed: UInt64?
+    /// The protocol call this job answers (`AgentCall.key`); workers ignore it, the
+    /// coordinator matches stored results to calls by it when a run resumes.
+    public var call: String?
 
-    public init(endpoint: Endpoint, system: String, prompt: String, maxTokens: Int, temperature: Double) {
+    public init(endpoint: Endpoint, system: String, prompt: String, maxTokens: Int, temperature: Double,
+                seed: UInt64? = nil, call: String? = nil) {
         self.endpoint = endpoint
         self.system = system
         self.prompt = prompt
         self.maxTokens = maxTokens
         self.temperature = temperature
+        self.seed = seed
+        self.call = call
     }
 }
 

@@ -1,19 +1,25 @@
 /// Evaluates arithmetic exactly, for the proposer/solver verifier: integers and decimals,
 /// `+ - * /`, `^` with an integer exponent (right associative), parentheses, unary minus.
-/// Anything else (names, functions, a malformed expression, overflow) is nil: the verifier
-/// then treats the text as unverifiable, never as correct. No agent-written code runs.
+/// With a value for `x`, the letter `x` is a number too (`3x` is `3 * x`), which is how
+/// linear equations are checked. Anything else (other names, functions, a malformed
+/// expression, overflow) is nil: the verifier then treats the text as unverifiable, never
+/// as correct. No agent-written code runs.
 public enum ExactArithmetic {
-    public static func evaluate(_ text: String) -> Rational? {
-        var parser = Parser(Array(text.utf8))
+    public static func evaluate(_ text: String, x: Rational? = nil) -> Rational? {
+        var parser = Parser(Array(text.utf8), x: x)
         guard let value = parser.expression(), parser.atEnd else { return nil }
         return value
     }
 
     struct Parser {
         let bytes: [UInt8]
+        let x: Rational?
         var i = 0
         var depth = 0
-        init(_ bytes: [UInt8]) { self.bytes = bytes }
+        init(_ bytes: [UInt8], x: Rational?) {
+            self.bytes = bytes
+            self.x = x
+        }
 
         var atEnd: Bool {
             mutating get { skipSpaces(); return i == bytes.count }
@@ -68,9 +74,13 @@ public enum ExactArithmetic {
             return base.power(exponent.numerator)
         }
 
-        // atom := number | '(' expression ')'
+        // atom := number ['x'] | 'x' | '(' expression ')'
         mutating func atom() -> Rational? {
             guard let c = peek() else { return nil }
+            if c == UInt8(ascii: "x") || c == UInt8(ascii: "X") {
+                i += 1
+                return x
+            }
             if c == UInt8(ascii: "(") {
                 depth += 1
                 guard depth <= 64 else { return nil }
@@ -80,7 +90,14 @@ public enum ExactArithmetic {
                 depth -= 1
                 return value
             }
-            return number()
+            guard let value = number() else { return nil }
+            // A coefficient written against the variable: 3x.
+            if i < bytes.count, bytes[i] == UInt8(ascii: "x") || bytes[i] == UInt8(ascii: "X") {
+                i += 1
+                guard let x else { return nil }
+                return value * x
+            }
+            return value
         }
 
         mutating func number() -> Rational? {

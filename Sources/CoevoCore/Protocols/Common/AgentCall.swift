@@ -1,0 +1,77 @@
+/// One model call an experiment protocol asks for: who calls (a role, which the run's
+/// pools map to endpoints, and an agent), what is said, and a key that names the call
+/// uniquely and the same way every time the run is replayed.
+public struct AgentCall: Hashable, Sendable {
+    /// `r<round>.<phase>.<agent>.<n>`: unique in the run, stable across replays.
+    public var key: String
+    public var role: String
+    public var agent: AgentID
+    public var system: String
+    public var prompt: String
+    public var maxTokens: Int
+    public var temperature: Double
+    /// Sampling seed sent to the endpoint: the run's seed mixed with the key, so a replay
+    /// on a seed-honouring server (llama.cpp, vLLM) asks for the same sample.
+    public var seed: UInt64
+
+    public init(key: String, role: String, agent: AgentID, system: String, prompt: String,
+                maxTokens: Int, temperature: Double, runSeed: UInt64) {
+        self.key = key
+        self.role = role
+        self.agent = agent
+        self.system = system
+        self.prompt = prompt
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+        seed = Self.mix(runSeed, key)
+    }
+
+    static func mix(_ seed: UInt64, _ key: String) -> UInt64 {
+        var generator = SeededGenerator(seed: key.utf8.reduce(seed ^ 0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 })
+        // llama.cpp reads the seed as a signed 32-bit value; keep it in range everywhere.
+        return generator.next() & 0x7fff_ffff
+    }
+}
+
+/// What came back for a call: the model's text, or why there is none (the job failed
+/// for good). A protocol treats a failed call like an unreadable reply.
+public enum AgentReply: Hashable, Sendable {
+    case text(String)
+    case failed(String)
+
+    public var text: String? {
+        if case .text(let text) = self { return text }
+        return nil
+    }
+}
+
+/// A line for the run's event log.
+public struct ProtocolEvent: Hashable, Sendable {
+    public var kind: String
+    public var detail: String
+    public init(_ kind: String, _ detail: String) {
+        self.kind = kind
+        self.detail = detail
+    }
+}
+
+/// An experiment protocol as a pure state machine: it emits model calls and consumes
+/// their replies; rounds advance when every call of a phase has its reply, and replies
+/// are read in key order, so the evolution does not depend on the order replies arrive
+/// in (a run over many workers, or replayed after a crash, takes the same course).
+public protocol ProtocolEngine: Sendable {
+    /// The first calls.
+    mutating func start() -> [AgentCall]
+    /// A call's reply; returns the calls that become due (the next phase's, when this
+    /// reply completed one). A key the engine is not waiting for is ignored.
+    mutating func complete(_ key: String, _ reply: AgentReply) -> [AgentCall]
+    var isFinished: Bool { get }
+    /// Event log lines since the last call.
+    mutating func takeEvents() -> [ProtocolEvent]
+    /// One line about the latest finished round, if one finished since the last call.
+    mutating func takeProgressLine() -> String?
+    /// The end-of-run summary, a line per figure.
+    var summaryLines: [String] { get }
+    /// Training-data exports: file name -> JSON lines.
+    func exports() -> [String: [String]]
+}

@@ -1,0 +1,363 @@
+import Foundation
+
+/// The proposer/solver loop (R-Zero, Absolute Zero, Dr. Zero) as a pure state machine.
+///
+/// Each round: every proposer writes `tasksPerProposer` tasks, each in a category (the
+/// niches); the verifier reads them and computes their labels (a reply that is not a
+/// task is a format failure and earns nothing); each readable task is attempted
+/// `attempts` times by different solvers; the solve rate p pays the proposer (the chosen
+/// reward), tasks with p in the band that are not near duplicates are kept; CODREAM
+/// routes a worked example from the strongest solver who solved a task some failed to
+/// the solvers weak on its category, and a kept task to the proposers weak on it; then
+/// the lifecycle operators run on both pools.
+public struct ProposerSolverEngine: ProtocolEngine {
+    public let settings: ProposerSolverSettings
+    let categories: [TaskCategory]
+    private var proposers: AgentPool
+    private var solvers: AgentPool
+    public private(set) var round = 1
+    private var phase: Phase
+    private var taskHistory: [WordFingerprint] = []
+    private var tasksSeen: [Int]
+    private var events: [ProtocolEvent] = []
+    private var progressLine: String?
+    public private(set) var reports: [ProposerSolverRoundReport] = []
+    private var proposalRecords: [ProposalRecord] = []
+    private var keptTasks: [KeptTaskRecord] = []
+    private var trajectories: [TrajectoryRecord] = []
+
+    enum Phase: Sendable {
+        case propose(CallBatch, slots: [String: (proposer: Int, category: Int)])
+        case solve(CallBatch, tasks: [ProposedTask], attempts: [String: (task: Int, solver: Int)])
+        case finished
+    }
+
+    /// A readable proposal of this round, waiting for its attempts.
+    struct ProposedTask: Sendable {
+        var task: ArithmeticTask
+        var category: Int
+        var proposer: Int
+        var claimed: String?
+        var duplicate: Bool
+        var proposalIndex: Int
+    }
+
+    static let proposerBase = "You write math problems for a student model."
+    static let solverBase = "You solve math problems. Work briefly, then give the final answer."
+    static let personas = [
+        "Be precise.", "Work step by step and check the result.", "Prefer small, clean numbers.",
+        "Think about the mistakes students make.", "Keep it short.",
+    ]
+
+    public init(settings: ProposerSolverSettings, evolution: EvolutionSettings) {
+        self.settings = settings
+        categories = settings.categories.compactMap(TaskCategory.named)
+        let names = categories.map(\.name)
+        proposers = AgentPool(role: "proposer", size: settings.proposers, nicheNames: names, personas: Self.personas, evolution: evolution)
+        solvers = AgentPool(role: "solver", size: settings.solvers, nicheNames: names, personas: Self.personas.reversed(), evolution: evolution)
+        tasksSeen = Array(repeating: 0, count: names.count)
+        // Repeating a prompt's example is not a new task.
+        taskHistory = categories.flatMap { $0.examples.map { WordFingerprint($0.task) } }
+        phase = .finished
+    }
+
+    public var isFinished: Bool { if case .finished = phase { round > settings.rounds } else { false } }
+
+    public mutating func start() -> [AgentCall] {
+        guard round == 1, case .finished = phase else { return [] }
+        return beginRound()
+    }
+
+    public mutating func complete(_ key: String, _ reply: AgentReply) -> [AgentCall] {
+        switch phase {
+        case .propose(var batch, let slots):
+            guard batch.record(key, reply) else { return [] }
+            phase = .propose(batch, slots: slots)
+            return batch.isComplete ? finishProposals(batch, slots: slots) : []
+        case .solve(var batch, let tasks, let attempts):
+            guard batch.record(key, reply) else { return [] }
+            phase = .solve(batch, tasks: tasks, attempts: attempts)
+            return batch.isComplete ? finishAttempts(batch, tasks: tasks, attempts: attempts) : []
+        case .finished:
+            return []
+        }
+    }
+
+    public mutating func takeEvents() -> [ProtocolEvent] {
+        defer { events.removeAll() }
+        return events
+    }
+
+    public mutating func takeProgressLine() -> String? {
+        defer { progressLine = nil }
+        return progressLine
+    }
+
+    // MARK: Phases
+
+    private mutating func beginRound() -> [AgentCall] {
+        var calls: [AgentCall] = []
+        var slots: [String: (Int, Int)] = [:]
+        for (position, proposer) in proposers.active.enumerated() {
+            for t in 0..<settings.tasksPerProposer {
+                // A specialist writes in its niche; the others cycle through the
+                // categories, shifted each round so every proposer meets every category.
+                let category = proposers.agent(proposer).specialty
+                    ?? (position * settings.tasksPerProposer + t + round - 1) % categories.count
+                let c = categories[category]
+                let key = "r\(round).propose.\(proposers.agent(proposer).id).\(t)"
+                let examples = c.examples.map { "TASK: \($0.task)\nANSWER: \($0.answer)" }.joined(separator: "\n")
+                let prompt = """
+                    Examples of \(c.name) problems (\(c.description)):
+                    \(examples)
+                    Write one new \(c.name) problem that a student solves about half the time, in the same format.
+                    """
+                calls.append(AgentCall(key: key, role: "proposer", agent: proposers.agent(proposer).id,
+                                       system: proposers.systemPrompt(proposer, base: Self.proposerBase, niches: [category]),
+                                       prompt: prompt, maxTokens: settings.maxTokens, temperature: settings.proposerTemperature,
+                                       runSeed: settings.seed))
+                slots[key] = (proposer, category)
+            }
+        }
+        phase = .propose(CallBatch(calls), slots: slots)
+        return calls
+    }
+
+    private mutating func finishProposals(_ batch: CallBatch, slots: [String: (proposer: Int, category: Int)]) -> [AgentCall] {
+        var tasks: [ProposedTask] = []
+        for (call, reply) in batch.answered {
+            let slot = slots[call.key]!
+            let category = categories[slot.category].name
+            tasksSeen[slot.category] += 1
+            var record = ProposalRecord(round: round, proposer: call.agent.description, category: category,
+                                        prompt: call.prompt, reply: reply.text ?? "", valid: false, failure: nil, task: nil,
+                                        label: nil, duplicate: false, solved: nil, attempts: nil, reward: 0, kept: false)
+            switch reply {
+            case .failed(let reason):
+                record.failure = "call failed: \(reason)"
+            case .text(let text):
+                switch ReplyFormat.proposal(text) {
+                case .failure(let failure):
+                    record.failure = failure.reason
+                case .success(let (task, claimed)):
+                    let fingerprint = WordFingerprint(task.text)
+                    let duplicate = taskHistory.contains { $0.similarity(to: fingerprint) >= settings.duplicateSimilarity }
+                    taskHistory.append(fingerprint)
+                    record.valid = true
+                    record.task = task.text
+                    record.label = task.label.description
+                    record.duplicate = duplicate
+                    tasks.append(ProposedTask(task: task, category: slot.category, proposer: slot.proposer, claimed: claimed,
+                                              duplicate: duplicate, proposalIndex: proposalRecords.count))
+                }
+            }
+            if let failure = record.failure {
+                events.append(ProtocolEvent("format_failure", "round \(round) \(call.key): \(failure)"))
+                proposers.record(slot.proposer, niche: slot.category, success: false)
+            }
+            proposalRecords.append(record)
+        }
+        guard !tasks.isEmpty else { return finishRound(tasks: [], outcomes: []) }
+        // k attempts per task, by different solvers while there are enough: solver
+        // (task * k + j) mod n, in the order of the active pool.
+        let pool = solvers.active
+        var calls: [AgentCall] = []
+        var attempts: [String: (Int, Int)] = [:]
+        for (t, task) in tasks.enumerated() {
+            for j in 0..<settings.attempts {
+                let solver = pool[(t * settings.attempts + j) % pool.count]
+                let key = "r\(round).solve.\(t).\(j)"
+                let ask = task.task.isEquation ? "Solve for x: \(task.task.text)" : "Compute: \(task.task.text)"
+                calls.append(AgentCall(key: key, role: "solver", agent: solvers.agent(solver).id,
+                                       system: solvers.systemPrompt(solver, base: Self.solverBase, niches: [task.category]),
+                                       prompt: "\(ask)\nEnd your reply with a line of the form ANSWER: <number>.",
+                                       maxTokens: settings.maxTokens, temperature: settings.solverTemperature, runSeed: settings.seed))
+                attempts[key] = (t, solver)
+            }
+        }
+        phase = .solve(CallBatch(calls), tasks: tasks, attempts: attempts)
+        return calls
+    }
+
+    /// One attempt's outcome, for the round's bookkeeping.
+    struct Attempt: Sendable {
+        var solver: Int
+        var answer: String?
+        var correct: Bool
+    }
+
+    private mutating func finishAttempts(_ batch: CallBatch, tasks: [ProposedTask],
+                                         attempts: [String: (task: Int, solver: Int)]) -> [AgentCall] {
+        var outcomes = Array(repeating: [Attempt](), count: tasks.count)
+        for (call, reply) in batch.answered {
+            let (t, solver) = attempts[call.key]!
+            let task = tasks[t]
+            let answer = reply.text.flatMap(ReplyFormat.finalAnswer)
+            let correct = answer.map { task.task.check($0) == .correct } ?? false
+            solvers.record(solver, niche: task.category, success: correct)
+            outcomes[t].append(Attempt(solver: solver, answer: answer, correct: correct))
+            trajectories.append(TrajectoryRecord(
+                round: round, category: categories[task.category].name, task: task.task.text, label: task.task.label.description,
+                solver: call.agent.description, prompt: call.prompt, reply: reply.text ?? "", answer: answer,
+                correct: correct, reward: correct ? 1 : 0))
+        }
+        return finishRound(tasks: tasks, outcomes: outcomes)
+    }
+
+    private mutating func finishRound(tasks: [ProposedTask], outcomes: [[Attempt]]) -> [AgentCall] {
+        var rewards: [Double] = []
+        var kept = 0
+        var solveRates: [Double] = []
+        var codreamEvents = 0
+        let routedBefore = proposers.insightsRouted + solvers.insightsRouted
+        for (t, task) in tasks.enumerated() {
+            let solved = outcomes[t].filter(\.correct).count
+            let k = outcomes[t].count
+            let p = Double(solved) / Double(max(1, k))
+            var reward = settings.reward.reward(solved: solved, attempts: k)
+            if task.duplicate { reward *= 1 - settings.duplicatePenalty }
+            let keep = !task.duplicate && ProposerReward.keeps(solved: solved, attempts: k, band: settings.band)
+            rewards.append(reward)
+            solveRates.append(p)
+            proposers.record(task.proposer, niche: task.category, success: keep)
+            proposalRecords[task.proposalIndex].solved = solved
+            proposalRecords[task.proposalIndex].attempts = k
+            proposalRecords[task.proposalIndex].reward = reward
+            proposalRecords[task.proposalIndex].kept = keep
+            let category = categories[task.category].name
+            if keep {
+                kept += 1
+                keptTasks.append(KeptTaskRecord(
+                    round: round, category: category, task: task.task.text, label: task.task.label.description,
+                    proposer: proposers.agent(task.proposer).id.description, proposerAnswer: task.claimed,
+                    proposerAnswerCorrect: task.claimed.map { task.task.check($0) == .correct } ?? false,
+                    solveRate: p, solved: solved, attempts: k, reward: reward))
+                if let event = proposers.share("A good \(category) task (solved \(solved) of \(k)): \(task.task.text)",
+                                               niche: task.category, producer: task.proposer, round: round) {
+                    events.append(event)
+                    codreamEvents += 1
+                }
+            }
+            // CODREAM on failure: someone solved it and someone did not.
+            let solvedBy = outcomes[t].filter(\.correct).map(\.solver)
+            if !solvedBy.isEmpty && solved < k {
+                let producer = Codream.producer(of: solvedBy, niche: task.category, population: solvers.population)
+                if let event = solvers.share("Worked example: \(task.task.text) gives \(task.task.label).",
+                                             niche: task.category, producer: producer, round: round) {
+                    events.append(event)
+                    codreamEvents += 1
+                }
+            }
+        }
+        let lifecycle = proposers.evolve(round: round, tasksSeenPerNiche: tasksSeen)
+            + solvers.evolve(round: round, tasksSeenPerNiche: tasksSeen)
+        events += lifecycle
+        let proposals = proposalRecords.filter { $0.round == round }.count
+        let attempts = outcomes.joined()
+        let report = ProposerSolverRoundReport(
+            round: round, proposals: proposals, formatFailures: proposals - tasks.count, tasks: tasks.count,
+            duplicates: tasks.filter(\.duplicate).count, kept: kept,
+            solveRate: attempts.isEmpty ? 0 : Double(attempts.filter(\.correct).count) / Double(attempts.count),
+            meanProposerReward: proposals == 0 ? 0 : rewards.reduce(0, +) / Double(proposals),
+            codreamEvents: codreamEvents, insightsRouted: proposers.insightsRouted + solvers.insightsRouted - routedBefore,
+            lifecycleEvents: lifecycle.count, proposers: proposers.active.count, solvers: solvers.active.count)
+        reports.append(report)
+        events.append(ProtocolEvent("ps_round", report.json))
+        progressLine = String(format: "round %d/%d: %d proposals, %d format failures, solve rate %.2f, proposer reward %.2f, %d kept, %d insights routed, %d lineage events",
+                              round, settings.rounds, report.proposals, report.formatFailures, report.solveRate,
+                              report.meanProposerReward, kept, report.insightsRouted, report.lifecycleEvents)
+        round += 1
+        phase = .finished
+        return round <= settings.rounds ? beginRound() : []
+    }
+
+    // MARK: Results
+
+    public var summaryLines: [String] {
+        let proposals = reports.reduce(0) { $0 + $1.proposals }
+        let tasks = reports.reduce(0) { $0 + $1.tasks }
+        return [
+            "rounds       \(reports.count) of \(settings.rounds); reward \(settings.reward.rawValue), band \(settings.band.lowerBound)-\(settings.band.upperBound)",
+            "proposals    \(proposals), \(proposals - tasks) format failures, \(reports.reduce(0) { $0 + $1.duplicates }) near duplicates, \(keptTasks.count) tasks kept",
+            "solve rate   " + reports.map { String(format: "%.2f", $0.solveRate) }.joined(separator: " -> ") + " (by round)",
+            "proposer     mean reward " + reports.map { String(format: "%.2f", $0.meanProposerReward) }.joined(separator: " -> "),
+            "CODREAM      \(reports.reduce(0) { $0 + $1.codreamEvents }) events, \(reports.reduce(0) { $0 + $1.insightsRouted }) insights routed",
+            "lineage      \(reports.reduce(0) { $0 + $1.lifecycleEvents }) events; \(proposers.active.count) proposers, \(solvers.active.count) solvers now",
+        ]
+    }
+
+    public func exports() -> [String: [String]] {
+        [
+            "tasks.jsonl": keptTasks.map(ExportLine.json),
+            "proposals.jsonl": proposalRecords.map(ExportLine.json),
+            "trajectories.jsonl": trajectories.map(ExportLine.json),
+        ]
+    }
+}
+
+/// One round's figures, logged as the `ps_round` event.
+public struct ProposerSolverRoundReport: Codable, Hashable, Sendable {
+    public var round: Int
+    public var proposals: Int
+    public var formatFailures: Int
+    /// Readable tasks (proposals that were not format failures).
+    public var tasks: Int
+    public var duplicates: Int
+    public var kept: Int
+    /// Correct attempts over all attempts.
+    public var solveRate: Double
+    /// Over every proposal: a format failure earns 0.
+    public var meanProposerReward: Double
+    public var codreamEvents: Int
+    public var insightsRouted: Int
+    public var lifecycleEvents: Int
+    public var proposers: Int
+    public var solvers: Int
+
+    var json: String { ExportLine.json(self) }
+}
+
+/// Export rows (JSON lines, snake_case keys).
+struct ProposalRecord: Codable, Sendable {
+    var round: Int
+    var proposer: String
+    var category: String
+    var prompt: String
+    var reply: String
+    var valid: Bool
+    var failure: String?
+    var task: String?
+    var label: String?
+    var duplicate: Bool
+    var solved: Int?
+    var attempts: Int?
+    var reward: Double
+    var kept: Bool
+}
+
+struct KeptTaskRecord: Codable, Sendable {
+    var round: Int
+    var category: String
+    var task: String
+    var label: String
+    var proposer: String
+    var proposerAnswer: String?
+    var proposerAnswerCorrect: Bool
+    var solveRate: Double
+    var solved: Int
+    var attempts: Int
+    var reward: Double
+}
+
+struct TrajectoryRecord: Codable, Sendable {
+    var round: Int
+    var category: String
+    var task: String
+    var label: String
+    var solver: String
+    var prompt: String
+    var reply: String
+    var answer: String?
+    var correct: Bool
+    var reward: Double
+}

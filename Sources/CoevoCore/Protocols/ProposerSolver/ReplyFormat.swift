@@ -1,0 +1,83 @@
+import Foundation
+
+/// How proposer and solver replies are read. The format asked for is documented in the
+/// prompts (and docs/EXPERIMENTS.md); reading is lenient about decoration (markdown,
+/// case, a trailing "= answer") because small models add it, strict about content.
+public enum ReplyFormat {
+    /// A proposer's reply: a `TASK:` line, optionally an `ANSWER:` line (the proposer's
+    /// own answer, kept for the export; the label is always computed).
+    public static func proposal(_ reply: String) -> Result<(task: ArithmeticTask, claimed: String?), FormatFailure> {
+        let lines = reply.split(whereSeparator: \.isNewline).map { cleaned(String($0)) }
+        guard let taskLine = lines.first(where: { $0.lowercased().hasPrefix("task:") }) else {
+            return .failure(FormatFailure("no 'TASK:' line"))
+        }
+        let body = String(taskLine.dropFirst(5)).trimmingCharacters(in: .whitespaces)
+        var claimed = lines.first(where: { $0.lowercased().hasPrefix("answer:") }).map {
+            String($0.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        }
+        switch ArithmeticTask.parse(body) {
+        case .failure(let failure):
+            return .failure(failure)
+        case .success(let task):
+            if claimed == nil, !task.isEquation, let equals = body.lastIndex(of: "=") {
+                claimed = String(body[body.index(after: equals)...]).trimmingCharacters(in: .whitespaces)
+            }
+            return .success((task, claimed?.isEmpty == true ? nil : claimed))
+        }
+    }
+
+    /// A solver's final answer: the text after the last `ANSWER:`, else after the last
+    /// "answer is", else the last `x = ...` value, else the last number in the reply.
+    public static func finalAnswer(_ reply: String) -> String? {
+        let text = reply.replacingOccurrences(of: "*", with: "")
+        let lower = text.lowercased()
+        for marker in ["answer:", "answer is"] {
+            if let range = lower.range(of: marker, options: .backwards) {
+                let offset = lower.distance(from: lower.startIndex, to: range.upperBound)
+                let rest = text[text.index(text.startIndex, offsetBy: offset)...]
+                if let line = rest.split(whereSeparator: \.isNewline).first,
+                   let number = lastNumber(in: String(line).trimmingCharacters(in: .whitespaces), first: true) {
+                    return number
+                }
+            }
+        }
+        if let range = lower.range(of: "x =", options: .backwards) ?? lower.range(of: "x=", options: .backwards) {
+            let offset = lower.distance(from: lower.startIndex, to: range.upperBound)
+            if let number = lastNumber(in: String(text[text.index(text.startIndex, offsetBy: offset)...]), first: true) {
+                return number
+            }
+        }
+        return lastNumber(in: text, first: false)
+    }
+
+    /// The last (or first) number in the text: an optional minus, digits, an optional
+    /// decimal part or `/denominator`.
+    static func lastNumber(in text: String, first: Bool) -> String? {
+        let chars = Array(text)
+        var found: String?
+        var i = 0
+        while i < chars.count {
+            guard chars[i].isASCII, chars[i].isNumber else { i += 1; continue }
+            var start = i
+            if start > 0, chars[start - 1] == "-" { start -= 1 }
+            var end = i
+            while end < chars.count, chars[end].isASCII, chars[end].isNumber { end += 1 }
+            if end + 1 < chars.count, chars[end] == "." || chars[end] == "/", chars[end + 1].isASCII, chars[end + 1].isNumber {
+                end += 1
+                while end < chars.count, chars[end].isASCII, chars[end].isNumber { end += 1 }
+            }
+            found = String(chars[start..<end])
+            if first { return found }
+            i = end
+        }
+        return found
+    }
+
+    /// Drops markdown decoration and list bullets around a line.
+    static func cleaned(_ line: String) -> String {
+        var t = line.replacingOccurrences(of: "**", with: "").replacingOccurrences(of: "__", with: "")
+        t = t.trimmingCharacters(in: .whitespaces)
+        while let first = t.first, "-#>".contains(first) { t.removeFirst(); t = t.trimmingCharacters(in: .whitespaces) }
+        return t
+    }
+}

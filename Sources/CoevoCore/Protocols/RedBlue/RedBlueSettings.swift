@@ -1,0 +1,74 @@
+/// The `red_blue` section of a config: attackers against defenders on the built-in
+/// guarded-secret domain.
+public struct RedBlueSettings: Hashable, Sendable {
+    public var rounds = 3
+    public var attackers = 4
+    public var defenders = 4
+    /// Attack families in play (see `AttackFamily.builtIn`); they are the niches.
+    public var families: [String] = AttackFamily.builtIn.map(\.name)
+    /// Defenders attackers are scored against: the best by reward so far.
+    public var champions = 2
+    /// Past rounds' best attacks kept in play (the red-queen archive).
+    public var archiveSize = 4
+    /// Benign prompts each defender answers per round (false-refusal rate).
+    public var benignPerRound = 2
+    /// Defender reward: this share from holding against attacks, the rest from helpful
+    /// answers on benign prompts.
+    public var defenceWeight = 0.5
+    public var maxTokens = 96
+    public var attackerTemperature = 1.0
+    public var defenderTemperature = 0.7
+    /// Filled from the run section.
+    public var seed: UInt64 = 42
+
+    public init() {}
+
+    public func validate() throws(ConfigError) {
+        func require(_ ok: Bool, _ field: String, _ problem: String) throws(ConfigError) {
+            if !ok { throw ConfigError(field: "red_blue.\(field)", problem: problem) }
+        }
+        try require((1...10_000).contains(rounds), "rounds", "must be between 1 and 10000 (got \(rounds))")
+        try require((1...10_000).contains(attackers), "attackers", "must be between 1 and 10000 (got \(attackers))")
+        try require((1...10_000).contains(defenders), "defenders", "must be between 1 and 10000 (got \(defenders))")
+        try require(!families.isEmpty, "families", "must name at least one attack family")
+        for name in families {
+            try require(AttackFamily.named(name) != nil, "families",
+                        "unknown family '\(name)' (expected some of: \(AttackFamily.builtIn.map(\.name).joined(separator: ", ")))")
+        }
+        try require((1...defenders).contains(champions), "champions", "must be between 1 and red_blue.defenders (got \(champions))")
+        try require((0...1000).contains(archiveSize), "archive_size", "must be between 0 and 1000")
+        try require((0...RedBlueDomain.benign.count).contains(benignPerRound), "benign_per_round",
+                    "must be between 0 and \(RedBlueDomain.benign.count)")
+        try require((0...1).contains(defenceWeight), "defence_weight", "must be between 0 and 1")
+        try require((1...4096).contains(maxTokens), "max_tokens", "must be between 1 and 4096")
+    }
+}
+
+extension RedBlueSettings: Decodable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case rounds, attackers, defenders, families, champions
+        case archiveSize = "archive_size"
+        case benignPerRound = "benign_per_round"
+        case defenceWeight = "defence_weight"
+        case maxTokens = "max_tokens"
+        case attackerTemperature = "attacker_temperature"
+        case defenderTemperature = "defender_temperature"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        rounds = try c.value(.rounds, rounds)
+        attackers = try c.value(.attackers, attackers)
+        defenders = try c.value(.defenders, defenders)
+        families = try c.value(.families, families)
+        champions = try c.value(.champions, champions)
+        archiveSize = try c.value(.archiveSize, archiveSize)
+        benignPerRound = try c.value(.benignPerRound, benignPerRound)
+        defenceWeight = try c.value(.defenceWeight, defenceWeight)
+        maxTokens = try c.value(.maxTokens, maxTokens)
+        attackerTemperature = try c.value(.attackerTemperature, attackerTemperature)
+        defenderTemperature = try c.value(.defenderTemperature, defenderTemperature)
+    }
+}
