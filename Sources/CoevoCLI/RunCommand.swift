@@ -51,7 +51,7 @@ public struct RunCommand: AsyncParsableCommand {
         case .resumed(let runs): runs.map(\.id)
         }
 
-        let display = ProgressDisplay(knowsTotal: config.chamber == nil)
+        let display = ProgressDisplay(knowsTotal: !config.isProtocolRun)
         var observer = CoordinatorObserver()
         observer.progress = { display.show($0) }
         var settings = CoordinatorSettings(config: config.coordinator)
@@ -98,8 +98,10 @@ public struct RunCommand: AsyncParsableCommand {
             let counts = try store.counts(ofRun: id)
             let state = try store.run(id: id)?.state ?? .interrupted
             var lines = ["run \(id): \(state.rawValue)"]
-            lines.append("  jobs       \(counts.jobs) (\(config.chamber == nil ? config.workload.kind : "sim.turn agent turns"))")
+            let kind = config.chamber != nil ? "sim.turn agent turns" : config.isProtocolRun ? "llm.chat agent calls" : config.workload.kind
+            lines.append("  jobs       \(counts.jobs) (\(kind))")
             lines += try chamberSummary(store: store, run: id)
+            lines += try protocolSummary(store: store, run: id)
             lines.append("  results    \(counts.results) durable, \(counts.succeeded) succeeded, \(counts.failed) failed")
             lines.append(String(format: "  wall time  %.1f s (%.0f results/s)", seconds, Double(counts.results) / max(seconds, 0.001)))
             lines.append("  database   \(store.path)")
@@ -130,6 +132,18 @@ func chamberSummary(store: CoevoStore, run: String) throws -> [String] {
         "  CODREAM    \(steps.reduce(0) { $0 + $1.codreamEvents }) events, \(steps.reduce(0) { $0 + $1.insightsRouted }) insights routed",
         "  tokens     \(steps.reduce(0) { $0 + $1.tokens }) (simulated)",
     ]
+}
+
+/// A model-call protocol's summary (the engine's own lines) and where its exports are.
+func protocolSummary(store: CoevoStore, run: String) throws -> [String] {
+    var lines: [String] = []
+    if let summary = try store.events(kind: "protocol_summary").last(where: { $0.run == run }) {
+        lines += summary.detail.split(separator: "\n").map { "  \($0)" }
+    }
+    if let exports = try store.events(kind: "exports_written").last(where: { $0.run == run }) {
+        lines.append("  exports    \(exports.detail)/*.jsonl")
+    }
+    return lines
 }
 
 /// Prints one progress line per second to stderr.

@@ -130,9 +130,9 @@ struct CoordinatorEngine {
                 store.writer.enqueue(.runState(run.id, .running, at: Date().timeIntervalSince1970))
             }
             let limits = config?.budget.budget ?? Budget()
-            let chamber = config?.chamberSettings
+            let driven = config?.isProtocolRun == true
             // Stored jobs are read once, for whichever of the two needs them.
-            let storedJobs = (limits != Budget() || chamber != nil) ? try store.storedJobs(ofRun: run.id) : []
+            let storedJobs = (limits != Budget() || driven) ? try store.storedJobs(ofRun: run.id) : []
             if limits != Budget() {
                 // What earlier lives of the run spent counts against the same budget.
                 budget = limits
@@ -143,9 +143,8 @@ struct CoordinatorEngine {
                     }
                 }
             }
-            if let chamber {
-                var driver = ChamberDriver(settings: chamber, run: id, timeoutMilliseconds: 60_000, storedJobs: storedJobs,
-                                           loggedEvents: try store.eventCounts(ofRun: run.id))
+            if let config, driven {
+                var (driver, description) = try makeDriver(config, run: id, storedJobs: storedJobs)
                 activeRuns.insert(id)
                 for entry in storedJobs {
                     if entry.outcome != nil { scheduler.recordFinished(entry.job.id, run: id, failed: false) }
@@ -156,8 +155,8 @@ struct CoordinatorEngine {
                 submit(new)
                 drivers[id] = driver
                 drainDriver(id)
-                let resumed = storedJobs.isEmpty ? "" : "; resumed by replaying \(storedJobs.count) stored turns, \(resubmitted.count + new.count) to go"
-                logger.info("serving chamber run \(run.id): \(chamber.steps) steps of \(chamber.tasksPerStep) tasks, \(chamber.agents) agents, \(chamber.niches) niches, routing \(chamber.evolution.codream.routing.rawValue)\(resumed)")
+                let resumed = storedJobs.isEmpty ? "" : "; resumed by replaying \(storedJobs.count) stored jobs, \(resubmitted.count + new.count) to go"
+                logger.info("serving \(description)\(resumed)")
                 continue
             }
             let jobs = try store.jobs(ofRun: run.id)
@@ -427,6 +426,26 @@ struct CoordinatorEngine {
         for (worker, count) in requeuedByWorker.sorted(by: { $0.key < $1.key }) {
             logger.info("took back \(count) lease(s) from worker \(worker)")
         }
+    }
+
+    /// The driver that makes a protocol run's jobs, and a line describing the run.
+    private func makeDriver(_ config: ExperimentConfig, run: RunID, storedJobs: [CoevoStore.StoredJob]) throws -> (any RunDriver, String) {
+        let logged = try store.eventCounts(ofRun: run.rawValue)
+        let timeout = config.coordinator.jobTimeoutMilliseconds
+        if let chamber = config.chamberSettings {
+            return (ChamberDriver(settings: chamber, run: run, timeoutMilliseconds: timeout, storedJobs: storedJobs, loggedEvents: logged),
+                    "chamber run \(run): \(chamber.steps) steps of \(chamber.tasksPerStep) tasks, \(chamber.agents) agents, \(chamber.niches) niches, routing \(chamber.evolution.codream.routing.rawValue)")
+        }
+        let engine = config.makeProtocolEngine()!
+        var pools: [String: [LLMJob.Endpoint]] = [:]
+        for role in config.protocolRoles { pools[role] = config.endpoints(forRole: role) }
+        let exports = URL(fileURLWithPath: store.path).deletingLastPathComponent()
+            .appendingPathComponent("exports").appendingPathComponent(run.rawValue)
+        let driver = ProtocolDriver(engine: engine, run: run, endpointsByRole: pools, timeoutMilliseconds: timeout,
+                                    exportDirectory: exports, storedJobs: storedJobs, loggedEvents: logged)
+        let kind = config.proposerSolver != nil ? "proposer/solver" : "red-blue"
+        let roles = config.protocolRoles.map { "\($0) -> \(pools[$0]!.map(\.name).joined(separator: ","))" }.joined(separator: "; ")
+        return (driver, "\(kind) run \(run): \(roles); exports to \(exports.path)")
     }
 
     /// Queues jobs made by a driver, in the scheduler and the store.

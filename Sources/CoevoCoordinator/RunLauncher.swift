@@ -30,11 +30,11 @@ public enum RunLauncher {
             suffix += 1
         }
         let run = StoredRun(id: id, name: config.run.name, seed: config.run.seed, config: configText)
-        // A chamber run's jobs are made by its driver as the run goes.
-        let jobs = config.chamber != nil ? [] : WorkloadPlan.jobs(for: config, run: RunID(id), firstID: try store.nextJobID())
+        // A protocol run's jobs are made by its driver as the run goes.
+        let jobs = config.isProtocolRun ? [] : WorkloadPlan.jobs(for: config, run: RunID(id), firstID: try store.nextJobID())
         try store.createRun(run, jobs: jobs)
-        if config.chamber != nil {
-            logger.info("created chamber run \(id), seed \(config.run.seed)")
+        if config.isProtocolRun {
+            logger.info("created run \(id), seed \(config.run.seed)")
         } else {
             logger.info("created run \(id): \(jobs.count) \(config.workload.kind) jobs, seed \(config.run.seed)")
         }

@@ -6,8 +6,16 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
     public var coordinator = CoordinatorSection()
     public var workers = WorkersSection()
     public var workload = WorkloadSection()
-    /// Present for a chamber experiment; without it the run is the `workload` batch.
+    /// Present for a chamber experiment. At most one of `chamber`, `proposerSolver` and
+    /// `redBlue` is set; with none the run is the `workload` batch.
     public var chamber: ChamberSettings?
+    /// Present for a proposer/solver experiment on model endpoints.
+    public var proposerSolver: ProposerSolverSettings?
+    /// Present for a red-blue (attacker/defender) experiment on model endpoints.
+    public var redBlue: RedBlueSettings?
+    /// Which endpoints each role's agents call, by endpoint name: agent i of a role uses
+    /// the role's endpoint i mod n. A role with no pool uses the first endpoint.
+    public var pools: [String: [String]] = [:]
     public var evolution = EvolutionSettings()
     public var simulator = SimulatedWorld.Parameters()
     /// Model endpoints jobs may call, by name.
@@ -44,6 +52,36 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         chamber.evolution = evolution
         chamber.simulator = simulator
         return chamber
+    }
+
+    /// The model-call protocol this config runs (proposer/solver or red-blue), fresh,
+    /// with the run's seed and evolution settings; nil for chamber and batch runs.
+    public func makeProtocolEngine() -> (any ProtocolEngine)? {
+        if var settings = proposerSolver {
+            settings.seed = run.seed
+            return ProposerSolverEngine(settings: settings, evolution: evolution)
+        }
+        if var settings = redBlue {
+            settings.seed = run.seed
+            return RedBlueEngine(settings: settings, evolution: evolution)
+        }
+        return nil
+    }
+
+    /// The roles the protocol's agents play, each needing endpoints.
+    public var protocolRoles: [String] {
+        if proposerSolver != nil { return ["proposer", "solver"] }
+        if redBlue != nil { return ["attacker", "defender"] }
+        return []
+    }
+
+    /// A run whose jobs are made as it goes (chamber or a model-call protocol).
+    public var isProtocolRun: Bool { chamber != nil || proposerSolver != nil || redBlue != nil }
+
+    /// The endpoints a role's agents call, in pool order.
+    public func endpoints(forRole role: String) -> [LLMJob.Endpoint] {
+        guard let names = pools[role] else { return endpoints.prefix(1).map { $0 } }
+        return names.compactMap { name in endpoints.first { $0.name == name } }
     }
 
     public init() {}
@@ -164,8 +202,10 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case run, coordinator, workers, workload, chamber, evolution, simulator, endpoints, budget
+        case run, coordinator, workers, workload, chamber, evolution, simulator, endpoints, budget, pools
         case modelServer = "model_server"
+        case proposerSolver = "proposer_solver"
+        case redBlue = "red_blue"
     }
 
     public struct ModelServerSection: Decodable, Hashable, Sendable {
@@ -197,6 +237,9 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         workers = try c.value(.workers, workers)
         workload = try c.value(.workload, workload)
         chamber = try c.decodeIfPresent(ChamberSettings.self, forKey: .chamber)
+        proposerSolver = try c.decodeIfPresent(ProposerSolverSettings.self, forKey: .proposerSolver)
+        redBlue = try c.decodeIfPresent(RedBlueSettings.self, forKey: .redBlue)
+        pools = try c.value(.pools, pools)
         evolution = try c.value(.evolution, evolution)
         simulator = try c.value(.simulator, simulator)
         endpoints = try c.value(.endpoints, endpoints)
@@ -258,5 +301,22 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
             try require(server.healthURL.hasPrefix("http"), "model_server.health_url", "must be an http(s) URL")
         }
         try chamberSettings?.validate()
+        let experiments = [chamber != nil ? "chamber" : nil, proposerSolver != nil ? "proposer_solver" : nil,
+                           redBlue != nil ? "red_blue" : nil].compactMap { $0 }
+        try require(experiments.count <= 1, experiments.joined(separator: ", "), "a config runs one experiment; keep one of these sections")
+        try proposerSolver?.validate()
+        try redBlue?.validate()
+        for (role, names) in pools.sorted(by: { $0.key < $1.key }) {
+            try require(protocolRoles.contains(role), "pools.\(role)",
+                        "no such role in this experiment (roles: \(protocolRoles.isEmpty ? "none" : protocolRoles.joined(separator: ", ")))")
+            try require(!names.isEmpty, "pools.\(role)", "must name at least one endpoint")
+            for name in names {
+                try require(endpoints.contains { $0.name == name }, "pools.\(role)",
+                            "names endpoint '\(name)', which is not in endpoints (have: \(endpoints.map(\.name).joined(separator: ", ")))")
+            }
+        }
+        if !protocolRoles.isEmpty {
+            try require(!endpoints.isEmpty, "endpoints", "this experiment's agents call models: list at least one endpoint")
+        }
     }
 }
