@@ -47,22 +47,22 @@ import Testing
     }
 
     @Test func asymmetricRoutingReachesTheWeakestBelowMedianOnlyAndSkipsDuplicates() {
-        // niche 0: a1 .9 (producer), a2 .7, a3 .5 (median), a4 .3, a5 .2, a6 .1
+        // niche 0: a1 .9 (producer), a2 .7, a3 .5, a4 .3, a5 .2, a6 .1: median 0.4
         var p = population([[0.9], [0.7], [0.5], [0.3], [0.2], [0.1]])
         // a5 already holds the same lesson.
         Codream.deliver([insight(1, "check units first")], to: 4, niche: 0, limit: 8, population: &p)
         let snapshot = NicheSnapshot(population: p, niche: 0)
-        #expect(snapshot.medianCompetence == 0.3)  // lower middle of six
+        #expect(abs(snapshot.medianCompetence - 0.4) < 1e-12)  // mean of the two middles of six
         var settings = CodreamSettings()
         settings.maxRecipients = 4
         let new = [insight(10, "check units first")]
         let routes = Codream.route(new, producer: 0, snapshot: snapshot, population: p, settings: settings)
-        // Below the median (0.3): a5 (0.2, holds it already) and a6 (0.1). Weakest first.
-        #expect(routes.map(\.recipient) == [5])
+        // Below the median: a4 (0.3), a5 (0.2, holds it already) and a6 (0.1). Weakest first.
+        #expect(routes.map(\.recipient) == [5, 3])
 
         let rich = [insight(11, "draw a diagram"), insight(12, "check units first")]
         let both = Codream.route(rich, producer: 0, snapshot: snapshot, population: p, settings: settings)
-        #expect(both.map(\.recipient) == [5, 4])
+        #expect(both.map(\.recipient) == [5, 4, 3])
         #expect(both[1].insights.map(\.id) == [11])  // the duplicate is not sent again
 
         settings.maxRecipients = 1

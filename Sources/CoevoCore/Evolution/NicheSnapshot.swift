@@ -94,7 +94,9 @@ public struct NicheSnapshot: Sendable {
         list[i] = item
     }
 
-    /// Median by quickselect (the lower middle for even counts).
+    /// Median by quickselect; for an even count, the mean of the two middle values (with
+    /// the lower middle alone, the weaker of two agents would never count as below the
+    /// median, and small pools would route nothing).
     static func median(_ values: inout [Double]) -> Double {
         guard !values.isEmpty else { return 0 }
         let k = (values.count - 1) / 2
@@ -109,6 +111,8 @@ public struct NicheSnapshot: Sendable {
             }
             if k <= j { hi = j } else if k >= i { lo = i } else { break }
         }
-        return values[k]
+        guard values.count % 2 == 0 else { return values[k] }
+        // Everything after position k is at least values[k]; the upper middle is the least.
+        return (values[k] + values[(k + 1)...].min()!) / 2
     }
 }
