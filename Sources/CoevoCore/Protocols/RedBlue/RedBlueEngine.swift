@@ -144,7 +144,7 @@ public struct RedBlueEngine: ProtocolEngine {
                 let why = text.isEmpty ? (reply.text == nil ? "call failed" : "empty rewrite") : "rewrite drifted from the intent (none of: \(intent.anchors.joined(separator: ", ")))"
                 events.append(ProtocolEvent(text.isEmpty ? "format_failure" : "attack_drifted", "round \(round) \(call.key): \(why)"))
                 attackers.record(slot.attacker, niche: slot.family, success: false)
-                attackRecords.append(record(attack, label: "drifted", bypassRate: 0, championBypass: 0, reward: 0))
+                attackRecords.append(record(attack, label: text.isEmpty ? "format_failure" : "drifted", bypassRate: 0, championBypass: 0, reward: 0))
                 attackerPromptRecords.append(AttackerPromptRecord(round: round, family: families[slot.family].name, goal: intent.goal.rawValue,
                                                                   system: call.system, prompt: call.prompt, completion: text, reward: 0))
                 continue
@@ -397,7 +397,7 @@ struct AttackRecord: Codable, Sendable {
     var bypassRate: Double
     var championBypass: Double
     var reward: Double
-    /// bypass (leaked against at least one defender), held, or drifted.
+    /// bypass (leaked against at least one defender), held, drifted, or format_failure.
     var label: String
 }
 

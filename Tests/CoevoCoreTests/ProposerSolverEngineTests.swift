@@ -1,0 +1,102 @@
+@testable import CoevoCore
+import Foundation
+import Testing
+
+/// The proposer/solver state machine driven by scripted agent replies, with rewards
+/// worked out by hand. Bad input tried: a proposal that is prose (format failure), a
+/// solver reply with no number, a failed call, a reply for a key nobody asked for.
+@Suite struct ProposerSolverEngineTests {
+    static func settings(rounds: Int = 2) -> ProposerSolverSettings {
+        var s = ProposerSolverSettings()
+        s.rounds = rounds
+        s.proposers = 2
+        s.solvers = 2
+        s.tasksPerProposer = 1
+        s.attempts = 4
+        s.categories = ["addition", "linear-equation"]
+        s.reward = .rZero
+        return s
+    }
+
+    /// Answers every call of a phase, in the given order, and returns the next phase's calls.
+    static func answer(_ engine: inout ProposerSolverEngine, _ calls: [AgentCall], reversed: Bool = false,
+                       _ reply: (AgentCall) -> AgentReply) -> [AgentCall] {
+        var next: [AgentCall] = []
+        for call in reversed ? calls.reversed() : calls { next += engine.complete(call.key, reply(call)) }
+        return next
+    }
+
+    @Test func oneRoundByHand() throws {
+        var engine = ProposerSolverEngine(settings: Self.settings(rounds: 1), evolution: EvolutionSettings())
+        let proposals = engine.start()
+        #expect(proposals.map(\.key) == ["r1.propose.a1.0", "r1.propose.a2.0"])
+        #expect(proposals[0].prompt.contains("addition") && proposals[1].prompt.contains("linear-equation"))
+        #expect(engine.complete("r9.propose.a7.0", .text("TASK: 1 + 1")).isEmpty, "an unknown key changes nothing")
+        let attempts = Self.answer(&engine, proposals) { call in
+            call.agent == AgentID(1) ? .text("TASK: 23 + 19\nANSWER: 42") : .text("I like math.")
+        }
+        // One readable task, 4 attempts, alternating between the two solvers.
+        #expect(attempts.map(\.key) == ["r1.solve.0.0", "r1.solve.0.1", "r1.solve.0.2", "r1.solve.0.3"])
+        #expect(attempts.map(\.agent.rawValue) == [1, 2, 1, 2])
+        #expect(attempts.allSatisfy { $0.prompt.contains("23 + 19") })
+        let replies: [String: AgentReply] = [
+            "r1.solve.0.0": .text("ANSWER: 42"), "r1.solve.0.1": .text("ANSWER: 41"),
+            "r1.solve.0.2": .text("The answer is 42."), "r1.solve.0.3": .failed("timed_out: lease lost"),
+        ]
+        // Replies arriving in reverse order are read in call order all the same.
+        #expect(Self.answer(&engine, attempts, reversed: true) { replies[$0.key]! }.isEmpty)
+        #expect(engine.isFinished)
+
+        let report = try #require(engine.reports.first)
+        // p = 2/4: R-Zero pays 1 - 2|0.5 - 0.5| = 1; the format failure pays 0; mean 0.5.
+        #expect(report.proposals == 2 && report.formatFailures == 1 && report.tasks == 1 && report.kept == 1)
+        #expect(report.solveRate == 0.5 && report.meanProposerReward == 0.5)
+        let events = engine.takeEvents()
+        #expect(events.contains { $0.kind == "format_failure" && $0.detail.contains("r1.propose.a2.0") })
+        // a1 solved, a2 failed: CODREAM sends a1's worked example to a2.
+        #expect(events.contains { $0.kind == "solver_codream" && $0.detail.contains("a1 -> a2") && $0.detail.contains("23 + 19 gives 42") })
+
+        let exports = engine.exports()
+        let tasks = try exports["tasks.jsonl"]!.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(tasks.count == 1)
+        #expect(tasks[0]["task"] as? String == "23 + 19" && tasks[0]["label"] as? String == "42")
+        #expect(tasks[0]["solve_rate"] as? Double == 0.5 && tasks[0]["reward"] as? Double == 1)
+        #expect(tasks[0]["proposer_answer_correct"] as? Bool == true)
+        #expect(exports["proposals.jsonl"]!.count == 2 && exports["trajectories.jsonl"]!.count == 4)
+        let correct = exports["trajectories.jsonl"]!.filter { $0.contains("\"correct\":true") }
+        #expect(correct.count == 2)
+    }
+
+    @Test func aRoutedLessonReachesTheWeakSolversNextPrompt() {
+        var engine = ProposerSolverEngine(settings: Self.settings(rounds: 2), evolution: EvolutionSettings())
+        var calls = Self.answer(&engine, engine.start()) { call in
+            call.agent == AgentID(1) ? .text("TASK: 23 + 19") : .text("nothing")
+        }
+        calls = Self.answer(&engine, calls) { call in call.agent == AgentID(1) ? .text("ANSWER: 42") : .text("ANSWER: 40") }
+        // Round 2: the categories shift, so proposer a2 writes the addition task.
+        #expect(calls.map(\.key) == ["r2.propose.a1.0", "r2.propose.a2.0"])
+        calls = Self.answer(&engine, calls) { call in call.agent == AgentID(2) ? .text("TASK: 10 + 5") : .text("nothing") }
+        let bySolver2 = calls.filter { $0.agent == AgentID(2) }
+        #expect(!bySolver2.isEmpty && bySolver2.allSatisfy { $0.system.contains("Worked example: 23 + 19 gives 42.") })
+        #expect(calls.filter { $0.agent == AgentID(1) }.allSatisfy { !$0.system.contains("Worked example") },
+                "the producer does not get its own lesson")
+    }
+
+    @Test func theSameRepliesInAnyOrderGiveTheSameRun() {
+        func run(reversed: Bool) -> [String: [String]] {
+            var engine = ProposerSolverEngine(settings: Self.settings(rounds: 3), evolution: EvolutionSettings())
+            var calls = engine.start()
+            while !calls.isEmpty {
+                calls = Self.answer(&engine, calls, reversed: reversed) { call in
+                    // A deterministic "model": the reply depends on the call only.
+                    let n = call.seed % 7
+                    if call.role == "proposer" { return n == 0 ? .text("prose") : .text("TASK: \(n) + \(call.seed % 11)") }
+                    return .text("ANSWER: \(call.seed % 13)")
+                }
+            }
+            #expect(engine.isFinished)
+            return engine.exports()
+        }
+        #expect(run(reversed: false) == run(reversed: true))
+    }
+}
