@@ -74,8 +74,9 @@ struct WorkerLoopState {
     var settings: WorkerSettings { service.settings }
     var logger: Logger { service.logger }
 
-    /// Running attempts, by job id.
-    var running: [JobID: (attempt: UInt32, task: Task<Void, Never>)] = [:]
+    /// Running jobs, by id: the attempt the result will answer, and the attempt the task
+    /// was started for (which tells a cancelled task's late finish from the current one's).
+    var running: [JobID: (attempt: UInt32, started: UInt32, task: Task<Void, Never>)] = [:]
     var pendingResults: [ResultMessage] = []
     var flushScheduled = false
     /// The socket made at start is already connected; later connects reopen it.
@@ -119,10 +120,10 @@ struct WorkerLoopState {
                 logger.warning("\(line)")
             case .loop(.unroutable):
                 break
-            case .finished(let job, let attempt, let outcome):
-                guard running[job]?.attempt == attempt else { break }  // cancelled meanwhile
+            case .finished(let job, let started, let outcome):
+                guard let entry = running[job], entry.started == started else { break }  // cancelled meanwhile
                 running[job] = nil
-                addResult(job, attempt, outcome)
+                addResult(job, entry.attempt, outcome)
             case .flushResults:
                 flushScheduled = false
                 sendResults(now: now)
@@ -198,7 +199,16 @@ struct WorkerLoopState {
     // MARK: Jobs
 
     private mutating func start(_ lease: LeaseMessage, now: MonotonicTime) {
-        guard running[lease.jobID] == nil else { return }
+        if let entry = running[lease.jobID] {
+            // A restarted coordinator leased again a job this worker is still running for
+            // the coordinator before it: the running attempt answers the new lease, instead
+            // of its result being discarded as stale and the new lease never run.
+            if lease.attempt > entry.attempt {
+                running[lease.jobID]!.attempt = lease.attempt
+                logger.info("job \(lease.jobID) is already running here (attempt \(entry.started)); its result answers attempt \(lease.attempt)")
+            }
+            return
+        }
         guard let executor = service.executors.executor(for: lease.kind) else {
             addResult(lease.jobID, lease.attempt, JobOutcome(
                 status: .unsupported,
@@ -230,7 +240,7 @@ struct WorkerLoopState {
             timed.durationMicroseconds = UInt64(max(0, elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000))
             sink.yield(.finished(id, attempt: attempt, timed))
         }
-        running[id] = (attempt, task)
+        running[id] = (attempt, attempt, task)
     }
 
     private mutating func addResult(_ job: JobID, _ attempt: UInt32, _ outcome: JobOutcome) {
