@@ -59,29 +59,39 @@ public struct Scheduler: Sendable {
     /// Leases queued jobs to workers with free slots, serving runs round robin.
     public mutating func dispatch(now: MonotonicTime) -> [(WorkerID, [Lease])] {
         guard !runRing.isEmpty, !workerOrder.isEmpty else { return [] }
-        var out: [(WorkerID, [Lease])] = []
         let count = workerOrder.count
         let start = dispatchCursor % count
         dispatchCursor = (dispatchCursor + 1) % count
+        // Jobs are dealt one at a time to the workers with free slots, in turn: when there
+        // are fewer jobs than slots (a protocol phase of model calls, say) every worker
+        // gets its share, instead of the first one taking them all and the endpoint
+        // seeing only that worker's concurrency.
+        var dealt: [(id: WorkerID, entry: WorkerEntry, granted: [Lease])] = []
         for step in 0..<count {
             let id = workerOrder[(start + step) % count]
-            guard var entry = workers[id], entry.freeSlots > 0 else { continue }
-            var granted: [Lease] = []
-            granted.reserveCapacity(min(entry.freeSlots, pending.count))
-            while entry.freeSlots > 0, let jobID = dequeueNext() {
-                var job = pending[jobID]!
-                job.attempts += 1
-                pending[jobID] = job
-                let lease = Lease(
-                    job: job.job, worker: id, attempt: job.attempts,
-                    deadline: now + job.job.timeoutMilliseconds + settings.leaseGraceMilliseconds)
-                leases[jobID] = lease
-                entry.leased.insert(jobID)
-                granted.append(lease)
-            }
+            if let entry = workers[id], entry.freeSlots > 0 { dealt.append((id, entry, [])) }
+        }
+        // Positions in `dealt` of the workers that still have a free slot.
+        var open = Array(dealt.indices)
+        var turn = 0
+        while !open.isEmpty, let jobID = dequeueNext() {
+            if turn >= open.count { turn = 0 }
+            let slot = open[turn]
+            var job = pending[jobID]!
+            job.attempts += 1
+            pending[jobID] = job
+            let lease = Lease(
+                job: job.job, worker: dealt[slot].id, attempt: job.attempts,
+                deadline: now + job.job.timeoutMilliseconds + settings.leaseGraceMilliseconds)
+            leases[jobID] = lease
+            dealt[slot].entry.leased.insert(jobID)
+            dealt[slot].granted.append(lease)
+            if dealt[slot].entry.freeSlots == 0 { open.remove(at: turn) } else { turn += 1 }
+        }
+        var out: [(WorkerID, [Lease])] = []
+        for (id, entry, granted) in dealt where !granted.isEmpty {
             workers[id] = entry
-            if !granted.isEmpty { out.append((id, granted)) }
-            if runRing.isEmpty { break }
+            out.append((id, granted))
         }
         return out
     }
