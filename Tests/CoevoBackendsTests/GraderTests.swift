@@ -1,4 +1,5 @@
 @testable import CoevoBackends
+import CoevoCore
 import Testing
 
 /// Bad input tried: answers without numbers, a non-numeric expected value, an invalid

@@ -1,3 +1,4 @@
+import CoevoCore
 /// A grader that asks a model to score an answer against a rubric (a StrongREJECT-style
 /// 0-1 score, say) and reads the score out of its reply with `JudgeScore`. A reply with
 /// no readable score, or a judge endpoint that fails, is a grader error.
