@@ -4,7 +4,9 @@ import CoevoWire
 import Foundation
 
 /// Runs the chamber protocol over workers: each agent turn the `ChamberEngine` asks for
-/// becomes a `sim.turn` job, each result goes back into the engine. A turn whose job fails
+/// becomes a `sim.turn` job (simulator backend) or an `llm.chat` job on the agent's
+/// endpoint (model backend, see `ChamberTurnPrompt`), each result goes back into the
+/// engine. A turn whose job fails
 /// or whose output cannot be read counts as an empty answer (wrong, and logged), so a bad
 /// worker costs accuracy, never the step.
 ///
@@ -19,6 +21,8 @@ struct ChamberDriver: RunDriver {
     private var engine: ChamberEngine
     private let run: RunID
     private let timeoutMilliseconds: Int64
+    /// The `agent` pool, for the model backend: agent i calls endpoint i mod n.
+    private let endpoints: [LLMJob.Endpoint]
     private var pending: [JobID: TurnRequest] = [:]
     private var events: [EventRecord] = []
     private var eventsSeen = 0
@@ -28,14 +32,14 @@ struct ChamberDriver: RunDriver {
     /// What a resumed run had stored: turns by key, and event lines already logged.
     private var stored: [TurnKey: CoevoStore.StoredJob] = [:]
 
-    init(settings: ChamberSettings, run: RunID, timeoutMilliseconds: Int64,
+    init(settings: ChamberSettings, run: RunID, timeoutMilliseconds: Int64, endpoints: [LLMJob.Endpoint] = [],
          storedJobs: [CoevoStore.StoredJob] = [], loggedEvents: [String: Int] = [:]) {
         engine = ChamberEngine(settings: settings)
         self.run = run
         self.timeoutMilliseconds = timeoutMilliseconds
+        self.endpoints = endpoints
         for entry in storedJobs {
-            guard let (request, _) = try? SimTurnCodec.decodeRequest(entry.job.payload) else { continue }
-            stored[TurnKey(task: request.task, round: request.round, member: request.member)] = entry
+            if let key = Self.turnKey(ofJob: entry.job) { stored[key] = entry }
         }
         reportsSeen = loggedEvents["chamber_step"] ?? 0
         eventsSeen = loggedEvents.filter { $0.key.hasPrefix("chamber_") && $0.key != "chamber_step" }.values.reduce(0, +)
@@ -56,7 +60,7 @@ struct ChamberDriver: RunDriver {
                 live.append(request)
                 continue
             }
-            queue += engine.complete(request, Self.turnResult(entry.outcome) ?? Self.emptyTurn)
+            queue += engine.complete(request, turnResult(entry.outcome, for: request) ?? Self.emptyTurn)
             if !engine.isStepOpen && !engine.isFinished { queue += engine.beginStep() }
         }
         collect()
@@ -78,18 +82,31 @@ struct ChamberDriver: RunDriver {
     private static let emptyTurn = TurnResult(text: "", tokens: 0)
 
     /// The turn result a succeeded job's output holds, or nil.
-    private static func turnResult(_ outcome: JobOutcome?) -> TurnResult? {
+    private func turnResult(_ outcome: JobOutcome?, for request: TurnRequest) -> TurnResult? {
         guard let outcome, outcome.status == .succeeded else { return nil }
-        return try? SimTurnCodec.decodeResult(outcome.output)
+        guard engine.settings.backend == .model else { return try? SimTurnCodec.decodeResult(outcome.output) }
+        guard let output = try? JSONDecoder().decode(LLMJobOutput.self, from: outcome.output) else { return nil }
+        return ChamberTurnPrompt.result(for: request, reply: output.text, tokens: output.promptTokens + output.completionTokens)
+    }
+
+    /// Which turn a stored job was: from its sim.turn request, or its llm.chat call key.
+    private static func turnKey(ofJob job: Job) -> TurnKey? {
+        if let (request, _) = try? SimTurnCodec.decodeRequest(job.payload) {
+            return TurnKey(task: request.task, round: request.round, member: request.member)
+        }
+        guard let call = (try? JSONDecoder().decode(LLMJob.self, from: job.payload))?.call else { return nil }
+        let parts = call.split(separator: ".").map { Int($0.dropFirst()) }
+        guard parts.count == 3, let task = parts[0], let round = parts[1], let member = parts[2] else { return nil }
+        return TurnKey(task: task, round: round, member: member)
     }
 
     mutating func completed(_ lease: Lease, outcome: JobOutcome, ids: inout JobID) -> [Job] {
         guard let request = pending.removeValue(forKey: lease.job.id) else { return [] }
-        let result = Self.turnResult(outcome)
+        let result = turnResult(outcome, for: request)
         if outcome.status != .succeeded {
             note("turn_failed", job: lease.job.id, "\(request.action.rawValue) by agent a\(request.agent): \(outcome.status.rawValue) \(outcome.error)")
         } else if result == nil {
-            note("turn_unreadable", job: lease.job.id, "sim.turn output is not a SimTurnResult (\(outcome.output.count) bytes)")
+            note("turn_unreadable", job: lease.job.id, "\(lease.job.kind) output is not a turn result (\(outcome.output.count) bytes)")
         }
         return advance(request, result ?? Self.emptyTurn, ids: &ids)
     }
@@ -139,8 +156,17 @@ struct ChamberDriver: RunDriver {
             let id = ids
             ids += 1
             pending[id] = request
-            return Job(id: id, run: run, kind: SimTurnCodec.kind,
-                       payload: SimTurnCodec.encode(request, parameters: engine.settings.simulator),
+            guard engine.settings.backend == .model else {
+                return Job(id: id, run: run, kind: SimTurnCodec.kind,
+                           payload: SimTurnCodec.encode(request, parameters: engine.settings.simulator),
+                           timeoutMilliseconds: timeoutMilliseconds)
+            }
+            let key = "t\(request.task).r\(request.round).m\(request.member)"
+            let (system, prompt) = ChamberTurnPrompt.call(for: request)
+            let call = LLMJob(endpoint: endpoints[(request.agent - 1) % endpoints.count], system: system, prompt: prompt,
+                              maxTokens: engine.settings.maxTokens, temperature: engine.settings.temperature,
+                              seed: AgentCall.seed(runSeed: engine.settings.seed, key: key), call: key)
+            return Job(id: id, run: run, kind: JobKind.llm.rawValue, payload: (try? JSONEncoder().encode(call)) ?? Data(),
                        timeoutMilliseconds: timeoutMilliseconds)
         }
     }

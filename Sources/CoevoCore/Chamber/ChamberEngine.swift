@@ -102,7 +102,8 @@ public struct ChamberEngine: Sendable {
         let center = population.competenceMeans()
         var requests: [TurnRequest] = []
         for (id, niche) in drawn {
-            let task = world.task(id: id, niche: niche)
+            let task = settings.backend == .model ? ChamberTaskBank.task(seed: settings.seed, id: id, niche: niche)
+                                                  : world.task(id: id, niche: niche)
             let team = TeamAssembler.assemble(size: teamSize, snapshot: snapshots[niche]!, population: population,
                                               center: center, scoutCandidates: settings.evolution.scoutCandidates, using: &rng)
             let structure = bandit.choose(niche: niche, allowed: settings.evolution.structures, using: &rng)
@@ -175,7 +176,8 @@ public struct ChamberEngine: Sendable {
             skill: world.skill(agent.id, niche: niche),
             insightQualities: (agent.insights[niche] ?? []).compactMap(\.simulatedQuality),
             ownAnswer: member < state.answers.count ? (state.answers[member] ?? "") : "",
-            othersAnswers: othersAnswers, critique: critique, count: count)
+            othersAnswers: othersAnswers, critique: critique, count: count, question: state.task.question,
+            insights: settings.backend == .model ? (agent.insights[niche] ?? []).map(\.text) : [])
     }
 
     private func roundRequests(_ state: inout TaskState) -> [TurnRequest] {
@@ -291,12 +293,20 @@ public struct ChamberEngine: Sendable {
             eventsThisStep += 1
             var insights: [Insight] = []
             for line in text.split(separator: "\n") {
-                let quality = SimulatedWorld.lesson(inText: String(line)).map {
-                    SimulatedWorld.lessonQuality(worldSeed: settings.seed, niche: niche, lesson: $0)
-                }
-                guard let quality else {
-                    events.append(ChamberEvent(step: step, kind: "insight_unparsed", detail: "event \(event): '\(line)'"))
-                    continue
+                let quality: Double?
+                if settings.backend == .model {
+                    // A model's lesson is its text; how much it helps shows in utility.
+                    guard insights.count < settings.evolution.codream.maxDistilled,
+                          !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
+                    quality = nil
+                } else {
+                    quality = SimulatedWorld.lesson(inText: String(line)).map {
+                        SimulatedWorld.lessonQuality(worldSeed: settings.seed, niche: niche, lesson: $0)
+                    }
+                    guard quality != nil else {
+                        events.append(ChamberEvent(step: step, kind: "insight_unparsed", detail: "event \(event): '\(line)'"))
+                        continue
+                    }
                 }
                 insights.append(Insight(id: nextInsightID, text: String(line), niche: niche,
                                         producer: population.agents[producer].id, event: event, simulatedQuality: quality))

@@ -8,7 +8,19 @@ public struct ChamberSettings: Hashable, Sendable {
         case zipf
     }
 
+    /// Who answers the agents' turns.
+    public enum Backend: String, Hashable, Sendable, CaseIterable {
+        /// The built-in simulator (`sim.turn` jobs): large-scale studies.
+        case simulator
+        /// A real model (`llm.chat` jobs on the `agent` pool) on `ChamberTaskBank`'s tasks.
+        case model
+    }
+
     public var seed: UInt64 = 42
+    public var backend = Backend.simulator
+    /// For the model backend: tokens and temperature of each turn.
+    public var maxTokens = 64
+    public var temperature = 0.7
     public var niches = 8
     /// Agents at the start, all alike (the same model and prompt).
     public var agents = 12
@@ -30,6 +42,9 @@ public struct ChamberSettings: Hashable, Sendable {
         try require(agents >= 1, "chamber.agents", "must be at least 1 (got \(agents))")
         try require(tasksPerStep >= 1, "chamber.tasks_per_step", "must be at least 1 (got \(tasksPerStep))")
         try require(steps >= 1, "chamber.steps", "must be at least 1 (got \(steps))")
+        try require(backend == .simulator || niches <= ChamberTaskBank.niches.count, "chamber.niches",
+                    "the model backend has \(ChamberTaskBank.niches.count) built-in niches (\(ChamberTaskBank.niches.joined(separator: ", "))); got \(niches)")
+        try require((1...4096).contains(maxTokens), "chamber.max_tokens", "must be between 1 and 4096")
         try require(driftEvery >= 0, "chamber.drift_every", "must not be negative (got \(driftEvery))")
         try require(simulator.lessonsPerNiche >= 1, "chamber.simulator.lessons_per_niche", "must be at least 1")
         try require(simulator.steepness > 0, "chamber.simulator.steepness", "must be positive")

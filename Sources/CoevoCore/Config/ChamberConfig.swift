@@ -5,9 +5,10 @@
 
 extension ChamberSettings: Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case niches, agents, steps, mix
+        case niches, agents, steps, mix, backend, temperature
         case tasksPerStep = "tasks_per_step"
         case driftEvery = "drift_every"
+        case maxTokens = "max_tokens"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -24,6 +25,13 @@ extension ChamberSettings: Decodable {
             throw ConfigError(field: "chamber.mix", problem: "unknown mix '\(mixName)' (expected one of: uniform, zipf)")
         }
         mix = parsed
+        let backendName = try c.value(.backend, backend.rawValue)
+        guard let chosen = Backend(rawValue: backendName) else {
+            throw ConfigError(field: "chamber.backend", problem: "unknown backend '\(backendName)' (expected one of: simulator, model)")
+        }
+        backend = chosen
+        maxTokens = try c.value(.maxTokens, maxTokens)
+        temperature = try c.value(.temperature, temperature)
     }
 
 }

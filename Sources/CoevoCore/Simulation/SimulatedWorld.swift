@@ -163,9 +163,13 @@ public struct SimulatedWorld: Sendable {
 }
 
 /// A task as the simulator sees it.
+/// A chamber task: the simulator's (an id, a difficulty, an opaque answer) or a real one
+/// from `ChamberTaskBank` (a question and its answer).
 public struct SimulatedTask: Hashable, Sendable {
     public var id: Int
     public var niche: Int
     public var difficulty: Double
     public var correctAnswer: String
+    /// The question a model is asked; empty on the simulator.
+    public var question: String = ""
 }

@@ -27,11 +27,15 @@ public struct TurnRequest: Hashable, Sendable, Codable {
     public var critique: String
     /// For distil: how many insights to write.
     public var count: Int
+    /// For a model backend: the question, and the texts of the insights the agent holds
+    /// on the niche (the simulator reads `insightQualities` instead).
+    public var question: String = ""
+    public var insights: [String] = []
 
     public init(worldSeed: UInt64, task: Int, round: Int, member: Int, agent: Int, action: TurnAction,
                 niche: Int, difficulty: Double, correctAnswer: String, skill: Double,
                 insightQualities: [Double], ownAnswer: String = "", othersAnswers: [String] = [],
-                critique: String = "", count: Int = 0) {
+                critique: String = "", count: Int = 0, question: String = "", insights: [String] = []) {
         self.worldSeed = worldSeed
         self.task = task
         self.round = round
@@ -47,6 +51,8 @@ public struct TurnRequest: Hashable, Sendable, Codable {
         self.othersAnswers = othersAnswers
         self.critique = critique
         self.count = count
+        self.question = question
+        self.insights = insights
     }
 }
 

@@ -1,0 +1,83 @@
+import Foundation
+
+/// How a chamber turn is put to a real model, and how its reply becomes the turn's
+/// result. The answer is read from the last `ANSWER:` line (else the last line) the way
+/// GSM8K-style graders read one: for a numeric task, the last number in it; otherwise the
+/// expected word if the line has it as a word, else the line's first word; all in
+/// `AnswerNormalizer` form, the form the engine compares. A critique is `wrong` when the
+/// reply says so, else `ok`; lessons are one per line.
+public enum ChamberTurnPrompt {
+    public static let system = "You are a careful problem solver. Answer briefly."
+
+    public static func call(for request: TurnRequest) -> (system: String, prompt: String) {
+        var system = Self.system
+        if !request.insights.isEmpty {
+            system += "\nLessons shared by your team:\n" + request.insights.map { "- \($0)" }.joined(separator: "\n")
+        }
+        let question = "Question: \(request.question)"
+        let finish = "End with a line: ANSWER: <your answer>"
+        let prompt: String
+        switch request.action {
+        case .answer:
+            prompt = "\(question)\n\(finish)"
+        case .critique:
+            prompt = "\(question)\nA teammate answered: \(request.othersAnswers.first ?? "")\nIs that answer right or wrong? Reply with one word: right or wrong."
+        case .revise:
+            var context = "Your answer was: \(request.ownAnswer)"
+            if !request.othersAnswers.isEmpty { context += "\nYour teammates answered: \(request.othersAnswers.joined(separator: "; "))" }
+            if !request.critique.isEmpty { context += "\nA reviewer judged your answer: \(request.critique)" }
+            prompt = "\(question)\n\(context)\nGive your final answer. \(finish)"
+        case .reflect:
+            prompt = "\(question)\nYour team's answer was wrong or split; you answered: \(request.ownAnswer)\nIn one sentence, what would you do differently?"
+        case .distil:
+            prompt = "\(question)\nWrite \(max(1, request.count)) short lesson(s), one per line, that would help solve questions like this one."
+        }
+        return (system, prompt)
+    }
+
+    public static func result(for request: TurnRequest, reply: String, tokens: Int) -> TurnResult {
+        switch request.action {
+        case .answer, .revise:
+            return TurnResult(text: reading(finalAnswer(reply), expecting: request.correctAnswer), tokens: tokens)
+        case .critique:
+            return TurnResult(text: reply.lowercased().contains("wrong") ? "wrong" : "ok", tokens: tokens)
+        case .reflect:
+            return TurnResult(text: "", tokens: tokens)
+        case .distil:
+            let lessons = reply.split(whereSeparator: \.isNewline).map(Self.withoutBullet).filter { !$0.isEmpty }
+            return TurnResult(text: lessons.joined(separator: "\n"), tokens: tokens)
+        }
+    }
+
+    /// The answer a final-answer line gives, in normal form.
+    static func reading(_ line: String, expecting expected: String) -> String {
+        if ExactArithmetic.evaluate(expected) != nil {
+            return ReplyFormat.lastNumber(in: line, first: false) ?? AnswerNormalizer.normalize(line)
+        }
+        let words = AnswerNormalizer.normalize(line).split { !$0.isLetter && !$0.isNumber }.map(String.init)
+        if words.contains(expected) { return expected }
+        return words.first ?? ""
+    }
+
+    /// A lesson line without its list marker ("-", "*", "1.", "2)").
+    static func withoutBullet(_ line: Substring) -> String {
+        var text = line.trimmingCharacters(in: .whitespaces)
+        while let first = text.first, "-*•".contains(first) { text.removeFirst() }
+        let digits = text.prefix { $0.isNumber }
+        if !digits.isEmpty, let marker = text.dropFirst(digits.count).first, marker == "." || marker == ")" {
+            text.removeFirst(digits.count + 1)
+        }
+        return text.trimmingCharacters(in: .whitespaces)
+    }
+
+    /// The text after the last `ANSWER:`, else the reply's last non-empty line.
+    static func finalAnswer(_ reply: String) -> String {
+        let lower = reply.lowercased()
+        if let range = lower.range(of: "answer:", options: .backwards) {
+            let offset = lower.distance(from: lower.startIndex, to: range.upperBound)
+            let rest = reply[reply.index(reply.startIndex, offsetBy: offset)...]
+            if let line = rest.split(whereSeparator: \.isNewline).first { return String(line).replacingOccurrences(of: "*", with: "") }
+        }
+        return reply.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
+    }
+}

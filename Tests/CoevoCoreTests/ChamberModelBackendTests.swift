@@ -1,0 +1,105 @@
+@testable import CoevoCore
+import Testing
+
+/// The chamber on a real model: its built-in task bank, the turn prompts and how replies
+/// are read, and the engine fed scripted replies. Bad input tried: replies with no
+/// ANSWER line, markdown, a critique that hedges, empty lessons.
+@Suite struct ChamberModelBackendTests {
+    @Test func theTaskBankAnswersAreRight() throws {
+        let days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+        for id in 1...200 {
+            for niche in 0..<5 {
+                let task = ChamberTaskBank.task(seed: 9, id: id, niche: niche)
+                #expect(task == ChamberTaskBank.task(seed: 9, id: id, niche: niche), "the same seed asks the same question")
+                let q = task.question
+                switch niche {
+                case 0:
+                    let expression = q.dropFirst("What is ".count).dropLast().replacingOccurrences(of: "times", with: "*")
+                    #expect(ExactArithmetic.evaluate(expression)?.description == task.correctAnswer, "\(q)")
+                case 1:
+                    let n = Int(q.split(separator: " ").first { Int($0) != nil }!)!
+                    let factor = q.contains("minutes are in") || q.contains("seconds") ? 60 : q.contains("centimeters") ? 100 : 1000
+                    #expect(task.correctAnswer == "\(n * factor)", "\(q)")
+                case 2:
+                    if q.hasPrefix("Write the word") {
+                        let word = q.split(separator: "'")[1]
+                        #expect(task.correctAnswer == String(word.reversed()))
+                    } else {
+                        #expect(task.correctAnswer == String(q.split(separator: "'")[1].split(separator: " ").map { $0.first! }))
+                    }
+                case 3:
+                    let words = q.split(separator: " ")
+                    let offset = Int(words[6])!
+                    let start = days.firstIndex(of: String(words.last!.dropLast()).lowercased())!
+                    #expect(task.correctAnswer == days[(start + offset) % 7], "\(q)")
+                default:
+                    #expect(task.correctAnswer == (q.hasPrefix("All") ? "yes" : "no"), "\(q)")
+                }
+            }
+        }
+    }
+
+    @Test func repliesAreReadLeniently() {
+        let answer = TurnRequest(worldSeed: 1, task: 1, round: 0, member: 0, agent: 1, action: .answer, niche: 3,
+                                 difficulty: 0, correctAnswer: "thursday", skill: 0, insightQualities: [],
+                                 question: "What day of the week is 3 days after Monday?", insights: ["count on your fingers"])
+        let call = ChamberTurnPrompt.call(for: answer)
+        #expect(call.prompt.contains("3 days after Monday") && call.system.contains("- count on your fingers"))
+        #expect(ChamberTurnPrompt.result(for: answer, reply: "Monday + 3...\n**ANSWER:** Thursday.", tokens: 9).text == "thursday")
+        #expect(ChamberTurnPrompt.result(for: answer, reply: "Hmm.\nIt is Thursday", tokens: 9).text == "thursday", "no ANSWER line: the last line")
+        #expect(ChamberTurnPrompt.result(for: answer, reply: "ANSWER: Friday, not Thursday", tokens: 9).text == "thursday",
+                "lenient like GSM8K graders: the expected word anywhere in the answer line")
+        #expect(ChamberTurnPrompt.result(for: answer, reply: "ANSWER: Friday", tokens: 9).text == "friday")
+        var numeric = answer
+        numeric.correctAnswer = "700"
+        #expect(ChamberTurnPrompt.result(for: numeric, reply: "The answer is 21.", tokens: 9).text == "21")
+        #expect(ChamberTurnPrompt.result(for: numeric, reply: "7 m = 700 cm\nANSWER: 700 centimeters", tokens: 9).text == "700")
+        var critique = answer
+        critique.action = .critique
+        #expect(ChamberTurnPrompt.result(for: critique, reply: "Wrong.", tokens: 1).text == "wrong")
+        #expect(ChamberTurnPrompt.result(for: critique, reply: "I think it is right", tokens: 1).text == "ok")
+        var distil = answer
+        distil.action = .distil
+        #expect(ChamberTurnPrompt.result(for: distil, reply: "1. Count forward.\n\n- Wrap after Sunday.\n  \n", tokens: 5).text
+                == "Count forward.\nWrap after Sunday.")
+    }
+
+    @Test func theEngineLearnsFromScriptedModelReplies() {
+        var settings = ChamberSettings()
+        settings.backend = .model
+        settings.niches = 2
+        settings.agents = 4
+        settings.steps = 4
+        settings.tasksPerStep = 5
+        settings.evolution.teamSize = 2
+        settings.evolution.structures = [.vote]
+        var engine = ChamberEngine(settings: settings)
+        var lessonsSeen = false
+        for _ in 0..<settings.steps {
+            var queue = engine.beginStep()
+            var cursor = 0
+            while cursor < queue.count {
+                let request = queue[cursor]
+                cursor += 1
+                #expect(!request.question.isEmpty)
+                lessonsSeen = lessonsSeen || !request.insights.isEmpty
+                // Agent 1 always answers right, the others never do.
+                let reply: String = switch request.action {
+                case .answer, .revise: request.agent == 1 ? "ANSWER: \(request.correctAnswer)" : "ANSWER: no idea"
+                case .distil: "Read the question twice.\nCheck the units."
+                default: ""
+                }
+                queue += engine.complete(request, ChamberTurnPrompt.result(for: request, reply: reply, tokens: 3))
+            }
+        }
+        #expect(engine.isFinished)
+        // Lessons are the distiller's lines, routed and then shown in later prompts.
+        #expect(engine.reports.reduce(0) { $0 + $1.insightsRouted } > 0)
+        #expect(lessonsSeen)
+        #expect(engine.population.agents.flatMap { $0.insights.values.joined() }.allSatisfy {
+            ["Read the question twice.", "Check the units."].contains($0.text) && $0.simulatedQuality == nil
+        })
+        let a1 = engine.population.index(of: AgentID(1))!
+        #expect((0..<5).contains { engine.population.stats(a1, $0).successes > 0 })
+    }
+}
