@@ -15,7 +15,7 @@ CONFIG ?= Configs/quickstart.yaml
 .PHONY: help deps test-deps llama-server apt-install build release run test bench proto clean
 
 help:
-	@echo "make run     install deps, build, run $(CONFIG) (coordinator + local workers)"
+	@echo "make run     install deps (llama.cpp server + SmolLM2 too), build, run $(CONFIG): coordinator + local workers"
 	@echo "make test    install deps, build, run every test"
 	@echo "make bench   install deps, release build, run the dispatch benchmark"
 	@echo "make proto   regenerate Sources/CoevoWire/Generated from Proto/*.proto"
@@ -50,7 +50,8 @@ build: deps
 release: deps
 	swift build -c release
 
-run: build
+# The quickstart (and red-blue.yaml) run on the local SmolLM2 model: install its server too.
+run: build llama-server
 	.build/debug/coevo run $(CONFIG)
 
 test: test-deps

@@ -98,9 +98,9 @@ public struct RunCommand: AsyncParsableCommand {
             let counts = try store.counts(ofRun: id)
             let state = try store.run(id: id)?.state ?? .interrupted
             var lines = ["run \(id): \(state.rawValue)"]
-            let kind = config.chamber != nil ? "sim.turn agent turns" : config.isProtocolRun ? "llm.chat agent calls" : config.workload.kind
+            let kind = config.chamber?.backend == .simulator ? "sim.turn agent turns" : config.isProtocolRun ? "llm.chat agent calls" : config.workload.kind
             lines.append("  jobs       \(counts.jobs) (\(kind))")
-            lines += try chamberSummary(store: store, run: id)
+            lines += try chamberSummary(store: store, run: id, simulated: config.chamber?.backend != .model)
             lines += try protocolSummary(store: store, run: id)
             lines.append("  results    \(counts.results) durable, \(counts.succeeded) succeeded, \(counts.failed) failed")
             lines.append(String(format: "  wall time  %.1f s (%.0f results/s)", seconds, Double(counts.results) / max(seconds, 0.001)))
@@ -115,7 +115,7 @@ public struct RunCommand: AsyncParsableCommand {
 
 /// The chamber's figures from the event log: the last step, and totals of what the
 /// operators did.
-func chamberSummary(store: CoevoStore, run: String) throws -> [String] {
+func chamberSummary(store: CoevoStore, run: String, simulated: Bool) throws -> [String] {
     let steps = try store.events(kind: "chamber_step").filter { $0.run == run }
         .compactMap { try? JSONDecoder().decode(StepReport.self, from: Data($0.detail.utf8)) }
     guard let last = steps.last else { return [] }
@@ -130,7 +130,7 @@ func chamberSummary(store: CoevoStore, run: String) throws -> [String] {
         String(format: "  chamber    %d steps; accuracy %.3f over the second half (last step %.3f)", steps.count, accuracy, last.accuracy),
         "  population \(last.population) agents, \(last.specialists) niche leaders; lineage: \(lifecycle.joined(separator: ", "))",
         "  CODREAM    \(steps.reduce(0) { $0 + $1.codreamEvents }) events, \(steps.reduce(0) { $0 + $1.insightsRouted }) insights routed",
-        "  tokens     \(steps.reduce(0) { $0 + $1.tokens }) (simulated)",
+        "  tokens     \(steps.reduce(0) { $0 + $1.tokens })\(simulated ? " (simulated)" : "")",
     ]
 }
 

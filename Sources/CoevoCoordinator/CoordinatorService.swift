@@ -433,8 +433,10 @@ struct CoordinatorEngine {
         let logged = try store.eventCounts(ofRun: run.rawValue)
         let timeout = config.coordinator.jobTimeoutMilliseconds
         if let chamber = config.chamberSettings {
-            return (ChamberDriver(settings: chamber, run: run, timeoutMilliseconds: timeout, storedJobs: storedJobs, loggedEvents: logged),
-                    "chamber run \(run): \(chamber.steps) steps of \(chamber.tasksPerStep) tasks, \(chamber.agents) agents, \(chamber.niches) niches, routing \(chamber.evolution.codream.routing.rawValue)")
+            let agents = chamber.backend == .model ? config.endpoints(forRole: "agent") : []
+            return (ChamberDriver(settings: chamber, run: run, timeoutMilliseconds: timeout, endpoints: agents,
+                                  storedJobs: storedJobs, loggedEvents: logged),
+                    "chamber run \(run) on the \(chamber.backend.rawValue): \(chamber.steps) steps of \(chamber.tasksPerStep) tasks, \(chamber.agents) agents, \(chamber.niches) niches, routing \(chamber.evolution.codream.routing.rawValue)")
         }
         let engine = config.makeProtocolEngine()!
         var pools: [String: [LLMJob.Endpoint]] = [:]

@@ -1,5 +1,6 @@
 import CoevoCoordinator
 import CoevoCore
+import Foundation
 import Testing
 
 /// Bad input tried: unknown fields at each level, wrong types, impossible values, unknown
@@ -45,11 +46,30 @@ import Testing
         ("chamber: {agents: 2}", "evolution.team_size", "population starts with 2"),
         ("chamber: {mix: lumpy}", "chamber.mix", "unknown mix 'lumpy'"),
         ("chamber: {agent: 5}", "chamber.agent", "unknown field"),
+        ("chamber: {backend: quantum}", "chamber.backend", "unknown backend 'quantum'"),
+        ("chamber: {backend: model}", "chamber.niches", "5 built-in niches"),
+        ("chamber: {backend: model, niches: 5}", "endpoints", "list at least one endpoint"),
         ("chamber: {}\nevolution: {codream: {routing: sideways}}", "evolution.codream.routing", "unknown routing mode 'sideways'"),
         ("chamber: {}\nevolution: {structures: [solo, chaos]}", "evolution.structures", "unknown structure 'chaos'"),
         ("chamber: {}\nevolution: {ewma_alpha: -0.5}", "evolution.ewma_alpha", "must be in (0, 1]"),
         ("chamber: {}\nevolution: {lifecycle: {min_population: 30, max_population: 20}}", "evolution.lifecycle.min_population", "above max_population"),
         ("chamber: {}\nevolution: {heartbeats: {custom: [{name: x, every: 0}]}}", "evolution.heartbeats.custom[0].every", "at least 1"),
+        ("proposer_solver: {}", "endpoints", "list at least one endpoint"),
+        ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nproposer_solver: {}\npools: {solver: [n]}", "pools.solver", "names endpoint 'n'"),
+        ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nproposer_solver: {}\npools: {attacker: [m]}", "pools.attacker", "no such role"),
+        ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nproposer_solver: {}\npools: {solver: []}", "pools.solver", "at least one endpoint"),
+        ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nchamber: {}\nred_blue: {}", "chamber, red_blue", "one experiment"),
+        ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nproposer_solver: {categories: [poetry]}", "proposer_solver.categories", "unknown category 'poetry'"),
+        ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nproposer_solver: {band: [0.8, 0.3]}", "proposer_solver.band", "low <= high"),
+        ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nproposer_solver: {reward: vibes}", "proposer_solver.reward", "unknown reward 'vibes'"),
+        ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nproposer_solver: {attempts: 1}", "proposer_solver.attempts", "between 2 and 64"),
+        ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nproposer_solver: {rounds: 3, agents: 2}", "proposer_solver.agents", "unknown field"),
+        ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nred_blue: {families: [telepathy]}", "red_blue.families", "unknown family 'telepathy'"),
+        ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nred_blue: {champions: 9}", "red_blue.champions", "between 1 and red_blue.defenders"),
+        ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nred_blue: {benign_per_round: 50}", "red_blue.benign_per_round", "between 0 and 10"),
+        ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nred_blue: {intents_file: /nonexistent/intents.jsonl, judge: {}}", "red_blue.intents_file", "cannot read"),
+        ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nred_blue: {intents_file: Configs/intents/support-bot.jsonl}", "red_blue.judge", "add a judge section"),
+        ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nred_blue: {judge: {threshold: 2}}", "red_blue.judge.threshold", "between 0 and 1"),
     ])
     func brokenConfigsNameTheField(yaml: String, field: String, problem: String) {
         #expect {
@@ -59,6 +79,33 @@ import Testing
             return error.field == field && error.problem.contains(problem)
                 && error.description.contains("'\(field)'")
         }
+    }
+
+    /// Every config shipped in Configs/ parses and validates as it is.
+    @Test func theShippedConfigsAreValid() throws {
+        let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Configs")
+        let names = try FileManager.default.contentsOfDirectory(atPath: configs.path).filter { $0.hasSuffix(".yaml") }
+        #expect(names.count >= 8)
+        for name in names {
+            let text = try String(contentsOf: configs.appendingPathComponent(name), encoding: .utf8)
+            #expect(throws: Never.self, "\(name)") { try ConfigLoader.parse(text) }
+        }
+        let quickstart = try ConfigLoader.parse(try String(contentsOf: configs.appendingPathComponent("quickstart.yaml"), encoding: .utf8))
+        #expect(quickstart.proposerSolver != nil && quickstart.modelServer != nil, "the quickstart is proposer/solver on the local model")
+    }
+
+    @Test func poolsGiveEachRoleItsEndpoints() throws {
+        let config = try ConfigLoader.parse("""
+            endpoints:
+              - {name: small, url: "http://127.0.0.1:1", model: s}
+              - {name: big, url: "http://127.0.0.1:2", model: b}
+            pools: {solver: [small, big]}
+            proposer_solver: {rounds: 1}
+            """)
+        #expect(config.endpoints(forRole: "solver").map(\.name) == ["small", "big"])
+        #expect(config.endpoints(forRole: "proposer").map(\.name) == ["small"], "a role without a pool uses the first endpoint")
+        #expect(config.makeProtocolEngine() is ProposerSolverEngine)
     }
 
     @Test func aChamberConfigCarriesTheRunSeedAndTheEvolutionSections() throws {

@@ -199,6 +199,23 @@ struct TestRun {
         try Child("coevo-coordinator", ["--config", config, "--exit-when-done"], in: scratch, name: name)
     }
 
+    /// Leases a worker holds now, asked of the coordinator with `coevo status --json`.
+    func leases(of worker: String) -> Int {
+        let status = Process()
+        guard let path = try? Binaries.path("coevo") else { return 0 }
+        status.executableURL = URL(fileURLWithPath: path)
+        status.arguments = ["status", "--connect", endpoint, "--json", "--timeout-ms", "1000"]
+        let out = Pipe()
+        status.standardOutput = out
+        status.standardError = FileHandle.nullDevice
+        guard (try? status.run()) != nil else { return 0 }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        status.waitUntilExit()
+        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        let workers = object?["workers"] as? [[String: Any]] ?? []
+        return workers.first { $0["workerId"] as? String == worker }?["leased"] as? Int ?? 0
+    }
+
     func worker(_ id: String, slots: Int = 8) throws -> Child {
         try Child("coevo-worker", ["--connect", endpoint, "--id", id, "--slots", "\(slots)"], in: scratch, name: id)
     }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Glibc
 
 /// Helpers the test targets share: free ports, the scripted chat server, and whether the
@@ -36,6 +39,35 @@ public enum TestSupport {
         try server.run()
         _ = ready.fileHandleForReading.availableData  // "ready"
         return (server, port)
+    }
+
+    /// Starts the llama.cpp server on SmolLM2 (Deploy/local-model/serve_smollm2.py) on a
+    /// free port and waits until it answers. Kill it with SIGKILL when done: children of
+    /// the test process inherit an ignored SIGTERM.
+    public static func startLlamaServer(timeout: TimeInterval = 120) async throws -> (process: Process, port: Int) {
+        let port = freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", root.appendingPathComponent("Deploy/local-model/serve_smollm2.py").path, "--port", "\(port)"]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        let url = URL(string: "http://127.0.0.1:\(port)/v1/models")!
+        while Date() < deadline {
+            if let (_, response) = try? await URLSession.shared.data(from: url), (response as? HTTPURLResponse)?.statusCode == 200 {
+                return (server, port)
+            }
+            guard server.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        kill(server.processIdentifier, SIGKILL)
+        throw TestSupportError("the llama.cpp server did not come up on port \(port) within \(Int(timeout)) s")
+    }
+
+    public struct TestSupportError: Error, CustomStringConvertible {
+        public let description: String
+        init(_ description: String) { self.description = description }
     }
 
     /// llama-cpp-python's server and the SmolLM2 model are importable.

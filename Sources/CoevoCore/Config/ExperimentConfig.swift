@@ -70,8 +70,9 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
 
     /// The roles the protocol's agents play, each needing endpoints.
     public var protocolRoles: [String] {
+        if chamber?.backend == .model { return ["agent"] }
         if proposerSolver != nil { return ["proposer", "solver"] }
-        if redBlue != nil { return ["attacker", "defender"] }
+        if let redBlue { return ["attacker", "defender"] + (redBlue.judge != nil ? ["judge"] : []) }
         return []
     }
 

@@ -23,11 +23,12 @@ public struct AgentCall: Hashable, Sendable {
         self.prompt = prompt
         self.maxTokens = maxTokens
         self.temperature = temperature
-        seed = Self.mix(runSeed, key)
+        seed = Self.seed(runSeed: runSeed, key: key)
     }
 
-    static func mix(_ seed: UInt64, _ key: String) -> UInt64 {
-        var generator = SeededGenerator(seed: key.utf8.reduce(seed ^ 0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 })
+    /// The sampling seed of the call `key` in a run seeded `runSeed`.
+    public static func seed(runSeed: UInt64, key: String) -> UInt64 {
+        var generator = SeededGenerator(seed: key.utf8.reduce(runSeed ^ 0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 })
         // llama.cpp reads the seed as a signed 32-bit value; keep it in range everywhere.
         return generator.next() & 0x7fff_ffff
     }

@@ -277,12 +277,12 @@ public struct ProposerSolverEngine: ProtocolEngine {
         let proposals = reports.reduce(0) { $0 + $1.proposals }
         let tasks = reports.reduce(0) { $0 + $1.tasks }
         return [
-            "rounds       \(reports.count) of \(settings.rounds); reward \(settings.reward.rawValue), band \(settings.band.lowerBound)-\(settings.band.upperBound)",
-            "proposals    \(proposals), \(proposals - tasks) format failures, \(reports.reduce(0) { $0 + $1.duplicates }) near duplicates, \(keptTasks.count) tasks kept",
-            "solve rate   " + reports.map { String(format: "%.2f", $0.solveRate) }.joined(separator: " -> ") + " (by round)",
-            "proposer     mean reward " + reports.map { String(format: "%.2f", $0.meanProposerReward) }.joined(separator: " -> "),
-            "CODREAM      \(reports.reduce(0) { $0 + $1.codreamEvents }) events, \(reports.reduce(0) { $0 + $1.insightsRouted }) insights routed",
-            "lineage      \(reports.reduce(0) { $0 + $1.lifecycleEvents }) events; \(proposers.active.count) proposers, \(solvers.active.count) solvers now",
+            "rounds     \(reports.count) of \(settings.rounds); reward \(settings.reward.rawValue), band \(settings.band.lowerBound)-\(settings.band.upperBound)",
+            "proposals  \(proposals), \(proposals - tasks) format failures, \(reports.reduce(0) { $0 + $1.duplicates }) near duplicates, \(keptTasks.count) tasks kept",
+            "solve rate " + reports.map { String(format: "%.2f", $0.solveRate) }.joined(separator: " -> ") + " (by round)",
+            "proposer   mean reward " + reports.map { String(format: "%.2f", $0.meanProposerReward) }.joined(separator: " -> "),
+            "CODREAM    \(reports.reduce(0) { $0 + $1.codreamEvents }) events, \(reports.reduce(0) { $0 + $1.insightsRouted }) insights routed",
+            "lineage    \(reports.reduce(0) { $0 + $1.lifecycleEvents }) events; \(proposers.active.count) proposers, \(solvers.active.count) solvers now",
         ]
     }
 

