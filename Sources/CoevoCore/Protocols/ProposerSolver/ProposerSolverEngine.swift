@@ -19,8 +19,7 @@ public struct ProposerSolverEngine: ProtocolEngine {
     private var phase: Phase
     private var taskHistory: [WordFingerprint] = []
     private var tasksSeen: [Int]
-    private var events: [ProtocolEvent] = []
-    private var progressLine: String?
+    private var outbox = Outbox<ProtocolEvent>()
     public private(set) var reports: [ProposerSolverRoundReport] = []
     private var proposalRecords: [ProposalRecord] = []
     private var keptTasks: [KeptTaskRecord] = []
@@ -83,15 +82,8 @@ public struct ProposerSolverEngine: ProtocolEngine {
         }
     }
 
-    public mutating func takeEvents() -> [ProtocolEvent] {
-        defer { events.removeAll() }
-        return events
-    }
-
-    public mutating func takeProgressLine() -> String? {
-        defer { progressLine = nil }
-        return progressLine
-    }
+    public mutating func takeEvents() -> [ProtocolEvent] { outbox.takeEvents() }
+    public mutating func takeProgressLine() -> String? { outbox.takeProgressLine() }
 
     // MARK: Phases
 
@@ -152,7 +144,7 @@ public struct ProposerSolverEngine: ProtocolEngine {
                 }
             }
             if let failure = record.failure {
-                events.append(ProtocolEvent("format_failure", "round \(round) \(call.key): \(failure)"))
+                outbox.post(ProtocolEvent("format_failure", "round \(round) \(call.key): \(failure)"))
                 proposers.record(slot.proposer, niche: slot.category, success: false)
             }
             proposalRecords.append(record)
@@ -234,7 +226,7 @@ public struct ProposerSolverEngine: ProtocolEngine {
                     solveRate: p, solved: solved, attempts: k, reward: reward))
                 if let event = proposers.share("A good \(category) task (solved \(solved) of \(k)): \(task.task.text)",
                                                niche: task.category, producer: task.proposer, round: round) {
-                    events.append(event)
+                    outbox.post(event)
                     codreamEvents += 1
                 }
             }
@@ -244,14 +236,14 @@ public struct ProposerSolverEngine: ProtocolEngine {
                 let producer = Codream.producer(of: solvedBy, niche: task.category, population: solvers.population)
                 if let event = solvers.share("Worked example: \(task.task.text) gives \(task.task.label).",
                                              niche: task.category, producer: producer, round: round) {
-                    events.append(event)
+                    outbox.post(event)
                     codreamEvents += 1
                 }
             }
         }
         let lifecycle = proposers.evolve(round: round, tasksSeenPerNiche: tasksSeen)
             + solvers.evolve(round: round, tasksSeenPerNiche: tasksSeen)
-        events += lifecycle
+        outbox.post(contentsOf: lifecycle)
         let proposals = proposalRecords.filter { $0.round == round }.count
         let attempts = outcomes.joined()
         let report = ProposerSolverRoundReport(
@@ -262,10 +254,10 @@ public struct ProposerSolverEngine: ProtocolEngine {
             codreamEvents: codreamEvents, insightsRouted: proposers.insightsRouted + solvers.insightsRouted - routedBefore,
             lifecycleEvents: lifecycle.count, proposers: proposers.active.count, solvers: solvers.active.count)
         reports.append(report)
-        events.append(ProtocolEvent("ps_round", report.json))
-        progressLine = String(format: "round %d/%d: %d proposals, %d format failures, solve rate %.2f, proposer reward %.2f, %d kept, %d insights routed, %d lineage events",
+        outbox.post(ProtocolEvent("ps_round", report.json))
+        outbox.progress(String(format: "round %d/%d: %d proposals, %d format failures, solve rate %.2f, proposer reward %.2f, %d kept, %d insights routed, %d lineage events",
                               round, settings.rounds, report.proposals, report.formatFailures, report.solveRate,
-                              report.meanProposerReward, kept, report.insightsRouted, report.lifecycleEvents)
+                              report.meanProposerReward, kept, report.insightsRouted, report.lifecycleEvents))
         round += 1
         phase = .finished
         return round <= settings.rounds ? beginRound() : []
