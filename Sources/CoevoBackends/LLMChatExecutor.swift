@@ -20,32 +20,45 @@ public final class LLMChatExecutor: JobExecutor {
         } catch {
             return JobOutcome(status: .failed, error: "llm.chat payload is not an LLMJob: \(error)")
         }
-        let client: LLMClient
-        do {
-            client = try self.client(for: job.endpoint)
-        } catch {
-            return JobOutcome(status: .failed, error: "\(error)")
-        }
         let request = ChatRequest(model: job.endpoint.model, system: job.system,
                                   messages: [ChatMessage(role: "user", content: job.prompt)],
                                   maxTokens: job.maxTokens, temperature: job.temperature, seed: job.seed)
-        do {
-            let response = try await client.chat(job.endpoint.name, request)
-            let price = Price(inputPerMillion: job.endpoint.priceInputPerMillion, outputPerMillion: job.endpoint.priceOutputPerMillion)
-            let output = LLMJobOutput(text: response.text, promptTokens: response.usage.promptTokens,
-                                      completionTokens: response.usage.completionTokens, costUSD: price.cost(of: response.usage))
-            return JobOutcome(status: .succeeded, output: (try? JSONEncoder().encode(output)) ?? Data())
-        } catch {
-            switch error {
-            case .unavailable:
-                // The endpoint, not the job, is at fault: hand the job back for later.
-                return JobOutcome(status: .deferred, error: error.description)
-            case .circuitOpen(_, let wait):
-                return JobOutcome(status: .deferred, error: error.description, retryAfterMilliseconds: UInt64(wait))
-            default:
-                return JobOutcome(status: .failed, error: error.description)
+        // The endpoint, then its fallbacks in order: an endpoint that is down (attempts
+        // exhausted on its own faults, or its breaker open) hands the call to the next.
+        var down: [String] = []
+        var soonest: Int64?
+        for endpoint in [job.endpoint] + (job.fallbacks ?? []) {
+            let client: LLMClient
+            do {
+                client = try self.client(for: endpoint)
+            } catch {
+                return JobOutcome(status: .failed, error: "\(error)")
+            }
+            var call = request
+            call.model = endpoint.model
+            do {
+                let response = try await client.chat(endpoint.name, call)
+                let price = Price(inputPerMillion: endpoint.priceInputPerMillion, outputPerMillion: endpoint.priceOutputPerMillion)
+                let output = LLMJobOutput(text: response.text, promptTokens: response.usage.promptTokens,
+                                          completionTokens: response.usage.completionTokens, costUSD: price.cost(of: response.usage),
+                                          endpoint: endpoint.name)
+                return JobOutcome(status: .succeeded, output: (try? JSONEncoder().encode(output)) ?? Data())
+            } catch {
+                switch error {
+                case .unavailable:
+                    down.append(error.description)
+                case .circuitOpen(_, let wait):
+                    down.append(error.description)
+                    soonest = min(soonest ?? wait, wait)
+                default:
+                    return JobOutcome(status: .failed, error: error.description)
+                }
             }
         }
+        // Every endpoint is down: the endpoints, not the job, are at fault. Hand the job
+        // back for later (after the soonest breaker closes, when one is open).
+        return JobOutcome(status: .deferred, error: down.joined(separator: "; "),
+                          retryAfterMilliseconds: soonest.map { UInt64(max(0, $0)) } ?? 0)
     }
 
     private func client(for endpoint: LLMJob.Endpoint) throws -> LLMClient {

@@ -24,10 +24,9 @@ struct ChamberDriver: RunDriver {
     /// The `agent` pool, for the model backend: agent i calls endpoint i mod n.
     private let endpoints: [LLMJob.Endpoint]
     private var pending: [JobID: TurnRequest] = [:]
-    private var events: [EventRecord] = []
+    private var outbox = Outbox<EventRecord>()
     private var eventsSeen = 0
     private var reportsSeen = 0
-    private var progressLine: String?
 
     /// What a resumed run had stored: turns by key, and event lines already logged.
     private var stored: [TurnKey: CoevoStore.StoredJob] = [:]
@@ -117,15 +116,8 @@ struct ChamberDriver: RunDriver {
         return advance(request, Self.emptyTurn, ids: &ids)
     }
 
-    mutating func takeEvents() -> [EventRecord] {
-        defer { events.removeAll() }
-        return events
-    }
-
-    mutating func takeProgressLine() -> String? {
-        defer { progressLine = nil }
-        return progressLine
-    }
+    mutating func takeEvents() -> [EventRecord] { outbox.takeEvents() }
+    mutating func takeProgressLine() -> String? { outbox.takeProgressLine() }
 
     private mutating func advance(_ request: TurnRequest, _ result: TurnResult, ids: inout JobID) -> [Job] {
         var next = engine.complete(request, result)
@@ -138,15 +130,15 @@ struct ChamberDriver: RunDriver {
     private mutating func collect() {
         let now = Date().timeIntervalSince1970
         for event in engine.events.dropFirst(eventsSeen) {
-            events.append(EventRecord(at: now, run: run.rawValue, kind: "chamber_\(event.kind)", detail: "step \(event.step): \(event.detail)"))
+            outbox.post(EventRecord(at: now, run: run.rawValue, kind: "chamber_\(event.kind)", detail: "step \(event.step): \(event.detail)"))
         }
         eventsSeen = engine.events.count
         for report in engine.reports.dropFirst(reportsSeen) {
             let json = (try? JSONEncoder().encode(report)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-            events.append(EventRecord(at: now, run: run.rawValue, kind: "chamber_step", detail: json))
-            progressLine = String(format: "step %d/%d: accuracy %.3f, population %d, insights routed %d, specialists %d, %d agent turns",
+            outbox.post(EventRecord(at: now, run: run.rawValue, kind: "chamber_step", detail: json))
+            outbox.progress(String(format: "step %d/%d: accuracy %.3f, population %d, insights routed %d, specialists %d, %d agent turns",
                                   report.step, engine.settings.steps, report.accuracy, report.population,
-                                  report.insightsRouted, report.specialists, report.agentTurns)
+                                  report.insightsRouted, report.specialists, report.agentTurns))
         }
         reportsSeen = engine.reports.count
     }
@@ -163,15 +155,16 @@ struct ChamberDriver: RunDriver {
             }
             let key = "t\(request.task).r\(request.round).m\(request.member)"
             let (system, prompt) = ChamberTurnPrompt.call(for: request)
-            let call = LLMJob(endpoint: endpoints[(request.agent - 1) % endpoints.count], system: system, prompt: prompt,
+            let (endpoint, fallbacks) = LLMJob.Endpoint.assign(agent: request.agent, pool: endpoints)
+            let call = LLMJob(endpoint: endpoint, system: system, prompt: prompt,
                               maxTokens: engine.settings.maxTokens, temperature: engine.settings.temperature,
-                              seed: AgentCall.seed(runSeed: engine.settings.seed, key: key), call: key)
+                              seed: AgentCall.seed(runSeed: engine.settings.seed, key: key), call: key, fallbacks: fallbacks)
             return Job(id: id, run: run, kind: JobKind.llm.rawValue, payload: (try? JSONEncoder().encode(call)) ?? Data(),
                        timeoutMilliseconds: timeoutMilliseconds)
         }
     }
 
     private mutating func note(_ kind: String, job: JobID, _ detail: String) {
-        events.append(EventRecord(at: Date().timeIntervalSince1970, run: run.rawValue, kind: kind, job: job, detail: detail))
+        outbox.post(EventRecord(at: Date().timeIntervalSince1970, run: run.rawValue, kind: kind, job: job, detail: detail))
     }
 }

@@ -21,8 +21,7 @@ struct ProtocolDriver: RunDriver {
     private let timeoutMilliseconds: Int64
     private let exportDirectory: URL
     private var pending: [JobID: String] = [:]
-    private var events: [EventRecord] = []
-    private var progressLine: String?
+    private var outbox = Outbox<EventRecord>()
     /// Event lines per kind the store already holds from earlier lives of the run.
     private var alreadyLogged: [String: Int]
     private var stored: [String: CoevoStore.StoredJob] = [:]
@@ -94,15 +93,8 @@ struct ProtocolDriver: RunDriver {
         return advance(key, .failed(reason), ids: &ids)
     }
 
-    mutating func takeEvents() -> [EventRecord] {
-        defer { events.removeAll() }
-        return events
-    }
-
-    mutating func takeProgressLine() -> String? {
-        defer { progressLine = nil }
-        return progressLine
-    }
+    mutating func takeEvents() -> [EventRecord] { outbox.takeEvents() }
+    mutating func takeProgressLine() -> String? { outbox.takeProgressLine() }
 
     private mutating func advance(_ key: String, _ reply: AgentReply, ids: inout JobID) -> [Job] {
         let next = engine.complete(key, reply)
@@ -113,7 +105,7 @@ struct ProtocolDriver: RunDriver {
     /// Moves the engine's events and progress out; at the end, writes the exports.
     private mutating func collect() {
         for event in engine.takeEvents() { log(event.kind, event.detail) }
-        if let line = engine.takeProgressLine() { progressLine = line }
+        if let line = engine.takeProgressLine() { outbox.progress(line) }
         guard engine.isFinished, !finishedWritten else { return }
         finishedWritten = true
         do {
@@ -131,10 +123,9 @@ struct ProtocolDriver: RunDriver {
 
     private mutating func jobs(_ calls: [AgentCall], ids: inout JobID) -> [Job] {
         calls.map { call in
-            let pool = endpointsByRole[call.role] ?? []
-            let endpoint = pool[(call.agent.rawValue - 1) % max(1, pool.count)]
+            let (endpoint, fallbacks) = LLMJob.Endpoint.assign(agent: call.agent.rawValue, pool: endpointsByRole[call.role] ?? [])
             let payload = LLMJob(endpoint: endpoint, system: call.system, prompt: call.prompt, maxTokens: call.maxTokens,
-                                 temperature: call.temperature, seed: call.seed, call: call.key)
+                                 temperature: call.temperature, seed: call.seed, call: call.key, fallbacks: fallbacks)
             let id = ids
             ids += 1
             pending[id] = call.key
@@ -149,10 +140,10 @@ struct ProtocolDriver: RunDriver {
             alreadyLogged[kind] = seen - 1
             return
         }
-        events.append(EventRecord(at: Date().timeIntervalSince1970, run: run.rawValue, kind: kind, detail: detail))
+        outbox.post(EventRecord(at: Date().timeIntervalSince1970, run: run.rawValue, kind: kind, detail: detail))
     }
 
     private mutating func note(_ kind: String, job: JobID, _ detail: String) {
-        events.append(EventRecord(at: Date().timeIntervalSince1970, run: run.rawValue, kind: kind, job: job, detail: detail))
+        outbox.post(EventRecord(at: Date().timeIntervalSince1970, run: run.rawValue, kind: kind, job: job, detail: detail))
     }
 }

@@ -69,9 +69,13 @@ public struct LLMJob: Hashable, Sendable, Codable {
     /// The protocol call this job answers (`AgentCall.key`); workers ignore it, the
     /// coordinator matches stored results to calls by it when a run resumes.
     public var call: String?
+    /// Endpoints tried in order when `endpoint` is down (its attempts spent on its own
+    /// faults, or its breaker open); the job is deferred only when all of them are.
+    /// (Optional so that payloads written without it still decode.)
+    public var fallbacks: [Endpoint]?
 
     public init(endpoint: Endpoint, system: String, prompt: String, maxTokens: Int, temperature: Double,
-                seed: UInt64? = nil, call: String? = nil) {
+                seed: UInt64? = nil, call: String? = nil, fallbacks: [Endpoint]? = nil) {
         self.endpoint = endpoint
         self.system = system
         self.prompt = prompt
@@ -79,6 +83,18 @@ public struct LLMJob: Hashable, Sendable, Codable {
         self.temperature = temperature
         self.seed = seed
         self.call = call
+        self.fallbacks = fallbacks
+    }
+}
+
+extension LLMJob.Endpoint {
+    /// Agent `agent` (1-based) of a role calls endpoint agent mod n of the role's pool,
+    /// and falls back on the rest of the pool in order after it.
+    public static func assign(agent: Int, pool: [LLMJob.Endpoint]) -> (LLMJob.Endpoint, [LLMJob.Endpoint]?) {
+        precondition(!pool.isEmpty, "a role's pool names at least one endpoint (validated with the config)")
+        let first = (agent - 1) % pool.count
+        let rest = (1..<pool.count).map { pool[(first + $0) % pool.count] }
+        return (pool[first], rest.isEmpty ? nil : rest)
     }
 }
 
@@ -88,10 +104,13 @@ public struct LLMJobOutput: Hashable, Sendable, Codable {
     public var promptTokens: Int
     public var completionTokens: Int
     public var costUSD: Double
-    public init(text: String, promptTokens: Int, completionTokens: Int, costUSD: Double) {
+    /// The endpoint that answered (the job's own or a fallback).
+    public var endpoint: String?
+    public init(text: String, promptTokens: Int, completionTokens: Int, costUSD: Double, endpoint: String? = nil) {
         self.text = text
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
         self.costUSD = costUSD
+        self.endpoint = endpoint
     }
 }

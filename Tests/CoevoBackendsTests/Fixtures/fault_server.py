@@ -11,6 +11,7 @@ POST /<scenario>/v1/chat/completions answers according to <scenario>:
   html       502 with an HTML error page
   echoauth   401 whose body repeats the Authorization header it got
   outage     503 for the first 12 requests, then ok (an endpoint that comes back)
+  down       503 always (an endpoint that stays down)
   judge      a judge's reply ending in "Score: 0.8"
   judgemute  a judge's reply with no score in it
 GET /hits/<scenario> returns how many requests <scenario> got; /inflight/<scenario> the
@@ -100,6 +101,8 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif scenario == "html":
             self.send(502, "<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
+        elif scenario == "down":
+            self.send(503, '{"error": "down for maintenance"}')
         elif scenario == "outage":
             if n <= 12:
                 self.send(503, '{"error": "model loading"}')
