@@ -15,8 +15,10 @@ extension ProcessTests {
                 chamber: {niches: 4, agents: 8, steps: 6, tasks_per_step: 16}
                 evolution: {lifecycle: {every_tasks: 10, max_population: 12}}
                 """)
-            let coordinator = try run.coordinator(config: config)
+            // Workers first: they wait for the coordinator, so both are there when it
+            // starts (the run takes a fraction of a second; a late worker would miss it).
             _ = try (0..<2).map { try run.worker("w-\($0)", slots: 64) }
+            let coordinator = try run.coordinator(config: config)
             #expect(await coordinator.waitForExit(timeout: 90) == 0, "\(scratch.logs)")
 
             var settings = ChamberSettings()
