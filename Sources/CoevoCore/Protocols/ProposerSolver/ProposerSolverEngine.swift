@@ -122,7 +122,7 @@ public struct ProposerSolverEngine: ProtocolEngine {
             let category = categories[slot.category].name
             tasksSeen[slot.category] += 1
             var record = ProposalRecord(round: round, proposer: call.agent.description, category: category,
-                                        prompt: call.prompt, reply: reply.text ?? "", valid: false, failure: nil, task: nil,
+                                        system: call.system, prompt: call.prompt, reply: reply.text ?? "", valid: false, failure: nil, task: nil,
                                         label: nil, duplicate: false, solved: nil, attempts: nil, reward: 0, kept: false)
             switch reply {
             case .failed(let reason):
@@ -190,7 +190,7 @@ public struct ProposerSolverEngine: ProtocolEngine {
             outcomes[t].append(Attempt(solver: solver, answer: answer, correct: correct))
             trajectories.append(TrajectoryRecord(
                 round: round, category: categories[task.category].name, task: task.task.text, label: task.task.label.description,
-                solver: call.agent.description, prompt: call.prompt, reply: reply.text ?? "", answer: answer,
+                solver: call.agent.description, system: call.system, prompt: call.prompt, reply: reply.text ?? "", answer: answer,
                 correct: correct, reward: correct ? 1 : 0))
         }
         return finishRound(tasks: tasks, outcomes: outcomes)
@@ -314,6 +314,7 @@ struct ProposalRecord: Codable, Sendable {
     var round: Int
     var proposer: String
     var category: String
+    var system: String
     var prompt: String
     var reply: String
     var valid: Bool
@@ -347,6 +348,7 @@ struct TrajectoryRecord: Codable, Sendable {
     var task: String
     var label: String
     var solver: String
+    var system: String
     var prompt: String
     var reply: String
     var answer: String?
