@@ -159,6 +159,29 @@ extension ProcessTests {
                 """)
         }
 
+        /// The same seed on the same model server replays the same experiment: every call
+        /// carries a seed derived from the run's, and llama.cpp honours it.
+        @Test func theSameSeedGivesTheSameExportsOnTheRealModel() async throws {
+            let (server, modelPort) = try await TestSupport.startLlamaServer()
+            defer { kill(server.processIdentifier, SIGKILL) }
+            var exports: [[String]] = []
+            for attempt in 0..<2 {
+                let scratch = try Scratch("psrepeat\(attempt)")
+                defer { scratch.close() }
+                let run = TestRun(scratch: scratch)
+                let coordinator = try run.coordinator(config: try Self.smallConfig(run, scratch: scratch, modelPort: modelPort, rounds: 1))
+                _ = try run.worker("w1", slots: 16)
+                _ = try run.worker("w2", slots: 16)
+                #expect(await coordinator.waitForExit(timeout: 300) == 0, "\(scratch.logs)")
+                let directory = try Self.exports(run.database)
+                exports.append(try ["proposals.jsonl", "trajectories.jsonl"].map {
+                    try String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8)
+                })
+            }
+            #expect(!exports[0][0].isEmpty)
+            #expect(exports[0] == exports[1])
+        }
+
         @Test func aWorkerKilledMidRoundCostsNothing() async throws {
             let (server, modelPort) = try await TestSupport.startLlamaServer()
             defer { kill(server.processIdentifier, SIGKILL) }
