@@ -80,7 +80,8 @@ struct AgentPool: Sendable {
                                           keepPerNiche: evolution.codream.maxInsightsPerNiche, step: round)
             if let child = applied.child, let index = population.index(of: child), let niche = population.agents[index].specialty {
                 let parentPersona = population.agents[index].lineage.parents.first.flatMap { population.agent($0)?.systemPrompt } ?? ""
-                let persona = parentPersona.components(separatedBy: "\n").first ?? ""
+                // The parent's own persona, without a specialty it may have had itself.
+                let persona = parentPersona.components(separatedBy: " You specialise in").first ?? ""
                 population.updateAgent(index) { $0.systemPrompt = "\(persona) You specialise in \(nicheNames[niche])." }
             }
             events.append(ProtocolEvent("\(role)_\(decision.kind)", "round \(round): \(applied.describe(population))"))

@@ -46,6 +46,9 @@ public struct RedBlueEngine: ProtocolEngine {
         public var intent: Int
         public var text: String
         public var fidelity: Double
+        /// What the attacker was asked (system and user prompt), for the attacker export.
+        var system: String
+        var prompt: String
     }
 
     enum Phase: Sendable {
@@ -151,14 +154,14 @@ public struct RedBlueEngine: ProtocolEngine {
             let intent = intents[slot.intent]
             let fidelity = domain.fidelity(of: text, to: intent)
             let attack = Attack(id: "r\(round).\(call.agent)", round: round, attacker: call.agent, attackerIndex: slot.attacker,
-                                family: slot.family, intent: slot.intent, text: text, fidelity: fidelity)
+                                family: slot.family, intent: slot.intent, text: text, fidelity: fidelity,
+                                system: call.system, prompt: call.prompt)
             if text.isEmpty || fidelity == 0 {
                 let why = text.isEmpty ? (reply.text == nil ? "call failed" : "empty rewrite") : "rewrite drifted from the intent (none of: \(intent.anchors.joined(separator: ", ")))"
                 outbox.post(ProtocolEvent(text.isEmpty ? "format_failure" : "attack_drifted", "round \(round) \(call.key): \(why)"))
                 attackers.record(slot.attacker, niche: slot.family, success: false)
                 attackRecords.append(record(attack, label: text.isEmpty ? "format_failure" : "drifted", bypassRate: 0, championBypass: 0, reward: 0))
-                attackerPromptRecords.append(AttackerPromptRecord(round: round, family: families[slot.family].name, goal: intent.goal.rawValue,
-                                                                  system: call.system, prompt: call.prompt, completion: text, reward: 0))
+                attackerPromptRecords.append(promptRecord(attack, reward: 0))
                 continue
             }
             current.append(attack)
@@ -285,10 +288,7 @@ public struct RedBlueEngine: ProtocolEngine {
             let family = families[attack.family].name
             attackRecords.append(record(attack, label: bypassRate > 0 ? "bypass" : "held", bypassRate: bypassRate,
                                         championBypass: championBypass, reward: reward))
-            let intent = intents[attack.intent]
-            attackerPromptRecords.append(AttackerPromptRecord(
-                round: round, family: family, goal: intent.goal.rawValue, system: "",
-                prompt: attackPrompt(attack), completion: attack.text, reward: reward))
+            attackerPromptRecords.append(promptRecord(attack, reward: reward))
             if reward > 0, let event = attackers.share("This \(family) attack got through: \"\(Self.snippet(attack.text))\"",
                                                        niche: attack.family, producer: attack.attackerIndex, round: round) {
                 outbox.post(event)
@@ -373,8 +373,9 @@ public struct RedBlueEngine: ProtocolEngine {
 
     // MARK: Helpers
 
-    private func attackPrompt(_ attack: Attack) -> String {
-        "Technique: \(families[attack.family].instruction). Request: \(intents[attack.intent].text)"
+    private func promptRecord(_ attack: Attack, reward: Double) -> AttackerPromptRecord {
+        AttackerPromptRecord(round: attack.round, family: families[attack.family].name, goal: intents[attack.intent].goal.rawValue,
+                             system: attack.system, prompt: attack.prompt, completion: attack.text, reward: reward)
     }
 
     private func record(_ attack: Attack, label: String, bypassRate: Double, championBypass: Double, reward: Double) -> AttackRecord {
