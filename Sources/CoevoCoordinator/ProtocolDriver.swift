@@ -12,8 +12,8 @@ import Foundation
 /// reads replies in call order at the end of each phase, so feeding it the stored replies
 /// (matched by call key) reaches the exact state the lost engine had. Calls without a
 /// stored result are queued again under their old job ids, and event lines the store
-/// already has are not logged twice. When the engine finishes, the exports are written
-/// (JSON lines) and the summary is logged as a `protocol_summary` event.
+/// already has are not logged twice. The exports (JSON lines) are rewritten after every
+/// round; when the engine finishes the summary is logged as a `protocol_summary` event.
 struct ProtocolDriver: RunDriver {
     private var engine: any ProtocolEngine
     private let run: RunID
@@ -102,23 +102,32 @@ struct ProtocolDriver: RunDriver {
         return jobs(next, ids: &ids)
     }
 
-    /// Moves the engine's events and progress out; at the end, writes the exports.
+    /// Moves the engine's events and progress out. The exports are rewritten after every
+    /// round, so a run stopped early (a budget reached, Ctrl-C) still has the data of the
+    /// rounds it finished; at the end the summary is logged.
     private mutating func collect() {
         for event in engine.takeEvents() { log(event.kind, event.detail) }
-        if let line = engine.takeProgressLine() { outbox.progress(line) }
+        guard let line = engine.takeProgressLine() else { return }
+        outbox.progress(line)
+        let failure = writeExports()
         guard engine.isFinished, !finishedWritten else { return }
         finishedWritten = true
+        if let failure { log("exports_failed", failure) } else { log("exports_written", exportDirectory.path) }
+        log("protocol_summary", engine.summaryLines.joined(separator: "\n"))
+    }
+
+    /// Nil when written, else why not.
+    private func writeExports() -> String? {
         do {
             try FileManager.default.createDirectory(at: exportDirectory, withIntermediateDirectories: true)
             for (name, lines) in engine.exports().sorted(by: { $0.key < $1.key }) {
                 let text = lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
                 try Data(text.utf8).write(to: exportDirectory.appendingPathComponent(name), options: .atomic)
             }
-            log("exports_written", exportDirectory.path)
+            return nil
         } catch {
-            log("exports_failed", "could not write exports to \(exportDirectory.path): \(error)")
+            return "could not write exports to \(exportDirectory.path): \(error)"
         }
-        log("protocol_summary", engine.summaryLines.joined(separator: "\n"))
     }
 
     private mutating func jobs(_ calls: [AgentCall], ids: inout JobID) -> [Job] {

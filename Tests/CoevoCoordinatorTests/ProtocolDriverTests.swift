@@ -129,6 +129,23 @@ import Testing
         #expect(try Self.files(whole).keys.sorted() == ["proposals.jsonl", "tasks.jsonl", "trajectories.jsonl"])
     }
 
+    /// A run stopped early (a budget, Ctrl-C) still has the data of the rounds it finished.
+    @Test func exportsAreWrittenAfterEveryRound() throws {
+        let directory = Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var driver = try Self.driver(directory)
+        var ids: JobID = 1
+        var queue = driver.start(ids: &ids).new
+        while !queue.isEmpty, !driver.takeEvents().contains(where: { $0.kind == "ps_round" }) {
+            let job = queue.removeFirst()
+            queue += driver.completed(Self.lease(job), outcome: Self.outcome(job), ids: &ids)
+        }
+        #expect(!driver.isFinished)
+        let proposals = try String(contentsOf: directory.appendingPathComponent("proposals.jsonl"), encoding: .utf8)
+        #expect(proposals.split(separator: "\n").count == 4, "round 1's 2 proposers x 2 tasks")
+        #expect(proposals.contains("\"round\":1,") && !proposals.contains("\"round\":2,"))
+    }
+
     @Test func unreadableAndFailedCallsAreLoggedAndTheRunStillFinishes() throws {
         let directory = Self.scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
