@@ -20,16 +20,8 @@ extension ChamberSettings: Decodable {
         steps = try c.value(.steps, steps)
         tasksPerStep = try c.value(.tasksPerStep, tasksPerStep)
         driftEvery = try c.value(.driftEvery, driftEvery)
-        let mixName = try c.value(.mix, mix.rawValue)
-        guard let parsed = Mix(rawValue: mixName) else {
-            throw ConfigError(field: "chamber.mix", problem: "unknown mix '\(mixName)' (expected one of: uniform, zipf)")
-        }
-        mix = parsed
-        let backendName = try c.value(.backend, backend.rawValue)
-        guard let chosen = Backend(rawValue: backendName) else {
-            throw ConfigError(field: "chamber.backend", problem: "unknown backend '\(backendName)' (expected one of: simulator, model)")
-        }
-        backend = chosen
+        mix = try c.choice(.mix, mix, noun: "mix", field: "chamber.mix")
+        backend = try c.choice(.backend, backend, noun: "backend", field: "chamber.backend")
         maxTokens = try c.value(.maxTokens, maxTokens)
         temperature = try c.value(.temperature, temperature)
     }
@@ -52,12 +44,7 @@ extension EvolutionSettings: Decodable {
         ewmaAlpha = try c.value(.ewmaAlpha, ewmaAlpha)
         scoutCandidates = try c.value(.scoutCandidates, scoutCandidates)
         if let names = try c.decodeIfPresent([String].self, forKey: .structures) {
-            structures = try names.map { name in
-                guard let s = CollaborationStructure(rawValue: name) else {
-                    throw ConfigError(field: "evolution.structures", problem: "unknown structure '\(name)' (expected: solo, vote, debate, review)")
-                }
-                return s
-            }
+            structures = try names.map { try ConfigError.choice($0, noun: "structure", field: "evolution.structures") }
         }
         codream = try c.value(.codream, codream)
         lifecycle = try c.value(.lifecycle, lifecycle)
@@ -79,11 +66,7 @@ extension CodreamSettings: Decodable {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
-        let name = try c.value(.routing, routing.rawValue)
-        guard let mode = RoutingMode(rawValue: name) else {
-            throw ConfigError(field: "evolution.codream.routing", problem: "unknown routing mode '\(name)' (expected: asymmetric, symmetric, none)")
-        }
-        routing = mode
+        routing = try c.choice(.routing, routing, noun: "routing mode", field: "evolution.codream.routing")
         maxDistilled = try c.value(.maxDistilled, maxDistilled)
         maxRecipients = try c.value(.maxRecipients, maxRecipients)
         maxInsightsPerNiche = try c.value(.maxInsightsPerNiche, maxInsightsPerNiche)
@@ -150,14 +133,8 @@ extension CustomHeartbeat: Decodable {
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let scopeName = try c.value(.scope, Scope.agent.rawValue)
-        let triggerName = try c.value(.trigger, Trigger.interval.rawValue)
-        guard let scope = Scope(rawValue: scopeName) else {
-            throw ConfigError(field: "evolution.heartbeats.custom.scope", problem: "unknown scope '\(scopeName)' (expected: global, agent)")
-        }
-        guard let trigger = Trigger(rawValue: triggerName) else {
-            throw ConfigError(field: "evolution.heartbeats.custom.trigger", problem: "unknown trigger '\(triggerName)' (expected: interval, plateau)")
-        }
+        let scope = try c.choice(.scope, Scope.agent, noun: "scope", field: "evolution.heartbeats.custom.scope")
+        let trigger = try c.choice(.trigger, Trigger.interval, noun: "trigger", field: "evolution.heartbeats.custom.trigger")
         self.init(name: try c.value(.name, ""), every: try c.value(.every, 10), scope: scope, trigger: trigger,
                   prompt: try c.value(.prompt, ""))
     }

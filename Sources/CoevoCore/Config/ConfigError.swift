@@ -28,6 +28,24 @@ extension KeyedDecodingContainer {
     func value<T: Decodable>(_ key: Key, _ fallback: T) throws -> T {
         try decodeIfPresent(T.self, forKey: key) ?? fallback
     }
+
+    /// A field naming one case of `E` (`fallback` when left out); an unknown name is an
+    /// error listing the names there are.
+    func choice<E: RawRepresentable & CaseIterable>(_ key: Key, _ fallback: E, noun: String, field: String) throws -> E
+    where E.RawValue == String {
+        try ConfigError.choice(try value(key, fallback.rawValue), noun: noun, field: field)
+    }
+}
+
+extension ConfigError {
+    /// The case of `E` that `name` names, or an error naming the field and the choices.
+    static func choice<E: RawRepresentable & CaseIterable>(_ name: String, noun: String, field: String) throws -> E
+    where E.RawValue == String {
+        guard let chosen = E(rawValue: name) else {
+            throw ConfigError(field: field, problem: "unknown \(noun) '\(name)' (expected one of: \(E.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        return chosen
+    }
 }
 
 extension Decoder {

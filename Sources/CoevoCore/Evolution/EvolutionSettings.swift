@@ -106,8 +106,8 @@ public struct HeartbeatSettings: Hashable, Sendable {
 /// A heartbeat from the config: `every` evaluations (of one agent or of the pool), or
 /// after `every` evaluations without a personal best (plateau).
 public struct CustomHeartbeat: Hashable, Sendable {
-    public enum Scope: String, Hashable, Sendable { case global, agent }
-    public enum Trigger: String, Hashable, Sendable { case interval, plateau }
+    public enum Scope: String, CaseIterable, Hashable, Sendable { case global, agent }
+    public enum Trigger: String, CaseIterable, Hashable, Sendable { case interval, plateau }
     public var name: String
     public var every: Int
     public var scope: Scope

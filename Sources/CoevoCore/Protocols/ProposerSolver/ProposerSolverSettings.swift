@@ -65,11 +65,7 @@ extension ProposerSolverSettings: Decodable {
         solvers = try c.value(.solvers, solvers)
         tasksPerProposer = try c.value(.tasksPerProposer, tasksPerProposer)
         attempts = try c.value(.attempts, attempts)
-        let rewardName = try c.value(.reward, reward.rawValue)
-        guard let parsed = ProposerReward(rawValue: rewardName) else {
-            throw ConfigError(field: "proposer_solver.reward", problem: "unknown reward '\(rewardName)' (expected one of: \(ProposerReward.allCases.map(\.rawValue).joined(separator: ", ")))")
-        }
-        reward = parsed
+        reward = try c.choice(.reward, reward, noun: "reward", field: "proposer_solver.reward")
         let bounds = try c.value(.band, [band.lowerBound, band.upperBound])
         guard bounds.count == 2, bounds[0] <= bounds[1] else {
             throw ConfigError(field: "proposer_solver.band", problem: "must be [low, high] with low <= high (got \(bounds))")
