@@ -125,7 +125,14 @@ struct CoordinatorEngine {
         nextJobID = try store.nextJobID()
         for run in try store.unfinishedRuns() {
             let id = RunID(run.id)
-            let config = try? ConfigLoader.parse(run.config)
+            let config: ExperimentConfig?
+            do {
+                config = try ConfigLoader.parse(run.config)
+            } catch {
+                // E.g. a red-blue intents_file that is not where this coordinator runs.
+                logger.error("run \(run.id): its stored config does not load here (\(error)); only its stored jobs are served. Start the coordinator where the config's files are to resume its experiment")
+                config = nil
+            }
             if run.state != .running {
                 store.writer.enqueue(.runState(run.id, .running, at: Date().timeIntervalSince1970))
             }
