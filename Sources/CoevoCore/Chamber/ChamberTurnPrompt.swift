@@ -72,12 +72,7 @@ public enum ChamberTurnPrompt {
 
     /// The text after the last `ANSWER:`, else the reply's last non-empty line.
     static func finalAnswer(_ reply: String) -> String {
-        let lower = reply.lowercased()
-        if let range = lower.range(of: "answer:", options: .backwards) {
-            let offset = lower.distance(from: lower.startIndex, to: range.upperBound)
-            let rest = reply[reply.index(reply.startIndex, offsetBy: offset)...]
-            if let line = rest.split(whereSeparator: \.isNewline).first { return String(line).replacingOccurrences(of: "*", with: "") }
-        }
-        return reply.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
+        ReplyFormat.line(after: "answer:", in: reply.replacingOccurrences(of: "*", with: ""))
+            ?? reply.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
     }
 }

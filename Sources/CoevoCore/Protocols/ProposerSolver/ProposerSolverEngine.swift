@@ -28,7 +28,8 @@ public struct ProposerSolverEngine: ProtocolEngine {
     enum Phase: Sendable {
         case propose(CallBatch, slots: [String: (proposer: Int, category: Int)])
         case solve(CallBatch, tasks: [ProposedTask], attempts: [String: (task: Int, solver: Int)])
-        case finished
+        /// Between rounds: before the first, and after the last.
+        case idle
     }
 
     /// A readable proposal of this round, waiting for its attempts.
@@ -57,13 +58,13 @@ public struct ProposerSolverEngine: ProtocolEngine {
         tasksSeen = Array(repeating: 0, count: names.count)
         // Repeating a prompt's example is not a new task.
         taskHistory = categories.flatMap { $0.examples.map { WordFingerprint($0.task) } }
-        phase = .finished
+        phase = .idle
     }
 
-    public var isFinished: Bool { if case .finished = phase { round > settings.rounds } else { false } }
+    public var isFinished: Bool { if case .idle = phase { round > settings.rounds } else { false } }
 
     public mutating func start() -> [AgentCall] {
-        guard round == 1, case .finished = phase else { return [] }
+        guard round == 1, case .idle = phase else { return [] }
         return beginRound()
     }
 
@@ -77,7 +78,7 @@ public struct ProposerSolverEngine: ProtocolEngine {
             guard batch.record(key, reply) else { return [] }
             phase = .solve(batch, tasks: tasks, attempts: attempts)
             return batch.isComplete ? finishAttempts(batch, tasks: tasks, attempts: attempts) : []
-        case .finished:
+        case .idle:
             return []
         }
     }
@@ -259,7 +260,7 @@ public struct ProposerSolverEngine: ProtocolEngine {
                               round, settings.rounds, report.proposals, report.formatFailures, report.solveRate,
                               report.meanProposerReward, kept, report.insightsRouted, report.lifecycleEvents))
         round += 1
-        phase = .finished
+        phase = .idle
         return round <= settings.rounds ? beginRound() : []
     }
 

@@ -32,14 +32,7 @@ public enum ReplyFormat {
         let text = reply.replacingOccurrences(of: "*", with: "")
         let lower = text.lowercased()
         for marker in ["answer:", "answer is"] {
-            if let range = lower.range(of: marker, options: .backwards) {
-                let offset = lower.distance(from: lower.startIndex, to: range.upperBound)
-                let rest = text[text.index(text.startIndex, offsetBy: offset)...]
-                if let line = rest.split(whereSeparator: \.isNewline).first,
-                   let number = lastNumber(in: String(line).trimmingCharacters(in: .whitespaces), first: true) {
-                    return number
-                }
-            }
+            if let line = line(after: marker, in: text), let number = lastNumber(in: line, first: true) { return number }
         }
         if let range = lower.range(of: "x =", options: .backwards) ?? lower.range(of: "x=", options: .backwards) {
             let offset = lower.distance(from: lower.startIndex, to: range.upperBound)
@@ -48,6 +41,16 @@ public enum ReplyFormat {
             }
         }
         return lastNumber(in: text, first: false)
+    }
+
+    /// The first non-empty line of text after the last `marker` (matched ignoring case),
+    /// or nil when the marker is not there.
+    static func line(after marker: String, in text: String) -> String? {
+        let lower = text.lowercased()
+        guard let range = lower.range(of: marker, options: .backwards) else { return nil }
+        let offset = lower.distance(from: lower.startIndex, to: range.upperBound)
+        let rest = text[text.index(text.startIndex, offsetBy: offset)...]
+        return rest.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
     /// The last (or first) number in the text: an optional minus, digits, an optional

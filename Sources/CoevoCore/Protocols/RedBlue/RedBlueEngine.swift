@@ -28,7 +28,7 @@ public struct RedBlueEngine: ProtocolEngine {
     /// The red-queen archive: past rounds' best attacks, oldest first.
     public private(set) var archive: [Attack] = []
     public private(set) var round = 1
-    private var phase: Phase = .finished
+    private var phase: Phase = .idle
     private var tasksSeen: [Int]
     private var outbox = Outbox<ProtocolEvent>()
     public private(set) var reports: [RedBlueRoundReport] = []
@@ -56,7 +56,8 @@ public struct RedBlueEngine: ProtocolEngine {
         case defend(CallBatch, DefenceRound)
         /// Replies to external intents wait for the judge: judge call key -> defence call key.
         case judge(CallBatch, DefenceRound, judged: [String: String])
-        case finished
+        /// Between rounds: before the first, and after the last.
+        case idle
     }
 
     /// What the defence phase asked, and (once complete) what came back.
@@ -89,10 +90,10 @@ public struct RedBlueEngine: ProtocolEngine {
         tasksSeen = Array(repeating: 0, count: names.count)
     }
 
-    public var isFinished: Bool { if case .finished = phase { round > settings.rounds } else { false } }
+    public var isFinished: Bool { if case .idle = phase { round > settings.rounds } else { false } }
 
     public mutating func start() -> [AgentCall] {
-        guard round == 1, case .finished = phase else { return [] }
+        guard round == 1, case .idle = phase else { return [] }
         return beginRound()
     }
 
@@ -112,7 +113,7 @@ public struct RedBlueEngine: ProtocolEngine {
             guard batch.record(key, reply) else { return [] }
             phase = .judge(batch, defence, judged: judged)
             return batch.isComplete ? score(defence, verdicts: verdicts(batch, judged: judged)) : []
-        case .finished:
+        case .idle:
             return []
         }
     }
@@ -367,7 +368,7 @@ public struct RedBlueEngine: ProtocolEngine {
                               report.falseRefusalRate, report.meanAttackerReward, report.meanDefenderReward,
                               report.insightsRouted, report.lifecycleEvents))
         round += 1
-        phase = .finished
+        phase = .idle
         return round <= settings.rounds ? beginRound() : []
     }
 
