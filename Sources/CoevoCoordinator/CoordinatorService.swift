@@ -283,6 +283,9 @@ struct CoordinatorEngine {
         case .accepted:
             logger.info("worker \(worker) joined: \(ready.slots) slots, host \(ready.hostname), pid \(ready.pid), kinds \(ready.capabilities.joined(separator: ","))")
             record("worker_joined", worker: worker.rawValue, detail: "slots=\(ready.slots) host=\(ready.hostname) pid=\(ready.pid)")
+            if scheduler.workersAwaited > 0 {
+                logger.info("waiting for \(scheduler.workersAwaited) more worker(s) before leasing jobs (coordinator.min_workers)")
+            }
         case .resumed:
             logger.debug("worker \(worker) registered again (slots \(ready.slots))")
         case .replaced(let events):

@@ -26,7 +26,8 @@ public struct CoordinatorSettings: Sendable {
         scheduler = SchedulerSettings(
             maxAttempts: config.maxAttempts,
             workerSilenceLimitMilliseconds: config.heartbeatIntervalMilliseconds * config.liveness,
-            leaseGraceMilliseconds: max(2000, config.heartbeatIntervalMilliseconds * 2))
+            leaseGraceMilliseconds: max(2000, config.heartbeatIntervalMilliseconds * 2),
+            minimumWorkers: config.minWorkers)
         maxMessageBytes = config.maxMessageBytes
         deferPauseMilliseconds = config.deferPauseMilliseconds
     }

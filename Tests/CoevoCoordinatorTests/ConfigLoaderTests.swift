@@ -41,6 +41,7 @@ import Testing
         ("coordinator: {bind: 'localhost:5555'}", "coordinator.bind", "tcp:// or ipc://"),
         ("coordinator: {liveness: 0}", "coordinator.liveness", "between 1 and 100"),
         ("coordinator: {max_attempts: 0}", "coordinator.max_attempts", "at least 1"),
+        ("coordinator: {min_workers: 0}", "coordinator.min_workers", "between 1 and 100000"),
         ("coordinator: 12", "coordinator", "expected a mapping"),
         ("run: {name: 'has space'}", "run.name", "letters, digits"),
         ("chamber: {agents: 2}", "evolution.team_size", "population starts with 2"),

@@ -160,4 +160,24 @@ import Testing
         #expect(Set(out.map(\.0)) == ["w1", "w2"])
         #expect(out.allSatisfy { $0.1.count == 2 })
     }
+
+    @Test func dispatchWaitsForTheMinimumWorkersThenGoesOnWithFewer() {
+        var settings = self.settings
+        settings.minimumWorkers = 2
+        var s = Scheduler(settings: settings)
+        for id in 1...6 { s.submit(job(JobID(id))) }
+        _ = s.register("w1", session: "a", slots: 2, now: t(0))
+        #expect(s.dispatch(now: t(0)).isEmpty)  // one of two: nothing leased yet
+        #expect(s.workersAwaited == 1)
+        _ = s.register("w2", session: "b", slots: 2, now: t(10))
+        let first = s.dispatch(now: t(10))
+        #expect(Set(first.map(\.0)) == ["w1", "w2"] && first.allSatisfy { $0.1.count == 2 })
+        // Losing a worker after the start does not stop dispatch: w1's jobs go to w2
+        // as its slots free up.
+        _ = s.disconnect("w1")
+        #expect(s.workersAwaited == 0)
+        let done = first.first { $0.0 == "w2" }!.1[0]
+        #expect(s.complete(done.job.id, attempt: 1, from: "w2") == .apply(done))
+        #expect(s.dispatch(now: t(20)).map(\.0) == ["w2"])
+    }
 }

@@ -11,14 +11,14 @@ extension ProcessTests {
             let run = TestRun(scratch: scratch)
             let config = try scratch.write("chamber.yaml", """
                 run: {name: chamber-it, seed: 11}
-                coordinator: {bind: \(run.endpoint), database: \(run.database)}
+                coordinator: {bind: \(run.endpoint), database: \(run.database), min_workers: 2}
                 chamber: {niches: 4, agents: 8, steps: 6, tasks_per_step: 16}
                 evolution: {lifecycle: {every_tasks: 10, max_population: 12}}
                 """)
-            // Workers first: they wait for the coordinator, so both are there when it
-            // starts (the run takes a fraction of a second; a late worker would miss it).
-            _ = try (0..<2).map { try run.worker("w-\($0)", slots: 64) }
+            // min_workers: the run takes a fraction of a second, so without it the first
+            // worker to connect could take every turn before the second joins.
             let coordinator = try run.coordinator(config: config)
+            _ = try (0..<2).map { try run.worker("w-\($0)", slots: 64) }
             #expect(await coordinator.waitForExit(timeout: 90) == 0, "\(scratch.logs)")
 
             var settings = ChamberSettings()

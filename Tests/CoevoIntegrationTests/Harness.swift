@@ -183,12 +183,14 @@ struct TestRun {
     var endpoint: String { "tcp://127.0.0.1:\(port)" }
     var database: String { scratch.url("run.sqlite").path }
 
-    func config(kind: String, jobs: Int, sleepMs: Int = 0, extra: String = "", workers: Int = 2, slots: Int = 8) throws -> String {
+    func config(kind: String, jobs: Int, sleepMs: Int = 0, extra: String = "", workers: Int = 2, slots: Int = 8,
+                minWorkers: Int = 1) throws -> String {
         try scratch.write("config.yaml", """
             run: {name: it, seed: 7}
             coordinator:
               bind: \(endpoint)
               database: \(database)
+              min_workers: \(minWorkers)
             \(extra)
             workers: {count: \(workers), slots: \(slots)}
             workload: {kind: \(kind), jobs: \(jobs), sleep_ms: \(sleepMs), payload_bytes: 24}

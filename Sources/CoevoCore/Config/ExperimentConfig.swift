@@ -122,6 +122,9 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         /// Dispatch pauses this long when a worker defers a job (its endpoint is down) and
         /// does not say how long to wait.
         public var deferPauseMilliseconds: Int64 = 30_000
+        /// Workers that must register before the first job is leased (see
+        /// `SchedulerSettings.minimumWorkers`).
+        public var minWorkers = 1
 
         public init() {}
         enum CodingKeys: String, CodingKey, CaseIterable {
@@ -132,6 +135,7 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
             case maxMessageBytes = "max_message_bytes"
             case storeFlushMilliseconds = "store_flush_ms"
             case deferPauseMilliseconds = "defer_pause_ms"
+            case minWorkers = "min_workers"
         }
         public init(from decoder: any Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -145,6 +149,7 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
             maxMessageBytes = try c.value(.maxMessageBytes, maxMessageBytes)
             storeFlushMilliseconds = try c.value(.storeFlushMilliseconds, storeFlushMilliseconds)
             deferPauseMilliseconds = try c.value(.deferPauseMilliseconds, deferPauseMilliseconds)
+            minWorkers = try c.value(.minWorkers, minWorkers)
         }
     }
 
@@ -270,6 +275,8 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         try require((1...10_000).contains(coordinator.storeFlushMilliseconds),
                     "coordinator.store_flush_ms", "must be between 1 and 10000 (got \(coordinator.storeFlushMilliseconds))")
         try require(coordinator.deferPauseMilliseconds >= 0, "coordinator.defer_pause_ms", "must not be negative")
+        try require((1...100_000).contains(coordinator.minWorkers),
+                    "coordinator.min_workers", "must be between 1 and 100000 (got \(coordinator.minWorkers))")
         try require(workers.count >= 0, "workers.count", "must not be negative (got \(workers.count))")
         try require((1...100_000).contains(workers.slots), "workers.slots", "must be between 1 and 100000 (got \(workers.slots))")
         try require(JobKind(rawValue: workload.kind) != nil, "workload.kind",

@@ -31,6 +31,8 @@ public struct Scheduler: Sendable {
     private var workerOrder: [WorkerID] = []
     private var dispatchCursor = 0
     private var finished: Set<JobID> = []
+    /// Set once `settings.minimumWorkers` have been registered at the same time.
+    private var quorumReached = false
     public private(set) var progress: [RunID: RunProgress] = [:]
 
     public init(settings: SchedulerSettings = SchedulerSettings()) {
@@ -58,7 +60,8 @@ public struct Scheduler: Sendable {
 
     /// Leases queued jobs to workers with free slots, serving runs round robin.
     public mutating func dispatch(now: MonotonicTime) -> [(WorkerID, [Lease])] {
-        guard !runRing.isEmpty, !workerOrder.isEmpty else { return [] }
+        if workerOrder.count >= settings.minimumWorkers { quorumReached = true }
+        guard quorumReached, !runRing.isEmpty, !workerOrder.isEmpty else { return [] }
         let count = workerOrder.count
         let start = dispatchCursor % count
         dispatchCursor = (dispatchCursor + 1) % count
@@ -194,6 +197,9 @@ public struct Scheduler: Sendable {
     public var workerCount: Int { workers.count }
     public var hasQueuedJobs: Bool { !runRing.isEmpty }
     public var registeredWorkers: [WorkerID] { workerOrder }
+    /// Workers still to join before the first lease (`settings.minimumWorkers`); 0 once
+    /// dispatch has started.
+    public var workersAwaited: Int { quorumReached ? 0 : max(0, settings.minimumWorkers - workerOrder.count) }
     public func slots(of worker: WorkerID) -> (total: Int, leased: Int)? {
         workers[worker].map { ($0.slots, $0.leased.count) }
     }

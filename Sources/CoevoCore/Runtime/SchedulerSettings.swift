@@ -7,10 +7,18 @@ public struct SchedulerSettings: Hashable, Sendable {
     /// Time past a job's own timeout before the coordinator takes the lease back; covers
     /// transit and the worker's own timeout report.
     public var leaseGraceMilliseconds: Int64
+    /// Workers that must have registered before the first lease goes out, so a cluster
+    /// starts with all its nodes rather than whichever connected first. Once reached,
+    /// dispatch goes on with fewer: a node lost mid-run must not stall the run.
+    public var minimumWorkers: Int
 
-    public init(maxAttempts: UInt32 = 3, workerSilenceLimitMilliseconds: Int64 = 3000, leaseGraceMilliseconds: Int64 = 2000) {
+    public init(
+        maxAttempts: UInt32 = 3, workerSilenceLimitMilliseconds: Int64 = 3000,
+        leaseGraceMilliseconds: Int64 = 2000, minimumWorkers: Int = 1
+    ) {
         self.maxAttempts = maxAttempts
         self.workerSilenceLimitMilliseconds = workerSilenceLimitMilliseconds
         self.leaseGraceMilliseconds = leaseGraceMilliseconds
+        self.minimumWorkers = minimumWorkers
     }
 }
