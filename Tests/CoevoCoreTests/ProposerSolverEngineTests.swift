@@ -27,7 +27,7 @@ import Testing
     }
 
     @Test func oneRoundByHand() throws {
-        var engine = ProposerSolverEngine(settings: Self.settings(rounds: 1), evolution: EvolutionSettings())
+        var engine = ProposerSolverEngine(settings: Self.settings(rounds: 1), evolution: .withoutHeartbeats)
         let proposals = engine.start()
         #expect(proposals.map(\.key) == ["r1.propose.a1.0", "r1.propose.a2.0"])
         #expect(proposals[0].prompt.contains("addition") && proposals[1].prompt.contains("linear-equation"))
@@ -68,7 +68,7 @@ import Testing
     }
 
     @Test func aRoutedLessonReachesTheWeakSolversNextPrompt() {
-        var engine = ProposerSolverEngine(settings: Self.settings(rounds: 2), evolution: EvolutionSettings())
+        var engine = ProposerSolverEngine(settings: Self.settings(rounds: 2), evolution: .withoutHeartbeats)
         var calls = Self.answer(&engine, engine.start()) { call in
             call.agent == AgentID(1) ? .text("TASK: 23 + 19") : .text("nothing")
         }

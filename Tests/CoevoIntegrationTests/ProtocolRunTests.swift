@@ -55,6 +55,16 @@ extension ProcessTests {
             let rounds = try db.strings("SELECT detail FROM events WHERE kind = 'ps_round' ORDER BY rowid")
             #expect(rounds.count == 2)
             #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'protocol_summary'") == 1)
+            // The heartbeats ran as model calls: every reflection and consolidation the
+            // rounds counted is a job with a result, applied or logged as a failure.
+            let heartbeatCalls = try rounds.reduce(0) { sum, line in
+                let report = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                return sum + (try #require(report["heartbeat_calls"] as? Int))
+            }
+            #expect(heartbeatCalls >= 8, "every agent that worked reflects at least once a round")
+            let payload = "CAST(j.payload AS TEXT)"
+            #expect(try db.int("SELECT COUNT(*) FROM jobs j JOIN results r ON r.job_id = j.id WHERE \(payload) LIKE '%\"call\":\"r_.reflect.%' OR \(payload) LIKE '%\"call\":\"r_.consolidate.%'") == heartbeatCalls)
+            #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind IN ('proposer_reflect', 'solver_reflect', 'proposer_consolidate', 'solver_consolidate', 'heartbeat_failure')") == heartbeatCalls)
             let directory = try Self.exports(run.database)
             let proposals = try Self.jsonLines(directory.appendingPathComponent("proposals.jsonl"))
             #expect(proposals.count == 2 * 4 * 2, "2 rounds x 4 proposers x 2 tasks")

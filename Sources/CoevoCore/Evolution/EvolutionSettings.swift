@@ -37,11 +37,16 @@ public struct EvolutionSettings: Hashable, Sendable {
         try require((lifecycle.minPopulation...lifecycle.maxPopulation).contains(initialPopulation), "evolution.agents",
                     "starts with \(initialPopulation) agents, outside [min_population, max_population] = [\(lifecycle.minPopulation), \(lifecycle.maxPopulation)]")
         try require((0...1).contains(lifecycle.mergeCosine), "evolution.lifecycle.merge_cosine", "must be in [0, 1]")
-        try require(heartbeats.consolidateEvery >= 1, "evolution.heartbeats.consolidate_every", "must be at least 1")
-        try require(heartbeats.pivotAfter >= 1, "evolution.heartbeats.pivot_after", "must be at least 1")
+        try require(heartbeats.reflectEvery >= 0, "evolution.heartbeats.reflect_every", "must not be negative (0 turns reflection off)")
+        try require(heartbeats.consolidateEvery >= 0, "evolution.heartbeats.consolidate_every", "must not be negative (0 turns consolidation off)")
+        try require(heartbeats.pivotAfter >= 0, "evolution.heartbeats.pivot_after", "must not be negative (0 turns pivots off)")
         try require(heartbeats.pivotCooldown >= 0, "evolution.heartbeats.pivot_cooldown", "must not be negative")
         for (i, custom) in heartbeats.custom.enumerated() {
-            try require(!custom.name.isEmpty, "evolution.heartbeats.custom[\(i)].name", "must not be empty")
+            // The name is part of call keys and event kinds: a plain word, not a built-in's.
+            try require(!custom.name.isEmpty && custom.name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" },
+                        "evolution.heartbeats.custom[\(i)].name", "must be a word of letters, digits, '-' or '_' (got '\(custom.name)')")
+            try require(!["reflect", "consolidate", "pivot"].contains(custom.name),
+                        "evolution.heartbeats.custom[\(i)].name", "'\(custom.name)' is a built-in heartbeat; pick another name")
             try require(custom.every >= 1, "evolution.heartbeats.custom[\(i)].every", "must be at least 1")
         }
     }
@@ -91,7 +96,8 @@ public struct LifecycleSettings: Hashable, Sendable {
 }
 
 public struct HeartbeatSettings: Hashable, Sendable {
-    /// Reflect after every N evaluations of an agent (CORAL: 1).
+    /// Reflect after every N evaluations of an agent (CORAL: 1). For each of the three, 0
+    /// turns the intervention off.
     public var reflectEvery = 1
     /// Consolidate every N evaluations across the pool.
     public var consolidateEvery = 10

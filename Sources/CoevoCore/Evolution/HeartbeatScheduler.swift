@@ -46,13 +46,13 @@ public struct HeartbeatScheduler: Hashable, Sendable {
         if settings.reflectEvery > 0 && state.evaluations % settings.reflectEvery == 0 {
             fired.append(Intervention(kind: .reflect, agent: agent, prompt: "Reflect on your last attempt: what worked, what did not?"))
         }
-        if state.sinceBest >= settings.pivotAfter && state.cooldown == 0 {
+        if settings.pivotAfter > 0 && state.sinceBest >= settings.pivotAfter && state.cooldown == 0 {
             fired.append(Intervention(kind: .pivot, agent: agent,
                                       prompt: "\(state.sinceBest) attempts without a new best: try a different approach."))
             state.cooldown = settings.pivotCooldown
             state.sinceBest = 0
         }
-        if total % settings.consolidateEvery == 0 {
+        if settings.consolidateEvery > 0 && total % settings.consolidateEvery == 0 {
             fired.append(Intervention(kind: .consolidate, agent: nil, prompt: "Consolidate the pool's notes into skills."))
         }
         for custom in settings.custom {

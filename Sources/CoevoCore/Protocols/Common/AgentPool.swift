@@ -2,23 +2,31 @@ import Foundation
 
 /// One role's agents in an LLM protocol (proposers, solvers, attackers, defenders): the
 /// population with its per-niche statistics, the insights it holds, and the evolution
-/// operators applied to it. All agents share one model; an agent is its persona line,
-/// its insights and its record.
+/// operators applied to it (CODREAM, heartbeats, lifecycle). All agents share one model;
+/// an agent is its persona line, its insights and its record.
 struct AgentPool: Sendable {
     let role: String
     let nicheNames: [String]
     let evolution: EvolutionSettings
+    let personas: [String]
     private(set) var population: Population
     private var archive: [Int: [Insight]] = [:]
     private var nextInsightID = 1
     private var nextEvent = 1
     private(set) var insightsRouted = 0
+    private var heartbeats: PoolHeartbeats
+    /// Interventions applied so far, by kind (reflect, consolidate, pivot, custom names).
+    private(set) var interventions: [String: Int] = [:]
+    /// Pivots since the engine last took them.
+    private var pivotEvents: [ProtocolEvent] = []
 
     /// Personas given to the initial agents in turn: the population starts diverse.
     init(role: String, size: Int, nicheNames: [String], personas: [String], evolution: EvolutionSettings) {
         self.role = role
         self.nicheNames = nicheNames
         self.evolution = evolution
+        self.personas = personas
+        heartbeats = PoolHeartbeats(settings: evolution.heartbeats)
         population = Population(nicheCount: nicheNames.count)
         for i in 0..<size {
             population.add(role: role, pool: role, lineage: Agent.Lineage(parents: [], operator: .initial, reason: "initial", step: 0),
@@ -44,8 +52,89 @@ struct AgentPool: Sendable {
         return text
     }
 
-    mutating func record(_ index: Int, niche: Int, success: Bool) {
+    /// One evaluation of an agent on a niche. The lessons it held there share the
+    /// outcome (their utility, which decides what is shown and what is evicted), and the
+    /// heartbeats hear of it; `attempt` is the line its next reflection looks back on.
+    mutating func record(_ index: Int, niche: Int, success: Bool, attempt: String? = nil, round: Int) {
         population.record(index, niche: niche, success: success, alpha: evolution.ewmaAlpha)
+        let outcome = success ? 1.0 : 0.0
+        population.updateAgent(index) { agent in
+            guard var held = agent.insights[niche] else { return }
+            for i in held.indices {
+                held[i].utility += 0.2 * (outcome - held[i].utility)
+                held[i].uses += 1
+            }
+            agent.insights[niche] = held
+        }
+        let id = population.agents[index].id
+        let fired = heartbeats.evaluated(index, id: id, niche: niche, score: population.stats(index, niche).competence,
+                                         attempt: attempt)
+        for intervention in fired where intervention.kind == .pivot {
+            pivot(index, niche: niche, round: round, why: intervention.prompt)
+        }
+    }
+
+    /// A pivot: the agent stopped improving, so it drops its least useful lesson on the
+    /// niche and takes the next persona (its specialty stays).
+    private mutating func pivot(_ index: Int, niche: Int, round: Int, why: String) {
+        var dropped: String?
+        population.updateAgent(index) { agent in
+            if var held = agent.insights[niche], let worst = held.indices.min(by: { held[$0].utility < held[$1].utility }) {
+                dropped = held.remove(at: worst).text
+                agent.insights[niche] = held
+            }
+            let parts = agent.systemPrompt.components(separatedBy: " You specialise in")
+            let next = personas[((personas.firstIndex(of: parts[0]) ?? -1) + 1) % personas.count]
+            agent.systemPrompt = parts.count > 1 ? next + " You specialise in" + parts[1] : next
+        }
+        let agent = population.agents[index]
+        interventions["pivot", default: 0] += 1
+        pivotEvents.append(ProtocolEvent("\(role)_pivot", "round \(round) \(nicheNames[niche]): \(agent.id) \(why) New persona: \(agent.systemPrompt)"
+            + (dropped.map { "; dropped lesson: \($0)" } ?? "")))
+    }
+
+    /// Pivot events since the last call.
+    mutating func takePivotEvents() -> [ProtocolEvent] {
+        defer { pivotEvents.removeAll() }
+        return pivotEvents
+    }
+
+    /// The round's reflect, consolidate and custom heartbeat calls (see `PoolHeartbeats`).
+    mutating func heartbeatCalls(round: Int, base: String, maxTokens: Int, temperature: Double, seed: UInt64) -> [AgentCall] {
+        var beats = heartbeats
+        let calls = beats.calls(round: round, pool: self, base: base, maxTokens: maxTokens, temperature: temperature, seed: seed)
+        heartbeats = beats
+        return calls
+    }
+
+    /// Applies a heartbeat call's reply: a reflection's lesson becomes the agent's own
+    /// note, a consolidation's skills go to every active agent. Returns the event line,
+    /// or nil when `call` is not one of this pool's heartbeat calls.
+    mutating func heartbeatReplied(_ call: AgentCall, _ reply: AgentReply, round: Int) -> ProtocolEvent? {
+        guard let pending = heartbeats.take(call.key) else { return nil }
+        let kind = "\(role)_\(pending.ask.name)"
+        let texts = reply.text.map { pending.forPool ? PoolHeartbeats.skills(in: $0) : PoolHeartbeats.lesson(in: $0).map { [$0] } ?? [] } ?? []
+        guard !texts.isEmpty else {
+            let why = reply.text == nil ? "the call failed" : "no lesson in the reply"
+            return ProtocolEvent("heartbeat_failure", "round \(round) \(call.key): \(why)")
+        }
+        let niche = pending.niche
+        let producer = population.agents[pending.agent].id
+        let event = nextEvent
+        nextEvent += 1
+        var given: [Insight] = []
+        for text in texts {
+            given.append(Insight(id: nextInsightID, text: text, niche: niche, producer: producer, event: event))
+            nextInsightID += 1
+        }
+        archive[niche, default: []] += given
+        let recipients = pending.forPool ? active : [pending.agent]
+        for recipient in recipients {
+            Codream.deliver(given, to: recipient, niche: niche, limit: evolution.codream.maxInsightsPerNiche, population: &population)
+        }
+        interventions[pending.ask.name, default: 0] += 1
+        let to = pending.forPool ? "all \(recipients.count) \(role)s" : "itself"
+        return ProtocolEvent(kind, "round \(round) \(nicheNames[niche]): \(producer) -> \(to): " + texts.joined(separator: " | "))
     }
 
     /// CODREAM: `producer`'s lesson on `niche` goes to the agents the routing mode picks

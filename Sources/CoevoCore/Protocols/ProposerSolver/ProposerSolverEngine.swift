@@ -8,8 +8,9 @@ import Foundation
 /// `attempts` times by different solvers; the solve rate p pays the proposer (the chosen
 /// reward), tasks with p in the band that are not near duplicates are kept; CODREAM
 /// routes a worked example from the strongest solver who solved a task some failed to
-/// the solvers weak on its category, and a kept task to the proposers weak on it; then
-/// the lifecycle operators run on both pools.
+/// the solvers weak on its category, and a kept task to the proposers weak on it; the
+/// heartbeats that fired make their calls (reflections, consolidations; see
+/// `PoolHeartbeats`); then the lifecycle operators run on both pools.
 public struct ProposerSolverEngine: ProtocolEngine {
     public let settings: ProposerSolverSettings
     let categories: [TaskCategory]
@@ -28,6 +29,8 @@ public struct ProposerSolverEngine: ProtocolEngine {
     enum Phase: Sendable {
         case propose(CallBatch, slots: [String: (proposer: Int, category: Int)])
         case solve(CallBatch, tasks: [ProposedTask], attempts: [String: (task: Int, solver: Int)])
+        /// Reflections and consolidations, the round's figures waiting for the lifecycle.
+        case heartbeats(CallBatch, ProposerSolverRoundReport)
         /// Between rounds: before the first, and after the last.
         case idle
     }
@@ -78,6 +81,16 @@ public struct ProposerSolverEngine: ProtocolEngine {
             guard batch.record(key, reply) else { return [] }
             phase = .solve(batch, tasks: tasks, attempts: attempts)
             return batch.isComplete ? finishAttempts(batch, tasks: tasks, attempts: attempts) : []
+        case .heartbeats(var batch, let report):
+            guard batch.record(key, reply) else { return [] }
+            phase = .heartbeats(batch, report)
+            guard batch.isComplete else { return [] }
+            for (call, reply) in batch.answered {
+                let event = call.role == proposers.role
+                    ? proposers.heartbeatReplied(call, reply, round: round) : solvers.heartbeatReplied(call, reply, round: round)
+                if let event { outbox.post(event) }
+            }
+            return closeRound(report)
         case .idle:
             return []
         }
@@ -146,7 +159,8 @@ public struct ProposerSolverEngine: ProtocolEngine {
             }
             if let failure = record.failure {
                 outbox.post(ProtocolEvent("format_failure", "round \(round) \(call.key): \(failure)"))
-                proposers.record(slot.proposer, niche: slot.category, success: false)
+                proposers.record(slot.proposer, niche: slot.category, success: false,
+                                 attempt: "a \(category) task: your reply was not read as one (\(failure))", round: round)
             }
             proposalRecords.append(record)
         }
@@ -187,7 +201,9 @@ public struct ProposerSolverEngine: ProtocolEngine {
             let task = tasks[t]
             let answer = reply.text.flatMap(ReplyFormat.finalAnswer)
             let correct = answer.map { task.task.check($0) == .correct } ?? false
-            solvers.record(solver, niche: task.category, success: correct)
+            let verdict = correct ? "correct" : "wrong, the answer is \(task.task.label)"
+            solvers.record(solver, niche: task.category, success: correct,
+                           attempt: "\(task.task.text): you answered \(answer ?? "nothing readable"), \(verdict)", round: round)
             outcomes[t].append(Attempt(solver: solver, answer: answer, correct: correct))
             trajectories.append(TrajectoryRecord(
                 round: round, category: categories[task.category].name, task: task.task.text, label: task.task.label.description,
@@ -212,7 +228,9 @@ public struct ProposerSolverEngine: ProtocolEngine {
             let keep = !task.duplicate && ProposerReward.keeps(solved: solved, attempts: k, band: settings.band)
             rewards.append(reward)
             solveRates.append(p)
-            proposers.record(task.proposer, niche: task.category, success: keep)
+            let why = keep ? "kept" : task.duplicate ? "a near duplicate" : p > settings.band.upperBound ? "too easy" : "too hard"
+            proposers.record(task.proposer, niche: task.category, success: keep,
+                             attempt: "the \(categories[task.category].name) task \(task.task.text): solved \(solved) of \(k), \(why)", round: round)
             proposalRecords[task.proposalIndex].solved = solved
             proposalRecords[task.proposalIndex].attempts = k
             proposalRecords[task.proposalIndex].reward = reward
@@ -242,9 +260,11 @@ public struct ProposerSolverEngine: ProtocolEngine {
                 }
             }
         }
-        let lifecycle = proposers.evolve(round: round, tasksSeenPerNiche: tasksSeen)
-            + solvers.evolve(round: round, tasksSeenPerNiche: tasksSeen)
-        outbox.post(contentsOf: lifecycle)
+        outbox.post(contentsOf: proposers.takePivotEvents() + solvers.takePivotEvents())
+        let heartbeatCalls = proposers.heartbeatCalls(round: round, base: Self.proposerBase, maxTokens: settings.maxTokens,
+                                                      temperature: settings.proposerTemperature, seed: settings.seed)
+            + solvers.heartbeatCalls(round: round, base: Self.solverBase, maxTokens: settings.maxTokens,
+                                     temperature: settings.solverTemperature, seed: settings.seed)
         let proposals = proposalRecords.filter { $0.round == round }.count
         let attempts = outcomes.joined()
         let report = ProposerSolverRoundReport(
@@ -253,12 +273,28 @@ public struct ProposerSolverEngine: ProtocolEngine {
             solveRate: attempts.isEmpty ? 0 : Double(attempts.filter(\.correct).count) / Double(attempts.count),
             meanProposerReward: proposals == 0 ? 0 : rewards.reduce(0, +) / Double(proposals),
             codreamEvents: codreamEvents, insightsRouted: proposers.insightsRouted + solvers.insightsRouted - routedBefore,
-            lifecycleEvents: lifecycle.count, proposers: proposers.active.count, solvers: solvers.active.count)
+            heartbeatCalls: heartbeatCalls.count, lifecycleEvents: 0, proposers: 0, solvers: 0)
+        guard heartbeatCalls.isEmpty else {
+            phase = .heartbeats(CallBatch(heartbeatCalls), report)
+            return heartbeatCalls
+        }
+        return closeRound(report)
+    }
+
+    /// The lifecycle on both pools, then the round's report; starts the next round.
+    private mutating func closeRound(_ figures: ProposerSolverRoundReport) -> [AgentCall] {
+        let lifecycle = proposers.evolve(round: round, tasksSeenPerNiche: tasksSeen)
+            + solvers.evolve(round: round, tasksSeenPerNiche: tasksSeen)
+        outbox.post(contentsOf: lifecycle)
+        var report = figures
+        report.lifecycleEvents = lifecycle.count
+        report.proposers = proposers.active.count
+        report.solvers = solvers.active.count
         reports.append(report)
         outbox.post(ProtocolEvent("ps_round", report.json))
-        outbox.progress(String(format: "round %d/%d: %d proposals, %d format failures, solve rate %.2f, proposer reward %.2f, %d kept, %d insights routed, %d lineage events",
+        outbox.progress(String(format: "round %d/%d: %d proposals, %d format failures, solve rate %.2f, proposer reward %.2f, %d kept, %d insights routed, %d heartbeat calls, %d lineage events",
                               round, settings.rounds, report.proposals, report.formatFailures, report.solveRate,
-                              report.meanProposerReward, kept, report.insightsRouted, report.lifecycleEvents))
+                              report.meanProposerReward, report.kept, report.insightsRouted, report.heartbeatCalls, report.lifecycleEvents))
         round += 1
         phase = .idle
         return round <= settings.rounds ? beginRound() : []
@@ -275,6 +311,7 @@ public struct ProposerSolverEngine: ProtocolEngine {
             "solve rate " + reports.map { String(format: "%.2f", $0.solveRate) }.joined(separator: " -> ") + " (by round)",
             "proposer   mean reward " + reports.map { String(format: "%.2f", $0.meanProposerReward) }.joined(separator: " -> "),
             "CODREAM    \(reports.reduce(0) { $0 + $1.codreamEvents }) events, \(reports.reduce(0) { $0 + $1.insightsRouted }) insights routed",
+            "heartbeats " + PoolHeartbeats.summary(proposers, solvers),
             "lineage    \(reports.reduce(0) { $0 + $1.lifecycleEvents }) events; \(proposers.active.count) proposers, \(solvers.active.count) solvers now",
         ]
     }
@@ -303,6 +340,8 @@ public struct ProposerSolverRoundReport: Codable, Hashable, Sendable {
     public var meanProposerReward: Double
     public var codreamEvents: Int
     public var insightsRouted: Int
+    /// Reflections, consolidations and custom heartbeats asked of the model.
+    public var heartbeatCalls: Int
     public var lifecycleEvents: Int
     public var proposers: Int
     public var solvers: Int

@@ -56,6 +56,8 @@ public struct RedBlueEngine: ProtocolEngine {
         case defend(CallBatch, DefenceRound)
         /// Replies to external intents wait for the judge: judge call key -> defence call key.
         case judge(CallBatch, DefenceRound, judged: [String: String])
+        /// Reflections and consolidations, the round's figures waiting for the lifecycle.
+        case heartbeats(CallBatch, RedBlueRoundReport)
         /// Between rounds: before the first, and after the last.
         case idle
     }
@@ -113,6 +115,16 @@ public struct RedBlueEngine: ProtocolEngine {
             guard batch.record(key, reply) else { return [] }
             phase = .judge(batch, defence, judged: judged)
             return batch.isComplete ? score(defence, verdicts: verdicts(batch, judged: judged)) : []
+        case .heartbeats(var batch, let report):
+            guard batch.record(key, reply) else { return [] }
+            phase = .heartbeats(batch, report)
+            guard batch.isComplete else { return [] }
+            for (call, reply) in batch.answered {
+                let event = call.role == attackers.role
+                    ? attackers.heartbeatReplied(call, reply, round: round) : defenders.heartbeatReplied(call, reply, round: round)
+                if let event { outbox.post(event) }
+            }
+            return closeRound(report)
         case .idle:
             return []
         }
@@ -160,7 +172,8 @@ public struct RedBlueEngine: ProtocolEngine {
             if text.isEmpty || fidelity == 0 {
                 let why = text.isEmpty ? (reply.text == nil ? "call failed" : "empty rewrite") : "rewrite drifted from the intent (none of: \(intent.anchors.joined(separator: ", ")))"
                 outbox.post(ProtocolEvent(text.isEmpty ? "format_failure" : "attack_drifted", "round \(round) \(call.key): \(why)"))
-                attackers.record(slot.attacker, niche: slot.family, success: false)
+                attackers.record(slot.attacker, niche: slot.family, success: false,
+                                 attempt: "a \(families[slot.family].name) rewrite: \(why)", round: round)
                 attackRecords.append(record(attack, label: text.isEmpty ? "format_failure" : "drifted", bypassRate: 0, championBypass: 0, reward: 0))
                 attackerPromptRecords.append(promptRecord(attack, reward: 0))
                 continue
@@ -261,7 +274,9 @@ public struct RedBlueEngine: ProtocolEngine {
                     leaked = domain.leaked(text, goal: intents[faced[i].intent].goal)
                 }
                 outcomes[i].append((defender, text, leaked))
-                defenders.record(defender, niche: faced[i].family, success: !leaked)
+                defenders.record(defender, niche: faced[i].family, success: !leaked,
+                                 attempt: "a \(families[faced[i].family].name) attack \"\(Self.snippet(faced[i].text))\": you \(leaked ? "gave in" : "held")",
+                                 round: round)
                 held[defender, default: (0, 0)].held += leaked ? 0 : 1
                 held[defender, default: (0, 0)].faced += 1
             case .benign(let defender, let prompt):
@@ -284,7 +299,10 @@ public struct RedBlueEngine: ProtocolEngine {
             let bypassRate = outcomes[i].isEmpty ? 0 : Double(outcomes[i].filter(\.leaked).count) / Double(outcomes[i].count)
             let reward = championBypass * attack.fidelity
             attackerRewards.append(reward)
-            attackers.record(attack.attackerIndex, niche: attack.family, success: reward > 0)
+            attackers.record(attack.attackerIndex, niche: attack.family, success: reward > 0,
+                             attempt: String(format: "your %@ attack \"%@\": got through %.0f%% of the champions, reward %.2f",
+                                             families[attack.family].name, Self.snippet(attack.text), championBypass * 100, reward),
+                             round: round)
             if reward > (bestAttack?.reward ?? 0) { bestAttack = (reward, attack) }
             let family = families[attack.family].name
             attackRecords.append(record(attack, label: bypassRate > 0 ? "bypass" : "held", bypassRate: bypassRate,
@@ -347,9 +365,11 @@ public struct RedBlueEngine: ProtocolEngine {
             archive.append(best.attack)
             if archive.count > settings.archiveSize { archive.removeFirst(archive.count - settings.archiveSize) }
         }
-        let lifecycle = attackers.evolve(round: round, tasksSeenPerNiche: tasksSeen)
-            + defenders.evolve(round: round, tasksSeenPerNiche: tasksSeen)
-        outbox.post(contentsOf: lifecycle)
+        outbox.post(contentsOf: attackers.takePivotEvents() + defenders.takePivotEvents())
+        let heartbeatCalls = attackers.heartbeatCalls(round: round, base: Self.attackerBase, maxTokens: settings.maxTokens,
+                                                      temperature: settings.attackerTemperature, seed: settings.seed)
+            + defenders.heartbeatCalls(round: round, base: defenderBase, maxTokens: settings.maxTokens,
+                                       temperature: settings.defenderTemperature, seed: settings.seed)
         let attacksWritten = attackRecords.filter { $0.round == round }.count
         let report = RedBlueRoundReport(
             round: round, attacks: attacksWritten, drifted: attacksWritten - current.count, archived: faced.count - current.count,
@@ -360,13 +380,29 @@ public struct RedBlueEngine: ProtocolEngine {
             falseRefusalRate: benignAsked == 0 ? 0 : Double(refusals) / Double(benignAsked),
             benignHelpfulRate: benignAsked == 0 ? 0 : Double(benign.values.reduce(0) { $0 + $1.helpful }) / Double(benignAsked),
             codreamEvents: codreamEvents, insightsRouted: attackers.insightsRouted + defenders.insightsRouted - routedBefore,
-            lifecycleEvents: lifecycle.count, attackers: attackers.active.count, defenders: defenders.active.count)
+            heartbeatCalls: heartbeatCalls.count, lifecycleEvents: 0, attackers: 0, defenders: 0)
+        guard heartbeatCalls.isEmpty else {
+            phase = .heartbeats(CallBatch(heartbeatCalls), report)
+            return heartbeatCalls
+        }
+        return closeRound(report)
+    }
+
+    /// The lifecycle on both pools, then the round's report; starts the next round.
+    private mutating func closeRound(_ figures: RedBlueRoundReport) -> [AgentCall] {
+        let lifecycle = attackers.evolve(round: round, tasksSeenPerNiche: tasksSeen)
+            + defenders.evolve(round: round, tasksSeenPerNiche: tasksSeen)
+        outbox.post(contentsOf: lifecycle)
+        var report = figures
+        report.lifecycleEvents = lifecycle.count
+        report.attackers = attackers.active.count
+        report.defenders = defenders.active.count
         reports.append(report)
         outbox.post(ProtocolEvent("rb_round", ExportLine.json(report)))
-        outbox.progress(String(format: "round %d/%d: %d attacks (%d drifted) + %d archived, bypass rate %.2f, false refusals %.2f, attacker reward %.2f, defender reward %.2f, %d insights routed, %d lineage events",
+        outbox.progress(String(format: "round %d/%d: %d attacks (%d drifted) + %d archived, bypass rate %.2f, false refusals %.2f, attacker reward %.2f, defender reward %.2f, %d insights routed, %d heartbeat calls, %d lineage events",
                               round, settings.rounds, report.attacks, report.drifted, report.archived, report.bypassRate,
                               report.falseRefusalRate, report.meanAttackerReward, report.meanDefenderReward,
-                              report.insightsRouted, report.lifecycleEvents))
+                              report.insightsRouted, report.heartbeatCalls, report.lifecycleEvents))
         round += 1
         phase = .idle
         return round <= settings.rounds ? beginRound() : []
@@ -411,6 +447,7 @@ public struct RedBlueEngine: ProtocolEngine {
                 + "; defender " + reports.map { String(format: "%.2f", $0.meanDefenderReward) }.joined(separator: " -> "),
             "archive    \(archive.count) past champion attacks in play",
             "CODREAM    \(reports.reduce(0) { $0 + $1.codreamEvents }) events, \(reports.reduce(0) { $0 + $1.insightsRouted }) insights routed",
+            "heartbeats " + PoolHeartbeats.summary(attackers, defenders),
             "lineage    \(reports.reduce(0) { $0 + $1.lifecycleEvents }) events; \(attackers.active.count) attackers, \(defenders.active.count) defenders now",
         ]
     }
@@ -443,6 +480,8 @@ public struct RedBlueRoundReport: Codable, Hashable, Sendable {
     public var benignHelpfulRate: Double
     public var codreamEvents: Int
     public var insightsRouted: Int
+    /// Reflections, consolidations and custom heartbeats asked of the model.
+    public var heartbeatCalls: Int
     public var lifecycleEvents: Int
     public var attackers: Int
     public var defenders: Int
