@@ -46,8 +46,8 @@ extension EvolutionSettings {
 
         let first = pool.heartbeatReplied(calls[0], .text("Let me think.\nLESSON: check the sum twice"), round: 1)
         #expect(first?.kind == "solver_reflect" && first?.detail.contains("a1 -> itself") == true)
-        // No marker: the first line with words, markdown dropped.
-        _ = pool.heartbeatReplied(calls[1], .text("**Find a common denominator first.**\nmore"), round: 1)
+        // Markdown around the marker is dropped.
+        _ = pool.heartbeatReplied(calls[1], .text("Sure!\n**Lesson:** Find a common denominator first.\nmore"), round: 1)
         #expect(pool.agent(0).insights[0]?.map(\.text) == ["check the sum twice"])
         #expect(pool.agent(1).insights[1]?.map(\.text) == ["Find a common denominator first."])
         #expect(pool.agent(1).insights[0] == nil && pool.agent(0).insights[1] == nil, "a note is the agent's own, on its niche")
@@ -61,7 +61,8 @@ extension EvolutionSettings {
         pool.record(0, niche: 0, success: true, attempt: "1 + 1: you answered 2, correct", round: 1)
         pool.record(1, niche: 0, success: true, attempt: "2 + 2: you answered 4, correct", round: 1)
         let calls = Self.calls(&pool, round: 1)
-        #expect(pool.heartbeatReplied(calls[0], .text("42\n...\n"), round: 1)?.kind == "heartbeat_failure")
+        // No marker: a small model's chatter or the prompt echoed is not a lesson.
+        #expect(pool.heartbeatReplied(calls[0], .text("Your latest attempts:\n- 1 + 1: you answered 2"), round: 1)?.kind == "heartbeat_failure")
         #expect(pool.heartbeatReplied(calls[1], .failed("timed_out"), round: 1)?.detail.contains("the call failed") == true)
         #expect(pool.agent(0).insights.isEmpty && pool.agent(1).insights.isEmpty && pool.interventions.isEmpty)
         let stranger = AgentCall(key: "r1.solve.0.0", role: "solver", agent: AgentID(1), system: "", prompt: "",
@@ -94,8 +95,9 @@ extension EvolutionSettings {
             let held = pool.agent(agent).insights[0]?.map(\.text) ?? []
             #expect(held.contains("add the ones, then the tens") && held.contains("check the result"), "\(held)")
         }
-        // Without markers the lines with words are the skills, at most three.
-        #expect(PoolHeartbeats.skills(in: "one\ntwo\n3\nfour\nfive") == ["one", "two", "four"])
+        // Only marked lines with words are skills, at most three.
+        #expect(PoolHeartbeats.skills(in: "one\nSKILL: two\nSKILL: 3\nSKILL: four\nSKILL: five\nSKILL: six") == ["two", "four", "five"])
+        #expect(PoolHeartbeats.skills(in: "Merge them carefully.\n- keep it short").isEmpty)
     }
 
     @Test func aPoolWithFewerThanTwoLessonsIsNotConsolidated() {

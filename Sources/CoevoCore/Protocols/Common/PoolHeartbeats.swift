@@ -36,6 +36,9 @@ struct PoolHeartbeats: Sendable {
     static let recentLimit = 3
     /// Lessons a consolidation reads, and skills it may write.
     static let consolidateReads = 8, skillsKept = 3
+    /// Token caps: a lesson is a line, skills a few; a model that rambles past its
+    /// marker line costs no more than this.
+    static let lessonTokens = 48, skillTokens = 96
 
     private(set) var scheduler: HeartbeatScheduler
     /// Each agent's latest attempts (niche, one line), oldest first.
@@ -86,7 +89,8 @@ struct PoolHeartbeats: Sendable {
         func call(_ key: String, _ agent: Int, niche: Int, prompt: String, _ pending: Pending) {
             calls.append(AgentCall(key: key, role: pool.role, agent: pool.agent(agent).id,
                                    system: pool.systemPrompt(agent, base: base, niches: [niche]), prompt: prompt,
-                                   maxTokens: maxTokens, temperature: temperature, runSeed: seed))
+                                   maxTokens: min(maxTokens, pending.forPool ? Self.skillTokens : Self.lessonTokens),
+                                   temperature: temperature, runSeed: seed))
             self.pending[key] = pending
         }
         for agent in pool.active {
@@ -128,24 +132,23 @@ struct PoolHeartbeats: Sendable {
         pending.removeValue(forKey: key)
     }
 
-    /// The lesson in a reflection: the line after `LESSON:`, else the first line with
-    /// words in it (small models drop markers); nil when the reply has none.
+    /// The lesson in a reflection: the text after the last `LESSON:` (markdown dropped);
+    /// nil without one. Strict on purpose: a reply without the marker is mostly the
+    /// prompt echoed or chatter (what SmolLM2 writes), and a note is shown in every later
+    /// prompt of its holder.
     static func lesson(in reply: String) -> String? {
-        let line = ReplyFormat.line(after: "lesson:", in: reply)
-            ?? reply.split(whereSeparator: \.isNewline).map { ReplyFormat.cleaned(String($0)) }.first { $0.contains { $0.isLetter } }
-        return line.flatMap(trimmed)
+        ReplyFormat.line(after: "lesson:", in: reply.replacingOccurrences(of: "*", with: "")).flatMap(trimmed)
     }
 
-    /// The skills in a consolidation: the `SKILL:` lines, else the lines with words in
-    /// them; at most `skillsKept`.
+    /// The skills in a consolidation: the text after `SKILL:` on each line that has the
+    /// marker, at most `skillsKept`.
     static func skills(in reply: String) -> [String] {
-        let lines = reply.split(whereSeparator: \.isNewline).map { ReplyFormat.cleaned(String($0)) }
-        let marked = lines.compactMap { line -> String? in
+        let marked = reply.split(whereSeparator: \.isNewline).compactMap { line -> String? in
+            let line = ReplyFormat.cleaned(String(line))
             guard let range = line.range(of: "skill:", options: .caseInsensitive) else { return nil }
             return String(line[range.upperBound...])
         }
-        let chosen = marked.isEmpty ? lines.filter { $0.contains { $0.isLetter } } : marked
-        return Array(chosen.compactMap(trimmed).prefix(skillsKept))
+        return Array(marked.compactMap(trimmed).prefix(skillsKept))
     }
 
     /// Whitespace off, at most 240 characters; nil when nothing is left.
