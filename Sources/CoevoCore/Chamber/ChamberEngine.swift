@@ -249,28 +249,15 @@ public struct ChamberEngine: Sendable {
     /// Records one member's outcome: competence, insight utility, heartbeats.
     private mutating func evaluate(_ index: Int, niche: Int, success: Bool) {
         population.record(index, niche: niche, success: success, alpha: settings.evolution.ewmaAlpha)
-        let outcome = success ? 1.0 : 0.0
+        population.creditInsights(of: index, niche: niche, outcome: success ? 1 : 0)
         let id = population.agents[index].id
-        population.updateAgent(index) { agent in
-            guard var held = agent.insights[niche] else { return }
-            for i in held.indices {
-                held[i].utility += 0.2 * (outcome - held[i].utility)
-                held[i].uses += 1
-            }
-            agent.insights[niche] = held
-        }
         let score = population.stats(index, niche).competence
         for intervention in heartbeats.evaluated(id, score: score) {
             stepInterventions += 1
             switch intervention.kind {
             case .pivot:
                 // A different approach: drop the least useful insight on this niche.
-                population.updateAgent(index) { agent in
-                    guard var held = agent.insights[niche], !held.isEmpty else { return }
-                    let worst = held.indices.min { held[$0].utility < held[$1].utility }!
-                    held.remove(at: worst)
-                    agent.insights[niche] = held
-                }
+                population.dropLeastUsefulInsight(of: index, niche: niche)
                 events.append(ChamberEvent(step: step, kind: "pivot", detail: "\(id) on niche \(niche)"))
             case .custom(let name):
                 events.append(ChamberEvent(step: step, kind: "heartbeat", detail: "\(name) for \(intervention.agent.map(\.description) ?? "pool")"))

@@ -85,6 +85,26 @@ public struct Population: Sendable {
         change(&agents[index])
     }
 
+    /// The insights an agent holds on a niche share its outcome there (an EWMA: their
+    /// utility, which orders them in prompts and decides which one is evicted).
+    public mutating func creditInsights(of index: Int, niche: Int, outcome: Double) {
+        guard var held = agents[index].insights[niche] else { return }
+        for i in held.indices {
+            held[i].utility += 0.2 * (outcome - held[i].utility)
+            held[i].uses += 1
+        }
+        agents[index].insights[niche] = held
+    }
+
+    /// A pivot's first step: the agent lets go of its least useful insight on the niche.
+    @discardableResult
+    public mutating func dropLeastUsefulInsight(of index: Int, niche: Int) -> Insight? {
+        guard var held = agents[index].insights[niche], !held.isEmpty else { return nil }
+        let worst = held.indices.min { held[$0].utility < held[$1].utility }!
+        defer { agents[index].insights[niche] = held }
+        return held.remove(at: worst)
+    }
+
     /// Takes an agent out of play (pruned or merged); it stays for lineage.
     public mutating func retire(_ index: Int, as status: Agent.Status) {
         agents[index].status = status

@@ -57,15 +57,7 @@ struct AgentPool: Sendable {
     /// heartbeats hear of it; `attempt` is the line its next reflection looks back on.
     mutating func record(_ index: Int, niche: Int, success: Bool, attempt: String? = nil, round: Int) {
         population.record(index, niche: niche, success: success, alpha: evolution.ewmaAlpha)
-        let outcome = success ? 1.0 : 0.0
-        population.updateAgent(index) { agent in
-            guard var held = agent.insights[niche] else { return }
-            for i in held.indices {
-                held[i].utility += 0.2 * (outcome - held[i].utility)
-                held[i].uses += 1
-            }
-            agent.insights[niche] = held
-        }
+        population.creditInsights(of: index, niche: niche, outcome: success ? 1 : 0)
         let id = population.agents[index].id
         let fired = heartbeats.evaluated(index, id: id, niche: niche, score: population.stats(index, niche).competence,
                                          attempt: attempt)
@@ -77,12 +69,8 @@ struct AgentPool: Sendable {
     /// A pivot: the agent stopped improving, so it drops its least useful lesson on the
     /// niche and takes the next persona (its specialty stays).
     private mutating func pivot(_ index: Int, niche: Int, round: Int, why: String) {
-        var dropped: String?
+        let dropped = population.dropLeastUsefulInsight(of: index, niche: niche)?.text
         population.updateAgent(index) { agent in
-            if var held = agent.insights[niche], let worst = held.indices.min(by: { held[$0].utility < held[$1].utility }) {
-                dropped = held.remove(at: worst).text
-                agent.insights[niche] = held
-            }
             let parts = agent.systemPrompt.components(separatedBy: " You specialise in")
             let next = personas[((personas.firstIndex(of: parts[0]) ?? -1) + 1) % personas.count]
             agent.systemPrompt = parts.count > 1 ? next + " You specialise in" + parts[1] : next
