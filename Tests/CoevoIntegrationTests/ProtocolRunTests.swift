@@ -170,7 +170,10 @@ extension ProcessTests {
         }
 
         /// The same seed on the same model server replays the same experiment: every call
-        /// carries a seed derived from the run's, and llama.cpp honours it.
+        /// carries a seed derived from the run's, llama.cpp honours it, and the served
+        /// model evaluates each prompt from scratch (serve_smollm2.py), so a reply does not
+        /// depend on which request came before. Two rounds, so round 2's prompts carry
+        /// what round 1's CODREAM and heartbeats produced.
         @Test func theSameSeedGivesTheSameExportsOnTheRealModel() async throws {
             let (server, modelPort) = try await TestSupport.startLlamaServer()
             defer { kill(server.processIdentifier, SIGKILL) }
@@ -179,16 +182,21 @@ extension ProcessTests {
                 let scratch = try Scratch("psrepeat\(attempt)")
                 defer { scratch.close() }
                 let run = TestRun(scratch: scratch)
-                let coordinator = try run.coordinator(config: try Self.smallConfig(run, scratch: scratch, modelPort: modelPort, rounds: 1))
+                let coordinator = try run.coordinator(config: try Self.smallConfig(run, scratch: scratch, modelPort: modelPort, rounds: 2))
                 _ = try run.worker("w1", slots: 16)
                 _ = try run.worker("w2", slots: 16)
                 #expect(await coordinator.waitForExit(timeout: 300) == 0, "\(scratch.logs)")
                 let directory = try Self.exports(run.database)
+                let evolution = try Database(run.database).strings("""
+                    SELECT kind || ' ' || detail FROM events WHERE kind = 'ps_round' OR kind = 'heartbeat_failure'
+                    OR kind LIKE '%_codream' OR kind LIKE '%_reflect' OR kind LIKE '%_consolidate' OR kind LIKE '%_pivot'
+                    ORDER BY rowid
+                    """)
                 exports.append(try ["proposals.jsonl", "trajectories.jsonl"].map {
                     try String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8)
-                })
+                } + [evolution.joined(separator: "\n")])
             }
-            #expect(!exports[0][0].isEmpty)
+            #expect(!exports[0][0].isEmpty && exports[0][2].contains("ps_round"))
             #expect(exports[0] == exports[1])
         }
 
