@@ -84,6 +84,10 @@ public struct RunCommand: AsyncParsableCommand {
         if config.workers.count == 0 {
             logger.notice("no local workers: start some with `coevo-worker --connect \(endpoint)`")
         }
+        if config.coordinator.minWorkers > config.workers.count {
+            let missing = config.coordinator.minWorkers - config.workers.count
+            logger.warning("coordinator.min_workers is \(config.coordinator.minWorkers) but \(config.workers.count) local worker(s) run: nothing is leased until \(missing) more join with `coevo-worker --connect \(endpoint)` (or lower min_workers)")
+        }
 
         let started = Date()
         try await runUntilShutdown([service], logger: logger)

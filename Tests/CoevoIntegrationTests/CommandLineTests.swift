@@ -59,6 +59,24 @@ extension ProcessTests {
         #expect(try db.int("SELECT COUNT(DISTINCT job_id) FROM results") == 2000)
     }
 
+    /// min_workers above the local workers: `coevo run` says so, leases nothing, and
+    /// starts once remote workers make up the number.
+    @Test func runWaitsForMinWorkersAndSaysWhy() async throws {
+        let scratch = try Scratch("minworkers")
+        defer { scratch.close() }
+        let run = TestRun(scratch: scratch)
+        let config = try run.config(kind: "noop", jobs: 500, workers: 1, minWorkers: 3)
+        let coevo = try Child("coevo", ["run", config], in: scratch, name: "run")
+        #expect(await eventually(timeout: 30) { coevo.log.contains("waiting for 2 more worker(s)") }, "\(coevo.log)")
+        #expect(coevo.log.contains("coordinator.min_workers is 3 but 1 local worker(s) run"))
+        try await Task.sleep(for: .seconds(1))
+        #expect(Database.resultCount(run.database) == 0, "nothing is leased before the third worker joins")
+        _ = try run.worker("remote-1", slots: 8)
+        _ = try run.worker("remote-2", slots: 8)
+        #expect(await coevo.waitForExit(timeout: 60) == 0, "\(scratch.logs)")
+        #expect(try Database(run.database).int("SELECT COUNT(*) FROM results") == 500)
+    }
+
     @Test func statusSaysWhenNobodyAnswers() async throws {
         let scratch = try Scratch("nostatus")
         defer { scratch.close() }
