@@ -46,6 +46,7 @@ extension EvolutionSettings {
 
         let first = pool.heartbeatReplied(calls[0], .text("Let me think.\nLESSON: check the sum twice"), round: 1)
         #expect(first?.kind == "solver_reflect" && first?.detail.contains("a1 -> itself") == true)
+        #expect(PoolHeartbeats.lesson(in: "LESSON: \n  Read the question twice.\nmore") == "Read the question twice.")
         // Markdown around the marker is dropped.
         _ = pool.heartbeatReplied(calls[1], .text("Sure!\n**Lesson:** Find a common denominator first.\nmore"), round: 1)
         #expect(pool.agent(0).insights[0]?.map(\.text) == ["check the sum twice"])

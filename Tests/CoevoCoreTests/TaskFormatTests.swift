@@ -51,6 +51,7 @@ import Testing
         ("Subtract 5, divide by 3: x = 5", "5"),
         ("so it comes to 12.", "12"),
         ("**ANSWER:** 2.5", "2.5"),
+        ("ANSWER: \n7\nso 3 + 4 = 8?", "7"),  // the marker ends its line
     ])
     func solverAnswersAreFound(reply: String, answer: String) {
         #expect(ReplyFormat.finalAnswer(reply) == answer)

@@ -50,7 +50,8 @@ public enum ReplyFormat {
         guard let range = lower.range(of: marker, options: .backwards) else { return nil }
         let offset = lower.distance(from: lower.startIndex, to: range.upperBound)
         let rest = text[text.index(text.startIndex, offsetBy: offset)...]
-        return rest.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) }
+        // The marker may end its line ("ANSWER: \n42"): skip to the first line with text.
+        return rest.split(whereSeparator: \.isNewline).lazy.map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty }
     }
 
     /// The last (or first) number in the text: an optional minus, digits, an optional
