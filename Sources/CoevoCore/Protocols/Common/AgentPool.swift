@@ -125,6 +125,15 @@ struct AgentPool: Sendable {
         return ProtocolEvent(kind, "round \(round) \(nicheNames[niche]): \(producer) -> \(to): " + texts.joined(separator: " | "))
     }
 
+    /// A complete heartbeat phase of a protocol with two pools: each reply, in call
+    /// order, applied to the pool whose call it answers. Returns the event lines.
+    static func applyHeartbeats(_ batch: CallBatch, round: Int, to first: inout AgentPool, _ second: inout AgentPool) -> [ProtocolEvent] {
+        batch.answered.compactMap { call, reply in
+            call.role == first.role
+                ? first.heartbeatReplied(call, reply, round: round) : second.heartbeatReplied(call, reply, round: round)
+        }
+    }
+
     /// CODREAM: `producer`'s lesson on `niche` goes to the agents the routing mode picks
     /// (by default those weak on the niche). Returns the event line, or nil when routing
     /// is off or nobody needed it.

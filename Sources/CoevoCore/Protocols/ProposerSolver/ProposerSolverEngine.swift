@@ -85,11 +85,7 @@ public struct ProposerSolverEngine: ProtocolEngine {
             guard batch.record(key, reply) else { return [] }
             phase = .heartbeats(batch, report)
             guard batch.isComplete else { return [] }
-            for (call, reply) in batch.answered {
-                let event = call.role == proposers.role
-                    ? proposers.heartbeatReplied(call, reply, round: round) : solvers.heartbeatReplied(call, reply, round: round)
-                if let event { outbox.post(event) }
-            }
+            outbox.post(contentsOf: AgentPool.applyHeartbeats(batch, round: round, to: &proposers, &solvers))
             return closeRound(report)
         case .idle:
             return []

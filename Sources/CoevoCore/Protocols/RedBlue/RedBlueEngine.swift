@@ -119,11 +119,7 @@ public struct RedBlueEngine: ProtocolEngine {
             guard batch.record(key, reply) else { return [] }
             phase = .heartbeats(batch, report)
             guard batch.isComplete else { return [] }
-            for (call, reply) in batch.answered {
-                let event = call.role == attackers.role
-                    ? attackers.heartbeatReplied(call, reply, round: round) : defenders.heartbeatReplied(call, reply, round: round)
-                if let event { outbox.post(event) }
-            }
+            outbox.post(contentsOf: AgentPool.applyHeartbeats(batch, round: round, to: &attackers, &defenders))
             return closeRound(report)
         case .idle:
             return []
