@@ -10,7 +10,8 @@ public struct CoevoCommand: AsyncParsableCommand {
             On a cluster: coevo-coordinator --config X.yaml on the head node, coevo-worker --connect tcp://HEAD:5555 on every node.
             """,
         subcommands: [
-            RunCommand.self, CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, AblateCommand.self, BenchCommand.self,
+            RunCommand.self, CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, ReportCommand.self, AblateCommand.self,
+            BenchCommand.self,
         ])
 
     public init() {}

@@ -99,15 +99,10 @@ public struct RunCommand: AsyncParsableCommand {
 
     private func printSummary(store: CoevoStore, runs: [String], config: ExperimentConfig, seconds: Double) throws {
         for id in runs {
-            let counts = try store.counts(ofRun: id)
             let state = try store.run(id: id)?.state ?? .interrupted
-            var lines = ["run \(id): \(state.rawValue)"]
-            let kind = config.chamber?.backend == .simulator ? "sim.turn agent turns" : config.isProtocolRun ? "llm.chat agent calls" : config.workload.kind
-            lines.append("  jobs       \(counts.jobs) (\(kind))")
-            lines += try chamberSummary(store: store, run: id, simulated: config.chamber?.backend != .model)
-            lines += try protocolSummary(store: store, run: id)
-            lines.append("  results    \(counts.results) durable, \(counts.succeeded) succeeded, \(counts.failed) failed")
-            lines.append(String(format: "  wall time  %.1f s (%.0f results/s)", seconds, Double(counts.results) / max(seconds, 0.001)))
+            var lines = ["run \(id): \(state.rawValue)"] + (try runSummary(store: store, run: id))
+            let results = try store.counts(ofRun: id).results
+            lines.append(String(format: "  wall time  %.1f s (%.0f results/s)", seconds, Double(results) / max(seconds, 0.001)))
             lines.append("  database   \(store.path)")
             if state != .finished {
                 lines.append("  resume     run the same command again; it continues where this one stopped")
@@ -115,6 +110,25 @@ public struct RunCommand: AsyncParsableCommand {
             print(lines.joined(separator: "\n"))
         }
     }
+}
+
+/// A run's figures from the store, as `coevo run` prints them at the end and `coevo
+/// report` prints them later: its jobs, what the experiment measured, its results.
+func runSummary(store: CoevoStore, run: String) throws -> [String] {
+    let counts = try store.counts(ofRun: run)
+    let kinds = try store.jobKinds(ofRun: run)
+    let labels = kinds.keys.sorted().map { kind in
+        switch kind {
+        case SimTurnCodec.kind: "sim.turn agent turns"
+        case JobKind.llm.rawValue: "llm.chat agent calls"
+        default: kind
+        }
+    }
+    var lines = ["  jobs       \(counts.jobs) (\(labels.isEmpty ? "none" : labels.joined(separator: ", ")))"]
+    lines += try chamberSummary(store: store, run: run, simulated: kinds[SimTurnCodec.kind] != nil)
+    lines += try protocolSummary(store: store, run: run)
+    lines.append("  results    \(counts.results) durable, \(counts.succeeded) succeeded, \(counts.failed) failed")
+    return lines
 }
 
 /// The chamber's figures from the event log: the last step, and totals of what the

@@ -118,6 +118,13 @@ public final class CoevoStore: Sendable {
         }
     }
 
+    /// Every run in the database, oldest first.
+    public func runs() throws -> [StoredRun] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY created_at, id").map(Self.storedRun)
+        }
+    }
+
     /// Runs that were started and never finished: what a restarted coordinator resumes.
     public func unfinishedRuns() throws -> [StoredRun] {
         try pool.read { db in
@@ -237,10 +244,30 @@ public final class CoevoStore: Sendable {
         }
     }
 
+    /// A run's jobs by kind.
+    public func jobKinds(ofRun run: String) throws -> [String: Int] {
+        try pool.read { db in
+            var kinds: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT kind, COUNT(*) AS n FROM jobs WHERE run_id = ? GROUP BY kind", arguments: [run]) {
+                kinds[row["kind"]] = row["n"]
+            }
+            return kinds
+        }
+    }
+
     /// Event log lines of a kind, oldest first (tests and reports).
     public func events(kind: String) throws -> [EventRecord] {
+        try events(where: "kind = ?", kind)
+    }
+
+    /// Event log lines whose kind matches a glob (`*_reflect`, `ps_round`), oldest first.
+    public func events(kindMatching glob: String) throws -> [EventRecord] {
+        try events(where: "kind GLOB ?", glob)
+    }
+
+    private func events(where condition: String, _ value: String) throws -> [EventRecord] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM events WHERE kind = ? ORDER BY seq", arguments: [kind]).map { row in
+            try Row.fetchAll(db, sql: "SELECT * FROM events WHERE \(condition) ORDER BY seq", arguments: [value]).map { row in
                 EventRecord(at: row["at"], run: row["run_id"], kind: row["kind"],
                             job: (row["job_id"] as Int64?).map { JobID(bitPattern: $0) },
                             worker: row["worker"], detail: row["detail"])

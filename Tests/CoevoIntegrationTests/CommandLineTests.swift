@@ -77,6 +77,36 @@ extension ProcessTests {
         #expect(try Database(run.database).int("SELECT COUNT(*) FROM results") == 500)
     }
 
+    /// `coevo report` reads a finished run back from its database. Bad input tried: a
+    /// database that does not exist, a run id it does not hold.
+    @Test func reportReadsARunBackFromItsDatabase() async throws {
+        let scratch = try Scratch("report")
+        defer { scratch.close() }
+        let run = TestRun(scratch: scratch)
+        let config = try run.config(kind: "noop", jobs: 300, workers: 1)
+        let coevo = try Child("coevo", ["run", config], in: scratch, name: "run")
+        #expect(await coevo.waitForExit(timeout: 60) == 0, "\(coevo.log)")
+        let id = try #require(try Database(run.database).strings("SELECT id FROM runs").first)
+
+        let report = try Child("coevo", ["report", config], in: scratch, name: "report")
+        #expect(await report.waitForExit(timeout: 30) == 0, "\(report.log)")
+        #expect(report.log.contains("run \(id) (it, seed 7): finished"))
+        #expect(report.log.contains("jobs       300 (noop)") && report.log.contains("results    300 durable, 300 succeeded, 0 failed"))
+        #expect(report.log.contains("1 run_created") && report.log.contains("1 run_finished"))
+
+        let events = try Child("coevo", ["report", run.database, "--run", id, "--events", "run_*"], in: scratch, name: "events")
+        #expect(await events.waitForExit(timeout: 30) == 0, "\(events.log)")
+        #expect(events.log.contains("\(id)  run_created  300 jobs") && events.log.contains("\(id)  run_finished"))
+
+        let missing = try Child("coevo", ["report", scratch.url("nope.sqlite").path], in: scratch, name: "missing")
+        #expect(await missing.waitForExit(timeout: 30) == 1)
+        #expect(missing.log.contains("no database at") && missing.log.contains("nope.sqlite"))
+        #expect(!FileManager.default.fileExists(atPath: scratch.url("nope.sqlite").path), "report creates nothing")
+        let unknown = try Child("coevo", ["report", run.database, "--run", "r-404"], in: scratch, name: "unknown")
+        #expect(await unknown.waitForExit(timeout: 30) == 1)
+        #expect(unknown.log.contains("no run 'r-404'") && unknown.log.contains(id))
+    }
+
     @Test func statusSaysWhenNobodyAnswers() async throws {
         let scratch = try Scratch("nostatus")
         defer { scratch.close() }

@@ -1,0 +1,76 @@
+import ArgumentParser
+import CoevoStore
+import Foundation
+
+/// `coevo report`: what a run's database holds, read after the fact (a run started by
+/// `coevo-coordinator` on a cluster, or one stopped and not yet resumed): the summary
+/// `coevo run` prints, what the operators did, and any event kind in full.
+public struct ReportCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Summarise the runs in a coevo database, or print their events of a kind.",
+        discussion: """
+            Examples:
+              coevo report runs/quickstart.sqlite
+              coevo report Configs/quickstart.yaml --events '*_reflect'
+              coevo report runs/red-blue.sqlite --run red-blue-20261122-211332 --events rb_round
+            """)
+
+    @Argument(help: "The run database (coordinator.database), or a config that names it.")
+    var source: String
+
+    @Option(name: .customLong("run"), help: "Only this run (default: every run in the database).")
+    var runID: String?
+
+    @Option(name: .long, help: "Print the events whose kind matches this glob (e.g. '*_codream', 'heartbeat_failure') instead of the summary.")
+    var events: String?
+
+    public init() {}
+
+    public func run() throws {
+        let store = try openDatabase()
+        var runs = try store.runs()
+        if let runID {
+            guard runs.contains(where: { $0.id == runID }) else {
+                throw UserFacingError("no run '\(runID)' in \(store.path); it holds: \(runs.map(\.id).joined(separator: ", "))")
+            }
+            runs = runs.filter { $0.id == runID }
+        }
+        guard !runs.isEmpty else {
+            print("\(store.path) holds no runs yet")
+            return
+        }
+        if let events {
+            let wanted = Set(runs.map(\.id))
+            let matching = try store.events(kindMatching: events).filter { $0.run.map(wanted.contains) ?? false }
+            for event in matching {
+                print("\(event.run ?? "-")  \(event.kind)  \(event.detail.replacingOccurrences(of: "\n", with: "\n    "))")
+            }
+            if matching.isEmpty { print("no events of a kind matching '\(events)'") }
+            return
+        }
+        for stored in runs {
+            var lines = ["run \(stored.id) (\(stored.name), seed \(stored.seed)): \(stored.state.rawValue)"]
+            lines += try runSummary(store: store, run: stored.id)
+            let counts = try store.eventCounts(ofRun: stored.id).sorted { $0.key < $1.key }
+            lines.append("  events     " + counts.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+            print(lines.joined(separator: "\n"))
+        }
+    }
+
+    /// The database `source` names: the file itself, or a config's coordinator.database.
+    private func openDatabase() throws -> CoevoStore {
+        var path = source
+        if source.hasSuffix(".yaml") || source.hasSuffix(".yml") {
+            path = try loadConfig(source).0.coordinator.database
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw UserFacingError("no database at \(path)" + (path == source ? "" : " (coordinator.database in \(source)); has the run started?"))
+        }
+        do {
+            return try CoevoStore(path: path)
+        } catch {
+            throw UserFacingError("cannot read \(path) as a coevo database: \(error)")
+        }
+    }
+}
