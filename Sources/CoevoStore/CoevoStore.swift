@@ -211,9 +211,19 @@ public final class CoevoStore: Sendable {
 
     /// How many events of each kind a run has logged.
     public func eventCounts(ofRun run: String) throws -> [String: Int] {
+        try kindCounts(in: "events", run: run)
+    }
+
+    /// A run's jobs by kind.
+    public func jobKinds(ofRun run: String) throws -> [String: Int] {
+        try kindCounts(in: "jobs", run: run)
+    }
+
+    /// Rows of a run in `table` (events or jobs), counted by their `kind`.
+    private func kindCounts(in table: String, run: String) throws -> [String: Int] {
         try pool.read { db in
             var counts: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT kind, COUNT(*) AS n FROM events WHERE run_id = ? GROUP BY kind", arguments: [run]) {
+            for row in try Row.fetchAll(db, sql: "SELECT kind, COUNT(*) AS n FROM \(table) WHERE run_id = ? GROUP BY kind", arguments: [run]) {
                 counts[row["kind"]] = row["n"]
             }
             return counts
@@ -241,17 +251,6 @@ public final class CoevoStore: Sendable {
                 db, sql: "SELECT COUNT(*) FROM jobs j WHERE run_id = ? AND state = 'failed' AND NOT EXISTS (SELECT 1 FROM results r WHERE r.job_id = j.id)",
                 arguments: [run]) ?? 0
             return counts
-        }
-    }
-
-    /// A run's jobs by kind.
-    public func jobKinds(ofRun run: String) throws -> [String: Int] {
-        try pool.read { db in
-            var kinds: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT kind, COUNT(*) AS n FROM jobs WHERE run_id = ? GROUP BY kind", arguments: [run]) {
-                kinds[row["kind"]] = row["n"]
-            }
-            return kinds
         }
     }
 
