@@ -51,7 +51,7 @@ public struct ReportCommand: ParsableCommand {
         }
         for stored in runs {
             var lines = ["run \(stored.id) (\(stored.name), seed \(stored.seed)): \(stored.state.rawValue)"]
-            lines += try runSummary(store: store, run: stored.id)
+            lines += try runSummary(store: store, run: stored.id, counts: try store.counts(ofRun: stored.id))
             let counts = try store.eventCounts(ofRun: stored.id).sorted { $0.key < $1.key }
             lines.append("  events     " + counts.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
             print(lines.joined(separator: "\n"))

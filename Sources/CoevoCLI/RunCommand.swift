@@ -100,9 +100,9 @@ public struct RunCommand: AsyncParsableCommand {
     private func printSummary(store: CoevoStore, runs: [String], config: ExperimentConfig, seconds: Double) throws {
         for id in runs {
             let state = try store.run(id: id)?.state ?? .interrupted
-            var lines = ["run \(id): \(state.rawValue)"] + (try runSummary(store: store, run: id))
-            let results = try store.counts(ofRun: id).results
-            lines.append(String(format: "  wall time  %.1f s (%.0f results/s)", seconds, Double(results) / max(seconds, 0.001)))
+            let counts = try store.counts(ofRun: id)
+            var lines = ["run \(id): \(state.rawValue)"] + (try runSummary(store: store, run: id, counts: counts))
+            lines.append(String(format: "  wall time  %.1f s (%.0f results/s)", seconds, Double(counts.results) / max(seconds, 0.001)))
             lines.append("  database   \(store.path)")
             if state != .finished {
                 lines.append("  resume     run the same command again; it continues where this one stopped")
@@ -114,8 +114,7 @@ public struct RunCommand: AsyncParsableCommand {
 
 /// A run's figures from the store, as `coevo run` prints them at the end and `coevo
 /// report` prints them later: its jobs, what the experiment measured, its results.
-func runSummary(store: CoevoStore, run: String) throws -> [String] {
-    let counts = try store.counts(ofRun: run)
+func runSummary(store: CoevoStore, run: String, counts: CoevoStore.RunCounts) throws -> [String] {
     let kinds = try store.jobKinds(ofRun: run)
     let labels = kinds.keys.sorted().map { kind in
         switch kind {
