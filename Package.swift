@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "CoevoCLI",
             dependencies: [
-                "CoevoCore", "CoevoWire", "CoevoStore", "CoevoCoordinator", "CoevoWorker", "CoevoBackends", "CZeroMQ",
+                "CoevoCore", "CoevoWire", "CoevoStore", "CoevoCoordinator", "CoevoWorker", "CoevoBackends",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

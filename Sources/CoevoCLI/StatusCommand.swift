@@ -1,5 +1,4 @@
 import ArgumentParser
-import CZeroMQ
 import CoevoWire
 import Foundation
 import SwiftProtobuf
@@ -43,15 +42,13 @@ public struct StatusCommand: ParsableCommand {
 /// One STATUS_REQUEST round trip on a short-lived DEALER socket.
 enum StatusClient {
     static func request(endpoint: String, timeoutMilliseconds: Int) throws -> StatusReplyMessage {
-        let socket = try ZMQSocket(type: ZMQ_DEALER)
+        let socket = try ZMQSocket.dealer(connectingTo: endpoint, options: SocketOptions(lingerMilliseconds: 0))
         defer { socket.close(lingerMilliseconds: 0) }
-        try socket.connect(endpoint)
         _ = socket.send([WireCodec.encode(.statusRequest(StatusRequestMessage()))])
-        var item = zmq_pollitem_t(socket: socket.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
         let deadline = Date(timeIntervalSinceNow: Double(timeoutMilliseconds) / 1000)
         while Date() < deadline {
             let left = Int(deadline.timeIntervalSinceNow * 1000)
-            guard zmq_poll(&item, 1, max(1, left)) > 0, let frames = socket.receive() else { continue }
+            guard let frames = socket.receive(timeoutMilliseconds: max(1, left)) else { continue }
             guard frames.count == 1 else { continue }
             switch try WireCodec.decode(frames[0]) {
             case .statusReply(let reply): return reply

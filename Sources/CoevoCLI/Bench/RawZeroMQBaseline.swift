@@ -1,4 +1,3 @@
-import CZeroMQ
 import CoevoWire
 import Foundation
 
@@ -16,12 +15,8 @@ struct RawZeroMQBaseline {
     }
 
     func measure(messages: Int, latencySamples: Int) throws -> Figures {
-        let router = try ZMQSocket(type: ZMQ_ROUTER)
+        let router = try ZMQSocket.router(binding: "tcp://127.0.0.1:*", options: .unbounded, handover: false)
         defer { router.close(lingerMilliseconds: 0) }
-        try router.set(ZMQ_ROUTER_MANDATORY, Int32(1))
-        try router.set(ZMQ_SNDHWM, Int32(0))
-        try router.set(ZMQ_RCVHWM, Int32(0))
-        try router.bind("tcp://127.0.0.1:*")
         let peers = LocalWorkers()
         try peers.start(count: workers) { ["bench", "echo-peer", "--connect", router.lastEndpoint(), "--id", "echo-\($0)"] }
         defer { peers.stop(grace: 2) }
@@ -29,7 +24,7 @@ struct RawZeroMQBaseline {
         // Each peer says hello first, so the router can address it.
         var ids: [Data] = []
         while ids.count < workers {
-            guard let frames = receive(router, timeoutMilliseconds: 10_000) else {
+            guard let frames = router.receive(timeoutMilliseconds: 10_000) else {
                 throw UserFacingError("echo peers did not connect")
             }
             ids.append(frames[0])
@@ -45,7 +40,7 @@ struct RawZeroMQBaseline {
                 _ = router.send([ids[sent % ids.count], payload])
                 sent += 1
             }
-            if receive(router, timeoutMilliseconds: 5000) == nil { throw UserFacingError("echo peers stopped answering") }
+            if router.receive(timeoutMilliseconds: 5000) == nil { throw UserFacingError("echo peers stopped answering") }
             received += 1
             while received < sent, router.receive() != nil { received += 1 }
         }
@@ -57,18 +52,11 @@ struct RawZeroMQBaseline {
         for index in 0..<latencySamples {
             let t0 = clock.now
             _ = router.send([ids[index % ids.count], payload])
-            guard receive(router, timeoutMilliseconds: 5000) != nil else { throw UserFacingError("echo peer stopped answering") }
+            guard router.receive(timeoutMilliseconds: 5000) != nil else { throw UserFacingError("echo peer stopped answering") }
             samples.append(clock.now - t0)
         }
         for id in ids { _ = router.send([id, Data("bye".utf8)]) }
         return Figures(messagesPerSecond: Double(messages) / seconds, roundTrip: LatencySummary(samples))
-    }
-
-    private func receive(_ socket: ZMQSocket, timeoutMilliseconds: Int) -> [Data]? {
-        if let frames = socket.receive() { return frames }
-        var item = zmq_pollitem_t(socket: socket.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
-        guard zmq_poll(&item, 1, timeoutMilliseconds) > 0 else { return nil }
-        return socket.receive()
     }
 
     static func seconds(_ duration: Duration) -> Double {
@@ -77,23 +65,10 @@ struct RawZeroMQBaseline {
 
     /// The peer side: a DEALER that echoes every message until it hears "bye".
     static func echo(endpoint: String, id: String) throws {
-        let socket = try ZMQSocket(type: ZMQ_DEALER)
+        let socket = try ZMQSocket.dealer(connectingTo: endpoint, routingID: id, options: .unbounded)
         defer { socket.close(lingerMilliseconds: 0) }
-        try socket.set(ZMQ_ROUTING_ID, bytes: Array(id.utf8))
-        try socket.set(ZMQ_SNDHWM, Int32(0))
-        try socket.set(ZMQ_RCVHWM, Int32(0))
-        try socket.connect(endpoint)
         _ = socket.send([Data("hello".utf8)])
-        let message = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
-        defer { message.deallocate() }
-        while true {
-            zmq_msg_init(message)
-            guard zmq_msg_recv(message, socket.handle, 0) >= 0 else { zmq_msg_close(message); continue }
-            let size = zmq_msg_size(message)
-            if size == 3, memcmp(zmq_msg_data(message), "bye", 3) == 0 { zmq_msg_close(message); return }
-            // zmq_msg_send takes the message over: no copy on the echo path.
-            _ = zmq_msg_send(message, socket.handle, 0)
-        }
+        socket.echoUntilBye()
     }
 }
 
