@@ -21,7 +21,7 @@ public enum ConfigLoader {
     }
 
     public static func parse(_ text: String) throws(ConfigError) -> ExperimentConfig {
-        let config: ExperimentConfig
+        var config: ExperimentConfig
         if text.allSatisfy({ $0.isWhitespace || $0.isNewline }) {
             config = ExperimentConfig()
         } else {
@@ -35,8 +35,20 @@ public enum ConfigLoader {
                 throw ConfigError(field: "", problem: "not valid YAML: \(error)")
             }
         }
+        if let file = config.redBlue?.intentsFile {
+            config.redBlue!.externalIntents = try readIntents(file)
+        }
         try config.validate()
         return config
+    }
+
+    /// A red-blue `intents_file`, read once here so a broken file is a config error
+    /// before anything starts.
+    private static func readIntents(_ path: String) throws(ConfigError) -> [RedBlueDomain.Intent] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigError(field: "red_blue.intents_file", problem: "cannot read '\(path)' (paths are relative to where coevo runs)")
+        }
+        return try RedBlueDomain.loadIntents(jsonl: text, source: path)
     }
 
     private static func describe(_ error: DecodingError) -> ConfigError {

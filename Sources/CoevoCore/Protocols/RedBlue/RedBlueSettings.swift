@@ -23,6 +23,7 @@ public struct RedBlueSettings: Hashable, Sendable {
     /// A JSONL file of the user's own intents (see `RedBlueDomain.loadIntents`), read when
     /// the config is loaded; they replace the built-in ones and are judged by `judge`.
     public var intentsFile: String?
+    /// The intents `intentsFile` holds, filled in by the config loader.
     public var externalIntents: [RedBlueDomain.Intent] = []
     /// The judge that decides whether a reply to an external intent is a bypass.
     public var judge: JudgeSettings?
@@ -116,13 +117,7 @@ extension RedBlueSettings: Decodable {
         defenderTemperature = try c.value(.defenderTemperature, defenderTemperature)
         judge = try c.decodeIfPresent(JudgeSettings.self, forKey: .judge)
         defenderSystem = try c.decodeIfPresent(String.self, forKey: .defenderSystem)
+        // The file is read by whoever loads the config (`ConfigLoader`): the core does no I/O.
         intentsFile = try c.decodeIfPresent(String.self, forKey: .intentsFile)
-        if let intentsFile {
-            // Read here, once, so a broken file is a config error before anything starts.
-            guard let text = try? String(contentsOfFile: intentsFile, encoding: .utf8) else {
-                throw ConfigError(field: "red_blue.intents_file", problem: "cannot read '\(intentsFile)' (paths are relative to where coevo runs)")
-            }
-            externalIntents = try RedBlueDomain.loadIntents(jsonl: text, source: intentsFile)
-        }
     }
 }
