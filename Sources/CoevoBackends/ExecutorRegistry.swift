@@ -1,9 +1,10 @@
+import CoevoCore
 import Foundation
 
 /// The executors a worker offers, by job kind; their kinds are the capabilities it
 /// announces in READY.
 public struct ExecutorRegistry: Sendable {
-    private var executors: [String: any JobExecutor] = [:]
+    private var executors: [JobKind: any JobExecutor] = [:]
 
     public init(_ executors: [any JobExecutor]) {
         for executor in executors { self.executors[executor.kind] = executor }
@@ -16,6 +17,7 @@ public struct ExecutorRegistry: Sendable {
                           CommandAgentExecutor(root: workspaceRoot)])
     }
 
-    public func executor(for kind: String) -> (any JobExecutor)? { executors[kind] }
-    public var kinds: [String] { executors.keys.sorted() }
+    public func executor(for kind: JobKind) -> (any JobExecutor)? { executors[kind] }
+    /// The kinds offered, as READY announces them.
+    public var kinds: [String] { executors.keys.sorted().map(\.rawValue) }
 }

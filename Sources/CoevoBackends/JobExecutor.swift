@@ -5,7 +5,7 @@ import Foundation
 /// need comes in the payload.
 public protocol JobExecutor: Sendable {
     /// The job kind this executor serves.
-    var kind: String { get }
+    var kind: JobKind { get }
     /// Executors that finish without waiting (noop) answer here, inline on the worker's
     /// event loop, which saves a task per job; the others return nil and are awaited.
     func runImmediately(payload: Data) -> JobOutcome?

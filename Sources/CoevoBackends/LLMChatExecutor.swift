@@ -7,7 +7,7 @@ import Synchronization
 /// worker process). A failed call is a failed job with the reason; the key stays in the
 /// worker's environment.
 public final class LLMChatExecutor: JobExecutor {
-    public var kind: String { JobKind.llm.rawValue }
+    public var kind: JobKind { .llm }
     private let http = CurlClient()
     private let clients = Mutex<[LLMJob.Endpoint: LLMClient]>([:])
 

@@ -4,7 +4,7 @@ import Foundation
 /// Returns its payload: the unit of work of the dispatch benchmark.
 public struct NoopExecutor: JobExecutor {
     public init() {}
-    public var kind: String { JobKind.noop.rawValue }
+    public var kind: JobKind { .noop }
     public func runImmediately(payload: Data) -> JobOutcome? {
         JobOutcome(status: .succeeded, output: payload)
     }

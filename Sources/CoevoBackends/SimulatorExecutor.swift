@@ -6,7 +6,7 @@ import Foundation
 /// answers inline on the worker's loop.
 public struct SimulatorExecutor: JobExecutor {
     public init() {}
-    public var kind: String { SimTurnCodec.kind }
+    public var kind: JobKind { .simTurn }
 
     public func runImmediately(payload: Data) -> JobOutcome? {
         do {

@@ -5,7 +5,7 @@ import Foundation
 /// payload: a stand-in for a slow backend in fault tests.
 public struct SleepExecutor: JobExecutor {
     public init() {}
-    public var kind: String { JobKind.sleep.rawValue }
+    public var kind: JobKind { .sleep }
 
     public func run(payload: Data) async -> JobOutcome {
         guard let milliseconds = SleepPayload.milliseconds(in: payload) else {

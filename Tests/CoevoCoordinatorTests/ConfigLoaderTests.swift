@@ -27,7 +27,7 @@ import Testing
         #expect(config.coordinator.maxAttempts == 5)
         #expect(config.coordinator.liveness == 3)  // untouched default
         #expect(config.workers.count == 3 && config.workers.slots == 8)
-        #expect(config.workload.kind == "sleep" && config.workload.jobs == 100 && config.workload.sleepMilliseconds == 5)
+        #expect(config.workload.kind == .sleep && config.workload.jobs == 100 && config.workload.sleepMilliseconds == 5)
     }
 
     @Test(arguments: [

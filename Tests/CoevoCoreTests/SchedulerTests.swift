@@ -8,7 +8,7 @@ import Testing
     let settings = SchedulerSettings(maxAttempts: 2, workerSilenceLimitMilliseconds: 3000, leaseGraceMilliseconds: 500)
 
     func job(_ id: JobID, run: RunID = "A", timeout: Int64 = 1000) -> Job {
-        Job(id: id, run: run, kind: "noop", payload: Data([UInt8(id & 0xff)]), timeoutMilliseconds: timeout)
+        Job(id: id, run: run, kind: .noop, payload: Data([UInt8(id & 0xff)]), timeoutMilliseconds: timeout)
     }
 
     func t(_ ms: Int64) -> MonotonicTime { MonotonicTime(milliseconds: ms) }

@@ -18,7 +18,7 @@ import Testing
 
     @Test func sleepJobsCarryTheirDuration() {
         var config = ExperimentConfig()
-        config.workload.kind = "sleep"
+        config.workload.kind = .sleep
         config.workload.jobs = 2
         config.workload.sleepMilliseconds = 1234
         config.workload.payloadBytes = 20

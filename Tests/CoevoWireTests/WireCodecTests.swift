@@ -7,7 +7,7 @@ import Testing
 /// Bad input tried: random bytes, an envelope without a body, a future protocol version.
 @Suite struct WireCodecTests {
     @Test func leasesAndResultsSurviveARoundTrip() throws {
-        let job = Job(id: 42, run: "r1", kind: "sleep", payload: Data([1, 2, 3]), timeoutMilliseconds: 1500)
+        let job = Job(id: 42, run: "r1", kind: .sleep, payload: Data([1, 2, 3]), timeoutMilliseconds: 1500)
         var batch = JobBatchMessage()
         batch.leases = [LeaseMessage(Lease(job: job, worker: "w", attempt: 2, deadline: .zero))]
         guard case .jobs(let decoded) = try WireCodec.decode(WireCodec.encode(.jobs(batch))) else {

@@ -8,7 +8,7 @@ import Synchronization
 /// `CommandRunner`, its stderr is kept in `logs/`, and its stdout must be one JSON value.
 /// Three crashes within 30 s pause the agent on this worker for 5 minutes.
 public final class CommandAgentExecutor: JobExecutor {
-    public var kind: String { JobKind.agentCommand.rawValue }
+    public var kind: JobKind { .agentCommand }
     public let root: URL
     private let breakers = Mutex<[String: CrashBreaker]>([:])
 

@@ -86,7 +86,7 @@ struct CoevoDispatchMeasurement {
         config.run.name = "bench-\(name)"
         config.coordinator.bind = "tcp://127.0.0.1:*"
         config.coordinator.database = directory.appendingPathComponent("\(name).sqlite").path
-        config.workload.kind = kind.rawValue
+        config.workload.kind = kind
         config.workload.jobs = jobs
         config.workload.payloadBytes = payloadBytes
         config.workload.sleepMilliseconds = sleepMilliseconds

@@ -171,7 +171,7 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
 
     public struct WorkloadSection: Decodable, Hashable, Sendable {
         /// The job kind every job of this workload runs (see `JobKind`).
-        public var kind = JobKind.noop.rawValue
+        public var kind = JobKind.noop
         public var jobs = 20_000
         /// Size of each job's payload (noop echoes it back).
         public var payloadBytes = 64
@@ -279,8 +279,8 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
                     "coordinator.min_workers", "must be between 1 and 100000 (got \(coordinator.minWorkers))")
         try require(workers.count >= 0, "workers.count", "must not be negative (got \(workers.count))")
         try require((1...100_000).contains(workers.slots), "workers.slots", "must be between 1 and 100000 (got \(workers.slots))")
-        try require(JobKind(rawValue: workload.kind) != nil, "workload.kind",
-                    "unknown kind '\(workload.kind)' (expected one of: \(JobKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        try require(JobKind.workloadKinds.contains(workload.kind), "workload.kind",
+                    "unknown kind '\(workload.kind)' (expected one of: \(JobKind.workloadKinds.map(\.rawValue).joined(separator: ", ")))")
         try require(workload.jobs >= 0, "workload.jobs", "must not be negative (got \(workload.jobs))")
         try require((0...(16 << 20)).contains(workload.payloadBytes), "workload.payload_bytes",
                     "must be between 0 and 16777216 (got \(workload.payloadBytes))")
@@ -295,9 +295,9 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
             try require(e.maxAttempts >= 1, "endpoints[\(i)].max_attempts", "must be at least 1")
             try require(e.breakerOpenMs >= 0, "endpoints[\(i)].breaker_open_ms", "must not be negative")
         }
-        try require(workload.kind != JobKind.agentCommand.rawValue, "workload.kind",
+        try require(workload.kind != .agentCommand, "workload.kind",
                     "agent.command jobs are made by experiment protocols, not by a workload batch")
-        if workload.kind == JobKind.llm.rawValue {
+        if workload.kind == .llm {
             try require(endpoints.contains { $0.name == workload.endpoint }, "workload.endpoint",
                         "names no endpoint (have: \(endpoints.map(\.name).joined(separator: ", ")))")
             try require(workload.maxTokens >= 1, "workload.max_tokens", "must be at least 1")

@@ -5,13 +5,13 @@ import Foundation
 public struct Job: Hashable, Sendable {
     public var id: JobID
     public var run: RunID
-    /// Selects the executor on the worker (`noop`, `sleep`, and the kinds later issues add).
-    public var kind: String
+    /// Selects the executor on the worker.
+    public var kind: JobKind
     public var payload: Data
     /// How long one attempt may take on a worker before its lease expires.
     public var timeoutMilliseconds: Int64
 
-    public init(id: JobID, run: RunID, kind: String, payload: Data, timeoutMilliseconds: Int64) {
+    public init(id: JobID, run: RunID, kind: JobKind, payload: Data, timeoutMilliseconds: Int64) {
         self.id = id
         self.run = run
         self.kind = kind

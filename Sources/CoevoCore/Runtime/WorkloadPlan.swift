@@ -9,9 +9,7 @@ public enum WorkloadPlan {
         let timeout = config.coordinator.jobTimeoutMilliseconds
         return (0..<workload.jobs).map { index in
             let payload: Data
-            switch JobKind(rawValue: workload.kind) ?? .noop {
-            case .noop:
-                payload = Data((0..<workload.payloadBytes).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            switch workload.kind {
             case .sleep:
                 payload = SleepPayload.encode(milliseconds: workload.sleepMilliseconds,
                                               padding: max(0, workload.payloadBytes - 8))
@@ -23,6 +21,8 @@ public enum WorkloadPlan {
                 payload = (try? JSONEncoder().encode(job)) ?? Data()
             case .agentCommand:
                 payload = Data()  // refused by validate(): protocols make these jobs
+            default:  // noop, the only other kind validate() lets through
+                payload = Data((0..<workload.payloadBytes).map { _ in UInt8.random(in: 0...255, using: &rng) })
             }
             return Job(id: firstID + JobID(index), run: run, kind: workload.kind, payload: payload,
                        timeoutMilliseconds: timeout)

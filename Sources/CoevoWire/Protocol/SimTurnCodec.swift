@@ -4,7 +4,6 @@ import SwiftProtobuf
 
 /// `sim.turn` job payloads and outputs: the chamber's `TurnRequest` on the wire.
 public enum SimTurnCodec {
-    public static let kind = "sim.turn"
 
     public static func encode(_ r: TurnRequest, parameters p: SimulatedWorld.Parameters) -> Data {
         var m = Coevo_Wire_V1_SimTurnRequest()

@@ -7,7 +7,7 @@ extension LeaseMessage {
         jobID = lease.job.id
         attempt = lease.attempt
         runID = lease.job.run.rawValue
-        kind = lease.job.kind
+        kind = lease.job.kind.rawValue
         payload = lease.job.payload
         timeoutMs = UInt64(max(0, lease.job.timeoutMilliseconds))
     }
