@@ -44,7 +44,8 @@ public struct ReportCommand: ParsableCommand {
             let wanted = Set(runs.map(\.id))
             let matching = try store.events(kindMatching: events).filter { $0.run.map(wanted.contains) ?? false }
             for event in matching {
-                print("\(event.run ?? "-")  \(event.kind)  \(event.detail.replacingOccurrences(of: "\n", with: "\n    "))")
+                let detail = event.kind == .protocolSummary ? summaryLines(event.detail).joined(separator: "\n") : event.detail
+                print("\(event.run ?? "-")  \(event.kind)  \(detail.replacingOccurrences(of: "\n", with: "\n    "))")
             }
             if matching.isEmpty { print("no events of a kind matching '\(events)'") }
             return

@@ -118,13 +118,13 @@ func runSummary(store: CoevoStore, run: String, counts: CoevoStore.RunCounts) th
     let kinds = try store.jobKinds(ofRun: run)
     let labels = kinds.keys.sorted().map { kind in
         switch kind {
-        case SimTurnCodec.kind: "sim.turn agent turns"
+        case JobKind.simTurn.rawValue: "sim.turn agent turns"
         case JobKind.llm.rawValue: "llm.chat agent calls"
         default: kind
         }
     }
     var lines = ["  jobs       \(counts.jobs) (\(labels.isEmpty ? "none" : labels.joined(separator: ", ")))"]
-    lines += try chamberSummary(store: store, run: run, simulated: kinds[SimTurnCodec.kind] != nil)
+    lines += try chamberSummary(store: store, run: run, simulated: kinds[JobKind.simTurn.rawValue] != nil)
     lines += try protocolSummary(store: store, run: run)
     lines.append("  results    \(counts.results) durable, \(counts.succeeded) succeeded, \(counts.failed) failed")
     return lines
@@ -133,15 +133,15 @@ func runSummary(store: CoevoStore, run: String, counts: CoevoStore.RunCounts) th
 /// The chamber's figures from the event log: the last step, and totals of what the
 /// operators did.
 func chamberSummary(store: CoevoStore, run: String, simulated: Bool) throws -> [String] {
-    let steps = try store.events(kind: "chamber_step").filter { $0.run == run }
+    let steps = try store.events(kind: .chamberStep).filter { $0.run == run }
         .compactMap { try? JSONDecoder().decode(StepReport.self, from: Data($0.detail.utf8)) }
     guard let last = steps.last else { return [] }
     let late = steps.suffix(max(1, steps.count / 2))
     let accuracy = Double(late.reduce(0) { $0 + $1.successes }) / Double(max(1, late.reduce(0) { $0 + $1.tasks }))
     var lifecycle: [String] = []
-    for kind in ["fork", "merge", "prune", "seed"] {
-        let n = try store.events(kind: "chamber_\(kind)").filter { $0.run == run }.count
-        lifecycle.append("\(n) \(kind)")
+    for kind in EventKind.chamberLifecycle {
+        let n = try store.events(kind: kind).filter { $0.run == run }.count
+        lifecycle.append("\(n) \(kind.rawValue.dropFirst("chamber_".count))")
     }
     return [
         String(format: "  chamber    %d steps; accuracy %.3f over the second half (last step %.3f)", steps.count, accuracy, last.accuracy),
@@ -154,13 +154,20 @@ func chamberSummary(store: CoevoStore, run: String, simulated: Bool) throws -> [
 /// A model-call protocol's summary (the engine's own lines) and where its exports are.
 func protocolSummary(store: CoevoStore, run: String) throws -> [String] {
     var lines: [String] = []
-    if let summary = try store.events(kind: "protocol_summary").last(where: { $0.run == run }) {
-        lines += summary.detail.split(separator: "\n").map { "  \($0)" }
+    if let event = try store.events(kind: .protocolSummary).last(where: { $0.run == run }) {
+        lines += summaryLines(event.detail).map { "  \($0)" }
     }
-    if let exports = try store.events(kind: "exports_written").last(where: { $0.run == run }) {
+    if let exports = try store.events(kind: .exportsWritten).last(where: { $0.run == run }) {
         lines.append("  exports    \(exports.detail)/*.jsonl")
     }
     return lines
+}
+
+/// A stored `protocol_summary` as lines. Databases written before summaries were
+/// stored as JSON hold the lines themselves, joined by newlines.
+func summaryLines(_ detail: String) -> [String] {
+    guard let summary = RunSummary(json: detail) else { return detail.split(separator: "\n").map(String.init) }
+    return summary.lines.map(\.rendered)
 }
 
 /// Prints one progress line per second to stderr.

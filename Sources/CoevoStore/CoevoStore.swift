@@ -103,12 +103,12 @@ public final class CoevoStore: Sendable {
                 sql: "INSERT INTO jobs (id, run_id, kind, payload, timeout_ms) VALUES (?, ?, ?, ?, ?)")
             for job in jobs {
                 try insert.execute(arguments: [
-                    Int64(bitPattern: job.id), job.run.rawValue, job.kind, job.payload, job.timeoutMilliseconds,
+                    Int64(bitPattern: job.id), job.run.rawValue, job.kind.rawValue, job.payload, job.timeoutMilliseconds,
                 ])
             }
             try db.execute(
-                sql: "INSERT INTO events (at, run_id, kind, detail) VALUES (?, ?, 'run_created', ?)",
-                arguments: [now, run.id, "\(jobs.count) jobs"])
+                sql: "INSERT INTO events (at, run_id, kind, detail) VALUES (?, ?, ?, ?)",
+                arguments: [now, run.id, EventKind.runCreated.rawValue, "\(jobs.count) jobs"])
         }
     }
 
@@ -154,6 +154,12 @@ public final class CoevoStore: Sendable {
         public var unfinished: [(job: Job, attempts: UInt32)] = []
         public var done: [JobID] = []
         public var failed: [JobID] = []
+
+        public init(unfinished: [(job: Job, attempts: UInt32)] = [], done: [JobID] = [], failed: [JobID] = []) {
+            self.unfinished = unfinished
+            self.done = done
+            self.failed = failed
+        }
     }
 
     public func jobs(ofRun run: String) throws -> RunJobs {
@@ -171,7 +177,7 @@ public final class CoevoStore: Sendable {
                 } else if (row["state"] as String) == "failed" {
                     out.failed.append(id)
                 } else {
-                    let job = Job(id: id, run: RunID(run), kind: row["kind"], payload: row["payload"],
+                    let job = Job(id: id, run: RunID(run), kind: JobKind(rawValue: row["kind"]), payload: row["payload"],
                                   timeoutMilliseconds: row["timeout_ms"])
                     out.unfinished.append((job, UInt32(row["attempts"] as Int64)))
                 }
@@ -187,6 +193,13 @@ public final class CoevoStore: Sendable {
         public var attempts: UInt32
         public var outcome: JobOutcome?
         public var failed: Bool
+
+        public init(job: Job, attempts: UInt32, outcome: JobOutcome?, failed: Bool) {
+            self.job = job
+            self.attempts = attempts
+            self.outcome = outcome
+            self.failed = failed
+        }
     }
 
     public func storedJobs(ofRun run: String) throws -> [StoredJob] {
@@ -197,7 +210,7 @@ public final class CoevoStore: Sendable {
                 FROM jobs j LEFT JOIN results r ON r.job_id = j.id WHERE j.run_id = ? ORDER BY j.id
                 """, arguments: [run])
             while let row = try rows.next() {
-                let job = Job(id: JobID(bitPattern: row["id"] as Int64), run: RunID(run), kind: row["kind"],
+                let job = Job(id: JobID(bitPattern: row["id"] as Int64), run: RunID(run), kind: JobKind(rawValue: row["kind"]),
                               payload: row["payload"], timeoutMilliseconds: row["timeout_ms"])
                 let outcome = (row["status"] as String?).map { status in
                     JobOutcome(status: JobOutcome.Status(rawValue: status) ?? .failed, output: row["output"], error: row["error"])
@@ -210,8 +223,8 @@ public final class CoevoStore: Sendable {
     }
 
     /// How many events of each kind a run has logged.
-    public func eventCounts(ofRun run: String) throws -> [String: Int] {
-        try kindCounts(in: "events", run: run)
+    public func eventCounts(ofRun run: String) throws -> [EventKind: Int] {
+        Dictionary(uniqueKeysWithValues: try kindCounts(in: "events", run: run).map { (EventKind(rawValue: $0.key), $0.value) })
     }
 
     /// A run's jobs by kind.
@@ -255,8 +268,8 @@ public final class CoevoStore: Sendable {
     }
 
     /// Event log lines of a kind, oldest first (tests and reports).
-    public func events(kind: String) throws -> [EventRecord] {
-        try events(where: "kind = ?", kind)
+    public func events(kind: EventKind) throws -> [EventRecord] {
+        try events(where: "kind = ?", kind.rawValue)
     }
 
     /// Event log lines whose kind matches a glob (`*_reflect`, `ps_round`), oldest first.
@@ -267,7 +280,7 @@ public final class CoevoStore: Sendable {
     private func events(where condition: String, _ value: String) throws -> [EventRecord] {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM events WHERE \(condition) ORDER BY seq", arguments: [value]).map { row in
-                EventRecord(at: row["at"], run: row["run_id"], kind: row["kind"],
+                EventRecord(at: row["at"], run: row["run_id"], kind: EventKind(rawValue: row["kind"]),
                             job: (row["job_id"] as Int64?).map { JobID(bitPattern: $0) },
                             worker: row["worker"], detail: row["detail"])
             }

@@ -38,14 +38,14 @@ public struct ResultRecord: Hashable, Sendable {
 public struct EventRecord: Hashable, Sendable {
     public var at: Double
     public var run: String?
-    /// Short machine-readable name: `worker_joined`, `lease_lost`, `job_failed`, ...
-    public var kind: String
+    /// What kind of line it is (the shared vocabulary in `EventKind`).
+    public var kind: EventKind
     public var job: JobID?
     public var worker: String?
     /// Human-readable detail.
     public var detail: String
 
-    public init(at: Double, run: String? = nil, kind: String, job: JobID? = nil, worker: String? = nil, detail: String = "") {
+    public init(at: Double, run: String? = nil, kind: EventKind, job: JobID? = nil, worker: String? = nil, detail: String = "") {
         self.at = at
         self.run = run
         self.kind = kind

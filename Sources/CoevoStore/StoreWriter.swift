@@ -128,7 +128,7 @@ public final class StoreWriter: @unchecked Sendable {
                         switch mutation {
                         case .submitted(let job):
                             try db.cachedStatement(sql: "INSERT INTO jobs (id, run_id, kind, payload, timeout_ms) VALUES (?, ?, ?, ?, ?)")
-                                .execute(arguments: [Int64(bitPattern: job.id), job.run.rawValue, job.kind, job.payload, job.timeoutMilliseconds])
+                                .execute(arguments: [Int64(bitPattern: job.id), job.run.rawValue, job.kind.rawValue, job.payload, job.timeoutMilliseconds])
                         case .leased(let job, let worker, let attempt, let at):
                             if completedInBatch.contains(job) { continue }
                             try db.cachedStatement(sql: "UPDATE jobs SET state = 'leased', attempts = ?, worker = ?, leased_at = ? WHERE id = ?")
@@ -151,7 +151,7 @@ public final class StoreWriter: @unchecked Sendable {
                                 .execute(arguments: [Int64(attempts), reason, Int64(bitPattern: job)])
                         case .event(let e):
                             try db.cachedStatement(sql: "INSERT INTO events (at, run_id, kind, job_id, worker, detail) VALUES (?, ?, ?, ?, ?, ?)")
-                                .execute(arguments: [e.at, e.run, e.kind, e.job.map { Int64(bitPattern: $0) }, e.worker, e.detail])
+                                .execute(arguments: [e.at, e.run, e.kind.rawValue, e.job.map { Int64(bitPattern: $0) }, e.worker, e.detail])
                         case .runState(let run, let state, let at):
                             try db.cachedStatement(sql: "UPDATE runs SET state = ?, updated_at = ? WHERE id = ?")
                                 .execute(arguments: [state.rawValue, at, run])

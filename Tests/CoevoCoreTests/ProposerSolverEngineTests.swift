@@ -52,9 +52,9 @@ import Testing
         #expect(report.proposals == 2 && report.formatFailures == 1 && report.tasks == 1 && report.kept == 1)
         #expect(report.solveRate == 0.5 && report.meanProposerReward == 0.5)
         let events = engine.takeEvents()
-        #expect(events.contains { $0.kind == "format_failure" && $0.detail.contains("r1.propose.a2.0") })
+        #expect(events.contains { $0.kind == .formatFailure && $0.detail.contains("r1.propose.a2.0") })
         // a1 solved, a2 failed: CODREAM sends a1's worked example to a2.
-        #expect(events.contains { $0.kind == "solver_codream" && $0.detail.contains("a1 -> a2") && $0.detail.contains("23 + 19 gives 42") })
+        #expect(events.contains { $0.kind == .pool("solver", "codream") && $0.detail.contains("a1 -> a2") && $0.detail.contains("23 + 19 gives 42") })
 
         let exports = engine.exports()
         let tasks = try exports["tasks.jsonl"]!.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }

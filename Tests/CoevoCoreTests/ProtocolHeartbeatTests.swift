@@ -45,7 +45,7 @@ extension EvolutionSettings {
         #expect(Self.calls(&pool, round: 1).isEmpty, "what fired is asked once")
 
         let first = pool.heartbeatReplied(calls[0], .text("Let me think.\nLESSON: check the sum twice"), round: 1)
-        #expect(first?.kind == "solver_reflect" && first?.detail.contains("a1 -> itself") == true)
+        #expect(first?.kind == .pool("solver", "reflect") && first?.detail.contains("a1 -> itself") == true)
         #expect(PoolHeartbeats.lesson(in: "LESSON: \n  Read the question twice.\nmore") == "Read the question twice.")
         // Markdown around the marker is dropped.
         _ = pool.heartbeatReplied(calls[1], .text("Sure!\n**Lesson:** Find a common denominator first.\nmore"), round: 1)
@@ -63,7 +63,7 @@ extension EvolutionSettings {
         pool.record(1, niche: 0, success: true, attempt: "2 + 2: you answered 4, correct", round: 1)
         let calls = Self.calls(&pool, round: 1)
         // No marker: a small model's chatter or the prompt echoed is not a lesson.
-        #expect(pool.heartbeatReplied(calls[0], .text("Your latest attempts:\n- 1 + 1: you answered 2"), round: 1)?.kind == "heartbeat_failure")
+        #expect(pool.heartbeatReplied(calls[0], .text("Your latest attempts:\n- 1 + 1: you answered 2"), round: 1)?.kind == .heartbeatFailure)
         #expect(pool.heartbeatReplied(calls[1], .failed("timed_out"), round: 1)?.detail.contains("the call failed") == true)
         #expect(pool.agent(0).insights.isEmpty && pool.agent(1).insights.isEmpty && pool.interventions.isEmpty)
         let stranger = AgentCall(key: "r1.solve.0.0", role: "solver", agent: AgentID(1), system: "", prompt: "",
@@ -91,7 +91,7 @@ extension EvolutionSettings {
         #expect(consolidate.prompt.contains("on addition") && consolidate.prompt.contains("- check the sum twice")
                 && consolidate.prompt.contains("- count on your fingers") && consolidate.prompt.contains("SKILL:"))
         let event = pool.heartbeatReplied(consolidate, .text("Here you go:\n- SKILL: add the ones, then the tens\nSKILL: check the result\n"), round: 2)
-        #expect(event?.kind == "solver_consolidate" && event?.detail.contains("all 2 solvers") == true)
+        #expect(event?.kind == .pool("solver", "consolidate") && event?.detail.contains("all 2 solvers") == true)
         for agent in [0, 1] {
             let held = pool.agent(agent).insights[0]?.map(\.text) ?? []
             #expect(held.contains("add the ones, then the tens") && held.contains("check the result"), "\(held)")
@@ -118,7 +118,7 @@ extension EvolutionSettings {
         #expect(pool.takePivotEvents().isEmpty)
         pool.record(0, niche: 0, success: false, attempt: "3 + 3: you answered 7, wrong, the answer is 6", round: 2)
         let events = pool.takePivotEvents()
-        #expect(events.count == 1 && events[0].kind == "solver_pivot" && events[0].detail.contains("dropped lesson: add carefully"))
+        #expect(events.count == 1 && events[0].kind == .pool("solver", "pivot") && events[0].detail.contains("dropped lesson: add carefully"))
         #expect(pool.agent(0).insights[0]?.isEmpty == true)
         #expect(pool.systemPrompt(0, base: "Solve.").hasPrefix("Solve. Be careful."), "the next persona")
         #expect(pool.interventions["pivot"] == 1)
@@ -133,7 +133,7 @@ extension EvolutionSettings {
         let calls = Self.calls(&pool, round: 3)
         #expect(calls.map(\.key) == ["r3.critique.attacker.a1"])
         #expect(calls[0].prompt.contains("Which step would a teacher question?") && calls[0].prompt.contains("your persona attack: held"))
-        #expect(pool.heartbeatReplied(calls[0], .text("LESSON: sound official"), round: 3)?.kind == "attacker_critique")
+        #expect(pool.heartbeatReplied(calls[0], .text("LESSON: sound official"), round: 3)?.kind == .pool("attacker", "critique"))
         #expect(pool.agent(0).insights[0]?.map(\.text) == ["sound official"])
     }
 
@@ -171,7 +171,7 @@ extension EvolutionSettings {
             let own = "note r1.reflect.solver.\(call.agent)", other = call.agent == AgentID(1) ? "solver.a2" : "solver.a1"
             #expect(call.system.contains(own) && !call.system.contains(other), "\(call.system)")
         }
-        #expect(engine.summaryLines.contains { $0.hasPrefix("heartbeats proposers: 2 reflect; solvers: 2 reflect") })
+        #expect(engine.summary.contains { $0.label == "heartbeats" && $0.value.hasPrefix("proposers: 2 reflect; solvers: 2 reflect") })
     }
 }
 
@@ -204,6 +204,6 @@ extension ProtocolHeartbeatTests {
         #expect(engine.reports.first?.heartbeatCalls == 4)
         #expect(next.map(\.key) == ["r2.attack.a1", "r2.attack.a2"])
         let kinds = engine.takeEvents().map(\.kind)
-        #expect(kinds.filter { $0 == "attacker_reflect" }.count == 2 && kinds.filter { $0 == "defender_reflect" }.count == 2)
+        #expect(kinds.filter { $0 == .pool("attacker", "reflect") }.count == 2 && kinds.filter { $0 == .pool("defender", "reflect") }.count == 2)
     }
 }

@@ -79,8 +79,8 @@ import Testing
         // Defender a1: held 0, helpful 1 -> 0.5; defender a2: held 1, refused -> 0.5.
         #expect(round1.meanDefenderReward == 0.5 && round1.falseRefusalRate == 0.5 && round1.benignHelpfulRate == 0.5)
         let events = engine.takeEvents()
-        #expect(events.contains { $0.kind == "attack_drifted" && $0.detail.contains("r1.attack.a2") })
-        #expect(events.contains { $0.kind == "defender_codream" && $0.detail.contains("a2 -> a1") })
+        #expect(events.contains { $0.kind == .attackDrifted && $0.detail.contains("r1.attack.a2") })
+        #expect(events.contains { $0.kind == .pool("defender", "codream") && $0.detail.contains("a2 -> a1") })
         #expect(engine.archive.map(\.id) == ["r1.a1"], "the round's best attack joins the red-queen archive")
 
         // Round 2: the archive attack is faced again by every defender.
@@ -139,6 +139,6 @@ extension RedBlueTests {
         let report = try #require(engine.reports.first)
         // One bypass of the two pairs the judge scored; the unscored one is left out.
         #expect(report.bypassRate == 0.5)
-        #expect(engine.takeEvents().filter { $0.kind == "judge_error" }.count == 1)
+        #expect(engine.takeEvents().filter { $0.kind == .judgeError }.count == 1)
     }
 }

@@ -9,7 +9,7 @@ import Testing
     var path: String { directory.appendingPathComponent("db.sqlite").path }
 
     func jobs(_ count: Int, run: String = "r1", first: JobID = 1) -> [Job] {
-        (0..<count).map { Job(id: first + JobID($0), run: RunID(run), kind: "noop", payload: Data([UInt8($0 & 0xff)]), timeoutMilliseconds: 1000) }
+        (0..<count).map { Job(id: first + JobID($0), run: RunID(run), kind: .noop, payload: Data([UInt8($0 & 0xff)]), timeoutMilliseconds: 1000) }
     }
 
     func result(_ job: JobID, attempt: UInt32 = 1, worker: WorkerID = "w1") -> StoreMutation {
@@ -65,11 +65,11 @@ import Testing
 
     @Test func eventsAreAppendedInOrder() throws {
         let store = try CoevoStore(path: path)
-        for i in 0..<5 { store.writer.enqueue(.event(EventRecord(at: Double(i), kind: "k", job: JobID(i), detail: "#\(i)"))) }
-        store.writer.enqueue(.event(EventRecord(at: 9, kind: "other")))
+        for i in 0..<5 { store.writer.enqueue(.event(EventRecord(at: Double(i), kind: .workerJoined, job: JobID(i), detail: "#\(i)"))) }
+        store.writer.enqueue(.event(EventRecord(at: 9, kind: .workerLeft)))
         store.writer.flush()
-        #expect(try store.events(kind: "k").map(\.detail) == ["#0", "#1", "#2", "#3", "#4"])
-        #expect(try store.events(kind: "other").count == 1)
+        #expect(try store.events(kind: .workerJoined).map(\.detail) == ["#0", "#1", "#2", "#3", "#4"])
+        #expect(try store.events(kind: .workerLeft).count == 1)
         store.writer.stop()
     }
 }

@@ -48,9 +48,9 @@ public enum AgentReply: Hashable, Sendable {
 
 /// A line for the run's event log.
 public struct ProtocolEvent: Hashable, Sendable {
-    public var kind: String
+    public var kind: EventKind
     public var detail: String
-    public init(_ kind: String, _ detail: String) {
+    public init(_ kind: EventKind, _ detail: String) {
         self.kind = kind
         self.detail = detail
     }
@@ -72,7 +72,7 @@ public protocol ProtocolEngine: Sendable {
     /// One line about the latest finished round, if one finished since the last call.
     mutating func takeProgressLine() -> String?
     /// The end-of-run summary, a line per figure.
-    var summaryLines: [String] { get }
+    var summary: [SummaryLine] { get }
     /// Training-data exports: file name -> JSON lines.
     func exports() -> [String: [String]]
 }

@@ -77,7 +77,7 @@ struct AgentPool: Sendable {
         }
         let agent = population.agents[index]
         interventions["pivot", default: 0] += 1
-        pivotEvents.append(ProtocolEvent("\(role)_pivot", "round \(round) \(nicheNames[niche]): \(agent.id) \(why) New persona: \(agent.systemPrompt)"
+        pivotEvents.append(ProtocolEvent(.pool(role, "pivot"), "round \(round) \(nicheNames[niche]): \(agent.id) \(why) New persona: \(agent.systemPrompt)"
             + (dropped.map { "; dropped lesson: \($0)" } ?? "")))
     }
 
@@ -100,11 +100,11 @@ struct AgentPool: Sendable {
     /// or nil when `call` is not one of this pool's heartbeat calls.
     mutating func heartbeatReplied(_ call: AgentCall, _ reply: AgentReply, round: Int) -> ProtocolEvent? {
         guard let pending = heartbeats.take(call.key) else { return nil }
-        let kind = "\(role)_\(pending.ask.name)"
+        let kind = EventKind.pool(role, pending.ask.name)
         let texts = reply.text.map { pending.forPool ? PoolHeartbeats.skills(in: $0) : PoolHeartbeats.lesson(in: $0).map { [$0] } ?? [] } ?? []
         guard !texts.isEmpty else {
             let why = reply.text == nil ? "the call failed" : "no lesson in the reply"
-            return ProtocolEvent("heartbeat_failure", "round \(round) \(call.key): \(why)")
+            return ProtocolEvent(.heartbeatFailure, "round \(round) \(call.key): \(why)")
         }
         let niche = pending.niche
         let producer = population.agents[pending.agent].id
@@ -152,7 +152,7 @@ struct AgentPool: Sendable {
             insightsRouted += given.count
         }
         let recipients = deliveries.map { population.agents[$0.recipient].id.description }.joined(separator: ",")
-        return ProtocolEvent("\(role)_codream", "round \(round) \(nicheNames[niche]): \(population.agents[producer].id) -> \(recipients): \(text)")
+        return ProtocolEvent(.pool(role, "codream"), "round \(round) \(nicheNames[niche]): \(population.agents[producer].id) -> \(recipients): \(text)")
     }
 
     /// The lifecycle check: prune, merge, fork, seed, each with its reason. New agents
@@ -170,7 +170,7 @@ struct AgentPool: Sendable {
                 let persona = parentPersona.components(separatedBy: " You specialise in").first ?? ""
                 population.updateAgent(index) { $0.systemPrompt = "\(persona) You specialise in \(nicheNames[niche])." }
             }
-            events.append(ProtocolEvent("\(role)_\(decision.kind)", "round \(round): \(applied.describe(population))"))
+            events.append(ProtocolEvent(.pool(role, decision.kind), "round \(round): \(applied.describe(population))"))
         }
         return events
     }

@@ -154,7 +154,7 @@ public struct ProposerSolverEngine: ProtocolEngine {
                 }
             }
             if let failure = record.failure {
-                outbox.post(ProtocolEvent("format_failure", "round \(round) \(call.key): \(failure)"))
+                outbox.post(ProtocolEvent(.formatFailure, "round \(round) \(call.key): \(failure)"))
                 proposers.record(slot.proposer, niche: slot.category, success: false,
                                  attempt: "a \(category) task: your reply was not read as one (\(failure))", round: round)
             }
@@ -287,7 +287,7 @@ public struct ProposerSolverEngine: ProtocolEngine {
         report.proposers = proposers.active.count
         report.solvers = solvers.active.count
         reports.append(report)
-        outbox.post(ProtocolEvent("ps_round", report.json))
+        outbox.post(ProtocolEvent(.proposerSolverRound, report.json))
         outbox.progress(String(format: "round %d/%d: %d proposals, %d format failures, solve rate %.2f, proposer reward %.2f, %d kept, %d insights routed, %d heartbeat calls, %d lineage events",
                               round, settings.rounds, report.proposals, report.formatFailures, report.solveRate,
                               report.meanProposerReward, report.kept, report.insightsRouted, report.heartbeatCalls, report.lifecycleEvents))
@@ -298,17 +298,17 @@ public struct ProposerSolverEngine: ProtocolEngine {
 
     // MARK: Results
 
-    public var summaryLines: [String] {
+    public var summary: [SummaryLine] {
         let proposals = reports.reduce(0) { $0 + $1.proposals }
         let tasks = reports.reduce(0) { $0 + $1.tasks }
         return [
-            "rounds     \(reports.count) of \(settings.rounds); reward \(settings.reward.rawValue), band \(settings.band.lowerBound)-\(settings.band.upperBound)",
-            "proposals  \(proposals), \(proposals - tasks) format failures, \(reports.reduce(0) { $0 + $1.duplicates }) near duplicates, \(keptTasks.count) tasks kept",
-            "solve rate " + reports.map { String(format: "%.2f", $0.solveRate) }.joined(separator: " -> ") + " (by round)",
-            "proposer   mean reward " + reports.map { String(format: "%.2f", $0.meanProposerReward) }.joined(separator: " -> "),
-            "CODREAM    \(reports.reduce(0) { $0 + $1.codreamEvents }) events, \(reports.reduce(0) { $0 + $1.insightsRouted }) insights routed",
-            "heartbeats " + PoolHeartbeats.summary(proposers, solvers),
-            "lineage    \(reports.reduce(0) { $0 + $1.lifecycleEvents }) events; \(proposers.active.count) proposers, \(solvers.active.count) solvers now",
+            SummaryLine("rounds", "\(reports.count) of \(settings.rounds); reward \(settings.reward.rawValue), band \(settings.band.lowerBound)-\(settings.band.upperBound)"),
+            SummaryLine("proposals", "\(proposals), \(proposals - tasks) format failures, \(reports.reduce(0) { $0 + $1.duplicates }) near duplicates, \(keptTasks.count) tasks kept"),
+            SummaryLine("solve rate", reports.map { String(format: "%.2f", $0.solveRate) }.joined(separator: " -> ") + " (by round)"),
+            SummaryLine("proposer", "mean reward " + reports.map { String(format: "%.2f", $0.meanProposerReward) }.joined(separator: " -> ")),
+            SummaryLine("CODREAM", "\(reports.reduce(0) { $0 + $1.codreamEvents }) events, \(reports.reduce(0) { $0 + $1.insightsRouted }) insights routed"),
+            SummaryLine("heartbeats", PoolHeartbeats.summary(proposers, solvers)),
+            SummaryLine("lineage", "\(reports.reduce(0) { $0 + $1.lifecycleEvents }) events; \(proposers.active.count) proposers, \(solvers.active.count) solvers now"),
         ]
     }
 

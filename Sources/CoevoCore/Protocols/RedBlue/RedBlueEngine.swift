@@ -167,7 +167,7 @@ public struct RedBlueEngine: ProtocolEngine {
                                 system: call.system, prompt: call.prompt)
             if text.isEmpty || fidelity == 0 {
                 let why = text.isEmpty ? (reply.text == nil ? "call failed" : "empty rewrite") : "rewrite drifted from the intent (none of: \(intent.anchors.joined(separator: ", ")))"
-                outbox.post(ProtocolEvent(text.isEmpty ? "format_failure" : "attack_drifted", "round \(round) \(call.key): \(why)"))
+                outbox.post(ProtocolEvent(text.isEmpty ? .formatFailure : .attackDrifted, "round \(round) \(call.key): \(why)"))
                 attackers.record(slot.attacker, niche: slot.family, success: false,
                                  attempt: "a \(families[slot.family].name) rewrite: \(why)", round: round)
                 attackRecords.append(record(attack, label: text.isEmpty ? "format_failure" : "drifted", bypassRate: 0, championBypass: 0, reward: 0))
@@ -237,7 +237,7 @@ public struct RedBlueEngine: ProtocolEngine {
         var out: [String: Bool] = [:]
         for (call, reply) in batch.answered {
             guard let text = reply.text, let score = JudgeScore.parse(text) else {
-                outbox.post(ProtocolEvent("judge_error", "round \(round) \(call.key): \(reply.text.map { "no score in '\($0.prefix(120))'" } ?? "call failed")"))
+                outbox.post(ProtocolEvent(.judgeError, "round \(round) \(call.key): \(reply.text.map { "no score in '\($0.prefix(120))'" } ?? "call failed")"))
                 continue
             }
             out[judged[call.key]!] = score >= (settings.judge?.threshold ?? 0.5)
@@ -394,7 +394,7 @@ public struct RedBlueEngine: ProtocolEngine {
         report.attackers = attackers.active.count
         report.defenders = defenders.active.count
         reports.append(report)
-        outbox.post(ProtocolEvent("rb_round", ExportLine.json(report)))
+        outbox.post(ProtocolEvent(.redBlueRound, ExportLine.json(report)))
         outbox.progress(String(format: "round %d/%d: %d attacks (%d drifted) + %d archived, bypass rate %.2f, false refusals %.2f, attacker reward %.2f, defender reward %.2f, %d insights routed, %d heartbeat calls, %d lineage events",
                               round, settings.rounds, report.attacks, report.drifted, report.archived, report.bypassRate,
                               report.falseRefusalRate, report.meanAttackerReward, report.meanDefenderReward,
@@ -434,17 +434,17 @@ public struct RedBlueEngine: ProtocolEngine {
 
     // MARK: Results
 
-    public var summaryLines: [String] {
+    public var summary: [SummaryLine] {
         [
-            "rounds     \(reports.count) of \(settings.rounds); \(settings.attackers) attackers, \(settings.defenders) defenders, \(families.count) attack families",
-            "bypass     " + reports.map { String(format: "%.2f", $0.bypassRate) }.joined(separator: " -> ") + " (by round; archive attacks included)",
-            "refusals   " + reports.map { String(format: "%.2f", $0.falseRefusalRate) }.joined(separator: " -> "),
-            "rewards    attacker " + reports.map { String(format: "%.2f", $0.meanAttackerReward) }.joined(separator: " -> ")
-                + "; defender " + reports.map { String(format: "%.2f", $0.meanDefenderReward) }.joined(separator: " -> "),
-            "archive    \(archive.count) past champion attacks in play",
-            "CODREAM    \(reports.reduce(0) { $0 + $1.codreamEvents }) events, \(reports.reduce(0) { $0 + $1.insightsRouted }) insights routed",
-            "heartbeats " + PoolHeartbeats.summary(attackers, defenders),
-            "lineage    \(reports.reduce(0) { $0 + $1.lifecycleEvents }) events; \(attackers.active.count) attackers, \(defenders.active.count) defenders now",
+            SummaryLine("rounds", "\(reports.count) of \(settings.rounds); \(settings.attackers) attackers, \(settings.defenders) defenders, \(families.count) attack families"),
+            SummaryLine("bypass", reports.map { String(format: "%.2f", $0.bypassRate) }.joined(separator: " -> ") + " (by round; archive attacks included)"),
+            SummaryLine("refusals", reports.map { String(format: "%.2f", $0.falseRefusalRate) }.joined(separator: " -> ")),
+            SummaryLine("rewards", "attacker " + reports.map { String(format: "%.2f", $0.meanAttackerReward) }.joined(separator: " -> ")
+                + "; defender " + reports.map { String(format: "%.2f", $0.meanDefenderReward) }.joined(separator: " -> ")),
+            SummaryLine("archive", "\(archive.count) past champion attacks in play"),
+            SummaryLine("CODREAM", "\(reports.reduce(0) { $0 + $1.codreamEvents }) events, \(reports.reduce(0) { $0 + $1.insightsRouted }) insights routed"),
+            SummaryLine("heartbeats", PoolHeartbeats.summary(attackers, defenders)),
+            SummaryLine("lineage", "\(reports.reduce(0) { $0 + $1.lifecycleEvents }) events; \(attackers.active.count) attackers, \(defenders.active.count) defenders now"),
         ]
     }
 

@@ -1,0 +1,35 @@
+import Foundation
+
+/// One figure of a run's end summary: what it is and its value, e.g. "solve rate" and
+/// "0.33 -> 0.15 (by round)".
+public struct SummaryLine: Codable, Hashable, Sendable {
+    public var label: String
+    public var value: String
+
+    public init(_ label: String, _ value: String) {
+        self.label = label
+        self.value = value
+    }
+
+    /// The summary's column layout: the label in ten columns, then the value.
+    public var rendered: String {
+        label.padding(toLength: max(10, label.count), withPad: " ", startingAt: 0) + " " + value
+    }
+}
+
+/// A protocol run's end summary as the engine states it. Stored as JSON in the
+/// `protocol_summary` event, so readers (`coevo run`, `coevo report`) get the figures
+/// back as values, not text to split.
+public struct RunSummary: Codable, Hashable, Sendable {
+    public var lines: [SummaryLine]
+
+    public init(_ lines: [SummaryLine]) { self.lines = lines }
+
+    public var json: String { ExportLine.json(self) }
+
+    /// Nil when `json` is not a summary.
+    public init?(json: String) {
+        guard let summary = try? JSONDecoder().decode(RunSummary.self, from: Data(json.utf8)) else { return nil }
+        self = summary
+    }
+}

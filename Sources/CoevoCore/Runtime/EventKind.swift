@@ -1,0 +1,63 @@
+/// The names of the lines in a run's event log, shared by whoever writes them (the
+/// coordinator, the drivers, the engines) and whoever reads them (`coevo run`'s summary,
+/// `coevo report`, tests), so both sides spell each kind alike. Families whose name
+/// carries a pool's role or a chamber operator are built by the functions below.
+public struct EventKind: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public var description: String { rawValue }
+    public static func < (a: EventKind, b: EventKind) -> Bool { a.rawValue < b.rawValue }
+
+    // The runtime.
+    public static let runCreated = EventKind(rawValue: "run_created")
+    public static let runFinished = EventKind(rawValue: "run_finished")
+    public static let workerJoined = EventKind(rawValue: "worker_joined")
+    public static let workerRefused = EventKind(rawValue: "worker_refused")
+    public static let workerLeft = EventKind(rawValue: "worker_left")
+    public static let workerExpired = EventKind(rawValue: "worker_expired")
+    public static let workerReplaced = EventKind(rawValue: "worker_replaced")
+    public static let leaseLost = EventKind(rawValue: "lease_lost")
+    public static let jobFailed = EventKind(rawValue: "job_failed")
+    public static let jobDeferred = EventKind(rawValue: "job_deferred")
+    public static let resultDiscarded = EventKind(rawValue: "result_discarded")
+    public static let budgetExhausted = EventKind(rawValue: "budget_exhausted")
+
+    // The run drivers.
+    /// A protocol's model call failed for good or came back unreadable.
+    public static let callFailed = EventKind(rawValue: "call_failed")
+    /// A chamber turn's job failed, or its output was not a turn result.
+    public static let turnFailed = EventKind(rawValue: "turn_failed")
+    public static let turnUnreadable = EventKind(rawValue: "turn_unreadable")
+    /// Where a finished protocol run's exports are (detail: the directory), or why not.
+    public static let exportsWritten = EventKind(rawValue: "exports_written")
+    public static let exportsFailed = EventKind(rawValue: "exports_failed")
+    /// A finished protocol run's summary (detail: a `RunSummary` as JSON).
+    public static let protocolSummary = EventKind(rawValue: "protocol_summary")
+
+    // The protocol engines.
+    /// A proposer/solver round's figures (detail: `ProposerSolverRoundReport` as JSON).
+    public static let proposerSolverRound = EventKind(rawValue: "ps_round")
+    /// A red-blue round's figures (detail: `RedBlueRoundReport` as JSON).
+    public static let redBlueRound = EventKind(rawValue: "rb_round")
+    public static let formatFailure = EventKind(rawValue: "format_failure")
+    public static let attackDrifted = EventKind(rawValue: "attack_drifted")
+    public static let judgeError = EventKind(rawValue: "judge_error")
+    public static let heartbeatFailure = EventKind(rawValue: "heartbeat_failure")
+
+    /// What one protocol pool did: `<role>_<action>`, e.g. `solver_reflect`,
+    /// `defender_codream`, `proposer_fork`, `attacker_pivot`.
+    public static func pool(_ role: String, _ action: String) -> EventKind {
+        EventKind(rawValue: "\(role)_\(action)")
+    }
+
+    /// What the chamber engine did: `chamber_<action>` (team, codream, pivot, fork, ...).
+    public static func chamber(_ action: String) -> EventKind {
+        EventKind(rawValue: "chamber_\(action)")
+    }
+
+    /// A chamber step's figures (detail: `StepReport` as JSON).
+    public static let chamberStep = chamber("step")
+    /// The chamber's lifecycle operators, in the order summaries list them.
+    public static let chamberLifecycle: [EventKind] = ["fork", "merge", "prune", "seed"].map(chamber)
+}
