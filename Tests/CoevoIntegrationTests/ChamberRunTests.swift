@@ -41,7 +41,7 @@ extension ProcessTests {
             #expect(try db.int("SELECT COUNT(DISTINCT worker) FROM results") == 2)
             #expect(try db.strings("SELECT state FROM runs") == ["finished"])
             let lifecycle = try db.int("SELECT COUNT(*) FROM events WHERE kind IN ('chamber_fork', 'chamber_merge', 'chamber_prune', 'chamber_seed')")
-            #expect(lifecycle == local.events.filter { ["fork", "merge", "prune", "seed"].contains($0.kind) }.count)
+            #expect(lifecycle == local.takeEvents().filter { EventKind.chamberLifecycle.contains($0.kind) }.count)
         }
     
         @Test func aKilledCoordinatorResumesAChamberRunExactlyWhereItWas() async throws {

@@ -35,7 +35,8 @@ public struct ChamberEngine: Sendable {
     public private(set) var bandit: StructureBandit
     public private(set) var heartbeats: HeartbeatScheduler
     public private(set) var archive: [Int: [Insight]] = [:]
-    public private(set) var events: [ChamberEvent] = []
+    /// Event lines and the latest step's progress line, for the driver to take.
+    private var outbox = Outbox<ProtocolEvent>()
     public private(set) var reports: [StepReport] = []
     public private(set) var step = 0
     private var phase = Phase.idle
@@ -71,6 +72,11 @@ public struct ChamberEngine: Sendable {
     }
 
     public var isFinished: Bool { step >= settings.steps && phase != .teamwork && phase != .codream }
+
+    /// Event lines since the last call (`chamber_team`, `chamber_codream`, `chamber_step`, ...).
+    public mutating func takeEvents() -> [ProtocolEvent] { outbox.takeEvents() }
+    /// One line about the latest finished step, if one finished since the last call.
+    public mutating func takeProgressLine() -> String? { outbox.takeProgressLine() }
     public var isStepOpen: Bool { phase == .teamwork || phase == .codream }
 
     // MARK: Driving
@@ -214,8 +220,8 @@ public struct ChamberEngine: Sendable {
             tasks[index].succeeded = success
             bandit.record(niche: niche, state.structure, success: success)
             let ids = state.members.map { population.agents[$0].id.description }
-            events.append(ChamberEvent(step: step, kind: "team", detail:
-                "task \(state.task.id) niche \(niche): \(state.structure.rawValue) by \(ids.joined(separator: ",")) (anchor first); \(success ? "solved" : "failed")"))
+            note("team",
+                "task \(state.task.id) niche \(niche): \(state.structure.rawValue) by \(ids.joined(separator: ",")) (anchor first); \(success ? "solved" : "failed")")
             for (member, answer) in answered {
                 evaluate(state.members[member], niche: niche, success: answer == state.task.correctAnswer)
             }
@@ -233,8 +239,8 @@ public struct ChamberEngine: Sendable {
                 }
                 codreamRequests.append(request(state, member: producerSlot, action: .distil, round: Self.codreamRound + 1,
                                                count: settings.evolution.codream.maxDistilled))
-                events.append(ChamberEvent(step: step, kind: "codream_triggered",
-                                           detail: "task \(state.task.id) niche \(niche) \(trigger.rawValue); producer \(population.agents[producer].id)"))
+                note("codream_triggered",
+                     "task \(state.task.id) niche \(niche) \(trigger.rawValue); producer \(population.agents[producer].id)")
             }
         }
         if codreamRequests.isEmpty {
@@ -258,9 +264,9 @@ public struct ChamberEngine: Sendable {
             case .pivot:
                 // A different approach: drop the least useful insight on this niche.
                 population.dropLeastUsefulInsight(of: index, niche: niche)
-                events.append(ChamberEvent(step: step, kind: "pivot", detail: "\(id) on niche \(niche)"))
+                note("pivot", "\(id) on niche \(niche)")
             case .custom(let name):
-                events.append(ChamberEvent(step: step, kind: "heartbeat", detail: "\(name) for \(intervention.agent.map(\.description) ?? "pool")"))
+                note("heartbeat", "\(name) for \(intervention.agent.map(\.description) ?? "pool")")
             case .reflect, .consolidate:
                 break  // costed as turns by agent backends; counted here
             }
@@ -291,7 +297,7 @@ public struct ChamberEngine: Sendable {
                         SimulatedWorld.lessonQuality(worldSeed: settings.seed, niche: niche, lesson: $0)
                     }
                     guard quality != nil else {
-                        events.append(ChamberEvent(step: step, kind: "insight_unparsed", detail: "event \(event): '\(line)'"))
+                        note("insight_unparsed", "event \(event): '\(line)'")
                         continue
                     }
                 }
@@ -307,9 +313,9 @@ public struct ChamberEngine: Sendable {
                                 population: &population)
                 routed += given.count
             }
-            events.append(ChamberEvent(step: step, kind: "codream", detail:
+            note("codream",
                 "event \(event) niche \(niche) producer \(population.agents[producer].id): \(insights.count) insights to "
-                + (deliveries.map { "\(population.agents[$0.recipient].id)" }.joined(separator: ",").nilIfEmpty ?? "nobody")))
+                + (deliveries.map { "\(population.agents[$0.recipient].id)" }.joined(separator: ",").nilIfEmpty ?? "nobody"))
         }
         finishStep(codreamEvents: eventsThisStep, routed: routed)
     }
@@ -324,7 +330,7 @@ public struct ChamberEngine: Sendable {
                 let applied = Lifecycle.apply(decision, population: &population, archive: &archive,
                                               keepPerNiche: settings.evolution.codream.maxInsightsPerNiche, step: step)
                 lifecycleEvents += 1
-                events.append(ChamberEvent(step: step, kind: decision.kind, detail: applied.describe(population)))
+                note(decision.kind, applied.describe(population))
                 if let child = applied.child {
                     if case .fork(let parent, _, _) = decision {
                         world.register(child, parent: population.agents[parent].id, inheritFrom: .fork)
@@ -334,8 +340,18 @@ public struct ChamberEngine: Sendable {
                 }
             }
         }
-        reports.append(report(codreamEvents: codreamEvents, routed: routed, lifecycleEvents: lifecycleEvents))
+        let report = report(codreamEvents: codreamEvents, routed: routed, lifecycleEvents: lifecycleEvents)
+        reports.append(report)
+        outbox.post(ProtocolEvent(.chamberStep, report.json))
+        outbox.progress(String(format: "step %d/%d: accuracy %.3f, population %d, insights routed %d, specialists %d, %d agent turns",
+                               report.step, settings.steps, report.accuracy, report.population,
+                               report.insightsRouted, report.specialists, report.agentTurns))
         phase = .done
+    }
+
+    /// An event line: `chamber_<action>`, its detail prefixed with the step.
+    private mutating func note(_ action: String, _ detail: String) {
+        outbox.post(ProtocolEvent(.chamber(action), "step \(step): \(detail)"))
     }
 
     // MARK: Metrics

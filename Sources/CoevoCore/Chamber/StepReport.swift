@@ -1,3 +1,5 @@
+import Foundation
+
 /// What one chamber step did, for progress lines, reports and ablation tables.
 public struct StepReport: Hashable, Sendable, Codable {
     public var step: Int
@@ -21,11 +23,12 @@ public struct StepReport: Hashable, Sendable, Codable {
     public var simulatedMilliseconds: Double
 
     public var accuracy: Double { tasks == 0 ? 0 : Double(successes) / Double(tasks) }
-}
 
-/// A decision the chamber took, as the event log keeps it.
-public struct ChamberEvent: Hashable, Sendable, Codable {
-    public var step: Int
-    public var kind: String
-    public var detail: String
+    /// As the `chamber_step` event stores it: keys sorted, so one seed gives the same
+    /// bytes every time (JSONEncoder's key order otherwise varies between runs).
+    public var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
 }
