@@ -24,3 +24,14 @@ public struct CoordinatorObserver: Sendable {
 
     public init() {}
 }
+
+extension CoordinatorObserver {
+    func notify(_ observation: CoordinatorObservation) {
+        switch observation {
+        case .progress(let snapshot): progress(snapshot)
+        case .schedulerEvent(let event, let at): schedulerEvent(event, at)
+        case .resultsApplied(let jobs): for job in jobs { resultApplied(job) }
+        case .runFinished(let run, let figures): runFinished(run, figures)
+        }
+    }
+}

@@ -8,12 +8,11 @@ import Foundation
 /// read, reaches the engine as a failed reply (a format failure there): a bad worker or
 /// endpoint costs that agent its reward, never the round.
 ///
-/// Resuming after a coordinator restart replays the run, as the chamber does: the engine
+/// Resuming after a coordinator restart replays the run (see `StoredReplay`): the engine
 /// reads replies in call order at the end of each phase, so feeding it the stored replies
-/// (matched by call key) reaches the exact state the lost engine had. Calls without a
-/// stored result are queued again under their old job ids, and event lines the store
-/// already has are not logged twice. The exports (JSON lines) are rewritten after every
-/// round; when the engine finishes the summary is logged as a `protocol_summary` event.
+/// (matched by call key) reaches the exact state the lost engine had. The exports (JSON
+/// lines) are asked for after every round; once the engine has finished and its last
+/// exports are written, the summary is logged as a `protocol_summary` event.
 struct ProtocolDriver: RunDriver {
     private var engine: any ProtocolEngine
     private let run: RunID
@@ -21,113 +20,100 @@ struct ProtocolDriver: RunDriver {
     private let timeoutMilliseconds: Int64
     private let exportDirectory: URL
     private var pending: [JobID: String] = [:]
-    private var outbox = Outbox<EventRecord>()
-    /// Event lines per kind the store already holds from earlier lives of the run.
-    private var alreadyLogged: [String: Int]
-    private var stored: [String: CoevoStore.StoredJob] = [:]
-    private var finishedWritten = false
+    private var replay: StoredReplay<String>
+    private var log: EventLog
+    private var summaryLogged = false
 
     init(engine: any ProtocolEngine, run: RunID, endpointsByRole: [String: [LLMJob.Endpoint]], timeoutMilliseconds: Int64,
-         exportDirectory: URL, storedJobs: [CoevoStore.StoredJob] = [], loggedEvents: [String: Int] = [:]) {
+         exportDirectory: URL, storedJobs: [CoevoStore.StoredJob] = [], loggedEvents: [EventKind: Int] = [:]) {
         self.engine = engine
         self.run = run
         self.endpointsByRole = endpointsByRole
         self.timeoutMilliseconds = timeoutMilliseconds
         self.exportDirectory = exportDirectory
-        alreadyLogged = loggedEvents
-        for entry in storedJobs {
-            if let call = (try? JSONDecoder().decode(LLMJob.self, from: entry.job.payload))?.call { stored[call] = entry }
-        }
+        log = EventLog(run: run, alreadyLogged: loggedEvents)
+        replay = StoredReplay(storedJobs) { job in (try? JSONDecoder().decode(LLMJob.self, from: job.payload))?.call }
     }
 
-    var isFinished: Bool { engine.isFinished && pending.isEmpty }
+    var isFinished: Bool { engine.isFinished && pending.isEmpty && summaryLogged }
 
-    mutating func start(ids: inout JobID) -> (new: [Job], stored: [(job: Job, attempts: UInt32)]) {
+    mutating func start(ids: inout JobID, at: Double) -> DriverStep {
         var queue = engine.start()
         var live: [AgentCall] = []
         var cursor = 0
         while cursor < queue.count {
             let call = queue[cursor]
             cursor += 1
-            guard let entry = stored[call.key], entry.outcome != nil || entry.failed else {
+            guard let answered = replay.answered(call.key) else {
                 live.append(call)
                 continue
             }
-            queue += engine.complete(call.key, Self.reply(entry.outcome, failure: "failed in an earlier life of the run"))
+            queue += engine.complete(call.key, Self.reply(answered.result, failure: "failed in an earlier life of the run"))
         }
-        collect()
-        var resubmitted: [(Job, UInt32)] = []
-        var fresh: [AgentCall] = []
-        for call in live {
-            if let entry = stored[call.key] {
-                pending[entry.job.id] = call.key
-                resubmitted.append((entry.job, entry.attempts))
-            } else {
-                fresh.append(call)
-            }
-        }
-        stored = [:]
-        return (jobs(fresh, ids: &ids), resubmitted)
+        var step = collect(at: at)
+        let (requeued, fresh) = replay.split(live, key: \.key)
+        for entry in requeued { pending[entry.job.id] = entry.request.key }
+        replay.finish()
+        step.requeued = requeued.map { ($0.job, $0.attempts) }
+        step.jobs = jobs(fresh, ids: &ids)
+        return step
     }
 
-    /// The reply a job's outcome carries for the engine.
-    private static func reply(_ outcome: JobOutcome?, failure: String) -> AgentReply {
-        guard let outcome else { return .failed(failure) }
-        guard outcome.status == .succeeded else { return .failed("\(outcome.status.rawValue): \(outcome.error)") }
-        guard let output = try? JSONDecoder().decode(LLMJobOutput.self, from: outcome.output) else {
-            return .failed("llm.chat output is not an LLMJobOutput (\(outcome.output.count) bytes)")
-        }
+    /// The reply a job's result carries for the engine.
+    private static func reply(_ result: AppliedResult?, failure: String) -> AgentReply {
+        guard let result else { return .failed(failure) }
+        guard result.outcome.status == .succeeded else { return .failed("\(result.outcome.status.rawValue): \(result.outcome.error)") }
+        guard let output = result.llmOutput else { return .failed(result.llmOutputProblem ?? "no output") }
         return .text(output.text)
     }
 
-    mutating func completed(_ lease: Lease, outcome: JobOutcome, ids: inout JobID) -> [Job] {
-        guard let key = pending.removeValue(forKey: lease.job.id) else { return [] }
-        let reply = Self.reply(outcome, failure: "")
-        if case .failed(let why) = reply { note("call_failed", job: lease.job.id, "\(key): \(why)") }
-        return advance(key, reply, ids: &ids)
+    mutating func completed(_ result: AppliedResult, ids: inout JobID, at: Double) -> DriverStep {
+        guard let key = pending.removeValue(forKey: result.job.id) else { return DriverStep() }
+        let reply = Self.reply(result, failure: "")
+        var noted: [EventRecord] = []
+        if case .failed(let why) = reply { noted.append(log.note(.callFailed, job: result.job.id, "\(key): \(why)", at: at)) }
+        return advance(key, reply, noted: noted, ids: &ids, at: at)
     }
 
-    mutating func failed(_ job: JobID, reason: String, ids: inout JobID) -> [Job] {
-        guard let key = pending.removeValue(forKey: job) else { return [] }
-        note("call_failed", job: job, "\(key): \(reason)")
-        return advance(key, .failed(reason), ids: &ids)
+    mutating func failed(_ job: JobID, reason: String, ids: inout JobID, at: Double) -> DriverStep {
+        guard let key = pending.removeValue(forKey: job) else { return DriverStep() }
+        let noted = [log.note(.callFailed, job: job, "\(key): \(reason)", at: at)]
+        return advance(key, .failed(reason), noted: noted, ids: &ids, at: at)
     }
 
-    mutating func takeEvents() -> [EventRecord] { outbox.takeEvents() }
-    mutating func takeProgressLine() -> String? { outbox.takeProgressLine() }
-
-    private mutating func advance(_ key: String, _ reply: AgentReply, ids: inout JobID) -> [Job] {
-        let next = engine.complete(key, reply)
-        collect()
-        return jobs(next, ids: &ids)
-    }
-
-    /// Moves the engine's events and progress out. The exports are rewritten after every
-    /// round, so a run stopped early (a budget reached, Ctrl-C) still has the data of the
-    /// rounds it finished; at the end the summary is logged.
-    private mutating func collect() {
-        for event in engine.takeEvents() { log(event.kind, event.detail) }
-        guard let line = engine.takeProgressLine() else { return }
-        outbox.progress(line)
-        let failure = writeExports()
-        guard engine.isFinished, !finishedWritten else { return }
-        finishedWritten = true
-        if let failure { log("exports_failed", failure) } else { log("exports_written", exportDirectory.path) }
-        log("protocol_summary", engine.summaryLines.joined(separator: "\n"))
-    }
-
-    /// Nil when written, else why not.
-    private func writeExports() -> String? {
-        do {
-            try FileManager.default.createDirectory(at: exportDirectory, withIntermediateDirectories: true)
-            for (name, lines) in engine.exports().sorted(by: { $0.key < $1.key }) {
-                let text = lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
-                try Data(text.utf8).write(to: exportDirectory.appendingPathComponent(name), options: .atomic)
-            }
-            return nil
-        } catch {
-            return "could not write exports to \(exportDirectory.path): \(error)"
+    /// After the last round's exports: where they are (or why not) and the summary.
+    mutating func exportsWritten(failure: String?, at: Double) -> DriverStep {
+        guard engine.isFinished, !summaryLogged else { return DriverStep() }
+        summaryLogged = true
+        var step = DriverStep()
+        if let failure {
+            step.events += log.record(.exportsFailed, failure, at: at)
+        } else {
+            step.events += log.record(.exportsWritten, exportDirectory.path, at: at)
         }
+        step.events += log.record(.protocolSummary, RunSummary(engine.summary).json, at: at)
+        return step
+    }
+
+    private mutating func advance(_ key: String, _ reply: AgentReply, noted: [EventRecord], ids: inout JobID, at: Double) -> DriverStep {
+        let next = engine.complete(key, reply)
+        var step = collect(at: at)
+        step.events = noted + step.events
+        step.jobs = jobs(next, ids: &ids)
+        return step
+    }
+
+    /// The engine's events and progress. The exports are asked for after every round,
+    /// so a run stopped early (a budget reached, Ctrl-C) still has the data of the rounds
+    /// it finished.
+    private mutating func collect(at: Double) -> DriverStep {
+        var step = DriverStep()
+        for event in engine.takeEvents() { step.events += log.record(event.kind, event.detail, at: at) }
+        guard let line = engine.takeProgressLine() else { return step }
+        step.progress = line
+        step.exports = engine.exports()
+        step.exportDirectory = exportDirectory
+        return step
     }
 
     private mutating func jobs(_ calls: [AgentCall], ids: inout JobID) -> [Job] {
@@ -138,21 +124,8 @@ struct ProtocolDriver: RunDriver {
             let id = ids
             ids += 1
             pending[id] = call.key
-            return Job(id: id, run: run, kind: JobKind.llm.rawValue, payload: (try? JSONEncoder().encode(payload)) ?? Data(),
+            return Job(id: id, run: run, kind: .llm, payload: (try? JSONEncoder().encode(payload)) ?? Data(),
                        timeoutMilliseconds: timeoutMilliseconds)
         }
-    }
-
-    /// Logs an engine event unless an earlier life of the run already did.
-    private mutating func log(_ kind: String, _ detail: String) {
-        if let seen = alreadyLogged[kind], seen > 0 {
-            alreadyLogged[kind] = seen - 1
-            return
-        }
-        outbox.post(EventRecord(at: Date().timeIntervalSince1970, run: run.rawValue, kind: kind, detail: detail))
-    }
-
-    private mutating func note(_ kind: String, job: JobID, _ detail: String) {
-        outbox.post(EventRecord(at: Date().timeIntervalSince1970, run: run.rawValue, kind: kind, job: job, detail: detail))
     }
 }

@@ -3,19 +3,70 @@ import CoevoStore
 import Foundation
 
 /// Makes a run's jobs as it goes, for the experiment protocols whose next jobs depend on
-/// the last results (a fixed batch needs none). The coordinator calls it from its one
-/// task, in order; job ids come from the coordinator's counter.
+/// the last results (a fixed batch needs none).
+///
+/// Contract: the coordinator state machine calls it from its one task, in order: `start`
+/// once, then `completed`, `failed` and `exportsWritten` as those happen. Job ids come
+/// from the coordinator's counter (`ids`); `at` is the wall clock for event records.
+/// Every call answers with one `DriverStep`; a driver does no I/O.
 protocol RunDriver {
-    /// The first jobs: `new` ones to store and queue, and `stored` ones a resumed run
-    /// already has in the database (queued again with the attempts they had).
-    mutating func start(ids: inout JobID) -> (new: [Job], stored: [(job: Job, attempts: UInt32)])
+    /// The first jobs. A resumed run's step also names the jobs the store already holds
+    /// (`requeued`, queued again with the attempts they had).
+    mutating func start(ids: inout JobID, at: Double) -> DriverStep
     /// A result was applied for one of this run's jobs.
-    mutating func completed(_ lease: Lease, outcome: JobOutcome, ids: inout JobID) -> [Job]
+    mutating func completed(_ result: AppliedResult, ids: inout JobID, at: Double) -> DriverStep
     /// One of this run's jobs failed for good (every attempt's lease was lost).
-    mutating func failed(_ job: JobID, reason: String, ids: inout JobID) -> [Job]
+    mutating func failed(_ job: JobID, reason: String, ids: inout JobID, at: Double) -> DriverStep
+    /// The exports the last step asked for were written (`failure` nil) or not.
+    mutating func exportsWritten(failure: String?, at: Double) -> DriverStep
+    /// True once the run has nothing left to ask or say.
     var isFinished: Bool { get }
-    /// Event log lines produced since the last call.
-    mutating func takeEvents() -> [EventRecord]
-    /// A one-line summary of the latest progress, if it changed since the last call.
-    mutating func takeProgressLine() -> String?
+}
+
+extension RunDriver {
+    mutating func exportsWritten(failure: String?, at: Double) -> DriverStep { DriverStep() }
+}
+
+/// Everything one driver call has to say, in one value.
+struct DriverStep {
+    /// New jobs to store and queue.
+    var jobs: [Job] = []
+    /// Jobs an earlier life of the run stored and never finished: queue again.
+    var requeued: [(job: Job, attempts: UInt32)] = []
+    /// Event lines for the store.
+    var events: [EventRecord] = []
+    /// The latest progress line, for the log.
+    var progress: String?
+    /// Training data to write (file name -> JSON lines), into `exportDirectory`.
+    var exports: [String: [String]]?
+    var exportDirectory: URL?
+
+    init(jobs: [Job] = [], events: [EventRecord] = []) {
+        self.jobs = jobs
+        self.events = events
+    }
+}
+
+/// A result the coordinator applied, with its output decoded once for every reader (the
+/// budget and the drivers).
+struct AppliedResult {
+    var job: Job
+    var outcome: JobOutcome
+    /// The model reply of a succeeded `llm.chat` job; nil for other kinds, failures and
+    /// outputs that do not decode (`outputProblem` says why).
+    var llmOutput: LLMJobOutput?
+
+    init(job: Job, outcome: JobOutcome) {
+        self.job = job
+        self.outcome = outcome
+        if job.kind == .llm, outcome.status == .succeeded {
+            llmOutput = try? JSONDecoder().decode(LLMJobOutput.self, from: outcome.output)
+        }
+    }
+
+    /// Why a succeeded llm.chat output is unusable, if it is.
+    var llmOutputProblem: String? {
+        guard job.kind == .llm, outcome.status == .succeeded, llmOutput == nil else { return nil }
+        return "llm.chat output is not an LLMJobOutput (\(outcome.output.count) bytes)"
+    }
 }

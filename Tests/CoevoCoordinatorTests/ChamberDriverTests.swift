@@ -1,5 +1,6 @@
 @testable import CoevoCoordinator
 import CoevoCore
+import CoevoStore
 import Foundation
 import Testing
 
@@ -15,28 +16,28 @@ import Testing
         return s
     }
 
-    func lease(_ job: Job) -> Lease { Lease(job: job, worker: "w", attempt: 1, deadline: .zero) }
-
     @Test func unreadableOrFailedTurnsCostAccuracyNotTheRun() {
         for failMode in [false, true] {
             var driver = ChamberDriver(settings: settings(), run: "r", timeoutMilliseconds: 1000)
             var ids: JobID = 1
-            var queue = driver.start(ids: &ids).new
+            var queue = driver.start(ids: &ids, at: 0).jobs
             #expect(!queue.isEmpty)
             var handled = 0
+            var events: [EventRecord] = []
             while let job = queue.first {
                 queue.removeFirst()
                 handled += 1
-                queue += failMode
-                    ? driver.failed(job.id, reason: "lease lost on all 3 attempts", ids: &ids)
-                    : driver.completed(lease(job), outcome: JobOutcome(status: .succeeded, output: Data([0xff, 0xff])), ids: &ids)
+                let step = failMode
+                    ? driver.failed(job.id, reason: "lease lost on all 3 attempts", ids: &ids, at: 0)
+                    : driver.completed(AppliedResult(job: job, outcome: JobOutcome(status: .succeeded, output: Data([0xff, 0xff]))), ids: &ids, at: 0)
+                queue += step.jobs
+                events += step.events
                 #expect(handled < 10_000)
             }
             #expect(driver.isFinished)
-            let events = driver.takeEvents()
-            let bad = events.filter { $0.kind == (failMode ? "turn_failed" : "turn_unreadable") }
+            let bad = events.filter { $0.kind == (failMode ? .turnFailed : .turnUnreadable) }
             #expect(bad.count == handled)
-            let steps = events.filter { $0.kind == "chamber_step" }
+            let steps = events.filter { $0.kind == .chamberStep }
             #expect(steps.count == 2)
             // Every answer was empty, so no team succeeded.
             #expect(steps.allSatisfy { $0.detail.contains("\"successes\":0") })

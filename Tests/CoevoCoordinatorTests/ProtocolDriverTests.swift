@@ -19,7 +19,7 @@ import Testing
             """)
     }
 
-    static func driver(_ directory: URL, stored: [CoevoStore.StoredJob] = [], logged: [String: Int] = [:]) throws -> ProtocolDriver {
+    static func driver(_ directory: URL, stored: [CoevoStore.StoredJob] = [], logged: [EventKind: Int] = [:]) throws -> ProtocolDriver {
         let config = try config()
         var pools: [String: [LLMJob.Endpoint]] = [:]
         for role in config.protocolRoles { pools[role] = config.endpoints(forRole: role) }
@@ -36,7 +36,22 @@ import Testing
         return JobOutcome(status: .succeeded, output: try! JSONEncoder().encode(output))
     }
 
-    static func lease(_ job: Job) -> Lease { Lease(job: job, worker: "w", attempt: 1, deadline: .zero) }
+    static func result(_ job: Job, _ outcome: JobOutcome) -> AppliedResult { AppliedResult(job: job, outcome: outcome) }
+
+    /// Carries out a step as the coordinator's shell does: writes the exports it asks
+    /// for and reports back, which is when a finished run logs its summary.
+    static func settle(_ step: DriverStep, _ driver: inout ProtocolDriver) -> (jobs: [Job], events: [EventRecord]) {
+        var events = step.events
+        if let files = step.exports, let directory = step.exportDirectory {
+            events += driver.exportsWritten(failure: ExportFiles.write(files, to: directory), at: 0).events
+        }
+        return (step.jobs, events)
+    }
+
+    /// Answers `job` as the scripted model does.
+    static func answer(_ job: Job, _ driver: inout ProtocolDriver, ids: inout JobID) -> (jobs: [Job], events: [EventRecord]) {
+        settle(driver.completed(result(job, outcome(job)), ids: &ids, at: 0), &driver)
+    }
 
     static func scratch() -> URL {
         FileManager.default.temporaryDirectory.appendingPathComponent("coevo-driver-\(UUID().uuidString)")
@@ -53,14 +68,14 @@ import Testing
     @Test func jobsGoToTheirRolesEndpointsAndCarryTheirCall() throws {
         var driver = try Self.driver(Self.scratch())
         var ids: JobID = 1
-        let proposals = driver.start(ids: &ids).new
+        let proposals = driver.start(ids: &ids, at: 0).jobs
         #expect(proposals.count == 4)
         for job in proposals {
             let call = try JSONDecoder().decode(LLMJob.self, from: job.payload)
-            #expect(job.kind == "llm.chat" && call.endpoint.name == "big" && call.call!.hasPrefix("r1.propose.") && call.seed != nil)
+            #expect(job.kind == .llm && call.endpoint.name == "big" && call.call!.hasPrefix("r1.propose.") && call.seed != nil)
         }
         var solves: [Job] = []
-        for job in proposals { solves += driver.completed(Self.lease(job), outcome: Self.outcome(job), ids: &ids) }
+        for job in proposals { solves += Self.answer(job, &driver, ids: &ids).jobs }
         let endpoints = try solves.map { try JSONDecoder().decode(LLMJob.self, from: $0.payload).endpoint.name }
         #expect(Set(endpoints) == ["small", "big"], "solver i uses pool endpoint i mod 2")
     }
@@ -74,12 +89,12 @@ import Testing
         defer { try? FileManager.default.removeItem(at: whole) }
         var reference = try Self.driver(whole)
         var ids: JobID = 1
-        var queue = reference.start(ids: &ids).new
-        var referenceEvents: [EventRecord] = []
+        var (queue, referenceEvents) = Self.settle(reference.start(ids: &ids, at: 0), &reference)
         while !queue.isEmpty {
             let job = queue.removeFirst()
-            queue += reference.completed(Self.lease(job), outcome: Self.outcome(job), ids: &ids)
-            referenceEvents += reference.takeEvents()
+            let step = Self.answer(job, &reference, ids: &ids)
+            queue += step.jobs
+            referenceEvents += step.events
         }
         #expect(reference.isFinished)
 
@@ -87,19 +102,21 @@ import Testing
         // `cutAfter` results; what was issued is stored, answered or not.
         var first = try Self.driver(Self.scratch())
         var firstIDs: JobID = 1
-        var issued = first.start(ids: &firstIDs).new
+        let firstStart = Self.settle(first.start(ids: &firstIDs, at: 0), &first)
+        var issued = firstStart.jobs
         var stored: [JobID: CoevoStore.StoredJob] = [:]
         for job in issued { stored[job.id] = .init(job: job, attempts: 1, outcome: nil, failed: false) }
-        var logged: [String: Int] = [:]
+        var logged: [EventKind: Int] = [:]
+        for event in firstStart.events { logged[event.kind, default: 0] += 1 }
         var answered = 0
         while answered < cutAfter, let job = issued.popLast() {
             let outcome = Self.outcome(job)
             stored[job.id]!.outcome = outcome
             answered += 1
-            let next = first.completed(Self.lease(job), outcome: outcome, ids: &firstIDs)
-            for n in next { stored[n.id] = .init(job: n, attempts: 0, outcome: nil, failed: false) }
-            issued = next + issued
-            for event in first.takeEvents() { logged[event.kind, default: 0] += 1 }
+            let step = Self.answer(job, &first, ids: &firstIDs)
+            for n in step.jobs { stored[n.id] = .init(job: n, attempts: 0, outcome: nil, failed: false) }
+            issued = step.jobs + issued
+            for event in step.events { logged[event.kind, default: 0] += 1 }
         }
 
         // The resumed run.
@@ -107,24 +124,26 @@ import Testing
         defer { try? FileManager.default.removeItem(at: resumedDirectory) }
         var resumed = try Self.driver(resumedDirectory, stored: stored.values.sorted { $0.job.id < $1.job.id }, logged: logged)
         var resumedIDs = firstIDs
-        let (new, again) = resumed.start(ids: &resumedIDs)
+        let start = resumed.start(ids: &resumedIDs, at: 0)
+        let again = start.requeued
         #expect(Set(again.map(\.job.id)) == Set(issued.map(\.id)), "unanswered jobs are queued again under their ids")
-        var resumedQueue = again.map(\.job) + new
-        var events = resumed.takeEvents()
+        var (resumedQueue, events) = Self.settle(start, &resumed)
+        resumedQueue = again.map(\.job) + resumedQueue
         while !resumedQueue.isEmpty {
             let job = resumedQueue.removeFirst()
-            resumedQueue += resumed.completed(Self.lease(job), outcome: Self.outcome(job), ids: &resumedIDs)
-            events += resumed.takeEvents()
+            let step = Self.answer(job, &resumed, ids: &resumedIDs)
+            resumedQueue += step.jobs
+            events += step.events
         }
         #expect(resumed.isFinished)
         // Together the two lives logged each event exactly as often as the uncut run.
         var total = logged
         for event in events { total[event.kind, default: 0] += 1 }
-        var expected: [String: Int] = [:]
+        var expected: [EventKind: Int] = [:]
         for event in referenceEvents { expected[event.kind, default: 0] += 1 }
         #expect(total == expected)
-        #expect(events.filter { $0.kind == "ps_round" }.map(\.detail)
-                == Array(referenceEvents.filter { $0.kind == "ps_round" }.map(\.detail).suffix(events.filter { $0.kind == "ps_round" }.count)))
+        #expect(events.filter { $0.kind == .proposerSolverRound }.map(\.detail)
+                == Array(referenceEvents.filter { $0.kind == .proposerSolverRound }.map(\.detail).suffix(events.filter { $0.kind == .proposerSolverRound }.count)))
         #expect(try Self.files(resumedDirectory) == Self.files(whole))
         #expect(try Self.files(whole).keys.sorted() == ["proposals.jsonl", "tasks.jsonl", "trajectories.jsonl"])
     }
@@ -135,10 +154,13 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         var driver = try Self.driver(directory)
         var ids: JobID = 1
-        var queue = driver.start(ids: &ids).new
-        while !queue.isEmpty, !driver.takeEvents().contains(where: { $0.kind == "ps_round" }) {
+        var queue = driver.start(ids: &ids, at: 0).jobs
+        var roundClosed = false
+        while !queue.isEmpty, !roundClosed {
             let job = queue.removeFirst()
-            queue += driver.completed(Self.lease(job), outcome: Self.outcome(job), ids: &ids)
+            let step = Self.answer(job, &driver, ids: &ids)
+            queue += step.jobs
+            roundClosed = step.events.contains { $0.kind == .proposerSolverRound }
         }
         #expect(!driver.isFinished)
         let proposals = try String(contentsOf: directory.appendingPathComponent("proposals.jsonl"), encoding: .utf8)
@@ -151,22 +173,24 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         var driver = try Self.driver(directory)
         var ids: JobID = 1
-        var queue = driver.start(ids: &ids).new
+        var (queue, events) = Self.settle(driver.start(ids: &ids, at: 0), &driver)
         var n = 0
         while !queue.isEmpty {
             let job = queue.removeFirst()
             n += 1
-            switch n % 3 {
-            case 0: queue += driver.failed(job.id, reason: "lease lost on all 3 attempts", ids: &ids)
-            case 1: queue += driver.completed(Self.lease(job), outcome: JobOutcome(status: .succeeded, output: Data("garbage".utf8)), ids: &ids)
-            default: queue += driver.completed(Self.lease(job), outcome: JobOutcome(status: .failed, error: "HTTP 500"), ids: &ids)
+            let step = switch n % 3 {
+            case 0: driver.failed(job.id, reason: "lease lost on all 3 attempts", ids: &ids, at: 0)
+            case 1: driver.completed(Self.result(job, JobOutcome(status: .succeeded, output: Data("garbage".utf8))), ids: &ids, at: 0)
+            default: driver.completed(Self.result(job, JobOutcome(status: .failed, error: "HTTP 500")), ids: &ids, at: 0)
             }
+            let settled = Self.settle(step, &driver)
+            queue += settled.jobs
+            events += settled.events
         }
         #expect(driver.isFinished)
-        let events = driver.takeEvents()
-        #expect(events.filter { $0.kind == "call_failed" }.count == n)
-        #expect(events.filter { $0.kind == "ps_round" }.count == 3)
-        #expect(events.contains { $0.kind == "protocol_summary" && $0.detail.contains("12 format failures") })
-        #expect(events.contains { $0.kind == "exports_written" })
+        #expect(events.filter { $0.kind == .callFailed }.count == n)
+        #expect(events.filter { $0.kind == .proposerSolverRound }.count == 3)
+        #expect(events.contains { $0.kind == .protocolSummary && RunSummary(json: $0.detail)?.lines.contains { $0.label == "proposals" && $0.value.contains("12 format failures") } == true })
+        #expect(events.contains { $0.kind == .exportsWritten })
     }
 }

@@ -1,0 +1,112 @@
+import CoevoCore
+import CoevoStore
+import CoevoWire
+import Foundation
+import Logging
+
+/// The time a coordinator input happened: the monotonic clock for every decision, and
+/// the wall clock for what is written down (event and result timestamps).
+public struct CoordinatorTime: Sendable {
+    public var monotonic: MonotonicTime
+    /// Seconds since 1970.
+    public var wall: Double
+
+    public init(monotonic: MonotonicTime, wall: Double) {
+        self.monotonic = monotonic
+        self.wall = wall
+    }
+}
+
+/// What happened to a coordinator, as `CoordinatorStateMachine.handle` takes it. The
+/// shell decodes frames once; the state machine never sees raw bytes except routing ids.
+public enum CoordinatorInput: Sendable {
+    /// Begin serving the runs handed to `init` (call once, first).
+    case start
+    /// What the socket had waiting, in arrival order; jobs are dispatched once after
+    /// the whole batch, so a burst of results costs one dispatch.
+    case received([ReceivedMessage])
+    /// The deadline the last `.wake` asked for passed.
+    case tick
+    /// A message to a departed peer was dropped by the socket.
+    case unroutable(Data)
+    /// A line from the socket's transport monitor, or a socket error.
+    case transport(String)
+    case socketError(String)
+    /// Ctrl-C or SIGTERM: drain.
+    case shutdown
+    /// The store has made this many results durable (the shell reports it as it grows).
+    case storeCommitted(durableResults: UInt64)
+    /// A `.writeExports` directive was carried out: nil when written, else why not.
+    case exportsWritten(RunID, failure: String?)
+}
+
+/// One incoming message, decoded by the shell.
+public enum ReceivedMessage: Sendable {
+    /// A message from the peer with this routing id.
+    case message(from: Data, Envelope.OneOf_Body)
+    /// Frames that were not a message: wrong frame count or a bad envelope.
+    case malformed(from: Data, MalformedMessage)
+}
+
+/// Why a frame set was not a message.
+public enum MalformedMessage: Sendable, Hashable {
+    /// A ROUTER message must be the routing id plus exactly one envelope frame.
+    case frameCount(Int)
+    case undecodable(WireDecodingError)
+}
+
+/// What the shell must do, in order.
+public enum CoordinatorDirective: Sendable {
+    /// Send one envelope to a peer (by routing id).
+    case send(to: Data, Envelope.OneOf_Body)
+    /// Queue writes for the store (write-behind).
+    case store([StoreMutation])
+    /// Wait until every queued write is on disk (a finished run is a durable run).
+    case flushStore
+    case log(Logger.Level, String)
+    /// Write a run's training-data exports (file name -> JSON lines) into `directory`,
+    /// then answer with `.exportsWritten`.
+    case writeExports(RunID, directory: URL, files: [String: [String]])
+    case observe(CoordinatorObservation)
+    /// Deliver `.tick` at this time.
+    case wake(at: MonotonicTime)
+    /// Stop serving: every directive before this one has been carried out.
+    case exit
+}
+
+/// What observers (`coevo run`'s progress line, the benchmarks) are told.
+public enum CoordinatorObservation: Sendable {
+    case progress(CoordinatorProgress)
+    case schedulerEvent(SchedulerEvent, MonotonicTime)
+    case resultsApplied([JobID])
+    case runFinished(RunID, RunProgress)
+}
+
+/// Collects directives in order; consecutive store writes become one directive, so a
+/// batch of results costs the store one enqueue.
+struct DirectiveBuffer {
+    private(set) var directives: [CoordinatorDirective] = []
+    private var writes: [StoreMutation] = []
+
+    mutating func store(_ mutation: StoreMutation) { writes.append(mutation) }
+    mutating func store(contentsOf mutations: [StoreMutation]) { writes += mutations }
+
+    mutating func append(_ directive: CoordinatorDirective) {
+        closeWrites()
+        directives.append(directive)
+    }
+
+    mutating func log(_ level: Logger.Level, _ message: String) { append(.log(level, message)) }
+
+    mutating func take() -> [CoordinatorDirective] {
+        closeWrites()
+        defer { directives = [] }
+        return directives
+    }
+
+    private mutating func closeWrites() {
+        guard !writes.isEmpty else { return }
+        directives.append(.store(writes))
+        writes = []
+    }
+}

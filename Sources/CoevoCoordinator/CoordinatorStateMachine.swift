@@ -1,0 +1,527 @@
+import CoevoCore
+import CoevoStore
+import CoevoWire
+import Foundation
+import Logging
+
+/// The coordinator's decisions as a pure state machine, in the manner of
+/// swift-cluster-membership's `SWIM.Instance`: `handle` takes one input with the time
+/// and returns the directives the shell must carry out, in order. It owns the
+/// `Scheduler`, the peers and their routing ids, the budget, the deferral pause, drain
+/// and exit, the run drivers and job-id allocation. It does no I/O and reads no clock,
+/// so tests drive it in-process with a fake one.
+///
+/// Contract: one owner calls `handle`, from one task, `.start` first; after `.exit` has
+/// been returned further inputs are ignored.
+public struct CoordinatorStateMachine {
+    public let settings: CoordinatorSettings
+    /// Random per process; workers see it change when the coordinator restarts.
+    public let session: String
+    public private(set) var scheduler: Scheduler
+
+    /// Routing id -> worker, and back: a worker's routing id changes when it restarts.
+    private var peers: [Data: WorkerID] = [:]
+    private var routes: [WorkerID: Data] = [:]
+    private var lastSentTo: [WorkerID: MonotonicTime] = [:]
+    /// The runs handed to `init`, served from `.start` on.
+    private var served: [ServedRun]
+    private var activeRuns: Set<RunID> = []
+    /// Runs whose jobs are made as results arrive (protocols).
+    private var drivers: [RunID: any RunDriver] = [:]
+    /// The id the next job made by a driver gets.
+    private var nextJobID: JobID
+    public private(set) var resultsApplied: UInt64 = 0
+    public private(set) var resultsDurable: UInt64 = 0
+    private var started = MonotonicTime.zero
+    private var lastProgress = MonotonicTime.zero
+    public private(set) var drainDeadline: MonotonicTime?
+    /// Model spending of the runs served, charged from llm.chat results.
+    public private(set) var budget = Budget()
+    public private(set) var budgetStop: String?
+    /// No dispatch before this time: a worker deferred a job because its endpoint is down.
+    public private(set) var pausedUntil: MonotonicTime?
+    public private(set) var hasExited = false
+
+    private var out = DirectiveBuffer()
+    private var now = CoordinatorTime(monotonic: .zero, wall: 0)
+
+    /// `runs` are the unfinished runs of the store (what `ServedRun.load` reads);
+    /// `nextJobID` is the first id no stored job has.
+    public init(settings: CoordinatorSettings, session: String, runs: [ServedRun], nextJobID: JobID) {
+        self.settings = settings
+        self.session = session
+        self.served = runs
+        self.nextJobID = nextJobID
+        scheduler = Scheduler(settings: settings.scheduler)
+    }
+
+    /// Feeds one input; returns what the shell must do, in order.
+    public mutating func handle(_ input: CoordinatorInput, at time: CoordinatorTime) -> [CoordinatorDirective] {
+        guard !hasExited else { return [] }
+        now = time
+        let t = time.monotonic
+        switch input {
+        case .start:
+            start()
+            return out.take()
+        case .received(let batch):
+            var applied: [JobID] = []
+            for message in batch {
+                switch message {
+                case .message(let routing, let body): handle(body, from: routing, applied: &applied)
+                case .malformed(let routing, let problem): refuse(routing, problem)
+                }
+            }
+            if !applied.isEmpty { out.append(.observe(.resultsApplied(applied))) }
+            dispatch()
+        case .tick:
+            tick()
+            out.append(.wake(at: t + settings.tickMilliseconds))
+        case .unroutable(let routing):
+            out.log(.debug, "message to a departed peer dropped (\(Self.printable(routing)))")
+        case .transport(let line):
+            out.log(.notice, line)
+        case .socketError(let line):
+            out.log(.warning, line)
+        case .shutdown:
+            beginDrain()
+        case .storeCommitted(let durable):
+            resultsDurable = durable
+            return out.take()
+        case .exportsWritten(let run, let failure):
+            if drivers[run] != nil {
+                let step = drivers[run]!.exportsWritten(failure: failure, at: now.wall)
+                apply(step, of: run)
+            }
+        }
+        decideWhetherToStop()
+        return out.take()
+    }
+
+    // MARK: Start
+
+    private mutating func start() {
+        started = now.monotonic
+        lastProgress = now.monotonic
+        for run in served { serve(run) }
+        served = []
+        out.log(.info, "coordinator \(session) listening on \(settings.bind)")
+        out.append(.wake(at: now.monotonic + settings.tickMilliseconds))
+        if finishRunsIfDone(), settings.exitWhenDone { exit() }
+    }
+
+    private mutating func serve(_ run: ServedRun) {
+        if let problem = run.configProblem {
+            // E.g. a red-blue intents_file that is not where this coordinator runs.
+            out.log(.error, "run \(run.id): its stored config does not load here (\(problem)); only its stored jobs are served. Start the coordinator where the config's files are to resume its experiment")
+        }
+        if run.state != .running {
+            out.store(.runState(run.id.rawValue, .running, at: now.wall))
+        }
+        let limits = run.config?.budget.budget ?? Budget()
+        if limits != Budget() {
+            // What earlier lives of the run spent counts against the same budget.
+            budget = limits
+            for entry in run.storedJobs {
+                if let outcome = entry.outcome, let output = AppliedResult(job: entry.job, outcome: outcome).llmOutput {
+                    charge(output)
+                }
+            }
+        }
+        if let config = run.config, config.isProtocolRun {
+            var (driver, description) = Self.makeDriver(config, run: run)
+            activeRuns.insert(run.id)
+            for entry in run.storedJobs {
+                if entry.outcome != nil { scheduler.recordFinished(entry.job.id, run: run.id, failed: false) }
+                else if entry.failed { scheduler.recordFinished(entry.job.id, run: run.id, failed: true) }
+            }
+            let step = driver.start(ids: &nextJobID, at: now.wall)
+            drivers[run.id] = driver
+            for (job, attempts) in step.requeued { scheduler.submit(job, attemptsSoFar: attempts) }
+            apply(step, of: run.id)
+            let resumed = run.storedJobs.isEmpty ? "" : "; resumed by replaying \(run.storedJobs.count) stored jobs, \(step.requeued.count + step.jobs.count) to go"
+            out.log(.info, "serving \(description)\(resumed)")
+            return
+        }
+        let jobs = run.jobs
+        for done in jobs.done { scheduler.recordFinished(done, run: run.id, failed: false) }
+        for failed in jobs.failed { scheduler.recordFinished(failed, run: run.id, failed: true) }
+        for (job, attempts) in jobs.unfinished { scheduler.submit(job, attemptsSoFar: attempts) }
+        activeRuns.insert(run.id)
+        out.log(.info, "serving run \(run.id): \(jobs.done.count + jobs.failed.count) finished, \(jobs.unfinished.count) to go")
+    }
+
+    /// The driver that makes a protocol run's jobs, and a line describing the run.
+    private static func makeDriver(_ config: ExperimentConfig, run: ServedRun) -> (any RunDriver, String) {
+        let timeout = config.coordinator.jobTimeoutMilliseconds
+        if let chamber = config.chamberSettings {
+            let agents = chamber.backend == .model ? config.endpoints(forRole: "agent") : []
+            return (ChamberDriver(settings: chamber, run: run.id, timeoutMilliseconds: timeout, endpoints: agents,
+                                  storedJobs: run.storedJobs, loggedEvents: run.loggedEvents),
+                    "chamber run \(run.id) on the \(chamber.backend.rawValue): \(chamber.steps) steps of \(chamber.tasksPerStep) tasks, \(chamber.agents) agents, \(chamber.niches) niches, routing \(chamber.evolution.codream.routing.rawValue)")
+        }
+        let engine = config.makeProtocolEngine()!
+        var pools: [String: [LLMJob.Endpoint]] = [:]
+        for role in config.protocolRoles { pools[role] = config.endpoints(forRole: role) }
+        let driver = ProtocolDriver(engine: engine, run: run.id, endpointsByRole: pools, timeoutMilliseconds: timeout,
+                                    exportDirectory: run.exportDirectory, storedJobs: run.storedJobs, loggedEvents: run.loggedEvents)
+        let kind = config.proposerSolver != nil ? "proposer/solver" : "red-blue"
+        let roles = config.protocolRoles.map { "\($0) -> \(pools[$0]!.map(\.name).joined(separator: ","))" }.joined(separator: "; ")
+        return (driver, "\(kind) run \(run.id): \(roles); exports to \(run.exportDirectory.path)")
+    }
+
+    // MARK: Incoming messages
+
+    private mutating func refuse(_ routing: Data, _ problem: MalformedMessage) {
+        switch problem {
+        case .frameCount(let count):
+            out.log(.warning, "peer \(Self.printable(routing)) sent \(count) frames; expected exactly 1 envelope frame")
+            reply(routing, .malformed, "expected exactly one frame holding an Envelope, got \(count)")
+        case .undecodable(let error):
+            out.log(.warning, "peer \(Self.printable(routing)): \(error)")
+            reply(routing, error.code, error.description)
+        }
+    }
+
+    private mutating func handle(_ body: Envelope.OneOf_Body, from routing: Data, applied: inout [JobID]) {
+        if case .ready(let ready) = body {
+            register(ready, routing: routing)
+            return
+        }
+        if case .statusRequest = body {
+            out.append(.send(to: routing, .statusReply(status())))
+            return
+        }
+        guard let worker = peers[routing], scheduler.heard(from: worker, now: now.monotonic) else {
+            out.log(.info, "message from unregistered peer \(Self.printable(routing)); asking it to send READY")
+            reply(routing, .unknownWorker, "this coordinator does not know you: send READY first")
+            return
+        }
+        switch body {
+        case .heartbeat:
+            break
+        case .results(let batch):
+            for result in batch.results { apply(result, from: worker, routing: routing, applied: &applied) }
+        case .disconnect(let goodbye):
+            out.log(.info, "worker \(worker) disconnected: \(goodbye.reason)")
+            forget(worker)
+            carryOut(scheduler.disconnect(worker))
+            record(.workerLeft, worker: worker.rawValue, detail: goodbye.reason)
+        default:
+            out.log(.warning, "worker \(worker) sent a message a coordinator never accepts")
+            reply(routing, .unexpectedMessage, "a coordinator accepts READY, HEARTBEAT, RESULTS, DISCONNECT and STATUS_REQUEST only")
+        }
+    }
+
+    private mutating func register(_ ready: ReadyMessage, routing: Data) {
+        guard !ready.workerID.isEmpty, ready.workerID.utf8.count <= 255, !ready.session.isEmpty else {
+            out.log(.warning, "peer \(Self.printable(routing)) sent an unusable READY (worker_id and session must be non-empty, id at most 255 bytes)")
+            reply(routing, .invalidReady, "READY needs a non-empty worker_id (at most 255 bytes) and a non-empty session")
+            return
+        }
+        let worker = WorkerID(ready.workerID)
+        let previousSession = scheduler.session(of: worker)
+        switch scheduler.register(worker, session: ready.session, slots: Int(ready.slots), now: now.monotonic) {
+        case .duplicate:
+            out.log(.warning, "refused READY from \(Self.printable(routing)): worker id '\(worker)' is in use by a live worker")
+            reply(routing, .duplicateWorker, "worker id '\(worker)' is already used by a live worker (session \(previousSession ?? "?")); give this worker another --id")
+            record(.workerRefused, worker: worker.rawValue, detail: "duplicate id")
+            return
+        case .accepted:
+            out.log(.info, "worker \(worker) joined: \(ready.slots) slots, host \(ready.hostname), pid \(ready.pid), kinds \(ready.capabilities.joined(separator: ","))")
+            record(.workerJoined, worker: worker.rawValue, detail: "slots=\(ready.slots) host=\(ready.hostname) pid=\(ready.pid)")
+            if scheduler.workersAwaited > 0 {
+                out.log(.info, "waiting for \(scheduler.workersAwaited) more worker(s) before leasing jobs (coordinator.min_workers)")
+            }
+        case .resumed:
+            out.log(.debug, "worker \(worker) registered again (slots \(ready.slots))")
+        case .replaced(let events):
+            out.log(.info, "worker \(worker) restarted (new session); its previous process's jobs are requeued")
+            if let old = routes[worker] { peers[old] = nil }
+            carryOut(events)
+            record(.workerJoined, worker: worker.rawValue, detail: "replaced an expired process; slots=\(ready.slots)")
+        }
+        if let old = routes[worker], old != routing { peers[old] = nil }
+        peers[routing] = worker
+        routes[worker] = routing
+        var welcome = WelcomeMessage()
+        welcome.coordinatorSession = session
+        welcome.heartbeatIntervalMs = UInt32(settings.heartbeatIntervalMilliseconds)
+        welcome.liveness = UInt32(settings.liveness)
+        send(to: worker, .welcome(welcome))
+    }
+
+    private mutating func apply(_ result: ResultMessage, from worker: WorkerID, routing: Data, applied: inout [JobID]) {
+        if result.status == .deferred {
+            guard let lease = scheduler.deferJob(result.jobID, attempt: result.attempt, from: worker) else {
+                out.log(.notice, "discarded a late DEFERRED for job \(result.jobID) from \(worker)")
+                return
+            }
+            let t = now.monotonic
+            let wait = result.retryAfterMs > 0 ? Int64(clamping: result.retryAfterMs) : settings.deferPauseMilliseconds
+            if pausedUntil.map({ $0 < t }) ?? true {
+                out.log(.warning, "worker \(worker) deferred job \(lease.job.id) (\(result.error)); dispatch paused for \(wait) ms, nothing is lost")
+            }
+            pausedUntil = max(pausedUntil ?? t, t + wait)
+            record(.jobDeferred, run: lease.job.run.rawValue, job: lease.job.id, worker: worker.rawValue, detail: result.error)
+            return
+        }
+        switch scheduler.complete(result.jobID, attempt: result.attempt, from: worker) {
+        case .apply(let lease):
+            resultsApplied += 1
+            applied.append(lease.job.id)
+            let outcome = result.outcome
+            out.store(.result(ResultRecord(
+                job: lease.job.id, run: lease.job.run, attempt: lease.attempt, worker: worker,
+                outcome: outcome, completedAt: now.wall)))
+            // Decoded once, here, for the budget and the run's driver alike.
+            let result = AppliedResult(job: lease.job, outcome: outcome)
+            if let output = result.llmOutput { charge(output) }
+            let run = lease.job.run
+            if drivers[run] != nil {
+                let step = drivers[run]!.completed(result, ids: &nextJobID, at: now.wall)
+                apply(step, of: run)
+            }
+        case .unknownJob:
+            out.log(.warning, "worker \(worker) sent a result for unknown job \(result.jobID)")
+            reply(routing, .unknownJob, "no job \(result.jobID) was ever submitted", job: result.jobID)
+        case .alreadyFinished, .staleLease:
+            out.log(.notice, "discarded late result for job \(result.jobID) attempt \(result.attempt) from \(worker): its lease had expired")
+            record(.resultDiscarded, job: result.jobID, worker: worker.rawValue,
+                   detail: "attempt \(result.attempt): lease expired or job already finished")
+        }
+    }
+
+    // MARK: Timers and scheduling
+
+    private mutating func tick() {
+        let t = now.monotonic
+        carryOut(scheduler.expire(now: t))
+        for worker in scheduler.registeredWorkers
+        where t - (lastSentTo[worker] ?? .zero) >= settings.heartbeatIntervalMilliseconds {
+            send(to: worker, .heartbeat(HeartbeatMessage()))
+        }
+        dispatch()
+        if t - lastProgress >= 1000 {
+            lastProgress = t
+            out.append(.observe(.progress(progress)))
+        }
+    }
+
+    /// Adds a model call's usage to the budget; the first limit reached stops dispatch.
+    private mutating func charge(_ output: LLMJobOutput) {
+        budget.chargeCost(TokenUsage(promptTokens: output.promptTokens, completionTokens: output.completionTokens), usd: output.costUSD)
+        if budgetStop == nil, let why = budget.exhausted {
+            budgetStop = why
+            out.log(.warning, "\(why): no new jobs are dispatched; running ones finish and are kept")
+            record(.budgetExhausted, detail: why)
+        }
+    }
+
+    private mutating func dispatch() {
+        guard drainDeadline == nil, budgetStop == nil else { return }
+        let t = now.monotonic
+        if let until = pausedUntil {
+            guard t >= until else { return }
+            pausedUntil = nil
+            out.log(.info, "dispatch resumes after a deferral pause")
+        }
+        for (worker, leases) in scheduler.dispatch(now: t) {
+            var start = 0
+            while start < leases.count {
+                let end = min(leases.count, start + settings.leasesPerMessage)
+                var batch = JobBatchMessage()
+                batch.leases = leases[start..<end].map(LeaseMessage.init)
+                send(to: worker, .jobs(batch))
+                start = end
+            }
+            out.store(contentsOf: leases.map { .leased($0.job.id, worker: worker, attempt: $0.attempt, at: now.wall) })
+        }
+    }
+
+    /// Carries out scheduler decisions: logs, store writes, cancels, observations.
+    private mutating func carryOut(_ events: [SchedulerEvent]) {
+        var requeuedByWorker: [WorkerID: Int] = [:]
+        for event in events {
+            out.append(.observe(.schedulerEvent(event, now.monotonic)))
+            switch event {
+            case .workerExpired(let worker, let silence):
+                out.log(.warning, "worker \(worker) silent for \(silence) ms: expired")
+                forget(worker)
+                record(.workerExpired, worker: worker.rawValue, detail: "silent for \(silence) ms")
+            case .workerLeft:
+                break
+            case .workerReplaced(let worker):
+                record(.workerReplaced, worker: worker.rawValue)
+            case .leaseLost(let job, let worker, let attempt, let reason):
+                requeuedByWorker[worker, default: 0] += 1
+                record(.leaseLost, job: job, worker: worker.rawValue, detail: "attempt \(attempt): \(reason.rawValue)")
+                if reason == .deadline, routes[worker] != nil {
+                    var cancel = CancelMessage()
+                    cancel.jobIds = [job]
+                    cancel.reason = "lease deadline passed"
+                    send(to: worker, .cancel(cancel))
+                }
+            case .jobRequeued(let job, _, let nextAttempt):
+                out.store(.requeued(job, attempts: nextAttempt - 1))
+            case .jobFailed(let job, let run, let reason):
+                out.log(.warning, "job \(job) of run \(run) failed: \(reason)")
+                out.store(.failed(job, attempts: scheduler.settings.maxAttempts, reason: reason))
+                record(.jobFailed, run: run.rawValue, job: job, detail: reason)
+                if drivers[run] != nil {
+                    let step = drivers[run]!.failed(job, reason: reason, ids: &nextJobID, at: now.wall)
+                    apply(step, of: run)
+                }
+            }
+        }
+        for (worker, count) in requeuedByWorker.sorted(by: { $0.key < $1.key }) {
+            out.log(.info, "took back \(count) lease(s) from worker \(worker)")
+        }
+    }
+
+    /// What a driver said: its new jobs into the scheduler and the store, its events into
+    /// the store, its progress into the log, its exports to the shell.
+    private mutating func apply(_ step: DriverStep, of run: RunID) {
+        if !step.jobs.isEmpty {
+            for job in step.jobs { scheduler.submit(job) }
+            out.store(contentsOf: step.jobs.map { .submitted($0) })
+        }
+        out.store(contentsOf: step.events.map { .event($0) })
+        if let line = step.progress { out.log(.info, "\(run) \(line)") }
+        if let files = step.exports, let directory = step.exportDirectory {
+            out.append(.writeExports(run, directory: directory, files: files))
+        }
+    }
+
+    // MARK: Finishing
+
+    /// After every input: finished runs are marked, and the coordinator stops when its
+    /// work is done, its budget is spent and nothing is out, or its drain is over.
+    private mutating func decideWhetherToStop() {
+        let t = now.monotonic
+        let allDone = finishRunsIfDone()
+        if allDone && settings.exitWhenDone && drainDeadline == nil {
+            out.log(.info, "every run is finished; exiting")
+            sayGoodbye(reason: "coordinator finished its runs")
+            exit()
+            return
+        }
+        if budgetStop != nil && scheduler.leasedCount == 0 && drainDeadline == nil {
+            out.log(.info, "budget spent and every running job back: stopping (run the same command with a larger budget to go on)")
+            drainDeadline = t
+        }
+        if let deadline = drainDeadline, scheduler.leasedCount == 0 || t >= deadline {
+            if scheduler.leasedCount > 0 {
+                out.log(.warning, "drain timeout: \(scheduler.leasedCount) leased job(s) stay queued for the next start")
+            }
+            sayGoodbye(reason: "coordinator shutting down")
+            for run in activeRuns.sorted() {
+                out.store(.runState(run.rawValue, .interrupted, at: now.wall))
+            }
+            exit()
+        }
+    }
+
+    /// Marks finished runs durable and finished. Returns true when no run is left.
+    private mutating func finishRunsIfDone() -> Bool {
+        let done = activeRuns.filter { scheduler.isFinished($0) && drivers[$0]?.isFinished != false }.sorted()
+        guard !done.isEmpty else { return activeRuns.isEmpty }
+        for run in done {
+            out.store(.runState(run.rawValue, .finished, at: now.wall))
+            record(.runFinished, run: run.rawValue, detail: "\(scheduler.progress[run] ?? RunProgress())")
+        }
+        // Results first reach the disk here, so a finished run is a durable run.
+        out.append(.flushStore)
+        for run in done {
+            activeRuns.remove(run)
+            let progress = scheduler.progress[run] ?? RunProgress()
+            out.log(.info, "run \(run) finished: \(progress.completed) results, \(progress.failed) failed")
+            out.append(.observe(.runFinished(run, progress)))
+        }
+        return activeRuns.isEmpty
+    }
+
+    private mutating func beginDrain() {
+        guard drainDeadline == nil else { return }
+        drainDeadline = now.monotonic + settings.drainTimeoutMilliseconds
+        out.log(.info, "coordinator draining: waiting for \(scheduler.leasedCount) leased job(s)")
+    }
+
+    private mutating func sayGoodbye(reason: String) {
+        for worker in scheduler.registeredWorkers { send(to: worker, .disconnect(DisconnectMessage.with { $0.reason = reason })) }
+        out.append(.flushStore)
+    }
+
+    private mutating func exit() {
+        hasExited = true
+        out.append(.exit)
+    }
+
+    // MARK: Helpers
+
+    private mutating func forget(_ worker: WorkerID) {
+        if let routing = routes.removeValue(forKey: worker) { peers[routing] = nil }
+        lastSentTo[worker] = nil
+    }
+
+    private mutating func send(to worker: WorkerID, _ body: Envelope.OneOf_Body) {
+        guard let routing = routes[worker] else { return }
+        out.append(.send(to: routing, body))
+        lastSentTo[worker] = now.monotonic
+    }
+
+    private mutating func reply(_ routing: Data, _ code: WireErrorCode, _ message: String, job: UInt64 = 0) {
+        var error = ErrorMessage()
+        error.code = code
+        error.message = message
+        error.jobID = job
+        out.append(.send(to: routing, .error(error)))
+    }
+
+    private mutating func record(_ kind: EventKind, run: String? = nil, job: JobID? = nil, worker: String? = nil, detail: String = "") {
+        out.store(.event(EventRecord(at: now.wall, run: run, kind: kind, job: job, worker: worker, detail: detail)))
+    }
+
+    /// For progress displays and benchmarks.
+    public var progress: CoordinatorProgress {
+        CoordinatorProgress(
+            runs: scheduler.progress, workers: scheduler.workerCount, queued: scheduler.queuedCount,
+            leased: scheduler.leasedCount, resultsApplied: resultsApplied, resultsDurable: resultsDurable)
+    }
+
+    private func status() -> StatusReplyMessage {
+        var reply = StatusReplyMessage()
+        reply.coordinatorSession = session
+        reply.uptimeMs = UInt64(max(0, now.monotonic - started))
+        reply.queued = UInt64(scheduler.queuedCount)
+        reply.leased = UInt64(scheduler.leasedCount)
+        reply.resultsApplied = resultsApplied
+        reply.resultsDurable = resultsDurable
+        reply.workers = scheduler.registeredWorkers.map { id in
+            var status = Coevo_Wire_V1_WorkerStatus()
+            status.workerID = id.rawValue
+            let slots = scheduler.slots(of: id)
+            status.slots = UInt32(slots?.total ?? 0)
+            status.leased = UInt32(slots?.leased ?? 0)
+            return status
+        }
+        reply.runs = scheduler.progress.keys.sorted().map { run in
+            let p = scheduler.progress[run]!
+            var status = Coevo_Wire_V1_RunStatus()
+            status.runID = run.rawValue
+            status.total = UInt64(p.total)
+            status.completed = UInt64(p.completed)
+            status.failed = UInt64(p.failed)
+            return status
+        }
+        return reply
+    }
+
+    /// Routing ids are usually "worker/session" text; show them as text when they are.
+    static func printable(_ routing: Data) -> String {
+        if let text = String(data: routing, encoding: .utf8), text.allSatisfy({ !$0.isASCII || ($0.isLetter || $0.isNumber || "-_./:".contains($0)) }) {
+            return text
+        }
+        return "0x" + routing.map { String(format: "%02x", $0) }.joined()
+    }
+}

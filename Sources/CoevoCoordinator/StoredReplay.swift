@@ -1,0 +1,49 @@
+import CoevoCore
+import CoevoStore
+
+/// What an earlier life of a run stored, matched by key to the requests a fresh engine
+/// makes again: every driver resumes the same way. The engine is fed each request's
+/// stored answer (which takes it to exactly the state the lost engine had), and the
+/// requests without one are split into jobs the store already holds (queued again under
+/// their ids, with the attempts they had) and new ones.
+///
+/// Contract: use it during the driver's `start` only, then `finish()` to drop what it held.
+struct StoredReplay<Key: Hashable> {
+    /// A stored job that finished: with its result, or failed for good (nil result).
+    struct Answer {
+        var result: AppliedResult?
+    }
+
+    private var stored: [Key: CoevoStore.StoredJob] = [:]
+
+    /// `key` names the request a stored job was made for (nil: not one of this driver's).
+    init(_ jobs: [CoevoStore.StoredJob], key: (Job) -> Key?) {
+        for entry in jobs {
+            if let k = key(entry.job) { stored[k] = entry }
+        }
+    }
+
+    /// The stored answer for `key`, if its job finished in an earlier life.
+    func answered(_ key: Key) -> Answer? {
+        guard let entry = stored[key] else { return nil }
+        if let outcome = entry.outcome { return Answer(result: AppliedResult(job: entry.job, outcome: outcome)) }
+        return entry.failed ? Answer(result: nil) : nil
+    }
+
+    /// Splits requests still to answer into stored jobs to queue again and new requests.
+    func split<Request>(_ live: [Request], key: (Request) -> Key)
+        -> (requeued: [(job: Job, attempts: UInt32, request: Request)], fresh: [Request]) {
+        var requeued: [(job: Job, attempts: UInt32, request: Request)] = []
+        var fresh: [Request] = []
+        for request in live {
+            if let entry = stored[key(request)] {
+                requeued.append((entry.job, entry.attempts, request))
+            } else {
+                fresh.append(request)
+            }
+        }
+        return (requeued, fresh)
+    }
+
+    mutating func finish() { stored = [:] }
+}

@@ -1,0 +1,367 @@
+@testable import CoevoCoordinator
+import CoevoCore
+import CoevoStore
+import CoevoWire
+import Foundation
+import Testing
+
+/// The coordinator's decisions driven in-process with a fake clock: inputs in, directives
+/// out, no socket, no store, no process. Every expectation was worked out from the rules
+/// in CoordinatorStateMachine.swift. Bad input tried: a READY under a live worker's id, a
+/// READY with no id, messages from a peer that never registered, a message of two
+/// frames, bytes that are no envelope, a result for a job never submitted, a late result.
+@Suite struct CoordinatorStateMachineTests {
+    /// A fake clock: `t(ms)` is `ms` on the monotonic clock, `ms / 1000` seconds on the wall.
+    static func t(_ ms: Int64) -> CoordinatorTime { CoordinatorTime(monotonic: MonotonicTime(milliseconds: ms), wall: Double(ms) / 1000) }
+
+    static func settings(_ tweak: (inout ExperimentConfig.CoordinatorSection) -> Void = { _ in }) -> CoordinatorSettings {
+        var section = ExperimentConfig.CoordinatorSection()
+        section.heartbeatIntervalMilliseconds = 1000
+        section.liveness = 3
+        section.maxAttempts = 2
+        section.deferPauseMilliseconds = 5000
+        tweak(&section)
+        var settings = CoordinatorSettings(config: section)
+        settings.drainTimeoutMilliseconds = 2000
+        return settings
+    }
+
+    static func job(_ id: JobID, kind: JobKind = .noop, timeout: Int64 = 10_000) -> Job {
+        Job(id: id, run: "r", kind: kind, payload: Data([UInt8(id & 0xff)]), timeoutMilliseconds: timeout)
+    }
+
+    /// A plain batch run with these jobs still to run (and these done or failed before).
+    static func batch(_ unfinished: [(Job, UInt32)], done: [JobID] = [], failed: [JobID] = [],
+                      config: ExperimentConfig? = ExperimentConfig()) -> ServedRun {
+        ServedRun(id: "r", state: .running, config: config,
+                  jobs: CoevoStore.RunJobs(unfinished: unfinished.map { (job: $0.0, attempts: $0.1) }, done: done, failed: failed),
+                  exportDirectory: FileManager.default.temporaryDirectory)
+    }
+
+    static func machine(_ runs: [ServedRun], settings: CoordinatorSettings = settings(), next: JobID = 100) -> CoordinatorStateMachine {
+        var machine = CoordinatorStateMachine(settings: settings, session: "c1", runs: runs, nextJobID: next)
+        _ = machine.handle(.start, at: t(0))
+        return machine
+    }
+
+    static func routing(_ text: String) -> Data { Data(text.utf8) }
+
+    static func ready(_ id: String, session: String, slots: UInt32) -> Envelope.OneOf_Body {
+        var ready = ReadyMessage()
+        ready.workerID = id
+        ready.session = session
+        ready.slots = slots
+        return .ready(ready)
+    }
+
+    static func results(_ entries: [(JobID, UInt32, JobOutcome)]) -> Envelope.OneOf_Body {
+        var batch = ResultBatchMessage()
+        batch.results = entries.map { ResultMessage(job: $0.0, attempt: $0.1, outcome: $0.2) }
+        return .results(batch)
+    }
+
+    static func from(_ routing: String, _ body: Envelope.OneOf_Body) -> CoordinatorInput {
+        .received([.message(from: Self.routing(routing), body)])
+    }
+
+    /// What the directives send to `routing`.
+    static func sent(_ directives: [CoordinatorDirective], to routing: String) -> [Envelope.OneOf_Body] {
+        directives.compactMap {
+            if case .send(let to, let body) = $0, to == Self.routing(routing) { return body }
+            return nil
+        }
+    }
+
+    /// The leases sent to `routing`, by job id and attempt.
+    static func leases(_ directives: [CoordinatorDirective], to routing: String) -> [(JobID, UInt32)] {
+        sent(directives, to: routing).flatMap { body -> [(JobID, UInt32)] in
+            if case .jobs(let batch) = body { return batch.leases.map { ($0.jobID, $0.attempt) } }
+            return []
+        }
+    }
+
+    static func errors(_ directives: [CoordinatorDirective], to routing: String) -> [WireErrorCode] {
+        sent(directives, to: routing).compactMap { if case .error(let e) = $0 { return e.code } else { return nil } }
+    }
+
+    static func events(_ directives: [CoordinatorDirective]) -> [EventRecord] {
+        directives.flatMap { directive -> [EventRecord] in
+            guard case .store(let writes) = directive else { return [] }
+            return writes.compactMap { if case .event(let e) = $0 { return e } else { return nil } }
+        }
+    }
+
+    static func exits(_ directives: [CoordinatorDirective]) -> Bool {
+        directives.contains { if case .exit = $0 { return true } else { return false } }
+    }
+
+    static func ok(_ payload: Data = Data()) -> JobOutcome { JobOutcome(status: .succeeded, output: payload) }
+
+    // MARK: Registration and bad peers
+
+    @Test func aWorkerIsWelcomedAndLeasedJobsUpToItsSlots() {
+        var m = Self.machine([Self.batch((1...5).map { (Self.job($0), 0) })])
+        let out = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 3)), at: Self.t(10))
+        let bodies = Self.sent(out, to: "w1/a")
+        guard case .welcome(let welcome) = bodies.first else { Issue.record("no WELCOME first: \(bodies)"); return }
+        #expect(welcome.coordinatorSession == "c1" && welcome.heartbeatIntervalMs == 1000 && welcome.liveness == 3)
+        #expect(Self.leases(out, to: "w1/a").map(\.0) == [1, 2, 3])
+        #expect(Self.events(out).map(\.kind) == [.workerJoined])
+        // The leases are written down.
+        let leased = out.flatMap { d -> [JobID] in
+            guard case .store(let writes) = d else { return [] }
+            return writes.compactMap { if case .leased(let id, _, _, _) = $0 { return id } else { return nil } }
+        }
+        #expect(leased == [1, 2, 3])
+    }
+
+    @Test func aSecondReadyUnderALiveWorkersIdIsRefused() {
+        var m = Self.machine([Self.batch([])])
+        _ = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(10))
+        let out = m.handle(Self.from("w1/b", Self.ready("w1", session: "b", slots: 1)), at: Self.t(500))
+        #expect(Self.errors(out, to: "w1/b") == [.duplicateWorker])
+        #expect(Self.events(out).map(\.kind) == [.workerRefused])
+        #expect(m.scheduler.workerCount == 1)
+        // Once the first has been silent past the limit (3 s), the id may be taken over.
+        let later = m.handle(Self.from("w1/b", Self.ready("w1", session: "b", slots: 1)), at: Self.t(3100))
+        #expect(Self.errors(later, to: "w1/b").isEmpty)
+        #expect(Self.events(later).map(\.kind).contains(.workerJoined))
+    }
+
+    @Test func peersThatNeverRegisteredOrSpeakNonsenseGetErrorsAndChangeNothing() {
+        var m = Self.machine([Self.batch([(Self.job(1), 0)])])
+        var out = m.handle(Self.from("x", .heartbeat(HeartbeatMessage())), at: Self.t(10))
+        #expect(Self.errors(out, to: "x") == [.unknownWorker])
+        out = m.handle(Self.from("x", Self.results([(1, 1, Self.ok())])), at: Self.t(11))
+        #expect(Self.errors(out, to: "x") == [.unknownWorker])
+        out = m.handle(.received([.malformed(from: Self.routing("x"), .frameCount(2))]), at: Self.t(12))
+        #expect(Self.errors(out, to: "x") == [.malformed])
+        out = m.handle(.received([.malformed(from: Self.routing("x"), .undecodable(.versionMismatch(got: 99)))]), at: Self.t(13))
+        #expect(Self.errors(out, to: "x") == [.versionMismatch])
+        out = m.handle(Self.from("x", Self.ready("", session: "s", slots: 4)), at: Self.t(14))
+        #expect(Self.errors(out, to: "x") == [.invalidReady])
+        #expect(m.scheduler.workerCount == 0 && m.scheduler.queuedCount == 1 && m.resultsApplied == 0)
+    }
+
+    @Test func aResultForAJobNeverSubmittedIsAnsweredAndALateOneIsDiscarded() {
+        var m = Self.machine([Self.batch([(Self.job(1), 0), (Self.job(2), 0)])])
+        _ = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 2)), at: Self.t(0))
+        var out = m.handle(Self.from("w1/a", Self.results([(99, 1, Self.ok())])), at: Self.t(5))
+        #expect(Self.errors(out, to: "w1/a") == [.unknownJob])
+        out = m.handle(Self.from("w1/a", Self.results([(1, 1, Self.ok()), (1, 1, Self.ok())])), at: Self.t(6))
+        #expect(m.resultsApplied == 1, "the second copy of the same result is not applied")
+        #expect(Self.events(out).map(\.kind) == [.resultDiscarded])
+        #expect(out.contains { if case .observe(.resultsApplied([1])) = $0 { return true } else { return false } })
+    }
+
+    // MARK: Budget, deferral, drain
+
+    static func budgeted(maxCalls: Int) throws -> ExperimentConfig {
+        try ConfigLoader.parse("""
+            endpoints: [{name: m, url: "http://127.0.0.1:1", model: m}]
+            workload: {kind: llm.chat, endpoint: m, jobs: 4}
+            budget: {max_calls: \(maxCalls)}
+            """)
+    }
+
+    static func reply(tokens: Int) -> JobOutcome {
+        ok(try! JSONEncoder().encode(LLMJobOutput(text: "4", promptTokens: tokens, completionTokens: 1, costUSD: 0)))
+    }
+
+    @Test func aSpentBudgetStopsDispatchAndTheRunStopsOnceItsJobsAreBack() throws {
+        let config = try Self.budgeted(maxCalls: 2)
+        let jobs = (1...4).map { (Self.job(JobID($0), kind: .llm), UInt32(0)) }
+        var m = Self.machine([Self.batch(jobs, config: config)])
+        var out = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 3)), at: Self.t(0))
+        #expect(Self.leases(out, to: "w1/a").map(\.0) == [1, 2, 3])
+        out = m.handle(Self.from("w1/a", Self.results([(1, 1, Self.reply(tokens: 5)), (2, 1, Self.reply(tokens: 5))])), at: Self.t(10))
+        #expect(m.budgetStop == "call budget reached (2 of 2)")
+        #expect(Self.events(out).map(\.kind) == [.budgetExhausted])
+        #expect(Self.leases(out, to: "w1/a").isEmpty, "job 4 is not leased although a slot is free")
+        #expect(!Self.exits(out), "job 3 is still out")
+        out = m.handle(.tick, at: Self.t(200))
+        #expect(Self.leases(out, to: "w1/a").isEmpty && !Self.exits(out))
+        // Job 3 comes back (and is kept, charged): nothing is out, so the run stops.
+        out = m.handle(Self.from("w1/a", Self.results([(3, 1, Self.reply(tokens: 5))])), at: Self.t(300))
+        #expect(m.resultsApplied == 3 && m.budget.calls == 3)
+        #expect(Self.exits(out))
+        #expect(Self.sent(out, to: "w1/a").contains { if case .disconnect = $0 { return true } else { return false } })
+        let interrupted = out.flatMap { d -> [String] in
+            guard case .store(let writes) = d else { return [] }
+            return writes.compactMap { if case .runState(let run, .interrupted, _) = $0 { return run } else { return nil } }
+        }
+        #expect(interrupted == ["r"])
+        #expect(m.handle(.tick, at: Self.t(400)).isEmpty, "nothing after exit")
+    }
+
+    @Test func whatEarlierLivesSpentCountsAgainstTheBudget() throws {
+        let config = try Self.budgeted(maxCalls: 2)
+        var run = Self.batch([(Self.job(3, kind: .llm), 0)], done: [1, 2], config: config)
+        run.storedJobs = [1, 2].map { CoevoStore.StoredJob(job: Self.job($0, kind: .llm), attempts: 1, outcome: Self.reply(tokens: 5), failed: false) }
+        var m = Self.machine([run])
+        #expect(m.budgetStop != nil)
+        let out = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 3)), at: Self.t(0))
+        #expect(Self.leases(out, to: "w1/a").isEmpty)
+    }
+
+    @Test func aDeferredJobPausesDispatchForTheWaitItNames() {
+        var m = Self.machine([Self.batch([(Self.job(1), 0), (Self.job(2), 0)])])
+        var out = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
+        #expect(Self.leases(out, to: "w1/a").map(\.0) == [1])
+        var deferred = JobOutcome(status: .deferred, error: "endpoint m is down")
+        deferred.retryAfterMilliseconds = 700
+        out = m.handle(Self.from("w1/a", Self.results([(1, 1, deferred)])), at: Self.t(100))
+        #expect(m.pausedUntil == MonotonicTime(milliseconds: 800))
+        #expect(Self.events(out).map(\.kind) == [.jobDeferred])
+        #expect(Self.leases(out, to: "w1/a").isEmpty)
+        out = m.handle(.tick, at: Self.t(799))
+        #expect(Self.leases(out, to: "w1/a").isEmpty)
+        out = m.handle(.tick, at: Self.t(800))
+        #expect(Self.leases(out, to: "w1/a").map { [$0.0, JobID($0.1)] } == [[1, 1]], "the same job first, its attempt not counted")
+        #expect(m.pausedUntil == nil)
+    }
+
+    @Test func aDeferralWithoutAWaitPausesForTheConfiguredOne() {
+        var m = Self.machine([Self.batch([(Self.job(1), 0)])])
+        _ = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
+        _ = m.handle(Self.from("w1/a", Self.results([(1, 1, JobOutcome(status: .deferred))])), at: Self.t(10))
+        #expect(m.pausedUntil == MonotonicTime(milliseconds: 5010))
+    }
+
+    @Test func aDrainWaitsForLeasedJobsUntilItsTimeout() {
+        var m = Self.machine([Self.batch([(Self.job(1), 0), (Self.job(2), 0)])])
+        _ = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
+        var out = m.handle(.shutdown, at: Self.t(100))
+        #expect(m.drainDeadline == MonotonicTime(milliseconds: 2100) && !Self.exits(out))
+        // Results still count while draining, but nothing new is leased.
+        out = m.handle(Self.from("w1/a", .heartbeat(HeartbeatMessage())), at: Self.t(1000))
+        #expect(Self.leases(out, to: "w1/a").isEmpty && !Self.exits(out))
+        out = m.handle(.tick, at: Self.t(2099))
+        #expect(!Self.exits(out))
+        out = m.handle(.tick, at: Self.t(2100))
+        #expect(Self.exits(out))
+        #expect(out.contains { if case .log(.warning, let line) = $0 { return line.contains("drain timeout: 1 leased") } else { return false } })
+    }
+
+    @Test func aDrainEndsAsSoonAsTheLastLeaseComesBack() {
+        var m = Self.machine([Self.batch([(Self.job(1), 0), (Self.job(2), 0)])])
+        _ = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
+        _ = m.handle(.shutdown, at: Self.t(100))
+        let out = m.handle(Self.from("w1/a", Self.results([(1, 1, Self.ok())])), at: Self.t(150))
+        #expect(Self.exits(out) && m.resultsApplied == 1)
+        #expect(Self.leases(out, to: "w1/a").isEmpty)
+    }
+
+    // MARK: Resume, expiry, finishing
+
+    @Test func aResumedRunServesOnlyWhatIsLeftWithTheAttemptsItHad() {
+        let run = Self.batch([(Self.job(4), 1), (Self.job(5), 0)], done: [1, 2], failed: [3])
+        var m = Self.machine([run])
+        let out = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 8)), at: Self.t(0))
+        #expect(Self.leases(out, to: "w1/a").map { [$0.0, JobID($0.1)] } == [[4, 2], [5, 1]])
+        let status = m.handle(Self.from("cli", .statusRequest(StatusRequestMessage())), at: Self.t(1500))
+        guard case .statusReply(let reply) = Self.sent(status, to: "cli").first else { Issue.record("no status reply"); return }
+        #expect(reply.runs.map { [$0.total, $0.completed, $0.failed] } == [[5, 2, 1]])
+        #expect(reply.leased == 2 && reply.uptimeMs == 1500 && reply.workers.map(\.workerID) == ["w1"])
+        // A result for a job finished in an earlier life is late, not applied again.
+        let late = m.handle(Self.from("w1/a", Self.results([(1, 1, Self.ok())])), at: Self.t(1600))
+        #expect(Self.events(late).map(\.kind) == [.resultDiscarded] && m.resultsApplied == 0)
+    }
+
+    @Test func anOverdueLeaseIsCancelledAndASilentWorkersLeasesAreTakenBack() {
+        // Lease grace is 2 s (twice the heartbeat, at least 2 s); at most 2 attempts.
+        var m = Self.machine([Self.batch([(Self.job(1, timeout: 60_000), 0), (Self.job(2, timeout: 500), 0)])])
+        _ = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 2)), at: Self.t(0))
+        _ = m.handle(Self.from("w1/a", .heartbeat(HeartbeatMessage())), at: Self.t(2000))
+        // Job 2's lease ends at 500 + 2000 ms: w1 still talks, so it is told to stop, and
+        // the job goes out again as attempt 2.
+        var out = m.handle(.tick, at: Self.t(2600))
+        let cancels = Self.sent(out, to: "w1/a").compactMap { if case .cancel(let c) = $0 { return c.jobIds } else { return nil } }
+        #expect(cancels == [[2]])
+        #expect(Self.events(out).map(\.kind) == [.leaseLost])
+        #expect(Self.leases(out, to: "w1/a").map { [$0.0, JobID($0.1)] } == [[2, 2]])
+        // w1 says nothing after t=2000: expired at 3 s of silence. Job 2 has used its two
+        // attempts and fails; job 1 goes back to the queue.
+        out = m.handle(.tick, at: Self.t(4999))
+        #expect(Self.events(out).isEmpty)
+        out = m.handle(.tick, at: Self.t(5000))
+        #expect(Self.events(out).map(\.kind) == [.workerExpired, .leaseLost, .leaseLost, .jobFailed])
+        #expect(m.scheduler.workerCount == 0 && m.scheduler.queuedCount == 1)
+        #expect(m.scheduler.progress["r"]?.failed == 1)
+    }
+
+    @Test func aFinishedRunIsDurableBeforeItIsReportedAndTheCoordinatorExits() {
+        var settings = Self.settings()
+        settings.exitWhenDone = true
+        var m = Self.machine([Self.batch([(Self.job(1), 0)])], settings: settings)
+        _ = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
+        let out = m.handle(Self.from("w1/a", Self.results([(1, 1, Self.ok())])), at: Self.t(10))
+        let order = out.compactMap { d -> String? in
+            switch d {
+            case .store(let writes) where writes.contains { if case .runState(_, .finished, _) = $0 { return true } else { return false } }:
+                return "finished"
+            case .flushStore: return "flush"
+            case .observe(.runFinished): return "observed"
+            case .exit: return "exit"
+            default: return nil
+            }
+        }
+        #expect(order == ["finished", "flush", "observed", "flush", "exit"])
+    }
+
+    @Test func nothingToServeExitsAtStartWhenAskedTo() {
+        var settings = Self.settings()
+        settings.exitWhenDone = true
+        var m = CoordinatorStateMachine(settings: settings, session: "c1", runs: [], nextJobID: 1)
+        #expect(Self.exits(m.handle(.start, at: Self.t(0))))
+    }
+
+    // MARK: A protocol run, end to end through the state machine
+
+    @Test func aProtocolRunWritesItsExportsAndLogsItsSummaryBeforeItFinishes() throws {
+        let config = try ProtocolDriverTests.config()
+        var settings = Self.settings()
+        settings.exitWhenDone = true
+        let directory = ProtocolDriverTests.scratch()
+        let run = ServedRun(id: "r", state: .running, config: config, exportDirectory: directory)
+        var m = CoordinatorStateMachine(settings: settings, session: "c1", runs: [run], nextJobID: 1)
+        var out = m.handle(.start, at: Self.t(0))
+        out += m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 64)), at: Self.t(1))
+        var clock: Int64 = 2
+        var exportsAsked = 0
+        var summary: RunSummary?
+        var exited = false
+        while !exited {
+            var answers: [(JobID, UInt32, JobOutcome)] = []
+            var index = 0
+            while index < out.count {
+                let directive = out[index]
+                index += 1
+                switch directive {
+                case .send(_, .jobs(let batch)):
+                    for lease in batch.leases {
+                        let job = Job(id: lease.jobID, run: "r", kind: .llm, payload: lease.payload, timeoutMilliseconds: 1000)
+                        answers.append((lease.jobID, lease.attempt, ProtocolDriverTests.outcome(job)))
+                    }
+                case .writeExports(let run, let dir, let files):
+                    exportsAsked += 1
+                    #expect(run == "r" && dir == directory && files.keys.sorted() == ["proposals.jsonl", "tasks.jsonl", "trajectories.jsonl"])
+                    out += m.handle(.exportsWritten(run, failure: nil), at: Self.t(clock))
+                case .store(let writes):
+                    for case .event(let e) in writes where e.kind == .protocolSummary { summary = RunSummary(json: e.detail) }
+                case .exit:
+                    exited = true
+                default:
+                    break
+                }
+            }
+            if exited { break }
+            clock += 1
+            out = answers.isEmpty ? [] : m.handle(Self.from("w1/a", Self.results(answers)), at: Self.t(clock))
+            #expect(clock < 1000, "the run does not finish")
+            if clock >= 1000 { break }
+        }
+        #expect(exportsAsked == 3, "once per round")
+        #expect(summary?.lines.first?.label == "rounds" && summary?.lines.first?.value.hasPrefix("3 of 3") == true)
+    }
+}
