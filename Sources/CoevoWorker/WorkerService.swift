@@ -1,4 +1,3 @@
-import CZeroMQ
 import CoevoBackends
 import CoevoCore
 import CoevoWire
@@ -6,14 +5,15 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// A worker process's service: a DEALER socket to the coordinator, the `CoordinatorLink`
-/// state machine for registration, heartbeats and reconnects, and the executors that run
-/// leased jobs. It keeps no agent state between jobs, so losing it loses only time.
+/// A worker process's shell: a DEALER socket to the coordinator, the executors that run
+/// leased jobs, and the clock around a `WorkerStateMachine`, which decides everything
+/// (registration, heartbeats, reconnects, which leases run, batching, drain). It keeps no
+/// agent state between jobs, so losing it loses only time.
 ///
-/// Everything happens on one task that consumes `Input`s in order; job tasks report back
+/// Everything happens on one task that consumes inputs in order; job tasks report back
 /// through the same stream, so no state is shared between threads.
 public final class WorkerService: Service, Sendable {
-    enum Input: Sendable {
+    enum Event: Sendable {
         case loop(SocketLoop.Event)
         case finished(JobID, attempt: UInt32, JobOutcome)
         case flushResults
@@ -31,16 +31,19 @@ public final class WorkerService: Service, Sendable {
     }
 
     public func run() async throws {
-        let (inputs, sink) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
+        let (events, sink) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .unbounded)
         let session = String(UInt64.random(in: .min ... .max), radix: 16)
         let loop = makeLoop(routingID: "\(settings.id.rawValue)/\(session)")
         try loop.start()
         let forward = Task {
             for await event in loop.events { sink.yield(.loop(event)) }
         }
-        var state = WorkerLoopState(service: self, loop: loop, sink: sink, session: session)
+        let identity = WorkerStateMachine.Identity(session: session, kinds: executors.kinds,
+                                                   hostname: ProcessInfo.processInfo.hostName, pid: UInt32(getpid()))
+        var shell = WorkerShell(machine: WorkerStateMachine(settings: settings, identity: identity, now: .now()),
+                                executors: executors, loop: loop, sink: sink, logger: logger)
         await withGracefulShutdownHandler {
-            await state.run(inputs)
+            await shell.run(events)
         } onGracefulShutdown: {
             sink.yield(.shutdown)
         }
@@ -52,177 +55,111 @@ public final class WorkerService: Service, Sendable {
         let endpoint = settings.coordinator
         let maxBytes = settings.maxMessageBytes
         return SocketLoop(name: "coevo-worker-zmq") {
-            let socket = try ZMQSocket(type: ZMQ_DEALER)
-            try socket.set(ZMQ_ROUTING_ID, bytes: Array(routingID.utf8))
-            try socket.set(ZMQ_LINGER, Int32(1000))
-            try socket.set(ZMQ_MAXMSGSIZE, maxBytes)
-            try socket.set(ZMQ_SNDHWM, Int32(100_000))
-            try socket.set(ZMQ_RCVHWM, Int32(100_000))
-            try socket.connect(endpoint)
-            return socket
+            try ZMQSocket.dealer(connectingTo: endpoint, routingID: routingID,
+                                 options: SocketOptions(maxMessageBytes: maxBytes))
         }
     }
 }
 
-/// The worker's mutable state, owned by the one task that runs `run(_:)`.
-struct WorkerLoopState {
-    let service: WorkerService
+/// Carries out the worker state machine's directives: sends, socket reopens, executor
+/// tasks and their cancels. Owned by the one task that runs `run(_:)`.
+struct WorkerShell {
+    var machine: WorkerStateMachine
+    let executors: ExecutorRegistry
     let loop: SocketLoop
-    let sink: AsyncStream<WorkerService.Input>.Continuation
-    let session: String
-    var link: CoordinatorLink
-    var settings: WorkerSettings { service.settings }
-    var logger: Logger { service.logger }
+    let sink: AsyncStream<WorkerService.Event>.Continuation
+    let logger: Logger
+    /// Executor tasks by job, with the attempt each was started for.
+    private var tasks: [JobID: (started: UInt32, task: Task<Void, Never>)] = [:]
+    private var parentGone = false
+    private var exiting = false
 
-    /// Running jobs, by id: the attempt the result will answer, and the attempt the task
-    /// was started for (which tells a cancelled task's late finish from the current one's).
-    var running: [JobID: (attempt: UInt32, started: UInt32, task: Task<Void, Never>)] = [:]
-    var pendingResults: [ResultMessage] = []
-    var flushScheduled = false
-    /// The socket made at start is already connected; later connects reopen it.
-    var socketIsFresh = true
-    var armedDeadline: MonotonicTime?
-    var coordinatorSession = ""
-    var drainDeadline: MonotonicTime?
-
-    init(service: WorkerService, loop: SocketLoop, sink: AsyncStream<WorkerService.Input>.Continuation, session: String) {
-        self.service = service
+    init(machine: WorkerStateMachine, executors: ExecutorRegistry, loop: SocketLoop,
+         sink: AsyncStream<WorkerService.Event>.Continuation, logger: Logger) {
+        self.machine = machine
+        self.executors = executors
         self.loop = loop
         self.sink = sink
-        self.session = session
-        self.link = CoordinatorLink(
-            heartbeatIntervalMilliseconds: service.settings.heartbeatIntervalMilliseconds,
-            liveness: service.settings.liveness, backoff: service.settings.backoff, now: .now())
+        self.logger = logger
     }
 
-    mutating func run(_ inputs: AsyncStream<WorkerService.Input>) async {
-        logger.info("worker \(settings.id) starting: coordinator \(settings.coordinator), \(settings.slots) slots, kinds \(service.executors.kinds.joined(separator: ","))")
-        perform(link.tick(now: .now()))
-        rearm(force: true)
-        for await input in inputs {
-            let now = MonotonicTime.now()
-            switch input {
+    mutating func run(_ events: AsyncStream<WorkerService.Event>) async {
+        feed(.start)
+        for await event in events {
+            switch event {
             case .loop(.messages(let batch)):
-                for frames in batch { handle(frames, now: now) }
-            case .loop(.tick(let at)):
-                armedDeadline = nil
-                perform(link.tick(now: at))
-                if let parent = settings.parentPID, getppid() != parent {
-                    logger.warning("parent process \(parent) is gone; stopping")
-                    beginDrain(now: at)
+                for frames in batch { feed(Self.decode(frames)) }
+            case .loop(.tick):
+                if let parent = machine.settings.parentPID, !parentGone, getppid() != parent {
+                    parentGone = true
+                    feed(.shutdown(reason: "parent process \(parent) is gone; stopping"))
                 }
-                if let deadline = drainDeadline, at >= deadline {
-                    logger.warning("drain timeout: giving back \(running.count) unfinished job(s)")
-                    for entry in running.values { entry.task.cancel() }
-                    running.removeAll()
-                }
+                feed(.tick)
             case .loop(.transport(let line)), .loop(.socketError(let line)):
-                logger.warning("\(line)")
+                feed(.socketProblem(line))
             case .loop(.unroutable):
                 break
             case .finished(let job, let started, let outcome):
-                guard let entry = running[job], entry.started == started else { break }  // cancelled meanwhile
-                running[job] = nil
-                addResult(job, entry.attempt, outcome)
+                if tasks[job]?.started == started { tasks[job] = nil }
+                feed(.finished([(job, started, outcome)]))
             case .flushResults:
-                flushScheduled = false
-                sendResults(now: now)
+                feed(.flushResults)
             case .shutdown:
-                beginDrain(now: now)
+                feed(.shutdown(reason: nil))
             }
-            if drainDeadline != nil && running.isEmpty {
-                sendResults(now: now)
-                send(.disconnect(DisconnectMessage.with { $0.reason = "worker shutting down" }), now: now)
-                logger.info("worker \(settings.id) drained and disconnected")
-                return
-            }
-            rearm(force: false)
+            if exiting { return }
         }
     }
 
-    // MARK: Messages from the coordinator
-
-    private mutating func handle(_ frames: [Data], now: MonotonicTime) {
-        guard frames.count == 1 else {
-            logger.warning("ignoring a \(frames.count)-frame message from the coordinator (expected 1 frame)")
-            return
-        }
-        let body: Envelope.OneOf_Body
+    /// The one place frames from the coordinator become typed messages.
+    static func decode(_ frames: [Data]) -> WorkerStateMachine.Input {
+        guard frames.count == 1 else { return .malformed("a \(frames.count)-frame message (expected 1 frame)") }
         do {
-            body = try WireCodec.decode(frames[0])
+            return .received(try WireCodec.decode(frames[0]))
         } catch {
-            logger.warning("ignoring message from coordinator: \(error)")
-            return
-        }
-        var isWelcome = false
-        if case .welcome = body { isWelcome = true }
-        link.received(now: now, isWelcome: isWelcome)
-        switch body {
-        case .welcome(let welcome):
-            if welcome.coordinatorSession != coordinatorSession {
-                logger.info("registered with coordinator \(welcome.coordinatorSession) at \(settings.coordinator)")
-                coordinatorSession = welcome.coordinatorSession
-            }
-        case .heartbeat:
-            break
-        case .jobs(let batch):
-            for lease in batch.leases { start(lease, now: now) }
-        case .cancel(let cancel):
-            for id in cancel.jobIds {
-                if let entry = running.removeValue(forKey: id) { entry.task.cancel() }
-            }
-            logger.info("coordinator cancelled \(cancel.jobIds.count) job(s): \(cancel.reason)")
-        case .disconnect(let goodbye):
-            logger.info("coordinator disconnected: \(goodbye.reason)")
-            perform(link.lost(now: now))
-        case .error(let error):
-            handleError(error, now: now)
-        default:
-            logger.warning("ignoring unexpected message from coordinator: \(body)")
+            return .malformed("\(error)")
         }
     }
 
-    private mutating func handleError(_ error: ErrorMessage, now: MonotonicTime) {
-        switch error.code {
-        case .unknownWorker:
-            // The coordinator restarted or expired us: register again at once.
-            logger.info("coordinator does not know this worker (\(error.message)); registering again")
-            perform(link.forgotten(now: now))
-        case .duplicateWorker:
-            logger.error("coordinator refused registration: \(error.message)")
-            perform(link.lost(now: now))
-        default:
-            logger.warning("coordinator reported \(error.code): \(error.message)")
+    private mutating func feed(_ input: WorkerStateMachine.Input) {
+        guard !exiting else { return }
+        for directive in machine.handle(input, now: .now()) {
+            switch directive {
+            case .send(let body):
+                loop.send([WireCodec.encode(body)])
+            case .reopenSocket:
+                loop.reopen()
+            case .run(let leases):
+                var immediate: [(job: JobID, started: UInt32, outcome: JobOutcome)] = []
+                for lease in leases {
+                    guard let executor = executors.executor(for: JobKind(lease.kind)) else { continue }  // the machine checked
+                    if let outcome = executor.runImmediately(payload: lease.payload) {
+                        immediate.append((lease.jobID, lease.attempt, outcome))
+                    } else {
+                        tasks[lease.jobID] = (lease.attempt, Self.spawn(lease, on: executor, reportingTo: sink))
+                    }
+                }
+                if !immediate.isEmpty { feed(.finished(immediate)) }
+            case .cancel(let jobs):
+                for job in jobs { tasks.removeValue(forKey: job)?.task.cancel() }
+            case .flushSoon:
+                sink.yield(.flushResults)
+            case .log(let level, let message):
+                logger.log(level: level, "\(message)")
+            case .wake(let time):
+                loop.wake(at: time)
+            case .exit:
+                exiting = true
+            }
         }
     }
 
-    // MARK: Jobs
-
-    private mutating func start(_ lease: LeaseMessage, now: MonotonicTime) {
-        if let entry = running[lease.jobID] {
-            // A restarted coordinator leased again a job this worker is still running for
-            // the coordinator before it: the running attempt answers the new lease, instead
-            // of its result being discarded as stale and the new lease never run.
-            if lease.attempt > entry.attempt {
-                running[lease.jobID]!.attempt = lease.attempt
-                logger.info("job \(lease.jobID) is already running here (attempt \(entry.started)); its result answers attempt \(lease.attempt)")
-            }
-            return
-        }
-        guard let executor = service.executors.executor(for: lease.kind) else {
-            addResult(lease.jobID, lease.attempt, JobOutcome(
-                status: .unsupported,
-                error: "worker \(settings.id) has no executor for kind '\(lease.kind)' (it has: \(service.executors.kinds.joined(separator: ", ")))"))
-            return
-        }
-        if let outcome = executor.runImmediately(payload: lease.payload) {
-            addResult(lease.jobID, lease.attempt, outcome)
-            return
-        }
-        let sink = self.sink
+    /// Runs one lease on its executor under the lease's timeout; reports through `sink`.
+    private static func spawn(_ lease: LeaseMessage, on executor: any JobExecutor,
+                              reportingTo sink: AsyncStream<WorkerService.Event>.Continuation) -> Task<Void, Never> {
         let (id, attempt, payload) = (lease.jobID, lease.attempt, lease.payload)
         let timeout = Int64(clamping: lease.timeoutMs)
-        let task = Task {
+        return Task {
             let clock = ContinuousClock()
             let started = clock.now
             let outcome = await withTaskGroup(of: JobOutcome?.self) { group in
@@ -239,94 +176,6 @@ struct WorkerLoopState {
             let elapsed = clock.now - started
             timed.durationMicroseconds = UInt64(max(0, elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000))
             sink.yield(.finished(id, attempt: attempt, timed))
-        }
-        running[id] = (attempt, attempt, task)
-    }
-
-    private mutating func addResult(_ job: JobID, _ attempt: UInt32, _ outcome: JobOutcome) {
-        pendingResults.append(ResultMessage(job: job, attempt: attempt, outcome: outcome))
-        // Results that finish close together share one message: the flush request queues
-        // behind the completions already waiting in the stream.
-        if !flushScheduled {
-            flushScheduled = true
-            sink.yield(.flushResults)
-        }
-    }
-
-    private mutating func sendResults(now: MonotonicTime) {
-        guard !pendingResults.isEmpty else { return }
-        var start = 0
-        while start < pendingResults.count {
-            let end = min(pendingResults.count, start + 4096)
-            var batch = ResultBatchMessage()
-            batch.results = Array(pendingResults[start..<end])
-            send(.results(batch), now: now)
-            start = end
-        }
-        pendingResults.removeAll(keepingCapacity: true)
-    }
-
-    // MARK: Link actions
-
-    private mutating func perform(_ actions: [CoordinatorLink.Action]) {
-        let now = MonotonicTime.now()
-        for action in actions {
-            switch action {
-            case .connectAndRegister:
-                if socketIsFresh {
-                    socketIsFresh = false
-                } else {
-                    logger.info("reconnecting to \(settings.coordinator)")
-                    loop.reopen()
-                }
-                sendReady(now: now)
-            case .register:
-                sendReady(now: now)
-            case .sendHeartbeat:
-                send(.heartbeat(HeartbeatMessage.with { $0.activeJobs = UInt32(running.count) }), now: now)
-            case .disconnect(let silent, let retry):
-                if silent >= settings.heartbeatIntervalMilliseconds {
-                    logger.warning("coordinator silent for \(silent) ms; reconnecting in \(retry) ms")
-                } else {
-                    logger.info("coordinator gone; reconnecting in \(retry) ms")
-                }
-            }
-        }
-    }
-
-    private mutating func sendReady(now: MonotonicTime) {
-        var ready = ReadyMessage()
-        ready.workerID = settings.id.rawValue
-        ready.session = session
-        ready.slots = drainDeadline == nil ? UInt32(settings.slots) : 0
-        ready.capabilities = service.executors.kinds
-        ready.heartbeatIntervalMs = UInt32(settings.heartbeatIntervalMilliseconds)
-        ready.hostname = ProcessInfo.processInfo.hostName
-        ready.pid = UInt32(getpid())
-        send(.ready(ready), now: now)
-    }
-
-    private mutating func send(_ body: Envelope.OneOf_Body, now: MonotonicTime) {
-        loop.send([WireCodec.encode(body)])
-        link.sent(now: now)
-    }
-
-    /// Stops taking jobs (READY with zero slots), lets running ones finish up to the drain
-    /// timeout, then says DISCONNECT.
-    private mutating func beginDrain(now: MonotonicTime) {
-        guard drainDeadline == nil else { return }
-        drainDeadline = now + settings.drainTimeoutMilliseconds
-        logger.info("worker \(settings.id) draining: \(running.count) job(s) running")
-        if link.state == .connected { sendReady(now: now) }
-    }
-
-    /// Asks the loop for a tick at the link's next deadline. An earlier tick is harmless
-    /// (the link does nothing and we re-arm), so only an earlier deadline needs a wakeup.
-    private mutating func rearm(force: Bool) {
-        let next = min(link.nextDeadline, MonotonicTime.now() + 250)
-        if force || armedDeadline == nil || next < armedDeadline! {
-            armedDeadline = next
-            loop.wake(at: next)
         }
     }
 }
