@@ -87,6 +87,7 @@ let package = Package(
         .testTarget(name: "CoevoWireTests", dependencies: ["CoevoWire", "CoevoCore"]),
         .testTarget(name: "CoevoStoreTests", dependencies: ["CoevoStore", "CoevoCore"]),
         .testTarget(name: "CoevoCoordinatorTests", dependencies: ["CoevoCoordinator", "CoevoCore"]),
+        .testTarget(name: "CoevoWorkerTests", dependencies: ["CoevoWorker", "CoevoCore", "CoevoWire"]),
         .testTarget(name: "CoevoBackendsTests", dependencies: ["CoevoBackends", "CoevoCore", "CoevoTestSupport"]),
         // Helpers shared by the test targets (ports, the scripted chat server).
         .target(name: "CoevoTestSupport", path: "Tests/CoevoTestSupport"),
