@@ -30,7 +30,7 @@ public struct ProposerSolverEngine: ProtocolEngine {
         case propose(CallBatch, slots: [String: (proposer: Int, category: Int)])
         case solve(CallBatch, tasks: [ProposedTask], attempts: [String: (task: Int, solver: Int)])
         /// Reflections and consolidations, the round's figures waiting for the lifecycle.
-        case heartbeats(CallBatch, ProposerSolverRoundReport)
+        case ending(RoundEnd<ProposerSolverRoundReport>)
         /// Between rounds: before the first, and after the last.
         case idle
     }
@@ -81,12 +81,10 @@ public struct ProposerSolverEngine: ProtocolEngine {
             guard batch.record(key, reply) else { return [] }
             phase = .solve(batch, tasks: tasks, attempts: attempts)
             return batch.isComplete ? finishAttempts(batch, tasks: tasks, attempts: attempts) : []
-        case .heartbeats(var batch, let report):
-            guard batch.record(key, reply) else { return [] }
-            phase = .heartbeats(batch, report)
-            guard batch.isComplete else { return [] }
-            outbox.post(contentsOf: AgentPool.applyHeartbeats(batch, round: round, to: &proposers, &solvers))
-            return closeRound(report)
+        case .ending(var ending):
+            guard ending.record(key, reply) else { return [] }
+            phase = .ending(ending)
+            return ending.isComplete ? closeRound(ending) : []
         case .idle:
             return []
         }
@@ -256,11 +254,6 @@ public struct ProposerSolverEngine: ProtocolEngine {
                 }
             }
         }
-        outbox.post(contentsOf: proposers.takePivotEvents() + solvers.takePivotEvents())
-        let heartbeatCalls = proposers.heartbeatCalls(round: round, base: Self.proposerBase, maxTokens: settings.maxTokens,
-                                                      temperature: settings.proposerTemperature, seed: settings.seed)
-            + solvers.heartbeatCalls(round: round, base: Self.solverBase, maxTokens: settings.maxTokens,
-                                     temperature: settings.solverTemperature, seed: settings.seed)
         let proposals = proposalRecords.filter { $0.round == round }.count
         let attempts = outcomes.joined()
         let report = ProposerSolverRoundReport(
@@ -269,28 +262,21 @@ public struct ProposerSolverEngine: ProtocolEngine {
             solveRate: attempts.isEmpty ? 0 : Double(attempts.filter(\.correct).count) / Double(attempts.count),
             meanProposerReward: proposals == 0 ? 0 : rewards.reduce(0, +) / Double(proposals),
             codreamEvents: codreamEvents, insightsRouted: proposers.insightsRouted + solvers.insightsRouted - routedBefore,
-            heartbeatCalls: heartbeatCalls.count, lifecycleEvents: 0, proposers: 0, solvers: 0)
-        guard heartbeatCalls.isEmpty else {
-            phase = .heartbeats(CallBatch(heartbeatCalls), report)
-            return heartbeatCalls
+            heartbeatCalls: 0, lifecycleEvents: 0, proposers: 0, solvers: 0)
+        let ending = RoundEnd(report, round: round, maxTokens: settings.maxTokens, seed: settings.seed,
+                              &proposers, HeartbeatVoice(base: Self.proposerBase, temperature: settings.proposerTemperature),
+                              &solvers, HeartbeatVoice(base: Self.solverBase, temperature: settings.solverTemperature),
+                              outbox: &outbox)
+        guard ending.isComplete else {
+            phase = .ending(ending)
+            return ending.calls
         }
-        return closeRound(report)
+        return closeRound(ending)
     }
 
-    /// The lifecycle on both pools, then the round's report; starts the next round.
-    private mutating func closeRound(_ figures: ProposerSolverRoundReport) -> [AgentCall] {
-        let lifecycle = proposers.evolve(round: round, tasksSeenPerNiche: tasksSeen)
-            + solvers.evolve(round: round, tasksSeenPerNiche: tasksSeen)
-        outbox.post(contentsOf: lifecycle)
-        var report = figures
-        report.lifecycleEvents = lifecycle.count
-        report.proposers = proposers.active.count
-        report.solvers = solvers.active.count
-        reports.append(report)
-        outbox.post(ProtocolEvent(.proposerSolverRound, report.json))
-        outbox.progress(String(format: "round %d/%d: %d proposals, %d format failures, solve rate %.2f, proposer reward %.2f, %d kept, %d insights routed, %d heartbeat calls, %d lineage events",
-                              round, settings.rounds, report.proposals, report.formatFailures, report.solveRate,
-                              report.meanProposerReward, report.kept, report.insightsRouted, report.heartbeatCalls, report.lifecycleEvents))
+    /// The shared round ending, then the next round.
+    private mutating func closeRound(_ ending: RoundEnd<ProposerSolverRoundReport>) -> [AgentCall] {
+        reports.append(ending.close(rounds: settings.rounds, tasksSeen: tasksSeen, &proposers, &solvers, outbox: &outbox))
         round += 1
         phase = .idle
         return round <= settings.rounds ? beginRound() : []
@@ -319,75 +305,4 @@ public struct ProposerSolverEngine: ProtocolEngine {
             "trajectories.jsonl": trajectories.map(ExportLine.json),
         ]
     }
-}
-
-/// One round's figures, logged as the `ps_round` event.
-public struct ProposerSolverRoundReport: Codable, Hashable, Sendable {
-    public var round: Int
-    public var proposals: Int
-    public var formatFailures: Int
-    /// Readable tasks (proposals that were not format failures).
-    public var tasks: Int
-    public var duplicates: Int
-    public var kept: Int
-    /// Correct attempts over all attempts.
-    public var solveRate: Double
-    /// Over every proposal: a format failure earns 0.
-    public var meanProposerReward: Double
-    public var codreamEvents: Int
-    public var insightsRouted: Int
-    /// Reflections, consolidations and custom heartbeats asked of the model.
-    public var heartbeatCalls: Int
-    public var lifecycleEvents: Int
-    public var proposers: Int
-    public var solvers: Int
-
-    var json: String { ExportLine.json(self) }
-}
-
-/// Export rows (JSON lines, snake_case keys).
-struct ProposalRecord: Codable, Sendable {
-    var round: Int
-    var proposer: String
-    var category: String
-    var system: String
-    var prompt: String
-    var reply: String
-    var valid: Bool
-    var failure: String?
-    var task: String?
-    var label: String?
-    var duplicate: Bool
-    var solved: Int?
-    var attempts: Int?
-    var reward: Double
-    var kept: Bool
-}
-
-struct KeptTaskRecord: Codable, Sendable {
-    var round: Int
-    var category: String
-    var task: String
-    var label: String
-    var proposer: String
-    var proposerAnswer: String?
-    var proposerAnswerCorrect: Bool
-    var solveRate: Double
-    var solved: Int
-    var attempts: Int
-    var reward: Double
-}
-
-struct TrajectoryRecord: Codable, Sendable {
-    var round: Int
-    var category: String
-    var task: String
-    var label: String
-    var solver: String
-    var system: String
-    var prompt: String
-    var reply: String
-    var answer: String?
-    var correct: Bool
-    var reward: Double
 }
