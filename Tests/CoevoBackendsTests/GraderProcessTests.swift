@@ -14,7 +14,7 @@ import Testing
         return dir
     }()
 
-    func grader(_ python: String, timeout: Int = 5000) -> CommandGrader {
+    func grader(_ python: String, timeout: Int = 20_000) -> CommandGrader {
         var spec = CommandSpec(arguments: ["python3", "-c", python], workingDirectory: directory)
         spec.timeoutMilliseconds = timeout
         return CommandGrader(spec: spec)
