@@ -9,6 +9,9 @@ import GRDB
 /// A lease that completes within the same batch is not written at all: its result row
 /// records the worker and attempt, and a lease that never reached the disk is requeued on
 /// resume just as a written one would be.
+///
+/// Contract: `enqueue` from any thread (one caller's mutations commit in the order it
+/// enqueued them); `stop()` once, after the last `enqueue`.
 public final class StoreWriter: @unchecked Sendable {
     private let pool: DatabasePool
     private let flushInterval: TimeInterval

@@ -11,6 +11,9 @@ import Synchronization
 ///
 /// Nothing here decides anything: the coordinator and worker state machines do, and this
 /// shell only moves bytes. It never blocks the cooperative thread pool.
+///
+/// Contract: `start()` once, before anything else; `send`, `wake(at:)` and `reopen()`
+/// from any thread; `events` read by one consumer; `stop()` once, last.
 public final class SocketLoop: Sendable {
     public enum Event: Sendable {
         /// Whole multipart messages, in arrival order (a ROUTER's start with the routing id).
