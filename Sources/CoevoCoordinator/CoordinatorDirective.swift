@@ -64,6 +64,9 @@ public enum CoordinatorDirective: Sendable {
     /// Wait until every queued write is on disk (a finished run is a durable run).
     case flushStore
     case log(Logger.Level, String)
+    /// Make sure the store has reserved every job id below this one before anything
+    /// after this directive goes out (see `CoevoStore.reserveJobIDs`); stop if it cannot.
+    case reserveJobIDs(below: JobID)
     /// Write a run's training-data exports (file name -> JSON lines) into `directory`,
     /// then answer with `.exportsWritten`.
     case writeExports(RunID, directory: URL, files: [String: [String]])

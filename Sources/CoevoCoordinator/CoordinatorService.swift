@@ -48,8 +48,9 @@ public final class CoordinatorService: Service, Sendable {
     }
 
     public func run() async throws {
+        let ids = try store.reserveJobIDs(CoordinatorStateMachine.jobIDBlock)
         let machine = CoordinatorStateMachine(settings: settings, session: session, runs: try ServedRun.load(from: store),
-                                              nextJobID: try store.nextJobID())
+                                              jobIDs: ids)
         let logger = self.logger
         store.writer.onError { logger.error("\($0)") }
         var shell = CoordinatorShell(machine: machine, loop: loop, store: store, logger: logger, observer: observer)
@@ -103,6 +104,8 @@ struct CoordinatorShell {
     let observer: CoordinatorObserver
     private var durableReported: UInt64 = 0
     private var exiting = false
+    /// Set when a directive could not be carried out safely: nothing more is.
+    private var halted = false
 
     init(machine: CoordinatorStateMachine, loop: SocketLoop, store: CoevoStore, logger: Logger, observer: CoordinatorObserver) {
         self.machine = machine
@@ -138,6 +141,7 @@ struct CoordinatorShell {
 
     private mutating func perform(_ directives: [CoordinatorDirective], outgoing: inout [[Data]]) {
         for directive in directives {
+            if halted { return }
             switch directive {
             case .send(let routing, let body):
                 outgoing.append([routing, WireCodec.encode(body)])
@@ -147,6 +151,16 @@ struct CoordinatorShell {
                 store.writer.flush()
             case .log(let level, let message):
                 logger.log(level: level, "\(message)")
+            case .reserveJobIDs(let ceiling):
+                do {
+                    try store.raiseJobIDCeiling(to: ceiling)
+                } catch {
+                    // Leasing ids the store has not reserved could give one id to two jobs
+                    // after a crash: stop instead, before anything after this goes out.
+                    logger.critical("cannot reserve job ids in \(store.path): \(error); stopping so that no id is handed out twice (running jobs are requeued on the next start)")
+                    exiting = true
+                    halted = true
+                }
             case .writeExports(let run, let directory, let files):
                 let failure = ExportFiles.write(files, to: directory)
                 perform(machine.handle(.exportsWritten(run, failure: failure), at: Self.now()), outgoing: &outgoing)

@@ -28,8 +28,12 @@ public struct CoordinatorStateMachine {
     private var activeRuns: Set<RunID> = []
     /// Runs whose jobs are made as results arrive (protocols).
     private var drivers: [RunID: any RunDriver] = [:]
-    /// The id the next job made by a driver gets.
+    /// The id the next job made by a driver gets, and the first id the store has not
+    /// reserved: ids at or above it must be reserved before a job that has one goes out.
     private var nextJobID: JobID
+    private var jobIDCeiling: JobID
+    /// How many ids one reservation takes: one synchronous store write per this many jobs.
+    public static let jobIDBlock = 1_000_000
     public private(set) var resultsApplied: UInt64 = 0
     public private(set) var resultsDurable: UInt64 = 0
     private var started = MonotonicTime.zero
@@ -46,12 +50,13 @@ public struct CoordinatorStateMachine {
     private var now = CoordinatorTime(monotonic: .zero, wall: 0)
 
     /// `runs` are the unfinished runs of the store (what `ServedRun.load` reads);
-    /// `nextJobID` is the first id no stored job has.
-    public init(settings: CoordinatorSettings, session: String, runs: [ServedRun], nextJobID: JobID) {
+    /// `jobIDs` the ids the store has reserved for this coordinator's new jobs.
+    public init(settings: CoordinatorSettings, session: String, runs: [ServedRun], jobIDs: Range<JobID>) {
         self.settings = settings
         self.session = session
         self.served = runs
-        self.nextJobID = nextJobID
+        nextJobID = jobIDs.lowerBound
+        jobIDCeiling = jobIDs.upperBound
         scheduler = Scheduler(settings: settings.scheduler)
     }
 
@@ -220,11 +225,12 @@ public struct CoordinatorStateMachine {
             return
         }
         let worker = WorkerID(ready.workerID)
-        let previousSession = scheduler.session(of: worker)
         switch scheduler.register(worker, session: ready.session, slots: Int(ready.slots), now: now.monotonic) {
         case .duplicate:
             out.log(.warning, "refused READY from \(Self.printable(routing)): worker id '\(worker)' is in use by a live worker")
-            reply(routing, .duplicateWorker, "worker id '\(worker)' is already used by a live worker (session \(previousSession ?? "?")); give this worker another --id")
+            // The live worker's session stays out of the reply: with it, READY could take
+            // over that worker's route and leases.
+            reply(routing, .duplicateWorker, "worker id '\(worker)' is already used by a live worker; give this worker another --id")
             record(.workerRefused, worker: worker.rawValue, detail: "duplicate id")
             return
         case .accepted:
@@ -385,6 +391,12 @@ public struct CoordinatorStateMachine {
         if !step.jobs.isEmpty {
             for job in step.jobs { scheduler.submit(job) }
             out.store(contentsOf: step.jobs.map { .submitted($0) })
+        }
+        if nextJobID > jobIDCeiling {
+            // Some of these jobs have ids the store has not reserved: reserve the next
+            // block before they can be leased (dispatch comes after this).
+            jobIDCeiling = nextJobID + JobID(Self.jobIDBlock)
+            out.append(.reserveJobIDs(below: jobIDCeiling))
         }
         out.store(contentsOf: step.events.map { .event($0) })
         if let line = step.progress { out.log(.info, "\(run) \(line)") }

@@ -31,7 +31,8 @@ public enum RunLauncher {
         }
         let run = StoredRun(id: id, name: config.run.name, seed: config.run.seed, config: configText)
         // A protocol run's jobs are made by its driver as the run goes.
-        let jobs = config.isProtocolRun ? [] : WorkloadPlan.jobs(for: config, run: RunID(id), firstID: try store.nextJobID())
+        let jobs = config.isProtocolRun ? []
+            : WorkloadPlan.jobs(for: config, run: RunID(id), firstID: try store.reserveJobIDs(config.workload.jobs).lowerBound)
         try store.createRun(run, jobs: jobs)
         if config.isProtocolRun {
             logger.info("created run \(id), seed \(config.run.seed)")

@@ -87,6 +87,10 @@ public final class CoevoStore: Sendable {
                     FROM jobs j LEFT JOIN results r ON r.job_id = j.id;
                 """)
         }
+        // Job ids are reserved in blocks before they are handed out (see reserveJobIDs).
+        migrator.registerMigration("v2-job-id-ceiling") { db in
+            try db.execute(sql: "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+        }
         return migrator
     }
 
@@ -140,10 +144,31 @@ public final class CoevoStore: Sendable {
     }
 
     /// The id the next new job gets.
-    public func nextJobID() throws -> JobID {
-        try pool.read { db in
-            JobID(try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) + 1 FROM jobs") ?? 1)
+    /// Reserves `count` fresh job ids, durably, before any of them is handed out. A
+    /// coordinator leases jobs before the write-behind commits them, so after a crash the
+    /// largest stored id says nothing about the ids the lost process gave out; the ceiling
+    /// does, and new ids always start above it. So no id is ever given to two jobs, and a
+    /// worker still running a job of the lost process never sees its id again.
+    public func reserveJobIDs(_ count: Int) throws -> Range<JobID> {
+        try pool.write { db in
+            let ceiling = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'job_id_ceiling'") ?? 1
+            let stored = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) + 1 FROM jobs") ?? 1
+            let first = max(ceiling, stored)
+            try Self.setJobIDCeiling(first + Int64(max(0, count)), in: db)
+            return JobID(first)..<JobID(first + Int64(max(0, count)))
         }
+    }
+
+    /// Raises the reserved ceiling to at least `ceiling` (ids below it may be handed out).
+    public func raiseJobIDCeiling(to ceiling: JobID) throws {
+        try pool.write { db in try Self.setJobIDCeiling(Int64(ceiling), in: db) }
+    }
+
+    private static func setJobIDCeiling(_ value: Int64, in db: GRDB.Database) throws {
+        try db.execute(sql: """
+            INSERT INTO meta (key, value) VALUES ('job_id_ceiling', ?)
+            ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)
+            """, arguments: [value])
     }
 
     // MARK: Resume

@@ -39,7 +39,7 @@ import Testing
     }
 
     static func machine(_ runs: [ServedRun], settings: CoordinatorSettings = settings(), next: JobID = 100) -> CoordinatorStateMachine {
-        var machine = CoordinatorStateMachine(settings: settings, session: "c1", runs: runs, nextJobID: next)
+        var machine = CoordinatorStateMachine(settings: settings, session: "c1", runs: runs, jobIDs: next..<(next + 1_000_000))
         _ = machine.handle(.start, at: t(0))
         return machine
     }
@@ -120,6 +120,8 @@ import Testing
         _ = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(10))
         let out = m.handle(Self.from("w1/b", Self.ready("w1", session: "b", slots: 1)), at: Self.t(500))
         #expect(Self.errors(out, to: "w1/b") == [.duplicateWorker])
+        let texts = Self.sent(out, to: "w1/b").compactMap { if case .error(let e) = $0 { return e.message } else { return nil } }
+        #expect(texts.allSatisfy { !$0.contains("session") && !$0.contains(" a)") }, "the live worker's session is not revealed: \(texts)")
         #expect(Self.events(out).map(\.kind) == [.workerRefused])
         #expect(m.scheduler.workerCount == 1)
         // Once the first has been silent past the limit (3 s), the id may be taken over.
@@ -312,7 +314,7 @@ import Testing
     @Test func nothingToServeExitsAtStartWhenAskedTo() {
         var settings = Self.settings()
         settings.exitWhenDone = true
-        var m = CoordinatorStateMachine(settings: settings, session: "c1", runs: [], nextJobID: 1)
+        var m = CoordinatorStateMachine(settings: settings, session: "c1", runs: [], jobIDs: 1..<2)
         #expect(Self.exits(m.handle(.start, at: Self.t(0))))
     }
 
@@ -324,7 +326,7 @@ import Testing
         settings.exitWhenDone = true
         let directory = ProtocolDriverTests.scratch()
         let run = ServedRun(id: "r", state: .running, config: config, exportDirectory: directory)
-        var m = CoordinatorStateMachine(settings: settings, session: "c1", runs: [run], nextJobID: 1)
+        var m = CoordinatorStateMachine(settings: settings, session: "c1", runs: [run], jobIDs: 1..<1_000_000)
         var out = m.handle(.start, at: Self.t(0))
         out += m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 64)), at: Self.t(1))
         var clock: Int64 = 2
@@ -363,5 +365,35 @@ import Testing
         }
         #expect(exportsAsked == 3, "once per round")
         #expect(summary?.lines.first?.label == "rounds" && summary?.lines.first?.value.hasPrefix("3 of 3") == true)
+    }
+
+    // MARK: Job ids
+
+    /// A crashed coordinator may have leased jobs the store never got: their ids must
+    /// never be given again. Ids past the store's reservation go out only after it grows.
+    @Test func jobIdsPastTheReservationAreReservedBeforeTheyAreLeased() throws {
+        let run = ServedRun(id: "r", state: .running, config: try ProtocolDriverTests.config(),
+                            exportDirectory: ProtocolDriverTests.scratch())
+        // Ids 1...4 are reserved: round 1's four proposals.
+        var m = CoordinatorStateMachine(settings: Self.settings(), session: "c1", runs: [run], jobIDs: 1..<5)
+        let start = m.handle(.start, at: Self.t(0))
+        #expect(!start.contains { if case .reserveJobIDs = $0 { return true } else { return false } })
+        let leased = Self.leases(m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 64)), at: Self.t(1)), to: "w1/a")
+        #expect(leased.map(\.0) == [1, 2, 3, 4])
+        // The proposals answered, the driver makes solve jobs from id 5 on.
+        let answers = leased.map { id, attempt -> (JobID, UInt32, JobOutcome) in
+            let output = LLMJobOutput(text: "TASK: \(id) + 2", promptTokens: 1, completionTokens: 1, costUSD: 0)
+            return (id, attempt, Self.ok(try! JSONEncoder().encode(output)))
+        }
+        let out = m.handle(Self.from("w1/a", Self.results(answers)), at: Self.t(2))
+        let reserve = out.firstIndex { if case .reserveJobIDs = $0 { return true } else { return false } }
+        let firstLease = out.firstIndex { if case .send(_, .jobs) = $0 { return true } else { return false } }
+        guard let reserve, let firstLease else { Issue.record("no reservation or no lease: \(out)"); return }
+        #expect(reserve < firstLease, "reserved before any new id is leased")
+        if case .reserveJobIDs(let below) = out[reserve] {
+            let newIDs = Self.leases(out, to: "w1/a").map(\.0)
+            #expect(!newIDs.isEmpty && newIDs.allSatisfy { $0 >= 5 && $0 < below })
+            #expect(below == newIDs.max()! + 1 + JobID(CoordinatorStateMachine.jobIDBlock))
+        }
     }
 }

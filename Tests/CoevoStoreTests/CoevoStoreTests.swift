@@ -20,7 +20,7 @@ import Testing
     @Test func resultsBecomeDurableAndResumeSeesTheRest() throws {
         let store = try CoevoStore(path: path)
         try store.createRun(StoredRun(id: "r1", name: "n", seed: 1, config: "{}"), jobs: jobs(10))
-        #expect(try store.nextJobID() == 11)
+        #expect(try store.reserveJobIDs(5) == 11..<16)
         store.writer.enqueue(.leased(1, worker: "w1", attempt: 1, at: 0))
         store.writer.enqueue(.leased(2, worker: "w1", attempt: 1, at: 0))
         store.writer.enqueue(result(1))
@@ -71,6 +71,22 @@ import Testing
         #expect(try store.events(kind: .workerJoined).map(\.detail) == ["#0", "#1", "#2", "#3", "#4"])
         #expect(try store.events(kind: .workerLeft).count == 1)
         store.writer.stop()
+    }
+
+    /// Reserved ids are never handed out again: not by a second reservation, not after a
+    /// reopen (a restarted coordinator), not when jobs with lower ids are stored later.
+    @Test func reservedJobIdsAreNeverGivenTwice() throws {
+        let store = try CoevoStore(path: path)
+        #expect(try store.reserveJobIDs(100) == 1..<101)
+        #expect(try store.reserveJobIDs(10) == 101..<111)
+        try store.raiseJobIDCeiling(to: 50)  // never lowers
+        #expect(try store.reserveJobIDs(1) == 111..<112)
+        try store.raiseJobIDCeiling(to: 500)
+        try store.createRun(StoredRun(id: "r1", name: "n", seed: 1, config: "{}"), jobs: jobs(3, first: 600))
+        let reopened = try CoevoStore(path: path)
+        #expect(try reopened.reserveJobIDs(2) == 603..<605, "above both the ceiling and the largest stored id")
+        store.writer.stop()
+        reopened.writer.stop()
     }
 }
 
