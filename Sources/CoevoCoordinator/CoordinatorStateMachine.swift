@@ -26,6 +26,8 @@ public struct CoordinatorStateMachine {
     /// The runs handed to `init`, served from `.start` on.
     private var served: [ServedRun]
     private var activeRuns: Set<RunID> = []
+    /// Runs left unfinished because their stored config does not load here.
+    public private(set) var unserved: [RunID] = []
     /// Runs whose jobs are made as results arrive (protocols).
     private var drivers: [RunID: any RunDriver] = [:]
     /// The id the next job made by a driver gets, and the first id the store has not
@@ -112,13 +114,19 @@ public struct CoordinatorStateMachine {
         served = []
         out.log(.info, "coordinator \(session) listening on \(settings.bind)")
         out.append(.wake(at: now.monotonic + settings.tickMilliseconds))
-        if finishRunsIfDone(), settings.exitWhenDone { exit() }
+        if finishRunsIfDone(), settings.exitWhenDone {
+            if !unserved.isEmpty { out.log(.error, "nothing to serve: every unfinished run's config fails to load here") }
+            exit()
+        }
     }
 
     private mutating func serve(_ run: ServedRun) {
         if let problem = run.configProblem {
-            // E.g. a red-blue intents_file that is not where this coordinator runs.
-            out.log(.error, "run \(run.id): its stored config does not load here (\(problem)); only its stored jobs are served. Start the coordinator where the config's files are to resume its experiment")
+            // E.g. a red-blue intents_file that is not where this coordinator runs. Serving
+            // its stored jobs alone would mark an experiment finished that never was.
+            out.log(.error, "run \(run.id) is not served: its stored config does not load here (\(problem)). It stays unfinished; start the coordinator where the config's files are to resume it")
+            unserved.append(run.id)
+            return
         }
         if run.state != .running {
             out.store(.runState(run.id.rawValue, .running, at: now.wall))
@@ -413,7 +421,8 @@ public struct CoordinatorStateMachine {
         let t = now.monotonic
         let allDone = finishRunsIfDone()
         if allDone && settings.exitWhenDone && drainDeadline == nil {
-            out.log(.info, "every run is finished; exiting")
+            out.log(.info, unserved.isEmpty ? "every run is finished; exiting"
+                : "every run it could serve is finished; exiting (not served: \(unserved.map(\.rawValue).joined(separator: ", ")))")
             sayGoodbye(reason: "coordinator finished its runs")
             exit()
             return

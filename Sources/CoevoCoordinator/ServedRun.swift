@@ -9,7 +9,7 @@ public struct ServedRun {
     public var id: RunID
     public var state: StoredRun.State
     /// Nil when the stored config does not load here (`configProblem` says why): then
-    /// only the run's stored jobs are served.
+    /// the run is not served and stays unfinished.
     public var config: ExperimentConfig?
     public var configProblem: String?
     /// Every stored job with its outcome: for protocol runs (replayed) and for runs with

@@ -367,6 +367,29 @@ import Testing
         #expect(summary?.lines.first?.label == "rounds" && summary?.lines.first?.value.hasPrefix("3 of 3") == true)
     }
 
+    /// A run whose stored config does not load here (say its intents file is elsewhere)
+    /// is reported and left unfinished, not served as a plain batch and marked finished.
+    @Test func aRunWhoseConfigDoesNotLoadIsReportedAndLeftUnfinished() {
+        var run = Self.batch([(Self.job(1), 0)], config: nil)
+        run.configProblem = "red_blue.intents_file: cannot read 'intents.jsonl'"
+        var settings = Self.settings()
+        settings.exitWhenDone = true
+        var m = CoordinatorStateMachine(settings: settings, session: "c1", runs: [run], jobIDs: 10..<20)
+        let out = m.handle(.start, at: Self.t(0))
+        #expect(m.unserved == ["r"])
+        #expect(out.contains { if case .log(.error, let line) = $0 { return line.contains("intents.jsonl") && line.contains("stays unfinished") } else { return false } })
+        let states = out.flatMap { d -> [StoredRun.State] in
+            guard case .store(let writes) = d else { return [] }
+            return writes.compactMap { if case .runState(_, let state, _) = $0 { return state } else { return nil } }
+        }
+        #expect(states.isEmpty, "its state is left as it was")
+        #expect(Self.exits(out))
+        // A coordinator that keeps serving leases nothing of it.
+        var serving = CoordinatorStateMachine(settings: Self.settings(), session: "c1", runs: [run], jobIDs: 10..<20)
+        _ = serving.handle(.start, at: Self.t(0))
+        #expect(Self.leases(serving.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 4)), at: Self.t(1)), to: "w1/a").isEmpty)
+    }
+
     // MARK: Job ids
 
     /// A crashed coordinator may have leased jobs the store never got: their ids must
