@@ -85,7 +85,9 @@ let package = Package(
 
         .testTarget(name: "CoevoCoreTests", dependencies: ["CoevoCore"]),
         .testTarget(name: "CoevoWireTests", dependencies: ["CoevoWire", "CoevoCore"]),
-        .testTarget(name: "CoevoStoreTests", dependencies: ["CoevoStore", "CoevoCore"]),
+        .testTarget(
+            name: "CoevoStoreTests",
+            dependencies: ["CoevoStore", "CoevoCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "CoevoCoordinatorTests", dependencies: ["CoevoCoordinator", "CoevoCore"]),
         .testTarget(name: "CoevoWorkerTests", dependencies: ["CoevoWorker", "CoevoCore", "CoevoWire"]),
         .testTarget(name: "CoevoBackendsTests", dependencies: ["CoevoBackends", "CoevoCore", "CoevoTestSupport"]),

@@ -44,6 +44,14 @@ public struct CoordinatorCommand: AsyncParsableCommand {
         try await runUntilShutdown([service], logger: logger)
         store.writer.stop()
         ZMQContext.shared.terminate()
+        try failIfTheStoreGaveUp(store)
+    }
+}
+
+/// A coordinator that stopped because its store could not be written exits non-zero.
+func failIfTheStoreGaveUp(_ store: CoevoStore) throws {
+    if let failure = store.writer.failure {
+        throw UserFacingError("the database \(store.path) could not be written (\(failure)); the run stopped and resumes from what was committed once it can be written again")
     }
 }
 

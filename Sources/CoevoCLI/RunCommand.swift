@@ -95,6 +95,7 @@ public struct RunCommand: AsyncParsableCommand {
         store.writer.stop()
         ZMQContext.shared.terminate()
         try printSummary(store: store, runs: runIDs, config: config, seconds: Date().timeIntervalSince(started))
+        try failIfTheStoreGaveUp(store)
     }
 
     private func printSummary(store: CoevoStore, runs: [String], config: ExperimentConfig, seconds: Double) throws {

@@ -36,6 +36,8 @@ public enum CoordinatorInput: Sendable {
     case shutdown
     /// The store has made this many results durable (the shell reports it as it grows).
     case storeCommitted(durableResults: UInt64)
+    /// The store gave up writing (a batch failed every retry): nothing more can be kept.
+    case storeFailed(String)
     /// A `.writeExports` directive was carried out: nil when written, else why not.
     case exportsWritten(RunID, failure: String?)
 }

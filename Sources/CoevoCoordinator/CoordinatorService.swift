@@ -103,6 +103,7 @@ struct CoordinatorShell {
     let logger: Logger
     let observer: CoordinatorObserver
     private var durableReported: UInt64 = 0
+    private var failureReported = false
     private var exiting = false
     /// Set when a directive could not be carried out safely: nothing more is.
     private var halted = false
@@ -123,6 +124,11 @@ struct CoordinatorShell {
             if durable != durableReported {
                 durableReported = durable
                 feed(.storeCommitted(durableResults: durable))
+            }
+            if !failureReported, let failure = store.writer.failure {
+                failureReported = true
+                feed(.storeFailed(failure))
+                if exiting { return }
             }
             feed(input)
             if exiting { return }

@@ -95,6 +95,13 @@ public struct CoordinatorStateMachine {
         case .storeCommitted(let durable):
             resultsDurable = durable
             return out.take()
+        case .storeFailed(let why):
+            // Results that cannot be kept must not be asked for: stop now. What the
+            // database holds is consistent, so the next start resumes from it.
+            out.log(.critical, "the store cannot be written (\(why)); stopping: nothing more is leased. Fix the database (disk space, permissions) and start again: the run resumes from what was committed")
+            sayGoodbye(reason: "coordinator stopping: its store cannot be written")
+            exit()
+            return out.take()
         case .exportsWritten(let run, let failure):
             if drivers[run] != nil {
                 let step = drivers[run]!.exportsWritten(failure: failure, at: now.wall)

@@ -26,6 +26,7 @@ public final class StoreWriter: @unchecked Sendable {
     private var stopped = false
     private var durableResultCount: UInt64 = 0
     private var rejectedResultCount: UInt64 = 0
+    private var failureReason: String?
     private var errorHandler: (@Sendable (String) -> Void)?
     private var thread: Thread?
 
@@ -68,6 +69,14 @@ public final class StoreWriter: @unchecked Sendable {
     public var durableResults: UInt64 { condition.withLock { durableResultCount } }
     /// Results the database refused (a duplicate would land here; it never should).
     public var rejectedResults: UInt64 { condition.withLock { rejectedResultCount } }
+    /// Why the store cannot be written, once a batch has failed every retry. Nothing is
+    /// committed after that (the failed batch and everything behind it stay pending, in
+    /// order), so a restarted coordinator resumes from what the database really holds.
+    public var failure: String? { condition.withLock { failureReason } }
+
+    /// How a batch that fails as a whole (the disk, a lock, a broken schema) is retried
+    /// before the writer gives up: the waits between attempts, in seconds.
+    static let retryWaits: [TimeInterval] = [0.05, 0.2, 0.5, 1.0]
 
     /// Blocks until everything enqueued before the call is committed. Call it off the
     /// cooperative pool's hot path (at the end of a run, at shutdown).
@@ -76,7 +85,7 @@ public final class StoreWriter: @unchecked Sendable {
             let target = enqueued
             flushRequested = true
             condition.broadcast()
-            while committed < target && !stopped { condition.wait() }
+            while committed < target && !stopped && failureReason == nil { condition.wait() }
         }
     }
 
@@ -92,8 +101,8 @@ public final class StoreWriter: @unchecked Sendable {
     private func run() {
         condition.lock()
         while true {
-            while pending.isEmpty && !stopping { condition.wait() }
-            if pending.isEmpty && stopping { break }
+            while (pending.isEmpty || failureReason != nil) && !stopping { condition.wait() }
+            if (pending.isEmpty || failureReason != nil) && stopping { break }
             if pending.count < maxBatch && !flushRequested && !stopping {
                 // Let the batch fill for up to one flush interval.
                 _ = condition.wait(until: Date(timeIntervalSinceNow: flushInterval))
@@ -103,9 +112,15 @@ public final class StoreWriter: @unchecked Sendable {
             flushRequested = false
             let handler = errorHandler
             condition.unlock()
-            let (results, rejected, errors) = commit(batch)
+            let (results, rejected, errors, failed) = commitRetrying(batch)
             for error in errors { handler?(error) }
             condition.lock()
+            if let failed {
+                failureReason = failed
+                pending.insert(contentsOf: batch, at: 0)
+                condition.broadcast()
+                continue
+            }
             committed += UInt64(batch.count)
             durableResultCount += UInt64(results)
             rejectedResultCount += UInt64(rejected)
@@ -116,16 +131,38 @@ public final class StoreWriter: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Writes one batch in one transaction. Returns results committed, results refused,
-    /// and error descriptions.
-    private func commit(_ batch: [StoreMutation]) -> (Int, Int, [String]) {
+    /// Writes one batch, retrying a transaction that fails as a whole. Returns results
+    /// committed, results refused, error descriptions, and why the batch could not be
+    /// written at all (nil once it is).
+    private func commitRetrying(_ batch: [StoreMutation]) -> (Int, Int, [String], String?) {
+        var reported: [String] = []
+        var retries = 0
+        while true {
+            do {
+                let (results, rejected, errors) = try commit(batch)
+                return (results, rejected, reported + errors, nil)
+            } catch {
+                let why = "store batch of \(batch.count) writes failed: \(error)"
+                guard retries < Self.retryWaits.count else {
+                    return (0, 0, reported + [why + "; giving up: nothing more is written"], why)
+                }
+                let wait = Self.retryWaits[retries]
+                retries += 1
+                reported.append(why + "; retrying in \(Int(wait * 1000)) ms")
+                Thread.sleep(forTimeInterval: wait)
+            }
+        }
+    }
+
+    /// Writes one batch in one transaction; throws when the transaction fails as a whole.
+    /// Returns results committed, results refused, and the rows refused one by one.
+    private func commit(_ batch: [StoreMutation]) throws -> (Int, Int, [String]) {
         var completedInBatch = Set<JobID>()
         for case .result(let record) in batch { completedInBatch.insert(record.job) }
         var results = 0
         var rejected = 0
         var errors: [String] = []
-        do {
-            try pool.write { db in
+        try pool.write { db in
                 for mutation in batch {
                     do {
                         switch mutation {
@@ -169,10 +206,6 @@ public final class StoreWriter: @unchecked Sendable {
                         }
                     }
                 }
-            }
-        } catch {
-            errors.append("store batch of \(batch.count) writes failed: \(error)")
-            results = 0
         }
         return (results, rejected, errors)
     }

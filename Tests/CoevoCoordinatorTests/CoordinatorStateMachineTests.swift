@@ -390,6 +390,16 @@ import Testing
         #expect(Self.leases(serving.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 4)), at: Self.t(1)), to: "w1/a").isEmpty)
     }
 
+    @Test func aStoreThatCannotBeWrittenStopsTheCoordinatorAtOnce() {
+        var m = Self.machine([Self.batch([(Self.job(1), 0), (Self.job(2), 0)])])
+        _ = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
+        let out = m.handle(.storeFailed("store batch of 3 writes failed: disk I/O error"), at: Self.t(10))
+        #expect(out.contains { if case .log(.critical, let line) = $0 { return line.contains("disk I/O error") } else { return false } })
+        #expect(Self.sent(out, to: "w1/a").contains { if case .disconnect = $0 { return true } else { return false } })
+        #expect(Self.exits(out))
+        #expect(m.handle(Self.from("w1/a", Self.results([(1, 1, Self.ok())])), at: Self.t(20)).isEmpty, "nothing more is applied")
+    }
+
     // MARK: Job ids
 
     /// A crashed coordinator may have leased jobs the store never got: their ids must

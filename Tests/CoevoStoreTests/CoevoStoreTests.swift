@@ -1,6 +1,7 @@
 import CoevoCore
 import CoevoStore
 import Foundation
+import GRDB
 import Testing
 
 /// A real SQLite file in a temporary directory for each test.
@@ -87,6 +88,33 @@ import Testing
         #expect(try reopened.reserveJobIDs(2) == 603..<605, "above both the ceiling and the largest stored id")
         store.writer.stop()
         reopened.writer.stop()
+    }
+
+    /// Bad input: the database loses a table under the writer (any write of the batch
+    /// fails as a whole, as on a full disk). The batch is retried, then the writer gives
+    /// up loudly: nothing of that batch or after it is committed, flush does not hang,
+    /// and the failure is there for the coordinator to stop on.
+    @Test func aBatchThatKeepsFailingStopsTheWriterLoudlyAndCommitsNothingAfterIt() throws {
+        let store = try CoevoStore(path: path)
+        let errors = Errors()
+        store.writer.onError { errors.append($0) }
+        try store.createRun(StoredRun(id: "r1", name: "n", seed: 1, config: "{}"), jobs: jobs(3))
+        store.writer.enqueue(result(1))
+        store.writer.flush()
+        #expect(store.writer.durableResults == 1 && store.writer.failure == nil)
+
+        try DatabaseQueue(path: path).write { try $0.execute(sql: "DROP TABLE events") }
+        store.writer.enqueue(contentsOf: [result(2), .event(EventRecord(at: 1, run: "r1", kind: .jobFailed))])
+        store.writer.flush()
+        #expect(store.writer.failure?.contains("no such table: events") == true)
+        #expect(errors.all.filter { $0.contains("retrying") }.count == 4)
+        #expect(errors.all.last?.contains("giving up") == true)
+        store.writer.enqueue(result(3))
+        store.writer.flush()
+        store.writer.stop()
+        // Neither result 2 (rolled back with its batch) nor 3 (behind it) was written.
+        #expect(try CoevoStore(path: path).counts(ofRun: "r1").results == 1)
+        #expect(store.writer.durableResults == 1)
     }
 }
 
