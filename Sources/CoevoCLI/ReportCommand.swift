@@ -29,6 +29,7 @@ public struct ReportCommand: ParsableCommand {
 
     public func run() throws {
         let store = try openDatabase()
+        defer { store.writer.stop() }
         var runs = try store.runs()
         if let runID {
             guard runs.contains(where: { $0.id == runID }) else {

@@ -33,7 +33,9 @@ public final class StoreWriter: @unchecked Sendable {
     init(pool: DatabasePool, flushMilliseconds: Int64) {
         self.pool = pool
         self.flushInterval = Double(flushMilliseconds) / 1000
-        let thread = Thread { [unowned self] in self.run() }
+        // The thread holds the writer until `stop()`: with an unowned reference a store
+        // dropped before its thread ran (`coevo report` reads and exits) crashed the process.
+        let thread = Thread { self.run() }
         thread.name = "coevo-store-writer"
         self.thread = thread
         thread.start()
@@ -95,6 +97,7 @@ public final class StoreWriter: @unchecked Sendable {
             stopping = true
             condition.broadcast()
             while !stopped { condition.wait() }
+            thread = nil  // ends the thread <-> writer cycle
         }
     }
 
