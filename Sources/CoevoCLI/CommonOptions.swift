@@ -1,6 +1,7 @@
 import ArgumentParser
 import CoevoCoordinator
 import CoevoCore
+import CoevoWire
 import Foundation
 import Logging
 import Synchronization
@@ -59,9 +60,41 @@ struct CoordinatorOverrides: ParsableArguments {
     @Option(name: .long, help: "SQLite database file (overrides coordinator.database).")
     var database: String?
 
+    @Option(name: .long, help: "The coordinator's CURVE key pair file (overrides coordinator.curve_key).")
+    var curveKey: String?
+
+    @Option(name: .long, help: "Directory of .pub files, or a file of public keys, let in with CURVE (overrides coordinator.authorized_keys).")
+    var authorizedKeys: String?
+
+    @Flag(name: .long, help: "Bind an address other machines can reach without CURVE: anyone who reaches it can take jobs and send results.")
+    var insecure = false
+
     func apply(to config: inout ExperimentConfig) {
         if let bind { config.coordinator.bind = bind }
         if let database { config.coordinator.database = database }
+        if let curveKey { config.coordinator.curveKey = curveKey }
+        if let authorizedKeys { config.coordinator.authorizedKeys = authorizedKeys }
+    }
+
+    /// The coordinator's settings, with its CURVE key pair read. Refuses an address other
+    /// machines can reach without CURVE unless `--insecure` says so.
+    func settings(for config: ExperimentConfig) throws -> CoordinatorSettings {
+        var settings = CoordinatorSettings(config: config.coordinator)
+        if let keyFile = config.coordinator.curveKey {
+            do {
+                settings.curve = (try CurveKeyPair(file: keyFile), config.coordinator.authorizedKeys)
+            } catch let error as CurveKeyError {
+                throw UserFacingError("coordinator.curve_key: \(error)")
+            }
+        } else if !config.coordinator.bindsLocally && !insecure {
+            throw UserFacingError("""
+                coordinator.bind \(config.coordinator.bind) can be reached from other machines, and without CURVE \
+                anyone who reaches it can take jobs and send results. Make keys (`coevo keys generate coordinator`, \
+                `coevo keys generate worker-1 --dir keys/workers`), set coordinator.curve_key and \
+                coordinator.authorized_keys (docs/CONFIG.md), or pass --insecure on a network you trust
+                """)
+        }
+        return settings
     }
 }
 

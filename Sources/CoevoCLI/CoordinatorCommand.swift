@@ -35,10 +35,10 @@ public struct CoordinatorCommand: AsyncParsableCommand {
         let logger = logging.bootstrap(label: "coevo.coordinator")
         let (config, text) = try loadConfig(self.config) { coordinatorOptions.apply(to: &$0) }
 
+        var settings = try coordinatorOptions.settings(for: config)
+        settings.exitWhenDone = exitWhenDone
         let store = try openStore(config, logger: logger)
         _ = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
-        var settings = CoordinatorSettings(config: config.coordinator)
-        settings.exitWhenDone = exitWhenDone
         let service = CoordinatorService(settings: settings, store: store, logger: logger)
         try bindOrExplain(service, config: config)
         try await runUntilShutdown([service], logger: logger)

@@ -1,3 +1,4 @@
+import CoevoWire
 import Foundation
 import Logging
 
@@ -24,11 +25,12 @@ final class LocalWorkers {
 
     /// Starts `count` workers connected to `endpoint`.
     func startWorkers(count: Int, endpoint: String, slots: Int, idPrefix: String = "local",
-                      heartbeatMs: Int64 = 1000, liveness: Int64 = 3, logLevel: String = "warning") throws {
+                      heartbeatMs: Int64 = 1000, liveness: Int64 = 3, logLevel: String = "warning",
+                      extraArguments: [String] = []) throws {
         try start(count: count) { index in
             ["worker", "--connect", endpoint, "--id", "\(idPrefix)-\(index)", "--slots", "\(slots)",
              "--heartbeat-ms", "\(heartbeatMs)", "--liveness", "\(liveness)",
-             "--parent-pid", "\(getpid())", "--log-level", logLevel]
+             "--parent-pid", "\(getpid())", "--log-level", logLevel] + extraArguments
         }
     }
 
@@ -46,4 +48,27 @@ final class LocalWorkers {
 func localEndpoint(forBind bind: String) -> String {
     bind.replacingOccurrences(of: "tcp://*:", with: "tcp://127.0.0.1:")
         .replacingOccurrences(of: "tcp://0.0.0.0:", with: "tcp://127.0.0.1:")
+}
+
+/// The CURVE key pair `coevo run` makes for its local workers: written (mode 0600) beside
+/// the database for as long as the run lasts, never listed in authorized_keys.
+struct LocalWorkerKey {
+    let pair: CurveKeyPair
+    let file: String
+    let coordinator: CurvePublicKey
+
+    init(directory: String, coordinator: CurvePublicKey) throws {
+        pair = try CurveKeyPair.generate()
+        self.coordinator = coordinator
+        file = (directory as NSString).appendingPathComponent("local-workers-\(getpid()).key")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: file, contents: Data(pair.fileText.utf8),
+                                             attributes: [.posixPermissions: 0o600]) else {
+            throw UserFacingError("cannot write the local workers' key to \(file)")
+        }
+    }
+
+    var workerArguments: [String] { ["--coordinator-key", coordinator.z85, "--key", file] }
+
+    func remove() { try? FileManager.default.removeItem(atPath: file) }
 }

@@ -44,6 +44,8 @@ public struct RunCommand: AsyncParsableCommand {
             if let slots { config.workers.slots = slots }
         }
 
+        var settings = try coordinatorOptions.settings(for: config)
+        settings.exitWhenDone = true
         let store = try openStore(config, logger: logger)
         let plan = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
         let runIDs: [String] = switch plan {
@@ -54,10 +56,15 @@ public struct RunCommand: AsyncParsableCommand {
         let display = ProgressDisplay(knowsTotal: !config.isProtocolRun)
         var observer = CoordinatorObserver()
         observer.progress = { display.show($0) }
-        var settings = CoordinatorSettings(config: config.coordinator)
-        settings.exitWhenDone = true
         let service = CoordinatorService(settings: settings, store: store, logger: logger, observer: observer)
         try bindOrExplain(service, config: config)
+        // With CURVE the local workers get a key made for this run, let in from memory.
+        let localKey = try settings.curve.map { curve in
+            try LocalWorkerKey(directory: URL(fileURLWithPath: config.coordinator.database).deletingLastPathComponent().path,
+                               coordinator: curve.keyPair.publicKey)
+        }
+        defer { localKey?.remove() }
+        if let localKey { service.authorize(localKey.pair.publicKey, holder: "coevo run's local workers") }
 
         var modelServer: ManagedModelServer?
         if let server = config.modelServer {
@@ -79,7 +86,7 @@ public struct RunCommand: AsyncParsableCommand {
         try localWorkers.startWorkers(
             count: config.workers.count, endpoint: endpoint, slots: config.workers.slots,
             heartbeatMs: config.coordinator.heartbeatIntervalMilliseconds, liveness: config.coordinator.liveness,
-            logLevel: logging.logLevel ?? "warning")
+            logLevel: logging.logLevel ?? "warning", extraArguments: localKey?.workerArguments ?? [])
         logger.info("started \(config.workers.count) local worker(s) on \(endpoint)")
         if config.workers.count == 0 {
             logger.notice("no local workers: start some with `coevo-worker --connect \(endpoint)`")

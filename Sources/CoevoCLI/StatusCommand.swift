@@ -18,10 +18,12 @@ public struct StatusCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the reply as JSON.")
     var json = false
 
+    @OptionGroup var curve: CurveClientOptions
+
     public init() {}
 
     public func run() throws {
-        let reply = try StatusClient.request(endpoint: connect, timeoutMilliseconds: timeoutMs)
+        let reply = try StatusClient.request(endpoint: connect, timeoutMilliseconds: timeoutMs, curve: try curve.role())
         if json {
             print(try reply.jsonString())
             return
@@ -41,8 +43,8 @@ public struct StatusCommand: ParsableCommand {
 
 /// One STATUS_REQUEST round trip on a short-lived DEALER socket.
 enum StatusClient {
-    static func request(endpoint: String, timeoutMilliseconds: Int) throws -> StatusReplyMessage {
-        let socket = try ZMQSocket.dealer(connectingTo: endpoint, options: SocketOptions(lingerMilliseconds: 0))
+    static func request(endpoint: String, timeoutMilliseconds: Int, curve: CurveRole? = nil) throws -> StatusReplyMessage {
+        let socket = try ZMQSocket.dealer(connectingTo: endpoint, options: SocketOptions(lingerMilliseconds: 0, curve: curve))
         defer { socket.close(lingerMilliseconds: 0) }
         _ = socket.send([WireCodec.encode(.statusRequest(StatusRequestMessage()))])
         let deadline = Date(timeIntervalSinceNow: Double(timeoutMilliseconds) / 1000)
@@ -56,6 +58,7 @@ enum StatusClient {
             default: continue
             }
         }
-        throw UserFacingError("no coordinator answered at \(endpoint) within \(timeoutMilliseconds) ms (is it running? is --connect right?)")
+        throw UserFacingError("no coordinator answered at \(endpoint) within \(timeoutMilliseconds) ms (is it running? is --connect right?"
+                              + (curve == nil ? " does it need CURVE: --coordinator-key and --key?)" : " are --coordinator-key and --key the ones it knows?)"))
     }
 }

@@ -48,6 +48,8 @@ public struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Exit when this process stops being our parent (used by `coevo run`).")
     var parentPid: Int32?
 
+    @OptionGroup var curve: CurveClientOptions
+
     @OptionGroup var logging: LoggingOptions
 
     public init() {}
@@ -72,6 +74,7 @@ public struct WorkerCommand: AsyncParsableCommand {
         settings.liveness = liveness
         settings.drainTimeoutMilliseconds = drainTimeoutMs
         settings.parentPID = parentPid
+        settings.curve = try curve.role()
         if let workspace { settings.workspaceRoot = workspace }
         var server: ManagedModelServer?
         if let modelServer, let modelHealth {

@@ -20,6 +20,7 @@ public final class CoordinatorService: Service, Sendable {
     public let session = String(UInt64.random(in: .min ... .max), radix: 16)
     private let loop: SocketLoop
     private let boundEndpoint: BoundEndpoint
+    private let zap = Mutex<ZapHandler?>(nil)
 
     /// The endpoint actually bound, after `bind()` (resolves a `tcp://host:*` port).
     public var endpoint: String { boundEndpoint.value.withLock { $0 } }
@@ -31,7 +32,7 @@ public final class CoordinatorService: Service, Sendable {
         self.logger = logger
         self.observer = observer
         let bind = settings.bind
-        let options = SocketOptions(maxMessageBytes: settings.maxMessageBytes)
+        let options = SocketOptions(maxMessageBytes: settings.maxMessageBytes, curve: settings.curve.map { .server($0.keyPair) })
         let boundEndpoint = BoundEndpoint()
         self.boundEndpoint = boundEndpoint
         loop = SocketLoop(name: "coevo-coordinator-zmq", monitorTransport: true) {
@@ -43,8 +44,21 @@ public final class CoordinatorService: Service, Sendable {
 
     /// Binds the socket. Separate from `run()` so a bad address fails before anything else
     /// starts (and so `coevo run` knows workers can connect). Call it once, before `run()`.
+    /// With CURVE the ZAP handler starts first: libzmq lets every client in when none is bound.
     public func bind() throws {
+        if let curve = settings.curve {
+            let logger = self.logger
+            let handler = try ZapHandler(path: curve.authorizedKeys) { logger.warning("\($0)") }
+            try handler.start()
+            zap.withLock { $0 = handler }
+            logger.info("CURVE on: coordinator key \(curve.keyPair.publicKey), \(handler.authorizedCount) authorized key(s) from \(curve.authorizedKeys ?? "memory")")
+        }
         try loop.start()
+    }
+
+    /// Lets a key in that no file lists (the local workers of `coevo run`). Call after `bind()`.
+    public func authorize(_ key: CurvePublicKey, holder: String) {
+        zap.withLock { $0?.allow(key, holder: holder) }
     }
 
     public func run() async throws {
@@ -67,6 +81,7 @@ public final class CoordinatorService: Service, Sendable {
         loop.stop()
         forward.cancel()
         store.writer.flush()
+        zap.withLock { $0?.stop() }
     }
 
     /// Decodes what the socket delivered: the one place frames become typed messages.

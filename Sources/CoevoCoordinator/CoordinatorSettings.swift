@@ -1,4 +1,5 @@
 import CoevoCore
+import CoevoWire
 
 /// How a coordinator listens and schedules; built from the config's `coordinator` section.
 public struct CoordinatorSettings: Sendable {
@@ -18,6 +19,9 @@ public struct CoordinatorSettings: Sendable {
     public var drainTimeoutMilliseconds: Int64 = 10_000
     /// Dispatch pause after a deferred job that names no wait of its own.
     public var deferPauseMilliseconds: Int64
+    /// CurveZMQ: the coordinator's key pair and where the authorized keys are (read by
+    /// whoever builds the settings: the config holds only paths).
+    public var curve: (keyPair: CurveKeyPair, authorizedKeys: String?)?
 
     public init(config: ExperimentConfig.CoordinatorSection) {
         bind = config.bind

@@ -53,10 +53,9 @@ public final class WorkerService: Service, Sendable {
 
     private func makeLoop(routingID: String) -> SocketLoop {
         let endpoint = settings.coordinator
-        let maxBytes = settings.maxMessageBytes
+        let options = SocketOptions(maxMessageBytes: settings.maxMessageBytes, curve: settings.curve)
         return SocketLoop(name: "coevo-worker-zmq") {
-            try ZMQSocket.dealer(connectingTo: endpoint, routingID: routingID,
-                                 options: SocketOptions(maxMessageBytes: maxBytes))
+            try ZMQSocket.dealer(connectingTo: endpoint, routingID: routingID, options: options)
         }
     }
 }

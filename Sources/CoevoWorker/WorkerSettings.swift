@@ -1,5 +1,6 @@
-import Foundation
 import CoevoCore
+import CoevoWire
+import Foundation
 
 /// How a worker connects and behaves; `coevo-worker --help` documents each flag.
 public struct WorkerSettings: Sendable {
@@ -18,6 +19,8 @@ public struct WorkerSettings: Sendable {
     public var parentPID: Int32?
     /// Where command agents get their workspaces (one directory or worktree per agent).
     public var workspaceRoot: String
+    /// CurveZMQ: the coordinator key this worker pins and its own key pair (nil: none).
+    public var curve: CurveRole?
 
 
     public init(coordinator: String, id: WorkerID, slots: Int) {

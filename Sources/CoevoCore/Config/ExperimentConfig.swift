@@ -125,10 +125,18 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         /// Workers that must register before the first job is leased (see
         /// `SchedulerSettings.minimumWorkers`).
         public var minWorkers = 1
+        /// CurveZMQ: the coordinator's key pair file (`coevo keys generate`); with it every
+        /// connection is encrypted and only `authorizedKeys` get in.
+        public var curveKey: String?
+        /// The workers' (and `coevo status`') public keys: a directory of `.pub` files or a
+        /// file with one key a line. Read again when it changes.
+        public var authorizedKeys: String?
 
         public init() {}
         enum CodingKeys: String, CodingKey, CaseIterable {
             case bind, database, liveness
+            case curveKey = "curve_key"
+            case authorizedKeys = "authorized_keys"
             case heartbeatIntervalMilliseconds = "heartbeat_interval_ms"
             case maxAttempts = "max_attempts"
             case jobTimeoutMilliseconds = "job_timeout_ms"
@@ -150,6 +158,18 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
             storeFlushMilliseconds = try c.value(.storeFlushMilliseconds, storeFlushMilliseconds)
             deferPauseMilliseconds = try c.value(.deferPauseMilliseconds, deferPauseMilliseconds)
             minWorkers = try c.value(.minWorkers, minWorkers)
+            curveKey = try c.decodeIfPresent(String.self, forKey: .curveKey)
+            authorizedKeys = try c.decodeIfPresent(String.self, forKey: .authorizedKeys)
+        }
+
+        /// True when `bind` can only be reached from this machine (loopback or ipc).
+        public var bindsLocally: Bool {
+            if bind.hasPrefix("ipc://") || bind.hasPrefix("inproc://") { return true }
+            guard bind.hasPrefix("tcp://") else { return false }
+            let address = bind.dropFirst("tcp://".count)
+            let host = address.hasPrefix("[") ? String(address.prefix { $0 != "]" }.dropFirst())
+                                              : String(address.prefix { $0 != ":" })
+            return host.hasPrefix("127.") || host == "localhost" || host == "::1"
         }
     }
 
@@ -275,6 +295,9 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         try require((1...10_000).contains(coordinator.storeFlushMilliseconds),
                     "coordinator.store_flush_ms", "must be between 1 and 10000 (got \(coordinator.storeFlushMilliseconds))")
         try require(coordinator.deferPauseMilliseconds >= 0, "coordinator.defer_pause_ms", "must not be negative")
+        try require((coordinator.curveKey == nil) == (coordinator.authorizedKeys == nil),
+                    coordinator.curveKey == nil ? "coordinator.curve_key" : "coordinator.authorized_keys",
+                    "curve_key and authorized_keys go together: the coordinator's key pair, and the keys it lets in")
         try require((1...100_000).contains(coordinator.minWorkers),
                     "coordinator.min_workers", "must be between 1 and 100000 (got \(coordinator.minWorkers))")
         try require(workers.count >= 0, "workers.count", "must not be negative (got \(workers.count))")

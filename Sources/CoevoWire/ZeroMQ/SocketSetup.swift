@@ -11,17 +11,28 @@ public struct SocketOptions: Sendable {
     public var maxMessageBytes: Int64 = -1
     /// How long a close waits for unsent messages.
     public var lingerMilliseconds: Int32 = 1000
+    /// CurveZMQ: encrypted, authenticated connections (nil: none, for loopback use).
+    public var curve: CurveRole?
 
     public init(sendHighWaterMark: Int32 = 100_000, receiveHighWaterMark: Int32 = 100_000,
-                maxMessageBytes: Int64 = -1, lingerMilliseconds: Int32 = 1000) {
+                maxMessageBytes: Int64 = -1, lingerMilliseconds: Int32 = 1000, curve: CurveRole? = nil) {
         self.sendHighWaterMark = sendHighWaterMark
         self.receiveHighWaterMark = receiveHighWaterMark
         self.maxMessageBytes = maxMessageBytes
         self.lingerMilliseconds = lingerMilliseconds
+        self.curve = curve
     }
 
     /// No queue limits: the raw baseline's setting.
     public static let unbounded = SocketOptions(sendHighWaterMark: 0, receiveHighWaterMark: 0, lingerMilliseconds: 0)
+}
+
+/// Which side of a CurveZMQ connection a socket is.
+public enum CurveRole: Sendable {
+    /// The coordinator: its key pair; clients are checked by the process's `ZapHandler`.
+    case server(CurveKeyPair)
+    /// A worker or client: the server key it pins (any other server is refused) and its own pair.
+    case client(server: CurvePublicKey, own: CurveKeyPair)
 }
 
 extension ZMQSocket {
@@ -51,6 +62,19 @@ extension ZMQSocket {
     }
 
     private func apply(_ options: SocketOptions) throws {
+        switch options.curve {
+        case .server(let pair):
+            try set(ZMQ_CURVE_SERVER, Int32(1))
+            try set(ZMQ_CURVE_SECRETKEY, bytes: Array(pair.secretKey.utf8))
+            // A ZAP domain makes libzmq ask the handler for every client.
+            try set(ZMQ_ZAP_DOMAIN, bytes: Array("coevo".utf8))
+        case .client(let server, let own):
+            try set(ZMQ_CURVE_SERVERKEY, bytes: Array(server.z85.utf8))
+            try set(ZMQ_CURVE_PUBLICKEY, bytes: Array(own.publicKey.z85.utf8))
+            try set(ZMQ_CURVE_SECRETKEY, bytes: Array(own.secretKey.utf8))
+        case nil:
+            break
+        }
         try set(ZMQ_LINGER, options.lingerMilliseconds)
         try set(ZMQ_MAXMSGSIZE, options.maxMessageBytes)
         try set(ZMQ_SNDHWM, options.sendHighWaterMark)

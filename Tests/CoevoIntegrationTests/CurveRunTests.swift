@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+/// A coordinator with CURVE, as a cluster runs it: keys made with `coevo keys generate`.
+/// Bad input tried: a worker whose key is not authorized, a worker that pins another
+/// coordinator's key, `coevo status` with no key and with a stranger's key, a
+/// non-loopback bind without CURVE, curve_key without authorized_keys.
+extension ProcessTests {
+@Suite struct CurveRunTests {
+    static func keys(_ name: String, dir: String, in scratch: Scratch) async throws {
+        let child = try Child("coevo", ["keys", "generate", name, "--dir", dir], in: scratch, name: "keys-\(name)")
+        #expect(await child.waitForExit(timeout: 20) == 0, "\(child.log)")
+    }
+
+    @Test func onlyAuthorizedKeysGetInAndAddedKeysNeedNoRestart() async throws {
+        let scratch = try Scratch("curve")
+        defer { scratch.close() }
+        let run = TestRun(scratch: scratch)
+        let keys = scratch.url("keys").path
+        try await Self.keys("coordinator", dir: keys, in: scratch)
+        try await Self.keys("late", dir: keys + "/pending", in: scratch)
+        try await Self.keys("stranger", dir: keys + "/strangers", in: scratch)
+        try FileManager.default.createDirectory(atPath: keys + "/workers", withIntermediateDirectories: true)
+        let config = try run.config(kind: "sleep", jobs: 300, sleepMs: 5, extra: """
+              curve_key: \(keys)/coordinator.key
+              authorized_keys: \(keys)/workers
+            """, workers: 0)
+        let coordinator = try run.coordinator(config: config)
+        #expect(await eventually(timeout: 20) { coordinator.log.contains("CURVE on") }, "\(coordinator.log)")
+
+        func status(_ name: String, _ key: String?) throws -> Child {
+            let curve = key.map { ["--coordinator-key", "\(keys)/coordinator.pub", "--key", $0] } ?? []
+            return try Child("coevo", ["status", "--connect", run.endpoint, "--timeout-ms", "1500"] + curve, in: scratch, name: name)
+        }
+        let anonymous = try status("status-anonymous", nil)
+        #expect(await anonymous.waitForExit(timeout: 15) == 1, "a client without CURVE gets no answer")
+        let stranger = try status("status-stranger", "\(keys)/strangers/stranger.key")
+        #expect(await stranger.waitForExit(timeout: 15) == 1, "nor does one whose key is not authorized")
+
+        // A stranger's worker, and a worker pinning another coordinator, never join.
+        _ = try Child("coevo-worker", ["--connect", run.endpoint, "--id", "stranger", "--coordinator-key", "\(keys)/coordinator.pub",
+                                       "--key", "\(keys)/strangers/stranger.key"], in: scratch, name: "stranger")
+        _ = try Child("coevo-worker", ["--connect", run.endpoint, "--id", "misled", "--coordinator-key", "\(keys)/strangers/stranger.pub",
+                                       "--key", "\(keys)/pending/late.key"], in: scratch, name: "misled")
+        #expect(await eventually(timeout: 20) { coordinator.log.contains("refused CURVE client") }, "\(coordinator.log)")
+        try await Task.sleep(for: .seconds(2))
+        #expect(Database.resultCount(run.database) == 0 && !coordinator.log.contains("joined"))
+
+        // The late worker's key is added while the coordinator runs: no restart needed.
+        try FileManager.default.copyItem(atPath: "\(keys)/pending/late.pub", toPath: "\(keys)/workers/late.pub")
+        let known = try status("status-late", "\(keys)/pending/late.key")
+        #expect(await known.waitForExit(timeout: 15) == 0, "\(known.log)")
+        #expect(known.log.contains("runs: 1") && known.log.contains("workers: 0"))
+        _ = try Child("coevo-worker", ["--connect", run.endpoint, "--id", "late", "--coordinator-key", "\(keys)/coordinator.pub",
+                                       "--key", "\(keys)/pending/late.key"], in: scratch, name: "late")
+        #expect(await coordinator.waitForExit(timeout: 60) == 0, "\(coordinator.log)")
+        let db = try Database(run.database)
+        #expect(try db.int("SELECT COUNT(*) FROM results") == 300)
+        #expect(try db.strings("SELECT DISTINCT worker FROM results") == ["late"])
+    }
+
+    @Test func coevoRunGivesItsLocalWorkersAKeyOfTheirOwn() async throws {
+        let scratch = try Scratch("curverun")
+        defer { scratch.close() }
+        let run = TestRun(scratch: scratch)
+        let keys = scratch.url("keys").path
+        try await Self.keys("coordinator", dir: keys, in: scratch)
+        try FileManager.default.createDirectory(atPath: keys + "/workers", withIntermediateDirectories: true)
+        let config = try run.config(kind: "noop", jobs: 500, extra: """
+              curve_key: \(keys)/coordinator.key
+              authorized_keys: \(keys)/workers
+            """, workers: 2)
+        let coevo = try Child("coevo", ["run", config], in: scratch, name: "run")
+        #expect(await coevo.waitForExit(timeout: 60) == 0, "\(coevo.log)")
+        #expect(coevo.log.contains("results    500 durable, 500 succeeded, 0 failed"))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: scratch.directory.path).filter { $0.hasPrefix("local-workers-") }
+        #expect(leftovers.isEmpty, "the local workers' key is removed: \(leftovers)")
+    }
+
+    @Test func anAddressOtherMachinesReachNeedsCurveOrInsecure() async throws {
+        let scratch = try Scratch("curvebind")
+        defer { scratch.close() }
+        let run = TestRun(scratch: scratch)
+        let config = try run.config(kind: "noop", jobs: 10)
+        let open = try Child("coevo-coordinator", ["--config", config, "--bind", "tcp://0.0.0.0:\(run.port)", "--exit-when-done"],
+                             in: scratch, name: "open")
+        #expect(await open.waitForExit(timeout: 20) == 1)
+        #expect(open.log.contains("can be reached from other machines") && open.log.contains("--insecure"), "\(open.log)")
+        #expect(!FileManager.default.fileExists(atPath: run.database), "refused before anything is created")
+
+        let half = try run.config(kind: "noop", jobs: 10, extra: "  curve_key: \(scratch.url("c.key").path)")
+        let broken = try Child("coevo-coordinator", ["--config", half], in: scratch, name: "half")
+        #expect(await broken.waitForExit(timeout: 20) == 2)
+        #expect(broken.log.contains("coordinator.authorized_keys"), "\(broken.log)")
+    }
+}
+}
