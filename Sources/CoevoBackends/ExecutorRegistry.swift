@@ -10,11 +10,11 @@ public struct ExecutorRegistry: Sendable {
         for executor in executors { self.executors[executor.kind] = executor }
     }
 
-    /// Everything this build can run; command agents get their workspaces under
-    /// `workspaceRoot`.
-    public static func standard(workspaceRoot: URL) -> ExecutorRegistry {
-        ExecutorRegistry([NoopExecutor(), SleepExecutor(), SimulatorExecutor(), LLMChatExecutor(),
-                          CommandAgentExecutor(root: workspaceRoot)])
+    /// Everything this build can run, within what `policy` allows; command agents get
+    /// their workspaces under `workspaceRoot`.
+    public static func standard(workspaceRoot: URL, policy: WorkerPolicy = WorkerPolicy()) -> ExecutorRegistry {
+        ExecutorRegistry([NoopExecutor(), SleepExecutor(), SimulatorExecutor(), LLMChatExecutor(policy: policy),
+                          CommandAgentExecutor(root: workspaceRoot, policy: policy)])
     }
 
     public func executor(for kind: JobKind) -> (any JobExecutor)? { executors[kind] }

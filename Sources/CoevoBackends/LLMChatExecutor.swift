@@ -10,8 +10,12 @@ public final class LLMChatExecutor: JobExecutor {
     public var kind: JobKind { .llm }
     private let http = CurlClient()
     private let clients = Mutex<[LLMJob.Endpoint: LLMClient]>([:])
+    /// Which endpoints may be called and which keys sent where: the worker's, not the job's.
+    public let policy: WorkerPolicy
 
-    public init() {}
+    public init(policy: WorkerPolicy = WorkerPolicy()) {
+        self.policy = policy
+    }
 
     public func run(payload: Data) async -> JobOutcome {
         let job: LLMJob
@@ -27,7 +31,14 @@ public final class LLMChatExecutor: JobExecutor {
         // exhausted on its own faults, or its breaker open) hands the call to the next.
         var down: [String] = []
         var soonest: Int64?
-        for endpoint in [job.endpoint] + (job.fallbacks ?? []) {
+        // Endpoints this worker may not call are left out; when none is left the job fails
+        // with what was refused and the flag that would allow it.
+        let candidates = [job.endpoint] + (job.fallbacks ?? [])
+        let allowed = candidates.filter { policy.refusal(for: $0) == nil }
+        guard !allowed.isEmpty else {
+            return JobOutcome(status: .failed, error: candidates.compactMap(policy.refusal(for:)).joined(separator: "; "))
+        }
+        for endpoint in allowed {
             let client: LLMClient
             do {
                 client = try self.client(for: endpoint)

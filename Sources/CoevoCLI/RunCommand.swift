@@ -86,7 +86,8 @@ public struct RunCommand: AsyncParsableCommand {
         try localWorkers.startWorkers(
             count: config.workers.count, endpoint: endpoint, slots: config.workers.slots,
             heartbeatMs: config.coordinator.heartbeatIntervalMilliseconds, liveness: config.coordinator.liveness,
-            logLevel: logging.logLevel ?? "warning", extraArguments: localKey?.workerArguments ?? [])
+            logLevel: logging.logLevel ?? "warning",
+            extraArguments: (localKey?.workerArguments ?? []) + Self.endpointPermissions(config))
         logger.info("started \(config.workers.count) local worker(s) on \(endpoint)")
         if config.workers.count == 0 {
             logger.notice("no local workers: start some with `coevo-worker --connect \(endpoint)`")
@@ -103,6 +104,14 @@ public struct RunCommand: AsyncParsableCommand {
         ZMQContext.shared.terminate()
         try printSummary(store: store, runs: runIDs, config: config, seconds: Date().timeIntervalSince(started))
         try failIfTheStoreGaveUp(store)
+    }
+
+    /// The local workers may call the config's endpoints and send each its named key:
+    /// whoever runs `coevo run` owns both the config and the workers.
+    static func endpointPermissions(_ config: ExperimentConfig) -> [String] {
+        config.endpoints.flatMap { endpoint in
+            ["--allow-endpoint", endpoint.url] + (endpoint.apiKeyEnv.map { ["--allow-key", "\($0)=\(endpoint.url)"] } ?? [])
+        }
     }
 
     private func printSummary(store: CoevoStore, runs: [String], config: ExperimentConfig, seconds: Double) throws {

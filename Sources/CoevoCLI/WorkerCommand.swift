@@ -48,6 +48,15 @@ public struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Exit when this process stops being our parent (used by `coevo run`).")
     var parentPid: Int32?
 
+    @Option(name: .long, help: "Base URL of an endpoint llm.chat jobs may call here (repeat for more). Endpoints on this machine are always allowed.")
+    var allowEndpoint: [String] = []
+
+    @Option(name: .long, help: "VAR=BASE-URL: the key in environment variable VAR may be sent to endpoints under BASE-URL (repeat for more). No key is sent otherwise.")
+    var allowKey: [String] = []
+
+    @Option(name: .long, help: "A program agent.command jobs may run here (argv[0], exactly; repeat for more). None otherwise.")
+    var allowCommand: [String] = []
+
     @OptionGroup var curve: CurveClientOptions
 
     @OptionGroup var logging: LoggingOptions
@@ -61,6 +70,13 @@ public struct WorkerCommand: AsyncParsableCommand {
         guard (1...100_000).contains(slots) else { throw ValidationError("--slots must be between 1 and 100000") }
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard liveness >= 1 else { throw ValidationError("--liveness must be at least 1") }
+        for entry in allowKey where !entry.contains("=") || entry.hasPrefix("=") || entry.hasSuffix("=") {
+            throw ValidationError("--allow-key takes VAR=BASE-URL, e.g. OPENAI_API_KEY=https://api.openai.com (got '\(entry)')")
+        }
+        for url in allowEndpoint + allowKey.map({ String($0.split(separator: "=", maxSplits: 1)[1]) })
+        where URLComponents(string: url)?.host == nil || !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            throw ValidationError("'\(url)' is not a base URL like https://api.openai.com")
+        }
         guard modelServer == nil || modelHealth != nil else {
             throw ValidationError("--model-server needs --model-health URL, polled until the server is up")
         }
@@ -75,6 +91,12 @@ public struct WorkerCommand: AsyncParsableCommand {
         settings.drainTimeoutMilliseconds = drainTimeoutMs
         settings.parentPID = parentPid
         settings.curve = try curve.role()
+        var keys: [String: [String]] = [:]
+        for entry in allowKey {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            keys[parts[0], default: []].append(parts[1])
+        }
+        settings.policy = WorkerPolicy(endpoints: allowEndpoint, keys: keys, commands: allowCommand)
         if let workspace { settings.workspaceRoot = workspace }
         var server: ManagedModelServer?
         if let modelServer, let modelHealth {

@@ -26,7 +26,7 @@ public final class WorkerService: Service, Sendable {
 
     public init(settings: WorkerSettings, executors: ExecutorRegistry? = nil, logger: Logger) {
         self.settings = settings
-        self.executors = executors ?? .standard(workspaceRoot: URL(fileURLWithPath: settings.workspaceRoot))
+        self.executors = executors ?? .standard(workspaceRoot: URL(fileURLWithPath: settings.workspaceRoot), policy: settings.policy)
         self.logger = logger
     }
 

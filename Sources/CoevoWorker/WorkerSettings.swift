@@ -1,3 +1,4 @@
+import CoevoBackends
 import CoevoCore
 import CoevoWire
 import Foundation
@@ -21,6 +22,9 @@ public struct WorkerSettings: Sendable {
     public var workspaceRoot: String
     /// CurveZMQ: the coordinator key this worker pins and its own key pair (nil: none).
     public var curve: CurveRole?
+    /// What jobs may use here: endpoints, keys, agent programs (default: local endpoints,
+    /// no keys, no programs).
+    public var policy = WorkerPolicy()
 
 
     public init(coordinator: String, id: WorkerID, slots: Int) {

@@ -5,16 +5,29 @@ import Testing
 
 /// Command agents as a worker runs them: real subprocesses in per-agent workspaces. Bad
 /// input tried: an agent that prints no JSON, one that crashes three times in a row, a
-/// payload that is not a job, a repository that does not exist.
+/// payload that is not a job, a repository that does not exist, a program the worker does
+/// not allow.
 @Suite struct CommandAgentExecutorTests {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-agents-\(UUID().uuidString.prefix(8))")
+    /// The programs these tests' agents run, as a worker started with --allow-command each.
+    static let policy = WorkerPolicy(commands: ["python3", "echo", "sh", "true"])
+
+    @Test func aProgramTheWorkerDoesNotAllowIsRefusedBeforeAnythingRuns() async throws {
+        let executor = CommandAgentExecutor(root: root, policy: Self.policy)
+        let marker = root.appendingPathComponent("ran").path
+        let outcome = await run(executor, CommandAgentJob(agent: "sneaky", command: ["/usr/bin/touch", marker], input: "{}"))
+        #expect(outcome.status == .failed && outcome.error.contains("--allow-command /usr/bin/touch"))
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        let none = CommandAgentExecutor(root: root, policy: WorkerPolicy())
+        #expect(await run(none, CommandAgentJob(agent: "a", command: ["true"], input: "{}")).error.contains("not allowed on this worker"))
+    }
 
     func run(_ executor: CommandAgentExecutor, _ job: CommandAgentJob) async -> JobOutcome {
         await executor.run(payload: try! JSONEncoder().encode(job))
     }
 
     @Test func eachAgentWorksInItsOwnWorkspaceOverJSON() async throws {
-        let executor = CommandAgentExecutor(root: root)
+        let executor = CommandAgentExecutor(root: root, policy: Self.policy)
         let script = "import json, os, sys; d = json.load(sys.stdin); open('notes.txt', 'a').write(d['note'] + '\\n'); print(json.dumps({'cwd': os.getcwd(), 'notes': open('notes.txt').read().split()}))"
         for note in ["first", "second"] {
             let outcome = await run(executor, CommandAgentJob(agent: "solver-1", command: ["python3", "-c", script], input: #"{"note": "\#(note)"}"#))
@@ -30,7 +43,7 @@ import Testing
     }
 
     @Test func badOutputsAndCrashesAreRecordedAndThreeCrashesPauseTheAgent() async {
-        let executor = CommandAgentExecutor(root: root)
+        let executor = CommandAgentExecutor(root: root, policy: Self.policy)
         let chatty = await run(executor, CommandAgentJob(agent: "chatty", command: ["echo", "I think the answer is 4"], input: "{}"))
         #expect(chatty.status == .failed && chatty.error.contains("printed no JSON"), "\(chatty.error)")
         var errors: [String] = []
@@ -58,7 +71,7 @@ import Testing
             try git.run()
             git.waitUntilExit()
         }
-        let executor = CommandAgentExecutor(root: root.appendingPathComponent("worker"))
+        let executor = CommandAgentExecutor(root: root.appendingPathComponent("worker"), policy: Self.policy)
         let outcome = await run(executor, CommandAgentJob(
             agent: "coder", command: ["sh", "-c", "cat main.py >/dev/null && git rev-parse --is-inside-work-tree | sed 's/.*/\"&\"/'"],
             input: "{}", repository: repo))

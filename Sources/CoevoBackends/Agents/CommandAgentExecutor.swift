@@ -12,8 +12,12 @@ public final class CommandAgentExecutor: JobExecutor {
     public let root: URL
     private let breakers = Mutex<[String: CrashBreaker]>([:])
 
-    public init(root: URL) {
+    /// Which programs may run: the worker's choice, not the job's.
+    public let policy: WorkerPolicy
+
+    public init(root: URL, policy: WorkerPolicy = WorkerPolicy()) {
         self.root = root
+        self.policy = policy
     }
 
     public func run(payload: Data) async -> JobOutcome {
@@ -25,6 +29,9 @@ public final class CommandAgentExecutor: JobExecutor {
         }
         guard !job.agent.isEmpty, job.agent.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), !job.command.isEmpty else {
             return JobOutcome(status: .failed, error: "agent.command needs an agent name of letters, digits, '-', '_', '.' and a command")
+        }
+        if let refusal = policy.refusal(forCommand: job.command) {
+            return JobOutcome(status: .failed, error: refusal)
         }
         let now = MonotonicTime.now()
         if breakers.withLock({ $0[job.agent]?.isPaused(now: now) ?? false }) {

@@ -1,0 +1,69 @@
+import CoevoCore
+import Foundation
+
+/// What a worker lets its jobs use, set by whoever starts the worker and never by a job:
+/// which endpoints an `llm.chat` job may call, which of the worker's environment
+/// variables (API keys) may be sent to which endpoint, and which programs an
+/// `agent.command` job may run. A job asking for anything else fails, and the error names
+/// what was refused and the flag that would allow it. Pure: decides, does nothing.
+public struct WorkerPolicy: Hashable, Sendable {
+    /// Base URLs an endpoint may live under (scheme, host and port equal, path under).
+    /// Endpoints on this machine (loopback) are always allowed.
+    public var endpoints: [String]
+    /// Environment variable -> base URLs its value may be sent to.
+    public var keys: [String: [String]]
+    /// Programs (argv[0], exactly) an agent command may start.
+    public var commands: [String]
+
+    public init(endpoints: [String] = [], keys: [String: [String]] = [:], commands: [String] = []) {
+        self.endpoints = endpoints
+        self.keys = keys
+        self.commands = commands
+    }
+
+    /// Why this worker may not call `endpoint`, or nil when it may.
+    public func refusal(for endpoint: LLMJob.Endpoint) -> String? {
+        guard let url = URLComponents(string: endpoint.url), url.host != nil else {
+            return "endpoint \(endpoint.name) has no usable URL ('\(endpoint.url)')"
+        }
+        if !Self.isLoopback(url) && !endpoints.contains(where: { Self.url(url, isUnder: $0) }) {
+            return "endpoint \(endpoint.name) (\(endpoint.url)) is not allowed on this worker: start it with --allow-endpoint \(Self.base(of: url))"
+        }
+        if let variable = endpoint.apiKeyEnv, !(keys[variable] ?? []).contains(where: { Self.url(url, isUnder: $0) }) {
+            return "endpoint \(endpoint.name) asks for the key in \(variable); this worker sends it to no endpoint it was not told to: start it with --allow-key \(variable)=\(Self.base(of: url))"
+        }
+        return nil
+    }
+
+    /// Why this worker may not run `command`, or nil when it may.
+    public func refusal(forCommand command: [String]) -> String? {
+        guard let program = command.first else { return "an agent command needs a program" }
+        return commands.contains(program) ? nil
+            : "agent command '\(program)' is not allowed on this worker: start it with --allow-command \(program)"
+    }
+
+    /// `url` lies under `base`: same scheme, host (any case) and port, and its path under
+    /// base's path at a segment boundary (so `https://api.x.com` does not allow
+    /// `https://api.x.com.evil.org` nor `/v1` allow `/v10`).
+    static func url(_ url: URLComponents, isUnder base: String) -> Bool {
+        guard let allowed = URLComponents(string: base), let host = allowed.host,
+              url.scheme?.lowercased() == allowed.scheme?.lowercased(),
+              url.host?.lowercased() == host.lowercased(),
+              port(of: url) == port(of: allowed) else { return false }
+        let prefix = allowed.path.hasSuffix("/") ? String(allowed.path.dropLast()) : allowed.path
+        return prefix.isEmpty || url.path == prefix || url.path.hasPrefix(prefix + "/")
+    }
+
+    static func isLoopback(_ url: URLComponents) -> Bool {
+        guard let host = url.host?.lowercased() else { return false }
+        return host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
+    }
+
+    private static func port(of url: URLComponents) -> Int? {
+        url.port ?? (url.scheme?.lowercased() == "https" ? 443 : url.scheme?.lowercased() == "http" ? 80 : nil)
+    }
+
+    private static func base(of url: URLComponents) -> String {
+        "\(url.scheme ?? "https")://\(url.host ?? "")" + (url.port.map { ":\($0)" } ?? "")
+    }
+}
