@@ -44,6 +44,8 @@ struct DispatchBenchCommand: AsyncParsableCommand {
             .measure(messages: jobs, latencySamples: latencySamples)
         let (rate, durable) = try await coevo.throughput(jobs: jobs, workers: workers, slots: slots, payloadBytes: payloadBytes)
         let latency = try await coevo.roundTrip(samples: latencySamples, payloadBytes: payloadBytes)
+        let (curveRate, curveDurable) = try await coevo.throughput(jobs: jobs, workers: workers, slots: slots, payloadBytes: payloadBytes, curve: true)
+        let curveLatency = try await coevo.roundTrip(samples: latencySamples, payloadBytes: payloadBytes, curve: true)
 
         func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
         func row(_ name: String, _ rate: Double, _ unit: String, _ l: LatencySummary) -> String {
@@ -52,10 +54,13 @@ struct DispatchBenchCommand: AsyncParsableCommand {
         print(pad("", 32) + pad("   throughput", 20) + "  p50 µs     p99 µs")
         print(row("raw libzmq ROUTER/DEALER echo", raw.messagesPerSecond, "msg/s", raw.roundTrip))
         print(row("coevo noop jobs, durable", rate, "jobs/s", latency))
+        print(row("  the same with CURVE", curveRate, "jobs/s", curveLatency))
         let share = rate / raw.messagesPerSecond
         let p50Ratio = latency.p50.microseconds / max(0.001, raw.roundTrip.p50.microseconds)
         print(String(format: "coevo / raw: %.1f%% of throughput, p50 round trip %.2fx raw", share * 100, p50Ratio))
-        print("durable results: \(durable) of \(jobs)")
+        print(String(format: "CURVE (encrypted, authenticated): %.1f%% of the throughput without it, p50 round trip %.2fx",
+                     curveRate / rate * 100, curveLatency.p50.microseconds / max(0.001, latency.p50.microseconds)))
+        print("durable results: \(durable) of \(jobs) (with CURVE: \(curveDurable))")
         print(String(format: "targets: >= 50000 durable jobs/s: %@ (%.0f); p50 within 3x raw: %@ (%.2fx); 20%% of raw: %@ (%.1f%%)",
                      rate >= 50_000 ? "met" : "NOT met", rate, p50Ratio <= 3 ? "met" : "NOT met", p50Ratio,
                      share >= 0.2 ? "met" : "not yet", share * 100))
@@ -64,7 +69,9 @@ struct DispatchBenchCommand: AsyncParsableCommand {
             print(String(format: "SIGKILLed worker's jobs requeued after %.2f s (heartbeat 1 s x liveness 3; target < 3.5 s: %@)",
                          requeue, requeue < 3.5 ? "met" : "NOT met"))
         }
-        if durable != jobs { throw UserFacingError("only \(durable) of \(jobs) results were durable") }
+        if durable != jobs || curveDurable != jobs {
+            throw UserFacingError("only \(min(durable, curveDurable)) of \(jobs) results were durable")
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 import CoevoCoordinator
 import CoevoCore
 import CoevoStore
+import CoevoWire
 import Foundation
 import Logging
 import Synchronization
@@ -34,9 +35,11 @@ struct CoevoDispatchMeasurement {
     }
 
     /// Runs `jobs` noop jobs; jobs/s counts from the first result to the run being durable.
-    func throughput(jobs: Int, workers: Int, slots: Int, payloadBytes: Int) async throws -> (jobsPerSecond: Double, durable: Int) {
+    /// With `curve`, every connection is CurveZMQ-encrypted and authenticated.
+    func throughput(jobs: Int, workers: Int, slots: Int, payloadBytes: Int, curve: Bool = false) async throws -> (jobsPerSecond: Double, durable: Int) {
         let (clocked, finishedAt, store, run) = try await runPhase(
-            name: "throughput", kind: .noop, jobs: jobs, payloadBytes: payloadBytes, workers: workers, slots: slots)
+            name: curve ? "throughput-curve" : "throughput", kind: .noop, jobs: jobs, payloadBytes: payloadBytes,
+            workers: workers, slots: slots, curve: curve)
         let first = clocked.state.withLock { $0.results.first }!
         let seconds = RawZeroMQBaseline.seconds(finishedAt - first)
         let durable = try store.counts(ofRun: run).results
@@ -45,9 +48,10 @@ struct CoevoDispatchMeasurement {
 
     /// One worker with one slot: each result is followed by the next lease, so the gap
     /// between consecutive results is one dispatch round trip.
-    func roundTrip(samples: Int, payloadBytes: Int) async throws -> LatencySummary {
+    func roundTrip(samples: Int, payloadBytes: Int, curve: Bool = false) async throws -> LatencySummary {
         let (clocked, _, _, _) = try await runPhase(
-            name: "latency", kind: .noop, jobs: samples + 100, payloadBytes: payloadBytes, workers: 1, slots: 1)
+            name: curve ? "latency-curve" : "latency", kind: .noop, jobs: samples + 100, payloadBytes: payloadBytes,
+            workers: 1, slots: 1, curve: curve)
         let times = clocked.state.withLock { $0.results }.dropFirst(100)  // warm-up
         return LatencySummary(zip(times.dropFirst(), times).map { $0 - $1 })
     }
@@ -80,7 +84,7 @@ struct CoevoDispatchMeasurement {
 
     private func runPhase(
         name: String, kind: JobKind, jobs: Int, payloadBytes: Int, workers: Int, slots: Int,
-        sleepMilliseconds: Int64 = 0, killFirstWorkerAfterResults: Int? = nil, configText: String = ""
+        sleepMilliseconds: Int64 = 0, killFirstWorkerAfterResults: Int? = nil, configText: String = "", curve: Bool = false
     ) async throws -> (Clocked, ContinuousClock.Instant, CoevoStore, String) {
         var config = try ConfigLoader.parse(configText)
         config.run.name = "bench-\(name)"
@@ -112,10 +116,15 @@ struct CoevoDispatchMeasurement {
         }
         var settings = CoordinatorSettings(config: config.coordinator)
         settings.exitWhenDone = true
+        if curve { settings.curve = (try CurveKeyPair.generate(), nil) }
         let service = CoordinatorService(settings: settings, store: store, logger: logger, observer: observer)
         try service.bind()
+        let workerKey = try settings.curve.map { try LocalWorkerKey(directory: directory.path, coordinator: $0.keyPair.publicKey) }
+        defer { workerKey?.remove() }
+        if let workerKey { service.authorize(workerKey.pair.publicKey, holder: "bench workers") }
         let local = LocalWorkers()
-        try local.startWorkers(count: workers, endpoint: service.endpoint, slots: slots, idPrefix: "bench")
+        try local.startWorkers(count: workers, endpoint: service.endpoint, slots: slots, idPrefix: "bench",
+                               extraArguments: workerKey?.workerArguments ?? [])
         defer { local.stop(grace: 5) }
 
         let victim = local.processes[0].processIdentifier
