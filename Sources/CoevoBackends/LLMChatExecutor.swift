@@ -36,7 +36,8 @@ public final class LLMChatExecutor: JobExecutor {
         let candidates = [job.endpoint] + (job.fallbacks ?? [])
         let allowed = candidates.filter { policy.refusal(for: $0) == nil }
         guard !allowed.isEmpty else {
-            return JobOutcome(status: .failed, error: candidates.compactMap(policy.refusal(for:)).joined(separator: "; "))
+            // UNSUPPORTED: this worker may not, another may (the coordinator retries there).
+            return JobOutcome(status: .unsupported, error: candidates.compactMap(policy.refusal(for:)).joined(separator: "; "))
         }
         for endpoint in allowed {
             let client: LLMClient

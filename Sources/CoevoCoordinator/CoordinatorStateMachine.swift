@@ -240,7 +240,8 @@ public struct CoordinatorStateMachine {
             return
         }
         let worker = WorkerID(ready.workerID)
-        switch scheduler.register(worker, session: ready.session, slots: Int(ready.slots), now: now.monotonic) {
+        let kinds = Set(ready.capabilities.map { JobKind($0) })
+        switch scheduler.register(worker, session: ready.session, slots: Int(ready.slots), now: now.monotonic, kinds: kinds) {
         case .duplicate:
             out.log(.warning, "refused READY from \(Self.printable(routing)): worker id '\(worker)' is in use by a live worker")
             // The live worker's session stays out of the reply: with it, READY could take
@@ -285,6 +286,18 @@ public struct CoordinatorStateMachine {
             }
             pausedUntil = max(pausedUntil ?? t, t + wait)
             record(.jobDeferred, run: lease.job.run.rawValue, job: lease.job.id, worker: worker.rawValue, detail: result.error)
+            return
+        }
+        if result.status == .unsupported {
+            // Not a result: this worker cannot run the job (no executor, or its own policy
+            // refuses the endpoint, key or program). Another worker may.
+            guard let (lease, events) = scheduler.unsupported(result.jobID, attempt: result.attempt, from: worker, reason: result.error) else {
+                out.log(.notice, "discarded a late UNSUPPORTED for job \(result.jobID) from \(worker)")
+                return
+            }
+            out.log(.notice, "worker \(worker) cannot run job \(lease.job.id) (\(result.error)); it is offered to workers that can")
+            record(.jobUnsupported, run: lease.job.run.rawValue, job: lease.job.id, worker: worker.rawValue, detail: result.error)
+            carryOut(events)
             return
         }
         switch scheduler.complete(result.jobID, attempt: result.attempt, from: worker) {

@@ -49,6 +49,6 @@ import Testing
         let job = LLMJob(endpoint: endpoint("https://api.example.invalid", key: "OPENAI_API_KEY"), system: "", prompt: "hi",
                          maxTokens: 4, temperature: 0)
         let outcome = await executor.run(payload: try JSONEncoder().encode(job))
-        #expect(outcome.status == .failed && outcome.error.contains("--allow-endpoint https://api.example.invalid"))
+        #expect(outcome.status == .unsupported && outcome.error.contains("--allow-endpoint https://api.example.invalid"))
     }
 }

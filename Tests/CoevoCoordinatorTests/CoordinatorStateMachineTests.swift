@@ -400,6 +400,20 @@ import Testing
         #expect(m.handle(Self.from("w1/a", Self.results([(1, 1, Self.ok())])), at: Self.t(20)).isEmpty, "nothing more is applied")
     }
 
+    /// A worker whose own policy refuses a job answers UNSUPPORTED: the job is offered to
+    /// a worker that can run it instead of being stored as a result.
+    @Test func anUnsupportedJobIsOfferedToAnotherWorker() {
+        var m = Self.machine([Self.batch([(Self.job(1, kind: .llm), 0)])])
+        var out = m.handle(Self.from("picky/a", Self.ready("picky", session: "a", slots: 1)), at: Self.t(0))
+        #expect(Self.leases(out, to: "picky/a").map(\.0) == [1])
+        let refused = JobOutcome(status: .unsupported, error: "endpoint e is not allowed on this worker")
+        out = m.handle(Self.from("picky/a", Self.results([(1, 1, refused)])), at: Self.t(10))
+        #expect(m.resultsApplied == 0 && Self.events(out).map(\.kind) == [.jobUnsupported])
+        out = m.handle(Self.from("able/b", Self.ready("able", session: "b", slots: 1)), at: Self.t(20))
+        #expect(Self.leases(out, to: "able/b").map { [$0.0, JobID($0.1)] } == [[1, 2]])
+        #expect(Self.leases(out, to: "picky/a").isEmpty)
+    }
+
     // MARK: Job ids
 
     /// A crashed coordinator may have leased jobs the store never got: their ids must

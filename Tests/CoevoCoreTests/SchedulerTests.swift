@@ -180,4 +180,40 @@ import Testing
         #expect(s.complete(done.job.id, attempt: 1, from: "w2") == .apply(done))
         #expect(s.dispatch(now: t(20)).map(\.0) == ["w2"])
     }
+
+    /// Jobs go only to workers that announced their kind; a job no free worker runs waits,
+    /// first in line, while the others flow.
+    @Test func aJobGoesOnlyToAWorkerThatRunsItsKind() {
+        var s = Scheduler(settings: settings)
+        s.submit(Job(id: 1, run: "A", kind: .sleep, payload: Data(), timeoutMilliseconds: 1000))
+        s.submit(job(2))
+        s.submit(job(3))
+        _ = s.register("noops", session: "a", slots: 4, now: t(0), kinds: [.noop])
+        var out = s.dispatch(now: t(0))
+        #expect(out.flatMap { $0.1.map(\.job.id) } == [2, 3], "the sleep job waits")
+        #expect(s.queuedCount == 1)
+        _ = s.register("any", session: "b", slots: 4, now: t(1), kinds: [])  // announced nothing: offered anything
+        out = s.dispatch(now: t(1))
+        #expect(out.map(\.0) == ["any"] && out.flatMap { $0.1.map(\.job.id) } == [1])
+    }
+
+    /// UNSUPPORTED is not a result: the attempt counts, the kind is not offered to that
+    /// worker again, and the job fails only when no attempt is left.
+    @Test func anUnsupportedJobGoesElsewhereUntilItsAttemptsAreSpent() {
+        var s = Scheduler(settings: settings)  // 2 attempts
+        s.submit(Job(id: 1, run: "A", kind: .llm, payload: Data(), timeoutMilliseconds: 1000))
+        _ = s.register("w1", session: "a", slots: 1, now: t(0), kinds: [.llm, .noop])
+        let first = s.dispatch(now: t(0)).flatMap(\.1)
+        #expect(first.map(\.worker) == ["w1"])
+        #expect(s.unsupported(1, attempt: 2, from: "w1", reason: "x") == nil, "not its current attempt: nothing changes")
+        let (_, events) = s.unsupported(1, attempt: 1, from: "w1", reason: "endpoint e is not allowed")!
+        #expect(events == [.jobRequeued(1, run: "A", nextAttempt: 2)])
+        #expect(s.dispatch(now: t(1)).isEmpty, "w1 is not offered the kind again")
+        _ = s.register("w2", session: "b", slots: 1, now: t(2), kinds: [.llm])
+        let second = s.dispatch(now: t(2)).flatMap(\.1)
+        #expect(second.map(\.worker) == ["w2"] && second.first?.attempt == 2)
+        let (_, last) = s.unsupported(1, attempt: 2, from: "w2", reason: "no key")!
+        #expect(last == [.jobFailed(1, run: "A", reason: "no worker could run it (last: no key), after 2 attempts")])
+        #expect(s.progress["A"]?.failed == 1 && s.isFinished("A"))
+    }
 }

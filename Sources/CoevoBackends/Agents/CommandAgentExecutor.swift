@@ -31,7 +31,7 @@ public final class CommandAgentExecutor: JobExecutor {
             return JobOutcome(status: .failed, error: "agent.command needs an agent name of letters, digits, '-', '_', '.' and a command")
         }
         if let refusal = policy.refusal(forCommand: job.command) {
-            return JobOutcome(status: .failed, error: refusal)
+            return JobOutcome(status: .unsupported, error: refusal)  // another worker may allow it
         }
         let now = MonotonicTime.now()
         if breakers.withLock({ $0[job.agent]?.isPaused(now: now) ?? false }) {

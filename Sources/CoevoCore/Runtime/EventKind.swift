@@ -20,6 +20,8 @@ public struct EventKind: RawRepresentable, Hashable, Comparable, Sendable, Custo
     public static let leaseLost = EventKind(rawValue: "lease_lost")
     public static let jobFailed = EventKind(rawValue: "job_failed")
     public static let jobDeferred = EventKind(rawValue: "job_deferred")
+    /// A worker answered UNSUPPORTED: the job goes to another worker.
+    public static let jobUnsupported = EventKind(rawValue: "job_unsupported")
     public static let resultDiscarded = EventKind(rawValue: "result_discarded")
     public static let budgetExhausted = EventKind(rawValue: "budget_exhausted")
 

@@ -10,8 +10,20 @@ public struct Scheduler: Sendable {
         var slots: Int
         var leased: Set<JobID> = []
         var lastHeard: MonotonicTime
+        /// The kinds it announced (nil: it announced none, so it is offered any).
+        var kinds: Set<JobKind>?
+        /// Kinds it answered UNSUPPORTED for after all: not offered again.
+        var refused: Set<JobKind> = []
         var freeSlots: Int { slots - leased.count }
+
+        func runs(_ kind: JobKind) -> Bool {
+            (kinds?.contains(kind) ?? true) && (refused.isEmpty || !refused.contains(kind))
+        }
     }
+
+    /// Jobs no free worker can run are set aside for the next dispatch; past this many in
+    /// one call dispatch stops looking, so a long queue of such jobs costs little.
+    static let setAsideLimit = 1024
 
     struct PendingJob: Sendable {
         var job: Job
@@ -77,10 +89,27 @@ public struct Scheduler: Sendable {
         // Positions in `dealt` of the workers that still have a free slot.
         var open = Array(dealt.indices)
         var turn = 0
-        while !open.isEmpty, let jobID = dequeueNext() {
+        // Jobs of a kind no open worker runs wait for the next dispatch, first in line.
+        var setAside: [JobID] = []
+        // Which dealt workers run the kind in hand: worked out again only when the kind
+        // changes, so a queue of one kind costs a string comparison per job.
+        var kindInHand: JobKind?
+        var capable: [Bool] = []
+        while !open.isEmpty, setAside.count < Self.setAsideLimit, let jobID = dequeueNext() {
             if turn >= open.count { turn = 0 }
-            let slot = open[turn]
             var job = pending[jobID]!
+            if job.job.kind != kindInHand {
+                kindInHand = job.job.kind
+                capable = dealt.map { $0.entry.runs(job.job.kind) }
+            }
+            if !capable[open[turn]] {
+                guard let other = open.indices.lazy.map({ (turn + $0) % open.count }).first(where: { capable[open[$0]] }) else {
+                    setAside.append(jobID)
+                    continue
+                }
+                turn = other
+            }
+            let slot = open[turn]
             job.attempts += 1
             pending[jobID] = job
             let lease = Lease(
@@ -91,6 +120,7 @@ public struct Scheduler: Sendable {
             dealt[slot].granted.append(lease)
             if dealt[slot].entry.freeSlots == 0 { open.remove(at: turn) } else { turn += 1 }
         }
+        for id in setAside.reversed() { enqueue(id, run: pending[id]!.job.run, atFront: true) }
         var out: [(WorkerID, [Lease])] = []
         for (id, entry, granted) in dealt where !granted.isEmpty {
             workers[id] = entry
@@ -126,16 +156,31 @@ public struct Scheduler: Sendable {
         return lease
     }
 
+    /// A worker answered UNSUPPORTED: it cannot run the job after all (no executor, or its
+    /// own policy refuses what the job asks). The kind is not offered to it again, and the
+    /// attempt counts: the job goes to another worker, or fails once its attempts are
+    /// spent. Nil when it is not this worker's current lease (then nothing changes).
+    public mutating func unsupported(_ id: JobID, attempt: UInt32, from worker: WorkerID, reason: String) -> (Lease, [SchedulerEvent])? {
+        guard let lease = leases[id], lease.worker == worker, lease.attempt == attempt else { return nil }
+        leases[id] = nil
+        workers[worker]?.leased.remove(id)
+        workers[worker]?.refused.insert(lease.job.kind)
+        return (lease, requeueOrFail(id, reason: "no worker could run it (last: \(reason))"))
+    }
+
     // MARK: Workers
 
     /// Handles a READY. See `Registration` for the cases.
+    /// `kinds`: the job kinds it announced (nil or empty: it is offered any kind).
     public mutating func register(
-        _ worker: WorkerID, session: String, slots: Int, now: MonotonicTime
+        _ worker: WorkerID, session: String, slots: Int, now: MonotonicTime, kinds: Set<JobKind>? = nil
     ) -> Registration {
+        let kinds = kinds?.isEmpty == true ? nil : kinds
         if let existing = workers[worker] {
             if existing.session == session {
                 workers[worker]!.slots = slots
                 workers[worker]!.lastHeard = now
+                workers[worker]!.kinds = kinds
                 return .resumed
             }
             if now - existing.lastHeard < settings.workerSilenceLimitMilliseconds {
@@ -143,10 +188,10 @@ public struct Scheduler: Sendable {
             }
             var events = [SchedulerEvent.workerReplaced(worker)]
             events += removeWorker(worker)
-            addWorker(worker, session: session, slots: slots, now: now)
+            addWorker(worker, session: session, slots: slots, now: now, kinds: kinds)
             return .replaced(events)
         }
-        addWorker(worker, session: session, slots: slots, now: now)
+        addWorker(worker, session: session, slots: slots, now: now, kinds: kinds)
         return .accepted
     }
 
@@ -208,8 +253,8 @@ public struct Scheduler: Sendable {
 
     // MARK: Internals
 
-    private mutating func addWorker(_ id: WorkerID, session: String, slots: Int, now: MonotonicTime) {
-        workers[id] = WorkerEntry(session: session, slots: max(0, slots), lastHeard: now)
+    private mutating func addWorker(_ id: WorkerID, session: String, slots: Int, now: MonotonicTime, kinds: Set<JobKind>?) {
+        workers[id] = WorkerEntry(session: session, slots: max(0, slots), lastHeard: now, kinds: kinds)
         workerOrder.append(id)
     }
 
@@ -225,13 +270,14 @@ public struct Scheduler: Sendable {
         return events
     }
 
-    private mutating func requeueOrFail(_ id: JobID) -> [SchedulerEvent] {
+    private mutating func requeueOrFail(_ id: JobID, reason: String? = nil) -> [SchedulerEvent] {
         guard let job = pending[id] else { return [] }
         if job.attempts >= settings.maxAttempts {
             pending[id] = nil
             finished.insert(id)
             progress[job.job.run]!.failed += 1
-            return [.jobFailed(id, run: job.job.run, reason: "lease lost on all \(job.attempts) attempts")]
+            return [.jobFailed(id, run: job.job.run, reason: reason.map { "\($0), after \(job.attempts) attempts" }
+                                                        ?? "lease lost on all \(job.attempts) attempts")]
         }
         // Retries go first: they have waited longest.
         enqueue(id, run: job.job.run, atFront: true)
