@@ -68,6 +68,10 @@ public struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("--connect must start with tcp:// or ipc:// (got '\(connect)')")
         }
         guard (1...100_000).contains(slots) else { throw ValidationError("--slots must be between 1 and 100000") }
+        // The routing id is "<id>/<session>" (16 hex digits) and libzmq allows 255 bytes.
+        if let id, id.isEmpty || id.utf8.count > 238 {
+            throw ValidationError("--id must be 1 to 238 bytes (got \(id.utf8.count)): it is sent as the routing id <id>/<session>, at most 255 bytes")
+        }
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard liveness >= 1 else { throw ValidationError("--liveness must be at least 1") }
         for entry in allowKey where !entry.contains("=") || entry.hasPrefix("=") || entry.hasSuffix("=") {

@@ -107,6 +107,15 @@ extension ProcessTests {
         #expect(unknown.log.contains("no run 'r-404'") && unknown.log.contains(id))
     }
 
+    /// Bad input: a worker id too long to fit the routing id `<id>/<session>` (255 bytes).
+    @Test func aWorkerIdThatCannotBeARoutingIdIsRefused() async throws {
+        let scratch = try Scratch("longid")
+        defer { scratch.close() }
+        let worker = try Child("coevo-worker", ["--id", String(repeating: "w", count: 239)], in: scratch, name: "worker")
+        #expect(await worker.waitForExit(timeout: 15) == 64)
+        #expect(worker.log.contains("--id must be 1 to 238 bytes (got 239)"), "\(worker.log)")
+    }
+
     @Test func statusSaysWhenNobodyAnswers() async throws {
         let scratch = try Scratch("nostatus")
         defer { scratch.close() }

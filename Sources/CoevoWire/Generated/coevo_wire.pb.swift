@@ -276,7 +276,8 @@ public nonisolated struct Coevo_Wire_V1_Ready: Sendable {
   /// using the same id (different session).
   public var session: String = String()
 
-  /// Jobs the worker runs at once; the coordinator never leases more.
+  /// Jobs the worker runs at once; the coordinator never leases more. 0: draining,
+  /// nothing new is leased (the running jobs' results are still applied).
   public var slots: UInt32 = 0
 
   /// Job kinds the worker can execute, e.g. "noop", "sleep".
