@@ -148,9 +148,7 @@ public struct Scheduler: Sendable {
     /// job goes first in its queue, its attempt not counted. Returns the lease, or nil when
     /// it is not this worker's current lease (then nothing changes).
     public mutating func deferJob(_ id: JobID, attempt: UInt32, from worker: WorkerID) -> Lease? {
-        guard let lease = leases[id], lease.worker == worker, lease.attempt == attempt else { return nil }
-        leases[id] = nil
-        workers[worker]?.leased.remove(id)
+        guard let lease = takeBack(id, attempt: attempt, from: worker) else { return nil }
         pending[id]!.attempts -= 1
         enqueue(id, run: lease.job.run, atFront: true)
         return lease
@@ -161,11 +159,18 @@ public struct Scheduler: Sendable {
     /// attempt counts: the job goes to another worker, or fails once its attempts are
     /// spent. Nil when it is not this worker's current lease (then nothing changes).
     public mutating func unsupported(_ id: JobID, attempt: UInt32, from worker: WorkerID, reason: String) -> (Lease, [SchedulerEvent])? {
+        guard let lease = takeBack(id, attempt: attempt, from: worker) else { return nil }
+        workers[worker]?.refused.insert(lease.job.kind)
+        return (lease, requeueOrFail(id, reason: "no worker could run it (last: \(reason))"))
+    }
+
+    /// Ends `worker`'s current lease on job `id` (attempt `attempt`) without finishing the
+    /// job; nil, changing nothing, when that is not its current lease.
+    private mutating func takeBack(_ id: JobID, attempt: UInt32, from worker: WorkerID) -> Lease? {
         guard let lease = leases[id], lease.worker == worker, lease.attempt == attempt else { return nil }
         leases[id] = nil
         workers[worker]?.leased.remove(id)
-        workers[worker]?.refused.insert(lease.job.kind)
-        return (lease, requeueOrFail(id, reason: "no worker could run it (last: \(reason))"))
+        return lease
     }
 
     // MARK: Workers
