@@ -122,7 +122,9 @@ public struct CoordinatorStateMachine {
         out.log(.info, "coordinator \(session) listening on \(settings.bind)")
         out.append(.wake(at: now.monotonic + settings.tickMilliseconds))
         if finishRunsIfDone(), settings.exitWhenDone {
-            if !unserved.isEmpty { out.log(.error, "nothing to serve: every unfinished run's config fails to load here") }
+            if !unserved.isEmpty {
+                out.log(.error, "nothing left to serve here (not served: \(unserved.map(\.rawValue).joined(separator: ", ")))")
+            }
             exit()
         }
     }
@@ -428,8 +430,8 @@ public struct CoordinatorStateMachine {
         }
         out.store(contentsOf: step.events.map { .event($0) })
         if let line = step.progress { out.log(.info, "\(run) \(line)") }
-        if let files = step.exports, let directory = step.exportDirectory {
-            out.append(.writeExports(run, directory: directory, files: files))
+        if let exports = step.exports {
+            out.append(.writeExports(run, directory: exports.directory, files: exports.files))
         }
     }
 

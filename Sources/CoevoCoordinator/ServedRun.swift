@@ -41,14 +41,18 @@ public struct ServedRun {
         return try store.unfinishedRuns().map { stored in
             var run = ServedRun(id: RunID(stored.id), state: stored.state, config: nil,
                                 exportDirectory: exports.appendingPathComponent(stored.id))
+            let config: ExperimentConfig
             do {
-                run.config = try ConfigLoader.parse(stored.config)
+                config = try ConfigLoader.parse(stored.config)
             } catch {
-                // E.g. a red-blue intents_file that is not where this coordinator runs.
+                // E.g. a red-blue intents_file that is not where this coordinator runs. Such
+                // a run is not served, so none of its jobs are read.
                 run.configProblem = "\(error)"
+                return run
             }
-            let driven = run.config?.isProtocolRun == true
-            let budgeted = (run.config?.budget.budget ?? Budget()) != Budget()
+            run.config = config
+            let driven = config.isProtocolRun
+            let budgeted = config.budget.budget != Budget()
             if driven || budgeted { run.storedJobs = try store.storedJobs(ofRun: stored.id) }
             if driven {
                 run.loggedEvents = try store.eventCounts(ofRun: stored.id)
