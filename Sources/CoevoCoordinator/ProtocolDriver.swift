@@ -111,8 +111,7 @@ struct ProtocolDriver: RunDriver {
         for event in engine.takeEvents() { step.events += log.record(event.kind, event.detail, at: at) }
         guard let line = engine.takeProgressLine() else { return step }
         step.progress = line
-        step.exports = engine.exports()
-        step.exportDirectory = exportDirectory
+        step.exports = (exportDirectory, engine.exports())
         return step
     }
 

@@ -37,14 +37,8 @@ struct DriverStep {
     var events: [EventRecord] = []
     /// The latest progress line, for the log.
     var progress: String?
-    /// Training data to write (file name -> JSON lines), into `exportDirectory`.
-    var exports: [String: [String]]?
-    var exportDirectory: URL?
-
-    init(jobs: [Job] = [], events: [EventRecord] = []) {
-        self.jobs = jobs
-        self.events = events
-    }
+    /// Training data to write: file name -> JSON lines, into `directory`.
+    var exports: (directory: URL, files: [String: [String]])?
 }
 
 /// A result the coordinator applied, with its output decoded once for every reader (the

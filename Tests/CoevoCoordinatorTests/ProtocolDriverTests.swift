@@ -42,8 +42,8 @@ import Testing
     /// for and reports back, which is when a finished run logs its summary.
     static func settle(_ step: DriverStep, _ driver: inout ProtocolDriver) -> (jobs: [Job], events: [EventRecord]) {
         var events = step.events
-        if let files = step.exports, let directory = step.exportDirectory {
-            events += driver.exportsWritten(failure: ExportFiles.write(files, to: directory), at: 0).events
+        if let exports = step.exports {
+            events += driver.exportsWritten(failure: ExportFiles.write(exports.files, to: exports.directory), at: 0).events
         }
         return (step.jobs, events)
     }
