@@ -62,9 +62,10 @@ struct LocalWorkerKey {
         self.coordinator = coordinator
         file = (directory as NSString).appendingPathComponent("local-workers-\(getpid()).key")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        guard FileManager.default.createFile(atPath: file, contents: Data(pair.fileText.utf8),
-                                             attributes: [.posixPermissions: 0o600]) else {
-            throw UserFacingError("cannot write the local workers' key to \(file)")
+        do {
+            try pair.writeKeyFile(file)
+        } catch {
+            throw UserFacingError("the local workers' key: \(error)")
         }
     }
 

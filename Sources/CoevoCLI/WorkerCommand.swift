@@ -74,16 +74,26 @@ public struct WorkerCommand: AsyncParsableCommand {
         }
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard liveness >= 1 else { throw ValidationError("--liveness must be at least 1") }
-        for entry in allowKey where !entry.contains("=") || entry.hasPrefix("=") || entry.hasSuffix("=") {
-            throw ValidationError("--allow-key takes VAR=BASE-URL, e.g. OPENAI_API_KEY=https://api.openai.com (got '\(entry)')")
-        }
-        for url in allowEndpoint + allowKey.map({ String($0.split(separator: "=", maxSplits: 1)[1]) })
+        for url in allowEndpoint + (try keyBindings()).values.joined()
         where URLComponents(string: url)?.host == nil || !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
             throw ValidationError("'\(url)' is not a base URL like https://api.openai.com")
         }
         guard modelServer == nil || modelHealth != nil else {
             throw ValidationError("--model-server needs --model-health URL, polled until the server is up")
         }
+    }
+
+    /// `--allow-key VAR=BASE-URL` entries: variable -> the base URLs its key may go to.
+    func keyBindings() throws -> [String: [String]] {
+        var keys: [String: [String]] = [:]
+        for entry in allowKey {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw ValidationError("--allow-key takes VAR=BASE-URL, e.g. OPENAI_API_KEY=https://api.openai.com (got '\(entry)')")
+            }
+            keys[parts[0], default: []].append(parts[1])
+        }
+        return keys
     }
 
     public func run() async throws {
@@ -95,12 +105,7 @@ public struct WorkerCommand: AsyncParsableCommand {
         settings.drainTimeoutMilliseconds = drainTimeoutMs
         settings.parentPID = parentPid
         settings.curve = try curve.role()
-        var keys: [String: [String]] = [:]
-        for entry in allowKey {
-            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
-            keys[parts[0], default: []].append(parts[1])
-        }
-        settings.policy = WorkerPolicy(endpoints: allowEndpoint, keys: keys, commands: allowCommand)
+        settings.policy = WorkerPolicy(endpoints: allowEndpoint, keys: try keyBindings(), commands: allowCommand)
         if let workspace { settings.workspaceRoot = workspace }
         var server: ManagedModelServer?
         if let modelServer, let modelHealth {

@@ -101,12 +101,17 @@ public struct CurveKeyPair: Sendable {
         for path in [keyFile, publicFile] where FileManager.default.fileExists(atPath: path) {
             throw CurveKeyError("\(path) exists; remove it first to make a new key")
         }
-        guard FileManager.default.createFile(atPath: keyFile, contents: Data(fileText.utf8),
-                                             attributes: [.posixPermissions: 0o600]) else {
-            throw CurveKeyError("cannot write \(keyFile)")
-        }
+        try writeKeyFile(keyFile)
         try Data("\(publicKey.z85)\n".utf8).write(to: URL(fileURLWithPath: publicFile))
         return (keyFile, publicFile)
+    }
+
+    /// Writes the key pair file (mode 0600, readable by its owner only) at `path`.
+    public func writeKeyFile(_ path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(fileText.utf8),
+                                             attributes: [.posixPermissions: 0o600]) else {
+            throw CurveKeyError("cannot write \(path)")
+        }
     }
 }
 
