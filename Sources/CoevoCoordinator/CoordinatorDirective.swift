@@ -44,8 +44,9 @@ public enum CoordinatorInput: Sendable {
 
 /// One incoming message, decoded by the shell.
 public enum ReceivedMessage: Sendable {
-    /// A message from the peer with this routing id.
-    case message(from: Data, Envelope.OneOf_Body)
+    /// A message from the peer with this routing id, and the CURVE key it authenticated
+    /// with (nil without CURVE).
+    case message(from: Data, key: CurvePublicKey? = nil, Envelope.OneOf_Body)
     /// Frames that were not a message: wrong frame count or a bad envelope.
     case malformed(from: Data, MalformedMessage)
 }

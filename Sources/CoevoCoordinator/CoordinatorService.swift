@@ -35,7 +35,9 @@ public final class CoordinatorService: Service, Sendable {
         let options = SocketOptions(maxMessageBytes: settings.maxMessageBytes, curve: settings.curve.map { .server($0.keyPair) })
         let boundEndpoint = BoundEndpoint()
         self.boundEndpoint = boundEndpoint
-        loop = SocketLoop(name: "coevo-coordinator-zmq", monitorTransport: true) {
+        // At most this many received messages wait to be handled: a flood waits in
+        // libzmq's fair per-peer queues, not in this process.
+        loop = SocketLoop(name: "coevo-coordinator-zmq", monitorTransport: true, maxUnconsumedMessages: 16_384) {
             let socket = try ZMQSocket.router(binding: bind, options: options)
             boundEndpoint.value.withLock { $0 = socket.lastEndpoint() }
             return socket
@@ -88,11 +90,13 @@ public final class CoordinatorService: Service, Sendable {
     static func input(_ event: SocketLoop.Event) -> CoordinatorInput {
         switch event {
         case .messages(let batch):
-            return .received(batch.map { frames in
+            return .received(batch.map { message in
+                let frames = message.frames
                 let routing = frames[0]
                 guard frames.count == 2 else { return .malformed(from: routing, .frameCount(frames.count - 1)) }
                 do throws(WireDecodingError) {
-                    return .message(from: routing, try WireCodec.decode(frames[1]))
+                    return .message(from: routing, key: message.peerKey.flatMap(CurvePublicKey.init),
+                                    try WireCodec.decode(frames[1]))
                 } catch {
                     return .malformed(from: routing, .undecodable(error))
                 }
@@ -146,6 +150,7 @@ struct CoordinatorShell {
                 if exiting { return }
             }
             feed(input)
+            if case .received(let batch) = input { loop.consumed(batch.count) }
             if exiting { return }
         }
     }

@@ -17,8 +17,10 @@ public struct CoordinatorSettings: Sendable {
     public var exitWhenDone = false
     /// How long a graceful shutdown waits for leased jobs to come back.
     public var drainTimeoutMilliseconds: Int64 = 10_000
-    /// Dispatch pause after a deferred job that names no wait of its own.
+    /// How long a deferred job's run gets no leases when the worker names no wait.
     public var deferPauseMilliseconds: Int64
+    /// The longest wait a DEFERRED may ask for (`retry_after_ms`); longer ones are cut to it.
+    public static let longestDeferralMilliseconds: Int64 = 600_000
     /// CurveZMQ: the coordinator's key pair and where the authorized keys are (read by
     /// whoever builds the settings: the config holds only paths).
     public var curve: (keyPair: CurveKeyPair, authorizedKeys: String?)?

@@ -23,6 +23,9 @@ public struct CoordinatorStateMachine {
     private var peers: [Data: WorkerID] = [:]
     private var routes: [WorkerID: Data] = [:]
     private var lastSentTo: [WorkerID: MonotonicTime] = [:]
+    /// The CURVE key each registered worker joined with: its id and route are its own.
+    private var owners: [WorkerID: CurvePublicKey] = [:]
+    private var conduct = PeerConduct()
     /// The runs handed to `init`, served from `.start` on.
     private var served: [ServedRun]
     private var activeRuns: Set<RunID> = []
@@ -44,8 +47,6 @@ public struct CoordinatorStateMachine {
     /// Model spending of the runs served, charged from llm.chat results.
     public private(set) var budget = Budget()
     public private(set) var budgetStop: String?
-    /// No dispatch before this time: a worker deferred a job because its endpoint is down.
-    public private(set) var pausedUntil: MonotonicTime?
     public private(set) var hasExited = false
 
     private var out = DirectiveBuffer()
@@ -75,8 +76,12 @@ public struct CoordinatorStateMachine {
             var applied: [JobID] = []
             for message in batch {
                 switch message {
-                case .message(let routing, let body): handle(body, from: routing, applied: &applied)
-                case .malformed(let routing, let problem): refuse(routing, problem)
+                case .message(let routing, let key, let body):
+                    if conduct.ignores(routing, now: t) { continue }
+                    handle(body, from: routing, key: key, applied: &applied)
+                case .malformed(let routing, let problem):
+                    if conduct.ignores(routing, now: t) { continue }
+                    refuse(routing, problem)
                 }
             }
             if !applied.isEmpty { out.append(.observe(.resultsApplied(applied))) }
@@ -197,17 +202,36 @@ public struct CoordinatorStateMachine {
     private mutating func refuse(_ routing: Data, _ problem: MalformedMessage) {
         switch problem {
         case .frameCount(let count):
-            out.log(.warning, "peer \(Self.printable(routing)) sent \(count) frames; expected exactly 1 envelope frame")
-            reply(routing, .malformed, "expected exactly one frame holding an Envelope, got \(count)")
+            if strike(routing, .warning, "peer \(Self.printable(routing)) sent \(count) frames; expected exactly 1 envelope frame") {
+                reply(routing, .malformed, "expected exactly one frame holding an Envelope, got \(count)")
+            }
         case .undecodable(let error):
-            out.log(.warning, "peer \(Self.printable(routing)): \(error)")
-            reply(routing, error.code, error.description)
+            if strike(routing, .warning, "peer \(Self.printable(routing)): \(error)") {
+                reply(routing, error.code, error.description)
+            }
         }
     }
 
-    private mutating func handle(_ body: Envelope.OneOf_Body, from routing: Data, applied: inout [JobID]) {
+    /// Counts a bad message against `routing`; true when it is to be answered (then it
+    /// has been logged), false when a flood from this peer is only counted.
+    private mutating func strike(_ routing: Data, _ level: Logger.Level, _ line: @autoclosure () -> String) -> Bool {
+        switch conduct.strike(routing, now: now.monotonic) {
+        case .report:
+            out.log(level, line())
+            return true
+        case .quiet:
+            return false
+        case .nowIgnored:
+            let why = "more than \(PeerConduct.strikesBeforeIgnoring) bad messages within \(PeerConduct.windowMilliseconds / 1000) s"
+            out.log(.warning, "ignoring peer \(Self.printable(routing)) for \(PeerConduct.ignoreMilliseconds / 1000) s: \(why) (last: \(line()))")
+            record(.peerIgnored, worker: peers[routing]?.rawValue, detail: "\(Self.printable(routing)): \(why)")
+            return false
+        }
+    }
+
+    private mutating func handle(_ body: Envelope.OneOf_Body, from routing: Data, key: CurvePublicKey?, applied: inout [JobID]) {
         if case .ready(let ready) = body {
-            register(ready, routing: routing)
+            register(ready, routing: routing, key: key)
             return
         }
         if case .statusRequest = body {
@@ -215,8 +239,21 @@ public struct CoordinatorStateMachine {
             return
         }
         guard let worker = peers[routing], scheduler.heard(from: worker, now: now.monotonic) else {
-            out.log(.info, "message from unregistered peer \(Self.printable(routing)); asking it to send READY")
-            reply(routing, .unknownWorker, "this coordinator does not know you: send READY first")
+            if strike(routing, .info, "message from unregistered peer \(Self.printable(routing)); asking it to send READY") {
+                reply(routing, .unknownWorker, "this coordinator does not know you: send READY first")
+            }
+            return
+        }
+        guard owners[worker] == key else {
+            // Someone who knows this worker's routing id connected under it with another
+            // key and took the route over (ROUTER_HANDOVER, which reconnects need). The
+            // worker is dropped, its leases requeued: the real one rejoins when it
+            // reconnects, and nothing from the other key is ever applied.
+            out.log(.warning, "a message on worker \(worker)'s route came from key \(key.map { "\($0)" } ?? "none"), not the key it joined with: its route is dropped and its leases requeued")
+            record(.routeClaimed, worker: worker.rawValue, detail: "key \(key.map { "\($0)" } ?? "none")")
+            forget(worker)
+            carryOut(scheduler.disconnect(worker))
+            _ = conduct.strike(routing, now: now.monotonic)
             return
         }
         switch body {
@@ -235,13 +272,23 @@ public struct CoordinatorStateMachine {
         }
     }
 
-    private mutating func register(_ ready: ReadyMessage, routing: Data) {
+    private mutating func register(_ ready: ReadyMessage, routing: Data, key: CurvePublicKey?) {
         guard !ready.workerID.isEmpty, ready.workerID.utf8.count <= 255, !ready.session.isEmpty else {
-            out.log(.warning, "peer \(Self.printable(routing)) sent an unusable READY (worker_id and session must be non-empty, id at most 255 bytes)")
-            reply(routing, .invalidReady, "READY needs a non-empty worker_id (at most 255 bytes) and a non-empty session")
+            if strike(routing, .warning, "peer \(Self.printable(routing)) sent an unusable READY (worker_id and session must be non-empty, id at most 255 bytes)") {
+                reply(routing, .invalidReady, "READY needs a non-empty worker_id (at most 255 bytes) and a non-empty session")
+            }
             return
         }
         let worker = WorkerID(ready.workerID)
+        if scheduler.session(of: worker) != nil, owners[worker] != key {
+            // A registered worker's id belongs to the key it joined with, whatever session
+            // the newcomer names: READY cannot take over its route or its leases.
+            if strike(routing, .warning, "refused READY from \(Self.printable(routing)): worker id '\(worker)' is held by another key") {
+                reply(routing, .duplicateWorker, "worker id '\(worker)' is held by a live worker with another key; give this worker another --id")
+                record(.workerRefused, worker: worker.rawValue, detail: "id held by another key")
+            }
+            return
+        }
         let kinds = Set(ready.capabilities.map { JobKind($0) })
         switch scheduler.register(worker, session: ready.session, slots: Int(ready.slots), now: now.monotonic, kinds: kinds) {
         case .duplicate:
@@ -268,6 +315,7 @@ public struct CoordinatorStateMachine {
         if let old = routes[worker], old != routing { peers[old] = nil }
         peers[routing] = worker
         routes[worker] = routing
+        owners[worker] = key
         var welcome = WelcomeMessage()
         welcome.coordinatorSession = session
         welcome.heartbeatIntervalMs = UInt32(settings.heartbeatIntervalMilliseconds)
@@ -277,17 +325,17 @@ public struct CoordinatorStateMachine {
 
     private mutating func apply(_ result: ResultMessage, from worker: WorkerID, routing: Data, applied: inout [JobID]) {
         if result.status == .deferred {
-            guard let lease = scheduler.deferJob(result.jobID, attempt: result.attempt, from: worker) else {
+            let t = now.monotonic
+            let wait = deferralWait(asked: result.retryAfterMs, by: worker)
+            guard let (lease, events) = scheduler.deferJob(result.jobID, attempt: result.attempt, from: worker, until: t + wait) else {
                 out.log(.notice, "discarded a late DEFERRED for job \(result.jobID) from \(worker)")
                 return
             }
-            let t = now.monotonic
-            let wait = result.retryAfterMs > 0 ? Int64(clamping: result.retryAfterMs) : settings.deferPauseMilliseconds
-            if pausedUntil.map({ $0 < t }) ?? true {
-                out.log(.warning, "worker \(worker) deferred job \(lease.job.id) (\(result.error)); dispatch paused for \(wait) ms, nothing is lost")
-            }
-            pausedUntil = max(pausedUntil ?? t, t + wait)
-            record(.jobDeferred, run: lease.job.run.rawValue, job: lease.job.id, worker: worker.rawValue, detail: result.error)
+            let run = lease.job.run
+            out.log(.warning, "worker \(worker) deferred job \(lease.job.id) (\(result.error)); run \(run) gets no leases for \(wait) ms, other runs go on, nothing is lost")
+            record(.jobDeferred, run: run.rawValue, job: lease.job.id, worker: worker.rawValue, detail: result.error)
+            carryOut(events)
+            out.append(.wake(at: t + wait))
             return
         }
         if result.status == .unsupported {
@@ -319,8 +367,9 @@ public struct CoordinatorStateMachine {
                 apply(step, of: run)
             }
         case .unknownJob:
-            out.log(.warning, "worker \(worker) sent a result for unknown job \(result.jobID)")
-            reply(routing, .unknownJob, "no job \(result.jobID) was ever submitted", job: result.jobID)
+            if strike(routing, .warning, "worker \(worker) sent a result for unknown job \(result.jobID)") {
+                reply(routing, .unknownJob, "no job \(result.jobID) was ever submitted", job: result.jobID)
+            }
         case .alreadyFinished, .staleLease:
             out.log(.notice, "discarded late result for job \(result.jobID) attempt \(result.attempt) from \(worker): its lease had expired")
             record(.resultDiscarded, job: result.jobID, worker: worker.rawValue,
@@ -338,10 +387,24 @@ public struct CoordinatorStateMachine {
             send(to: worker, .heartbeat(HeartbeatMessage()))
         }
         dispatch()
+        if let line = conduct.summary(now: t) { out.log(.notice, line) }
         if t - lastProgress >= 1000 {
             lastProgress = t
             out.append(.observe(.progress(progress)))
         }
+    }
+
+    /// How long a deferral holds its run back: the wait the worker names, within
+    /// `CoordinatorSettings.longestDeferralMilliseconds` (a worker cannot park a run for
+    /// days by naming a huge one), or the configured pause when it names none.
+    private mutating func deferralWait(asked: UInt64, by worker: WorkerID) -> Int64 {
+        guard asked > 0 else { return settings.deferPauseMilliseconds }
+        let longest = CoordinatorSettings.longestDeferralMilliseconds
+        guard asked <= UInt64(longest) else {
+            out.log(.notice, "worker \(worker) asked to retry after \(asked) ms; waiting the longest allowed, \(longest) ms")
+            return longest
+        }
+        return Int64(asked)
     }
 
     /// Adds a model call's usage to the budget; the first limit reached stops dispatch.
@@ -357,11 +420,6 @@ public struct CoordinatorStateMachine {
     private mutating func dispatch() {
         guard drainDeadline == nil, budgetStop == nil else { return }
         let t = now.monotonic
-        if let until = pausedUntil {
-            guard t >= until else { return }
-            pausedUntil = nil
-            out.log(.info, "dispatch resumes after a deferral pause")
-        }
         for (worker, leases) in scheduler.dispatch(now: t) {
             var start = 0
             while start < leases.count {
@@ -505,6 +563,7 @@ public struct CoordinatorStateMachine {
     private mutating func forget(_ worker: WorkerID) {
         if let routing = routes.removeValue(forKey: worker) { peers[routing] = nil }
         lastSentTo[worker] = nil
+        owners[worker] = nil
     }
 
     private mutating func send(to worker: WorkerID, _ body: Envelope.OneOf_Body) {

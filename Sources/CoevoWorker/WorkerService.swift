@@ -87,7 +87,7 @@ struct WorkerShell {
         for await event in events {
             switch event {
             case .loop(.messages(let batch)):
-                for frames in batch { feed(Self.decode(frames)) }
+                for message in batch { feed(Self.decode(message.frames)) }
             case .loop(.tick):
                 if let parent = machine.settings.parentPID, !parentGone, getppid() != parent {
                     parentGone = true

@@ -26,14 +26,14 @@ import Testing
         return settings
     }
 
-    static func job(_ id: JobID, kind: JobKind = .noop, timeout: Int64 = 10_000) -> Job {
-        Job(id: id, run: "r", kind: kind, payload: Data([UInt8(id & 0xff)]), timeoutMilliseconds: timeout)
+    static func job(_ id: JobID, kind: JobKind = .noop, timeout: Int64 = 10_000, run: RunID = "r") -> Job {
+        Job(id: id, run: run, kind: kind, payload: Data([UInt8(id & 0xff)]), timeoutMilliseconds: timeout)
     }
 
     /// A plain batch run with these jobs still to run (and these done or failed before).
     static func batch(_ unfinished: [(Job, UInt32)], done: [JobID] = [], failed: [JobID] = [],
-                      config: ExperimentConfig? = ExperimentConfig()) -> ServedRun {
-        ServedRun(id: "r", state: .running, config: config,
+                      config: ExperimentConfig? = ExperimentConfig(), run: RunID = "r") -> ServedRun {
+        ServedRun(id: run, state: .running, config: config,
                   jobs: CoevoStore.RunJobs(unfinished: unfinished.map { (job: $0.0, attempts: $0.1) }, done: done, failed: failed),
                   exportDirectory: FileManager.default.temporaryDirectory)
     }
@@ -95,6 +95,10 @@ import Testing
         directives.contains { if case .exit = $0 { return true } else { return false } }
     }
 
+    static func logs(_ directives: [CoordinatorDirective]) -> [String] {
+        directives.compactMap { if case .log(_, let line) = $0 { return line } else { return nil } }
+    }
+
     static func ok(_ payload: Data = Data()) -> JobOutcome { JobOutcome(status: .succeeded, output: payload) }
 
     // MARK: Registration and bad peers
@@ -143,6 +147,54 @@ import Testing
         out = m.handle(Self.from("x", Self.ready("", session: "s", slots: 4)), at: Self.t(14))
         #expect(Self.errors(out, to: "x") == [.invalidReady])
         #expect(m.scheduler.workerCount == 0 && m.scheduler.queuedCount == 1 && m.resultsApplied == 0)
+    }
+
+    /// Bad input: another authenticated key naming a live worker's id (even with its
+    /// session), and a message on the worker's route from another key (what a peer that
+    /// claimed the routing id through ROUTER_HANDOVER would send).
+    @Test func aWorkersIdAndRouteBelongToTheKeyItJoinedWith() {
+        let owner = CurvePublicKey(bytes: Data(repeating: 1, count: 32))
+        let other = CurvePublicKey(bytes: Data(repeating: 2, count: 32))
+        func from(_ routing: String, _ key: CurvePublicKey, _ body: Envelope.OneOf_Body) -> CoordinatorInput {
+            .received([.message(from: Self.routing(routing), key: key, body)])
+        }
+        var m = Self.machine([Self.batch([(Self.job(1), 0)])])
+        var out = m.handle(from("w1/a", owner, Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
+        #expect(Self.leases(out, to: "w1/a").map(\.0) == [1])
+        out = m.handle(from("w1/x", other, Self.ready("w1", session: "a", slots: 1)), at: Self.t(10))
+        #expect(Self.errors(out, to: "w1/x") == [.duplicateWorker])
+        #expect(Self.events(out).map(\.kind) == [.workerRefused])
+        #expect(Self.sent(out, to: "w1/a").isEmpty && m.scheduler.leasedCount == 1)
+        // The route is claimed: the forged result is not applied, the worker is dropped.
+        out = m.handle(from("w1/a", other, Self.results([(1, 1, Self.ok())])), at: Self.t(20))
+        #expect(m.resultsApplied == 0 && m.scheduler.workerCount == 0 && m.scheduler.queuedCount == 1)
+        #expect(Self.events(out).map(\.kind).contains(.routeClaimed))
+        // The real worker comes back with its own key and gets the job again.
+        out = m.handle(from("w1/a", owner, Self.ready("w1", session: "a", slots: 1)), at: Self.t(30))
+        #expect(Self.leases(out, to: "w1/a").map { [$0.0, JobID($0.1)] } == [[1, 2]])
+        out = m.handle(from("w1/a", owner, Self.results([(1, 2, Self.ok())])), at: Self.t(40))
+        #expect(m.resultsApplied == 1)
+    }
+
+    /// Bad input: 10,000 malformed frames from one peer, in the same batches as a real
+    /// worker's results, then a valid READY from the flooding peer.
+    @Test func aFloodIsAnsweredAFewTimesThenIgnoredWhileARealWorkerGoesOn() {
+        var m = Self.machine([Self.batch((1...3).map { (Self.job($0), 0) })])
+        _ = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
+        var out: [CoordinatorDirective] = []
+        for round in 1...10 {
+            var batch = [ReceivedMessage](repeating: .malformed(from: Self.routing("evil"), .frameCount(3)), count: 1000)
+            if round <= 3 { batch.insert(.message(from: Self.routing("w1/a"), Self.results([(JobID(round), 1, Self.ok())])), at: 500) }
+            out += m.handle(.received(batch), at: Self.t(Int64(round)))
+        }
+        #expect(m.resultsApplied == 3, "the real worker's results are applied during the flood")
+        #expect(Self.errors(out, to: "evil").count == PeerConduct.reportedStrikes)
+        #expect(Self.logs(out).count <= PeerConduct.reportedStrikes + 5, "\(Self.logs(out).count) log lines")
+        #expect(Self.events(out).map(\.kind).filter { $0 == .peerIgnored }.count == 1)
+        out = m.handle(Self.from("evil", Self.ready("e", session: "s", slots: 8)), at: Self.t(20))
+        #expect(Self.sent(out, to: "evil").isEmpty && m.scheduler.workerCount == 1, "an ignored peer is not heard")
+        out = m.handle(.tick, at: Self.t(PeerConduct.windowMilliseconds + 20))
+        #expect(Self.logs(out).contains { $0.contains("dropped unread from ignored peers") })
     }
 
     @Test func aResultForAJobNeverSubmittedIsAnsweredAndALateOneIsDiscarded() {
@@ -206,28 +258,59 @@ import Testing
         #expect(Self.leases(out, to: "w1/a").isEmpty)
     }
 
-    @Test func aDeferredJobPausesDispatchForTheWaitItNames() {
-        var m = Self.machine([Self.batch([(Self.job(1), 0), (Self.job(2), 0)])])
+    @Test func aDeferredJobHoldsBackItsOwnRunForTheWaitItNamesAndNoOtherRun() {
+        let other = Self.batch([(Self.job(11, run: "other"), 0), (Self.job(12, run: "other"), 0)], run: "other")
+        var m = Self.machine([Self.batch([(Self.job(1), 0), (Self.job(2), 0)]), other])
         var out = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
-        #expect(Self.leases(out, to: "w1/a").map(\.0) == [1])
+        #expect(Self.leases(out, to: "w1/a").map(\.0) == [1], "runs are served in the order they were loaded")
         var deferred = JobOutcome(status: .deferred, error: "endpoint m is down")
         deferred.retryAfterMilliseconds = 700
         out = m.handle(Self.from("w1/a", Self.results([(1, 1, deferred)])), at: Self.t(100))
-        #expect(m.pausedUntil == MonotonicTime(milliseconds: 800))
+        #expect(m.scheduler.pausedRuns == ["r": MonotonicTime(milliseconds: 800)])
         #expect(Self.events(out).map(\.kind) == [.jobDeferred])
-        #expect(Self.leases(out, to: "w1/a").isEmpty)
+        // The other run is not held up: its job takes the free slot at once.
+        #expect(Self.leases(out, to: "w1/a").map(\.0) == [11])
+        out = m.handle(Self.from("w1/a", Self.results([(11, 1, Self.ok())])), at: Self.t(200))
+        #expect(Self.leases(out, to: "w1/a").map(\.0) == [12])
+        out = m.handle(Self.from("w1/a", Self.results([(12, 1, Self.ok())])), at: Self.t(300))
+        #expect(Self.leases(out, to: "w1/a").isEmpty, "run r is still paused at 300 ms")
         out = m.handle(.tick, at: Self.t(799))
         #expect(Self.leases(out, to: "w1/a").isEmpty)
         out = m.handle(.tick, at: Self.t(800))
         #expect(Self.leases(out, to: "w1/a").map { [$0.0, JobID($0.1)] } == [[1, 1]], "the same job first, its attempt not counted")
-        #expect(m.pausedUntil == nil)
+        #expect(m.scheduler.pausedRuns.isEmpty)
     }
 
-    @Test func aDeferralWithoutAWaitPausesForTheConfiguredOne() {
+    @Test func aDeferralWithoutAWaitUsesTheConfiguredOneAndAHugeWaitIsCut() {
         var m = Self.machine([Self.batch([(Self.job(1), 0)])])
         _ = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
         _ = m.handle(Self.from("w1/a", Self.results([(1, 1, JobOutcome(status: .deferred))])), at: Self.t(10))
-        #expect(m.pausedUntil == MonotonicTime(milliseconds: 5010))
+        #expect(m.scheduler.pausedRuns["r"] == MonotonicTime(milliseconds: 5010))
+        // Bad input: a worker asking for a wait of years.
+        var forever = JobOutcome(status: .deferred)
+        forever.retryAfterMilliseconds = UInt64.max
+        _ = m.handle(Self.from("w1/a", .heartbeat(HeartbeatMessage())), at: Self.t(5000))
+        _ = m.handle(.tick, at: Self.t(5010))
+        let out = m.handle(Self.from("w1/a", Self.results([(1, 1, forever)])), at: Self.t(5020))
+        #expect(m.scheduler.pausedRuns["r"] == MonotonicTime(milliseconds: 5020 + CoordinatorSettings.longestDeferralMilliseconds))
+        #expect(Self.logs(out).contains { $0.contains("waiting the longest allowed") })
+    }
+
+    @Test func aJobDeferredPastTheLimitLosesAnAttempt() {
+        var m = Self.machine([Self.batch([(Self.job(1), 0)])])
+        _ = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
+        var short = JobOutcome(status: .deferred)
+        short.retryAfterMilliseconds = 1
+        var t: Int64 = 10
+        var out: [CoordinatorDirective] = []
+        // maxDeferrals (20) deferrals cost nothing; the 21st counts as attempt 1 lost.
+        for _ in 0...m.scheduler.settings.maxDeferrals {
+            out = m.handle(Self.from("w1/a", Self.results([(1, 1, short)])), at: Self.t(t))
+            t += 10
+            out += m.handle(.tick, at: Self.t(t))
+            t += 10
+        }
+        #expect(Self.leases(out, to: "w1/a").map { [$0.0, JobID($0.1)] } == [[1, 2]])
     }
 
     @Test func aDrainWaitsForLeasedJobsUntilItsTimeout() {

@@ -4,7 +4,8 @@ import Testing
 /// A coordinator with CURVE, as a cluster runs it: keys made with `coevo keys generate`.
 /// Bad input tried: a worker whose key is not authorized, a worker that pins another
 /// coordinator's key, `coevo status` with no key and with a stranger's key, a
-/// non-loopback bind without CURVE, curve_key without authorized_keys.
+/// non-loopback bind without CURVE, curve_key without authorized_keys, a second key
+/// claiming a live worker's id.
 extension ProcessTests {
 @Suite struct CurveRunTests {
     static func keys(_ name: String, dir: String, in scratch: Scratch) async throws {
@@ -57,6 +58,35 @@ extension ProcessTests {
         let db = try Database(run.database)
         #expect(try db.int("SELECT COUNT(*) FROM results") == 300)
         #expect(try db.strings("SELECT DISTINCT worker FROM results") == ["late"])
+    }
+
+    /// Bad input: a second authorized key starting a worker under a live worker's id.
+    @Test func aLiveWorkersIdCannotBeTakenByAnotherKey() async throws {
+        let scratch = try Scratch("curvehijack")
+        defer { scratch.close() }
+        let run = TestRun(scratch: scratch)
+        let keys = scratch.url("keys").path
+        try await Self.keys("coordinator", dir: keys, in: scratch)
+        try await Self.keys("owner", dir: keys + "/workers", in: scratch)
+        try await Self.keys("twin", dir: keys + "/workers", in: scratch)
+        let config = try run.config(kind: "sleep", jobs: 40, sleepMs: 100, extra: """
+              curve_key: \(keys)/coordinator.key
+              authorized_keys: \(keys)/workers
+            """, workers: 0, slots: 2)
+        let coordinator = try run.coordinator(config: config)
+        func worker(_ key: String) throws -> Child {
+            try Child("coevo-worker", ["--connect", run.endpoint, "--id", "w", "--slots", "2", "--coordinator-key", "\(keys)/coordinator.pub",
+                                       "--key", "\(keys)/workers/\(key).key"], in: scratch, name: key)
+        }
+        _ = try worker("owner")
+        #expect(await eventually(timeout: 20) { coordinator.log.contains("worker w joined") }, "\(coordinator.log)")
+        let twin = try worker("twin")
+        #expect(await eventually(timeout: 20) { coordinator.log.contains("is held by another key") }, "\(coordinator.log)")
+        #expect(await coordinator.waitForExit(timeout: 60) == 0, "\(coordinator.log)")
+        #expect(twin.log.contains("refused registration"), "\(twin.log)")
+        let db = try Database(run.database)
+        #expect(try db.int("SELECT COUNT(*) FROM results") == 40)
+        #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'worker_joined'") == 1, "only the owner ever joined")
     }
 
     @Test func coevoRunGivesItsLocalWorkersAKeyOfTheirOwn() async throws {

@@ -31,7 +31,7 @@ import Testing
         var received: [String] = []
         for await event in router.events {
             guard case .messages(let batch) = event else { continue }
-            for frames in batch {
+            for frames in batch.map(\.frames) {
                 #expect(frames.count == 2)
                 #expect(frames[0] == Data("peer-1".utf8))
                 received.append(String(decoding: frames[1], as: UTF8.self))
@@ -47,7 +47,7 @@ import Testing
         var sawTick = false
         for await event in dealer.events {
             switch event {
-            case .messages(let batch): sawPong = sawPong || batch.contains { $0 == [Data("pong".utf8)] }
+            case .messages(let batch): sawPong = sawPong || batch.contains { $0.frames == [Data("pong".utf8)] }
             case .tick: sawTick = true
             default: break
             }

@@ -23,6 +23,10 @@ public struct EventKind: RawRepresentable, Hashable, Comparable, Sendable, Custo
     /// A worker answered UNSUPPORTED: the job goes to another worker.
     public static let jobUnsupported = EventKind(rawValue: "job_unsupported")
     public static let resultDiscarded = EventKind(rawValue: "result_discarded")
+    /// A peer sent too many bad messages and is ignored for a while.
+    public static let peerIgnored = EventKind(rawValue: "peer_ignored")
+    /// A message came on a worker's route from a key that does not hold the worker's id.
+    public static let routeClaimed = EventKind(rawValue: "route_claimed")
     public static let budgetExhausted = EventKind(rawValue: "budget_exhausted")
 
     // The run drivers.

@@ -29,6 +29,8 @@ public struct Scheduler: Sendable {
         var job: Job
         /// Attempts already leased out (and lost) before the current one.
         var attempts: UInt32
+        /// Times a worker deferred it (DEFERRED): not attempts, but bounded all the same.
+        var deferrals: UInt32 = 0
     }
 
     public let settings: SchedulerSettings
@@ -43,6 +45,9 @@ public struct Scheduler: Sendable {
     private var workerOrder: [WorkerID] = []
     private var dispatchCursor = 0
     private var finished: Set<JobID> = []
+    /// Runs that get no leases before these times: a worker deferred one of their jobs
+    /// (their endpoint is down or rate-limited). Other runs go on.
+    public private(set) var pausedRuns: [RunID: MonotonicTime] = [:]
     /// Set once `settings.minimumWorkers` have been registered at the same time.
     private var quorumReached = false
     public private(set) var progress: [RunID: RunProgress] = [:]
@@ -74,6 +79,14 @@ public struct Scheduler: Sendable {
     public mutating func dispatch(now: MonotonicTime) -> [(WorkerID, [Lease])] {
         if workerOrder.count >= settings.minimumWorkers { quorumReached = true }
         guard quorumReached, !runRing.isEmpty, !workerOrder.isEmpty else { return [] }
+        // Paused runs leave the ring for this call and rejoin it at the end.
+        var held: [RunID] = []
+        if !pausedRuns.isEmpty {
+            pausedRuns = pausedRuns.filter { $0.value > now }
+            held = runRing.filter { pausedRuns[$0] != nil }
+            if !held.isEmpty { runRing.removeAll { pausedRuns[$0] != nil } }
+        }
+        defer { runRing.append(contentsOf: held) }
         let count = workerOrder.count
         let start = dispatchCursor % count
         dispatchCursor = (dispatchCursor + 1) % count
@@ -144,14 +157,24 @@ public struct Scheduler: Sendable {
         return .apply(lease)
     }
 
-    /// A worker could not run its attempt now (DEFERRED): the lease is taken back and the
-    /// job goes first in its queue, its attempt not counted. Returns the lease, or nil when
-    /// it is not this worker's current lease (then nothing changes).
-    public mutating func deferJob(_ id: JobID, attempt: UInt32, from worker: WorkerID) -> Lease? {
+    /// A worker could not run its attempt now (DEFERRED): the lease is taken back, the
+    /// job goes first in its queue, its attempt not counted, and its run gets no leases
+    /// before `until`. Past `settings.maxDeferrals` a deferral counts as a lost attempt, so
+    /// an endpoint that never comes back cannot hold a job forever. Nil when it is not
+    /// this worker's current lease (then nothing changes).
+    public mutating func deferJob(_ id: JobID, attempt: UInt32, from worker: WorkerID, until: MonotonicTime) -> (Lease, [SchedulerEvent])? {
         guard let lease = takeBack(id, attempt: attempt, from: worker) else { return nil }
+        let run = lease.job.run
+        pausedRuns[run] = max(pausedRuns[run] ?? until, until)
+        pending[id]!.deferrals += 1
+        let deferrals = pending[id]!.deferrals
+        if deferrals > settings.maxDeferrals {
+            pending[id]!.deferrals = 0
+            return (lease, requeueOrFail(id, reason: "deferred \(deferrals) times"))
+        }
         pending[id]!.attempts -= 1
-        enqueue(id, run: lease.job.run, atFront: true)
-        return lease
+        enqueue(id, run: run, atFront: true)
+        return (lease, [])
     }
 
     /// A worker answered UNSUPPORTED: it cannot run the job after all (no executor, or its

@@ -11,11 +11,14 @@ public struct SchedulerSettings: Hashable, Sendable {
     /// starts with all its nodes rather than whichever connected first. Once reached,
     /// dispatch goes on with fewer: a node lost mid-run must not stall the run.
     public var minimumWorkers: Int
+    /// DEFERRED answers one job may get before the next counts as a lost attempt.
+    public var maxDeferrals: UInt32
 
     public init(
         maxAttempts: UInt32 = 3, workerSilenceLimitMilliseconds: Int64 = 3000,
-        leaseGraceMilliseconds: Int64 = 2000, minimumWorkers: Int = 1
+        leaseGraceMilliseconds: Int64 = 2000, minimumWorkers: Int = 1, maxDeferrals: UInt32 = 20
     ) {
+        self.maxDeferrals = maxDeferrals
         self.maxAttempts = maxAttempts
         self.workerSilenceLimitMilliseconds = workerSilenceLimitMilliseconds
         self.leaseGraceMilliseconds = leaseGraceMilliseconds

@@ -17,7 +17,7 @@ import Synchronization
 public final class SocketLoop: Sendable {
     public enum Event: Sendable {
         /// Whole multipart messages, in arrival order (a ROUTER's start with the routing id).
-        case messages([[Data]])
+        case messages([InboundMessage])
         /// The deadline set with `wake(at:)` passed.
         case tick(MonotonicTime)
         /// A ROUTER message whose peer is gone (ROUTER_MANDATORY); carries the routing id.
@@ -49,10 +49,19 @@ public final class SocketLoop: Sendable {
     private let wakeRead: Int32
     private let wakeWrite: Int32
     private let finished = DispatchSemaphore(value: 0)
+    /// Messages handed to `events` and not yet reported `consumed`; past
+    /// `maxUnconsumed` the loop stops reading, so a flood waits in libzmq's per-peer queues
+    /// (bounded by the receive high-water mark, then TCP) instead of in this process's
+    /// memory, and libzmq's fair queueing keeps every other peer's turn.
+    private let unconsumed = Atomic<Int>(0)
+    private let maxUnconsumed: Int?
 
+    /// `maxUnconsumedMessages`: nil reads without bound; otherwise the owner must call
+    /// `consumed(_:)` for every message it has handled.
     public init(name: String, monitorTransport: Bool = false, lingerMilliseconds: Int32 = 1000,
-                factory: @escaping SocketFactory) {
+                maxUnconsumedMessages: Int? = nil, factory: @escaping SocketFactory) {
         self.name = name
+        self.maxUnconsumed = maxUnconsumedMessages
         self.factory = factory
         self.monitorTransport = monitorTransport
         self.lingerMilliseconds = lingerMilliseconds
@@ -109,6 +118,13 @@ public final class SocketLoop: Sendable {
         guard !batch.isEmpty else { return }
         shared.withLock { $0.outbox.append(contentsOf: batch) }
         wake()
+    }
+
+    /// Reports `count` delivered messages handled, so reading can go on.
+    public func consumed(_ count: Int) {
+        guard let limit = maxUnconsumed, count > 0 else { return }
+        let before = unconsumed.subtract(count, ordering: .relaxed).oldValue
+        if before >= limit { wake() }
     }
 
     /// Emits `.tick` once `time` passes. Replaces the previous deadline.
@@ -178,8 +194,10 @@ public final class SocketLoop: Sendable {
             var count = 0
             items[count] = zmq_pollitem_t(socket: nil, fd: wakeRead, events: Int16(ZMQ_POLLIN), revents: 0)
             count += 1
+            // Room for more: unbounded, or below the limit the owner has not yet consumed.
+            let room = maxUnconsumed.map { $0 - unconsumed.load(ordering: .relaxed) } ?? Int.max
             if let socket {
-                items[count] = zmq_pollitem_t(socket: socket.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
+                items[count] = zmq_pollitem_t(socket: socket.handle, fd: 0, events: room > 0 ? Int16(ZMQ_POLLIN) : 0, revents: 0)
                 count += 1
             }
             if let monitor {
@@ -195,9 +213,13 @@ public final class SocketLoop: Sendable {
                 while Glibc.read(wakeRead, &drain, drain.count) > 0 {}
             }
             if let socket, count > 1, items[1].revents != 0 {
-                var batch: [[Data]] = []
-                while batch.count < 4096, let frames = socket.receive() { batch.append(frames) }
-                if !batch.isEmpty { continuation.yield(.messages(batch)) }
+                var batch: [InboundMessage] = []
+                let most = min(4096, room)
+                while batch.count < most, let message = socket.receiveMessage() { batch.append(message) }
+                if !batch.isEmpty {
+                    if maxUnconsumed != nil { unconsumed.add(batch.count, ordering: .relaxed) }
+                    continuation.yield(.messages(batch))
+                }
             }
             if let monitor, items[count - 1].revents != 0 {
                 while let frames = monitor.receive() {

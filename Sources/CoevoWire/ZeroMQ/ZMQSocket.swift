@@ -73,14 +73,24 @@ public final class ZMQSocket {
     }
 
     /// Receives one whole multipart message if one is waiting; nil when none is.
-    public func receive() -> [Data]? {
+    public func receive() -> [Data]? { receiveMessage()?.frames }
+
+    /// Receives one whole multipart message with the key its sender authenticated with
+    /// (the user id our ZAP handler gave the connection: a CURVE key in Z85); nil when
+    /// none is waiting.
+    public func receiveMessage() -> InboundMessage? {
         var frames: [Data] = []
+        var peer: String?
         while true {
             zmq_msg_init(message)
             defer { zmq_msg_close(message) }
             if zmq_msg_recv(message, handle, frames.isEmpty ? ZMQ_DONTWAIT : 0) < 0 { return nil }
+            if peer == nil, let user = zmq_msg_gets(message, "User-Id") {
+                let text = String(cString: user)
+                peer = text.isEmpty ? nil : text
+            }
             frames.append(Data(bytes: zmq_msg_data(message), count: zmq_msg_size(message)))
-            if zmq_msg_more(message) == 0 { return frames }
+            if zmq_msg_more(message) == 0 { return InboundMessage(frames: frames, peerKey: peer) }
         }
     }
 
@@ -90,5 +100,18 @@ public final class ZMQSocket {
         closed = true
         try? set(ZMQ_LINGER, lingerMilliseconds)
         zmq_close(handle)
+    }
+}
+
+/// One multipart message as it arrived, and who sent it when the connection is
+/// authenticated.
+public struct InboundMessage: Sendable, Equatable {
+    public var frames: [Data]
+    /// The sender's CURVE public key (Z85) as the ZAP handler accepted it; nil without CURVE.
+    public var peerKey: String?
+
+    public init(frames: [Data], peerKey: String? = nil) {
+        self.frames = frames
+        self.peerKey = peerKey
     }
 }

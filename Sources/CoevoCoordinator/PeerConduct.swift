@@ -1,0 +1,81 @@
+import CoevoCore
+import Foundation
+
+/// How peers behave, judged so that no peer can drown the others: each bad message (a
+/// malformed frame, a message from a peer that never registered, a result for a job that
+/// does not exist, a message on a route its key does not hold) is a strike; the first few
+/// are answered and logged, the rest only counted, and a peer past the limit within a
+/// window is ignored for a while. What was not logged is summed up once per window, so a
+/// flood costs a counter per frame, not a log line, a reply and an event row.
+///
+/// Pure and bounded: at most `trackedPeersLimit` peers are tracked; past that, new
+/// offenders are counted but not told apart.
+struct PeerConduct {
+    /// Bad messages a peer may send in one window before it is ignored.
+    static let strikesBeforeIgnoring = 64
+    /// Bad messages per peer and window that are answered and logged; the rest are counted.
+    static let reportedStrikes = 8
+    static let ignoreMilliseconds: Int64 = 60_000
+    static let windowMilliseconds: Int64 = 10_000
+    static let trackedPeersLimit = 4096
+
+    enum Verdict: Equatable {
+        /// Answer the peer and log the problem.
+        case report
+        /// Count it only.
+        case quiet
+        /// This strike was one too many: say once that the peer is now ignored.
+        case nowIgnored
+    }
+
+    private var strikes: [Data: Int] = [:]
+    private var ignoredUntil: [Data: MonotonicTime] = [:]
+    private var windowStart = MonotonicTime.zero
+    /// Since the last summary: bad messages not logged, and messages dropped unread.
+    private var unreported = 0
+    private var dropped = 0
+    private var offenders: Set<Data> = []
+
+    /// Whether messages from `routing` are dropped unread now; counts the drop when so.
+    mutating func ignores(_ routing: Data, now: MonotonicTime) -> Bool {
+        guard let until = ignoredUntil[routing] else { return false }
+        if now >= until {
+            ignoredUntil[routing] = nil
+            return false
+        }
+        dropped += 1
+        return true
+    }
+
+    /// One bad message from `routing`.
+    mutating func strike(_ routing: Data, now: MonotonicTime) -> Verdict {
+        if offenders.count < Self.trackedPeersLimit { offenders.insert(routing) }
+        guard strikes[routing] != nil || strikes.count < Self.trackedPeersLimit else {
+            unreported += 1
+            return .quiet
+        }
+        let count = strikes[routing, default: 0] + 1
+        strikes[routing] = count
+        if count <= Self.reportedStrikes { return .report }
+        if count > Self.strikesBeforeIgnoring, ignoredUntil.count < Self.trackedPeersLimit {
+            strikes[routing] = nil
+            ignoredUntil[routing] = now + Self.ignoreMilliseconds
+            return .nowIgnored
+        }
+        unreported += 1
+        return .quiet
+    }
+
+    /// Once per window: what went unsaid, or nil when nothing did. Starts a new window
+    /// (strikes are counted per window) and forgets ignores that have run out.
+    mutating func summary(now: MonotonicTime) -> String? {
+        guard now - windowStart >= Self.windowMilliseconds else { return nil }
+        windowStart = now
+        strikes.removeAll(keepingCapacity: true)
+        ignoredUntil = ignoredUntil.filter { $0.value > now }
+        defer { unreported = 0; dropped = 0; offenders.removeAll(keepingCapacity: true) }
+        guard unreported > 0 || dropped > 0 else { return nil }
+        return "in the last \(Self.windowMilliseconds / 1000) s: \(unreported) more bad message(s) not logged one by one, "
+            + "\(dropped) dropped unread from ignored peers; \(offenders.count) peer(s) misbehaved, \(ignoredUntil.count) ignored now"
+    }
+}
