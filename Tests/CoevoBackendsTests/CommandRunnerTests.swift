@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// Real subprocesses. Bad input tried: a command that hangs, one that forks children and
-/// hangs, one that leaves a child behind and exits, one that floods stdout, one that exits
+/// hangs (stopped by its timeout, and by cancelling the task), one that leaves a child behind and exits, one that floods stdout, one that exits
 /// non-zero, one that goes silent, one that reads a grader-private file, and secrets in
 /// the parent's environment.
 @Suite struct CommandRunnerTests {
@@ -44,6 +44,19 @@ import Testing
         #expect(outcome.durationMilliseconds < 3000)
         #expect(String(decoding: outcome.stdout, as: UTF8.self) == "started\n")
         #expect(survivors("61.4242").isEmpty)
+    }
+
+    @Test func cancellingTheTaskKillsTheCommandAndItsChildrenAtOnce() async {
+        var hang = spec("sh", "-c", "sleep 63.4242 & sleep 63.4242 & echo started; wait")
+        hang.timeoutMilliseconds = 60_000
+        let task = Task { await CommandRunner.run(hang) }
+        try? await Task.sleep(for: .milliseconds(300))
+        task.cancel()
+        let outcome = await task.value
+        #expect(outcome.cancelled && !outcome.timedOut && !outcome.succeeded)
+        #expect(outcome.durationMilliseconds < 3000, "stopped within a poll interval, not at the 60 s timeout")
+        #expect(outcome.summary.contains("cancelled"))
+        #expect(survivors("63.4242").isEmpty)
     }
 
     @Test func aChildLeftBehindByAnExitedCommandIsKilledToo() async {

@@ -43,6 +43,20 @@ import Testing
                              seed: 1, environment: environment)
     }
 
+    /// Bad input: a server that takes 3 s to answer, and a job cancelled 200 ms in.
+    @Test func aCancelledCallAbortsItsTransferAtOnceAndIsNotRetried() async throws {
+        let server = try FaultServer()
+        let llm = try client(server, [server.endpoint("slow", timeoutMs: 10_000)])
+        let clock = ContinuousClock()
+        let started = clock.now
+        let call = Task { try await llm.chat("slow", question) }
+        try await Task.sleep(for: .milliseconds(200))
+        call.cancel()
+        await #expect(throws: LLMError.cancelled(endpoint: "slow")) { try await call.value }
+        #expect(clock.now - started < .milliseconds(1500), "aborted, not waited out (the server answers after 3 s)")
+        #expect(await server.count("hits", "slow") == 1, "a cancelled call is not retried")
+    }
+
     @Test func transientFaultsAreRetriedAndPermanentOnesReportedClearly() async throws {
         let server = try FaultServer()
         let names = ["ok", "429once", "500twice", "slow", "truncated", "reset", "html"]

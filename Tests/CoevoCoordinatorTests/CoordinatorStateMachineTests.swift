@@ -222,6 +222,21 @@ import Testing
         ok(try! JSONEncoder().encode(LLMJobOutput(text: "4", promptTokens: tokens, completionTokens: 1, costUSD: 0)))
     }
 
+    @Test func aDiscardedModelCallIsChargedAllTheSame() throws {
+        let config = try Self.budgeted(maxCalls: 10)
+        var m = Self.machine([Self.batch([(Self.job(1, kind: .llm, timeout: 100), 0)], config: config)])
+        _ = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
+        // The lease (100 ms + 2 s grace) expires; attempt 2 goes out and succeeds.
+        _ = m.handle(Self.from("w1/a", .heartbeat(HeartbeatMessage())), at: Self.t(2000))
+        _ = m.handle(.tick, at: Self.t(2200))
+        _ = m.handle(Self.from("w1/a", Self.results([(1, 2, Self.reply(tokens: 5))])), at: Self.t(2300))
+        #expect(m.budget.calls == 1 && m.resultsApplied == 1)
+        // Attempt 1 comes back late: discarded, and its paid call charged.
+        let out = m.handle(Self.from("w1/a", Self.results([(1, 1, Self.reply(tokens: 7))])), at: Self.t(2400))
+        #expect(m.resultsApplied == 1 && m.budget.calls == 2 && m.budget.tokens == 14)
+        #expect(Self.events(out).map(\.detail).contains { $0.contains("is charged") })
+    }
+
     @Test func aSpentBudgetStopsDispatchAndTheRunStopsOnceItsJobsAreBack() throws {
         let config = try Self.budgeted(maxCalls: 2)
         let jobs = (1...4).map { (Self.job(JobID($0), kind: .llm), UInt32(0)) }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 
 /// How to run a command agent or a command grader.
 public struct CommandSpec: Hashable, Sendable {
@@ -34,11 +35,14 @@ public struct CommandOutcome: Hashable, Sendable {
     public var stalled: Bool
     public var outputTruncated: Bool
     public var durationMilliseconds: Int
+    /// The task that ran it was cancelled (a CANCEL, a job timeout): the group was killed.
+    public var cancelled = false
 
-    public var succeeded: Bool { exitCode == 0 && !timedOut && !stalled }
+    public var succeeded: Bool { exitCode == 0 && !timedOut && !stalled && !cancelled }
 
     /// One line for logs and results.
     public var summary: String {
+        if cancelled { return "killed: its job was cancelled" }
         if timedOut { return "killed after its timeout" }
         if stalled { return "killed by the stall watchdog (no output)" }
         if let signal { return "killed by signal \(signal)" }
@@ -56,16 +60,31 @@ public enum CommandRunner {
     /// ignore it once, and let the write report EPIPE instead.
     private static let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
 
+    /// Runs the command; cancelling the calling task kills its whole process group
+    /// within one poll interval (50 ms), so a cancelled agent stops working and costing.
     public static func run(_ spec: CommandSpec, input: Data = Data()) async -> CommandOutcome {
         _ = ignoreBrokenPipes
-        return await withCheckedContinuation { continuation in
-            let thread = Thread { continuation.resume(returning: runBlocking(spec, input: input)) }
-            thread.name = "coevo-command"
-            thread.start()
+        let stop = StopFlag()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let thread = Thread { continuation.resume(returning: runBlocking(spec, input: input, stop: stop)) }
+                thread.name = "coevo-command"
+                thread.start()
+            }
+        } onCancel: {
+            stop.raise()
         }
     }
 
-    public static func runBlocking(_ spec: CommandSpec, input: Data) -> CommandOutcome {
+    /// Set from any thread to stop a running command.
+    public final class StopFlag: Sendable {
+        private let raised = Atomic<Bool>(false)
+        public init() {}
+        public func raise() { raised.store(true, ordering: .relaxed) }
+        public var isRaised: Bool { raised.load(ordering: .relaxed) }
+    }
+
+    public static func runBlocking(_ spec: CommandSpec, input: Data, stop: StopFlag = StopFlag()) -> CommandOutcome {
         _ = ignoreBrokenPipes
         let started = Date()
         func failed(_ why: String) -> CommandOutcome {
@@ -125,7 +144,7 @@ public enum CommandRunner {
         }
 
         var stdout = Data(), stderr = Data()
-        var truncated = false, timedOut = false, stalled = false
+        var truncated = false, timedOut = false, stalled = false, cancelled = false
         let deadline = Date(timeIntervalSinceNow: Double(spec.timeoutMilliseconds) / 1000)
         var lastOutput = Date()
         var pendingInput = input
@@ -136,6 +155,7 @@ public enum CommandRunner {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while open.out || open.err {
             let now = Date()
+            if stop.isRaised { cancelled = true; break }
             if now >= deadline { timedOut = true; break }
             if spec.stallMilliseconds > 0, now.timeIntervalSince(lastOutput) * 1000 >= Double(spec.stallMilliseconds) { stalled = true; break }
             var fds = [pollfd(fd: open.out ? stdoutPipe[0] : -1, events: Int16(POLLIN), revents: 0),
@@ -169,9 +189,10 @@ public enum CommandRunner {
         // its output is not yet exiting), unless it was already stopped.
         var status: Int32 = 0
         var reaped = false
-        while !timedOut && !stalled && !reaped {
+        while !timedOut && !stalled && !cancelled && !reaped {
             reaped = waitpid(pid, &status, WNOHANG) == pid
             if reaped { break }
+            if stop.isRaised { cancelled = true; break }
             if Date() >= deadline { timedOut = true; break }
             usleep(2_000)
         }
@@ -185,6 +206,6 @@ public enum CommandRunner {
             exitCode: exited ? (status >> 8) & 0xff : nil,
             signal: exited ? nil : status & 0x7f,
             stdout: stdout, stderr: stderr, timedOut: timedOut, stalled: stalled, outputTruncated: truncated,
-            durationMilliseconds: Int(Date().timeIntervalSince(started) * 1000))
+            durationMilliseconds: Int(Date().timeIntervalSince(started) * 1000), cancelled: cancelled)
     }
 }

@@ -32,9 +32,12 @@ public enum HTTPTransportError: Error, Hashable, Sendable, CustomStringConvertib
     case timeout(String)
     case connection(String)
     case other(String)
+    /// The task that asked for it was cancelled.
+    case cancelled
 
     public var description: String {
         switch self {
+        case .cancelled: "cancelled"
         case .timeout(let s): "timed out: \(s)"
         case .connection(let s): "connection failed: \(s)"
         case .other(let s): "transfer failed: \(s)"
@@ -45,6 +48,7 @@ public enum HTTPTransportError: Error, Hashable, Sendable, CustomStringConvertib
         switch self {
         case .timeout: .timeout
         case .connection(let s), .other(let s): .connection(s)
+        case .cancelled: .connection("cancelled")
         }
     }
 }
@@ -61,6 +65,8 @@ public final class CurlClient: @unchecked Sendable {
         var body = Data()
         var headers: [String: String] = [:]
         var headerList: UnsafeMutablePointer<curl_slist>?
+        /// Set by a cancelled task; the loop removes the transfer on its next pass.
+        let cancelled = Atomic<Bool>(false)
         init(_ request: HTTPRequest, _ continuation: CheckedContinuation<Result<HTTPResponse, HTTPTransportError>, Never>) {
             self.request = request
             self.continuation = continuation
@@ -89,15 +95,28 @@ public final class CurlClient: @unchecked Sendable {
     }
 
     /// Performs one request. Never throws: transport failures come back as `.failure`.
+    /// Cancelling the calling task aborts the transfer (the connection is closed, so a
+    /// model server that notices stops generating) and returns `.cancelled`.
     public func send(_ request: HTTPRequest) async -> Result<HTTPResponse, HTTPTransportError> {
-        await withCheckedContinuation { continuation in
-            let transfer = Transfer(request, continuation)
-            let accepted = shared.withLock { s -> Bool in
-                guard !s.stopping else { return false }
-                s.incoming.append(transfer)
-                return true
+        let handle = Mutex<Transfer?>(nil)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let transfer = Transfer(request, continuation)
+                let cancelledAlready = handle.withLock { held -> Bool in
+                    held = transfer
+                    return Task.isCancelled
+                }
+                if cancelledAlready { transfer.cancelled.store(true, ordering: .relaxed) }
+                let accepted = shared.withLock { s -> Bool in
+                    guard !s.stopping else { return false }
+                    s.incoming.append(transfer)
+                    return true
+                }
+                if accepted { curl_multi_wakeup(multi) } else { continuation.resume(returning: .failure(.other("client shut down"))) }
             }
-            if accepted { curl_multi_wakeup(multi) } else { continuation.resume(returning: .failure(.other("client shut down"))) }
+        } onCancel: {
+            handle.withLock { $0?.cancelled.store(true, ordering: .relaxed) }
+            curl_multi_wakeup(multi)
         }
     }
 
@@ -140,6 +159,12 @@ public final class CurlClient: @unchecked Sendable {
                 curl_multi_cleanup(multi)
                 finished.signal()
                 return
+            }
+            for (easy, transfer) in active where transfer.cancelled.load(ordering: .relaxed) {
+                active[easy] = nil
+                curl_multi_remove_handle(multi, easy)
+                release(easy, transfer)
+                transfer.continuation.resume(returning: .failure(.cancelled))
             }
             curl_multi_perform(multi, &running)
             var left: Int32 = 0

@@ -37,6 +37,8 @@ public enum LLMError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Every attempt met a fault of the endpoint's own (down, overloaded, cut off): worth
     /// trying again later, unlike `failed`, which the request itself caused.
     case unavailable(endpoint: String, attempts: Int, last: String)
+    /// The job was cancelled (its timeout, a CANCEL): the transfer was aborted.
+    case cancelled(endpoint: String)
 
     public var description: String {
         switch self {
@@ -46,6 +48,7 @@ public enum LLMError: Error, Hashable, Sendable, CustomStringConvertible {
         case .circuitOpen(let endpoint, let wait): "endpoint '\(endpoint)' keeps failing; its circuit breaker is open for \(wait) ms more"
         case .failed(let endpoint, let attempts, let last): "endpoint '\(endpoint)' failed after \(attempts) attempt(s): \(last)"
         case .unavailable(let endpoint, let attempts, let last): "endpoint '\(endpoint)' unavailable after \(attempts) attempt(s): \(last)"
+        case .cancelled(let endpoint): "call to endpoint '\(endpoint)' cancelled"
         }
     }
 }
@@ -104,6 +107,7 @@ public actor LLMClient {
         var attempt = 0
         while true {
             attempt += 1
+            if Task.isCancelled { throw .cancelled(endpoint: endpointName) }
             let now = MonotonicTime.now()
             guard endpoints[endpointName]!.breaker.allow(now: now) else {
                 var wait: Int64 = 0
@@ -127,6 +131,8 @@ public actor LLMClient {
                     failure = error.retryFailure
                     detail = error.description
                 }
+            case .failure(.cancelled):
+                throw .cancelled(endpoint: endpointName)
             case .failure(let error):
                 failure = error.retryFailure
                 detail = error.description
