@@ -14,11 +14,14 @@ public struct WorkerPolicy: Hashable, Sendable {
     public var keys: [String: [String]]
     /// Programs (argv[0], exactly) an agent command may start.
     public var commands: [String]
+    /// Environment variables whose values an agent command may be given.
+    public var agentKeys: [String]
 
-    public init(endpoints: [String] = [], keys: [String: [String]] = [:], commands: [String] = []) {
+    public init(endpoints: [String] = [], keys: [String: [String]] = [:], commands: [String] = [], agentKeys: [String] = []) {
         self.endpoints = endpoints
         self.keys = keys
         self.commands = commands
+        self.agentKeys = agentKeys
     }
 
     /// Why this worker may not call `endpoint`, or nil when it may.
@@ -35,11 +38,16 @@ public struct WorkerPolicy: Hashable, Sendable {
         return nil
     }
 
-    /// Why this worker may not run `command`, or nil when it may.
-    public func refusal(forCommand command: [String]) -> String? {
+    /// Why this worker may not run `command` with the secrets named, or nil when it may.
+    public func refusal(forCommand command: [String], secretNames: [String] = []) -> String? {
         guard let program = command.first else { return "an agent command needs a program" }
-        return commands.contains(program) ? nil
-            : "agent command '\(program)' is not allowed on this worker: start it with --allow-command \(program)"
+        guard commands.contains(program) else {
+            return "agent command '\(program)' is not allowed on this worker: start it with --allow-command \(program)"
+        }
+        if let name = secretNames.first(where: { !agentKeys.contains($0) }) {
+            return "agent command '\(program)' asks for $\(name); this worker gives agents no variable it was not told to: start it with --allow-agent-key \(name)"
+        }
+        return nil
     }
 
     /// `url` lies under `base`: same scheme, host (any case) and port, and its path under

@@ -57,6 +57,9 @@ public struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "A program agent.command jobs may run here (argv[0], exactly; repeat for more). None otherwise.")
     var allowCommand: [String] = []
 
+    @Option(name: .long, help: "An environment variable of this worker whose value agent.command jobs may ask for by name (an API key; repeat for more). None otherwise.")
+    var allowAgentKey: [String] = []
+
     @OptionGroup var curve: CurveClientOptions
 
     @OptionGroup var logging: LoggingOptions
@@ -105,7 +108,7 @@ public struct WorkerCommand: AsyncParsableCommand {
         settings.drainTimeoutMilliseconds = drainTimeoutMs
         settings.parentPID = parentPid
         settings.curve = try curve.role()
-        settings.policy = WorkerPolicy(endpoints: allowEndpoint, keys: try keyBindings(), commands: allowCommand)
+        settings.policy = WorkerPolicy(endpoints: allowEndpoint, keys: try keyBindings(), commands: allowCommand, agentKeys: allowAgentKey)
         if let workspace { settings.workspaceRoot = workspace }
         var server: ManagedModelServer?
         if let modelServer, let modelHealth {

@@ -6,7 +6,7 @@ import Testing
 /// Command agents as a worker runs them: real subprocesses in per-agent workspaces. Bad
 /// input tried: an agent that prints no JSON, one that crashes three times in a row, a
 /// payload that is not a job, a repository that does not exist, a program the worker does
-/// not allow.
+/// not allow, a secret the worker does not give agents.
 @Suite struct CommandAgentExecutorTests {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-agents-\(UUID().uuidString.prefix(8))")
     /// The programs these tests' agents run, as a worker started with --allow-command each.
@@ -20,6 +20,25 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: marker))
         let none = CommandAgentExecutor(root: root, policy: WorkerPolicy())
         #expect(await run(none, CommandAgentJob(agent: "a", command: ["true"], input: "{}")).error.contains("not allowed on this worker"))
+    }
+
+    /// Bad input: a job naming a variable the worker was not told to give agents.
+    @Test func anAgentGetsOnlyTheSecretsItsWorkerAllowsAndTheJobCarriesOnlyTheirNames() async throws {
+        var policy = Self.policy
+        policy.agentKeys = ["MODEL_KEY"]
+        let secrets = ["MODEL_KEY": "sk-live-123", "OTHER_KEY": "sk-other-456"]
+        let executor = CommandAgentExecutor(root: root, policy: policy, secrets: secrets)
+        let print = ["sh", "-c", "printf '\"%s|%s\"' \"$MODEL_KEY\" \"$OTHER_KEY\""]
+        let job = CommandAgentJob(agent: "keyed", command: print, input: "{}", secretNames: ["MODEL_KEY"])
+        #expect(!String(decoding: try JSONEncoder().encode(job), as: UTF8.self).contains("sk-live"), "the job holds the name, not the value")
+        let outcome = await run(executor, job)
+        #expect(outcome.status == .succeeded, "\(outcome.error)")
+        #expect(String(decoding: outcome.output, as: UTF8.self) == "\"sk-live-123|\"", "the allowed key and nothing else")
+        let greedy = await run(executor, CommandAgentJob(agent: "greedy", command: print, input: "{}", secretNames: ["OTHER_KEY"]))
+        #expect(greedy.status == .unsupported && greedy.error.contains("--allow-agent-key OTHER_KEY"), "\(greedy.error)")
+        let unset = CommandAgentExecutor(root: root, policy: policy, secrets: [:])
+        let missing = await run(unset, job)
+        #expect(missing.status == .unsupported && missing.error.contains("not set on this worker"))
     }
 
     func run(_ executor: CommandAgentExecutor, _ job: CommandAgentJob) async -> JobOutcome {

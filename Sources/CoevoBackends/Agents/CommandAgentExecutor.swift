@@ -14,10 +14,14 @@ public final class CommandAgentExecutor: JobExecutor {
 
     /// Which programs may run: the worker's choice, not the job's.
     public let policy: WorkerPolicy
+    /// Where the values of a job's `secretNames` come from: this worker's environment.
+    private let secrets: [String: String]
 
-    public init(root: URL, policy: WorkerPolicy = WorkerPolicy()) {
+    public init(root: URL, policy: WorkerPolicy = WorkerPolicy(),
+                secrets: [String: String] = ProcessInfo.processInfo.environment) {
         self.root = root
         self.policy = policy
+        self.secrets = secrets.filter { policy.agentKeys.contains($0.key) }
     }
 
     public func run(payload: Data) async -> JobOutcome {
@@ -30,7 +34,7 @@ public final class CommandAgentExecutor: JobExecutor {
         guard !job.agent.isEmpty, job.agent.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), !job.command.isEmpty else {
             return JobOutcome(status: .failed, error: "agent.command needs an agent name of letters, digits, '-', '_', '.' and a command")
         }
-        if let refusal = policy.refusal(forCommand: job.command) {
+        if let refusal = policy.refusal(forCommand: job.command, secretNames: job.secretNames) {
             return JobOutcome(status: .unsupported, error: refusal)  // another worker may allow it
         }
         let now = MonotonicTime.now()
@@ -51,6 +55,12 @@ public final class CommandAgentExecutor: JobExecutor {
         spec.memoryBytes = job.memoryBytes
         spec.openFiles = job.openFiles
         spec.environment = job.environment
+        for name in job.secretNames {
+            guard let value = secrets[name] else {
+                return JobOutcome(status: .unsupported, error: "agent \(job.agent) needs $\(name), which is not set on this worker")
+            }
+            spec.environment[name] = value
+        }
         spec.userID = job.userID
         let outcome = await CommandRunner.run(spec, input: Data(job.input.utf8))
         saveLog(outcome, agent: job.agent)

@@ -15,14 +15,18 @@ public struct CommandAgentJob: Hashable, Sendable, Codable {
     public var cpuSeconds: Int?
     public var memoryBytes: Int?
     public var openFiles: Int?
-    /// The agent's whole environment (plus PATH); API keys are named here by the config.
+    /// Plain settings for the agent's environment (plus PATH). Never a secret: a job
+    /// travels over the wire and is stored.
     public var environment: [String: String]
+    /// Names of the worker's own environment variables (API keys) the agent gets: the
+    /// values never leave the worker, and only names its `--allow-agent-key` lists are given.
+    public var secretNames: [String]
     /// Run as this user id, so grader-private files stay out of reach (needs a root worker).
     public var userID: UInt32?
 
     public init(agent: String, command: [String], input: String, repository: String? = nil, timeoutMs: Int = 600_000,
                 stallMs: Int = 0, maxOutputBytes: Int = 1 << 20, cpuSeconds: Int? = nil, memoryBytes: Int? = nil,
-                openFiles: Int? = nil, environment: [String: String] = [:], userID: UInt32? = nil) {
+                openFiles: Int? = nil, environment: [String: String] = [:], secretNames: [String] = [], userID: UInt32? = nil) {
         self.agent = agent
         self.command = command
         self.input = input
@@ -34,6 +38,7 @@ public struct CommandAgentJob: Hashable, Sendable, Codable {
         self.memoryBytes = memoryBytes
         self.openFiles = openFiles
         self.environment = environment
+        self.secretNames = secretNames
         self.userID = userID
     }
 }
