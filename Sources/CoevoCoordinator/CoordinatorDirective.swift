@@ -34,8 +34,10 @@ public enum CoordinatorInput: Sendable {
     case socketError(String)
     /// Ctrl-C or SIGTERM: drain.
     case shutdown
-    /// The store has made this many results durable (the shell reports it as it grows).
-    case storeCommitted(durableResults: UInt64)
+    /// The store has made this many results durable and has `backlog` writes still
+    /// queued (the shell reports it as results become durable, and when the backlog
+    /// crosses `CoordinatorSettings.storeBacklogLimit`).
+    case storeCommitted(durableResults: UInt64, backlog: Int)
     /// The store gave up writing (a batch failed every retry): nothing more can be kept.
     case storeFailed(String)
     /// A `.writeExports` directive was carried out: nil when written, else why not.

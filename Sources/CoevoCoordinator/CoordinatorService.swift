@@ -122,6 +122,7 @@ struct CoordinatorShell {
     let logger: Logger
     let observer: CoordinatorObserver
     private var durableReported: UInt64 = 0
+    private var behindReported = false
     private var failureReported = false
     private var exiting = false
     /// Set when a directive could not be carried out safely: nothing more is.
@@ -140,9 +141,12 @@ struct CoordinatorShell {
         if exiting { return }
         for await input in inputs {
             let durable = store.writer.durableResults
-            if durable != durableReported {
+            let backlog = store.writer.backlog
+            let behind = backlog >= machine.settings.storeBacklogLimit
+            if durable != durableReported || behind != behindReported {
                 durableReported = durable
-                feed(.storeCommitted(durableResults: durable))
+                behindReported = behind
+                feed(.storeCommitted(durableResults: durable, backlog: backlog))
             }
             if !failureReported, let failure = store.writer.failure {
                 failureReported = true

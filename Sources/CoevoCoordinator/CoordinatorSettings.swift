@@ -19,6 +19,9 @@ public struct CoordinatorSettings: Sendable {
     public var drainTimeoutMilliseconds: Int64 = 10_000
     /// How long a deferred job's run gets no leases when the worker names no wait.
     public var deferPauseMilliseconds: Int64
+    /// Store writes queued past this many pause leasing until the disk catches up, so a
+    /// slow disk costs speed, not memory.
+    public var storeBacklogLimit = 262_144
     /// The longest wait a DEFERRED may ask for (`retry_after_ms`); longer ones are cut to it.
     public static let longestDeferralMilliseconds: Int64 = 600_000
     /// CurveZMQ: the coordinator's key pair and where the authorized keys are (read by

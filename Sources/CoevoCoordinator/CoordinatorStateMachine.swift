@@ -47,6 +47,8 @@ public struct CoordinatorStateMachine {
     /// Model spending of the runs served, charged from llm.chat results.
     public private(set) var budget = Budget()
     public private(set) var budgetStop: String?
+    /// The store's queue of writes is past its limit: nothing is leased until it drains.
+    public private(set) var storeBehind = false
     public private(set) var hasExited = false
 
     private var out = DirectiveBuffer()
@@ -97,8 +99,16 @@ public struct CoordinatorStateMachine {
             out.log(.warning, line)
         case .shutdown:
             beginDrain()
-        case .storeCommitted(let durable):
+        case .storeCommitted(let durable, let backlog):
             resultsDurable = durable
+            let wasBehind = storeBehind
+            storeBehind = backlog >= settings.storeBacklogLimit
+            if storeBehind && !wasBehind {
+                out.log(.warning, "the store is \(backlog) writes behind; no new leases until it catches up (a slow disk?)")
+            } else if wasBehind && !storeBehind {
+                out.log(.info, "the store caught up (\(backlog) writes queued); leasing resumes")
+                dispatch()
+            }
             return out.take()
         case .storeFailed(let why):
             // Results that cannot be kept must not be asked for: stop now. What the
@@ -421,7 +431,7 @@ public struct CoordinatorStateMachine {
     }
 
     private mutating func dispatch() {
-        guard drainDeadline == nil, budgetStop == nil else { return }
+        guard drainDeadline == nil, budgetStop == nil, !storeBehind else { return }
         let t = now.monotonic
         for (worker, leases) in scheduler.dispatch(now: t) {
             var start = 0

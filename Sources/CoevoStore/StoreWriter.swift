@@ -69,6 +69,8 @@ public final class StoreWriter: @unchecked Sendable {
 
     /// Results committed so far.
     public var durableResults: UInt64 { condition.withLock { durableResultCount } }
+    /// Writes queued and not yet committed.
+    public var backlog: Int { condition.withLock { pending.count } }
     /// Results the database refused (a duplicate would land here; it never should).
     public var rejectedResults: UInt64 { condition.withLock { rejectedResultCount } }
     /// Why the store cannot be written, once a batch has failed every retry. Nothing is

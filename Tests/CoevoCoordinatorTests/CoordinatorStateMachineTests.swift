@@ -328,6 +328,16 @@ import Testing
         #expect(Self.leases(out, to: "w1/a").map { [$0.0, JobID($0.1)] } == [[1, 2]])
     }
 
+    @Test func aStoreFarBehindPausesLeasingUntilItCatchesUp() {
+        var m = Self.machine([Self.batch([(Self.job(1), 0), (Self.job(2), 0)])])
+        var out = m.handle(.storeCommitted(durableResults: 0, backlog: m.settings.storeBacklogLimit), at: Self.t(5))
+        #expect(m.storeBehind && Self.logs(out).contains { $0.contains("writes behind") })
+        out = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 2)), at: Self.t(10))
+        #expect(Self.leases(out, to: "w1/a").isEmpty, "nothing is leased while the store is behind")
+        out = m.handle(.storeCommitted(durableResults: 0, backlog: 10), at: Self.t(20))
+        #expect(!m.storeBehind && Self.leases(out, to: "w1/a").map(\.0) == [1, 2])
+    }
+
     @Test func aDrainWaitsForLeasedJobsUntilItsTimeout() {
         var m = Self.machine([Self.batch([(Self.job(1), 0), (Self.job(2), 0)])])
         _ = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))

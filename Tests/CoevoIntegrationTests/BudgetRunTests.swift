@@ -7,7 +7,7 @@ extension ProcessTests {
     /// and through an outage.
     @Suite struct BudgetRunTests {
         /// Bad input tried: an endpoint that answers 503 to its first 12 requests. The jobs
-        /// that meet the outage are deferred, dispatch pauses, and every job still succeeds.
+        /// that meet the outage are deferred, the run pauses, and every job still succeeds.
         @Test func anEndpointOutagePausesTheRunAndLosesNothing() async throws {
             let scratch = try Scratch("outage")
             defer { scratch.close() }
@@ -24,7 +24,7 @@ extension ProcessTests {
                 """)
             let coevo = try Child("coevo", ["run", config], in: scratch, name: "run")
             #expect(await coevo.waitForExit(timeout: 90) == 0, "\(coevo.log)")
-            #expect(coevo.log.contains("dispatch paused"))
+            #expect(coevo.log.contains("gets no leases"))
             let db = try Database(run.database)
             #expect(try db.int("SELECT COUNT(*) FROM results WHERE status = 'succeeded'") == 6)
             #expect(try db.int("SELECT COUNT(*) FROM results WHERE status != 'succeeded'") == 0)

@@ -14,9 +14,12 @@ POST /<scenario>/v1/chat/completions answers according to <scenario>:
   down       503 always (an endpoint that stays down)
   judge      a judge's reply ending in "Score: 0.8"
   judgemute  a judge's reply with no score in it
+  scripted   a reply that is a function of the request body alone (so a replayed call
+             gets the same answer): "TASK: a + b" and "ANSWER: c", right or off by one
 GET /hits/<scenario> returns how many requests <scenario> got; /inflight/<scenario> the
 most it had at once. Usage: fault_server.py PORT
 """
+import hashlib
 import json
 import socket
 import sys
@@ -60,7 +63,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
-        self.rfile.read(length)
+        self.body = self.rfile.read(length)
         scenario = self.path.strip("/").split("/")[0]
         with lock:
             hits[scenario] = hits.get(scenario, 0) + 1
@@ -111,6 +114,13 @@ class Handler(BaseHTTPRequestHandler):
         elif scenario in ("judge", "judgemute"):
             reply = dict(OK)
             text = "The answer is polite and complete.\nScore: 0.8" if scenario == "judge" else "I cannot grade this."
+            reply["choices"] = [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]
+            self.send(200, json.dumps(reply))
+        elif scenario == "scripted":
+            digest = hashlib.sha256(self.body).digest()
+            a, b, wrong = digest[0] % 50, digest[1] % 50, digest[2] % 3 == 0
+            reply = dict(OK)
+            text = "TASK: %d + %d\nANSWER: %d" % (a, b, a + b + (1 if wrong else 0))
             reply["choices"] = [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]
             self.send(200, json.dumps(reply))
         elif scenario == "echoauth":
