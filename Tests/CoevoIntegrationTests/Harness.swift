@@ -33,13 +33,15 @@ final class Child: @unchecked Sendable {
     let logURL: URL
     let name: String
 
-    init(_ executable: String, _ arguments: [String], in scratch: Scratch, name: String) throws {
+    /// `wrapper`: a command that runs the binary for us (`ip netns exec NS`), or none.
+    init(_ executable: String, _ arguments: [String], in scratch: Scratch, name: String, wrapper: [String] = []) throws {
         self.name = name
         logURL = scratch.url("\(name).log")
         FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let handle = try FileHandle(forWritingTo: logURL)
-        process.executableURL = URL(fileURLWithPath: try Binaries.path(executable))
-        process.arguments = arguments
+        let command = wrapper + [try Binaries.path(executable)] + arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
