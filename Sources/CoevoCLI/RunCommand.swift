@@ -48,10 +48,7 @@ public struct RunCommand: AsyncParsableCommand {
         settings.exitWhenDone = true
         let store = try openStore(config, logger: logger)
         let plan = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
-        let runIDs: [String] = switch plan {
-        case .created(let run, _): [run.id]
-        case .resumed(let runs): runs.map(\.id)
-        }
+        let runIDs = plan.runIDs
 
         let display = ProgressDisplay(knowsTotal: !config.isProtocolRun)
         var observer = CoordinatorObserver()

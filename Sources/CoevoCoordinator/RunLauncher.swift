@@ -3,21 +3,28 @@ import CoevoStore
 import Foundation
 import Logging
 
-/// Decides what a starting coordinator serves: the unfinished runs in its database if it
-/// has any (a restart after a crash or Ctrl-C resumes them), otherwise a new run built
-/// from the config.
+/// Decides what a starting coordinator serves: every unfinished run in its database (a
+/// restart after a crash or Ctrl-C resumes them), and a new run built from the config
+/// unless one of those is already the config's run (same `run.name`). A coordinator
+/// started with another experiment's config on a database with an interrupted run
+/// serves both, side by side, instead of ignoring the config it was given.
 public enum RunLauncher {
-    public enum Plan: Sendable {
-        case resumed([StoredRun])
-        case created(StoredRun, jobs: Int)
+    public struct Plan: Sendable {
+        public var resumed: [StoredRun] = []
+        public var created: StoredRun?
+        /// Jobs made up front for the created run (0 for protocols, which make them as they go).
+        public var createdJobs = 0
+        /// Every run served, resumed first.
+        public var runIDs: [String] { resumed.map(\.id) + (created.map { [$0.id] } ?? []) }
     }
 
     public static func prepare(config: ExperimentConfig, configText: String, store: CoevoStore,
                                logger: Logger, now: Date = Date()) throws -> Plan {
-        let unfinished = try store.unfinishedRuns()
-        if !unfinished.isEmpty {
-            logger.info("database \(store.path) has \(unfinished.count) unfinished run(s): resuming \(unfinished.map(\.id).joined(separator: ", "))")
-            return .resumed(unfinished)
+        var plan = Plan(resumed: try store.unfinishedRuns())
+        if !plan.resumed.isEmpty {
+            logger.info("database \(store.path) has \(plan.resumed.count) unfinished run(s): resuming \(plan.resumed.map(\.id).joined(separator: ", "))")
+            if plan.resumed.contains(where: { $0.name == config.run.name }) { return plan }
+            logger.info("none of them is run '\(config.run.name)' of the config: it starts beside them")
         }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -39,6 +46,8 @@ public enum RunLauncher {
         } else {
             logger.info("created run \(id): \(jobs.count) \(config.workload.kind) jobs, seed \(config.run.seed)")
         }
-        return .created(run, jobs: jobs.count)
+        plan.created = run
+        plan.createdJobs = jobs.count
+        return plan
     }
 }

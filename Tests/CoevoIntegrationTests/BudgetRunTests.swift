@@ -32,6 +32,72 @@ extension ProcessTests {
             #expect(try db.int("SELECT COUNT(*) FROM jobs WHERE state = 'failed'") == 0)
         }
 
+        /// Bad input tried: a worker whose policy does not let it send the endpoint's key
+        /// joins first, with more slots than the worker that may. It answers UNSUPPORTED
+        /// and is offered no more such jobs: it does not drain the queue into failures.
+        @Test func aWorkerWithoutTheKeyDoesNotDrainTheQueue() async throws {
+            let scratch = try Scratch("blackhole")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let (server, port) = try TestSupport.startFaultServer()
+            defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+            setenv("COEVO_IT_KEY", "sk-it-test", 1)
+            let config = try scratch.write("keyed.yaml", """
+                run: {name: keyed-it, seed: 1}
+                coordinator: {bind: \(run.endpoint), database: \(run.database)}
+                endpoints: [{name: keyed, url: "http://127.0.0.1:\(port)/ok", model: m, api_key_env: COEVO_IT_KEY, concurrency: 4}]
+                workload: {kind: llm.chat, jobs: 40, endpoint: keyed, max_tokens: 4}
+                """)
+            let coordinator = try run.coordinator(config: config)
+            _ = try run.worker("keyless", slots: 16)
+            #expect(await eventually(timeout: 20) { coordinator.log.contains("worker keyless joined") }, "\(coordinator.log)")
+            #expect(await eventually(timeout: 20) { coordinator.log.contains("cannot run job") }, "\(coordinator.log)")
+            _ = try Child("coevo-worker", ["--connect", run.endpoint, "--id", "keyed", "--slots", "4",
+                                           "--allow-key", "COEVO_IT_KEY=http://127.0.0.1:\(port)"], in: scratch, name: "keyed")
+            #expect(await coordinator.waitForExit(timeout: 60) == 0, "\(scratch.logs)")
+            let db = try Database(run.database)
+            #expect(try db.int("SELECT COUNT(*) FROM results WHERE status = 'succeeded'") == 40)
+            #expect(try db.strings("SELECT DISTINCT worker FROM results") == ["keyed"])
+            #expect(try db.int("SELECT COUNT(*) FROM jobs WHERE state = 'failed'") == 0)
+            let refused = try db.int("SELECT COUNT(*) FROM events WHERE kind = 'job_unsupported' AND worker = 'keyless'")
+            #expect((1...16).contains(refused), "\(refused): one lease batch at most, then the kind is not offered again")
+        }
+
+        /// Two runs on one coordinator; the first's endpoint is down for good. Its jobs
+        /// are deferred for a minute, and the second run goes on and finishes meanwhile.
+        @Test func anEndpointThatDefersHoldsBackOnlyItsOwnRun() async throws {
+            let scratch = try Scratch("deferone")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let (server, port) = try TestSupport.startFaultServer()
+            defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+            let stalled = try scratch.write("stalled.yaml", """
+                run: {name: stalled, seed: 1}
+                coordinator: {bind: \(run.endpoint), database: \(run.database)}
+                endpoints: [{name: gone, url: "http://127.0.0.1:\(port)/down", model: m, max_attempts: 1}]
+                workload: {kind: llm.chat, jobs: 5, endpoint: gone, max_tokens: 4}
+                """)
+            let first = try run.coordinator(config: stalled, name: "coordinator-1")
+            #expect(await eventually(timeout: 20) { first.log.contains("created run") }, "\(first.log)")
+            first.signal(SIGTERM)
+            #expect(await first.waitForExit(timeout: 20) == 0, "\(first.log)")
+
+            let flowing = try run.config(kind: "sleep", jobs: 100, sleepMs: 10, extra: "  defer_pause_ms: 60000", workers: 0)
+            let second = try run.coordinator(config: flowing, name: "coordinator-2")
+            _ = try run.worker("w", slots: 4)
+            let db = try Database(run.database)
+            func results(_ name: String) throws -> Int {
+                try db.int("SELECT COUNT(*) FROM results r JOIN runs u ON u.id = r.run_id WHERE u.name = '\(name)'")
+            }
+            #expect(await eventually(timeout: 30) { (try? results("it")) == 100 }, "the other run finished while this one waits\n\(scratch.logs)")
+            #expect(second.log.contains("starts beside them"), "\(second.log)")
+            #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'job_deferred'") >= 1)
+            #expect(try results("stalled") == 0 && (try db.int("SELECT COUNT(*) FROM jobs WHERE state = 'failed'")) == 0,
+                    "the stalled run's jobs wait, none lost")
+            second.signal(SIGTERM)
+            #expect(await second.waitForExit(timeout: 30) == 0, "\(second.log)")
+        }
+
         @Test func aSpentBudgetStopsDispatchCleanlyAndKeepsWhatRan() async throws {
             let scratch = try Scratch("budget")
             defer { scratch.close() }

@@ -95,7 +95,8 @@ struct CoevoDispatchMeasurement {
         config.workload.payloadBytes = payloadBytes
         config.workload.sleepMilliseconds = sleepMilliseconds
         let store = try CoevoStore(path: config.coordinator.database)
-        guard case .created(let run, _) = try RunLauncher.prepare(config: config, configText: configText, store: store, logger: logger) else {
+        let plan = try RunLauncher.prepare(config: config, configText: configText, store: store, logger: logger)
+        guard plan.resumed.isEmpty, let run = plan.created else {
             throw UserFacingError("benchmark database \(config.coordinator.database) was not empty")
         }
 
