@@ -55,7 +55,9 @@ import Testing
         await #expect(throws: LLMError.cancelled(endpoint: "slow")) { try await call.value }
         // Waiting the answer out would take 2.8 s more.
         #expect(clock.now - cancelled < .milliseconds(1500), "aborted, not waited out (the server answers after 3 s)")
-        #expect(await server.count("hits", "slow") == 1, "a cancelled call is not retried")
+        // A retry would follow within 20-40 ms (the test's backoff); none may come.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(await server.count("hits", "slow") <= 1, "a cancelled call is not retried")
     }
 
     @Test func transientFaultsAreRetriedAndPermanentOnesReportedClearly() async throws {

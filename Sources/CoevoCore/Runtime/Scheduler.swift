@@ -44,7 +44,9 @@ public struct Scheduler: Sendable {
     /// always served first.
     private var workerOrder: [WorkerID] = []
     private var dispatchCursor = 0
-    private var finished: Set<JobID> = []
+    /// Jobs finished (with a result or failed for good). Ids are handed out in order and
+    /// finish roughly in order, so as ranges this costs a few entries, not one per job.
+    private var finished = RangeSet<JobID>()
     /// Runs that get no leases before these times: a worker deferred one of their jobs
     /// (their endpoint is down or rate-limited). Other runs go on.
     public private(set) var pausedRuns: [RunID: MonotonicTime] = [:]
@@ -70,7 +72,8 @@ public struct Scheduler: Sendable {
     /// Records a job that already finished in an earlier life of the coordinator, so a
     /// late result for it is recognised as such and the run's counters are right.
     public mutating func recordFinished(_ id: JobID, run: RunID, failed: Bool) {
-        guard finished.insert(id).inserted else { return }
+        guard !finished.contains(id) else { return }
+        finished.insert(contentsOf: id..<(id + 1))
         progress[run, default: RunProgress()].total += 1
         if failed { progress[run]!.failed += 1 } else { progress[run]!.completed += 1 }
     }
@@ -152,7 +155,7 @@ public struct Scheduler: Sendable {
         leases[id] = nil
         workers[worker]?.leased.remove(id)
         pending[id] = nil
-        finished.insert(id)
+        finished.insert(contentsOf: id..<(id + 1))
         progress[lease.job.run]!.completed += 1
         return .apply(lease)
     }
@@ -302,7 +305,7 @@ public struct Scheduler: Sendable {
         guard let job = pending[id] else { return [] }
         if job.attempts >= settings.maxAttempts {
             pending[id] = nil
-            finished.insert(id)
+            finished.insert(contentsOf: id..<(id + 1))
             progress[job.job.run]!.failed += 1
             return [.jobFailed(id, run: job.job.run, reason: reason.map { "\($0), after \(job.attempts) attempts" }
                                                         ?? "lease lost on all \(job.attempts) attempts")]
