@@ -360,6 +360,18 @@ public struct CoordinatorStateMachine {
             carryOut(events)
             return
         }
+        if result.status == .timedOut {
+            // Transient: another attempt, maybe on a less loaded worker, may finish in time.
+            guard let (lease, events) = scheduler.retry(result.jobID, attempt: result.attempt, from: worker,
+                                                          reason: "timed out (last: \(result.error))") else {
+                out.log(.notice, "discarded a late TIMED_OUT for job \(result.jobID) from \(worker)")
+                return
+            }
+            out.log(.notice, "job \(lease.job.id) timed out on worker \(worker) (\(result.error)); it is tried again within its attempts")
+            record(.leaseLost, job: lease.job.id, worker: worker.rawValue, detail: "attempt \(result.attempt): timed out")
+            carryOut(events)
+            return
+        }
         switch scheduler.complete(result.jobID, attempt: result.attempt, from: worker) {
         case .apply(let lease):
             resultsApplied += 1

@@ -222,6 +222,22 @@ import Testing
         ok(try! JSONEncoder().encode(LLMJobOutput(text: "4", promptTokens: tokens, completionTokens: 1, costUSD: 0)))
     }
 
+    @Test func aTimedOutAttemptIsTriedAgainAndFailsOnlyWhenAttemptsAreSpent() {
+        var m = Self.machine([Self.batch([(Self.job(1), 0)])])
+        var out = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
+        let timedOut = JobOutcome(status: .timedOut, error: "job exceeded its timeout of 10000 ms")
+        out = m.handle(Self.from("w1/a", Self.results([(1, 1, timedOut)])), at: Self.t(10))
+        #expect(m.resultsApplied == 0 && Self.leases(out, to: "w1/a").map { [$0.0, JobID($0.1)] } == [[1, 2]])
+        // maxAttempts is 2: the second time out is final, with its reason.
+        out = m.handle(Self.from("w1/a", Self.results([(1, 2, timedOut)])), at: Self.t(20))
+        let failed = out.flatMap { d -> [String] in
+            guard case .store(let writes) = d else { return [] }
+            return writes.compactMap { if case .failed(_, _, let reason) = $0 { return reason } else { return nil } }
+        }
+        #expect(failed.count == 1 && failed[0].contains("timed out"), "\(failed)")
+        #expect(m.scheduler.isFinished("r"))
+    }
+
     @Test func aDiscardedModelCallIsChargedAllTheSame() throws {
         let config = try Self.budgeted(maxCalls: 10)
         var m = Self.machine([Self.batch([(Self.job(1, kind: .llm, timeout: 100), 0)], config: config)])

@@ -31,6 +31,17 @@ extension EvolutionSettings {
         pool.heartbeatCalls(round: round, base: "You solve problems.", maxTokens: 64, temperature: 0, seed: 5)
     }
 
+    @Test func aNichesInsightArchiveKeepsOnlyItsBest() {
+        var pool = Self.pool()
+        for i in 0..<(AgentPool.archiveLimit * 3) {
+            _ = pool.share("lesson \(i)", niche: 0, producer: i % 2, round: 1 + i / 10)
+        }
+        #expect(pool.archived(niche: 0).count == AgentPool.archiveLimit)
+        // All share the starting utility: the oldest are kept (ties go to the lower id).
+        #expect(pool.archived(niche: 0).map(\.text).first == "lesson 0")
+        #expect(pool.archived(niche: 1).isEmpty)
+    }
+
     @Test func aReflectionLooksBackAtTheAgentsAttemptsAndBecomesItsOwnNote() throws {
         var pool = Self.pool()
         pool.record(0, niche: 0, success: true, attempt: "1 + 1: you answered 2, correct", round: 1)

@@ -190,6 +190,15 @@ public struct Scheduler: Sendable {
         return (lease, requeueOrFail(id, reason: "no worker could run it (last: \(reason))"))
     }
 
+    /// A worker's attempt failed in a way another attempt may not (TIMED_OUT: a slow or
+    /// overloaded machine): the attempt counts and the job goes back in the queue, or
+    /// fails with `reason` once its attempts are spent. Nil when it is not this worker's
+    /// current lease (then nothing changes).
+    public mutating func retry(_ id: JobID, attempt: UInt32, from worker: WorkerID, reason: String) -> (Lease, [SchedulerEvent])? {
+        guard let lease = takeBack(id, attempt: attempt, from: worker) else { return nil }
+        return (lease, requeueOrFail(id, reason: reason))
+    }
+
     /// Ends `worker`'s current lease on job `id` (attempt `attempt`) without finishing the
     /// job; nil, changing nothing, when that is not its current lease.
     private mutating func takeBack(_ id: JobID, attempt: UInt32, from worker: WorkerID) -> Lease? {

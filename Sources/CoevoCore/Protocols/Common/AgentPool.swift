@@ -10,7 +10,11 @@ struct AgentPool: Sendable {
     let evolution: EvolutionSettings
     let personas: [String]
     private(set) var population: Population
+    /// Insights per niche, for seeding new agents: the best `archiveLimit` are kept.
     private var archive: [Int: [Insight]] = [:]
+    /// Past this many insights in a niche the worst go: a long run's archive stays bounded
+    /// and seeds only ever draw the best.
+    static let archiveLimit = 64
     private var nextInsightID = 1
     private var nextEvent = 1
     private(set) var insightsRouted = 0
@@ -115,7 +119,7 @@ struct AgentPool: Sendable {
             given.append(Insight(id: nextInsightID, text: text, niche: niche, producer: producer, event: event))
             nextInsightID += 1
         }
-        archive[niche, default: []] += given
+        keep(given, niche: niche)
         let recipients = pending.forPool ? active : [pending.agent]
         for recipient in recipients {
             Codream.deliver(given, to: recipient, niche: niche, limit: evolution.codream.maxInsightsPerNiche, population: &population)
@@ -142,7 +146,7 @@ struct AgentPool: Sendable {
         nextEvent += 1
         let insight = Insight(id: nextInsightID, text: text, niche: niche, producer: population.agents[producer].id, event: event)
         nextInsightID += 1
-        archive[niche, default: []].append(insight)
+        keep([insight], niche: niche)
         let snapshot = NicheSnapshot(population: population, niche: niche)
         let deliveries = Codream.route([insight], producer: producer, snapshot: snapshot, population: population,
                                        settings: evolution.codream)
@@ -172,6 +176,19 @@ struct AgentPool: Sendable {
             }
             events.append(ProtocolEvent(.pool(role, decision.kind), "round \(round): \(applied.describe(population))"))
         }
+        for niche in archive.keys { keep([], niche: niche) }
         return events
+    }
+
+    /// A niche's archived insights, best first once the archive has been trimmed.
+    func archived(niche: Int) -> [Insight] { archive[niche] ?? [] }
+
+    /// Adds insights to a niche's archive, dropping the worst (lowest utility, then newest)
+    /// past `archiveLimit`.
+    private mutating func keep(_ insights: [Insight], niche: Int) {
+        archive[niche, default: []] += insights
+        guard archive[niche]!.count > Self.archiveLimit else { return }
+        archive[niche]!.sort { $0.utility > $1.utility || ($0.utility == $1.utility && $0.id < $1.id) }
+        archive[niche]!.removeLast(archive[niche]!.count - Self.archiveLimit)
     }
 }
