@@ -40,6 +40,8 @@ public enum CoordinatorInput: Sendable {
     case storeCommitted(durableResults: UInt64, backlog: Int)
     /// The store gave up writing (a batch failed every retry): nothing more can be kept.
     case storeFailed(String)
+    /// The CURVE keys authorized now (the allow-list changed while running).
+    case authorizedKeys(Set<CurvePublicKey>)
     /// A `.writeExports` directive was carried out: nil when written, else why not.
     case exportsWritten(RunID, failure: String?)
 }

@@ -69,7 +69,8 @@ public final class CoordinatorService: Service, Sendable {
                                               jobIDs: ids)
         let logger = self.logger
         store.writer.onError { logger.error("\($0)") }
-        var shell = CoordinatorShell(machine: machine, loop: loop, store: store, logger: logger, observer: observer)
+        var shell = CoordinatorShell(machine: machine, loop: loop, store: store, logger: logger, observer: observer,
+                                     zap: zap.withLock { $0 })
         let (inputs, sink) = AsyncStream.makeStream(of: CoordinatorInput.self, bufferingPolicy: .unbounded)
         let forward = Task {
             for await event in loop.events { sink.yield(Self.input(event)) }
@@ -121,6 +122,9 @@ struct CoordinatorShell {
     let store: CoevoStore
     let logger: Logger
     let observer: CoordinatorObserver
+    /// Polled on ticks so a key withdrawn from the allow-list drops its worker.
+    let zap: ZapHandler?
+    private var keysGeneration = 0
     private var durableReported: UInt64 = 0
     private var behindReported = false
     private var failureReported = false
@@ -128,7 +132,9 @@ struct CoordinatorShell {
     /// Set when a directive could not be carried out safely: nothing more is.
     private var halted = false
 
-    init(machine: CoordinatorStateMachine, loop: SocketLoop, store: CoevoStore, logger: Logger, observer: CoordinatorObserver) {
+    init(machine: CoordinatorStateMachine, loop: SocketLoop, store: CoevoStore, logger: Logger, observer: CoordinatorObserver,
+         zap: ZapHandler? = nil) {
+        self.zap = zap
         self.machine = machine
         self.loop = loop
         self.store = store
@@ -152,6 +158,13 @@ struct CoordinatorShell {
                 failureReported = true
                 feed(.storeFailed(failure))
                 if exiting { return }
+            }
+            if case .tick = input, let zap {
+                let keys = zap.authorizedKeys()
+                if zap.generation != keysGeneration {
+                    keysGeneration = zap.generation
+                    feed(.authorizedKeys(Set(keys.holders.keys)))
+                }
             }
             feed(input)
             if case .received(let batch) = input { loop.consumed(batch.count) }

@@ -25,6 +25,9 @@ public struct CoordinatorStateMachine {
     private var lastSentTo: [WorkerID: MonotonicTime] = [:]
     /// The CURVE key each registered worker joined with: its id and route are its own.
     private var owners: [WorkerID: CurvePublicKey] = [:]
+    /// The keys the allow-list holds, once it has changed while running (nil before:
+    /// the ZAP handler let in only authorized keys).
+    private var authorized: Set<CurvePublicKey>?
     private var conduct = PeerConduct()
     /// The runs handed to `init`, served from `.start` on.
     private var served: [ServedRun]
@@ -117,6 +120,14 @@ public struct CoordinatorStateMachine {
             sayGoodbye(reason: "coordinator stopping: its store cannot be written")
             exit()
             return out.take()
+        case .authorizedKeys(let keys):
+            authorized = keys
+            for (worker, key) in owners.sorted(by: { $0.key < $1.key }) where !keys.contains(key) {
+                out.log(.warning, "the key of worker \(worker) (\(key)) was withdrawn from the authorized keys: it is dropped and its leases requeued")
+                record(.workerRefused, worker: worker.rawValue, detail: "key withdrawn")
+                forget(worker)
+                carryOut(scheduler.disconnect(worker))
+            }
         case .exportsWritten(let run, let failure):
             if drivers[run] != nil {
                 let step = drivers[run]!.exportsWritten(failure: failure, at: now.wall)
@@ -240,6 +251,11 @@ public struct CoordinatorStateMachine {
     }
 
     private mutating func handle(_ body: Envelope.OneOf_Body, from routing: Data, key: CurvePublicKey?, applied: inout [JobID]) {
+        if let key, let authorized, !authorized.contains(key) {
+            // Its connection predates the withdrawal (ZAP asks only at the handshake).
+            _ = strike(routing, .warning, "message from withdrawn key \(key) (\(Self.printable(routing))) ignored")
+            return
+        }
         if case .ready(let ready) = body {
             register(ready, routing: routing, key: key)
             return

@@ -176,6 +176,20 @@ import Testing
         #expect(m.resultsApplied == 1)
     }
 
+    /// Bad input: a worker whose key was withdrawn while it stayed connected.
+    @Test func aWithdrawnKeyDropsItsWorkerAndItsMessagesAreIgnored() {
+        let key = CurvePublicKey(bytes: Data(repeating: 7, count: 32))
+        var m = Self.machine([Self.batch([(Self.job(1), 0)])])
+        _ = m.handle(.received([.message(from: Self.routing("w1/a"), key: key, Self.ready("w1", session: "a", slots: 1))]), at: Self.t(0))
+        #expect(m.scheduler.leasedCount == 1)
+        var out = m.handle(.authorizedKeys([]), at: Self.t(10))
+        #expect(m.scheduler.workerCount == 0 && m.scheduler.queuedCount == 1)
+        #expect(Self.events(out).map(\.detail).contains("key withdrawn"))
+        out = m.handle(.received([.message(from: Self.routing("w1/a"), key: key, Self.results([(1, 1, Self.ok())]))]), at: Self.t(20))
+        out += m.handle(.received([.message(from: Self.routing("w1/a"), key: key, Self.ready("w1", session: "a", slots: 1))]), at: Self.t(30))
+        #expect(m.resultsApplied == 0 && m.scheduler.workerCount == 0 && Self.sent(out, to: "w1/a").isEmpty)
+    }
+
     /// Bad input: 10,000 malformed frames from one peer, in the same batches as a real
     /// worker's results, then a valid READY from the flooding peer.
     @Test func aFloodIsAnsweredAFewTimesThenIgnoredWhileARealWorkerGoesOn() {

@@ -5,7 +5,7 @@ import Testing
 /// Bad input tried: a worker whose key is not authorized, a worker that pins another
 /// coordinator's key, `coevo status` with no key and with a stranger's key, a
 /// non-loopback bind without CURVE, curve_key without authorized_keys, a second key
-/// claiming a live worker's id.
+/// claiming a live worker's id, a key withdrawn while its worker is connected.
 extension ProcessTests {
 @Suite struct CurveRunTests {
     static func keys(_ name: String, dir: String, in scratch: Scratch) async throws {
@@ -51,7 +51,7 @@ extension ProcessTests {
         try FileManager.default.copyItem(atPath: "\(keys)/pending/late.pub", toPath: "\(keys)/workers/late.pub")
         let known = try status("status-late", "\(keys)/pending/late.key")
         #expect(await known.waitForExit(timeout: 15) == 0, "\(known.log)")
-        #expect(known.log.contains("runs: 1") && known.log.contains("workers: 0"))
+        #expect(known.log.contains("runs: 1") && known.log.contains("workers: 0"), "\(known.log)\n\(coordinator.log)")
         _ = try Child("coevo-worker", ["--connect", run.endpoint, "--id", "late", "--coordinator-key", "\(keys)/coordinator.pub",
                                        "--key", "\(keys)/pending/late.key"], in: scratch, name: "late")
         #expect(await coordinator.waitForExit(timeout: 60) == 0, "\(coordinator.log)")
@@ -87,6 +87,42 @@ extension ProcessTests {
         let db = try Database(run.database)
         #expect(try db.int("SELECT COUNT(*) FROM results") == 40)
         #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'worker_joined'") == 1, "only the owner ever joined")
+    }
+
+    /// Bad input: a worker whose key is withdrawn from the allow-list while it is
+    /// connected and holding leases (ZAP only asks at the handshake).
+    @Test func aWithdrawnKeysWorkerIsDroppedWhileConnected() async throws {
+        let scratch = try Scratch("curverevoke")
+        defer { scratch.close() }
+        let run = TestRun(scratch: scratch)
+        let keys = scratch.url("keys").path
+        try await Self.keys("coordinator", dir: keys, in: scratch)
+        try await Self.keys("keep", dir: keys + "/workers", in: scratch)
+        try await Self.keys("doomed", dir: keys + "/workers", in: scratch)
+        let config = try run.config(kind: "sleep", jobs: 400, sleepMs: 50, extra: """
+              curve_key: \(keys)/coordinator.key
+              authorized_keys: \(keys)/workers
+            """, workers: 0, slots: 4)
+        let coordinator = try run.coordinator(config: config)
+        for name in ["keep", "doomed"] {
+            _ = try Child("coevo-worker", ["--connect", run.endpoint, "--id", name, "--slots", "4", "--coordinator-key", "\(keys)/coordinator.pub",
+                                           "--key", "\(keys)/workers/\(name).key"], in: scratch, name: name)
+        }
+        let db = try Database(run.database)
+        #expect(await eventually(timeout: 30) { (try? db.int("SELECT COUNT(*) FROM results WHERE worker = 'doomed'")) ?? 0 >= 20 },
+                "\(scratch.logs)")
+        try FileManager.default.removeItem(atPath: "\(keys)/workers/doomed.pub")
+        #expect(await eventually(timeout: 10) { coordinator.log.contains("worker doomed") && coordinator.log.contains("was withdrawn") },
+                "\(coordinator.log)")
+        #expect(await coordinator.waitForExit(timeout: 90) == 0, "\(scratch.logs)")
+        #expect(try db.int("SELECT COUNT(*) FROM results") == 400)
+        let withdrawn = try db.strings("SELECT at FROM events WHERE kind = 'worker_refused' AND detail = 'key withdrawn'")
+        #expect(withdrawn.count == 1)
+        #expect(try db.int("""
+            SELECT COUNT(*) FROM results WHERE worker = 'doomed'
+            AND completed_at > (SELECT at FROM events WHERE kind = 'worker_refused' AND detail = 'key withdrawn')
+            """) == 0, "nothing from the withdrawn key is applied after it was noticed")
+        #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'worker_joined' AND worker = 'doomed'") == 1, "it never rejoins")
     }
 
     @Test func coevoRunGivesItsLocalWorkersAKeyOfTheirOwn() async throws {

@@ -17,6 +17,8 @@ public final class ZapHandler: Sendable {
         var checkedAt = Date.distantPast
         var modified: Date?
         var stop = false
+        /// Bumped whenever the set of keys changes (a reload, an `allow`).
+        var generation = 0
     }
 
     public let path: String?
@@ -37,7 +39,10 @@ public final class ZapHandler: Sendable {
 
     /// Lets `key` in as well, for as long as this process runs.
     public func allow(_ key: CurvePublicKey, holder: String) {
-        state.withLock { _ = $0.extra[key] = holder }
+        state.withLock { s in
+            s.extra[key] = holder
+            s.generation += 1
+        }
     }
 
     public func start() throws {
@@ -78,25 +83,31 @@ public final class ZapHandler: Sendable {
     private func serve(_ socket: ZMQSocket) {
         while !state.withLock({ $0.stop }) {
             guard let frames = socket.receive(timeoutMilliseconds: 200) else { continue }
-            let keys = currentKeys()
-            let decision = ZapPolicy.decide(frames, keys: keys)
+            var decision = ZapPolicy.decide(frames, keys: authorizedKeys())
+            // A key added a moment ago: look at the file now, not at the next scheduled check.
+            if !decision.accepted { decision = ZapPolicy.decide(frames, keys: authorizedKeys(force: true)) }
             _ = socket.send(decision.reply)
             if !decision.accepted { log(decision.line) }
         }
     }
 
-    /// The authorized keys, read again if the file or directory changed.
-    private func currentKeys() -> AuthorizedKeys {
+    /// Bumped whenever the authorized keys change; cheap, for a shell that polls.
+    public var generation: Int { state.withLock { $0.generation } }
+
+    /// The authorized keys, read again if the file or directory changed (checked at most
+    /// once a second). The coordinator's shell calls it on its ticks, so a key withdrawn
+    /// while its worker is connected is noticed without a new handshake.
+    public func authorizedKeys(force: Bool = false) -> AuthorizedKeys {
         let now = Date()
         let (due, known) = state.withLock { s -> (Bool, Date?) in
-            let due = now.timeIntervalSince(s.checkedAt) >= 1
+            let due = force || now.timeIntervalSince(s.checkedAt) >= 1
             if due { s.checkedAt = now }
             return (due, s.modified)
         }
         if due, let path, let modified = Self.modified(path), modified != known {
             do {
                 let fresh = try AuthorizedKeys(path: path)
-                state.withLock { $0.keys = fresh; $0.modified = modified }
+                state.withLock { $0.keys = fresh; $0.modified = modified; $0.generation += 1 }
                 log("authorized keys reloaded from \(path): \(fresh.count) key(s)")
             } catch {
                 log("authorized keys not reloaded, the previous ones stay: \(error)")
