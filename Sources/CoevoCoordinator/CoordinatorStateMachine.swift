@@ -412,6 +412,7 @@ public struct CoordinatorStateMachine {
             // Discarded, but a model call it made was paid for all the same.
             let paid = result.status == .succeeded ? try? JSONDecoder().decode(LLMJobOutput.self, from: result.output) : nil
             if let paid { charge(paid) }
+            guard conduct.discarded(routing) else { return }
             out.log(.notice, "discarded late result for job \(result.jobID) attempt \(result.attempt) from \(worker): its lease had expired")
             record(.resultDiscarded, job: result.jobID, worker: worker.rawValue,
                    detail: "attempt \(result.attempt): lease expired or job already finished" + (paid.map { "; its call (\($0.promptTokens + $0.completionTokens) tokens) is charged" } ?? ""))

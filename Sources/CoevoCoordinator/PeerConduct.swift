@@ -35,6 +35,9 @@ struct PeerConduct {
     private var unreported = 0
     private var dropped = 0
     private var offenders: Set<Data> = []
+    /// Discarded (late) results per peer this window, and those not written down one by one.
+    private var discards: [Data: Int] = [:]
+    private var unrecordedDiscards = 0
 
     /// Whether messages from `routing` are dropped unread now; counts the drop when so.
     mutating func ignores(_ routing: Data, now: MonotonicTime) -> Bool {
@@ -66,16 +69,33 @@ struct PeerConduct {
         return .quiet
     }
 
+    /// A result from `routing` was discarded (late, or for another attempt): true when it
+    /// is to be logged and recorded as an event, false when only counted. Late results
+    /// are normal after a lease expiry, so they are no strike; but a worker sending
+    /// thousands, forged or not, costs a counter each, not an event row.
+    mutating func discarded(_ routing: Data) -> Bool {
+        guard discards[routing] != nil || discards.count < Self.trackedPeersLimit else {
+            unrecordedDiscards += 1
+            return false
+        }
+        discards[routing, default: 0] += 1
+        if discards[routing]! <= Self.reportedStrikes { return true }
+        unrecordedDiscards += 1
+        return false
+    }
+
     /// Once per window: what went unsaid, or nil when nothing did. Starts a new window
     /// (strikes are counted per window) and forgets ignores that have run out.
     mutating func summary(now: MonotonicTime) -> String? {
         guard now - windowStart >= Self.windowMilliseconds else { return nil }
         windowStart = now
         strikes.removeAll(keepingCapacity: true)
+        discards.removeAll(keepingCapacity: true)
         ignoredUntil = ignoredUntil.filter { $0.value > now }
-        defer { unreported = 0; dropped = 0; offenders.removeAll(keepingCapacity: true) }
-        guard unreported > 0 || dropped > 0 else { return nil }
+        defer { unreported = 0; dropped = 0; unrecordedDiscards = 0; offenders.removeAll(keepingCapacity: true) }
+        guard unreported > 0 || dropped > 0 || unrecordedDiscards > 0 else { return nil }
         return "in the last \(Self.windowMilliseconds / 1000) s: \(unreported) more bad message(s) not logged one by one, "
-            + "\(dropped) dropped unread from ignored peers; \(offenders.count) peer(s) misbehaved, \(ignoredUntil.count) ignored now"
+            + "\(dropped) dropped unread from ignored peers, \(unrecordedDiscards) late results discarded without an event each; "
+            + "\(offenders.count) peer(s) misbehaved, \(ignoredUntil.count) ignored now"
     }
 }

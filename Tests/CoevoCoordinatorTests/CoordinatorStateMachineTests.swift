@@ -176,6 +176,18 @@ import Testing
         #expect(m.resultsApplied == 1)
     }
 
+    /// Bad input: a registered worker sending 1,000 results for a job whose lease is not its own.
+    @Test func aStormOfLateResultsCostsAFewEventRowsAndOneSummary() {
+        var m = Self.machine([Self.batch([(Self.job(1), 0), (Self.job(2), 0)])])
+        _ = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
+        let out = m.handle(Self.from("w1/a", Self.results((0..<1000).map { _ in (1, 7, Self.ok()) })), at: Self.t(10))
+        #expect(m.resultsApplied == 0)
+        #expect(Self.events(out).filter { $0.kind == .resultDiscarded }.count == PeerConduct.reportedStrikes)
+        _ = m.handle(Self.from("w1/a", .heartbeat(HeartbeatMessage())), at: Self.t(2000))
+        let later = m.handle(.tick, at: Self.t(PeerConduct.windowMilliseconds + 10))
+        #expect(Self.logs(later).contains { $0.contains("\(1000 - PeerConduct.reportedStrikes) late results discarded") })
+    }
+
     /// Bad input: a worker whose key was withdrawn while it stayed connected.
     @Test func aWithdrawnKeyDropsItsWorkerAndItsMessagesAreIgnored() {
         let key = CurvePublicKey(bytes: Data(repeating: 7, count: 32))
