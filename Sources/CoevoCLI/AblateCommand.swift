@@ -18,8 +18,8 @@ struct AblateCommand: ParsableCommand {
     @Argument(help: "Experiment config with a chamber section (e.g. Configs/chamber-sim.yaml).")
     var config: String
 
-    @Option(help: "Routing modes to compare, comma separated: asymmetric, symmetric, none.")
-    var routing = "asymmetric,symmetric,none"
+    @Option(help: "Routing modes to compare, comma separated: asymmetric, symmetric, random-k, top-k, none (random-k and top-k deliver to as many agents per event as asymmetric).")
+    var routing = "asymmetric,random-k,top-k,symmetric,none"
 
     @Option(help: "Seeds per mode: run.seed, run.seed + 1, ...")
     var seeds = 5
@@ -34,8 +34,10 @@ struct AblateCommand: ParsableCommand {
         var specialists: Int
         var concentration: Double
         var insightsRouted: Int
+        var codreamEvents: Int
         var population: Int
         var tokens: Int
+        var agentTurns: Int
     }
 
     func run() throws {
@@ -46,7 +48,7 @@ struct AblateCommand: ParsableCommand {
         var modes: [RoutingMode] = []
         for name in routing.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
             guard let mode = RoutingMode(rawValue: name) else {
-                throw ValidationError("unknown routing mode '\(name)' (expected: asymmetric, symmetric, none)")
+                throw ValidationError("unknown routing mode '\(name)' (expected: \(RoutingMode.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             modes.append(mode)
         }
@@ -66,29 +68,36 @@ struct AblateCommand: ParsableCommand {
                 rows.append(Row(mode: mode, seed: settings.seed, accuracy: accuracy, specialists: last.specialists,
                                 concentration: last.concentration,
                                 insightsRouted: engine.reports.reduce(0) { $0 + $1.insightsRouted },
-                                population: last.population, tokens: engine.reports.reduce(0) { $0 + $1.tokens }))
+                                codreamEvents: engine.reports.reduce(0) { $0 + $1.codreamEvents },
+                                population: last.population, tokens: engine.reports.reduce(0) { $0 + $1.tokens },
+                                agentTurns: engine.reports.reduce(0) { $0 + $1.agentTurns }))
                 FileHandle.standardError.write(Data(String(format: "ablate: %@ seed %llu: accuracy %.3f\n",
                                                            mode.rawValue, settings.seed, accuracy).utf8))
             }
         }
 
-        print("routing      accuracy (mean ± sd)  specialists  concentration  insights routed  population")
+        // Deliveries: insights handed to agents per CODREAM event. Tokens per turn: what an
+        // agent turn costs (insights in the prompt included), so accuracy per 1k tokens a
+        // turn says what the routing buys for what it costs.
+        print("routing      accuracy (mean ± sd)  deliveries/event  tokens/turn  accuracy per 1k tok/turn  specialists  concentration  population")
         for mode in modes {
             let group = rows.filter { $0.mode == mode }
             let accuracies = group.map(\.accuracy)
             let mean = accuracies.reduce(0, +) / Double(accuracies.count)
             let sd = (accuracies.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, accuracies.count - 1))).squareRoot()
             func avg(_ f: (Row) -> Double) -> Double { group.map(f).reduce(0, +) / Double(group.count) }
+            let deliveries = avg { Double($0.insightsRouted) / Double(max(1, $0.codreamEvents)) }
+            let perTurn = avg { Double($0.tokens) / Double(max(1, $0.agentTurns)) }
             print(mode.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
-                  + String(format: " %.3f ± %.3f        %6.1f       %6.3f        %9.0f        %5.1f",
-                           mean, sd, avg { Double($0.specialists) }, avg(\.concentration),
-                           avg { Double($0.insightsRouted) }, avg { Double($0.population) }))
+                  + String(format: " %.3f ± %.3f        %8.2f          %7.1f      %8.3f                  %6.1f       %6.3f        %5.1f",
+                           mean, sd, deliveries, perTurn, mean / max(0.001, perTurn / 1000),
+                           avg { Double($0.specialists) }, avg(\.concentration), avg { Double($0.population) }))
         }
         let path = csv ?? "ablation-\(experiment.run.name).csv"
-        var text = "routing,seed,accuracy,specialists,concentration,insights_routed,population,tokens\n"
+        var text = "routing,seed,accuracy,specialists,concentration,insights_routed,codream_events,population,tokens,agent_turns\n"
         for r in rows {
             text += "\(r.mode.rawValue),\(r.seed),\(String(format: "%.4f", r.accuracy)),\(r.specialists),"
-                + "\(String(format: "%.4f", r.concentration)),\(r.insightsRouted),\(r.population),\(r.tokens)\n"
+                + "\(String(format: "%.4f", r.concentration)),\(r.insightsRouted),\(r.codreamEvents),\(r.population),\(r.tokens),\(r.agentTurns)\n"
         }
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         print("wrote \(path) (\(rows.count) runs)")

@@ -77,6 +77,41 @@ import Testing
         #expect(!weakProducer.map(\.recipient).contains(5))
     }
 
+    @Test func matchedControlsDeliverToAsManyAgentsAsAsymmetricButPickThemOtherwise() {
+        // niche 0: a1 .9 (producer), a2 .7, a3 .5, a4 .3, a5 .2, a6 .1: median 0.4;
+        // asymmetric with maxRecipients 2 picks a6 and a5 (the two weakest below it).
+        let p = population([[0.9], [0.7], [0.5], [0.3], [0.2], [0.1]])
+        let snapshot = NicheSnapshot(population: p, niche: 0)
+        var settings = CodreamSettings()
+        settings.maxRecipients = 2
+        let lesson = [insight(20, "estimate before computing")]
+        #expect(Codream.route(lesson, producer: 0, snapshot: snapshot, population: p, settings: settings).map(\.recipient) == [5, 4])
+        settings.routing = .topK
+        #expect(Codream.route(lesson, producer: 0, snapshot: snapshot, population: p, settings: settings).map(\.recipient) == [1, 2],
+                "the two strongest after the producer")
+        settings.routing = .randomK
+        let drawn = Codream.route(lesson, producer: 0, snapshot: snapshot, population: p, settings: settings).map(\.recipient)
+        #expect(drawn.count == 2 && Set(drawn).count == 2 && !drawn.contains(0))
+        #expect(Codream.route(lesson, producer: 0, snapshot: snapshot, population: p, settings: settings).map(\.recipient) == drawn,
+                "the draw is seeded by the event's insight: the same event, the same recipients")
+        // Over many events the random draw reaches the strong as often as the weak.
+        var reached = [Int](repeating: 0, count: 6)
+        for id in 100..<1100 {
+            for r in Codream.route([insight(id, "lesson \(id)")], producer: 0, snapshot: snapshot, population: p, settings: settings) {
+                reached[r.recipient] += 1
+            }
+        }
+        #expect(reached[0] == 0 && reached.dropFirst().allSatisfy { (300...500).contains($0) }, "\(reached)")
+        // When asymmetric finds nobody (every weak agent holds the lesson), neither do they.
+        var full = p
+        for weak in [3, 4, 5] { Codream.deliver(lesson, to: weak, niche: 0, limit: 8, population: &full) }
+        for mode in [RoutingMode.randomK, .topK] {
+            settings.routing = mode
+            #expect(Codream.route(lesson, producer: 0, snapshot: NicheSnapshot(population: full, niche: 0), population: full,
+                                  settings: settings).isEmpty)
+        }
+    }
+
     @Test func deliveryKeepsTheMostUsefulWithinTheLimit() {
         var p = population([[0.5]])
         Codream.deliver([insight(1, "a", utility: 0.9), insight(2, "b", utility: 0.1), insight(3, "c", utility: 0.6)],

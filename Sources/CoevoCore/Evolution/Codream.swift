@@ -30,6 +30,9 @@ public enum Codream {
     ///   weakest first, never the producer, at most `maxRecipients` of them; an agent that
     ///   already holds a near-duplicate of every insight is skipped and does not count.
     /// - symmetric: every active agent but the producer, with the same duplicate rule.
+    /// - random-k, top-k: as many recipients as asymmetric picks for this event, drawn from
+    ///   every active agent but the producer that lacks the insights: at random (seeded by
+    ///   the first insight's id, so a seed replays), or strongest on the niche first.
     /// - none: nobody.
     public static func route(
         _ insights: [Insight], producer: Int, snapshot: NicheSnapshot, population: Population,
@@ -44,14 +47,19 @@ public enum Codream {
             }
         }
         var out: [(Int, [Insight])] = []
+        /// Every active agent but the producer that lacks some of the insights, with those.
+        func candidates() -> [(Int, [Insight])] {
+            population.activeIndices.compactMap { recipient in
+                guard recipient != producer else { return nil }
+                let new = fresh(for: recipient)
+                return new.isEmpty ? nil : (recipient, new)
+            }
+        }
         switch settings.routing {
         case .none:
             return []
         case .symmetric:
-            for recipient in population.activeIndices where recipient != producer {
-                let new = fresh(for: recipient)
-                if !new.isEmpty { out.append((recipient, new)) }
-            }
+            out = candidates()
         case .asymmetric:
             for recipient in snapshot.weakest where out.count < settings.maxRecipients {
                 guard recipient != producer,
@@ -61,6 +69,21 @@ public enum Codream {
                 let new = fresh(for: recipient)
                 if !new.isEmpty { out.append((recipient, new)) }
             }
+        case .randomK, .topK:
+            var matched = settings
+            matched.routing = .asymmetric
+            let count = route(insights, producer: producer, snapshot: snapshot, population: population, settings: matched).count
+            var pool = candidates()
+            if settings.routing == .topK {
+                pool.sort { a, b in
+                    let x = population.stats(a.0, niche).competence, y = population.stats(b.0, niche).competence
+                    return x != y ? x > y : a.0 < b.0
+                }
+            } else {
+                var rng = SeededGenerator(seed: UInt64(insights[0].id) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(niche))
+                pool.shuffle(using: &rng)
+            }
+            out = Array(pool.prefix(count))
         }
         return out
     }

@@ -52,13 +52,19 @@ public struct EvolutionSettings: Hashable, Sendable {
     }
 }
 
-/// Where CODREAM sends distilled insights. `none` and `symmetric` are the controls the
-/// asymmetric default is measured against.
+/// Where CODREAM sends distilled insights. The others are the controls the asymmetric
+/// default is measured against: `random-k` and `top-k` deliver to exactly as many agents
+/// per event as asymmetric would, so a difference between them and asymmetric is who
+/// receives, not how much is delivered; `symmetric` delivers to everyone, `none` to nobody.
 public enum RoutingMode: String, CaseIterable, Hashable, Sendable {
     /// To agents below the niche median, weakest first, at most `maxRecipients`.
     case asymmetric
     /// To every active agent but the producer.
     case symmetric
+    /// To as many agents as asymmetric would pick, drawn at random (seeded by the event).
+    case randomK = "random-k"
+    /// To as many agents as asymmetric would pick, the strongest on the niche first.
+    case topK = "top-k"
     /// Nowhere: insights are distilled and archived, never delivered.
     case none
 }
