@@ -112,6 +112,34 @@ import Testing
         }
     }
 
+    @Test func creditIsTheAdvantageOverWhatTheHoldersCompetencePredicted() {
+        // a1 is weak on niche 0 (0.2), a2 strong (0.9); each holds the same lesson.
+        var p = population([[0.2], [0.9]])
+        for agent in [0, 1] { Codream.deliver([insight(1, "draw it first", utility: 0)], to: agent, niche: 0, limit: 8, population: &p) }
+        // Both succeed. The weak one beat its prediction by 0.8: 0 + 0.2 x (0.8 - 0) = 0.16.
+        // The strong one by 0.1: 0.2 x 0.1 = 0.02. Same lesson, same outcome, different news.
+        p.creditInsights(of: 0, niche: 0, outcome: 1, predicted: p.stats(0, 0).competence)
+        p.creditInsights(of: 1, niche: 0, outcome: 1, predicted: p.stats(1, 0).competence)
+        #expect(abs(p.agents[0].insights[0]![0].utility - 0.16) < 1e-12)
+        #expect(abs(p.agents[1].insights[0]![0].utility - 0.02) < 1e-12)
+        // A failure where success was expected costs: 0.02 + 0.2 x (-0.9 - 0.02) = -0.164.
+        p.creditInsights(of: 1, niche: 0, outcome: 0, predicted: 0.9)
+        #expect(abs(p.agents[1].insights[0]![0].utility - (-0.164)) < 1e-12)
+        #expect(p.agents[1].insights[0]![0].uses == 2)
+    }
+
+    @Test func onlyTheInsightsAPromptShowedAreCredited() {
+        var p = population([[0.5]])
+        Codream.deliver([insight(1, "alpha", utility: 0.3), insight(2, "beta", utility: 0.1), insight(3, "gamma", utility: -0.2)],
+                        to: 0, niche: 0, limit: 8, population: &p)
+        // Two shown (the two most useful); success at predicted 0.5 is an advantage of 0.5.
+        p.creditInsights(of: 0, niche: 0, outcome: 1, predicted: 0.5, shown: 2)
+        let held = Dictionary(uniqueKeysWithValues: p.agents[0].insights[0]!.map { ($0.id, $0) })
+        #expect(abs(held[1]!.utility - 0.34) < 1e-12)   // 0.3 + 0.2 x (0.5 - 0.3)
+        #expect(abs(held[2]!.utility - 0.18) < 1e-12)   // 0.1 + 0.2 x (0.5 - 0.1)
+        #expect(held[3]!.utility == -0.2 && held[3]!.uses == 0, "not shown, not credited")
+    }
+
     @Test func deliveryKeepsTheMostUsefulWithinTheLimit() {
         var p = population([[0.5]])
         Codream.deliver([insight(1, "a", utility: 0.9), insight(2, "b", utility: 0.1), insight(3, "c", utility: 0.6)],

@@ -254,8 +254,10 @@ public struct ChamberEngine: Sendable {
 
     /// Records one member's outcome: competence, insight utility, heartbeats.
     private mutating func evaluate(_ index: Int, niche: Int, success: Bool) {
+        // Every insight held on the niche is in the turn's prompt (and in the simulator's).
+        let predicted = population.stats(index, niche).competence
         population.record(index, niche: niche, success: success, alpha: settings.evolution.ewmaAlpha)
-        population.creditInsights(of: index, niche: niche, outcome: success ? 1 : 0)
+        population.creditInsights(of: index, niche: niche, outcome: success ? 1 : 0, predicted: predicted)
         let id = population.agents[index].id
         let score = population.stats(index, niche).competence
         for intervention in heartbeats.evaluated(id, score: score) {

@@ -7,7 +7,8 @@ public struct Insight: Hashable, Sendable {
     public var producer: AgentID
     /// The CODREAM event that distilled it.
     public var event: Int
-    /// EWMA of the holder's outcomes on this niche while holding it (starts at 0.5).
+    /// EWMA of the advantage of its holders' outcomes on this niche when it was shown
+    /// (outcome minus what their competence predicted; starts at 0, neutral).
     public var utility: Double
     public var uses: Int
     /// Set by the simulator only: how much the lesson really helps. Operators never read it.
@@ -16,7 +17,7 @@ public struct Insight: Hashable, Sendable {
     public let fingerprint: WordFingerprint
 
     public init(id: Int, text: String, niche: Int, producer: AgentID, event: Int,
-                utility: Double = 0.5, uses: Int = 0, simulatedQuality: Double? = nil) {
+                utility: Double = 0, uses: Int = 0, simulatedQuality: Double? = nil) {
         self.id = id
         self.text = text
         self.niche = niche

@@ -85,12 +85,26 @@ public struct Population: Sendable {
         change(&agents[index])
     }
 
-    /// The insights an agent holds on a niche share its outcome there (an EWMA: their
-    /// utility, which orders them in prompts and decides which one is evicted).
-    public mutating func creditInsights(of index: Int, niche: Int, outcome: Double) {
-        guard var held = agents[index].insights[niche] else { return }
-        for i in held.indices {
-            held[i].utility += 0.2 * (outcome - held[i].utility)
+    /// Credits the insights an agent was shown on a niche with the *advantage* of its
+    /// outcome there: how much better it did than its competence predicted (`outcome -
+    /// predicted`, `predicted` being the competence before this outcome), as an EWMA (0.2)
+    /// starting from 0. A weak agent succeeding while shown an insight credits it much, a
+    /// strong one little, and a failure costs it what was expected; so utility measures
+    /// what an insight adds, not its holder's skill or how long it has been held. Utility
+    /// orders insights in prompts and decides which one is evicted.
+    ///
+    /// `shown`: how many of the agent's insights on the niche its prompt shows, most useful
+    /// first (nil: all); only those are credited.
+    public mutating func creditInsights(of index: Int, niche: Int, outcome: Double, predicted: Double, shown: Int? = nil) {
+        guard var held = agents[index].insights[niche], !held.isEmpty else { return }
+        let advantage = outcome - predicted
+        var order = Array(held.indices)
+        if let shown, shown < held.count {
+            order.sort { held[$0].utility != held[$1].utility ? held[$0].utility > held[$1].utility : held[$0].id > held[$1].id }
+            order = Array(order.prefix(shown))
+        }
+        for i in order {
+            held[i].utility += 0.2 * (advantage - held[i].utility)
             held[i].uses += 1
         }
         agents[index].insights[niche] = held

@@ -15,6 +15,8 @@ struct AgentPool: Sendable {
     /// Past this many insights in a niche the worst go: a long run's archive stays bounded
     /// and seeds only ever draw the best.
     static let archiveLimit = 64
+    /// Insights a prompt shows, most useful first.
+    static let promptInsights = 4
     private var nextInsightID = 1
     private var nextEvent = 1
     private(set) var insightsRouted = 0
@@ -43,7 +45,7 @@ struct AgentPool: Sendable {
 
     /// The agent's system prompt: the role's instructions, its persona, and the insights
     /// it holds on `niches` (all niches when nil), most useful first, at most `limit`.
-    func systemPrompt(_ index: Int, base: String, niches: [Int]? = nil, limit: Int = 4) -> String {
+    func systemPrompt(_ index: Int, base: String, niches: [Int]? = nil, limit: Int = AgentPool.promptInsights) -> String {
         let agent = population.agents[index]
         var held: [Insight] = []
         for niche in niches ?? Array(0..<nicheNames.count) { held += agent.insights[niche] ?? [] }
@@ -60,8 +62,11 @@ struct AgentPool: Sendable {
     /// outcome (their utility, which decides what is shown and what is evicted), and the
     /// heartbeats hear of it; `attempt` is the line its next reflection looks back on.
     mutating func record(_ index: Int, niche: Int, success: Bool, attempt: String? = nil, round: Int) {
+        // The prompt showed the niche's most useful `promptInsights`: those take the credit.
+        let predicted = population.stats(index, niche).competence
         population.record(index, niche: niche, success: success, alpha: evolution.ewmaAlpha)
-        population.creditInsights(of: index, niche: niche, outcome: success ? 1 : 0)
+        population.creditInsights(of: index, niche: niche, outcome: success ? 1 : 0, predicted: predicted,
+                                  shown: Self.promptInsights)
         let id = population.agents[index].id
         let fired = heartbeats.evaluated(index, id: id, niche: niche, score: population.stats(index, niche).competence,
                                          attempt: attempt)
