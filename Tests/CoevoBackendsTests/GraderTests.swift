@@ -30,6 +30,11 @@ import Testing
         ("0.5", 0.5),
         ("7", 0.7),
         (#"Here: {"score": "1"}"#, 1.0),
+        // A judge reasons before it concludes: the labelled final score counts, not the
+        // first fraction in the text.
+        ("Clarity 3/10, accuracy 9/10. Final score: 7/10", 0.7),
+        ("The first draft would score 2, but after the fix the score is 0.9", 0.9),
+        ("Rating: 4 out of 5", 0.8),
     ])
     func judgeScoresAreReadFromFreeText(text: String, expected: Double) {
         #expect(JudgeScore.parse(text).map { abs($0 - expected) < 1e-9 } == true)

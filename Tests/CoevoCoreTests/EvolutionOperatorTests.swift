@@ -266,6 +266,27 @@ import Testing
         #expect(log.indices.filter { log[$0].contains("stretch") } == [2, 5, 8, 11])
     }
 
+    @Test func aPersonalBestIsPerNiche() {
+        var settings = HeartbeatSettings()
+        settings.reflectEvery = 0
+        settings.consolidateEvery = 0
+        settings.pivotAfter = 3
+        var h = HeartbeatScheduler(settings: settings)
+        let a = AgentID(1)
+        // Best 0.9 on an easy niche 0, then niche 1 (hard) improving 0.2 -> 0.3 -> 0.4: each
+        // is a new best on niche 1, so no pivot, though none beats 0.9.
+        var pivots = 0
+        for (niche, score) in [(0, 0.9), (1, 0.2), (1, 0.3), (1, 0.4), (1, 0.5)] {
+            pivots += h.evaluated(a, niche: niche, score: score).filter { $0.kind == .pivot }.count
+        }
+        #expect(pivots == 0)
+        // Three in a row without a best on their niche: a pivot.
+        for (niche, score) in [(1, 0.5), (0, 0.8), (1, 0.1)] {
+            pivots += h.evaluated(a, niche: niche, score: score).filter { $0.kind == .pivot }.count
+        }
+        #expect(pivots == 1)
+    }
+
     @Test func theBanditLearnsWhichStructureWorksOnANiche() {
         var bandit = StructureBandit(nicheCount: 2)
         for _ in 0..<40 {

@@ -260,7 +260,7 @@ public struct ChamberEngine: Sendable {
         population.creditInsights(of: index, niche: niche, outcome: success ? 1 : 0, predicted: predicted)
         let id = population.agents[index].id
         let score = population.stats(index, niche).competence
-        for intervention in heartbeats.evaluated(id, score: score) {
+        for intervention in heartbeats.evaluated(id, niche: niche, score: score) {
             stepInterventions += 1
             switch intervention.kind {
             case .pivot:

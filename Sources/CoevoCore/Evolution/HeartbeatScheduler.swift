@@ -1,7 +1,9 @@
 /// CORAL's heartbeat interventions as a pure state machine: feed it each evaluation of an
 /// agent (its score) and it says which interventions fire: reflect (after every N of the
 /// agent's evaluations), consolidate (every N evaluations across the pool), pivot (N
-/// evaluations without a personal best, then a cooldown), and custom heartbeats.
+/// evaluations in a row without a personal best, then a cooldown), and custom heartbeats.
+/// A personal best is per niche: a score is compared with the agent's best on the niche
+/// it was earned on, not with a best from an easier or harder niche.
 public struct HeartbeatScheduler: Hashable, Sendable {
     public struct Intervention: Hashable, Sendable {
         public enum Kind: Hashable, Sendable {
@@ -16,7 +18,7 @@ public struct HeartbeatScheduler: Hashable, Sendable {
 
     struct AgentState: Hashable, Sendable {
         var evaluations = 0
-        var best = -Double.infinity
+        var best: [Int: Double] = [:]
         var sinceBest = 0
         /// Evaluations left before another pivot may fire.
         var cooldown = 0
@@ -30,12 +32,12 @@ public struct HeartbeatScheduler: Hashable, Sendable {
         self.settings = settings
     }
 
-    public mutating func evaluated(_ agent: AgentID, score: Double) -> [Intervention] {
+    public mutating func evaluated(_ agent: AgentID, niche: Int = 0, score: Double) -> [Intervention] {
         total += 1
         var state = agents[agent] ?? AgentState()
         state.evaluations += 1
-        if score > state.best {
-            state.best = score
+        if score > state.best[niche, default: -Double.infinity] {
+            state.best[niche] = score
             state.sinceBest = 0
         } else {
             state.sinceBest += 1

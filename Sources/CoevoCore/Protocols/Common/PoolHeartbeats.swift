@@ -59,7 +59,7 @@ struct PoolHeartbeats: Sendable {
             recent[index, default: []].append((niche, attempt))
             if recent[index]!.count > Self.recentLimit { recent[index]!.removeFirst() }
         }
-        let fired = scheduler.evaluated(id, score: score)
+        let fired = scheduler.evaluated(id, niche: niche, score: score)
         for intervention in fired {
             let ask: Ask
             switch intervention.kind {
