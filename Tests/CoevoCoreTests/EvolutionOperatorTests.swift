@@ -166,8 +166,12 @@ import Testing
         settings.minPopulation = 2
         settings.forkAbove = 2  // keep fork and merge out of this test
         settings.mergeCosine = 1
+        // Below the bar at two checks: not yet persistent (prune_after_checks is 3).
+        for _ in 0..<2 { Lifecycle.observe(&p, settings: settings) }
+        #expect(Lifecycle.decide(population: p, settings: settings, archive: [:], tasksSeenPerNiche: [0, 0]).isEmpty)
+        Lifecycle.observe(&p, settings: settings)
         let decisions = Lifecycle.decide(population: p, settings: settings, archive: [:], tasksSeenPerNiche: [0, 0])
-        #expect(decisions == [.prune(2, reason: "mean competence 0.150 < 0.300 after 20 attempts")])
+        #expect(decisions == [.prune(2, reason: "mean competence 0.150 < 0.300 after 20 attempts, at 3 checks in a row")])
         var archive: [Int: [Insight]] = [:]
         _ = Lifecycle.apply(decisions[0], population: &p, archive: &archive, keepPerNiche: 8, step: 1)
         #expect(p.agents[2].status == .pruned)
@@ -176,6 +180,23 @@ import Testing
         // At the minimum population nobody is pruned.
         settings.minPopulation = 3
         #expect(Lifecycle.decide(population: p, settings: settings, archive: [:], tasksSeenPerNiche: [0, 0]).isEmpty)
+    }
+
+    @Test func aDipThatRecoversStartsThePruneCountAgain() {
+        var p = population([[0.8, 0.8], [0.5, 0.5], [0.1, 0.2], [0.6, 0.6]])
+        var settings = LifecycleSettings()
+        settings.minPopulation = 2
+        for _ in 0..<2 { Lifecycle.observe(&p, settings: settings) }
+        #expect(p.agents[2].checksBelowPruneBar == 2)
+        // It recovers above the bar on both niches (0.5 mean), then dips once more.
+        for _ in 0..<20 { for n in 0..<2 { p.record(2, niche: n, success: true, alpha: 0.2) } }
+        Lifecycle.observe(&p, settings: settings)
+        #expect(p.agents[2].checksBelowPruneBar == 0)
+        for _ in 0..<30 { for n in 0..<2 { p.record(2, niche: n, success: false, alpha: 0.2) } }
+        Lifecycle.observe(&p, settings: settings)
+        #expect(p.agents[2].checksBelowPruneBar == 1)
+        #expect(!Lifecycle.decide(population: p, settings: settings, archive: [:], tasksSeenPerNiche: [0, 0])
+            .contains { if case .prune = $0 { true } else { false } })
     }
 
     @Test func forkMakesASpecialistOfTheBestGeneralistsBestNiche() {
@@ -229,7 +250,9 @@ import Testing
         settings.forkAbove = 2
         settings.pruneBelow = 0
         settings.mergeCosine = 1
-        let archive = [1: [insight(1, "weak", niche: 1, utility: 0.2), insight(2, "strong", niche: 1, utility: 0.9)]]
+        // "strong" is archived twice (two agents distilled it); the seed takes it once.
+        let archive = [1: [insight(1, "weak", niche: 1, utility: 0.2), insight(2, "strong", niche: 1, utility: 0.9),
+                           insight(3, "strong", niche: 1, utility: 0.8)]]
         #expect(Lifecycle.decide(population: p, settings: settings, archive: archive, tasksSeenPerNiche: [50, 5]).isEmpty)
         let decisions = Lifecycle.decide(population: p, settings: settings, archive: archive, tasksSeenPerNiche: [50, 25])
         guard case .seed(let niche, let insights, _) = decisions.first else {

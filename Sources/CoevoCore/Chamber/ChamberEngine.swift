@@ -326,8 +326,10 @@ public struct ChamberEngine: Sendable {
         var lifecycleEvents = 0
         if completedTasks - lastLifecycleAt >= settings.evolution.lifecycle.everyTasks {
             lastLifecycleAt = completedTasks
+            Lifecycle.observe(&population, settings: settings.evolution.lifecycle)
             let decisions = Lifecycle.decide(population: population, settings: settings.evolution.lifecycle,
-                                             archive: archive, tasksSeenPerNiche: tasksSeen)
+                                             archive: archive, tasksSeenPerNiche: tasksSeen,
+                                             duplicateThreshold: settings.evolution.codream.duplicateThreshold)
             for decision in decisions {
                 let applied = Lifecycle.apply(decision, population: &population, archive: &archive,
                                               keepPerNiche: settings.evolution.codream.maxInsightsPerNiche, step: step)

@@ -83,6 +83,7 @@ extension LifecycleSettings: Decodable {
         case maxPopulation = "max_population"
         case pruneBelow = "prune_below"
         case minAttempts = "min_attempts"
+        case pruneAfterChecks = "prune_after_checks"
         case forkAbove = "fork_above"
         case mergeCosine = "merge_cosine"
         case seedAfterTasks = "seed_after_tasks"
@@ -97,6 +98,7 @@ extension LifecycleSettings: Decodable {
         maxPopulation = try c.value(.maxPopulation, maxPopulation)
         pruneBelow = try c.value(.pruneBelow, pruneBelow)
         minAttempts = try c.value(.minAttempts, minAttempts)
+        pruneAfterChecks = try c.value(.pruneAfterChecks, pruneAfterChecks)
         forkAbove = try c.value(.forkAbove, forkAbove)
         mergeCosine = try c.value(.mergeCosine, mergeCosine)
         coverage = try c.value(.coverage, coverage)

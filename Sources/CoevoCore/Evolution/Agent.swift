@@ -28,6 +28,8 @@ public struct Agent: Hashable, Sendable {
     public var status: Status
     /// The niche a fork or seed was made for, if any.
     public var specialty: Int?
+    /// Lifecycle checks in a row at which it was below the prune bar (`Lifecycle.observe`).
+    public var checksBelowPruneBar = 0
 
     public init(id: AgentID, role: String, pool: String, lineage: Lineage, systemPrompt: String,
                 insights: [Int: [Insight]] = [:], status: Status = .active, specialty: Int? = nil) {

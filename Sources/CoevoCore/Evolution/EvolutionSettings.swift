@@ -37,6 +37,7 @@ public struct EvolutionSettings: Hashable, Sendable {
         try require((lifecycle.minPopulation...lifecycle.maxPopulation).contains(initialPopulation), "evolution.agents",
                     "starts with \(initialPopulation) agents, outside [min_population, max_population] = [\(lifecycle.minPopulation), \(lifecycle.maxPopulation)]")
         try require((0...1).contains(lifecycle.mergeCosine), "evolution.lifecycle.merge_cosine", "must be in [0, 1]")
+        try require(lifecycle.pruneAfterChecks >= 1, "evolution.lifecycle.prune_after_checks", "must be at least 1")
         try require(heartbeats.reflectEvery >= 0, "evolution.heartbeats.reflect_every", "must not be negative (0 turns reflection off)")
         try require(heartbeats.consolidateEvery >= 0, "evolution.heartbeats.consolidate_every", "must not be negative (0 turns consolidation off)")
         try require(heartbeats.pivotAfter >= 0, "evolution.heartbeats.pivot_after", "must not be negative (0 turns pivots off)")
@@ -87,9 +88,11 @@ public struct LifecycleSettings: Hashable, Sendable {
     public var minPopulation = 3
     public var maxPopulation = 64
     /// Prune an agent whose mean competence (over niches it has tried) is below this,
-    /// once it has `minAttempts` attempts.
+    /// once it has `minAttempts` attempts, at `pruneAfterChecks` lifecycle checks in a
+    /// row: an EWMA dips after a bad streak, and one dip is no reason to retire an agent.
     public var pruneBelow = 0.3
     public var minAttempts = 10
+    public var pruneAfterChecks = 3
     /// Fork an unspecialised agent whose mean competence is at least this.
     public var forkAbove = 0.65
     /// Merge two agents whose competence profiles have a cosine above this.

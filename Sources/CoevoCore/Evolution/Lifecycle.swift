@@ -25,17 +25,33 @@ public enum Lifecycle {
         return (tried == 0 ? 0 : sum / Double(tried), tried, attempts)
     }
 
+    /// Counts, for every active agent, the lifecycle checks in a row at which it was below
+    /// the prune bar (a check above it starts the count again). Call once per check,
+    /// before `decide`.
+    public static func observe(_ population: inout Population, settings: LifecycleSettings) {
+        for index in population.activeIndices {
+            let r = record(index, population)
+            let below = r.attempts >= settings.minAttempts && r.mean < settings.pruneBelow
+            population.updateAgent(index) { $0.checksBelowPruneBar = below ? $0.checksBelowPruneBar + 1 : 0 }
+        }
+    }
+
+    /// `duplicateThreshold`: a seed takes no two archived insights this similar (word-set
+    /// Jaccard, as CODREAM's routing uses).
     public static func decide(population: Population, settings: LifecycleSettings, archive: [Int: [Insight]],
-                              tasksSeenPerNiche: [Int]) -> [Decision] {
+                              tasksSeenPerNiche: [Int], duplicateThreshold: Double = 0.8) -> [Decision] {
         var decisions: [Decision] = []
         var size = population.activeCount
         let records = population.activeIndices.map { ($0, record($0, population)) }
 
-        // Prune the weakest persistent under-performer.
+        // Prune the weakest persistent under-performer: below the bar now and at the
+        // checks before (`observe`).
         if size > settings.minPopulation,
-           let (index, r) = records.filter({ $0.1.attempts >= settings.minAttempts && $0.1.mean < settings.pruneBelow })
+           let (index, r) = records.filter({ $0.1.attempts >= settings.minAttempts && $0.1.mean < settings.pruneBelow
+                                             && population.agents[$0.0].checksBelowPruneBar >= settings.pruneAfterChecks })
                .min(by: { $0.1.mean < $1.1.mean || ($0.1.mean == $1.1.mean && $0.0 < $1.0) }) {
-            decisions.append(.prune(index, reason: String(format: "mean competence %.3f < %.3f after %d attempts", r.mean, settings.pruneBelow, r.attempts)))
+            decisions.append(.prune(index, reason: String(format: "mean competence %.3f < %.3f after %d attempts, at %d checks in a row",
+                                                          r.mean, settings.pruneBelow, r.attempts, population.agents[index].checksBelowPruneBar)))
             size -= 1
         }
         let pruned: Int? = decisions.first.flatMap { if case .prune(let i, _) = $0 { i } else { nil } }
@@ -65,8 +81,13 @@ public enum Lifecycle {
                     return s.attempts >= 3 && s.competence >= settings.coverage
                 }
                 if !covered {
-                    let best = (archive[niche] ?? []).sorted { $0.utility > $1.utility || ($0.utility == $1.utility && $0.id < $1.id) }
-                    decisions.append(.seed(niche: niche, insights: Array(best.prefix(8)),
+                    // The most useful archived insights, skipping near-duplicates of those taken.
+                    var picked: [Insight] = []
+                    for insight in (archive[niche] ?? []).sorted(by: { $0.utility > $1.utility || ($0.utility == $1.utility && $0.id < $1.id) })
+                    where picked.count < 8 && !picked.contains(where: { $0.isNearDuplicate(of: insight, threshold: duplicateThreshold) }) {
+                        picked.append(insight)
+                    }
+                    decisions.append(.seed(niche: niche, insights: picked,
                                            reason: "no agent reaches competence \(settings.coverage) on niche \(niche) after \(tasksSeenPerNiche[niche]) tasks"))
                     break
                 }

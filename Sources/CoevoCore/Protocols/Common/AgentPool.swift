@@ -167,8 +167,10 @@ struct AgentPool: Sendable {
     /// The lifecycle check: prune, merge, fork, seed, each with its reason. New agents
     /// get a persona naming their niche (the operators speak in niche numbers).
     mutating func evolve(round: Int, tasksSeenPerNiche: [Int]) -> [ProtocolEvent] {
+        Lifecycle.observe(&population, settings: evolution.lifecycle)
         let decisions = Lifecycle.decide(population: population, settings: evolution.lifecycle, archive: archive,
-                                         tasksSeenPerNiche: tasksSeenPerNiche)
+                                         tasksSeenPerNiche: tasksSeenPerNiche,
+                                         duplicateThreshold: evolution.codream.duplicateThreshold)
         var events: [ProtocolEvent] = []
         for decision in decisions {
             let applied = Lifecycle.apply(decision, population: &population, archive: &archive,
