@@ -13,6 +13,34 @@ extension ProcessTests {
         #expect(await child.waitForExit(timeout: 20) == 0, "\(child.log)")
     }
 
+    /// A CURVE setup in a scratch directory: the coordinator's key pair and one key pair
+    /// per named worker, authorized (`keys/workers`).
+    struct CurveSetup {
+        let run: TestRun
+        let keys: String
+
+        init(_ run: TestRun, workers: [String]) async throws {
+            self.run = run
+            keys = run.scratch.url("keys").path
+            try await CurveRunTests.keys("coordinator", dir: keys, in: run.scratch)
+            for name in workers { try await CurveRunTests.keys(name, dir: keys + "/workers", in: run.scratch) }
+        }
+
+        func config(jobs: Int, sleepMs: Int, slots: Int) throws -> String {
+            try run.config(kind: "sleep", jobs: jobs, sleepMs: sleepMs, extra: """
+                  curve_key: \(keys)/coordinator.key
+                  authorized_keys: \(keys)/workers
+                """, workers: 0, slots: slots)
+        }
+
+        /// A worker under `id` holding `key`'s pair; its log is named after the key.
+        func worker(id: String, key: String, slots: Int) throws -> Child {
+            try Child("coevo-worker", ["--connect", run.endpoint, "--id", id, "--slots", "\(slots)",
+                                       "--coordinator-key", "\(keys)/coordinator.pub", "--key", "\(keys)/workers/\(key).key"],
+                      in: run.scratch, name: key)
+        }
+    }
+
     @Test func onlyAuthorizedKeysGetInAndAddedKeysNeedNoRestart() async throws {
         let scratch = try Scratch("curve")
         defer { scratch.close() }
@@ -65,19 +93,9 @@ extension ProcessTests {
         let scratch = try Scratch("curvehijack")
         defer { scratch.close() }
         let run = TestRun(scratch: scratch)
-        let keys = scratch.url("keys").path
-        try await Self.keys("coordinator", dir: keys, in: scratch)
-        try await Self.keys("owner", dir: keys + "/workers", in: scratch)
-        try await Self.keys("twin", dir: keys + "/workers", in: scratch)
-        let config = try run.config(kind: "sleep", jobs: 40, sleepMs: 100, extra: """
-              curve_key: \(keys)/coordinator.key
-              authorized_keys: \(keys)/workers
-            """, workers: 0, slots: 2)
-        let coordinator = try run.coordinator(config: config)
-        func worker(_ key: String) throws -> Child {
-            try Child("coevo-worker", ["--connect", run.endpoint, "--id", "w", "--slots", "2", "--coordinator-key", "\(keys)/coordinator.pub",
-                                       "--key", "\(keys)/workers/\(key).key"], in: scratch, name: key)
-        }
+        let curve = try await CurveSetup(run, workers: ["owner", "twin"])
+        let coordinator = try run.coordinator(config: try curve.config(jobs: 40, sleepMs: 100, slots: 2))
+        func worker(_ key: String) throws -> Child { try curve.worker(id: "w", key: key, slots: 2) }
         _ = try worker("owner")
         #expect(await eventually(timeout: 20) { coordinator.log.contains("worker w joined") }, "\(coordinator.log)")
         let twin = try worker("twin")
@@ -95,19 +113,10 @@ extension ProcessTests {
         let scratch = try Scratch("curverevoke")
         defer { scratch.close() }
         let run = TestRun(scratch: scratch)
-        let keys = scratch.url("keys").path
-        try await Self.keys("coordinator", dir: keys, in: scratch)
-        try await Self.keys("keep", dir: keys + "/workers", in: scratch)
-        try await Self.keys("doomed", dir: keys + "/workers", in: scratch)
-        let config = try run.config(kind: "sleep", jobs: 400, sleepMs: 50, extra: """
-              curve_key: \(keys)/coordinator.key
-              authorized_keys: \(keys)/workers
-            """, workers: 0, slots: 4)
-        let coordinator = try run.coordinator(config: config)
-        for name in ["keep", "doomed"] {
-            _ = try Child("coevo-worker", ["--connect", run.endpoint, "--id", name, "--slots", "4", "--coordinator-key", "\(keys)/coordinator.pub",
-                                           "--key", "\(keys)/workers/\(name).key"], in: scratch, name: name)
-        }
+        let curve = try await CurveSetup(run, workers: ["keep", "doomed"])
+        let keys = curve.keys
+        let coordinator = try run.coordinator(config: try curve.config(jobs: 400, sleepMs: 50, slots: 4))
+        for name in ["keep", "doomed"] { _ = try curve.worker(id: name, key: name, slots: 4) }
         let db = try Database(run.database)
         #expect(await eventually(timeout: 30) { (try? db.int("SELECT COUNT(*) FROM results WHERE worker = 'doomed'")) ?? 0 >= 20 },
                 "\(scratch.logs)")
