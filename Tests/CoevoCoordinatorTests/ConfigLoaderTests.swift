@@ -67,7 +67,7 @@ import Testing
         ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nproposer_solver: {rounds: 3, agents: 2}", "proposer_solver.agents", "unknown field"),
         ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nred_blue: {families: [telepathy]}", "red_blue.families", "unknown family 'telepathy'"),
         ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nred_blue: {champions: 9}", "red_blue.champions", "between 1 and red_blue.defenders"),
-        ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nred_blue: {benign_per_round: 50}", "red_blue.benign_per_round", "between 0 and 10"),
+        ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nred_blue: {benign_per_round: 500}", "red_blue.benign_per_round", "between 0 and 55"),
         ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nred_blue: {intents_file: /nonexistent/intents.jsonl, judge: {}}", "red_blue.intents_file", "cannot read"),
         ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nred_blue: {intents_file: Configs/intents/support-bot.jsonl}", "red_blue.judge", "add a judge section"),
         ("endpoints: [{name: m, url: \"http://127.0.0.1:1\", model: y}]\nred_blue: {judge: {threshold: 2}}", "red_blue.judge.threshold", "between 0 and 1"),
