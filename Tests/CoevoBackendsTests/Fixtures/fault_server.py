@@ -6,6 +6,7 @@ POST /<scenario>/v1/chat/completions answers according to <scenario>:
   429once    429 with Retry-After: 1 the first time, then ok
   500twice   500 twice, then ok
   slow       sleeps 3 s before answering (past the client's timeout)
+  hang       sleeps 60 s before answering (only cancellation ends it in time)
   truncated  200 with half a JSON body
   reset      closes the connection without answering
   html       502 with an HTML error page
@@ -94,6 +95,9 @@ class Handler(BaseHTTPRequestHandler):
                 self.send(200, json.dumps(OK))
         elif scenario == "slow":
             time.sleep(3)
+            self.send(200, json.dumps(OK))
+        elif scenario == "hang":
+            time.sleep(60)
             self.send(200, json.dumps(OK))
         elif scenario == "truncated":
             body = json.dumps(OK)
