@@ -7,9 +7,10 @@ import Logging
 /// The coordinator's decisions as a pure state machine, in the manner of
 /// swift-cluster-membership's `SWIM.Instance`: `handle` takes one input with the time
 /// and returns the directives the shell must carry out, in order. It owns the
-/// `Scheduler`, the peers and their routing ids, the budget, the deferral pause, drain
-/// and exit, the run drivers and job-id allocation. It does no I/O and reads no clock,
-/// so tests drive it in-process with a fake one.
+/// `Scheduler` (with its per-run deferral pauses), the peers with their routing ids and
+/// keys, how peers behave (`PeerConduct`), the budget, drain and exit, the run drivers
+/// and job-id allocation. It does no I/O and reads no clock, so tests drive it
+/// in-process with a fake one.
 ///
 /// Contract: one owner calls `handle`, from one task, `.start` first; after `.exit` has
 /// been returned further inputs are ignored.
