@@ -159,12 +159,9 @@ struct CoordinatorShell {
                 feed(.storeFailed(failure))
                 if exiting { return }
             }
-            if case .tick = input, let zap {
-                let keys = zap.authorizedKeys()
-                if zap.generation != keysGeneration {
-                    keysGeneration = zap.generation
-                    feed(.authorizedKeys(Set(keys.holders.keys)))
-                }
+            if case .tick = input, let zap, let changed = zap.changes(since: keysGeneration) {
+                keysGeneration = changed.generation
+                feed(.authorizedKeys(Set(changed.keys.holders.keys)))
             }
             feed(input)
             if case .received(let batch) = input { loop.consumed(batch.count) }

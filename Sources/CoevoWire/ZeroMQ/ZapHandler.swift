@@ -83,21 +83,31 @@ public final class ZapHandler: Sendable {
     private func serve(_ socket: ZMQSocket) {
         while !state.withLock({ $0.stop }) {
             guard let frames = socket.receive(timeoutMilliseconds: 200) else { continue }
-            var decision = ZapPolicy.decide(frames, keys: authorizedKeys())
+            reloadIfChanged()
+            var decision = ZapPolicy.decide(frames, keys: merged())
             // A key added a moment ago: look at the file now, not at the next scheduled check.
-            if !decision.accepted { decision = ZapPolicy.decide(frames, keys: authorizedKeys(force: true)) }
+            if !decision.accepted {
+                reloadIfChanged(force: true)
+                decision = ZapPolicy.decide(frames, keys: merged())
+            }
             _ = socket.send(decision.reply)
             if !decision.accepted { log(decision.line) }
         }
     }
 
-    /// Bumped whenever the authorized keys change; cheap, for a shell that polls.
-    public var generation: Int { state.withLock { $0.generation } }
+    /// The authorized keys when they changed since `generation` (0 at start), with the
+    /// generation they are; nil when they did not. The coordinator's shell asks on its
+    /// ticks, so a key withdrawn while its worker is connected is noticed without a new
+    /// handshake; the keys are copied only when they changed.
+    public func changes(since generation: Int) -> (generation: Int, keys: AuthorizedKeys)? {
+        reloadIfChanged()
+        guard state.withLock({ $0.generation }) != generation else { return nil }
+        return state.withLock { s in (s.generation, merged(s)) }
+    }
 
-    /// The authorized keys, read again if the file or directory changed (checked at most
-    /// once a second). The coordinator's shell calls it on its ticks, so a key withdrawn
-    /// while its worker is connected is noticed without a new handshake.
-    public func authorizedKeys(force: Bool = false) -> AuthorizedKeys {
+    /// Reads the allow-list again if the file or directory changed: checked at most once
+    /// a second unless `force`d.
+    private func reloadIfChanged(force: Bool = false) {
         let now = Date()
         let (due, known) = state.withLock { s -> (Bool, Date?) in
             let due = force || now.timeIntervalSince(s.checkedAt) >= 1
@@ -114,11 +124,15 @@ public final class ZapHandler: Sendable {
                 state.withLock { $0.modified = modified }
             }
         }
-        return state.withLock { s in
-            var keys = s.keys
-            for (key, holder) in s.extra { keys.add(key, holder: holder) }
-            return keys
-        }
+    }
+
+    /// The keys from the allow-list and those `allow`ed.
+    private func merged() -> AuthorizedKeys { state.withLock { merged($0) } }
+
+    private func merged(_ s: State) -> AuthorizedKeys {
+        var keys = s.keys
+        for (key, holder) in s.extra { keys.add(key, holder: holder) }
+        return keys
     }
 
     private static func modified(_ path: String) -> Date? {
