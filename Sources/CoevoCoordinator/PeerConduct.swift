@@ -53,12 +53,10 @@ struct PeerConduct {
     /// One bad message from `routing`.
     mutating func strike(_ routing: Data, now: MonotonicTime) -> Verdict {
         if offenders.count < Self.trackedPeersLimit { offenders.insert(routing) }
-        guard strikes[routing] != nil || strikes.count < Self.trackedPeersLimit else {
+        guard let count = Self.tally(&strikes, routing) else {
             unreported += 1
             return .quiet
         }
-        let count = strikes[routing, default: 0] + 1
-        strikes[routing] = count
         if count <= Self.reportedStrikes { return .report }
         if count > Self.strikesBeforeIgnoring, ignoredUntil.count < Self.trackedPeersLimit {
             strikes[routing] = nil
@@ -74,14 +72,19 @@ struct PeerConduct {
     /// are normal after a lease expiry, so they are no strike; but a worker sending
     /// thousands, forged or not, costs a counter each, not an event row.
     mutating func discarded(_ routing: Data) -> Bool {
-        guard discards[routing] != nil || discards.count < Self.trackedPeersLimit else {
+        guard let count = Self.tally(&discards, routing), count <= Self.reportedStrikes else {
             unrecordedDiscards += 1
             return false
         }
-        discards[routing, default: 0] += 1
-        if discards[routing]! <= Self.reportedStrikes { return true }
-        unrecordedDiscards += 1
-        return false
+        return true
+    }
+
+    /// Counts one for `routing` in a per-window tally of at most `trackedPeersLimit`
+    /// peers: the new count, or nil when the tally is full and `routing` is not in it.
+    private static func tally(_ counts: inout [Data: Int], _ routing: Data) -> Int? {
+        guard counts[routing] != nil || counts.count < trackedPeersLimit else { return nil }
+        counts[routing, default: 0] += 1
+        return counts[routing]
     }
 
     /// Once per window: what went unsaid, or nil when nothing did. Starts a new window
