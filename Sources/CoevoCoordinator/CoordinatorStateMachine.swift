@@ -126,8 +126,7 @@ public struct CoordinatorStateMachine {
             for (worker, key) in owners.sorted(by: { $0.key < $1.key }) where !keys.contains(key) {
                 out.log(.warning, "the key of worker \(worker) (\(key)) was withdrawn from the authorized keys: it is dropped and its leases requeued")
                 record(.workerRefused, worker: worker.rawValue, detail: "key withdrawn")
-                forget(worker)
-                carryOut(scheduler.disconnect(worker))
+                drop(worker)
             }
         case .exportsWritten(let run, let failure):
             if drivers[run] != nil {
@@ -278,8 +277,7 @@ public struct CoordinatorStateMachine {
             // reconnects, and nothing from the other key is ever applied.
             out.log(.warning, "a message on worker \(worker)'s route came from key \(key.map { "\($0)" } ?? "none"), not the key it joined with: its route is dropped and its leases requeued")
             record(.routeClaimed, worker: worker.rawValue, detail: "key \(key.map { "\($0)" } ?? "none")")
-            forget(worker)
-            carryOut(scheduler.disconnect(worker))
+            drop(worker)
             _ = conduct.strike(routing, now: now.monotonic)
             return
         }
@@ -290,8 +288,7 @@ public struct CoordinatorStateMachine {
             for result in batch.results { apply(result, from: worker, routing: routing, applied: &applied) }
         case .disconnect(let goodbye):
             out.log(.info, "worker \(worker) disconnected: \(goodbye.reason)")
-            forget(worker)
-            carryOut(scheduler.disconnect(worker))
+            drop(worker)
             record(.workerLeft, worker: worker.rawValue, detail: goodbye.reason)
         default:
             out.log(.warning, "worker \(worker) sent a message a coordinator never accepts")
@@ -602,6 +599,13 @@ public struct CoordinatorStateMachine {
     }
 
     // MARK: Helpers
+
+    /// Ends a worker's registration now: its route and key are forgotten and its leases
+    /// requeued (or failed, past their attempts).
+    private mutating func drop(_ worker: WorkerID) {
+        forget(worker)
+        carryOut(scheduler.disconnect(worker))
+    }
 
     private mutating func forget(_ worker: WorkerID) {
         if let routing = routes.removeValue(forKey: worker) { peers[routing] = nil }
