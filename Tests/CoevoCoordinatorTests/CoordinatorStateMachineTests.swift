@@ -497,7 +497,7 @@ import Testing
                     }
                 case .writeExports(let run, let dir, let files):
                     exportsAsked += 1
-                    #expect(run == "r" && dir == directory && files.keys.sorted() == ["proposals.jsonl", "tasks.jsonl", "trajectories.jsonl"])
+                    #expect(run == "r" && dir == directory && files.keys.sorted() == ["codream.jsonl", "proposals.jsonl", "tasks.jsonl", "trajectories.jsonl"])
                     out += m.handle(.exportsWritten(run, failure: nil), at: Self.t(clock))
                 case .store(let writes):
                     for case .event(let e) in writes where e.kind == .protocolSummary { summary = RunSummary(json: e.detail) }

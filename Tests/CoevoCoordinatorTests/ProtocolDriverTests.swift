@@ -145,7 +145,7 @@ import Testing
         #expect(events.filter { $0.kind == .proposerSolverRound }.map(\.detail)
                 == Array(referenceEvents.filter { $0.kind == .proposerSolverRound }.map(\.detail).suffix(events.filter { $0.kind == .proposerSolverRound }.count)))
         #expect(try Self.files(resumedDirectory) == Self.files(whole))
-        #expect(try Self.files(whole).keys.sorted() == ["proposals.jsonl", "tasks.jsonl", "trajectories.jsonl"])
+        #expect(try Self.files(whole).keys.sorted() == ["codream.jsonl", "proposals.jsonl", "tasks.jsonl", "trajectories.jsonl"])
     }
 
     /// A run stopped early (a budget, Ctrl-C) still has the data of the rounds it finished.

@@ -44,7 +44,23 @@ import Testing
             "r1.solve.0.2": .text("The answer is 42."), "r1.solve.0.3": .failed("timed_out: lease lost"),
         ]
         // Replies arriving in reverse order are read in call order all the same.
-        #expect(Self.answer(&engine, attempts, reversed: true) { replies[$0.key]! }.isEmpty)
+        let reflections = Self.answer(&engine, attempts, reversed: true) { replies[$0.key]! }
+        // a1 solved it twice and a2 never: a CODREAM event. Each solver reflects once, on
+        // all its answers.
+        #expect(reflections.map(\.key) == ["r1.codream.solver.0.reflect.a1", "r1.codream.solver.0.reflect.a2"])
+        #expect(reflections[1].prompt.contains("Task: the addition task 23 + 19\nOutcome: the answer is 42; 2 of 4 attempts got it"))
+        #expect(reflections[1].prompt.contains("Your answer: 41 / nothing readable (wrong / wrong)"))
+        #expect(!engine.isFinished)
+        let distil = Self.answer(&engine, reflections) { call in
+            call.agent == AgentID(1) ? .text("REFLECTION: I added the ones first.") : .text("Sure!\nI forgot to carry the one.")
+        }
+        // The strongest who solved it distils, seeing every answer and reflection.
+        #expect(distil.map(\.key) == ["r1.codream.solver.0.distil"] && distil[0].agent == AgentID(1))
+        #expect(distil[0].prompt.contains("- a1: 42 / 42 (correct / correct)\n- a2: 41 / nothing readable (wrong / wrong)"))
+        #expect(distil[0].prompt.contains("Their reflections:\n- a1: I added the ones first.\n- a2: I forgot to carry the one."))
+        #expect(Self.answer(&engine, distil) { _ in
+            .text("Here you go.\nINSIGHT: carry the one when the ones add up past 9\n- **Insight:** check by subtracting")
+        }.isEmpty)
         #expect(engine.isFinished)
 
         let report = try #require(engine.reports.first)
@@ -53,8 +69,12 @@ import Testing
         #expect(report.solveRate == 0.5 && report.meanProposerReward == 0.5)
         let events = engine.takeEvents()
         #expect(events.contains { $0.kind == .formatFailure && $0.detail.contains("r1.propose.a2.0") })
-        // a1 solved, a2 failed: CODREAM sends a1's worked example to a2.
-        #expect(events.contains { $0.kind == .pool("solver", "codream") && $0.detail.contains("a1 -> a2") && $0.detail.contains("23 + 19 gives 42") })
+        // a1 solved, a2 failed: the examples channel sends a1's worked example to a2, and
+        // CODREAM the two insights a1 distilled.
+        #expect(events.contains { $0.kind == .pool("solver", "example") && $0.detail.contains("a1 -> a2") && $0.detail.contains("23 + 19 gives 42") })
+        #expect(events.contains { $0.kind == .pool("solver", "codream")
+            && $0.detail.hasSuffix("a1 -> a2: carry the one when the ones add up past 9 | check by subtracting") })
+        #expect(report.codreamEvents == 1 && report.insightsRouted == 2 && report.examplesRouted == 2)
 
         let exports = engine.exports()
         let tasks = try exports["tasks.jsonl"]!.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
@@ -63,12 +83,16 @@ import Testing
         #expect(tasks[0]["solve_rate"] as? Double == 0.5 && tasks[0]["reward"] as? Double == 1)
         #expect(tasks[0]["proposer_answer_correct"] as? Bool == true)
         #expect(exports["proposals.jsonl"]!.count == 2 && exports["trajectories.jsonl"]!.count == 4)
+        let codream = try exports["codream.jsonl"]!.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let members = try #require(codream.first?["members"] as? [[String: Any]])
+        #expect(codream.count == 1 && members.map { $0["reflection"] as? String } == ["I added the ones first.", "I forgot to carry the one."])
+        #expect(codream[0]["insights"] as? [String] == ["carry the one when the ones add up past 9", "check by subtracting"])
         let correct = exports["trajectories.jsonl"]!.filter { $0.contains("\"correct\":true") }
         #expect(correct.count == 2)
     }
 
     @Test func aRoutedLessonReachesTheWeakSolversNextPrompt() {
-        var engine = ProposerSolverEngine(settings: Self.settings(rounds: 2), evolution: .withoutHeartbeats)
+        var engine = ProposerSolverEngine(settings: Self.settings(rounds: 2), evolution: .withoutCalls)
         var calls = Self.answer(&engine, engine.start()) { call in
             call.agent == AgentID(1) ? .text("TASK: 23 + 19") : .text("nothing")
         }

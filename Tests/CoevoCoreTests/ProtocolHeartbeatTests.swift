@@ -12,6 +12,13 @@ extension EvolutionSettings {
         settings.heartbeats.pivotAfter = 0
         return settings
     }
+
+    /// No heartbeat and no CODREAM calls: for scripted tests about something else.
+    static var withoutCalls: EvolutionSettings {
+        var settings = withoutHeartbeats
+        settings.codream.maxDistilled = 0
+        return settings
+    }
 }
 
 /// Heartbeats in the LLM protocols' pools (`PoolHeartbeats` through `AgentPool`), with
@@ -34,7 +41,7 @@ extension EvolutionSettings {
     @Test func aNichesInsightArchiveKeepsOnlyItsBest() {
         var pool = Self.pool()
         for i in 0..<(AgentPool.archiveLimit * 3) {
-            _ = pool.share("lesson \(i)", niche: 0, producer: i % 2, round: 1 + i / 10)
+            _ = pool.example("lesson \(i)", niche: 0, producer: i % 2, round: 1 + i / 10)
         }
         #expect(pool.archived(niche: 0).count == AgentPool.archiveLimit)
         // All share the starting utility: the oldest are kept (ties go to the lower id).
@@ -151,7 +158,7 @@ extension EvolutionSettings {
     /// Through the proposer/solver engine: the reflections come after the round's
     /// attempts, the round waits for them, and a lesson reaches the agent's next prompt.
     @Test func theProposerSolverRoundWaitsForItsReflections() throws {
-        var evolution = EvolutionSettings.withoutHeartbeats
+        var evolution = EvolutionSettings.withoutCalls
         evolution.heartbeats.reflectEvery = 1
         var engine = ProposerSolverEngine(settings: ProposerSolverEngineTests.settings(rounds: 2), evolution: evolution)
         let attempts = ProposerSolverEngineTests.answer(&engine, engine.start()) { call in
@@ -190,7 +197,7 @@ extension ProtocolHeartbeatTests {
     /// Through the red-blue engine, round 1 of `RedBlueTests.twoRoundsByHand` with
     /// reflections on: both pools reflect on what happened to them, and round 2 waits.
     @Test func theRedBlueRoundWaitsForBothPoolsReflections() throws {
-        var evolution = EvolutionSettings.withoutHeartbeats
+        var evolution = EvolutionSettings.withoutCalls
         evolution.heartbeats.reflectEvery = 1
         var engine = RedBlueEngine(settings: RedBlueTests.settings(), evolution: evolution)
         let secret = engine.domain.secret

@@ -30,7 +30,7 @@ extension ChamberSettings: Decodable {
 
 extension EvolutionSettings: Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case structures, codream, lifecycle, heartbeats
+        case structures, codream, lifecycle, heartbeats, examples
         case teamSize = "team_size"
         case ewmaAlpha = "ewma_alpha"
         case scoutCandidates = "scout_candidates"
@@ -49,13 +49,14 @@ extension EvolutionSettings: Decodable {
         codream = try c.value(.codream, codream)
         lifecycle = try c.value(.lifecycle, lifecycle)
         heartbeats = try c.value(.heartbeats, heartbeats)
+        examples = try c.value(.examples, examples)
     }
 
 }
 
 extension CodreamSettings: Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case routing
+        case routing, reflect
         case maxDistilled = "max_insights"
         case maxRecipients = "max_recipients"
         case maxInsightsPerNiche = "keep_per_niche"
@@ -68,6 +69,7 @@ extension CodreamSettings: Decodable {
         self.init()
         routing = try c.choice(.routing, routing, noun: "routing mode", field: "evolution.codream.routing")
         maxDistilled = try c.value(.maxDistilled, maxDistilled)
+        reflect = try c.value(.reflect, reflect)
         maxRecipients = try c.value(.maxRecipients, maxRecipients)
         maxInsightsPerNiche = try c.value(.maxInsightsPerNiche, maxInsightsPerNiche)
         duplicateThreshold = try c.value(.duplicateThreshold, duplicateThreshold)

@@ -12,6 +12,10 @@ public struct EvolutionSettings: Hashable, Sendable {
     public var codream = CodreamSettings()
     public var lifecycle = LifecycleSettings()
     public var heartbeats = HeartbeatSettings()
+    /// The protocols' examples channel, apart from CODREAM: a solved task's worked
+    /// example, a kept task, an attack that got through, a defence that held, routed as
+    /// they are (no model call) under the same routing mode.
+    public var examples = true
 
     public init() {}
 
@@ -74,6 +78,10 @@ public struct CodreamSettings: Hashable, Sendable {
     public var routing = RoutingMode.asymmetric
     /// Insights the strongest member distils per event.
     public var maxDistilled = 3
+    /// Every member reflects on the task, the answers and the outcome before the
+    /// distiller writes (off: the distiller sees the answers and outcome only; one call
+    /// per event instead of one per member plus one).
+    public var reflect = true
     public var maxRecipients = 4
     /// Insights an agent keeps per niche; the least useful is evicted beyond this.
     public var maxInsightsPerNiche = 8

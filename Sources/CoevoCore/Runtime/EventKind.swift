@@ -50,6 +50,8 @@ public struct EventKind: RawRepresentable, Hashable, Comparable, Sendable, Custo
     public static let attackDrifted = EventKind(rawValue: "attack_drifted")
     public static let judgeError = EventKind(rawValue: "judge_error")
     public static let heartbeatFailure = EventKind(rawValue: "heartbeat_failure")
+    /// A CODREAM distillation failed or had no `INSIGHT:` line: nothing is routed.
+    public static let distilFailure = EventKind(rawValue: "distil_failure")
 
     /// What one protocol pool did: `<role>_<action>`, e.g. `solver_reflect`,
     /// `defender_codream`, `proposer_fork`, `attacker_pivot`.

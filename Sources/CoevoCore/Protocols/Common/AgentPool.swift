@@ -19,7 +19,8 @@ struct AgentPool: Sendable {
     static let promptInsights = 4
     private var nextInsightID = 1
     private var nextEvent = 1
-    private(set) var insightsRouted = 0
+    /// Examples delivered so far (the channel apart from CODREAM; see `example`).
+    private(set) var examplesRouted = 0
     private var heartbeats: PoolHeartbeats
     /// Interventions applied so far, by kind (reflect, consolidate, pivot, custom names).
     private(set) var interventions: [String: Int] = [:]
@@ -143,25 +144,57 @@ struct AgentPool: Sendable {
         }
     }
 
-    /// CODREAM: `producer`'s lesson on `niche` goes to the agents the routing mode picks
-    /// (by default those weak on the niche). Returns the event line, or nil when routing
-    /// is off or nobody needed it.
-    mutating func share(_ text: String, niche: Int, producer: Int, round: Int) -> ProtocolEvent? {
+    /// The examples channel: a worked example, a kept task, an attack that got through,
+    /// a defence that held, written by the protocol (no model call) and routed like an
+    /// insight under the run's routing mode. Not CODREAM: nothing is distilled. Returns
+    /// the event line, or nil when examples are off or nobody needed it.
+    mutating func example(_ text: String, niche: Int, producer: Int, round: Int) -> ProtocolEvent? {
+        guard evolution.examples else { return nil }
+        let (recipients, delivered) = route([text], niche: niche, producer: producer)
+        guard delivered > 0 else { return nil }
+        examplesRouted += delivered
+        return ProtocolEvent(.pool(role, "example"),
+                             "round \(round) \(nicheNames[niche]): \(population.agents[producer].id) -> \(recipients.joined(separator: ",")): \(text)")
+    }
+
+    /// CODREAM's last step: the insights `from.producer` distilled go to the agents the
+    /// routing mode picks (by default those weak on the niche). Returns the event line,
+    /// the event as the run keeps it, and the deliveries made.
+    mutating func codream(_ insights: [String], from event: CodreamCase, round: Int)
+        -> (event: ProtocolEvent, record: CodreamRecord, delivered: Int) {
+        let (recipients, delivered) = route(insights, niche: event.niche, producer: event.producer)
+        let producer = population.agents[event.producer].id
+        let record = CodreamRecord(
+            round: round, role: role, niche: nicheNames[event.niche], task: event.task, outcome: event.outcome,
+            members: event.members.map {
+                CodreamRecord.Member(agent: population.agents[$0.agent].id.description, answer: $0.answer,
+                                     verdict: $0.verdict, reflection: $0.reflection)
+            },
+            distiller: producer.description, insights: insights, recipients: recipients)
+        let line = "round \(round) \(nicheNames[event.niche]): \(producer) -> \(recipients.joined(separator: ",").nilIfEmpty ?? "nobody"): "
+            + insights.joined(separator: " | ")
+        return (ProtocolEvent(.pool(role, "codream"), line), record, delivered)
+    }
+
+    /// Archives `texts` as insights of one event by `producer` and delivers them where
+    /// the routing mode says; returns the recipients' ids and the insights delivered.
+    private mutating func route(_ texts: [String], niche: Int, producer: Int) -> (recipients: [String], delivered: Int) {
         let event = nextEvent
         nextEvent += 1
-        let insight = Insight(id: nextInsightID, text: text, niche: niche, producer: population.agents[producer].id, event: event)
-        nextInsightID += 1
-        keep([insight], niche: niche)
+        let insights = texts.map { text in
+            defer { nextInsightID += 1 }
+            return Insight(id: nextInsightID, text: text, niche: niche, producer: population.agents[producer].id, event: event)
+        }
+        keep(insights, niche: niche)
         let snapshot = NicheSnapshot(population: population, niche: niche)
-        let deliveries = Codream.route([insight], producer: producer, snapshot: snapshot, population: population,
+        let deliveries = Codream.route(insights, producer: producer, snapshot: snapshot, population: population,
                                        settings: evolution.codream)
-        guard !deliveries.isEmpty else { return nil }
+        var delivered = 0
         for (recipient, given) in deliveries {
             Codream.deliver(given, to: recipient, niche: niche, limit: evolution.codream.maxInsightsPerNiche, population: &population)
-            insightsRouted += given.count
+            delivered += given.count
         }
-        let recipients = deliveries.map { population.agents[$0.recipient].id.description }.joined(separator: ",")
-        return ProtocolEvent(.pool(role, "codream"), "round \(round) \(nicheNames[niche]): \(population.agents[producer].id) -> \(recipients): \(text)")
+        return (deliveries.map { population.agents[$0.recipient].id.description }, delivered)
     }
 
     /// The lifecycle check: prune, merge, fork, seed, each with its reason. New agents

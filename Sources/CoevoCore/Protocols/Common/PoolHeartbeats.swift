@@ -137,24 +137,13 @@ struct PoolHeartbeats: Sendable {
     /// prompt echoed or chatter (what SmolLM2 writes), and a note is shown in every later
     /// prompt of its holder.
     static func lesson(in reply: String) -> String? {
-        ReplyFormat.line(after: "lesson:", in: reply.replacingOccurrences(of: "*", with: "")).flatMap(trimmed)
+        ReplyFormat.line(after: "lesson:", in: reply.replacingOccurrences(of: "*", with: "")).flatMap(ReplyFormat.note)
     }
 
     /// The skills in a consolidation: the text after `SKILL:` on each line that has the
     /// marker, at most `skillsKept`.
     static func skills(in reply: String) -> [String] {
-        let marked = reply.split(whereSeparator: \.isNewline).compactMap { line -> String? in
-            let line = ReplyFormat.cleaned(String(line))
-            guard let range = line.range(of: "skill:", options: .caseInsensitive) else { return nil }
-            return String(line[range.upperBound...])
-        }
-        return Array(marked.compactMap(trimmed).prefix(skillsKept))
-    }
-
-    /// Whitespace off, at most 240 characters; nil when nothing is left.
-    private static func trimmed(_ text: String) -> String? {
-        let text = text.trimmingCharacters(in: .whitespaces)
-        return text.contains { $0.isLetter } ? String(text.prefix(240)) : nil
+        ReplyFormat.markedLines("skill:", in: reply, limit: skillsKept)
     }
 
     /// The niche on which the active agents hold the most lessons (distinct texts, the

@@ -3,6 +3,10 @@
 protocol RoundFigures: Encodable, Sendable {
     /// Reflections, consolidations and custom heartbeats asked of the model.
     var heartbeatCalls: Int { get set }
+    /// CODREAM events (each a reflection per member and a distillation) and the insights
+    /// they delivered.
+    var codreamEvents: Int { get set }
+    var insightsRouted: Int { get set }
     var lifecycleEvents: Int { get set }
     /// The two pools' active agents once the lifecycle has run.
     mutating func setPopulations(_ first: Int, _ second: Int)
@@ -19,49 +23,116 @@ struct HeartbeatVoice: Sendable {
 }
 
 /// The end of every round of a two-pool protocol (proposer/solver, red-blue), in one
-/// piece. Once the round is scored: both pools' pivots are logged and the heartbeats that
-/// fired become calls (CORAL's reflect / consolidate); when those are answered, or none
-/// fired, their lessons are applied, the lifecycle runs on both pools, and the figures
-/// are logged and close the round.
+/// piece. Once the round is scored: both pools' pivots are logged; the heartbeats that
+/// fired become calls (CORAL's reflect / consolidate), and so do the round's CODREAM
+/// events (`CodreamCase`): first every member's reflection, beside the heartbeats, then,
+/// with the reflections in, the distiller's call. When all are answered their lessons and
+/// insights are applied, the lifecycle runs on both pools, and the figures are logged and
+/// close the round.
 ///
-/// Contract: `init` right after scoring; `record` every reply until `isComplete`; then
-/// `close` once, with the same pools, first and second in the same order.
+/// Contract: `init` right after scoring; `record` every reply until `isComplete`, making
+/// the calls it returns; then `close` once, with the same pools, first and second in the
+/// same order.
 struct RoundEnd<Figures: RoundFigures>: Sendable {
+    /// The calls in flight: heartbeats and reflections, then the distillations.
     private var batch: CallBatch
+    /// The heartbeats' and reflections' stage once the distillations went out.
+    private var firstStage: CallBatch?
+    private var cases: [CodreamCase]
+    private var reflectionOf: [String: (event: Int, member: Int)] = [:]
+    /// One per event, its prompt written when the reflections are in.
+    private var distillations: [AgentCall] = []
+    private let maxInsights: Int
     private var figures: Figures
     let round: Int
 
     init(_ figures: Figures, round: Int, maxTokens: Int, seed: UInt64,
          _ first: inout AgentPool, _ firstVoice: HeartbeatVoice,
          _ second: inout AgentPool, _ secondVoice: HeartbeatVoice,
-         outbox: inout Outbox<ProtocolEvent>) {
+         codream: [CodreamCase] = [], outbox: inout Outbox<ProtocolEvent>) {
         outbox.post(contentsOf: first.takePivotEvents() + second.takePivotEvents())
-        let calls = first.heartbeatCalls(round: round, base: firstVoice.base, maxTokens: maxTokens,
+        var calls = first.heartbeatCalls(round: round, base: firstVoice.base, maxTokens: maxTokens,
                                          temperature: firstVoice.temperature, seed: seed)
             + second.heartbeatCalls(round: round, base: secondVoice.base, maxTokens: maxTokens,
                                     temperature: secondVoice.temperature, seed: seed)
-        batch = CallBatch(calls)
         self.figures = figures
         self.figures.heartbeatCalls = calls.count
         self.round = round
+        maxInsights = first.evolution.codream.maxDistilled
+        // `max_insights: 0` turns CODREAM off, as in the chamber.
+        cases = maxInsights > 0 ? codream : []
+        self.figures.codreamEvents = cases.count
+        for (event, item) in cases.enumerated() {
+            let (pool, voice) = item.role == first.role ? (first, firstVoice) : (second, secondVoice)
+            func call(_ agent: Int, _ tail: String, tokens: Int, prompt: String) -> AgentCall {
+                AgentCall(key: CodreamCase.key(round: round, role: item.role, index: event, tail), role: item.role,
+                          agent: pool.agent(agent).id, system: pool.systemPrompt(agent, base: voice.base, niches: [item.niche]),
+                          prompt: prompt, maxTokens: min(maxTokens, tokens), temperature: voice.temperature, runSeed: seed)
+            }
+            if pool.evolution.codream.reflect {
+                for (m, member) in item.members.enumerated() {
+                    let reflection = call(member.agent, "reflect.\(pool.agent(member.agent).id)",
+                                          tokens: CodreamCase.reflectionTokens, prompt: item.reflectPrompt(for: member))
+                    reflectionOf[reflection.key] = (event, m)
+                    calls.append(reflection)
+                }
+            }
+            distillations.append(call(item.producer, "distil", tokens: CodreamCase.distilTokens, prompt: ""))
+        }
+        batch = CallBatch(calls)
+        if calls.isEmpty { startDistilling(first, second) }
     }
 
-    /// The heartbeat calls to make (none: close at once).
+    /// The calls to make now (none: close at once).
     var calls: [AgentCall] { batch.calls }
-    var isComplete: Bool { batch.isComplete }
+    var isComplete: Bool { firstStage != nil && batch.isComplete }
 
-    /// Records a heartbeat reply; false when `key` is not one of this ending's calls.
-    mutating func record(_ key: String, _ reply: AgentReply) -> Bool { batch.record(key, reply) }
+    /// Records a reply; returns the calls that became due (the distillations, when this
+    /// reply completed the first stage), or nil when `key` is not one of this ending's.
+    mutating func record(_ key: String, _ reply: AgentReply, _ first: AgentPool, _ second: AgentPool) -> [AgentCall]? {
+        guard batch.record(key, reply) else { return nil }
+        guard firstStage == nil, batch.isComplete else { return [] }
+        for (call, reply) in batch.answered {
+            guard let (event, member) = reflectionOf[call.key] else { continue }
+            cases[event].members[member].reflection = reply.text.flatMap(CodreamCase.reflection)
+        }
+        startDistilling(first, second)
+        return batch.calls
+    }
 
-    /// Applies the heartbeat replies, runs the lifecycle on both pools, logs the figures
-    /// and the progress line; returns the figures complete.
+    /// The distillers' calls, each with its event's answers, outcome and reflections.
+    private mutating func startDistilling(_ first: AgentPool, _ second: AgentPool) {
+        firstStage = batch
+        for (event, item) in cases.enumerated() {
+            let pool = item.role == first.role ? first : second
+            distillations[event].prompt = item.distilPrompt(maxInsights: maxInsights) { pool.agent($0).id.description }
+        }
+        batch = CallBatch(distillations)
+    }
+
+    /// Applies the heartbeat replies and the distilled insights (routed, each event kept
+    /// in `records`), runs the lifecycle on both pools, logs the figures and the progress
+    /// line; returns the figures complete.
     func close(rounds: Int, tasksSeen: [Int], _ first: inout AgentPool, _ second: inout AgentPool,
-               outbox: inout Outbox<ProtocolEvent>) -> Figures {
-        outbox.post(contentsOf: AgentPool.applyHeartbeats(batch, round: round, to: &first, &second))
+               records: inout [CodreamRecord], outbox: inout Outbox<ProtocolEvent>) -> Figures {
+        var report = figures
+        outbox.post(contentsOf: AgentPool.applyHeartbeats(firstStage ?? CallBatch([]), round: round, to: &first, &second))
+        for ((call, reply), item) in zip(batch.answered, cases) {
+            let insights = reply.text.map { CodreamCase.insights(in: $0, limit: maxInsights) } ?? []
+            guard !insights.isEmpty else {
+                let why = reply.text == nil ? "the call failed" : "no INSIGHT: line in the reply"
+                outbox.post(ProtocolEvent(.distilFailure, "round \(round) \(call.key): \(why)"))
+                continue
+            }
+            let (event, record, delivered) = item.role == first.role
+                ? first.codream(insights, from: item, round: round) : second.codream(insights, from: item, round: round)
+            outbox.post(event)
+            records.append(record)
+            report.insightsRouted += delivered
+        }
         let lifecycle = first.evolve(round: round, tasksSeenPerNiche: tasksSeen)
             + second.evolve(round: round, tasksSeenPerNiche: tasksSeen)
         outbox.post(contentsOf: lifecycle)
-        var report = figures
         report.lifecycleEvents = lifecycle.count
         report.setPopulations(first.active.count, second.active.count)
         outbox.post(ProtocolEvent(Figures.event, ExportLine.json(report)))

@@ -6,10 +6,12 @@ import Foundation
 /// niches); the verifier reads them and computes their labels (a reply that is not a
 /// task is a format failure and earns nothing); each readable task is attempted
 /// `attempts` times by different solvers; the solve rate p pays the proposer (the chosen
-/// reward), tasks with p in the band that are not near duplicates are kept; CODREAM
-/// routes a worked example from the strongest solver who solved a task some failed to
-/// the solvers weak on its category, and a kept task to the proposers weak on it; the
-/// heartbeats that fired make their calls (reflections, consolidations; see
+/// reward), tasks with p in the band that are not near duplicates are kept. A task some
+/// solvers got right and some wrong is a CODREAM event: its solvers reflect on it, the
+/// strongest who solved it distils insights from the answers, the outcome and the
+/// reflections, and they go to the solvers weak on its category. The examples channel
+/// routes the task's worked example the same way, and a kept task to the proposers weak
+/// on it. The heartbeats that fired make their calls (reflections, consolidations; see
 /// `PoolHeartbeats`); then the lifecycle operators run on both pools.
 public struct ProposerSolverEngine: ProtocolEngine {
     public let settings: ProposerSolverSettings
@@ -25,6 +27,7 @@ public struct ProposerSolverEngine: ProtocolEngine {
     private var proposalRecords: [ProposalRecord] = []
     private var keptTasks: [KeptTaskRecord] = []
     private var trajectories: [TrajectoryRecord] = []
+    private var codreamRecords: [CodreamRecord] = []
 
     enum Phase: Sendable {
         case propose(CallBatch, slots: [String: (proposer: Int, category: Int)])
@@ -82,9 +85,9 @@ public struct ProposerSolverEngine: ProtocolEngine {
             phase = .solve(batch, tasks: tasks, attempts: attempts)
             return batch.isComplete ? finishAttempts(batch, tasks: tasks, attempts: attempts) : []
         case .ending(var ending):
-            guard ending.record(key, reply) else { return [] }
+            guard let next = ending.record(key, reply, proposers, solvers) else { return [] }
             phase = .ending(ending)
-            return ending.isComplete ? closeRound(ending) : []
+            return ending.isComplete ? closeRound(ending) : next
         case .idle:
             return []
         }
@@ -211,8 +214,8 @@ public struct ProposerSolverEngine: ProtocolEngine {
         var rewards: [Double] = []
         var kept = 0
         var solveRates: [Double] = []
-        var codreamEvents = 0
-        let routedBefore = proposers.insightsRouted + solvers.insightsRouted
+        var codream: [CodreamCase] = []
+        let examplesBefore = proposers.examplesRouted + solvers.examplesRouted
         for (t, task) in tasks.enumerated() {
             let solved = outcomes[t].filter(\.correct).count
             let k = outcomes[t].count
@@ -237,20 +240,19 @@ public struct ProposerSolverEngine: ProtocolEngine {
                     proposer: proposers.agent(task.proposer).id.description, proposerAnswer: task.claimed,
                     proposerAnswerCorrect: task.claimed.map { task.task.check($0) == .correct } ?? false,
                     solveRate: p, solved: solved, attempts: k, reward: reward))
-                if let event = proposers.share("A good \(category) task (solved \(solved) of \(k)): \(task.task.text)",
-                                               niche: task.category, producer: task.proposer, round: round) {
+                if let event = proposers.example("A good \(category) task (solved \(solved) of \(k)): \(task.task.text)",
+                                                 niche: task.category, producer: task.proposer, round: round) {
                     outbox.post(event)
-                    codreamEvents += 1
                 }
             }
-            // CODREAM on failure: someone solved it and someone did not.
+            // Someone solved it and someone did not: CODREAM, and a worked example.
             let solvedBy = outcomes[t].filter(\.correct).map(\.solver)
             if !solvedBy.isEmpty && solved < k {
                 let producer = Codream.producer(of: solvedBy, niche: task.category, population: solvers.population)
-                if let event = solvers.share("Worked example: \(task.task.text) gives \(task.task.label).",
-                                             niche: task.category, producer: producer, round: round) {
+                codream.append(codreamCase(task, outcomes[t], producer: producer))
+                if let event = solvers.example("Worked example: \(task.task.text) gives \(task.task.label).",
+                                               niche: task.category, producer: producer, round: round) {
                     outbox.post(event)
-                    codreamEvents += 1
                 }
             }
         }
@@ -261,12 +263,13 @@ public struct ProposerSolverEngine: ProtocolEngine {
             duplicates: tasks.filter(\.duplicate).count, kept: kept,
             solveRate: attempts.isEmpty ? 0 : Double(attempts.filter(\.correct).count) / Double(attempts.count),
             meanProposerReward: proposals == 0 ? 0 : rewards.reduce(0, +) / Double(proposals),
-            codreamEvents: codreamEvents, insightsRouted: proposers.insightsRouted + solvers.insightsRouted - routedBefore,
+            codreamEvents: 0, insightsRouted: 0,
+            examplesRouted: proposers.examplesRouted + solvers.examplesRouted - examplesBefore,
             heartbeatCalls: 0, lifecycleEvents: 0, proposers: 0, solvers: 0)
         let ending = RoundEnd(report, round: round, maxTokens: settings.maxTokens, seed: settings.seed,
                               &proposers, HeartbeatVoice(base: Self.proposerBase, temperature: settings.proposerTemperature),
                               &solvers, HeartbeatVoice(base: Self.solverBase, temperature: settings.solverTemperature),
-                              outbox: &outbox)
+                              codream: codream, outbox: &outbox)
         guard ending.isComplete else {
             phase = .ending(ending)
             return ending.calls
@@ -274,9 +277,30 @@ public struct ProposerSolverEngine: ProtocolEngine {
         return closeRound(ending)
     }
 
+    /// A task its solvers split on, as CODREAM tells it: each solver once, with every
+    /// answer it gave and how each went.
+    private func codreamCase(_ task: ProposedTask, _ attempts: [Attempt], producer: Int) -> CodreamCase {
+        var members: [CodreamCase.Member] = []
+        for attempt in attempts {
+            let answer = attempt.answer ?? "nothing readable", verdict = attempt.correct ? "correct" : "wrong"
+            if let m = members.firstIndex(where: { $0.agent == attempt.solver }) {
+                members[m].answer += " / " + answer
+                members[m].verdict += " / " + verdict
+            } else {
+                members.append(CodreamCase.Member(agent: attempt.solver, answer: answer, verdict: verdict))
+            }
+        }
+        let solved = attempts.filter(\.correct).count
+        return CodreamCase(role: "solver", niche: task.category,
+                           task: "the \(categories[task.category].name) task \(task.task.text)",
+                           outcome: "the answer is \(task.task.label); \(solved) of \(attempts.count) attempts got it",
+                           members: members, producer: producer)
+    }
+
     /// The shared round ending, then the next round.
     private mutating func closeRound(_ ending: RoundEnd<ProposerSolverRoundReport>) -> [AgentCall] {
-        reports.append(ending.close(rounds: settings.rounds, tasksSeen: tasksSeen, &proposers, &solvers, outbox: &outbox))
+        reports.append(ending.close(rounds: settings.rounds, tasksSeen: tasksSeen, &proposers, &solvers,
+                                    records: &codreamRecords, outbox: &outbox))
         round += 1
         phase = .idle
         return round <= settings.rounds ? beginRound() : []
@@ -292,7 +316,7 @@ public struct ProposerSolverEngine: ProtocolEngine {
             SummaryLine("proposals", "\(proposals), \(proposals - tasks) format failures, \(reports.reduce(0) { $0 + $1.duplicates }) near duplicates, \(keptTasks.count) tasks kept"),
             SummaryLine("solve rate", reports.map { String(format: "%.2f", $0.solveRate) }.joined(separator: " -> ") + " (by round)"),
             SummaryLine("proposer", "mean reward " + reports.map { String(format: "%.2f", $0.meanProposerReward) }.joined(separator: " -> ")),
-            SummaryLine("CODREAM", "\(reports.reduce(0) { $0 + $1.codreamEvents }) events, \(reports.reduce(0) { $0 + $1.insightsRouted }) insights routed"),
+            SummaryLine("CODREAM", "\(reports.reduce(0) { $0 + $1.codreamEvents }) events, \(reports.reduce(0) { $0 + $1.insightsRouted }) insights routed, \(reports.reduce(0) { $0 + $1.examplesRouted }) examples routed"),
             SummaryLine("heartbeats", PoolHeartbeats.summary(proposers, solvers)),
             SummaryLine("lineage", "\(reports.reduce(0) { $0 + $1.lifecycleEvents }) events; \(proposers.active.count) proposers, \(solvers.active.count) solvers now"),
         ]
@@ -303,6 +327,7 @@ public struct ProposerSolverEngine: ProtocolEngine {
             "tasks.jsonl": keptTasks.map(ExportLine.json),
             "proposals.jsonl": proposalRecords.map(ExportLine.json),
             "trajectories.jsonl": trajectories.map(ExportLine.json),
+            "codream.jsonl": codreamRecords.map(ExportLine.json),
         ]
     }
 }

@@ -15,6 +15,8 @@ public struct ProposerSolverRoundReport: Codable, Hashable, Sendable, RoundFigur
     public var meanProposerReward: Double
     public var codreamEvents: Int
     public var insightsRouted: Int
+    /// Worked examples and kept tasks delivered (the examples channel, not CODREAM).
+    public var examplesRouted: Int
     /// Reflections, consolidations and custom heartbeats asked of the model.
     public var heartbeatCalls: Int
     public var lifecycleEvents: Int

@@ -77,6 +77,25 @@ public enum ReplyFormat {
         return found
     }
 
+    /// The text after `marker` on every line that has it (matched ignoring case, markdown
+    /// dropped), as `note`s: at most `limit`. Strict on purpose: what a marked line says
+    /// is shown in later prompts, and a reply without markers is mostly chatter.
+    static func markedLines(_ marker: String, in reply: String, limit: Int) -> [String] {
+        let marked = reply.split(whereSeparator: \.isNewline).compactMap { line -> String? in
+            let line = cleaned(String(line))
+            guard let range = line.range(of: marker, options: .caseInsensitive) else { return nil }
+            return String(line[range.upperBound...])
+        }
+        return Array(marked.compactMap(note).prefix(limit))
+    }
+
+    /// A note a prompt will show: whitespace off, at most 240 characters; nil when no
+    /// letter is left.
+    static func note(_ text: String) -> String? {
+        let text = text.trimmingCharacters(in: .whitespaces)
+        return text.contains { $0.isLetter } ? String(text.prefix(240)) : nil
+    }
+
     /// Drops markdown decoration and list bullets around a line.
     static func cleaned(_ line: String) -> String {
         var t = line.replacingOccurrences(of: "**", with: "").replacingOccurrences(of: "__", with: "")

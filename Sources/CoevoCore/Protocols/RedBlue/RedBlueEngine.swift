@@ -11,9 +11,11 @@ import Foundation
 /// leak is checked mechanically (`RedBlueDomain.leaked`). Attackers are paid for
 /// bypassing the current champions (the best defenders so far); defenders for holding
 /// and for helpful benign answers, and the false-refusal rate is measured every round.
-/// CODREAM routes a defence from a defender that held to the defenders weak on the
-/// family that got through, and a successful attack to the attackers weak on its family;
-/// the lifecycle operators run on both pools.
+/// An attack some defenders held and some gave in to is a CODREAM event: its defenders
+/// reflect on it, the strongest that held distils insights from the replies, the outcome
+/// and the reflections, and they go to the defenders weak on the family. The examples
+/// channel routes the defence that held the same way, and an attack that got through to
+/// the attackers weak on its family; the lifecycle operators run on both pools.
 public struct RedBlueEngine: ProtocolEngine {
     public let settings: RedBlueSettings
     public let domain: RedBlueDomain
@@ -36,6 +38,7 @@ public struct RedBlueEngine: ProtocolEngine {
     private var sftRecords: [SFTRecord] = []
     private var preferenceRecords: [PreferenceRecord] = []
     private var attackerPromptRecords: [AttackerPromptRecord] = []
+    private var codreamRecords: [CodreamRecord] = []
 
     public struct Attack: Hashable, Sendable {
         public var id: String
@@ -116,9 +119,9 @@ public struct RedBlueEngine: ProtocolEngine {
             phase = .judge(batch, defence, judged: judged)
             return batch.isComplete ? score(defence, verdicts: verdicts(batch, judged: judged)) : []
         case .ending(var ending):
-            guard ending.record(key, reply) else { return [] }
+            guard let next = ending.record(key, reply, attackers, defenders) else { return [] }
             phase = .ending(ending)
-            return ending.isComplete ? closeRound(ending) : []
+            return ending.isComplete ? closeRound(ending) : next
         case .idle:
             return []
         }
@@ -256,7 +259,7 @@ public struct RedBlueEngine: ProtocolEngine {
     /// Scores a complete defence round in named steps, then ends the round.
     private mutating func score(_ defence: DefenceRound, verdicts: [String: Bool]) -> [AgentCall] {
         let replies = readDefences(defence, verdicts: verdicts)
-        let routedBefore = attackers.insightsRouted + defenders.insightsRouted
+        let examplesBefore = attackers.examplesRouted + defenders.examplesRouted
         let attacks = payAttackers(defence, replies)
         let defences = learnFromDefences(defence, replies)
         let defenderRewards = payDefenders(replies)
@@ -271,13 +274,13 @@ public struct RedBlueEngine: ProtocolEngine {
             meanDefenderReward: defenderRewards.isEmpty ? 0 : defenderRewards.reduce(0, +) / Double(defenderRewards.count),
             falseRefusalRate: replies.benignAsked == 0 ? 0 : Double(replies.refusals) / Double(replies.benignAsked),
             benignHelpfulRate: replies.benignAsked == 0 ? 0 : Double(replies.benign.values.reduce(0) { $0 + $1.helpful }) / Double(replies.benignAsked),
-            codreamEvents: attacks.codreamEvents + defences.codreamEvents,
-            insightsRouted: attackers.insightsRouted + defenders.insightsRouted - routedBefore,
+            codreamEvents: 0, insightsRouted: 0,
+            examplesRouted: attackers.examplesRouted + defenders.examplesRouted - examplesBefore,
             heartbeatCalls: 0, lifecycleEvents: 0, attackers: 0, defenders: 0)
         let ending = RoundEnd(report, round: round, maxTokens: settings.maxTokens, seed: settings.seed,
                               &attackers, HeartbeatVoice(base: Self.attackerBase, temperature: settings.attackerTemperature),
                               &defenders, HeartbeatVoice(base: defenderBase, temperature: settings.defenderTemperature),
-                              outbox: &outbox)
+                              codream: defences.codream, outbox: &outbox)
         guard ending.isComplete else {
             phase = .ending(ending)
             return ending.calls
@@ -327,10 +330,9 @@ public struct RedBlueEngine: ProtocolEngine {
     /// Attackers are paid their bypass of the champions times their fidelity (CHASE);
     /// an attack that got through is shared with the attackers weak on its family.
     private mutating func payAttackers(_ defence: DefenceRound, _ replies: DefenceReplies)
-        -> (rewards: [Double], best: Attack?, codreamEvents: Int) {
+        -> (rewards: [Double], best: Attack?) {
         var rewards: [Double] = []
         var best: (reward: Double, attack: Attack)?
-        var codreamEvents = 0
         for (i, attack) in defence.current.enumerated() {
             let outcomes = replies.outcomes[i]
             let againstChampions = outcomes.filter { defence.champions.contains($0.defender) }
@@ -347,21 +349,22 @@ public struct RedBlueEngine: ProtocolEngine {
             attackRecords.append(record(attack, label: bypassRate > 0 ? "bypass" : "held", bypassRate: bypassRate,
                                         championBypass: championBypass, reward: reward))
             attackerPromptRecords.append(promptRecord(attack, reward: reward))
-            if reward > 0, let event = attackers.share("This \(family) attack got through: \"\(Self.snippet(attack.text))\"",
-                                                       niche: attack.family, producer: attack.attackerIndex, round: round) {
+            if reward > 0, let event = attackers.example("This \(family) attack got through: \"\(Self.snippet(attack.text))\"",
+                                                         niche: attack.family, producer: attack.attackerIndex, round: round) {
                 outbox.post(event)
-                codreamEvents += 1
             }
         }
-        return (rewards, best?.attack, codreamEvents)
+        return (rewards, best?.attack)
     }
 
     /// For every attack faced, archive included: the defences that held become SFT and
-    /// preference data, and a defence that held where others leaked is shared with the
-    /// defenders weak on the family (CODREAM). Returns the round's leak counts.
+    /// preference data; an attack some held and some gave in to is a CODREAM event, and
+    /// the defence that held goes out as an example to the defenders weak on the family.
+    /// Returns the round's leak counts and CODREAM events.
     private mutating func learnFromDefences(_ defence: DefenceRound, _ replies: DefenceReplies)
-        -> (pairs: Int, leaks: Int, archivePairs: Int, archiveLeaks: Int, codreamEvents: Int) {
-        var pairs = 0, leaks = 0, archiveLeaks = 0, archivePairs = 0, codreamEvents = 0
+        -> (pairs: Int, leaks: Int, archivePairs: Int, archiveLeaks: Int, codream: [CodreamCase]) {
+        var pairs = 0, leaks = 0, archiveLeaks = 0, archivePairs = 0
+        var codream: [CodreamCase] = []
         for (i, attack) in defence.faced.enumerated() {
             let goal = intents[attack.intent].goal
             let holders = replies.outcomes[i].filter { !$0.leaked }
@@ -381,16 +384,29 @@ public struct RedBlueEngine: ProtocolEngine {
                                                           chosen: chosen.reply, rejected: rejected.reply,
                                                           family: families[attack.family].name, goal: goal.rawValue))
             }
-            if !leakers.isEmpty && !holders.isEmpty {
-                let producer = Codream.producer(of: holders.map(\.defender), niche: attack.family, population: defenders.population)
-                let lesson = "A \(families[attack.family].name) attack said: \"\(Self.snippet(attack.text))\". It tries to make you \(Self.describe(goal)); decline briefly and reveal nothing."
-                if let event = defenders.share(lesson, niche: attack.family, producer: producer, round: round) {
+            // The distiller held with words (a failed call also "holds").
+            let spoke = holders.filter { !$0.reply.isEmpty }
+            if !leakers.isEmpty && !spoke.isEmpty {
+                let producer = Codream.producer(of: spoke.map(\.defender), niche: attack.family, population: defenders.population)
+                let family = families[attack.family].name
+                // A reply that gave in holds what it leaked: the others are told only that it did.
+                let members = replies.outcomes[i].map { outcome in
+                    CodreamCase.Member(agent: outcome.defender,
+                                       answer: outcome.leaked ? "(not shown: it gave in)" : "\"\(Self.snippet(outcome.reply))\"",
+                                       verdict: outcome.leaked ? "gave in" : "held")
+                }
+                codream.append(CodreamCase(
+                    role: "defender", niche: attack.family,
+                    task: "a \(family) attack said: \"\(Self.snippet(attack.text))\"; it tries to make you \(Self.describe(goal))",
+                    outcome: "\(leakers.count) of \(replies.outcomes[i].count) defenders gave in", members: members, producer: producer))
+                let held = holders.first { $0.defender == producer }!.reply
+                if let event = defenders.example("A \(family) attack said: \"\(Self.snippet(attack.text))\". A defence that held: \"\(Self.snippet(held))\"",
+                                                 niche: attack.family, producer: producer, round: round) {
                     outbox.post(event)
-                    codreamEvents += 1
                 }
             }
         }
-        return (pairs, leaks, archivePairs, archiveLeaks, codreamEvents)
+        return (pairs, leaks, archivePairs, archiveLeaks, codream)
     }
 
     /// Defenders are paid the share of attacks they held, weighted with their helpfulness
@@ -421,7 +437,8 @@ public struct RedBlueEngine: ProtocolEngine {
 
     /// The shared round ending, then the next round.
     private mutating func closeRound(_ ending: RoundEnd<RedBlueRoundReport>) -> [AgentCall] {
-        reports.append(ending.close(rounds: settings.rounds, tasksSeen: tasksSeen, &attackers, &defenders, outbox: &outbox))
+        reports.append(ending.close(rounds: settings.rounds, tasksSeen: tasksSeen, &attackers, &defenders,
+                                    records: &codreamRecords, outbox: &outbox))
         round += 1
         phase = .idle
         return round <= settings.rounds ? beginRound() : []
@@ -465,7 +482,7 @@ public struct RedBlueEngine: ProtocolEngine {
             SummaryLine("rewards", "attacker " + reports.map { String(format: "%.2f", $0.meanAttackerReward) }.joined(separator: " -> ")
                 + "; defender " + reports.map { String(format: "%.2f", $0.meanDefenderReward) }.joined(separator: " -> ")),
             SummaryLine("archive", "\(archive.count) past champion attacks in play"),
-            SummaryLine("CODREAM", "\(reports.reduce(0) { $0 + $1.codreamEvents }) events, \(reports.reduce(0) { $0 + $1.insightsRouted }) insights routed"),
+            SummaryLine("CODREAM", "\(reports.reduce(0) { $0 + $1.codreamEvents }) events, \(reports.reduce(0) { $0 + $1.insightsRouted }) insights routed, \(reports.reduce(0) { $0 + $1.examplesRouted }) examples routed"),
             SummaryLine("heartbeats", PoolHeartbeats.summary(attackers, defenders)),
             SummaryLine("lineage", "\(reports.reduce(0) { $0 + $1.lifecycleEvents }) events; \(attackers.active.count) attackers, \(defenders.active.count) defenders now"),
         ]
@@ -477,6 +494,7 @@ public struct RedBlueEngine: ProtocolEngine {
             "sft.jsonl": sftRecords.map(ExportLine.json),
             "preferences.jsonl": preferenceRecords.map(ExportLine.json),
             "attacker_prompts.jsonl": attackerPromptRecords.map(ExportLine.json),
+            "codream.jsonl": codreamRecords.map(ExportLine.json),
         ]
     }
 }

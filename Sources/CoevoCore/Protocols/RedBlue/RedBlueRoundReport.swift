@@ -18,6 +18,8 @@ public struct RedBlueRoundReport: Codable, Hashable, Sendable, RoundFigures {
     public var benignHelpfulRate: Double
     public var codreamEvents: Int
     public var insightsRouted: Int
+    /// Attacks that got through and defences that held, delivered as examples (not CODREAM).
+    public var examplesRouted: Int
     /// Reflections, consolidations and custom heartbeats asked of the model.
     public var heartbeatCalls: Int
     public var lifecycleEvents: Int
