@@ -102,4 +102,48 @@ import Testing
         let a1 = engine.population.index(of: AgentID(1))!
         #expect((0..<5).contains { engine.population.stats(a1, $0).successes > 0 })
     }
+
+    /// CODREAM by hand on one failed task: every member reflects first (nothing is
+    /// distilled before the last reflection is in), then the strongest member distils,
+    /// seeing the question, each member's answer and verdict, the outcome and the
+    /// reflections; an empty or wordless reflection is left out.
+    @Test func theDistillerSeesAnswersOutcomeAndReflections() throws {
+        var settings = ChamberSettings()
+        settings.backend = .model
+        settings.niches = 1
+        settings.agents = 3
+        settings.steps = 1
+        settings.tasksPerStep = 1
+        settings.evolution.teamSize = 3
+        settings.evolution.structures = [.vote]
+        var engine = ChamberEngine(settings: settings)
+        let answers = engine.beginStep()
+        #expect(answers.count == 3 && answers.allSatisfy { $0.action == .answer })
+        let correct = answers[0].correctAnswer
+        var reflections: [TurnRequest] = []
+        for request in answers {
+            // Agent 1 is right, agents 2 and 3 give the same wrong answer: the vote fails.
+            let reply = request.agent == 1 ? "ANSWER: \(correct)" : "ANSWER: 999999"
+            reflections += engine.complete(request, ChamberTurnPrompt.result(for: request, reply: reply, tokens: 3))
+        }
+        #expect(reflections.map(\.action) == [.reflect, .reflect, .reflect])
+        let outcome = "the team answered 999999, which is wrong; the right answer is \(correct)"
+        #expect(reflections.allSatisfy { ChamberTurnPrompt.call(for: $0).prompt.contains("Outcome: \(outcome)") })
+        let notes = ["REFLECTION: I trusted my first guess.", "**Reflection:** I should have checked.", "..."]
+        var distil: [TurnRequest] = []
+        for (request, reply) in zip(reflections, notes) {
+            #expect(distil.isEmpty, "the distiller waits for every reflection")
+            distil += engine.complete(request, ChamberTurnPrompt.result(for: request, reply: reply, tokens: 3))
+        }
+        let request = try #require(distil.first)
+        #expect(distil.count == 1 && request.action == .distil && request.count == 3)
+        let prompt = ChamberTurnPrompt.call(for: request).prompt
+        #expect(prompt.contains("Outcome: \(outcome)"))
+        #expect(prompt.contains("Your team's answers:\n- \(correct) (right)\n- 999999 (wrong)\n- 999999 (wrong)"))
+        #expect(prompt.contains("Their reflections:\n- I trusted my first guess.\n- I should have checked.\nWrite at most 3"))
+        #expect(engine.takeEvents().filter { $0.kind == .chamber("reflection") }.count == 2)
+        #expect(engine.complete(request, ChamberTurnPrompt.result(for: request, reply: "Check the last digit.", tokens: 3)).isEmpty)
+        #expect(engine.isFinished)
+        #expect(engine.archive[0]?.map(\.text) == ["Check the last digit."])
+    }
 }

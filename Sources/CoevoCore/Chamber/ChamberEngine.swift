@@ -3,9 +3,10 @@ import Foundation
 /// The chamber protocol as a pure state machine. A step draws tasks from the niche mix,
 /// assembles a team and picks a structure for each, then asks for agent turns round by
 /// round (`beginStep`, then `complete` for each result, in any order); when the teamwork
-/// is done it updates the statistics, runs CODREAM on failed or split teams (reflect and
-/// distil turns), routes the insights, runs the lifecycle check and closes with a
-/// `StepReport`. Results are applied in task order whatever order they arrive in, and
+/// is done it updates the statistics, runs CODREAM on failed or split teams (every
+/// member reflects on the task, the answers and the outcome; then the member strongest on
+/// the niche distils from all of it), routes the insights, runs the lifecycle check and
+/// closes with a `StepReport`. Results are applied in task order whatever order they arrive in, and
 /// every turn's randomness is its own, so a seed replays the same evolution in process
 /// and over workers.
 public struct ChamberEngine: Sendable {
@@ -22,9 +23,12 @@ public struct ChamberEngine: Sendable {
         var succeeded = false
         /// The member who distils for CODREAM, chosen once when the teamwork closes.
         var producer: Int?
+        /// CODREAM: each member's reflection, as its turn returned it.
+        var reflections: [String?] = []
     }
 
-    enum Phase: Sendable { case idle, teamwork, codream, done }
+    /// CODREAM runs in two phases: every member's reflection, then the distillations.
+    enum Phase: Sendable { case idle, teamwork, reflect, distil, done }
 
     /// CODREAM turns use rounds from here on, so their randomness never meets teamwork's.
     static let codreamRound = 1000
@@ -71,13 +75,13 @@ public struct ChamberEngine: Sendable {
         }
     }
 
-    public var isFinished: Bool { step >= settings.steps && phase != .teamwork && phase != .codream }
+    public var isFinished: Bool { step >= settings.steps && !isStepOpen }
 
     /// Event lines since the last call (`chamber_team`, `chamber_codream`, `chamber_step`, ...).
     public mutating func takeEvents() -> [ProtocolEvent] { outbox.takeEvents() }
     /// One line about the latest finished step, if one finished since the last call.
     public mutating func takeProgressLine() -> String? { outbox.takeProgressLine() }
-    public var isStepOpen: Bool { phase == .teamwork || phase == .codream }
+    public var isStepOpen: Bool { phase == .teamwork || phase == .reflect || phase == .distil }
 
     // MARK: Driving
 
@@ -146,8 +150,14 @@ public struct ChamberEngine: Sendable {
             }
             tasks[index] = state
             return openTasks == 0 ? finishTeamwork() : next
-        case .codream:
-            if request.action == .distil { distilled[request.task] = result.text }
+        case .reflect:
+            guard request.action == .reflect, let index = taskIndex[request.task] else { return [] }
+            tasks[index].reflections[request.member] = result.text
+            codreamPending -= 1
+            return codreamPending == 0 ? distil() : []
+        case .distil:
+            guard request.action == .distil else { return [] }
+            distilled[request.task] = result.text
             codreamPending -= 1
             if codreamPending == 0 { finishCodream() }
             return []
@@ -172,7 +182,8 @@ public struct ChamberEngine: Sendable {
     // MARK: Teamwork
 
     private func request(_ state: TaskState, member: Int, action: TurnAction, round: Int,
-                         othersAnswers: [String] = [], critique: String = "", count: Int = 0) -> TurnRequest {
+                         othersAnswers: [String] = [], critique: String = "", count: Int = 0,
+                         outcome: String = "", reflections: [String] = []) -> TurnRequest {
         let index = state.members[member]
         let agent = population.agents[index]
         let niche = state.task.niche
@@ -183,7 +194,8 @@ public struct ChamberEngine: Sendable {
             insightQualities: (agent.insights[niche] ?? []).compactMap(\.simulatedQuality),
             ownAnswer: member < state.answers.count ? (state.answers[member] ?? "") : "",
             othersAnswers: othersAnswers, critique: critique, count: count, question: state.task.question,
-            insights: settings.backend == .model ? (agent.insights[niche] ?? []).map(\.text) : [])
+            insights: settings.backend == .model ? (agent.insights[niche] ?? []).map(\.text) : [],
+            outcome: outcome, reflections: reflections)
     }
 
     private func roundRequests(_ state: inout TaskState) -> [TurnRequest] {
@@ -207,7 +219,6 @@ public struct ChamberEngine: Sendable {
 
     /// Everything the team results change, in task order.
     private mutating func finishTeamwork() -> [TurnRequest] {
-        let alpha = settings.evolution.ewmaAlpha
         var codreamRequests: [TurnRequest] = []
         for index in tasks.indices {
             let state = tasks[index]
@@ -233,23 +244,58 @@ public struct ChamberEngine: Sendable {
                let trigger = Codream.trigger(teamSucceeded: success, memberAnswers: answered.map(\.1)) {
                 let producer = Codream.producer(of: state.members, niche: niche, population: population)
                 tasks[index].producer = producer
-                let producerSlot = state.members.firstIndex(of: producer)!
-                for member in state.members.indices {
-                    codreamRequests.append(request(state, member: member, action: .reflect, round: Self.codreamRound))
+                tasks[index].reflections = Array(repeating: nil, count: state.members.count)
+                if settings.evolution.codream.reflect {
+                    let outcome = Self.outcome(final: final, success: success, correct: state.task.correctAnswer)
+                    for member in state.members.indices {
+                        codreamRequests.append(request(tasks[index], member: member, action: .reflect, round: Self.codreamRound,
+                                                       outcome: outcome))
+                    }
                 }
-                codreamRequests.append(request(state, member: producerSlot, action: .distil, round: Self.codreamRound + 1,
-                                               count: settings.evolution.codream.maxDistilled))
                 note("codream_triggered",
                      "task \(state.task.id) niche \(niche) \(trigger.rawValue); producer \(population.agents[producer].id)")
             }
         }
-        if codreamRequests.isEmpty {
+        guard tasks.contains(where: { $0.producer != nil }) else {
             finishStep(codreamEvents: 0, routed: 0)
             return []
         }
-        phase = .codream
+        guard !codreamRequests.isEmpty else { return distil() }
+        phase = .reflect
         codreamPending = codreamRequests.count
         return codreamRequests
+    }
+
+    /// CODREAM's second phase: each event's producer distils, seeing the task, every
+    /// member's answer and verdict, the outcome and the reflections. Reflections with
+    /// words are kept in the event log as the members' notes.
+    private mutating func distil() -> [TurnRequest] {
+        var requests: [TurnRequest] = []
+        for state in tasks {
+            guard let producer = state.producer else { continue }
+            for (member, text) in state.reflections.enumerated() {
+                guard let text, text.contains(where: \.isLetter) else { continue }
+                note("reflection", "task \(state.task.id) \(population.agents[state.members[member]].id): \(text)")
+            }
+            let answers = state.answers.map { answer in
+                answer.map { "\($0) (\($0 == state.task.correctAnswer ? "right" : "wrong"))" } ?? "no answer"
+            }
+            let final = CollaborationStructure.finalAnswer(state.structure, memberAnswers: state.answers.compactMap { $0 })
+            requests.append(request(state, member: state.members.firstIndex(of: producer)!, action: .distil,
+                                    round: Self.codreamRound + 1, othersAnswers: answers,
+                                    count: settings.evolution.codream.maxDistilled,
+                                    outcome: Self.outcome(final: final, success: state.succeeded, correct: state.task.correctAnswer),
+                                    reflections: state.reflections.compactMap { $0 }.filter { $0.contains(where: \.isLetter) }))
+        }
+        phase = .distil
+        codreamPending = requests.count
+        return requests
+    }
+
+    /// How a task ended, as CODREAM's prompts tell it.
+    static func outcome(final: String?, success: Bool, correct: String) -> String {
+        success ? "the team answered \(correct), which is right, but its members disagreed"
+                : "the team answered \(final ?? "nothing"), which is wrong; the right answer is \(correct)"
     }
 
     /// Records one member's outcome: competence, insight utility, heartbeats.

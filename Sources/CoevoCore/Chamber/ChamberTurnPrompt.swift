@@ -28,9 +28,19 @@ public enum ChamberTurnPrompt {
             if !request.critique.isEmpty { context += "\nA reviewer judged your answer: \(request.critique)" }
             prompt = "\(question)\n\(context)\nGive your final answer. \(finish)"
         case .reflect:
-            prompt = "\(question)\nYour team's answer was wrong or split; you answered: \(request.ownAnswer)\nIn one sentence, what would you do differently?"
+            prompt = """
+                \(question)
+                Outcome: \(request.outcome)
+                You answered: \(request.ownAnswer.isEmpty ? "nothing" : request.ownAnswer)
+                In one sentence: why did it go this way, and what would you do differently?
+                """
         case .distil:
-            prompt = "\(question)\nWrite \(max(1, request.count)) short lesson(s), one per line, that would help solve questions like this one."
+            var seen = "\(question)\nOutcome: \(request.outcome)\nYour team's answers:\n"
+                + request.othersAnswers.map { "- \($0)" }.joined(separator: "\n")
+            if !request.reflections.isEmpty {
+                seen += "\nTheir reflections:\n" + request.reflections.map { "- \($0)" }.joined(separator: "\n")
+            }
+            prompt = seen + "\nWrite at most \(max(1, request.count)) short lesson(s), one per line, that would help solve questions like this one."
         }
         return (system, prompt)
     }
@@ -42,7 +52,7 @@ public enum ChamberTurnPrompt {
         case .critique:
             return TurnResult(text: reply.lowercased().contains("wrong") ? "wrong" : "ok", tokens: tokens)
         case .reflect:
-            return TurnResult(text: "", tokens: tokens)
+            return TurnResult(text: CodreamCase.reflection(in: reply) ?? "", tokens: tokens)
         case .distil:
             let lessons = reply.split(whereSeparator: \.isNewline).map(Self.withoutBullet).filter { !$0.isEmpty }
             return TurnResult(text: lessons.joined(separator: "\n"), tokens: tokens)

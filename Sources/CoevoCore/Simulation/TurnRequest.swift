@@ -31,11 +31,16 @@ public struct TurnRequest: Hashable, Sendable, Codable {
     /// on the niche (the simulator reads `insightQualities` instead).
     public var question: String = ""
     public var insights: [String] = []
+    /// For CODREAM turns on a model: how the task ended, and (for distil) what each
+    /// member reflected. `othersAnswers` then holds every member's answer and verdict.
+    public var outcome: String = ""
+    public var reflections: [String] = []
 
     public init(worldSeed: UInt64, task: Int, round: Int, member: Int, agent: Int, action: TurnAction,
                 niche: Int, difficulty: Double, correctAnswer: String, skill: Double,
                 insightQualities: [Double], ownAnswer: String = "", othersAnswers: [String] = [],
-                critique: String = "", count: Int = 0, question: String = "", insights: [String] = []) {
+                critique: String = "", count: Int = 0, question: String = "", insights: [String] = [],
+                outcome: String = "", reflections: [String] = []) {
         self.worldSeed = worldSeed
         self.task = task
         self.round = round
@@ -53,6 +58,8 @@ public struct TurnRequest: Hashable, Sendable, Codable {
         self.count = count
         self.question = question
         self.insights = insights
+        self.outcome = outcome
+        self.reflections = reflections
     }
 }
 
