@@ -32,6 +32,7 @@ struct AblateCommand: ParsableCommand {
         var seed: UInt64
         var accuracy: Double
         var specialists: Int
+        var stableSpecialists: Int
         var concentration: Double
         var insightsRouted: Int
         var codreamEvents: Int
@@ -66,7 +67,7 @@ struct AblateCommand: ParsableCommand {
                 let accuracy = Double(late.reduce(0) { $0 + $1.successes }) / Double(late.reduce(0) { $0 + $1.tasks })
                 let last = engine.reports.last!
                 rows.append(Row(mode: mode, seed: settings.seed, accuracy: accuracy, specialists: last.specialists,
-                                concentration: last.concentration,
+                                stableSpecialists: last.stableSpecialists, concentration: last.concentration,
                                 insightsRouted: engine.reports.reduce(0) { $0 + $1.insightsRouted },
                                 codreamEvents: engine.reports.reduce(0) { $0 + $1.codreamEvents },
                                 population: last.population, tokens: engine.reports.reduce(0) { $0 + $1.tokens },
@@ -79,7 +80,7 @@ struct AblateCommand: ParsableCommand {
         // Deliveries: insights handed to agents per CODREAM event. Tokens per turn: what an
         // agent turn costs (insights in the prompt included), so accuracy per 1k tokens a
         // turn says what the routing buys for what it costs.
-        print("routing      accuracy (mean ± sd)  deliveries/event  tokens/turn  accuracy per 1k tok/turn  specialists  concentration  population")
+        print("routing      accuracy (mean ± sd)  deliveries/event  tokens/turn  accuracy per 1k tok/turn  specialists (stable)  concentration  population")
         for mode in modes {
             let group = rows.filter { $0.mode == mode }
             let accuracies = group.map(\.accuracy)
@@ -89,14 +90,15 @@ struct AblateCommand: ParsableCommand {
             let deliveries = avg { Double($0.insightsRouted) / Double(max(1, $0.codreamEvents)) }
             let perTurn = avg { Double($0.tokens) / Double(max(1, $0.agentTurns)) }
             print(mode.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
-                  + String(format: " %.3f ± %.3f        %8.2f          %7.1f      %8.3f                  %6.1f       %6.3f        %5.1f",
+                  + String(format: " %.3f ± %.3f        %8.2f          %7.1f      %8.3f                  %6.1f (%4.1f)       %6.3f        %5.1f",
                            mean, sd, deliveries, perTurn, mean / max(0.001, perTurn / 1000),
-                           avg { Double($0.specialists) }, avg(\.concentration), avg { Double($0.population) }))
+                           avg { Double($0.specialists) }, avg { Double($0.stableSpecialists) }, avg(\.concentration),
+                           avg { Double($0.population) }))
         }
         let path = csv ?? "ablation-\(experiment.run.name).csv"
-        var text = "routing,seed,accuracy,specialists,concentration,insights_routed,codream_events,population,tokens,agent_turns\n"
+        var text = "routing,seed,accuracy,specialists,stable_specialists,concentration,insights_routed,codream_events,population,tokens,agent_turns\n"
         for r in rows {
-            text += "\(r.mode.rawValue),\(r.seed),\(String(format: "%.4f", r.accuracy)),\(r.specialists),"
+            text += "\(r.mode.rawValue),\(r.seed),\(String(format: "%.4f", r.accuracy)),\(r.specialists),\(r.stableSpecialists),"
                 + "\(String(format: "%.4f", r.concentration)),\(r.insightsRouted),\(r.codreamEvents),\(r.population),\(r.tokens),\(r.agentTurns)\n"
         }
         try text.write(toFile: path, atomically: true, encoding: .utf8)

@@ -159,7 +159,7 @@ func chamberSummary(store: CoevoStore, run: String, simulated: Bool) throws -> [
     }
     return [
         String(format: "  chamber    %d steps; accuracy %.3f over the second half (last step %.3f)", steps.count, accuracy, last.accuracy),
-        "  population \(last.population) agents, \(last.specialists) niche leaders; lineage: \(lifecycle.joined(separator: ", "))",
+        "  population \(last.population) agents, \(last.specialists) niche leaders (\(last.stableSpecialists) stable); lineage: \(lifecycle.joined(separator: ", "))",
         "  CODREAM    \(steps.reduce(0) { $0 + $1.codreamEvents }) events, \(steps.reduce(0) { $0 + $1.insightsRouted }) insights routed",
         "  tokens     \(steps.reduce(0) { $0 + $1.tokens })\(simulated ? " (simulated)" : "")",
     ]

@@ -65,4 +65,27 @@ import Testing
         }
         #expect(engine.takeEvents().contains { $0.kind == .chamber("codream") })
     }
+
+    /// Stable specialists, recomputed from the reports' leaders: an agent counts once it
+    /// has led the same niche for `stableSteps` steps in a row.
+    @Test func stableSpecialistsAreLeadersThatHeldTheirNiche() {
+        var settings = self.settings()
+        settings.steps = 30
+        var engine = ChamberEngine(settings: settings)
+        while !engine.isFinished { engine.runStepInProcess() }
+        var streak: [Int: (agent: Int, steps: Int)] = [:]
+        for report in engine.reports {
+            var stable = Set<Int>()
+            for (niche, leader) in report.leaders.enumerated() {
+                guard let leader else { streak[niche] = nil; continue }
+                let steps = streak[niche].map { $0.agent == leader ? $0.steps + 1 : 1 } ?? 1
+                streak[niche] = (leader, steps)
+                if steps >= ChamberEngine.stableSteps { stable.insert(leader) }
+            }
+            #expect(report.stableSpecialists == stable.count, "step \(report.step)")
+            #expect(report.specialists == Set(report.leaders.compactMap { $0 }).count)
+        }
+        #expect(engine.reports.prefix(ChamberEngine.stableSteps - 1).allSatisfy { $0.stableSpecialists == 0 })
+        #expect(engine.reports.last!.stableSpecialists > 0, "some niche keeps its leader over 30 steps")
+    }
 }

@@ -91,6 +91,26 @@ import Testing
         #expect(correct.count == 2)
     }
 
+    /// Dr. Zero pays (n - k) / (n - 1) plus a format score for a readable task; prose
+    /// earns neither. Worked by hand: 2 of 4 solved gives 2/3, + 0.1 = 0.7667; the mean
+    /// over both proposals is 0.3833.
+    @Test func drZeroAddsItsFormatScoreToReadableTasksOnly() throws {
+        var settings = Self.settings(rounds: 1)
+        settings.reward = .drZero
+        #expect(settings.effectiveFormatScore == 0.1)
+        var engine = ProposerSolverEngine(settings: settings, evolution: .withoutCalls)
+        let attempts = Self.answer(&engine, engine.start()) { call in
+            call.agent == AgentID(1) ? .text("TASK: 23 + 19") : .text("I like math.")
+        }
+        _ = Self.answer(&engine, attempts) { call in call.key.hasSuffix(".0") || call.key.hasSuffix(".2") ? .text("ANSWER: 42") : .text("ANSWER: 7") }
+        let report = try #require(engine.reports.first)
+        #expect(abs(report.meanProposerReward - (2.0 / 3 + 0.1) / 2) < 1e-12)
+        let proposals = engine.exports()["proposals.jsonl"]!
+        #expect(proposals.contains { $0.contains("\"reward\":0.7666666666666") } && proposals.contains { $0.contains("\"reward\":0,") })
+        settings.formatScore = 1.5
+        #expect(throws: ConfigError.self) { try settings.validate() }
+    }
+
     @Test func aRoutedLessonReachesTheWeakSolversNextPrompt() {
         var engine = ProposerSolverEngine(settings: Self.settings(rounds: 2), evolution: .withoutCalls)
         var calls = Self.answer(&engine, engine.start()) { call in

@@ -71,7 +71,7 @@ extension ProcessTests {
             let valid = proposals.filter { $0["valid"] as? Bool == true }
             #expect(proposals.allSatisfy { ($0["valid"] as? Bool == true) == ($0["failure"] == nil) })
             let trajectories = try Self.jsonLines(directory.appendingPathComponent("trajectories.jsonl"))
-            #expect(trajectories.count == valid.count * 4, "every readable task attempted k = 4 times")
+            #expect(trajectories.count == valid.count * 5, "every readable task attempted k = 5 times")
             for trajectory in trajectories {
                 // The stored verdict is the verifier's: re-check it from the exported text.
                 let task = try ArithmeticTask.parse(trajectory["task"] as! String).get()
@@ -82,6 +82,37 @@ extension ProcessTests {
                 let rate = try #require(kept["solve_rate"] as? Double)
                 #expect((0.3...0.8).contains(rate))
                 #expect(try ArithmeticTask.parse(kept["task"] as! String).get().label.description == kept["label"] as? String)
+            }
+            try Self.expectDistilledByTheModel(db, directory: directory, rounds: rounds)
+        }
+
+        /// CODREAM's insights come from the model: every event the rounds counted made a
+        /// distil call, and each insight routed is an `INSIGHT:` line of that call's reply,
+        /// as the model wrote it. (Whether SmolLM2 writes any is up to it: the test needs
+        /// the calls, and holds every insight it did write to its reply.)
+        static func expectDistilledByTheModel(_ db: Database, directory: URL, rounds: [String]) throws {
+            let events = try rounds.reduce(0) { sum, line in
+                let report = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                return sum + (try #require(report["codream_events"] as? Int))
+            }
+            #expect(events > 0, "some task split its solvers")
+            let replies = try db.strings("""
+                SELECT CAST(r.output AS TEXT) FROM jobs j JOIN results r ON r.job_id = j.id
+                WHERE CAST(j.payload AS TEXT) LIKE '%.codream.%.distil"%' ORDER BY j.id
+                """).map { output in
+                try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])["text"] as? String ?? ""
+            }
+            #expect(replies.count == events, "one distil call per CODREAM event")
+            #expect(try db.int("SELECT COUNT(*) FROM jobs WHERE CAST(payload AS TEXT) LIKE '%.codream.%.reflect.%'") > events,
+                    "every member reflected first")
+            let records = try jsonLines(directory.appendingPathComponent("codream.jsonl"))
+            #expect(records.count + (try db.int("SELECT COUNT(*) FROM events WHERE kind = 'distil_failure'")) == events)
+            for record in records {
+                let insights = try #require(record["insights"] as? [String])
+                #expect(!insights.isEmpty)
+                for insight in insights {
+                    #expect(replies.contains { $0.contains(insight) }, "'\(insight)' is in a distil reply")
+                }
             }
         }
 
@@ -156,6 +187,22 @@ extension ProcessTests {
             #expect(try db.int("SELECT COUNT(*) FROM jobs WHERE kind = 'llm.chat'") == (try db.int("SELECT COUNT(*) FROM jobs")))
             #expect(try db.int("SELECT COUNT(*) FROM results WHERE status = 'succeeded'") == (try db.int("SELECT COUNT(*) FROM jobs")))
             #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'chamber_team'") == 2 * 6)
+            // CODREAM's lessons are the distil replies' lines: every insight routed is in
+            // the reply of a distil call.
+            let distilReplies = try db.strings("""
+                SELECT CAST(r.output AS TEXT) FROM jobs j JOIN results r ON r.job_id = j.id
+                WHERE CAST(j.payload AS TEXT) LIKE '%Write at most%lesson%' ORDER BY j.id
+                """)
+            let triggered = try db.int("SELECT COUNT(*) FROM events WHERE kind = 'chamber_codream_triggered'")
+            #expect(triggered > 0 && distilReplies.count == triggered, "one distil call per CODREAM event")
+            let routed = try db.strings("SELECT detail FROM events WHERE kind = 'chamber_codream'")
+            let distil = TurnRequest(worldSeed: 0, task: 0, round: 0, member: 0, agent: 0, action: .distil, niche: 0,
+                                     difficulty: 0, correctAnswer: "", skill: 0, insightQualities: [])
+            for output in distilReplies {
+                let reply = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])["text"] as? String ?? ""
+                guard let first = ChamberTurnPrompt.result(for: distil, reply: reply, tokens: 0).text.split(separator: "\n").first else { continue }
+                #expect(routed.contains { $0.contains(first) }, "the lesson '\(first)' of a distil reply is routed")
+            }
         }
 
         /// A small proposer/solver config for coevo-coordinator and coevo-worker processes

@@ -59,6 +59,10 @@ public struct ChamberEngine: Sendable {
     private var stepTurns = 0
     private var stepTokens = 0
     private var stepInterventions = 0
+    /// Each niche's leader and for how many steps in a row it has led.
+    private var leadership: [Int: (agent: AgentID, steps: Int)] = [:]
+    /// Steps in a row an agent must lead a niche to count as a stable specialist.
+    public static let stableSteps = 5
 
     public init(settings: ChamberSettings) {
         self.settings = settings
@@ -363,7 +367,8 @@ public struct ChamberEngine: Sendable {
             }
             note("codream",
                 "event \(event) niche \(niche) producer \(population.agents[producer].id): \(insights.count) insights to "
-                + (deliveries.map { "\(population.agents[$0.recipient].id)" }.joined(separator: ",").nilIfEmpty ?? "nobody"))
+                + (deliveries.map { "\(population.agents[$0.recipient].id)" }.joined(separator: ",").nilIfEmpty ?? "nobody")
+                + (insights.isEmpty ? "" : ": " + insights.map(\.text).joined(separator: " | ")))
         }
         finishStep(codreamEvents: eventsThisStep, routed: routed)
     }
@@ -390,12 +395,13 @@ public struct ChamberEngine: Sendable {
                 }
             }
         }
-        let report = report(codreamEvents: codreamEvents, routed: routed, lifecycleEvents: lifecycleEvents)
+        var report = report(codreamEvents: codreamEvents, routed: routed, lifecycleEvents: lifecycleEvents)
+        report.stableSpecialists = updateLeadership()
         reports.append(report)
         outbox.post(ProtocolEvent(.chamberStep, report.json))
-        outbox.progress(String(format: "step %d/%d: accuracy %.3f, population %d, insights routed %d, specialists %d, %d agent turns",
+        outbox.progress(String(format: "step %d/%d: accuracy %.3f, population %d, insights routed %d, specialists %d (%d stable), %d agent turns",
                                report.step, settings.steps, report.accuracy, report.population,
-                               report.insightsRouted, report.specialists, report.agentTurns))
+                               report.insightsRouted, report.specialists, report.stableSpecialists, report.agentTurns))
         phase = .done
     }
 
@@ -406,6 +412,33 @@ public struct ChamberEngine: Sendable {
 
     // MARK: Metrics
 
+    /// Carries each niche's leadership streak into this step; returns the distinct active
+    /// agents that have led one niche for `stableSteps` steps in a row.
+    private mutating func updateLeadership() -> Int {
+        var stable = Set<AgentID>()
+        for niche in 0..<settings.niches {
+            guard let index = Self.leader(of: niche, in: population) else {
+                leadership[niche] = nil
+                continue
+            }
+            let id = population.agents[index].id
+            let steps = leadership[niche].map { $0.agent == id ? $0.steps + 1 : 1 } ?? 1
+            leadership[niche] = (id, steps)
+            if steps >= Self.stableSteps { stable.insert(id) }
+        }
+        return stable.count
+    }
+
+    /// The active agent with the highest competence on `niche` among those with 3 or more
+    /// attempts there (the lower index on a tie), or nil.
+    static func leader(of niche: Int, in population: Population) -> Int? {
+        var best: Int?
+        for i in population.activeIndices where population.stats(i, niche).attempts >= 3 {
+            if best.map({ population.stats(i, niche).competence > population.stats($0, niche).competence }) ?? true { best = i }
+        }
+        return best
+    }
+
     private func report(codreamEvents: Int, routed: Int, lifecycleEvents: Int) -> StepReport {
         var perNiche = Array(repeating: (0, 0), count: settings.niches)
         var successes = 0
@@ -414,10 +447,7 @@ public struct ChamberEngine: Sendable {
             perNiche[state.task.niche].1 += 1
             successes += state.succeeded ? 1 : 0
         }
-        // One agent-major pass: each niche's leader, and each agent's share of successes
-        // on its best niche.
-        var leader = Array(repeating: -1, count: settings.niches)
-        var leaderCompetence = Array(repeating: -Double.infinity, count: settings.niches)
+        // Each agent's share of successes on its best niche.
         var shareSum = 0.0
         var shareCount = 0
         for i in population.activeIndices {
@@ -427,22 +457,19 @@ public struct ChamberEngine: Sendable {
                 tried += 1
                 total += Int(stats.successes)
                 most = max(most, Int(stats.successes))
-                if stats.attempts >= 3 && stats.competence > leaderCompetence[niche] {
-                    leaderCompetence[niche] = stats.competence
-                    leader[niche] = i
-                }
             }
             if tried >= 2 && total > 0 {
                 shareSum += Double(most) / Double(total)
                 shareCount += 1
             }
         }
-        let leaders = Set(leader.filter { $0 >= 0 })
+        let leaders = (0..<settings.niches).map { Self.leader(of: $0, in: population) }
         return StepReport(
             step: step, tasks: tasks.count, successes: successes,
             nicheAccuracy: perNiche.map { $0.1 == 0 ? nil : Double($0.0) / Double($0.1) },
             population: population.activeCount, insightsRouted: routed, codreamEvents: codreamEvents,
-            lifecycleEvents: lifecycleEvents, interventions: stepInterventions, specialists: leaders.count,
+            lifecycleEvents: lifecycleEvents, interventions: stepInterventions, specialists: Set(leaders.compactMap { $0 }).count, stableSpecialists: 0,
+            leaders: leaders.map { $0.map { population.agents[$0].id.rawValue } },
             concentration: shareCount == 0 ? 0 : shareSum / Double(shareCount),
             agentTurns: stepTurns, tokens: stepTokens,
             simulatedMilliseconds: Double(stepTokens) * SimulatedWorld.millisecondsPerToken)

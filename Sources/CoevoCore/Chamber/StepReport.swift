@@ -14,6 +14,12 @@ public struct StepReport: Hashable, Sendable, Codable {
     public var interventions: Int
     /// Distinct agents that lead at least one niche (top competence with 3+ attempts).
     public var specialists: Int
+    /// Distinct agents that have led the same niche for `ChamberEngine.stableSteps` steps
+    /// in a row: the measure of the niche specialists EvoChamber reports emerging (4-5
+    /// stable specialists from identical agents).
+    public var stableSpecialists: Int
+    /// Each niche's leader (an agent id; nil before any agent has 3 attempts there).
+    public var leaders: [Int?]
     /// Mean share of an agent's successes that fall on its best niche (agents with 2+
     /// niches tried): 1 is a pure specialist, 1/niches a perfect generalist.
     public var concentration: Double

@@ -220,7 +220,8 @@ public struct ProposerSolverEngine: ProtocolEngine {
             let solved = outcomes[t].filter(\.correct).count
             let k = outcomes[t].count
             let p = Double(solved) / Double(max(1, k))
-            var reward = settings.reward.reward(solved: solved, attempts: k)
+            // A readable task earns the format score on top (a format failure earns nothing).
+            var reward = settings.reward.reward(solved: solved, attempts: k) + settings.effectiveFormatScore
             if task.duplicate { reward *= 1 - settings.duplicatePenalty }
             let keep = !task.duplicate && ProposerReward.keeps(solved: solved, attempts: k, band: settings.band)
             rewards.append(reward)

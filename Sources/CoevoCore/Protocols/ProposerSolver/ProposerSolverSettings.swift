@@ -5,9 +5,15 @@ public struct ProposerSolverSettings: Hashable, Sendable {
     public var solvers = 4
     /// Tasks each proposer writes per round.
     public var tasksPerProposer = 2
-    /// Attempts per task (k): each by a different solver while there are enough.
-    public var attempts = 4
+    /// Attempts per task (k): each by a different solver while there are enough. R-Zero
+    /// samples 10: with k attempts a solve rate is a multiple of 1/k, and the default band
+    /// 0.3-0.8 keeps six values at k = 10 against two at k = 4.
+    public var attempts = 10
     public var reward = ProposerReward.rZero
+    /// Added to a readable proposal's reward (Dr. Zero's format score); nil: 0.1 under
+    /// `dr-zero`, 0 under the others.
+    public var formatScore: Double?
+    public var effectiveFormatScore: Double { formatScore ?? (reward == .drZero ? 0.1 : 0) }
     /// Tasks whose solve rate lies in this band are kept (exported as training tasks).
     public var band: ClosedRange<Double> = 0.3...0.8
     /// Category names (see `TaskCategory.builtIn`); they are the niches.
@@ -34,6 +40,7 @@ public struct ProposerSolverSettings: Hashable, Sendable {
         try require((1...100).contains(tasksPerProposer), "tasks_per_proposer", "must be between 1 and 100 (got \(tasksPerProposer))")
         try require((2...64).contains(attempts), "attempts", "must be between 2 and 64: a solve rate needs several attempts (got \(attempts))")
         try require(band.lowerBound >= 0 && band.upperBound <= 1, "band", "must lie within [0, 1]")
+        try require((0...1).contains(effectiveFormatScore), "format_score", "must be between 0 and 1 (got \(effectiveFormatScore))")
         try require(!categories.isEmpty, "categories", "must name at least one category")
         for name in categories {
             try require(TaskCategory.named(name) != nil, "categories",
@@ -52,6 +59,7 @@ extension ProposerSolverSettings: Decodable {
         case duplicateSimilarity = "duplicate_similarity"
         case duplicatePenalty = "duplicate_penalty"
         case maxTokens = "max_tokens"
+        case formatScore = "format_score"
         case proposerTemperature = "proposer_temperature"
         case solverTemperature = "solver_temperature"
     }
@@ -66,6 +74,7 @@ extension ProposerSolverSettings: Decodable {
         tasksPerProposer = try c.value(.tasksPerProposer, tasksPerProposer)
         attempts = try c.value(.attempts, attempts)
         reward = try c.choice(.reward, reward, noun: "reward", field: "proposer_solver.reward")
+        formatScore = try c.decodeIfPresent(Double.self, forKey: .formatScore)
         let bounds = try c.value(.band, [band.lowerBound, band.upperBound])
         guard bounds.count == 2, bounds[0] <= bounds[1] else {
             throw ConfigError(field: "proposer_solver.band", problem: "must be [low, high] with low <= high (got \(bounds))")
