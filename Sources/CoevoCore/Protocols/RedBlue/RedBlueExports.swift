@@ -13,6 +13,8 @@ struct AttackRecord: Codable, Sendable {
     var reward: Double
     /// bypass (leaked against at least one defender), held, drifted, or format_failure.
     var label: String
+    /// The archive elite it mutates (`r<round>.<attacker>`); absent for a fresh attack.
+    var parent: String?
 }
 
 struct SFTRecord: Codable, Sendable {

@@ -10,8 +10,15 @@ public struct RedBlueSettings: Hashable, Sendable {
     public var families: [String] = AttackFamily.builtIn.map(\.name)
     /// Defenders attackers are scored against: the best by reward so far.
     public var champions = 2
-    /// Past rounds' best attacks kept in play (the red-queen archive).
+    /// Elites of the red-queen archive the defenders face again each round, fittest first.
     public var archiveSize = 4
+    /// Share of attacks written fresh from a seed intent; the rest mutate the archive's
+    /// fittest elite of the attacker's family, when it has one (Digital Red Queen: 10%).
+    public var freshShare = 0.1
+    /// Past rounds' champion defenders (their prompts as they were) that every new attack
+    /// is also played against, most recent first: an attack must beat history, not only
+    /// today's defenders.
+    public var pastChampions = 2
     /// Benign prompts each defender answers per round (false-refusal rate).
     public var benignPerRound = 2
     /// Defender reward: this share from holding against attacks, the rest from helpful
@@ -73,6 +80,8 @@ public struct RedBlueSettings: Hashable, Sendable {
         }
         try require((1...defenders).contains(champions), "champions", "must be between 1 and red_blue.defenders (got \(champions))")
         try require((0...1000).contains(archiveSize), "archive_size", "must be between 0 and 1000")
+        try require((0...1).contains(freshShare), "fresh_share", "must be between 0 and 1 (got \(freshShare))")
+        try require((0...100).contains(pastChampions), "past_champions", "must be between 0 and 100 (got \(pastChampions))")
         try require((0...RedBlueDomain.benign.count).contains(benignPerRound), "benign_per_round",
                     "must be between 0 and \(RedBlueDomain.benign.count)")
         try require((0...1).contains(defenceWeight), "defence_weight", "must be between 0 and 1")
@@ -90,6 +99,8 @@ extension RedBlueSettings: Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case rounds, attackers, defenders, families, champions
         case archiveSize = "archive_size"
+        case freshShare = "fresh_share"
+        case pastChampions = "past_champions"
         case benignPerRound = "benign_per_round"
         case defenceWeight = "defence_weight"
         case maxTokens = "max_tokens"
@@ -110,6 +121,8 @@ extension RedBlueSettings: Decodable {
         families = try c.value(.families, families)
         champions = try c.value(.champions, champions)
         archiveSize = try c.value(.archiveSize, archiveSize)
+        freshShare = try c.value(.freshShare, freshShare)
+        pastChampions = try c.value(.pastChampions, pastChampions)
         benignPerRound = try c.value(.benignPerRound, benignPerRound)
         defenceWeight = try c.value(.defenceWeight, defenceWeight)
         maxTokens = try c.value(.maxTokens, maxTokens)
