@@ -116,6 +116,9 @@ import Testing
         settings.tasksPerStep = 1
         settings.evolution.teamSize = 3
         settings.evolution.structures = [.vote]
+        settings.evolution.heartbeats = HeartbeatSettings()
+        settings.evolution.heartbeats.reflectEvery = 0
+        settings.evolution.heartbeats.consolidateEvery = 0
         var engine = ChamberEngine(settings: settings)
         let answers = engine.beginStep()
         #expect(answers.count == 3 && answers.allSatisfy { $0.action == .answer })
@@ -146,4 +149,66 @@ import Testing
         #expect(engine.isFinished)
         #expect(engine.archive[0]?.map(\.text) == ["Check the last digit."])
     }
+
+    /// Heartbeats are turns on the model: each agent that reflects writes a note on its
+    /// latest attempt (the question, its answer, right or wrong), which it keeps; the
+    /// consolidation merges the lessons held on the busiest niche for everyone; their
+    /// tokens are charged to the step. Bad input tried: a consolidation reply with no
+    /// words, which is logged and changes nothing.
+    @Test func heartbeatsAreModelTurnsWhoseLessonsAreKept() throws {
+        var settings = ChamberSettings()
+        settings.backend = .model
+        settings.niches = 1
+        settings.agents = 3
+        settings.steps = 2
+        settings.tasksPerStep = 1
+        settings.evolution.teamSize = 3
+        settings.evolution.structures = [.vote]
+        settings.evolution.codream.maxDistilled = 0
+        settings.evolution.heartbeats.reflectEvery = 1
+        settings.evolution.heartbeats.consolidateEvery = 6
+        settings.evolution.heartbeats.pivotAfter = 0
+        var engine = ChamberEngine(settings: settings)
+        var answers = engine.beginStep()
+        let correct = answers[0].correctAnswer
+        var notes: [TurnRequest] = []
+        for request in answers {
+            notes += engine.complete(request, ChamberTurnPrompt.result(for: request, reply: request.agent == 1 ? "ANSWER: \(correct)" : "ANSWER: 7", tokens: 10))
+        }
+        #expect(notes.map(\.action) == [.note, .note, .note] && notes.map(\.agent) == [1, 2, 3])
+        let prompt = ChamberTurnPrompt.call(for: notes[1]).prompt
+        #expect(prompt.contains("Your latest attempt was on this question. Question: \(answers[0].question)\n") && prompt.contains("You answered 7, which was wrong."))
+        #expect(ChamberTurnPrompt.call(for: notes[0]).prompt.contains("which was right"))
+        for request in notes.reversed() {
+            _ = engine.complete(request, ChamberTurnPrompt.result(for: request, reply: "- lesson of a\(request.agent)", tokens: 20))
+        }
+        let first = try #require(engine.reports.last)
+        #expect(first.agentTurns == 6 && first.tokens == 3 * 10 + 3 * 20, "the notes are turns, charged")
+        for agent in engine.population.agents {
+            #expect(agent.insights[0]?.map(\.text) == ["lesson of \(agent.id)"], "a note is its writer's own")
+        }
+        #expect(engine.takeEvents().filter { $0.kind == .chamber("reflect") }.count == 3)
+        // Step 2: each agent's prompt carries its note; the sixth evaluation fires the
+        // consolidation, by the strongest agent (a1) over the three notes.
+        answers = engine.beginStep()
+        #expect(answers.allSatisfy { $0.insights == ["lesson of a\($0.agent)"] })
+        var heartbeats: [TurnRequest] = []
+        for request in answers {
+            heartbeats += engine.complete(request, ChamberTurnPrompt.result(for: request, reply: "ANSWER: 7", tokens: 10))
+        }
+        let consolidate = try #require(heartbeats.first { $0.action == .consolidate })
+        #expect(heartbeats.count == 4 && consolidate.agent == 1 && consolidate.count == 3)
+        #expect(Set(consolidate.othersAnswers) == ["lesson of a1", "lesson of a2", "lesson of a3"])
+        for request in heartbeats {
+            let reply = request.action == .consolidate ? "Read twice.\nCheck the sign." : "..."
+            _ = engine.complete(request, ChamberTurnPrompt.result(for: request, reply: reply, tokens: 5))
+        }
+        #expect(engine.isFinished)
+        for agent in engine.population.agents {
+            #expect(agent.insights[0]?.map(\.text) == ["lesson of \(agent.id)", "Read twice.", "Check the sign."])
+        }
+        // The notes of step 2 had no words: each is a logged failure, nothing kept.
+        #expect(engine.takeEvents().filter { $0.kind == .chamber("heartbeat_failure") }.count == 3)
+    }
 }
+

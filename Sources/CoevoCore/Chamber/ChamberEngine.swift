@@ -6,7 +6,9 @@ import Foundation
 /// is done it updates the statistics, runs CODREAM on failed or split teams (every
 /// member reflects on the task, the answers and the outcome; then the member strongest on
 /// the niche distils from all of it), routes the insights, runs the lifecycle check and
-/// closes with a `StepReport`. Results are applied in task order whatever order they arrive in, and
+/// closes with a `StepReport`. Heartbeats that fired during the teamwork are turns too,
+/// made beside the reflections: an agent's note on its latest attempt (reflect), and the
+/// strongest agent merging the pool's lessons on its busiest niche (consolidate). Results are applied in task order whatever order they arrive in, and
 /// every turn's randomness is its own, so a seed replays the same evolution in process
 /// and over workers.
 public struct ChamberEngine: Sendable {
@@ -63,6 +65,17 @@ public struct ChamberEngine: Sendable {
     private var leadership: [Int: (agent: AgentID, steps: Int)] = [:]
     /// Steps in a row an agent must lead a niche to count as a stable specialist.
     public static let stableSteps = 5
+    /// Reflect heartbeats that fired this step: each agent's first, with the attempt it
+    /// looks back on; and whether the pool's consolidation fired.
+    private var reflectAsks: [Int: (niche: Int, task: Int, answer: String, right: Bool)] = [:]
+    private var consolidateAsked = false
+    /// Heartbeat turns of this step, by agent index (a consolidation under its producer's
+    /// index too, told apart by `round`), and their results until the phase completes.
+    private var heartbeatTurns: [TurnRequest] = []
+    private var heartbeatResults: [TurnRequest: String] = [:]
+    /// Heartbeat turns' task ids lie past every real task's, one per step.
+    static let heartbeatTask = 1 << 40
+    static let noteRound = codreamRound + 2, consolidateRound = codreamRound + 3
 
     public init(settings: ChamberSettings) {
         self.settings = settings
@@ -155,10 +168,20 @@ public struct ChamberEngine: Sendable {
             tasks[index] = state
             return openTasks == 0 ? finishTeamwork() : next
         case .reflect:
-            guard request.action == .reflect, let index = taskIndex[request.task] else { return [] }
-            tasks[index].reflections[request.member] = result.text
+            switch request.action {
+            case .reflect:
+                guard let index = taskIndex[request.task] else { return [] }
+                tasks[index].reflections[request.member] = result.text
+            case .note, .consolidate:
+                guard heartbeatTurns.contains(request) else { return [] }
+                heartbeatResults[request] = result.text
+            default:
+                return []
+            }
             codreamPending -= 1
-            return codreamPending == 0 ? distil() : []
+            guard codreamPending == 0 else { return [] }
+            applyHeartbeats()
+            return distil()
         case .distil:
             guard request.action == .distil else { return [] }
             distilled[request.task] = result.text
@@ -238,11 +261,14 @@ public struct ChamberEngine: Sendable {
             note("team",
                 "task \(state.task.id) niche \(niche): \(state.structure.rawValue) by \(ids.joined(separator: ",")) (anchor first); \(success ? "solved" : "failed")")
             for (member, answer) in answered {
-                evaluate(state.members[member], niche: niche, success: answer == state.task.correctAnswer)
+                evaluate(state.members[member], niche: niche, success: answer == state.task.correctAnswer,
+                         task: state.task.id, answer: answer)
             }
             if state.structure == .review, state.members.count > 1 {
                 let anchorWrong = state.answers[0] != state.task.correctAnswer
-                evaluate(state.members[1], niche: niche, success: (state.critique == "wrong") == anchorWrong)
+                let right = (state.critique == "wrong") == anchorWrong
+                evaluate(state.members[1], niche: niche, success: right, task: state.task.id,
+                         answer: "the critique '\(state.critique)' of a teammate's answer")
             }
             if settings.evolution.codream.maxDistilled > 0,
                let trigger = Codream.trigger(teamSucceeded: success, memberAnswers: answered.map(\.1)) {
@@ -260,14 +286,97 @@ public struct ChamberEngine: Sendable {
                      "task \(state.task.id) niche \(niche) \(trigger.rawValue); producer \(population.agents[producer].id)")
             }
         }
-        guard tasks.contains(where: { $0.producer != nil }) else {
-            finishStep(codreamEvents: 0, routed: 0)
-            return []
-        }
+        heartbeatTurns = heartbeatRequests()
+        codreamRequests += heartbeatTurns
         guard !codreamRequests.isEmpty else { return distil() }
         phase = .reflect
         codreamPending = codreamRequests.count
         return codreamRequests
+    }
+
+    // MARK: Heartbeats
+
+    /// The heartbeats that fired this step as turns (agents in index order, then the
+    /// consolidation); clears what fired.
+    private mutating func heartbeatRequests() -> [TurnRequest] {
+        defer {
+            reflectAsks = [:]
+            consolidateAsked = false
+            heartbeatResults = [:]
+        }
+        var out: [TurnRequest] = []
+        for index in reflectAsks.keys.sorted() where population.agents[index].status == .active {
+            let ask = reflectAsks[index]!
+            let task = tasks[taskIndex[ask.task]!].task
+            out.append(turn(.note, by: index, niche: ask.niche, round: Self.noteRound, task: task, count: 1,
+                            ownAnswer: ask.answer, outcome: ask.right ? "right" : "wrong"))
+        }
+        if consolidateAsked, let (niche, lessons) = population.busiestNiche(reading: PoolHeartbeats.consolidateReads),
+           let strongest = population.strongest(on: niche), let task = tasks.last(where: { $0.task.niche == niche })?.task {
+            out.append(turn(.consolidate, by: strongest, niche: niche, round: Self.consolidateRound, task: task,
+                            count: PoolHeartbeats.skillsKept, lessons: lessons))
+        }
+        return out
+    }
+
+    /// A heartbeat turn of agent `index` on `niche`, about `task` (the attempt a note looks
+    /// back on; for a consolidation, the niche's latest question, to say what it is about).
+    private func turn(_ action: TurnAction, by index: Int, niche: Int, round: Int, task: SimulatedTask, count: Int,
+                      ownAnswer: String = "", outcome: String = "", lessons: [String] = []) -> TurnRequest {
+        let agent = population.agents[index]
+        let held = agent.insights[niche] ?? []
+        return TurnRequest(
+            worldSeed: settings.seed, task: Self.heartbeatTask + step, round: round, member: index, agent: agent.id.rawValue,
+            action: action, niche: niche, difficulty: task.difficulty, correctAnswer: task.correctAnswer,
+            skill: world.skill(agent.id, niche: niche), insightQualities: held.compactMap(\.simulatedQuality),
+            ownAnswer: ownAnswer, othersAnswers: lessons, count: count, question: task.question,
+            insights: settings.backend == .model ? held.map(\.text) : [], outcome: outcome)
+    }
+
+    /// Applies the heartbeat turns' lessons in turn order, whatever order they came back
+    /// in: a note to its writer, a consolidation's skills to every active agent.
+    private mutating func applyHeartbeats() {
+        for turn in heartbeatTurns {
+            guard let text = heartbeatResults[turn] else { continue }
+            let id = population.agents[turn.member].id
+            let given = lessons(in: text, niche: turn.niche, producer: id, event: 0, limit: turn.count, source: "\(turn.action.rawValue) of \(id)")
+            guard !given.isEmpty else {
+                note("heartbeat_failure", "\(turn.action.rawValue) of \(id) on niche \(turn.niche): no lesson in the reply")
+                continue
+            }
+            let recipients = turn.action == .note ? [turn.member] : population.activeIndices
+            for recipient in recipients {
+                Codream.deliver(given, to: recipient, niche: turn.niche, limit: settings.evolution.codream.maxInsightsPerNiche,
+                                population: &population)
+            }
+            note(turn.action == .note ? "reflect" : "consolidate",
+                 "\(id) on niche \(turn.niche) -> \(turn.action == .note ? "itself" : "all \(recipients.count)"): "
+                 + given.map(\.text).joined(separator: " | "))
+        }
+        heartbeatTurns = []
+    }
+
+    /// Insights from a turn's lines, at most `limit`: on a model, the lines with a letter
+    /// in them; on the simulator, lines naming a lesson (others are logged as unparsed).
+    private mutating func lessons(in text: String, niche: Int, producer: AgentID, event: Int, limit: Int, source: String) -> [Insight] {
+        var out: [Insight] = []
+        for line in text.split(separator: "\n") where out.count < limit {
+            let quality: Double?
+            if settings.backend == .model {
+                guard line.contains(where: \.isLetter) else { continue }
+                quality = nil
+            } else {
+                guard let lesson = SimulatedWorld.lesson(inText: String(line)) else {
+                    note("insight_unparsed", "\(source): '\(line)'")
+                    continue
+                }
+                quality = SimulatedWorld.lessonQuality(worldSeed: settings.seed, niche: niche, lesson: lesson)
+            }
+            out.append(Insight(id: nextInsightID, text: String(line), niche: niche, producer: producer, event: event,
+                               simulatedQuality: quality))
+            nextInsightID += 1
+        }
+        return out
     }
 
     /// CODREAM's second phase: each event's producer distils, seeing the task, every
@@ -275,6 +384,7 @@ public struct ChamberEngine: Sendable {
     /// words are kept in the event log as the members' notes.
     private mutating func distil() -> [TurnRequest] {
         var requests: [TurnRequest] = []
+        defer { if requests.isEmpty { finishCodream() } }
         for state in tasks {
             guard let producer = state.producer else { continue }
             for (member, text) in state.reflections.enumerated() {
@@ -302,8 +412,9 @@ public struct ChamberEngine: Sendable {
                 : "the team answered \(final ?? "nothing"), which is wrong; the right answer is \(correct)"
     }
 
-    /// Records one member's outcome: competence, insight utility, heartbeats.
-    private mutating func evaluate(_ index: Int, niche: Int, success: Bool) {
+    /// Records one member's outcome on `task` (what it answered): competence, insight
+    /// utility, heartbeats.
+    private mutating func evaluate(_ index: Int, niche: Int, success: Bool, task: Int, answer: String) {
         // Every insight held on the niche is in the turn's prompt (and in the simulator's).
         let predicted = population.stats(index, niche).competence
         population.record(index, niche: niche, success: success, alpha: settings.evolution.ewmaAlpha)
@@ -319,8 +430,10 @@ public struct ChamberEngine: Sendable {
                 note("pivot", "\(id) on niche \(niche)")
             case .custom(let name):
                 note("heartbeat", "\(name) for \(intervention.agent.map(\.description) ?? "pool")")
-            case .reflect, .consolidate:
-                break  // costed as turns by agent backends; counted here
+            case .reflect:
+                if reflectAsks[index] == nil { reflectAsks[index] = (niche, task, answer, success) }
+            case .consolidate:
+                consolidateAsked = true
             }
         }
     }
@@ -336,27 +449,8 @@ public struct ChamberEngine: Sendable {
             let event = nextCodreamEvent
             nextCodreamEvent += 1
             eventsThisStep += 1
-            var insights: [Insight] = []
-            for line in text.split(separator: "\n") {
-                let quality: Double?
-                if settings.backend == .model {
-                    // A model's lesson is its text; how much it helps shows in utility.
-                    guard insights.count < settings.evolution.codream.maxDistilled,
-                          !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
-                    quality = nil
-                } else {
-                    quality = SimulatedWorld.lesson(inText: String(line)).map {
-                        SimulatedWorld.lessonQuality(worldSeed: settings.seed, niche: niche, lesson: $0)
-                    }
-                    guard quality != nil else {
-                        note("insight_unparsed", "event \(event): '\(line)'")
-                        continue
-                    }
-                }
-                insights.append(Insight(id: nextInsightID, text: String(line), niche: niche,
-                                        producer: population.agents[producer].id, event: event, simulatedQuality: quality))
-                nextInsightID += 1
-            }
+            let insights = lessons(in: text, niche: niche, producer: population.agents[producer].id, event: event,
+                                   limit: settings.evolution.codream.maxDistilled, source: "event \(event)")
             archive[niche, default: []].append(contentsOf: insights)
             let deliveries = Codream.route(insights, producer: producer, snapshot: snapshots[niche]!,
                                            population: population, settings: settings.evolution.codream)

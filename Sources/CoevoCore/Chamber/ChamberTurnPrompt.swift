@@ -41,6 +41,16 @@ public enum ChamberTurnPrompt {
                 seen += "\nTheir reflections:\n" + request.reflections.map { "- \($0)" }.joined(separator: "\n")
             }
             prompt = seen + "\nWrite at most \(max(1, request.count)) short lesson(s), one per line, that would help solve questions like this one."
+        case .note:
+            prompt = """
+                Your latest attempt was on this question. \(question)
+                You answered \(request.ownAnswer.isEmpty ? "nothing" : request.ownAnswer), which was \(request.outcome).
+                What worked and what did not? Write one short lesson for your next attempts.
+                """
+        case .consolidate:
+            prompt = "Lessons your team holds on questions like this one (\(question)):\n"
+                + request.othersAnswers.map { "- \($0)" }.joined(separator: "\n")
+                + "\nMerge them into at most \(max(1, request.count)) short, general lessons, one per line."
         }
         return (system, prompt)
     }
@@ -53,7 +63,7 @@ public enum ChamberTurnPrompt {
             return TurnResult(text: reply.lowercased().contains("wrong") ? "wrong" : "ok", tokens: tokens)
         case .reflect:
             return TurnResult(text: CodreamCase.reflection(in: reply) ?? "", tokens: tokens)
-        case .distil:
+        case .distil, .note, .consolidate:
             let lessons = reply.split(whereSeparator: \.isNewline).map(Self.withoutBullet).filter { !$0.isEmpty }
             return TurnResult(text: lessons.joined(separator: "\n"), tokens: tokens)
         }

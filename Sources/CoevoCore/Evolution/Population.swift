@@ -120,6 +120,34 @@ public struct Population: Sendable {
     }
 
     /// Takes an agent out of play (pruned or merged); it stays for lineage.
+    /// The niche on which the active agents hold the most distinct lessons (the lowest
+    /// niche on a tie), with up to `reading` of them, most useful first; nil when no niche
+    /// has two. What a consolidation merges.
+    public func busiestNiche(reading: Int) -> (niche: Int, lessons: [String])? {
+        var best: (niche: Int, lessons: [String])?
+        var bestCount = 1
+        for niche in 0..<nicheCount {
+            var all: [Insight] = []
+            for agent in activeIndices { all += agents[agent].insights[niche] ?? [] }
+            all.sort { a, b in a.utility != b.utility ? a.utility > b.utility : a.id > b.id }
+            var seen = Set<String>()
+            let held = all.map(\.text).filter { seen.insert($0).inserted }
+            if held.count > bestCount {
+                bestCount = held.count
+                best = (niche, Array(held.prefix(reading)))
+            }
+        }
+        return best
+    }
+
+    /// The active agent with the highest competence on `niche` (the earliest on a tie).
+    public func strongest(on niche: Int) -> Int? {
+        activeIndices.max { a, b in
+            let x = stats(a, niche).competence, y = stats(b, niche).competence
+            return x != y ? x < y : a > b
+        }
+    }
+
     public mutating func retire(_ index: Int, as status: Agent.Status) {
         agents[index].status = status
         if let position = activeIndices.firstIndex(of: index) { activeIndices.remove(at: position) }

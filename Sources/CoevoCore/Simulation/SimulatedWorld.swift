@@ -24,10 +24,13 @@ import Foundation
 /// answers again.
 ///
 /// **Distilling.** A producer writes `count` insights; each is the best of `1 + round(2 *
-/// sigmoid(s))` lessons drawn at random, so strong producers write better lessons.
+/// sigmoid(s))` lessons drawn at random, so strong producers write better lessons. A
+/// heartbeat *note* is one lesson drawn the same way. A *consolidation* keeps the `count`
+/// best of the lessons it is shown.
 ///
 /// **Costs.** Tokens per turn: answer 300, critique 200, revise 250, reflect 150, distil
-/// 400 per insight; latency 0.02 ms a token (reported, never slept).
+/// 400 per insight, note 150, consolidate 400; latency 0.02 ms a token (reported, never
+/// slept).
 ///
 /// Every draw comes from a generator seeded by the turn's own identity (world seed, task,
 /// round, member), so the same seed gives the same evolution in process or over workers,
@@ -46,7 +49,7 @@ public struct SimulatedWorld: Sendable {
     }
 
     public static let tokensPerTurn: [TurnAction: Int] = [
-        .answer: 300, .critique: 200, .revise: 250, .reflect: 150, .distil: 400,
+        .answer: 300, .critique: 200, .revise: 250, .reflect: 150, .distil: 400, .note: 150, .consolidate: 400,
     ]
     public static let millisecondsPerToken = 0.02
 
@@ -130,7 +133,16 @@ public struct SimulatedWorld: Sendable {
             return TurnResult(text: request.ownAnswer, tokens: tokens)
         case .reflect:
             return TurnResult(text: "", tokens: tokens)
-        case .distil:
+        case .consolidate:
+            let held = Set(request.othersAnswers.compactMap(lesson(inText:)))
+            let best = held.sorted {
+                let x = lessonQuality(worldSeed: request.worldSeed, niche: request.niche, lesson: $0)
+                let y = lessonQuality(worldSeed: request.worldSeed, niche: request.niche, lesson: $1)
+                return x != y ? x > y : $0 < $1
+            }
+            return TurnResult(text: best.prefix(request.count).map { "niche \(request.niche) lesson \($0)" }.joined(separator: "\n"),
+                              tokens: tokens)
+        case .distil, .note:
             let draws = 1 + Int((2 * sigmoid(request.skill)).rounded())
             var lessons: [Int] = []
             for _ in 0..<request.count {

@@ -3,6 +3,9 @@
 /// any worker or in process.
 public enum TurnAction: String, CaseIterable, Hashable, Sendable, Codable {
     case answer, critique, revise, reflect, distil
+    /// Heartbeats: an agent's note to itself on its latest attempt (CORAL's reflect), and
+    /// the strongest agent merging the pool's lessons into skills for all (consolidate).
+    case note, consolidate
 }
 
 public struct TurnRequest: Hashable, Sendable, Codable {

@@ -109,7 +109,8 @@ struct PoolHeartbeats: Sendable {
                     """, Pending(ask: ask, agent: agent, niche: latest.niche, forPool: false))
             }
         }
-        if !poolAsks.isEmpty, let (niche, lessons) = busiestNiche(pool), let strongest = strongest(pool, niche: niche) {
+        if !poolAsks.isEmpty, let (niche, lessons) = pool.population.busiestNiche(reading: Self.consolidateReads),
+           let strongest = pool.population.strongest(on: niche) {
             let listed = lessons.map { "- \($0)" }.joined(separator: "\n")
             for ask in poolAsks {
                 let question: String
@@ -144,34 +145,6 @@ struct PoolHeartbeats: Sendable {
     /// marker, at most `skillsKept`.
     static func skills(in reply: String) -> [String] {
         ReplyFormat.markedLines("skill:", in: reply, limit: skillsKept)
-    }
-
-    /// The niche on which the active agents hold the most lessons (distinct texts, the
-    /// lowest niche on a tie), with up to `consolidateReads` of them, most useful first;
-    /// nil when no niche has two.
-    private func busiestNiche(_ pool: AgentPool) -> (niche: Int, lessons: [String])? {
-        var best: (niche: Int, lessons: [String])?
-        var bestCount = 1
-        for niche in pool.nicheNames.indices {
-            var all: [Insight] = []
-            for agent in pool.active { all += pool.agent(agent).insights[niche] ?? [] }
-            all.sort { a, b in a.utility != b.utility ? a.utility > b.utility : a.id > b.id }
-            var seen = Set<String>()
-            let held = all.map(\.text).filter { seen.insert($0).inserted }
-            if held.count > bestCount {
-                bestCount = held.count
-                best = (niche, Array(held.prefix(Self.consolidateReads)))
-            }
-        }
-        return best
-    }
-
-    /// The active agent with the highest competence on `niche` (the earliest on a tie).
-    private func strongest(_ pool: AgentPool, niche: Int) -> Int? {
-        pool.active.max { a, b in
-            let x = pool.population.stats(a, niche).competence, y = pool.population.stats(b, niche).competence
-            return x != y ? x < y : a > b
-        }
     }
 
     /// One summary line: interventions applied per pool, by kind.
