@@ -24,6 +24,9 @@ struct AblateCommand: ParsableCommand {
     @Option(help: "Seeds per mode: run.seed, run.seed + 1, ...")
     var seeds = 5
 
+    @Flag(help: "Turn the heartbeats off (reflect, consolidate, pivot) to isolate CODREAM: an agent's own notes also carry lessons, and can hide what routing does.")
+    var withoutHeartbeats = false
+
     @Option(help: "CSV output path (default: ablation-<run name>.csv).")
     var csv: String?
 
@@ -61,6 +64,11 @@ struct AblateCommand: ParsableCommand {
                 var settings = base
                 settings.seed = base.seed + UInt64(k)
                 settings.evolution.codream.routing = mode
+                if withoutHeartbeats {
+                    settings.evolution.heartbeats.reflectEvery = 0
+                    settings.evolution.heartbeats.consolidateEvery = 0
+                    settings.evolution.heartbeats.pivotAfter = 0
+                }
                 var engine = ChamberEngine(settings: settings)
                 while !engine.isFinished { engine.runStepInProcess() }
                 let late = engine.reports.suffix(max(1, engine.reports.count / 2))
