@@ -111,6 +111,17 @@ import Testing
         #expect(throws: ConfigError.self) { try settings.validate() }
     }
 
+    /// How a distillation is read. Bad input tried: prose with no marker and no list, a
+    /// list that echoes the prompt's answer lines, markdown, a wordless item.
+    @Test func distilledInsightsAreMarkedLinesElseListItems() {
+        #expect(CodreamCase.insights(in: "Sure.\nINSIGHT: carry the one\n1. not this\ninsight: check by subtracting", limit: 3)
+                == ["carry the one", "check by subtracting"])
+        #expect(CodreamCase.insights(in: "Tips:\n1. **Read** the task twice.\n- a2: 48 (wrong)\n2) ...\n* Check the sign.\n- Four", limit: 2)
+                == ["Read the task twice.", "Check the sign."])
+        #expect(CodreamCase.insights(in: "The answer to 7 x 6 is 42, which the team found hard.", limit: 3).isEmpty)
+        #expect(CodreamCase.insights(in: "INSIGHT: a\nINSIGHT: b\nINSIGHT: c\nINSIGHT: d", limit: 3) == ["a", "b", "c"])
+    }
+
     @Test func aRoutedLessonReachesTheWeakSolversNextPrompt() {
         var engine = ProposerSolverEngine(settings: Self.settings(rounds: 2), evolution: .withoutCalls)
         var calls = Self.answer(&engine, engine.start()) { call in

@@ -67,10 +67,28 @@ struct CodreamCase: Sendable {
         return line.flatMap(ReplyFormat.note)
     }
 
-    /// The insights in a distillation: the text after `INSIGHT:` on each line that has
-    /// the marker, at most `limit` (strict, as skills are).
+    /// The insights in a distillation, at most `limit`: the text after `INSIGHT:` on each
+    /// line that has the marker; without any, the reply's list items ("1.", "-", "*"),
+    /// which is how small models write a list of insights (SmolLM2 almost never writes
+    /// the marker), minus items that echo the prompt's `- a1: ...` lines. Prose without
+    /// either is no insight: it is mostly the task retold.
     static func insights(in reply: String, limit: Int) -> [String] {
-        ReplyFormat.markedLines("insight:", in: reply, limit: limit)
+        let marked = ReplyFormat.markedLines("insight:", in: reply, limit: limit)
+        guard marked.isEmpty else { return marked }
+        let items = reply.split(whereSeparator: \.isNewline).compactMap { line -> String? in
+            let line = line.trimmingCharacters(in: .whitespaces)
+            let item = ChamberTurnPrompt.withoutBullet(Substring(line))
+            guard item.count < line.count, !Self.echoesAnAnswer(item) else { return nil }
+            return ReplyFormat.note(item.replacingOccurrences(of: "**", with: ""))
+        }
+        return Array(items.prefix(limit))
+    }
+
+    /// "a1: 42 (correct)": a line of the prompt's answer list, repeated back.
+    private static func echoesAnAnswer(_ item: String) -> Bool {
+        guard let colon = item.firstIndex(of: ":") else { return false }
+        let head = item[..<colon].lowercased()
+        return head.first == "a" && head.dropFirst().allSatisfy(\.isNumber) && head.count > 1
     }
 }
 
