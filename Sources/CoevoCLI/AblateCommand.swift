@@ -44,6 +44,9 @@ struct AblateCommand: ParsableCommand {
         var agentTurns: Int
     }
 
+    @Option(help: "Also write a phase diagram (SVG, plus a CSV beside it): the paired accuracy difference of the first two --routing modes over distraction 0-0.3 x correlation 0-0.8, the simulator's context and error-correlation parameters across their literature ranges.")
+    var phase: String?
+
     func run() throws {
         let (experiment, _) = try loadConfig(config)
         guard let base = experiment.chamberSettings else {
@@ -57,52 +60,18 @@ struct AblateCommand: ParsableCommand {
             modes.append(mode)
         }
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
+        guard phase == nil || modes.count >= 2 else { throw ValidationError("--phase compares the first two --routing modes: name at least two") }
 
         var rows: [Row] = []
         for mode in modes {
             for k in 0..<seeds {
-                var settings = base
-                settings.seed = base.seed + UInt64(k)
-                settings.evolution.codream.routing = mode
-                if withoutHeartbeats {
-                    settings.evolution.heartbeats.reflectEvery = 0
-                    settings.evolution.heartbeats.consolidateEvery = 0
-                    settings.evolution.heartbeats.pivotAfter = 0
-                }
-                var engine = ChamberEngine(settings: settings)
-                while !engine.isFinished { engine.runStepInProcess() }
-                let late = engine.reports.suffix(max(1, engine.reports.count / 2))
-                let accuracy = Double(late.reduce(0) { $0 + $1.successes }) / Double(late.reduce(0) { $0 + $1.tasks })
-                let last = engine.reports.last!
-                rows.append(Row(mode: mode, seed: settings.seed, accuracy: accuracy, specialists: last.specialists,
-                                stableSpecialists: last.stableSpecialists, concentration: last.concentration,
-                                insightsRouted: engine.reports.reduce(0) { $0 + $1.insightsRouted },
-                                codreamEvents: engine.reports.reduce(0) { $0 + $1.codreamEvents },
-                                population: last.population, tokens: engine.reports.reduce(0) { $0 + $1.tokens },
-                                agentTurns: engine.reports.reduce(0) { $0 + $1.agentTurns }))
+                let row = runOnce(base, mode: mode, seed: base.seed + UInt64(k))
+                rows.append(row)
                 FileHandle.standardError.write(Data(String(format: "ablate: %@ seed %llu: accuracy %.3f\n",
-                                                           mode.rawValue, settings.seed, accuracy).utf8))
+                                                           mode.rawValue, row.seed, row.accuracy).utf8))
             }
         }
-
-        // Deliveries: insights handed to agents per CODREAM event. Tokens per turn: what an
-        // agent turn costs (insights in the prompt included), so accuracy per 1k tokens a
-        // turn says what the routing buys for what it costs.
-        print("routing      accuracy (mean ± sd)  deliveries/event  tokens/turn  accuracy per 1k tok/turn  specialists (stable)  concentration  population")
-        for mode in modes {
-            let group = rows.filter { $0.mode == mode }
-            let accuracies = group.map(\.accuracy)
-            let mean = accuracies.reduce(0, +) / Double(accuracies.count)
-            let sd = (accuracies.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, accuracies.count - 1))).squareRoot()
-            func avg(_ f: (Row) -> Double) -> Double { group.map(f).reduce(0, +) / Double(group.count) }
-            let deliveries = avg { Double($0.insightsRouted) / Double(max(1, $0.codreamEvents)) }
-            let perTurn = avg { Double($0.tokens) / Double(max(1, $0.agentTurns)) }
-            print(mode.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
-                  + String(format: " %.3f ± %.3f        %8.2f          %7.1f      %8.3f                  %6.1f (%4.1f)       %6.3f        %5.1f",
-                           mean, sd, deliveries, perTurn, mean / max(0.001, perTurn / 1000),
-                           avg { Double($0.specialists) }, avg { Double($0.stableSpecialists) }, avg(\.concentration),
-                           avg { Double($0.population) }))
-        }
+        printTable(rows, modes: modes)
         let path = csv ?? "ablation-\(experiment.run.name).csv"
         var text = "routing,seed,accuracy,specialists,stable_specialists,concentration,insights_routed,codream_events,population,tokens,agent_turns\n"
         for r in rows {
@@ -111,5 +80,84 @@ struct AblateCommand: ParsableCommand {
         }
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         print("wrote \(path) (\(rows.count) runs)")
+        if let phase { try writePhaseDiagram(base, modes: (modes[0], modes[1]), to: phase) }
+    }
+
+    /// One run of the chamber under `mode` and `seed`, in process.
+    func runOnce(_ base: ChamberSettings, mode: RoutingMode, seed: UInt64) -> Row {
+        var settings = base
+        settings.seed = seed
+        settings.evolution.codream.routing = mode
+        if withoutHeartbeats {
+            settings.evolution.heartbeats.reflectEvery = 0
+            settings.evolution.heartbeats.consolidateEvery = 0
+            settings.evolution.heartbeats.pivotAfter = 0
+        }
+        var engine = ChamberEngine(settings: settings)
+        while !engine.isFinished { engine.runStepInProcess() }
+        let late = engine.reports.suffix(max(1, engine.reports.count / 2))
+        let accuracy = Double(late.reduce(0) { $0 + $1.successes }) / Double(late.reduce(0) { $0 + $1.tasks })
+        let last = engine.reports.last!
+        return Row(mode: mode, seed: seed, accuracy: accuracy, specialists: last.specialists,
+                   stableSpecialists: last.stableSpecialists, concentration: last.concentration,
+                   insightsRouted: engine.reports.reduce(0) { $0 + $1.insightsRouted },
+                   codreamEvents: engine.reports.reduce(0) { $0 + $1.codreamEvents },
+                   population: last.population, tokens: engine.reports.reduce(0) { $0 + $1.tokens },
+                   agentTurns: engine.reports.reduce(0) { $0 + $1.agentTurns })
+    }
+
+    /// The table: per mode, accuracy with its 95% confidence interval, and the paired
+    /// difference from the last mode (by default `none`) over the same seeds.
+    func printTable(_ rows: [Row], modes: [RoutingMode]) {
+        // Deliveries: insights handed to agents per CODREAM event. Tokens per turn: what an
+        // agent turn costs (insights in the prompt included), so accuracy per 1k tokens a
+        // turn says what the routing buys for what it costs.
+        let reference = modes.last!
+        let baseline = rows.filter { $0.mode == reference }.map(\.accuracy)
+        print("routing      accuracy [95% CI]       vs \(reference.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) [95% CI]   deliveries/event  tokens/turn  acc per 1k tok/turn  specialists (stable)  population")
+        for mode in modes {
+            let group = rows.filter { $0.mode == mode }
+            let accuracy = PairedStatistics(group.map(\.accuracy))
+            let difference = PairedStatistics(zip(group.map(\.accuracy), baseline).map { $0 - $1 })
+            func avg(_ f: (Row) -> Double) -> Double { group.map(f).reduce(0, +) / Double(group.count) }
+            let deliveries = avg { Double($0.insightsRouted) / Double(max(1, $0.codreamEvents)) }
+            let perTurn = avg { Double($0.tokens) / Double(max(1, $0.agentTurns)) }
+            print(mode.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
+                  + String(format: " %.3f [%.3f, %.3f]   %+.3f [%+.3f, %+.3f]   %8.2f          %7.1f      %8.3f             %6.1f (%4.1f)       %5.1f",
+                           accuracy.mean, accuracy.low, accuracy.high, difference.mean, difference.low, difference.high,
+                           deliveries, perTurn, accuracy.mean / max(0.001, perTurn / 1000),
+                           avg { Double($0.specialists) }, avg { Double($0.stableSpecialists) }, avg { Double($0.population) }))
+        }
+    }
+
+    /// The phase diagram: for each (distraction, correlation) cell, the paired accuracy
+    /// difference `first - second` over the seeds, as an SVG heat map and a CSV.
+    func writePhaseDiagram(_ base: ChamberSettings, modes: (RoutingMode, RoutingMode), to path: String) throws {
+        let distractions = [0, 0.075, 0.15, 0.225, 0.3], correlations = [0, 0.2, 0.4, 0.6, 0.8]
+        var cells: [PhaseDiagram.Cell] = []
+        var csvText = "distraction,correlation,\(modes.0.rawValue),\(modes.1.rawValue),difference,low,high\n"
+        for correlation in correlations {
+            for distraction in distractions {
+                var settings = base
+                settings.simulator.distraction = distraction
+                settings.simulator.correlation = correlation
+                let first = (0..<seeds).map { runOnce(settings, mode: modes.0, seed: base.seed + UInt64($0)).accuracy }
+                let second = (0..<seeds).map { runOnce(settings, mode: modes.1, seed: base.seed + UInt64($0)).accuracy }
+                let difference = PairedStatistics(zip(first, second).map { $0 - $1 })
+                cells.append(PhaseDiagram.Cell(x: distraction, y: correlation, value: difference.mean,
+                                               significant: difference.low > 0 || difference.high < 0))
+                csvText += String(format: "%.3f,%.2f,%.4f,%.4f,%.4f,%.4f,%.4f\n", distraction, correlation,
+                                  first.reduce(0, +) / Double(seeds), second.reduce(0, +) / Double(seeds),
+                                  difference.mean, difference.low, difference.high)
+                FileHandle.standardError.write(Data(String(format: "phase: distraction %.3f correlation %.2f: %+.3f\n",
+                                                           distraction, correlation, difference.mean).utf8))
+            }
+        }
+        let svg = PhaseDiagram.svg(cells, title: "accuracy, \(modes.0.rawValue) minus \(modes.1.rawValue) (\(seeds) paired seeds)",
+                                   xLabel: "distraction per irrelevant lesson (logit)", yLabel: "error correlation by shared memory")
+        try svg.write(toFile: path, atomically: true, encoding: .utf8)
+        let csvPath = (path.hasSuffix(".svg") ? String(path.dropLast(4)) : path) + ".csv"
+        try csvText.write(toFile: csvPath, atomically: true, encoding: .utf8)
+        print("wrote \(path) and \(csvPath) (\(cells.count) cells, \(cells.filter(\.significant).count) with a 95% CI that excludes 0)")
     }
 }

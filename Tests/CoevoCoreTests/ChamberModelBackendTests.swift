@@ -41,7 +41,7 @@ import Testing
 
     @Test func repliesAreReadLeniently() {
         let answer = TurnRequest(worldSeed: 1, task: 1, round: 0, member: 0, agent: 1, action: .answer, niche: 3,
-                                 difficulty: 0, correctAnswer: "thursday", skill: 0, insightQualities: [],
+                                 difficulty: 0, correctAnswer: "thursday", skill: 0, insightLessons: [],
                                  question: "What day of the week is 3 days after Monday?", insights: ["count on your fingers"])
         let call = ChamberTurnPrompt.call(for: answer)
         #expect(call.prompt.contains("3 days after Monday") && call.system.contains("- count on your fingers"))
@@ -97,7 +97,7 @@ import Testing
         #expect(engine.reports.reduce(0) { $0 + $1.insightsRouted } > 0)
         #expect(lessonsSeen)
         #expect(engine.population.agents.flatMap { $0.insights.values.joined() }.allSatisfy {
-            ["Read the question twice.", "Check the units."].contains($0.text) && $0.simulatedQuality == nil
+            ["Read the question twice.", "Check the units."].contains($0.text) && $0.simulatedLesson == nil
         })
         let a1 = engine.population.index(of: AgentID(1))!
         #expect((0..<5).contains { engine.population.stats(a1, $0).successes > 0 })

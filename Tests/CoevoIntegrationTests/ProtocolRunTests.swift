@@ -197,7 +197,7 @@ extension ProcessTests {
             #expect(triggered > 0 && distilReplies.count == triggered, "one distil call per CODREAM event")
             let routed = try db.strings("SELECT detail FROM events WHERE kind = 'chamber_codream'")
             let distil = TurnRequest(worldSeed: 0, task: 0, round: 0, member: 0, agent: 0, action: .distil, niche: 0,
-                                     difficulty: 0, correctAnswer: "", skill: 0, insightQualities: [])
+                                     difficulty: 0, correctAnswer: "", skill: 0, insightLessons: [])
             for output in distilReplies {
                 let reply = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])["text"] as? String ?? ""
                 guard let first = ChamberTurnPrompt.result(for: distil, reply: reply, tokens: 0).text.split(separator: "\n").first else { continue }

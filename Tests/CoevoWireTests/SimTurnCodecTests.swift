@@ -8,10 +8,14 @@ import Testing
 @Suite struct SimTurnCodecTests {
     @Test func aTurnCrossesTheWireUnchanged() throws {
         let request = TurnRequest(worldSeed: 9, task: 12, round: 1, member: 2, agent: 33, action: .revise, niche: 3,
-                                  difficulty: -0.25, correctAnswer: "answer-12", skill: 0.7, insightQualities: [0.9, 0.1],
+                                  difficulty: -0.25, correctAnswer: "answer-12", skill: 0.7, gap: 0.4, mode: 2,
+                                  insightLessons: [5, 2, 8], sharedMemory: 0.5,
                                   ownAnswer: "wrong-2", othersAnswers: ["answer-12", "wrong-1"], critique: "", count: 0)
         var parameters = SimulatedWorld.Parameters()
         parameters.steepness = 2.5
+        parameters.modes = 4
+        parameters.conformity = 0.35
+        parameters.insightTokens = 55
         let (decoded, p) = try SimTurnCodec.decodeRequest(SimTurnCodec.encode(request, parameters: parameters))
         #expect(decoded == request)
         #expect(p == parameters)

@@ -217,12 +217,22 @@ public struct ChamberEngine: Sendable {
         return TurnRequest(
             worldSeed: settings.seed, task: state.task.id, round: round, member: member, agent: agent.id.rawValue,
             action: action, niche: niche, difficulty: state.task.difficulty, correctAnswer: state.task.correctAnswer,
-            skill: world.skill(agent.id, niche: niche),
-            insightQualities: (agent.insights[niche] ?? []).compactMap(\.simulatedQuality),
+            skill: world.skill(agent.id, niche: niche), gap: world.gap(agent.id, niche: niche, mode: state.task.mode),
+            mode: state.task.mode, insightLessons: (agent.insights[niche] ?? []).compactMap(\.simulatedLesson),
+            sharedMemory: sharedMemory(index, team: state.members, niche: niche),
             ownAnswer: member < state.answers.count ? (state.answers[member] ?? "") : "",
             othersAnswers: othersAnswers, critique: critique, count: count, question: state.task.question,
             insights: settings.backend == .model ? (agent.insights[niche] ?? []).map(\.text) : [],
             outcome: outcome, reflections: reflections)
+    }
+
+    /// The share of agent `index`'s lessons on `niche` that a teammate also holds: what
+    /// correlates their errors on the simulator.
+    private func sharedMemory(_ index: Int, team: [Int], niche: Int) -> Double {
+        let own = (population.agents[index].insights[niche] ?? []).compactMap(\.simulatedLesson)
+        guard !own.isEmpty else { return 0 }
+        let others = Set(team.filter { $0 != index }.flatMap { (population.agents[$0].insights[niche] ?? []).compactMap(\.simulatedLesson) })
+        return Double(own.filter(others.contains).count) / Double(own.count)
     }
 
     private func roundRequests(_ state: inout TaskState) -> [TurnRequest] {
@@ -328,7 +338,8 @@ public struct ChamberEngine: Sendable {
         return TurnRequest(
             worldSeed: settings.seed, task: Self.heartbeatTask + step, round: round, member: index, agent: agent.id.rawValue,
             action: action, niche: niche, difficulty: task.difficulty, correctAnswer: task.correctAnswer,
-            skill: world.skill(agent.id, niche: niche), insightQualities: held.compactMap(\.simulatedQuality),
+            skill: world.skill(agent.id, niche: niche), gap: world.gap(agent.id, niche: niche, mode: task.mode), mode: task.mode,
+            insightLessons: held.compactMap(\.simulatedLesson),
             ownAnswer: ownAnswer, othersAnswers: lessons, count: count, question: task.question,
             insights: settings.backend == .model ? held.map(\.text) : [], outcome: outcome)
     }
@@ -361,19 +372,19 @@ public struct ChamberEngine: Sendable {
     private mutating func lessons(in text: String, niche: Int, producer: AgentID, event: Int, limit: Int, source: String) -> [Insight] {
         var out: [Insight] = []
         for line in text.split(separator: "\n") where out.count < limit {
-            let quality: Double?
+            let lesson: Int?
             if settings.backend == .model {
                 guard line.contains(where: \.isLetter) else { continue }
-                quality = nil
+                lesson = nil
             } else {
-                guard let lesson = SimulatedWorld.lesson(inText: String(line)) else {
+                lesson = SimulatedWorld.lesson(inText: String(line))
+                guard lesson != nil else {
                     note("insight_unparsed", "\(source): '\(line)'")
                     continue
                 }
-                quality = SimulatedWorld.lessonQuality(worldSeed: settings.seed, niche: niche, lesson: lesson)
             }
             out.append(Insight(id: nextInsightID, text: String(line), niche: niche, producer: producer, event: event,
-                               simulatedQuality: quality))
+                               simulatedLesson: lesson))
             nextInsightID += 1
         }
         return out

@@ -48,8 +48,17 @@ public struct ChamberSettings: Hashable, Sendable {
         try require(driftEvery >= 0, "chamber.drift_every", "must not be negative (got \(driftEvery))")
         try require(simulator.lessonsPerNiche >= 1, "chamber.simulator.lessons_per_niche", "must be at least 1")
         try require(simulator.steepness > 0, "chamber.simulator.steepness", "must be positive")
-        try require(simulator.agentSpread >= 0 && simulator.nicheSpread >= 0 && simulator.difficultySpread >= 0,
-                    "chamber.simulator", "spreads must not be negative")
+        try require(simulator.agentSpread >= 0 && simulator.nicheSpread >= 0 && simulator.difficultySpread >= 0
+                        && simulator.gapSpread >= 0, "chamber.simulator", "spreads must not be negative")
+        try require((1...64).contains(simulator.modes), "chamber.simulator.modes", "must be between 1 and 64 (got \(simulator.modes))")
+        try require(simulator.lessonsPerNiche >= simulator.modes, "chamber.simulator.lessons_per_niche",
+                    "must be at least modes (\(simulator.modes)): every mode needs a lesson")
+        for (value, field) in [(simulator.wrongShare, "wrong_share"), (simulator.middleLoss, "middle_loss"),
+                               (simulator.correlation, "correlation"), (simulator.conformity, "conformity")] {
+            try require((0...1).contains(value), "chamber.simulator.\(field)", "must be between 0 and 1 (got \(value))")
+        }
+        try require(simulator.distraction >= 0 && simulator.lengthPenalty >= 0 && simulator.insightTokens >= 0,
+                    "chamber.simulator", "distraction, length_penalty and insight_tokens must not be negative")
         try evolution.validate(initialPopulation: agents)
     }
 }

@@ -155,6 +155,12 @@ extension SimulatedWorld.Parameters: Decodable {
         case insightWeight = "insight_weight"
         case lessonsPerNiche = "lessons_per_niche"
         case falseAlarm = "false_alarm"
+        case modes, distraction, correlation, conformity
+        case gapSpread = "gap_spread"
+        case wrongShare = "wrong_share"
+        case lengthPenalty = "length_penalty"
+        case middleLoss = "middle_loss"
+        case insightTokens = "insight_tokens"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -169,6 +175,15 @@ extension SimulatedWorld.Parameters: Decodable {
         insightWeight = try c.value(.insightWeight, insightWeight)
         lessonsPerNiche = try c.value(.lessonsPerNiche, lessonsPerNiche)
         falseAlarm = try c.value(.falseAlarm, falseAlarm)
+        modes = try c.value(.modes, modes)
+        gapSpread = try c.value(.gapSpread, gapSpread)
+        wrongShare = try c.value(.wrongShare, wrongShare)
+        distraction = try c.value(.distraction, distraction)
+        lengthPenalty = try c.value(.lengthPenalty, lengthPenalty)
+        middleLoss = try c.value(.middleLoss, middleLoss)
+        correlation = try c.value(.correlation, correlation)
+        conformity = try c.value(.conformity, conformity)
+        insightTokens = try c.value(.insightTokens, insightTokens)
     }
 
 }

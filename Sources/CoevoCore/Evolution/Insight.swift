@@ -11,13 +11,14 @@ public struct Insight: Hashable, Sendable {
     /// (outcome minus what their competence predicted; starts at 0, neutral).
     public var utility: Double
     public var uses: Int
-    /// Set by the simulator only: how much the lesson really helps. Operators never read it.
-    public var simulatedQuality: Double?
+    /// Set on the simulator only: which of its lessons this is (its mode and quality are
+    /// the simulator's hidden truth). Operators never read it.
+    public var simulatedLesson: Int?
     /// Computed once: the near-duplicate test runs on the routing path.
     public let fingerprint: WordFingerprint
 
     public init(id: Int, text: String, niche: Int, producer: AgentID, event: Int,
-                utility: Double = 0, uses: Int = 0, simulatedQuality: Double? = nil) {
+                utility: Double = 0, uses: Int = 0, simulatedLesson: Int? = nil) {
         self.id = id
         self.text = text
         self.niche = niche
@@ -25,7 +26,7 @@ public struct Insight: Hashable, Sendable {
         self.event = event
         self.utility = utility
         self.uses = uses
-        self.simulatedQuality = simulatedQuality
+        self.simulatedLesson = simulatedLesson
         fingerprint = WordFingerprint(text)
     }
 

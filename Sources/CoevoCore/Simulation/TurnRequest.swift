@@ -19,10 +19,15 @@ public struct TurnRequest: Hashable, Sendable, Codable {
     public var niche: Int
     public var difficulty: Double
     public var correctAnswer: String
-    /// The agent's latent skill on the niche (the simulator's hidden truth; a real
-    /// backend gets the agent's prompt and insights instead).
+    /// The agent's latent skill on the niche, its gap on the task's failure mode, that
+    /// mode, the lessons it holds on the niche in prompt order and the share of them a
+    /// teammate also holds: the simulator's hidden truth (a real backend gets the agent's
+    /// prompt and insights instead).
     public var skill: Double
-    public var insightQualities: [Double]
+    public var gap: Double = 0
+    public var mode: Int = 0
+    public var insightLessons: [Int]
+    public var sharedMemory: Double = 0
     public var ownAnswer: String
     /// Anchor first for a critique; the other members for a revise.
     public var othersAnswers: [String]
@@ -31,7 +36,7 @@ public struct TurnRequest: Hashable, Sendable, Codable {
     /// For distil: how many insights to write.
     public var count: Int
     /// For a model backend: the question, and the texts of the insights the agent holds
-    /// on the niche (the simulator reads `insightQualities` instead).
+    /// on the niche (the simulator reads `insightLessons` instead).
     public var question: String = ""
     public var insights: [String] = []
     /// For CODREAM turns on a model: how the task ended, and (for distil) what each
@@ -40,8 +45,8 @@ public struct TurnRequest: Hashable, Sendable, Codable {
     public var reflections: [String] = []
 
     public init(worldSeed: UInt64, task: Int, round: Int, member: Int, agent: Int, action: TurnAction,
-                niche: Int, difficulty: Double, correctAnswer: String, skill: Double,
-                insightQualities: [Double], ownAnswer: String = "", othersAnswers: [String] = [],
+                niche: Int, difficulty: Double, correctAnswer: String, skill: Double, gap: Double = 0, mode: Int = 0,
+                insightLessons: [Int], sharedMemory: Double = 0, ownAnswer: String = "", othersAnswers: [String] = [],
                 critique: String = "", count: Int = 0, question: String = "", insights: [String] = [],
                 outcome: String = "", reflections: [String] = []) {
         self.worldSeed = worldSeed
@@ -54,7 +59,10 @@ public struct TurnRequest: Hashable, Sendable, Codable {
         self.difficulty = difficulty
         self.correctAnswer = correctAnswer
         self.skill = skill
-        self.insightQualities = insightQualities
+        self.gap = gap
+        self.mode = mode
+        self.insightLessons = insightLessons
+        self.sharedMemory = sharedMemory
         self.ownAnswer = ownAnswer
         self.othersAnswers = othersAnswers
         self.critique = critique

@@ -552,7 +552,7 @@ public nonisolated struct Coevo_Wire_V1_SimTurnRequest: @unchecked Sendable {
     set {_uniqueStorage()._agent = newValue}
   }
 
-  /// answer | critique | revise | reflect | distil
+  /// answer | critique | revise | reflect | distil | note | consolidate
   public var action: String {
     get {_storage._action}
     set {_uniqueStorage()._action = newValue}
@@ -576,11 +576,6 @@ public nonisolated struct Coevo_Wire_V1_SimTurnRequest: @unchecked Sendable {
   public var skill: Double {
     get {_storage._skill}
     set {_uniqueStorage()._skill = newValue}
-  }
-
-  public var insightQualities: [Double] {
-    get {_storage._insightQualities}
-    set {_uniqueStorage()._insightQualities = newValue}
   }
 
   public var ownAnswer: String {
@@ -612,6 +607,30 @@ public nonisolated struct Coevo_Wire_V1_SimTurnRequest: @unchecked Sendable {
   /// Clears the value of `parameters`. Subsequent reads from it will return its default value.
   public mutating func clearParameters() {_uniqueStorage()._parameters = nil}
 
+  /// The agent's knowledge gap on the task's failure mode.
+  public var gap: Double {
+    get {_storage._gap}
+    set {_uniqueStorage()._gap = newValue}
+  }
+
+  /// The lessons the agent holds on the niche, in prompt order.
+  public var insightLessons: [Int32] {
+    get {_storage._insightLessons}
+    set {_uniqueStorage()._insightLessons = newValue}
+  }
+
+  /// Share of those lessons a teammate also holds (what correlates their errors).
+  public var sharedMemory: Double {
+    get {_storage._sharedMemory}
+    set {_uniqueStorage()._sharedMemory = newValue}
+  }
+
+  /// The task's failure mode (for a note: the attempt's).
+  public var mode: Int32 {
+    get {_storage._mode}
+    set {_uniqueStorage()._mode = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -619,30 +638,101 @@ public nonisolated struct Coevo_Wire_V1_SimTurnRequest: @unchecked Sendable {
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
-public nonisolated struct Coevo_Wire_V1_SimParameters: Sendable {
+public nonisolated struct Coevo_Wire_V1_SimParameters: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var nicheSpread: Double = 0
+  public var nicheSpread: Double {
+    get {_storage._nicheSpread}
+    set {_uniqueStorage()._nicheSpread = newValue}
+  }
 
-  public var agentSpread: Double = 0
+  public var agentSpread: Double {
+    get {_storage._agentSpread}
+    set {_uniqueStorage()._agentSpread = newValue}
+  }
 
-  public var forkMutation: Double = 0
+  public var forkMutation: Double {
+    get {_storage._forkMutation}
+    set {_uniqueStorage()._forkMutation = newValue}
+  }
 
-  public var difficultySpread: Double = 0
+  public var difficultySpread: Double {
+    get {_storage._difficultySpread}
+    set {_uniqueStorage()._difficultySpread = newValue}
+  }
 
-  public var steepness: Double = 0
+  public var steepness: Double {
+    get {_storage._steepness}
+    set {_uniqueStorage()._steepness = newValue}
+  }
 
-  public var insightWeight: Double = 0
+  public var insightWeight: Double {
+    get {_storage._insightWeight}
+    set {_uniqueStorage()._insightWeight = newValue}
+  }
 
-  public var lessonsPerNiche: Int32 = 0
+  public var lessonsPerNiche: Int32 {
+    get {_storage._lessonsPerNiche}
+    set {_uniqueStorage()._lessonsPerNiche = newValue}
+  }
 
-  public var falseAlarm: Double = 0
+  public var falseAlarm: Double {
+    get {_storage._falseAlarm}
+    set {_uniqueStorage()._falseAlarm = newValue}
+  }
+
+  public var modes: Int32 {
+    get {_storage._modes}
+    set {_uniqueStorage()._modes = newValue}
+  }
+
+  public var gapSpread: Double {
+    get {_storage._gapSpread}
+    set {_uniqueStorage()._gapSpread = newValue}
+  }
+
+  public var wrongShare: Double {
+    get {_storage._wrongShare}
+    set {_uniqueStorage()._wrongShare = newValue}
+  }
+
+  public var distraction: Double {
+    get {_storage._distraction}
+    set {_uniqueStorage()._distraction = newValue}
+  }
+
+  public var lengthPenalty: Double {
+    get {_storage._lengthPenalty}
+    set {_uniqueStorage()._lengthPenalty = newValue}
+  }
+
+  public var middleLoss: Double {
+    get {_storage._middleLoss}
+    set {_uniqueStorage()._middleLoss = newValue}
+  }
+
+  public var correlation: Double {
+    get {_storage._correlation}
+    set {_uniqueStorage()._correlation = newValue}
+  }
+
+  public var conformity: Double {
+    get {_storage._conformity}
+    set {_uniqueStorage()._conformity = newValue}
+  }
+
+  public var insightTokens: Int32 {
+    get {_storage._insightTokens}
+    set {_uniqueStorage()._insightTokens = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Output of a `sim.turn` job.
@@ -1461,7 +1551,7 @@ nonisolated extension Coevo_Wire_V1_StatusReply: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Coevo_Wire_V1_SimTurnRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SimTurnRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}world_seed\0\u{1}task\0\u{1}round\0\u{1}member\0\u{1}agent\0\u{1}action\0\u{1}niche\0\u{1}difficulty\0\u{3}correct_answer\0\u{1}skill\0\u{3}insight_qualities\0\u{3}own_answer\0\u{3}others_answers\0\u{1}critique\0\u{1}count\0\u{1}parameters\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}world_seed\0\u{1}task\0\u{1}round\0\u{1}member\0\u{1}agent\0\u{1}action\0\u{1}niche\0\u{1}difficulty\0\u{3}correct_answer\0\u{1}skill\0\u{4}\u{2}own_answer\0\u{3}others_answers\0\u{1}critique\0\u{1}count\0\u{1}parameters\0\u{1}gap\0\u{3}insight_lessons\0\u{3}shared_memory\0\u{1}mode\0\u{c}\u{b}\u{1}")
 
   fileprivate class _StorageClass {
     var _worldSeed: UInt64 = 0
@@ -1474,12 +1564,15 @@ nonisolated extension Coevo_Wire_V1_SimTurnRequest: SwiftProtobuf.Message, Swift
     var _difficulty: Double = 0
     var _correctAnswer: String = String()
     var _skill: Double = 0
-    var _insightQualities: [Double] = []
     var _ownAnswer: String = String()
     var _othersAnswers: [String] = []
     var _critique: String = String()
     var _count: Int32 = 0
     var _parameters: Coevo_Wire_V1_SimParameters? = nil
+    var _gap: Double = 0
+    var _insightLessons: [Int32] = []
+    var _sharedMemory: Double = 0
+    var _mode: Int32 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1500,12 +1593,15 @@ nonisolated extension Coevo_Wire_V1_SimTurnRequest: SwiftProtobuf.Message, Swift
       _difficulty = source._difficulty
       _correctAnswer = source._correctAnswer
       _skill = source._skill
-      _insightQualities = source._insightQualities
       _ownAnswer = source._ownAnswer
       _othersAnswers = source._othersAnswers
       _critique = source._critique
       _count = source._count
       _parameters = source._parameters
+      _gap = source._gap
+      _insightLessons = source._insightLessons
+      _sharedMemory = source._sharedMemory
+      _mode = source._mode
     }
   }
 
@@ -1534,12 +1630,15 @@ nonisolated extension Coevo_Wire_V1_SimTurnRequest: SwiftProtobuf.Message, Swift
         case 8: try { try decoder.decodeSingularDoubleField(value: &_storage._difficulty) }()
         case 9: try { try decoder.decodeSingularStringField(value: &_storage._correctAnswer) }()
         case 10: try { try decoder.decodeSingularDoubleField(value: &_storage._skill) }()
-        case 11: try { try decoder.decodeRepeatedDoubleField(value: &_storage._insightQualities) }()
         case 12: try { try decoder.decodeSingularStringField(value: &_storage._ownAnswer) }()
         case 13: try { try decoder.decodeRepeatedStringField(value: &_storage._othersAnswers) }()
         case 14: try { try decoder.decodeSingularStringField(value: &_storage._critique) }()
         case 15: try { try decoder.decodeSingularInt32Field(value: &_storage._count) }()
         case 16: try { try decoder.decodeSingularMessageField(value: &_storage._parameters) }()
+        case 17: try { try decoder.decodeSingularDoubleField(value: &_storage._gap) }()
+        case 18: try { try decoder.decodeRepeatedInt32Field(value: &_storage._insightLessons) }()
+        case 19: try { try decoder.decodeSingularDoubleField(value: &_storage._sharedMemory) }()
+        case 20: try { try decoder.decodeSingularInt32Field(value: &_storage._mode) }()
         default: break
         }
       }
@@ -1582,9 +1681,6 @@ nonisolated extension Coevo_Wire_V1_SimTurnRequest: SwiftProtobuf.Message, Swift
       if _storage._skill.bitPattern != 0 {
         try visitor.visitSingularDoubleField(value: _storage._skill, fieldNumber: 10)
       }
-      if !_storage._insightQualities.isEmpty {
-        try visitor.visitPackedDoubleField(value: _storage._insightQualities, fieldNumber: 11)
-      }
       if !_storage._ownAnswer.isEmpty {
         try visitor.visitSingularStringField(value: _storage._ownAnswer, fieldNumber: 12)
       }
@@ -1600,6 +1696,18 @@ nonisolated extension Coevo_Wire_V1_SimTurnRequest: SwiftProtobuf.Message, Swift
       try { if let v = _storage._parameters {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
       } }()
+      if _storage._gap.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._gap, fieldNumber: 17)
+      }
+      if !_storage._insightLessons.isEmpty {
+        try visitor.visitPackedInt32Field(value: _storage._insightLessons, fieldNumber: 18)
+      }
+      if _storage._sharedMemory.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._sharedMemory, fieldNumber: 19)
+      }
+      if _storage._mode != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._mode, fieldNumber: 20)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1619,12 +1727,15 @@ nonisolated extension Coevo_Wire_V1_SimTurnRequest: SwiftProtobuf.Message, Swift
         if _storage._difficulty != rhs_storage._difficulty {return false}
         if _storage._correctAnswer != rhs_storage._correctAnswer {return false}
         if _storage._skill != rhs_storage._skill {return false}
-        if _storage._insightQualities != rhs_storage._insightQualities {return false}
         if _storage._ownAnswer != rhs_storage._ownAnswer {return false}
         if _storage._othersAnswers != rhs_storage._othersAnswers {return false}
         if _storage._critique != rhs_storage._critique {return false}
         if _storage._count != rhs_storage._count {return false}
         if _storage._parameters != rhs_storage._parameters {return false}
+        if _storage._gap != rhs_storage._gap {return false}
+        if _storage._insightLessons != rhs_storage._insightLessons {return false}
+        if _storage._sharedMemory != rhs_storage._sharedMemory {return false}
+        if _storage._mode != rhs_storage._mode {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1636,64 +1747,177 @@ nonisolated extension Coevo_Wire_V1_SimTurnRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Coevo_Wire_V1_SimParameters: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SimParameters"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}niche_spread\0\u{3}agent_spread\0\u{3}fork_mutation\0\u{3}difficulty_spread\0\u{1}steepness\0\u{3}insight_weight\0\u{3}lessons_per_niche\0\u{3}false_alarm\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}niche_spread\0\u{3}agent_spread\0\u{3}fork_mutation\0\u{3}difficulty_spread\0\u{1}steepness\0\u{3}insight_weight\0\u{3}lessons_per_niche\0\u{3}false_alarm\0\u{1}modes\0\u{3}gap_spread\0\u{3}wrong_share\0\u{1}distraction\0\u{3}length_penalty\0\u{3}middle_loss\0\u{1}correlation\0\u{1}conformity\0\u{3}insight_tokens\0")
+
+  fileprivate class _StorageClass {
+    var _nicheSpread: Double = 0
+    var _agentSpread: Double = 0
+    var _forkMutation: Double = 0
+    var _difficultySpread: Double = 0
+    var _steepness: Double = 0
+    var _insightWeight: Double = 0
+    var _lessonsPerNiche: Int32 = 0
+    var _falseAlarm: Double = 0
+    var _modes: Int32 = 0
+    var _gapSpread: Double = 0
+    var _wrongShare: Double = 0
+    var _distraction: Double = 0
+    var _lengthPenalty: Double = 0
+    var _middleLoss: Double = 0
+    var _correlation: Double = 0
+    var _conformity: Double = 0
+    var _insightTokens: Int32 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _nicheSpread = source._nicheSpread
+      _agentSpread = source._agentSpread
+      _forkMutation = source._forkMutation
+      _difficultySpread = source._difficultySpread
+      _steepness = source._steepness
+      _insightWeight = source._insightWeight
+      _lessonsPerNiche = source._lessonsPerNiche
+      _falseAlarm = source._falseAlarm
+      _modes = source._modes
+      _gapSpread = source._gapSpread
+      _wrongShare = source._wrongShare
+      _distraction = source._distraction
+      _lengthPenalty = source._lengthPenalty
+      _middleLoss = source._middleLoss
+      _correlation = source._correlation
+      _conformity = source._conformity
+      _insightTokens = source._insightTokens
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularDoubleField(value: &self.nicheSpread) }()
-      case 2: try { try decoder.decodeSingularDoubleField(value: &self.agentSpread) }()
-      case 3: try { try decoder.decodeSingularDoubleField(value: &self.forkMutation) }()
-      case 4: try { try decoder.decodeSingularDoubleField(value: &self.difficultySpread) }()
-      case 5: try { try decoder.decodeSingularDoubleField(value: &self.steepness) }()
-      case 6: try { try decoder.decodeSingularDoubleField(value: &self.insightWeight) }()
-      case 7: try { try decoder.decodeSingularInt32Field(value: &self.lessonsPerNiche) }()
-      case 8: try { try decoder.decodeSingularDoubleField(value: &self.falseAlarm) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularDoubleField(value: &_storage._nicheSpread) }()
+        case 2: try { try decoder.decodeSingularDoubleField(value: &_storage._agentSpread) }()
+        case 3: try { try decoder.decodeSingularDoubleField(value: &_storage._forkMutation) }()
+        case 4: try { try decoder.decodeSingularDoubleField(value: &_storage._difficultySpread) }()
+        case 5: try { try decoder.decodeSingularDoubleField(value: &_storage._steepness) }()
+        case 6: try { try decoder.decodeSingularDoubleField(value: &_storage._insightWeight) }()
+        case 7: try { try decoder.decodeSingularInt32Field(value: &_storage._lessonsPerNiche) }()
+        case 8: try { try decoder.decodeSingularDoubleField(value: &_storage._falseAlarm) }()
+        case 9: try { try decoder.decodeSingularInt32Field(value: &_storage._modes) }()
+        case 10: try { try decoder.decodeSingularDoubleField(value: &_storage._gapSpread) }()
+        case 11: try { try decoder.decodeSingularDoubleField(value: &_storage._wrongShare) }()
+        case 12: try { try decoder.decodeSingularDoubleField(value: &_storage._distraction) }()
+        case 13: try { try decoder.decodeSingularDoubleField(value: &_storage._lengthPenalty) }()
+        case 14: try { try decoder.decodeSingularDoubleField(value: &_storage._middleLoss) }()
+        case 15: try { try decoder.decodeSingularDoubleField(value: &_storage._correlation) }()
+        case 16: try { try decoder.decodeSingularDoubleField(value: &_storage._conformity) }()
+        case 17: try { try decoder.decodeSingularInt32Field(value: &_storage._insightTokens) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.nicheSpread.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.nicheSpread, fieldNumber: 1)
-    }
-    if self.agentSpread.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.agentSpread, fieldNumber: 2)
-    }
-    if self.forkMutation.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.forkMutation, fieldNumber: 3)
-    }
-    if self.difficultySpread.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.difficultySpread, fieldNumber: 4)
-    }
-    if self.steepness.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.steepness, fieldNumber: 5)
-    }
-    if self.insightWeight.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.insightWeight, fieldNumber: 6)
-    }
-    if self.lessonsPerNiche != 0 {
-      try visitor.visitSingularInt32Field(value: self.lessonsPerNiche, fieldNumber: 7)
-    }
-    if self.falseAlarm.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.falseAlarm, fieldNumber: 8)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if _storage._nicheSpread.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._nicheSpread, fieldNumber: 1)
+      }
+      if _storage._agentSpread.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._agentSpread, fieldNumber: 2)
+      }
+      if _storage._forkMutation.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._forkMutation, fieldNumber: 3)
+      }
+      if _storage._difficultySpread.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._difficultySpread, fieldNumber: 4)
+      }
+      if _storage._steepness.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._steepness, fieldNumber: 5)
+      }
+      if _storage._insightWeight.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._insightWeight, fieldNumber: 6)
+      }
+      if _storage._lessonsPerNiche != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._lessonsPerNiche, fieldNumber: 7)
+      }
+      if _storage._falseAlarm.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._falseAlarm, fieldNumber: 8)
+      }
+      if _storage._modes != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._modes, fieldNumber: 9)
+      }
+      if _storage._gapSpread.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._gapSpread, fieldNumber: 10)
+      }
+      if _storage._wrongShare.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._wrongShare, fieldNumber: 11)
+      }
+      if _storage._distraction.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._distraction, fieldNumber: 12)
+      }
+      if _storage._lengthPenalty.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._lengthPenalty, fieldNumber: 13)
+      }
+      if _storage._middleLoss.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._middleLoss, fieldNumber: 14)
+      }
+      if _storage._correlation.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._correlation, fieldNumber: 15)
+      }
+      if _storage._conformity.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._conformity, fieldNumber: 16)
+      }
+      if _storage._insightTokens != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._insightTokens, fieldNumber: 17)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Coevo_Wire_V1_SimParameters, rhs: Coevo_Wire_V1_SimParameters) -> Bool {
-    if lhs.nicheSpread != rhs.nicheSpread {return false}
-    if lhs.agentSpread != rhs.agentSpread {return false}
-    if lhs.forkMutation != rhs.forkMutation {return false}
-    if lhs.difficultySpread != rhs.difficultySpread {return false}
-    if lhs.steepness != rhs.steepness {return false}
-    if lhs.insightWeight != rhs.insightWeight {return false}
-    if lhs.lessonsPerNiche != rhs.lessonsPerNiche {return false}
-    if lhs.falseAlarm != rhs.falseAlarm {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._nicheSpread != rhs_storage._nicheSpread {return false}
+        if _storage._agentSpread != rhs_storage._agentSpread {return false}
+        if _storage._forkMutation != rhs_storage._forkMutation {return false}
+        if _storage._difficultySpread != rhs_storage._difficultySpread {return false}
+        if _storage._steepness != rhs_storage._steepness {return false}
+        if _storage._insightWeight != rhs_storage._insightWeight {return false}
+        if _storage._lessonsPerNiche != rhs_storage._lessonsPerNiche {return false}
+        if _storage._falseAlarm != rhs_storage._falseAlarm {return false}
+        if _storage._modes != rhs_storage._modes {return false}
+        if _storage._gapSpread != rhs_storage._gapSpread {return false}
+        if _storage._wrongShare != rhs_storage._wrongShare {return false}
+        if _storage._distraction != rhs_storage._distraction {return false}
+        if _storage._lengthPenalty != rhs_storage._lengthPenalty {return false}
+        if _storage._middleLoss != rhs_storage._middleLoss {return false}
+        if _storage._correlation != rhs_storage._correlation {return false}
+        if _storage._conformity != rhs_storage._conformity {return false}
+        if _storage._insightTokens != rhs_storage._insightTokens {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

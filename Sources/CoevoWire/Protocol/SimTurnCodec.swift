@@ -17,7 +17,10 @@ public enum SimTurnCodec {
         m.difficulty = r.difficulty
         m.correctAnswer = r.correctAnswer
         m.skill = r.skill
-        m.insightQualities = r.insightQualities
+        m.gap = r.gap
+        m.mode = Int32(r.mode)
+        m.insightLessons = r.insightLessons.map(Int32.init)
+        m.sharedMemory = r.sharedMemory
         m.ownAnswer = r.ownAnswer
         m.othersAnswers = r.othersAnswers
         m.critique = r.critique
@@ -31,6 +34,15 @@ public enum SimTurnCodec {
         q.insightWeight = p.insightWeight
         q.lessonsPerNiche = Int32(p.lessonsPerNiche)
         q.falseAlarm = p.falseAlarm
+        q.modes = Int32(p.modes)
+        q.gapSpread = p.gapSpread
+        q.wrongShare = p.wrongShare
+        q.distraction = p.distraction
+        q.lengthPenalty = p.lengthPenalty
+        q.middleLoss = p.middleLoss
+        q.correlation = p.correlation
+        q.conformity = p.conformity
+        q.insightTokens = Int32(p.insightTokens)
         m.parameters = q
         return try! m.serializedData()
     }
@@ -56,10 +68,20 @@ public enum SimTurnCodec {
         p.insightWeight = m.parameters.insightWeight
         p.lessonsPerNiche = max(1, Int(m.parameters.lessonsPerNiche))
         p.falseAlarm = m.parameters.falseAlarm
+        p.modes = max(1, Int(m.parameters.modes))
+        p.gapSpread = m.parameters.gapSpread
+        p.wrongShare = m.parameters.wrongShare
+        p.distraction = m.parameters.distraction
+        p.lengthPenalty = m.parameters.lengthPenalty
+        p.middleLoss = m.parameters.middleLoss
+        p.correlation = m.parameters.correlation
+        p.conformity = m.parameters.conformity
+        p.insightTokens = max(0, Int(m.parameters.insightTokens))
         let request = TurnRequest(
             worldSeed: m.worldSeed, task: Int(m.task), round: Int(m.round), member: Int(m.member), agent: Int(m.agent),
             action: action, niche: Int(m.niche), difficulty: m.difficulty, correctAnswer: m.correctAnswer,
-            skill: m.skill, insightQualities: m.insightQualities, ownAnswer: m.ownAnswer,
+            skill: m.skill, gap: m.gap, mode: max(0, Int(m.mode)), insightLessons: m.insightLessons.map { max(0, Int($0)) },
+            sharedMemory: m.sharedMemory, ownAnswer: m.ownAnswer,
             othersAnswers: m.othersAnswers, critique: m.critique, count: Int(m.count))
         return (request, p)
     }
