@@ -11,7 +11,7 @@ public struct CoevoCommand: AsyncParsableCommand {
             """,
         subcommands: [
             RunCommand.self, CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, ReportCommand.self, AblateCommand.self,
-            BenchCommand.self, KeysCommand.self,
+            BenchCommand.self, KeysCommand.self, CalibrateCommand.self,
         ])
 
     public init() {}

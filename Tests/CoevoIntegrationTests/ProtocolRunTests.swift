@@ -205,6 +205,38 @@ extension ProcessTests {
             }
         }
 
+        /// `coevo calibrate` on the local model: every probe is a real call, counted in the
+        /// table, and what it writes is a simulator section a chamber config accepts.
+        @Test func calibrateMeasuresTheLocalModelAndWritesASimulatorSection() async throws {
+            let scratch = try Scratch("calibrate")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let modelPort = freePort()
+            let config = try Self.shipped("chamber-llm.yaml", run, scratch: scratch, modelPort: modelPort, [
+                ("tcp://127.0.0.1:5562", run.endpoint), ("runs/chamber-llm.sqlite", run.database), ("8084", "\(modelPort)"),
+            ])
+            let out = scratch.url("calibration.yaml").path
+            let calibrate = try Child("coevo", ["calibrate", config, "--questions", "2", "--out", out], in: scratch, name: "calibrate")
+            #expect(await calibrate.waitForExit(timeout: 300) == 0, "\(calibrate.log)")
+            for condition in ["base", "short distractors", "long distractors", "hint first", "hint middle", "majority (switched)"] {
+                #expect(calibrate.log.split(separator: "\n").contains {
+                    $0.hasPrefix(condition) && $0.contains("/ 2 ")
+                }, "\(condition): 2 questions asked")
+            }
+            #expect(calibrate.log.contains("0 calls failed"))
+            let section = try String(contentsOfFile: out, encoding: .utf8)
+            #expect(section.contains("simulator:\n  distraction: ") && section.contains("  conformity: "))
+            // A chamber config with the measured section loads and runs.
+            let chamber = try scratch.write("calibrated.yaml", """
+                run: {name: calibrated, seed: 1}
+                chamber: {niches: 2, agents: 4, steps: 2, tasks_per_step: 4}
+                evolution: {team_size: 2, lifecycle: {min_population: 2}}
+                """ + "\n" + section)
+            let ablate = try Child("coevo", ["ablate", chamber, "--seeds", "1", "--routing", "asymmetric,none",
+                                             "--csv", scratch.url("a.csv").path], in: scratch, name: "ablate")
+            #expect(await ablate.waitForExit(timeout: 120) == 0, "\(ablate.log)")
+        }
+
         /// A small proposer/solver config for coevo-coordinator and coevo-worker processes
         /// against a model server the test runs.
         static func smallConfig(_ run: TestRun, scratch: Scratch, modelPort: Int, rounds: Int) throws -> String {
