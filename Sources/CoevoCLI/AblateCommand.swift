@@ -1,10 +1,12 @@
 import ArgumentParser
+import CoevoBackends
 import CoevoCore
 import Foundation
 
 /// `coevo ablate`: the same chamber experiment under several CODREAM routing modes and
-/// seeds, on the in-process simulator; a table on stdout and a CSV.
-struct AblateCommand: ParsableCommand {
+/// seeds, in process: on the simulator, or on the config's model (`backend: model`, each
+/// turn a call through the worker's own chat executor); a table on stdout and a CSV.
+struct AblateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ablate",
         abstract: "Compare CODREAM routing modes on the simulator (table + CSV).",
@@ -47,7 +49,7 @@ struct AblateCommand: ParsableCommand {
     @Option(help: "Also write a phase diagram (SVG, plus a CSV beside it): the paired accuracy difference of the first two --routing modes over distraction 0-0.3 x correlation 0-0.8, the simulator's context and error-correlation parameters across their literature ranges.")
     var phase: String?
 
-    func run() throws {
+    func run() async throws {
         let (experiment, _) = try loadConfig(config)
         guard let base = experiment.chamberSettings else {
             throw ConfigExit.fail(ConfigError(field: "chamber", problem: "ablate needs a chamber section"))
@@ -61,11 +63,20 @@ struct AblateCommand: ParsableCommand {
         }
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
         guard phase == nil || modes.count >= 2 else { throw ValidationError("--phase compares the first two --routing modes: name at least two") }
+        guard phase == nil || base.backend == .simulator else { throw ValidationError("--phase sweeps simulator parameters: it needs backend: simulator") }
+        var model: ModelTurns?
+        if base.backend == .model {
+            let pool = experiment.endpoints(forRole: "agent")
+            guard !pool.isEmpty else { throw UserFacingError("\(config) has backend: model but no endpoints for the agent pool") }
+            model = try await ModelTurns(pool: pool, server: experiment.modelServer)
+        }
+        defer { model?.stop() }
 
         var rows: [Row] = []
         for mode in modes {
             for k in 0..<seeds {
-                let row = runOnce(base, mode: mode, seed: base.seed + UInt64(k))
+                let row = if let model { await model.runOnce(base, mode: mode, seed: base.seed + UInt64(k), options: self) }
+                          else { runOnce(base, mode: mode, seed: base.seed + UInt64(k)) }
                 rows.append(row)
                 FileHandle.standardError.write(Data(String(format: "ablate: %@ seed %llu: accuracy %.3f\n",
                                                            mode.rawValue, row.seed, row.accuracy).utf8))
@@ -83,8 +94,8 @@ struct AblateCommand: ParsableCommand {
         if let phase { try writePhaseDiagram(base, modes: (modes[0], modes[1]), to: phase) }
     }
 
-    /// One run of the chamber under `mode` and `seed`, in process.
-    func runOnce(_ base: ChamberSettings, mode: RoutingMode, seed: UInt64) -> Row {
+    /// The settings of one run: the config's, with `mode`, `seed` and the flags applied.
+    func settings(_ base: ChamberSettings, mode: RoutingMode, seed: UInt64) -> ChamberSettings {
         var settings = base
         settings.seed = seed
         settings.evolution.codream.routing = mode
@@ -93,8 +104,18 @@ struct AblateCommand: ParsableCommand {
             settings.evolution.heartbeats.consolidateEvery = 0
             settings.evolution.heartbeats.pivotAfter = 0
         }
-        var engine = ChamberEngine(settings: settings)
+        return settings
+    }
+
+    /// One run of the chamber under `mode` and `seed`, on the simulator, in process.
+    func runOnce(_ base: ChamberSettings, mode: RoutingMode, seed: UInt64) -> Row {
+        var engine = ChamberEngine(settings: settings(base, mode: mode, seed: seed))
         while !engine.isFinished { engine.runStepInProcess() }
+        return Self.row(engine, mode: mode, seed: seed)
+    }
+
+    /// A finished run's figures.
+    static func row(_ engine: ChamberEngine, mode: RoutingMode, seed: UInt64) -> Row {
         let late = engine.reports.suffix(max(1, engine.reports.count / 2))
         let accuracy = Double(late.reduce(0) { $0 + $1.successes }) / Double(late.reduce(0) { $0 + $1.tasks })
         let last = engine.reports.last!
@@ -161,3 +182,68 @@ struct AblateCommand: ParsableCommand {
         print("wrote \(path) and \(csvPath) (\(cells.count) cells, \(cells.filter(\.significant).count) with a 95% CI that excludes 0)")
     }
 }
+
+/// The model backend of `coevo ablate`: each turn the engine asks for is an `llm.chat`
+/// call made in process, through the worker's own executor, as `coevo run` would lease
+/// it (`ChamberTurnPrompt.job`); a failed call is an empty turn, as there.
+final class ModelTurns: @unchecked Sendable {
+    let pool: [LLMJob.Endpoint]
+    let executor = LLMChatExecutor()
+    let server: ManagedModelServer?
+
+    init(pool: [LLMJob.Endpoint], server section: ExperimentConfig.ModelServerSection?) async throws {
+        self.pool = pool
+        guard let section else {
+            server = nil
+            return
+        }
+        let managed = ManagedModelServer(command: section.command, healthURL: section.healthURL, logPath: "ablate-model-server.log")
+        FileHandle.standardError.write(Data("ablate: starting \(section.command.joined(separator: " "))\n".utf8))
+        do { try await managed.start(timeoutMilliseconds: section.startupTimeoutMilliseconds) } catch { throw UserFacingError("\(error)") }
+        server = managed
+    }
+
+    func stop() { server?.stop() }
+
+    func runOnce(_ base: ChamberSettings, mode: RoutingMode, seed: UInt64, options: AblateCommand) async -> AblateCommand.Row {
+        var engine = ChamberEngine(settings: options.settings(base, mode: mode, seed: seed))
+        while !engine.isFinished {
+            var due = engine.beginStep()
+            while !due.isEmpty {
+                let results = await answer(due, settings: engine.settings)
+                var next: [TurnRequest] = []
+                for (request, result) in zip(due, results) { next += engine.complete(request, result) }
+                due = next
+            }
+        }
+        return AblateCommand.row(engine, mode: mode, seed: seed)
+    }
+
+    /// The turns' results in request order, at most the pool's concurrency in flight.
+    private func answer(_ requests: [TurnRequest], settings: ChamberSettings) async -> [TurnResult] {
+        let limit = max(1, pool.map(\.concurrency).reduce(0, +))
+        var results = [TurnResult](repeating: TurnResult(text: "", tokens: 0), count: requests.count)
+        await withTaskGroup(of: (Int, TurnResult?).self) { group in
+            var next = 0
+            func launch() {
+                let i = next, request = requests[i]
+                next += 1
+                let payload = (try? JSONEncoder().encode(ChamberTurnPrompt.job(for: request, settings: settings, pool: pool))) ?? Data()
+                group.addTask {
+                    let outcome = await self.executor.run(payload: payload)
+                    guard outcome.status == .succeeded,
+                          let output = try? JSONDecoder().decode(LLMJobOutput.self, from: outcome.output) else { return (i, nil) }
+                    return (i, ChamberTurnPrompt.result(for: request, reply: output.text,
+                                                        tokens: output.promptTokens + output.completionTokens))
+                }
+            }
+            while next < min(limit, requests.count) { launch() }
+            for await (i, result) in group {
+                if let result { results[i] = result }
+                if next < requests.count { launch() }
+            }
+        }
+        return results
+    }
+}
+

@@ -13,20 +13,6 @@ import Foundation
 /// is deterministic given its turn results, so a fresh engine fed the stored results
 /// (matched by turn) reaches the exact state the lost one had.
 struct ChamberDriver: RunDriver {
-    /// Which turn a job is: the engine's task, round and team member.
-    struct TurnKey: Hashable {
-        var task: Int, round: Int, member: Int
-
-        init(_ request: TurnRequest) {
-            task = request.task
-            round = request.round
-            member = request.member
-        }
-
-        /// The `call` an llm.chat turn job carries: written from the key, never read back.
-        var callName: String { "t\(task).r\(round).m\(member)" }
-    }
-
     private var engine: ChamberEngine
     private let run: RunID
     private let timeoutMilliseconds: Int64
@@ -44,10 +30,10 @@ struct ChamberDriver: RunDriver {
         self.endpoints = endpoints
         log = EventLog(run: run, alreadyLogged: loggedEvents)
         // A stored turn is known by the call name its job carries (llm.chat) or by the
-        // request its payload holds (sim.turn), both written from its TurnKey.
+        // request its payload holds (sim.turn), both named by `ChamberTurnPrompt.callName`.
         replay = StoredReplay(storedJobs) { job in
             if job.kind == .simTurn, let (request, _) = try? SimTurnCodec.decodeRequest(job.payload) {
-                return TurnKey(request).callName
+                return ChamberTurnPrompt.callName(request)
             }
             return (try? JSONDecoder().decode(LLMJob.self, from: job.payload))?.call
         }
@@ -63,7 +49,7 @@ struct ChamberDriver: RunDriver {
         while cursor < queue.count {
             let request = queue[cursor]
             cursor += 1
-            guard let answered = replay.answered(TurnKey(request).callName) else {
+            guard let answered = replay.answered(ChamberTurnPrompt.callName(request)) else {
                 live.append(request)
                 continue
             }
@@ -71,7 +57,7 @@ struct ChamberDriver: RunDriver {
             if !engine.isStepOpen && !engine.isFinished { queue += engine.beginStep() }
         }
         var step = collect(at: at)
-        let (requeued, fresh) = replay.split(live) { TurnKey($0).callName }
+        let (requeued, fresh) = replay.split(live) { ChamberTurnPrompt.callName($0) }
         for entry in requeued { pending[entry.job.id] = entry.request }
         replay.finish()
         step.requeued = requeued.map { ($0.job, $0.attempts) }
@@ -137,12 +123,7 @@ struct ChamberDriver: RunDriver {
                            payload: SimTurnCodec.encode(request, parameters: engine.settings.simulator),
                            timeoutMilliseconds: timeoutMilliseconds)
             }
-            let key = TurnKey(request).callName
-            let (system, prompt) = ChamberTurnPrompt.call(for: request)
-            let (endpoint, fallbacks) = LLMJob.Endpoint.assign(agent: request.agent, pool: endpoints)
-            let call = LLMJob(endpoint: endpoint, system: system, prompt: prompt,
-                              maxTokens: engine.settings.maxTokens, temperature: engine.settings.temperature,
-                              seed: AgentCall.seed(runSeed: engine.settings.seed, key: key), call: key, fallbacks: fallbacks)
+            let call = ChamberTurnPrompt.job(for: request, settings: engine.settings, pool: endpoints)
             return Job(id: id, run: run, kind: .llm, payload: (try? JSONEncoder().encode(call)) ?? Data(),
                        timeoutMilliseconds: timeoutMilliseconds)
         }

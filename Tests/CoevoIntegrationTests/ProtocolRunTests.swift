@@ -237,6 +237,32 @@ extension ProcessTests {
             #expect(await ablate.waitForExit(timeout: 120) == 0, "\(ablate.log)")
         }
 
+        /// `coevo ablate` on the model backend: the chamber's turns are calls to the local
+        /// model (started by ablate from the config), the table has a row per mode, and the
+        /// CSV a row per run with its turns and the tokens the server counted.
+        @Test func theAblationRunsOnTheLocalModel() async throws {
+            let scratch = try Scratch("ablate-llm")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let modelPort = freePort()
+            let config = try Self.shipped("chamber-llm.yaml", run, scratch: scratch, modelPort: modelPort, [
+                ("tcp://127.0.0.1:5562", run.endpoint), ("runs/chamber-llm.sqlite", run.database), ("8084", "\(modelPort)"),
+                ("steps: 3", "steps: 1"), ("tasks_per_step: 6", "tasks_per_step: 2"),
+            ])
+            let csv = scratch.url("ablate.csv").path
+            let ablate = try Child("coevo", ["ablate", config, "--seeds", "1", "--routing", "asymmetric,none", "--csv", csv],
+                                   in: scratch, name: "ablate")
+            #expect(await ablate.waitForExit(timeout: 300) == 0, "\(ablate.log)")
+            #expect(ablate.log.contains("\nasymmetric ") && ablate.log.contains("\nnone "))
+            let rows = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
+            #expect(rows.count == 2)
+            for row in rows {
+                let tokens = try #require(Int(row[9])), turns = try #require(Int(row[10]))
+                #expect(turns >= 2 * 2, "every task's team took its turns")
+                #expect(tokens > turns, "\(tokens) tokens for \(turns) turns")
+            }
+        }
+
         /// A small proposer/solver config for coevo-coordinator and coevo-worker processes
         /// against a model server the test runs.
         static func smallConfig(_ run: TestRun, scratch: Scratch, modelPort: Int, rounds: Int) throws -> String {

@@ -55,6 +55,23 @@ public enum ChamberTurnPrompt {
         return (system, prompt)
     }
 
+    /// The `llm.chat` job of a turn on the model backend: agent i calls endpoint i mod n
+    /// of the `agent` pool (then the rest in order), seeded by the turn's call name, which
+    /// the job carries so a resumed run finds its result.
+    public static func job(for request: TurnRequest, settings: ChamberSettings, pool: [LLMJob.Endpoint]) -> LLMJob {
+        let key = callName(request)
+        let (system, prompt) = call(for: request)
+        let (endpoint, fallbacks) = LLMJob.Endpoint.assign(agent: request.agent, pool: pool)
+        return LLMJob(endpoint: endpoint, system: system, prompt: prompt, maxTokens: settings.maxTokens,
+                      temperature: settings.temperature, seed: AgentCall.seed(runSeed: settings.seed, key: key),
+                      call: key, fallbacks: fallbacks)
+    }
+
+    /// A turn's name: its task, round and team member, unique in a run.
+    public static func callName(_ request: TurnRequest) -> String {
+        "t\(request.task).r\(request.round).m\(request.member)"
+    }
+
     public static func result(for request: TurnRequest, reply: String, tokens: Int) -> TurnResult {
         switch request.action {
         case .answer, .revise:
