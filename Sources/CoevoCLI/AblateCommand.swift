@@ -197,10 +197,9 @@ final class ModelTurns: @unchecked Sendable {
             server = nil
             return
         }
-        let managed = ManagedModelServer(command: section.command, healthURL: section.healthURL, logPath: "ablate-model-server.log")
-        FileHandle.standardError.write(Data("ablate: starting \(section.command.joined(separator: " "))\n".utf8))
-        do { try await managed.start(timeoutMilliseconds: section.startupTimeoutMilliseconds) } catch { throw UserFacingError("\(error)") }
-        server = managed
+        server = try await startModelServer(section, logPath: "ablate-model-server.log") {
+            FileHandle.standardError.write(Data("ablate: \($0)\n".utf8))
+        }
     }
 
     func stop() { server?.stop() }

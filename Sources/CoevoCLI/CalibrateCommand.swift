@@ -39,10 +39,9 @@ struct CalibrateCommand: AsyncParsableCommand {
         }
         var server: ManagedModelServer?
         if let section = experiment.modelServer {
-            let managed = ManagedModelServer(command: section.command, healthURL: section.healthURL, logPath: "calibrate-model-server.log")
-            FileHandle.standardError.write(Data("calibrate: starting \(section.command.joined(separator: " "))\n".utf8))
-            do { try await managed.start(timeoutMilliseconds: section.startupTimeoutMilliseconds) } catch { throw UserFacingError("\(error)") }
-            server = managed
+            server = try await startModelServer(section, logPath: "calibrate-model-server.log") {
+                FileHandle.standardError.write(Data("calibrate: \($0)\n".utf8))
+            }
         }
         defer { server?.stop() }
 

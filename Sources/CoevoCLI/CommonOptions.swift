@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoevoBackends
 import CoevoCoordinator
 import CoevoCore
 import CoevoWire
@@ -103,3 +104,15 @@ struct UserFacingError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// Starts the config's model server and waits until it is healthy; a server that does
+/// not come up is an error that says why (its log is at `logPath`).
+func startModelServer(_ section: ExperimentConfig.ModelServerSection, logPath: String,
+                      say: (String) -> Void) async throws -> ManagedModelServer {
+    let managed = ManagedModelServer(command: section.command, healthURL: section.healthURL, logPath: logPath)
+    say("starting model server: \(section.command.joined(separator: " ")) (log: \(logPath))")
+    do { try await managed.start(timeoutMilliseconds: section.startupTimeoutMilliseconds) } catch { throw UserFacingError("\(error)") }
+    say("model server healthy at \(section.healthURL)")
+    return managed
+}
+

@@ -66,15 +66,7 @@ public struct RunCommand: AsyncParsableCommand {
         var modelServer: ManagedModelServer?
         if let server = config.modelServer {
             let log = URL(fileURLWithPath: config.coordinator.database).deletingLastPathComponent().appendingPathComponent("model-server.log").path
-            let managed = ManagedModelServer(command: server.command, healthURL: server.healthURL, logPath: log)
-            logger.info("starting model server: \(server.command.joined(separator: " ")) (log: \(log))")
-            do {
-                try await managed.start(timeoutMilliseconds: server.startupTimeoutMilliseconds)
-            } catch {
-                throw UserFacingError("\(error)")
-            }
-            logger.info("model server healthy at \(server.healthURL)")
-            modelServer = managed
+            modelServer = try await startModelServer(server, logPath: log) { logger.info("\($0)") }
         }
         defer { modelServer?.stop() }
 
