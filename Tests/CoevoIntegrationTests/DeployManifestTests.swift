@@ -1,0 +1,46 @@
+import CoevoTestSupport
+import Foundation
+import Testing
+
+/// The Kubernetes manifests, validated offline against the Kubernetes API schemas by
+/// kubernetes-validate (PyPI, installed by `make test`), strictly: an unknown field is an
+/// error. Bad input tried: a misspelt field and a value of the wrong type, which the
+/// validator must refuse, naming them.
+@Suite struct DeployManifestTests {
+    static func validate(_ path: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-m", "kubernetes_validate", "--strict", path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    @Test func theManifestsValidateAgainstTheKubernetesSchemas() throws {
+        let manifest = TestSupport.root.appendingPathComponent("Deploy/kubernetes/coevo.yaml").path
+        let (status, output) = try Self.validate(manifest)
+        #expect(status == 0, "\(output)")
+        for resource in ["service/coevo-coordinator", "statefulset/coevo-coordinator", "deployment/coevo-worker",
+                         "networkpolicy/coevo-coordinator"] {
+            #expect(output.contains("passed for resource \(resource)"), "\(resource) was validated: \(output)")
+        }
+    }
+
+    @Test func theValidatorRefusesABrokenManifest() throws {
+        let text = try String(contentsOf: TestSupport.root.appendingPathComponent("Deploy/kubernetes/coevo.yaml"), encoding: .utf8)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-k8s-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (old, new, named) in [("replicas: 4", "replicass: 4", "replicass"), ("replicas: 1", "replicas: one", "one")] {
+            #expect(text.contains(old))
+            let path = directory.appendingPathComponent("broken.yaml").path
+            try text.replacingOccurrences(of: old, with: new).write(toFile: path, atomically: true, encoding: .utf8)
+            let (status, output) = try Self.validate(path)
+            #expect(status != 0 && output.contains("did not validate") && output.contains(named), "\(output)")
+        }
+    }
+}
