@@ -218,31 +218,15 @@ final class ModelTurns: @unchecked Sendable {
         return AblateCommand.row(engine, mode: mode, seed: seed)
     }
 
-    /// The turns' results in request order, at most the pool's concurrency in flight.
+    /// The turns' results in request order (a failed call is an empty turn), at most the
+    /// pool's concurrency in flight.
     private func answer(_ requests: [TurnRequest], settings: ChamberSettings) async -> [TurnResult] {
-        let limit = max(1, pool.map(\.concurrency).reduce(0, +))
-        var results = [TurnResult](repeating: TurnResult(text: "", tokens: 0), count: requests.count)
-        await withTaskGroup(of: (Int, TurnResult?).self) { group in
-            var next = 0
-            func launch() {
-                let i = next, request = requests[i]
-                next += 1
-                let payload = (try? JSONEncoder().encode(ChamberTurnPrompt.job(for: request, settings: settings, pool: pool))) ?? Data()
-                group.addTask {
-                    let outcome = await self.executor.run(payload: payload)
-                    guard outcome.status == .succeeded,
-                          let output = try? JSONDecoder().decode(LLMJobOutput.self, from: outcome.output) else { return (i, nil) }
-                    return (i, ChamberTurnPrompt.result(for: request, reply: output.text,
-                                                        tokens: output.promptTokens + output.completionTokens))
-                }
-            }
-            while next < min(limit, requests.count) { launch() }
-            for await (i, result) in group {
-                if let result { results[i] = result }
-                if next < requests.count { launch() }
-            }
+        let jobs = requests.map { ChamberTurnPrompt.job(for: $0, settings: settings, pool: pool) }
+        let outputs = await runChatJobs(jobs, executor: executor, limit: pool.map(\.concurrency).reduce(0, +))
+        return zip(requests, outputs).map { request, output in
+            output.map { ChamberTurnPrompt.result(for: request, reply: $0.text, tokens: $0.promptTokens + $0.completionTokens) }
+                ?? TurnResult.empty
         }
-        return results
     }
 }
 

@@ -80,39 +80,18 @@ struct CalibrateCommand: AsyncParsableCommand {
     }
 
     /// The probes' replies in probe order (nil for a failed call), at most the endpoint's
-    /// concurrency in flight, through the worker's own chat executor.
+    /// concurrency in flight.
     func ask(_ probes: [Calibration.Probe], endpoint: LLMJob.Endpoint) async -> [String?] {
-        let executor = LLMChatExecutor()
-        let temperature = self.temperature
-        let payloads = probes.enumerated().map { i, probe in
+        let jobs = probes.enumerated().map { i, probe in
             let (system, prompt) = ChamberTurnPrompt.call(for: probe.request)
-            let job = LLMJob(endpoint: endpoint, system: system, prompt: prompt, maxTokens: 48, temperature: temperature,
-                             seed: AgentCall.seed(runSeed: probe.request.worldSeed, key: "calibrate.\(i)"))
-            return try! JSONEncoder().encode(job)
+            return LLMJob(endpoint: endpoint, system: system, prompt: prompt, maxTokens: 48, temperature: temperature,
+                          seed: AgentCall.seed(runSeed: probe.request.worldSeed, key: "calibrate.\(i)"))
         }
-        var replies = [String?](repeating: nil, count: probes.count)
-        await withTaskGroup(of: (Int, String?).self) { group in
-            var next = 0
-            func launch() {
-                let i = next
-                next += 1
-                group.addTask {
-                    let outcome = await executor.run(payload: payloads[i])
-                    guard outcome.status == .succeeded else { return (i, nil) }
-                    return (i, (try? JSONDecoder().decode(LLMJobOutput.self, from: outcome.output))?.text)
-                }
-            }
-            while next < min(max(1, endpoint.concurrency), payloads.count) { launch() }
-            var done = 0
-            for await (i, reply) in group {
-                replies[i] = reply
-                done += 1
-                if done % 10 == 0 || done == payloads.count {
-                    FileHandle.standardError.write(Data("calibrate: \(done)/\(payloads.count) calls\n".utf8))
-                }
-                if next < payloads.count { launch() }
+        let outputs = await runChatJobs(jobs, executor: LLMChatExecutor(), limit: endpoint.concurrency) { done in
+            if done % 10 == 0 || done == jobs.count {
+                FileHandle.standardError.write(Data("calibrate: \(done)/\(jobs.count) calls\n".utf8))
             }
         }
-        return replies
+        return outputs.map { $0?.text }
     }
 }

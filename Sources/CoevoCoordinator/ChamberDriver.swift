@@ -53,7 +53,7 @@ struct ChamberDriver: RunDriver {
                 live.append(request)
                 continue
             }
-            queue += engine.complete(request, answered.result.flatMap { turnResult($0, for: request) } ?? Self.emptyTurn)
+            queue += engine.complete(request, answered.result.flatMap { turnResult($0, for: request) } ?? TurnResult.empty)
             if !engine.isStepOpen && !engine.isFinished { queue += engine.beginStep() }
         }
         var step = collect(at: at)
@@ -64,9 +64,6 @@ struct ChamberDriver: RunDriver {
         step.jobs = jobs(fresh, ids: &ids)
         return step
     }
-
-    /// What a failed or unreadable turn counts as: an empty (so wrong) answer.
-    private static let emptyTurn = TurnResult(text: "", tokens: 0)
 
     /// The turn result a succeeded job's output holds, or nil.
     private func turnResult(_ result: AppliedResult, for request: TurnRequest) -> TurnResult? {
@@ -87,13 +84,13 @@ struct ChamberDriver: RunDriver {
             noted.append(log.note(.turnUnreadable, job: result.job.id,
                                   "\(result.job.kind) output is not a turn result (\(result.outcome.output.count) bytes)", at: at))
         }
-        return advance(request, turn ?? Self.emptyTurn, noted: noted, ids: &ids, at: at)
+        return advance(request, turn ?? TurnResult.empty, noted: noted, ids: &ids, at: at)
     }
 
     mutating func failed(_ job: JobID, reason: String, ids: inout JobID, at: Double) -> DriverStep {
         guard let request = pending.removeValue(forKey: job) else { return DriverStep() }
         let noted = [log.note(.turnFailed, job: job, "\(request.action.rawValue) by agent a\(request.agent): \(reason)", at: at)]
-        return advance(request, Self.emptyTurn, noted: noted, ids: &ids, at: at)
+        return advance(request, TurnResult.empty, noted: noted, ids: &ids, at: at)
     }
 
     private mutating func advance(_ request: TurnRequest, _ result: TurnResult, noted: [EventRecord], ids: inout JobID, at: Double) -> DriverStep {

@@ -8,9 +8,9 @@ import Foundation
 /// the niche distils from all of it), routes the insights, runs the lifecycle check and
 /// closes with a `StepReport`. Heartbeats that fired during the teamwork are turns too,
 /// made beside the reflections: an agent's note on its latest attempt (reflect), and the
-/// strongest agent merging the pool's lessons on its busiest niche (consolidate). Results are applied in task order whatever order they arrive in, and
-/// every turn's randomness is its own, so a seed replays the same evolution in process
-/// and over workers.
+/// strongest agent merging the pool's lessons on its busiest niche (consolidate). Results
+/// are applied in task order whatever order they arrive in, and every turn's randomness
+/// is its own, so a seed replays the same evolution in process and over workers.
 public struct ChamberEngine: Sendable {
     struct TaskState: Sendable {
         var task: SimulatedTask
@@ -25,7 +25,9 @@ public struct ChamberEngine: Sendable {
         var succeeded = false
         /// The member who distils for CODREAM, chosen once when the teamwork closes.
         var producer: Int?
-        /// CODREAM: each member's reflection, as its turn returned it.
+        /// CODREAM: how the task ended, as its prompts tell it, and each member's
+        /// reflection, as its turn returned it.
+        var outcome = ""
         var reflections: [String?] = []
     }
 
@@ -62,7 +64,7 @@ public struct ChamberEngine: Sendable {
     private var stepTokens = 0
     private var stepInterventions = 0
     /// Each niche's leader and for how many steps in a row it has led.
-    private var leadership: [Int: (agent: AgentID, steps: Int)] = [:]
+    private var leadership: [Int: (agent: Int, steps: Int)] = [:]
     /// Steps in a row an agent must lead a niche to count as a stable specialist.
     public static let stableSteps = 5
     /// Reflect heartbeats that fired this step: each agent's first, with the attempt it
@@ -285,11 +287,13 @@ public struct ChamberEngine: Sendable {
                 let producer = Codream.producer(of: state.members, niche: niche, population: population)
                 tasks[index].producer = producer
                 tasks[index].reflections = Array(repeating: nil, count: state.members.count)
+                tasks[index].outcome = success
+                    ? "the team answered \(final), which is right, but its members disagreed"
+                    : "the team answered \(final), which is wrong; the right answer is \(state.task.correctAnswer)"
                 if settings.evolution.codream.reflect {
-                    let outcome = Self.outcome(final: final, success: success, correct: state.task.correctAnswer)
                     for member in state.members.indices {
                         codreamRequests.append(request(tasks[index], member: member, action: .reflect, round: Self.codreamRound,
-                                                       outcome: outcome))
+                                                       outcome: tasks[index].outcome))
                     }
                 }
                 note("codream_triggered",
@@ -405,22 +409,14 @@ public struct ChamberEngine: Sendable {
             let answers = state.answers.map { answer in
                 answer.map { "\($0) (\($0 == state.task.correctAnswer ? "right" : "wrong"))" } ?? "no answer"
             }
-            let final = CollaborationStructure.finalAnswer(state.structure, memberAnswers: state.answers.compactMap { $0 })
             requests.append(request(state, member: state.members.firstIndex(of: producer)!, action: .distil,
                                     round: Self.codreamRound + 1, othersAnswers: answers,
-                                    count: settings.evolution.codream.maxDistilled,
-                                    outcome: Self.outcome(final: final, success: state.succeeded, correct: state.task.correctAnswer),
+                                    count: settings.evolution.codream.maxDistilled, outcome: state.outcome,
                                     reflections: state.reflections.compactMap { $0 }.filter { $0.contains(where: \.isLetter) }))
         }
         phase = .distil
         codreamPending = requests.count
         return requests
-    }
-
-    /// How a task ended, as CODREAM's prompts tell it.
-    static func outcome(final: String?, success: Bool, correct: String) -> String {
-        success ? "the team answered \(correct), which is right, but its members disagreed"
-                : "the team answered \(final ?? "nothing"), which is wrong; the right answer is \(correct)"
     }
 
     /// Records one member's outcome on `task` (what it answered): competence, insight
@@ -501,7 +497,7 @@ public struct ChamberEngine: Sendable {
             }
         }
         var report = report(codreamEvents: codreamEvents, routed: routed, lifecycleEvents: lifecycleEvents)
-        report.stableSpecialists = updateLeadership()
+        report.stableSpecialists = updateLeadership(report.leaders)
         reports.append(report)
         outbox.post(ProtocolEvent(.chamberStep, report.json))
         outbox.progress(String(format: "step %d/%d: accuracy %.3f, population %d, insights routed %d, specialists %d (%d stable), %d agent turns",
@@ -517,31 +513,21 @@ public struct ChamberEngine: Sendable {
 
     // MARK: Metrics
 
-    /// Carries each niche's leadership streak into this step; returns the distinct active
-    /// agents that have led one niche for `stableSteps` steps in a row.
-    private mutating func updateLeadership() -> Int {
-        var stable = Set<AgentID>()
-        for niche in 0..<settings.niches {
-            guard let index = Self.leader(of: niche, in: population) else {
+    /// Carries each niche's leadership streak into this step, given this step's leaders
+    /// (agent ids by niche); returns the distinct agents that have led one niche for
+    /// `stableSteps` steps in a row.
+    private mutating func updateLeadership(_ leaders: [Int?]) -> Int {
+        var stable = Set<Int>()
+        for (niche, leader) in leaders.enumerated() {
+            guard let leader else {
                 leadership[niche] = nil
                 continue
             }
-            let id = population.agents[index].id
-            let steps = leadership[niche].map { $0.agent == id ? $0.steps + 1 : 1 } ?? 1
-            leadership[niche] = (id, steps)
-            if steps >= Self.stableSteps { stable.insert(id) }
+            let steps = leadership[niche].map { $0.agent == leader ? $0.steps + 1 : 1 } ?? 1
+            leadership[niche] = (leader, steps)
+            if steps >= Self.stableSteps { stable.insert(leader) }
         }
         return stable.count
-    }
-
-    /// The active agent with the highest competence on `niche` among those with 3 or more
-    /// attempts there (the lower index on a tie), or nil.
-    static func leader(of niche: Int, in population: Population) -> Int? {
-        var best: Int?
-        for i in population.activeIndices where population.stats(i, niche).attempts >= 3 {
-            if best.map({ population.stats(i, niche).competence > population.stats($0, niche).competence }) ?? true { best = i }
-        }
-        return best
     }
 
     private func report(codreamEvents: Int, routed: Int, lifecycleEvents: Int) -> StepReport {
@@ -568,7 +554,8 @@ public struct ChamberEngine: Sendable {
                 shareCount += 1
             }
         }
-        let leaders = (0..<settings.niches).map { Self.leader(of: $0, in: population) }
+        // A niche's leader: the strongest there among agents with 3 or more attempts.
+        let leaders = (0..<settings.niches).map { population.strongest(on: $0, minAttempts: 3) }
         return StepReport(
             step: step, tasks: tasks.count, successes: successes,
             nicheAccuracy: perNiche.map { $0.1 == 0 ? nil : Double($0.0) / Double($0.1) },

@@ -140,9 +140,10 @@ public struct Population: Sendable {
         return best
     }
 
-    /// The active agent with the highest competence on `niche` (the earliest on a tie).
-    public func strongest(on niche: Int) -> Int? {
-        activeIndices.max { a, b in
+    /// The active agent with the highest competence on `niche` among those with at least
+    /// `minAttempts` attempts there (the earliest on a tie), or nil.
+    public func strongest(on niche: Int, minAttempts: Int = 0) -> Int? {
+        activeIndices.filter { stats($0, niche).attempts >= minAttempts }.max { a, b in
             let x = stats(a, niche).competence, y = stats(b, niche).competence
             return x != y ? x < y : a > b
         }

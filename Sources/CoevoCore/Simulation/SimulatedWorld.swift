@@ -193,16 +193,20 @@ public struct SimulatedWorld: Sendable {
     }
 
     public static func successProbability(_ request: TurnRequest, parameters: Parameters) -> Double {
-        let x = request.skill - request.gap + lessonEffect(request, parameters: parameters).shift - request.difficulty
-        return sigmoid(parameters.steepness * x)
+        successProbability(request, shift: lessonEffect(request, parameters: parameters).shift, parameters: parameters)
+    }
+
+    static func successProbability(_ request: TurnRequest, shift: Double, parameters: Parameters) -> Double {
+        sigmoid(parameters.steepness * (request.skill - request.gap + shift - request.difficulty))
     }
 
     /// Executes one agent turn under the rules above.
     public static func execute(_ request: TurnRequest, parameters: Parameters) -> TurnResult {
         var rng = generator(request.worldSeed, UInt64(request.task), UInt64(request.round) << 16 | UInt64(request.member))
         var team = generator(request.worldSeed, UInt64(request.task), UInt64(request.round) << 16 | 0xFFFF)
-        let p = successProbability(request, parameters: parameters)
-        let (_, lessonTokens) = lessonEffect(request, parameters: parameters)
+        let effect = lessonEffect(request, parameters: parameters)
+        let p = successProbability(request, shift: effect.shift, parameters: parameters)
+        let lessonTokens = effect.tokens
         let tokens = tokensPerTurn[request.action]! * (request.action == .distil ? max(1, request.count) : 1) + lessonTokens
         let rho = min(1, max(0, parameters.correlation * request.sharedMemory))
         func attempt() -> String {

@@ -77,6 +77,8 @@ public struct TurnRequest: Hashable, Sendable, Codable {
 public struct TurnResult: Hashable, Sendable, Codable {
     public var text: String
     public var tokens: Int
+    /// What a turn whose call failed or could not be read counts as: no answer (wrong).
+    public static let empty = TurnResult(text: "", tokens: 0)
     public init(text: String, tokens: Int) {
         self.text = text
         self.tokens = tokens

@@ -63,7 +63,7 @@ struct CodreamCase: Sendable {
         let cleaned = reply.replacingOccurrences(of: "*", with: "")
         let lines = cleaned.split(whereSeparator: \.isNewline).map(String.init)
         let line = ReplyFormat.line(after: "reflection:", in: cleaned)
-            ?? lines.reduce(nil) { (best: String?, line) in line.count > (best?.count ?? 0) ? line : best }
+            ?? lines.max { $0.count < $1.count }
         return line.flatMap(ReplyFormat.note)
     }
 

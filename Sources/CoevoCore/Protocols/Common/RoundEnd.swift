@@ -120,7 +120,7 @@ struct RoundEnd<Figures: RoundFigures>: Sendable {
         for ((call, reply), item) in zip(batch.answered, cases) {
             let insights = reply.text.map { CodreamCase.insights(in: $0, limit: maxInsights) } ?? []
             guard !insights.isEmpty else {
-                let why = reply.text == nil ? "the call failed" : "no INSIGHT: line in the reply"
+                let why = reply.text == nil ? "the call failed" : "no INSIGHT: line or list item in the reply"
                 outbox.post(ProtocolEvent(.distilFailure, "round \(round) \(call.key): \(why)"))
                 continue
             }
