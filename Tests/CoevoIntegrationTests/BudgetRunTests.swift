@@ -78,7 +78,7 @@ extension ProcessTests {
                 workload: {kind: llm.chat, jobs: 5, endpoint: gone, max_tokens: 4}
                 """)
             let first = try run.coordinator(config: stalled, name: "coordinator-1")
-            #expect(await eventually(timeout: 20) { first.log.contains("created run") }, "\(first.log)")
+            #expect(await eventually(timeout: 20) { first.log.contains("listening on") }, "\(first.log)")
             first.signal(SIGTERM)
             #expect(await first.waitForExit(timeout: 20) == 0, "\(first.log)")
 
