@@ -8,6 +8,8 @@ public struct CoordinatorProgress: Sendable {
     public var leased: Int
     public var resultsApplied: UInt64
     public var resultsDurable: UInt64
+    public var messagesReceived: UInt64
+    public var heartbeatsReceived: UInt64
 }
 
 /// Hooks into a running coordinator; every closure is called from the coordinator's task,

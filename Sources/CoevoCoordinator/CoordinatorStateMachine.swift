@@ -45,6 +45,10 @@ public struct CoordinatorStateMachine {
     public static let jobIDBlock = 1_000_000
     public private(set) var resultsApplied: UInt64 = 0
     public private(set) var resultsDurable: UInt64 = 0
+    /// Messages from peers, and how many of them were heartbeats (the load that grows
+    /// with workers whatever they do).
+    public private(set) var messagesReceived: UInt64 = 0
+    public private(set) var heartbeatsReceived: UInt64 = 0
     private var started = MonotonicTime.zero
     private var lastProgress = MonotonicTime.zero
     public private(set) var drainDeadline: MonotonicTime?
@@ -80,6 +84,7 @@ public struct CoordinatorStateMachine {
             return out.take()
         case .received(let batch):
             var applied: [JobID] = []
+            messagesReceived += UInt64(batch.count)
             for message in batch {
                 switch message {
                 case .message(let routing, let key, let body):
@@ -283,7 +288,7 @@ public struct CoordinatorStateMachine {
         }
         switch body {
         case .heartbeat:
-            break
+            heartbeatsReceived += 1
         case .results(let batch):
             for result in batch.results { apply(result, from: worker, routing: routing, applied: &applied) }
         case .disconnect(let goodbye):
@@ -635,7 +640,8 @@ public struct CoordinatorStateMachine {
     public var progress: CoordinatorProgress {
         CoordinatorProgress(
             runs: scheduler.progress, workers: scheduler.workerCount, queued: scheduler.queuedCount,
-            leased: scheduler.leasedCount, resultsApplied: resultsApplied, resultsDurable: resultsDurable)
+            leased: scheduler.leasedCount, resultsApplied: resultsApplied, resultsDurable: resultsDurable,
+            messagesReceived: messagesReceived, heartbeatsReceived: heartbeatsReceived)
     }
 
     private func status() -> StatusReplyMessage {

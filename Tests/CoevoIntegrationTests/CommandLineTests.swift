@@ -124,5 +124,23 @@ extension ProcessTests {
         #expect(await status.waitForExit(timeout: 15) == 1)
         #expect(status.log.contains("no coordinator answered"))
     }
+
+    /// `coevo bench scale` at a small size: every worker of the swarm processes joins
+    /// (the run starts only when all have), every job is durable (the command fails
+    /// otherwise), and the idle window counts about one heartbeat per worker per second.
+    @Test func theScaleBenchmarkHoldsItsWorkersAndCountsTheirHeartbeats() async throws {
+        let scratch = try Scratch("scale")
+        defer { scratch.close() }
+        let bench = try Child("coevo", ["bench", "scale", "--workers", "3,40", "--processes", "2", "--jobs", "2000",
+                                        "--idle-seconds", "3"], in: scratch, name: "bench")
+        #expect(await bench.waitForExit(timeout: 120) == 0, "\(bench.log)")
+        let rows = bench.log.split(separator: "\n").map { $0.split(separator: " ") }.filter { $0.count == 8 && Int($0[0]) != nil }
+        #expect(rows.map { $0[0] } == ["3", "40"], "\(bench.log)")
+        if rows.count == 2 {
+            let heartbeats = Double(rows[1][4]) ?? 0
+            #expect((30...50).contains(heartbeats), "40 workers at 1 heartbeat/s: \(heartbeats)/s")
+            #expect(rows.allSatisfy { $0[7] == "0" }, "no worker lost: \(bench.log)")
+        }
+    }
 }
 }

@@ -6,7 +6,8 @@ public struct BenchCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print figures (build with -c release first: make bench).",
-        subcommands: [DispatchBenchCommand.self, StepBenchCommand.self, ChamberBenchCommand.self, HTTPBenchCommand.self, EchoPeerCommand.self])
+        subcommands: [DispatchBenchCommand.self, ScaleBenchCommand.self, StepBenchCommand.self, ChamberBenchCommand.self, HTTPBenchCommand.self,
+                      EchoPeerCommand.self, SwarmCommand.self])
     public init() {}
 }
 
