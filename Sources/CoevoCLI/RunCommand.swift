@@ -71,7 +71,8 @@ public struct RunCommand: AsyncParsableCommand {
         defer { modelServer?.stop() }
 
         let localWorkers = LocalWorkers()
-        let endpoint = localEndpoint(forBind: config.coordinator.bind)
+        // The endpoint bound, not the one asked for: `tcp://127.0.0.1:*` picks a free port.
+        let endpoint = localEndpoint(forBind: service.endpoint)
         try localWorkers.startWorkers(
             count: config.workers.count, endpoint: endpoint, slots: config.workers.slots,
             heartbeatMs: config.coordinator.heartbeatIntervalMilliseconds, liveness: config.coordinator.liveness,

@@ -125,6 +125,23 @@ extension ProcessTests {
         #expect(status.log.contains("no coordinator answered"))
     }
 
+    /// A bind address with a wildcard port (`tcp://127.0.0.1:*`): the local workers
+    /// connect to the port the coordinator got, not to the wildcard.
+    @Test func coevoRunOnAWildcardPortGivesItsWorkersThePortItGot() async throws {
+        let scratch = try Scratch("wildcard")
+        defer { scratch.close() }
+        let database = scratch.url("run.sqlite").path
+        let config = try scratch.write("wildcard.yaml", """
+            run: {name: wildcard, seed: 1}
+            coordinator: {bind: "tcp://127.0.0.1:*", database: \(database)}
+            workers: {count: 2, slots: 8}
+            workload: {kind: noop, jobs: 300}
+            """)
+        let run = try Child("coevo", ["run", config], in: scratch, name: "run")
+        #expect(await run.waitForExit(timeout: 60) == 0, "\(run.log)")
+        #expect(try Database(database).int("SELECT COUNT(*) FROM results WHERE status = 'succeeded'") == 300, "\(run.log)")
+    }
+
     /// `coevo bench scale` at a small size: every worker of the swarm processes joins
     /// (the run starts only when all have), every job is durable (the command fails
     /// otherwise), and the idle window counts about one heartbeat per worker per second.
