@@ -187,7 +187,7 @@ final class ProgressDisplay: Sendable {
 
     func show(_ progress: CoordinatorProgress) {
         let completed = progress.runs.values.reduce(0) { $0 + $1.completed + $1.failed }
-        let total = progress.runs.values.reduce(0) { $0 + $1.total }
+        let total = progress.runs.values.reduce(0) { $0 + $1.expected }
         let failed = progress.runs.values.reduce(0) { $0 + $1.failed }
         let now = Date()
         let rate = last.withLock { previous -> Double in

@@ -37,6 +37,10 @@ public struct CoordinatorStateMachine {
     public private(set) var unserved: [RunID] = []
     /// Runs whose jobs are made as results arrive (protocols).
     private var drivers: [RunID: any RunDriver] = [:]
+    /// Batch runs: their jobs are stored when first leased (`leasedFirst`), not when made.
+    private var storedWhenLeased: Set<RunID> = []
+    /// Their jobs made and not yet leased, so not yet in the store (at most a window).
+    private var unstored: Set<JobID> = []
     /// The id the next job made by a driver gets, and the first id the store has not
     /// reserved: ids at or above it must be reserved before a job that has one goes out.
     private var nextJobID: JobID
@@ -199,9 +203,18 @@ public struct CoordinatorStateMachine {
         let jobs = run.jobs
         for done in jobs.done { scheduler.recordFinished(done, run: run.id, failed: false) }
         for failed in jobs.failed { scheduler.recordFinished(failed, run: run.id, failed: true) }
-        for (job, attempts) in jobs.unfinished { scheduler.submit(job, attemptsSoFar: attempts) }
+        var config = run.config ?? ExperimentConfig()
+        if run.config == nil { config.workload.jobs = 0 }  // nothing more to make: serve what is stored
+        var driver = BatchDriver(config: config, run: run.id, stored: jobs)
+        let total = max(config.workload.jobs, driver.made)
+        scheduler.plan(total, for: run.id)
+        let step = driver.start(ids: &nextJobID, at: now.wall)
+        for (job, attempts) in step.requeued { scheduler.submit(job, attemptsSoFar: attempts) }
+        drivers[run.id] = driver
+        storedWhenLeased.insert(run.id)
         activeRuns.insert(run.id)
-        out.log(.info, "serving run \(run.id): \(jobs.done.count + jobs.failed.count) finished, \(jobs.unfinished.count) to go")
+        apply(step, of: run.id)
+        out.log(.info, "serving run \(run.id): \(jobs.done.count + jobs.failed.count) finished, \(total - jobs.done.count - jobs.failed.count) to go")
     }
 
     /// The driver that makes a protocol run's jobs, and a line describing the run.
@@ -474,7 +487,11 @@ public struct CoordinatorStateMachine {
                 send(to: worker, .jobs(batch))
                 start = end
             }
-            out.store(contentsOf: leases.map { .leased($0.job.id, worker: worker, attempt: $0.attempt, at: now.wall) })
+            out.store(contentsOf: leases.map { lease in
+                unstored.remove(lease.job.id) != nil
+                    ? .leasedFirst(lease.job, worker: worker, attempt: lease.attempt, at: now.wall)
+                    : .leased(lease.job.id, worker: worker, attempt: lease.attempt, at: now.wall)
+            })
         }
     }
 
@@ -523,7 +540,11 @@ public struct CoordinatorStateMachine {
     private mutating func apply(_ step: DriverStep, of run: RunID) {
         if !step.jobs.isEmpty {
             for job in step.jobs { scheduler.submit(job) }
-            out.store(contentsOf: step.jobs.map { .submitted($0) })
+            if storedWhenLeased.contains(run) {
+                unstored.formUnion(step.jobs.lazy.map(\.id))
+            } else {
+                out.store(contentsOf: step.jobs.map { .submitted($0) })
+            }
         }
         if nextJobID > jobIDCeiling {
             // Some of these jobs have ids the store has not reserved: reserve the next
@@ -664,7 +685,7 @@ public struct CoordinatorStateMachine {
             let p = scheduler.progress[run]!
             var status = Coevo_Wire_V1_RunStatus()
             status.runID = run.rawValue
-            status.total = UInt64(p.total)
+            status.total = UInt64(p.expected)
             status.completed = UInt64(p.completed)
             status.failed = UInt64(p.failed)
             return status

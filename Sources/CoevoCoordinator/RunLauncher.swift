@@ -12,8 +12,6 @@ public enum RunLauncher {
     public struct Plan: Sendable {
         public var resumed: [StoredRun] = []
         public var created: StoredRun?
-        /// Jobs made up front for the created run (0 for protocols, which make them as they go).
-        public var createdJobs = 0
         /// Every run served, resumed first.
         public var runIDs: [String] { resumed.map(\.id) + (created.map { [$0.id] } ?? []) }
     }
@@ -37,17 +35,14 @@ public enum RunLauncher {
             suffix += 1
         }
         let run = StoredRun(id: id, name: config.run.name, seed: config.run.seed, config: configText)
-        // A protocol run's jobs are made by its driver as the run goes.
-        let jobs = config.isProtocolRun ? []
-            : WorkloadPlan.jobs(for: config, run: RunID(id), firstID: try store.reserveJobIDs(config.workload.jobs).lowerBound)
-        try store.createRun(run, jobs: jobs)
+        // Every run's jobs are made by its driver as the run goes (a batch's a window ahead).
+        try store.createRun(run, jobs: [], planned: config.isProtocolRun ? 0 : config.workload.jobs)
         if config.isProtocolRun {
             logger.info("created run \(id), seed \(config.run.seed)")
         } else {
-            logger.info("created run \(id): \(jobs.count) \(config.workload.kind) jobs, seed \(config.run.seed)")
+            logger.info("created run \(id): \(config.workload.jobs) \(config.workload.kind) jobs, seed \(config.run.seed)")
         }
         plan.created = run
-        plan.createdJobs = jobs.count
         return plan
     }
 }

@@ -96,8 +96,9 @@ public final class CoevoStore: Sendable {
 
     // MARK: Runs
 
-    /// Stores a new run and all its jobs in one transaction.
-    public func createRun(_ run: StoredRun, jobs: [Job]) throws {
+    /// Stores a new run and the jobs made so far in one transaction; its `run_created`
+    /// event says `planned` jobs (the jobs given if nil).
+    public func createRun(_ run: StoredRun, jobs: [Job], planned: Int? = nil) throws {
         let now = Date().timeIntervalSince1970
         try pool.write { db in
             try db.execute(
@@ -112,7 +113,7 @@ public final class CoevoStore: Sendable {
             }
             try db.execute(
                 sql: "INSERT INTO events (at, run_id, kind, detail) VALUES (?, ?, ?, ?)",
-                arguments: [now, run.id, EventKind.runCreated.rawValue, "\(jobs.count) jobs"])
+                arguments: [now, run.id, EventKind.runCreated.rawValue, "\(planned ?? jobs.count) jobs"])
         }
     }
 

@@ -8,6 +8,10 @@ public enum StoreMutation: Sendable {
     /// A job made while the run goes (protocols), written like the jobs of `createRun`.
     case submitted(Job)
     case leased(JobID, worker: WorkerID, attempt: UInt32, at: Double)
+    /// A batch run's job, written only when first leased, its row holding the lease: the
+    /// batch is remade from the seed past what was leased, so what waits in the queue
+    /// costs no write (and a job one write, not two).
+    case leasedFirst(Job, worker: WorkerID, attempt: UInt32, at: Double)
     case result(ResultRecord)
     case requeued(JobID, attempts: UInt32)
     case failed(JobID, attempts: UInt32, reason: String)

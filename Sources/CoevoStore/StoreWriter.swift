@@ -188,6 +188,12 @@ public final class StoreWriter: @unchecked Sendable {
                                     Int64(bitPattern: r.outcome.durationMicroseconds), r.completedAt,
                                 ])
                             results += 1
+                        case .leasedFirst(let job, let worker, let attempt, let at):
+                            try db.cachedStatement(sql: """
+                                INSERT INTO jobs (id, run_id, kind, payload, timeout_ms, state, attempts, worker, leased_at)
+                                VALUES (?, ?, ?, ?, ?, 'leased', ?, ?, ?)
+                                """).execute(arguments: [Int64(bitPattern: job.id), job.run.rawValue, job.kind.rawValue, job.payload,
+                                                        job.timeoutMilliseconds, Int64(attempt), worker.rawValue, at])
                         case .requeued(let job, let attempts):
                             try db.cachedStatement(sql: "UPDATE jobs SET state = 'queued', attempts = ?, worker = NULL WHERE id = ?")
                                 .execute(arguments: [Int64(attempts), Int64(bitPattern: job)])

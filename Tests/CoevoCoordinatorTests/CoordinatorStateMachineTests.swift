@@ -33,7 +33,10 @@ import Testing
     /// A plain batch run with these jobs still to run (and these done or failed before).
     static func batch(_ unfinished: [(Job, UInt32)], done: [JobID] = [], failed: [JobID] = [],
                       config: ExperimentConfig? = ExperimentConfig(), run: RunID = "r") -> ServedRun {
-        ServedRun(id: run, state: .running, config: config,
+        // The stored jobs are the whole batch: the run's driver makes no more.
+        var config = config
+        config?.workload.jobs = unfinished.count + done.count + failed.count
+        return ServedRun(id: run, state: .running, config: config,
                   jobs: CoevoStore.RunJobs(unfinished: unfinished.map { (job: $0.0, attempts: $0.1) }, done: done, failed: failed),
                   exportDirectory: FileManager.default.temporaryDirectory)
     }

@@ -43,7 +43,8 @@ extension EvolutionSettings {
         for i in 0..<(AgentPool.archiveLimit * 3) {
             _ = pool.example("lesson \(i)", niche: 0, producer: i % 2, round: 1 + i / 10)
         }
-        #expect(pool.archived(niche: 0).count == AgentPool.archiveLimit)
+        // 192 added: cut to the best 64 at the 129th, then 63 more.
+        #expect(pool.archived(niche: 0).count == AgentPool.archiveLimit * 2 - 1)
         // All share the starting utility: the oldest are kept (ties go to the lower id).
         #expect(pool.archived(niche: 0).map(\.text).first == "lesson 0")
         #expect(pool.archived(niche: 1).isEmpty)

@@ -3,17 +3,22 @@ import Foundation
 import Testing
 
 @Suite struct WorkloadPlanTests {
+    static func jobs(_ config: ExperimentConfig, firstID: JobID) -> [Job] {
+        (0..<config.workload.jobs).map { WorkloadPlan.job($0, for: config, run: "r", id: firstID + JobID($0)) }
+    }
+
     @Test func theSameSeedPlansTheSameJobsAndAnotherSeedDoesNot() {
         var config = ExperimentConfig()
         config.workload.jobs = 50
         config.workload.payloadBytes = 16
-        let a = WorkloadPlan.jobs(for: config, run: "r", firstID: 10)
-        let b = WorkloadPlan.jobs(for: config, run: "r", firstID: 10)
+        let a = Self.jobs(config, firstID: 10)
+        let b = Self.jobs(config, firstID: 10)
         #expect(a == b)
         #expect(a.map(\.id) == Array(10..<60))
         #expect(a.allSatisfy { $0.payload.count == 16 })
+        #expect(Set(a.map(\.payload)).count == 50, "every job has its own payload")
         config.run.seed = 43
-        #expect(WorkloadPlan.jobs(for: config, run: "r", firstID: 10) != a)
+        #expect(Self.jobs(config, firstID: 10) != a)
     }
 
     @Test func sleepJobsCarryTheirDuration() {
@@ -22,7 +27,7 @@ import Testing
         config.workload.jobs = 2
         config.workload.sleepMilliseconds = 1234
         config.workload.payloadBytes = 20
-        let jobs = WorkloadPlan.jobs(for: config, run: "r", firstID: 1)
+        let jobs = Self.jobs(config, firstID: 1)
         #expect(jobs.allSatisfy { SleepPayload.milliseconds(in: $0.payload) == 1234 && $0.payload.count == 20 })
         #expect(SleepPayload.milliseconds(in: Data([1, 2])) == nil)
     }

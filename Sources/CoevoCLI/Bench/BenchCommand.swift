@@ -6,7 +6,7 @@ public struct BenchCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print figures (build with -c release first: make bench).",
-        subcommands: [DispatchBenchCommand.self, ScaleBenchCommand.self, StepBenchCommand.self, ChamberBenchCommand.self, HTTPBenchCommand.self,
+        subcommands: [DispatchBenchCommand.self, ScaleBenchCommand.self, SoakBenchCommand.self, StepBenchCommand.self, ChamberBenchCommand.self, HTTPBenchCommand.self,
                       EchoPeerCommand.self, SwarmCommand.self])
     public init() {}
 }

@@ -82,20 +82,28 @@ struct CoevoDispatchMeasurement {
         return (Double(jobs) / RawZeroMQBaseline.seconds(finishedAt - first), jobs)
     }
 
+    /// A benchmark run's config: its own database, a free port, the workload.
+    static func configText(name: String, database: String, kind: JobKind, jobs: Int, payloadBytes: Int,
+                           sleepMilliseconds: Int64 = 0, extraCoordinator: String = "") -> String {
+        """
+        run: {name: bench-\(name), seed: 1}
+        coordinator: {bind: "tcp://127.0.0.1:*", database: "\(database)"\(extraCoordinator)}
+        workload: {kind: \(kind.rawValue), jobs: \(jobs), payload_bytes: \(payloadBytes), sleep_ms: \(sleepMilliseconds)}
+
+        """
+    }
+
     private func runPhase(
         name: String, kind: JobKind, jobs: Int, payloadBytes: Int, workers: Int, slots: Int,
         sleepMilliseconds: Int64 = 0, killFirstWorkerAfterResults: Int? = nil, configText: String = "", curve: Bool = false
     ) async throws -> (Clocked, ContinuousClock.Instant, CoevoStore, String) {
-        var config = try ConfigLoader.parse(configText)
-        config.run.name = "bench-\(name)"
-        config.coordinator.bind = "tcp://127.0.0.1:*"
-        config.coordinator.database = directory.appendingPathComponent("\(name).sqlite").path
-        config.workload.kind = kind
-        config.workload.jobs = jobs
-        config.workload.payloadBytes = payloadBytes
-        config.workload.sleepMilliseconds = sleepMilliseconds
+        // As text, because the run stores its config text and is served from it.
+        let text = Self.configText(name: name, database: directory.appendingPathComponent("\(name).sqlite").path,
+                                   kind: kind, jobs: jobs, payloadBytes: payloadBytes, sleepMilliseconds: sleepMilliseconds)
+            + configText
+        let config = try ConfigLoader.parse(text)
         let store = try CoevoStore(path: config.coordinator.database)
-        let plan = try RunLauncher.prepare(config: config, configText: configText, store: store, logger: logger)
+        let plan = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
         guard plan.resumed.isEmpty, let run = plan.created else {
             throw UserFacingError("benchmark database \(config.coordinator.database) was not empty")
         }

@@ -97,17 +97,13 @@ struct ScaleMeasurement {
     }
 
     func measure() async throws -> Row {
-        var config = try ConfigLoader.parse("")
-        config.run.name = "bench-scale-\(workers)"
-        config.coordinator.bind = "tcp://127.0.0.1:*"
-        config.coordinator.database = directory.appendingPathComponent("scale-\(workers).sqlite").path
-        config.coordinator.minWorkers = workers
-        config.coordinator.heartbeatIntervalMilliseconds = heartbeatMs
-        config.workload.kind = .noop
-        config.workload.jobs = jobs
-        config.workload.payloadBytes = 16
+        let text = CoevoDispatchMeasurement.configText(
+            name: "scale-\(workers)", database: directory.appendingPathComponent("scale-\(workers).sqlite").path,
+            kind: .noop, jobs: jobs, payloadBytes: 16,
+            extraCoordinator: ", min_workers: \(workers), heartbeat_interval_ms: \(heartbeatMs)")
+        let config = try ConfigLoader.parse(text)
         let store = try CoevoStore(path: config.coordinator.database)
-        guard let run = try RunLauncher.prepare(config: config, configText: "", store: store, logger: logger).created else {
+        guard let run = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger).created else {
             throw UserFacingError("benchmark database \(config.coordinator.database) was not empty")
         }
 
@@ -117,7 +113,7 @@ struct ScaleMeasurement {
         observer.resultApplied = { _ in
             let now = clock.now
             seen.state.withLock {
-                if $0.firstResult == nil { ($0.firstResult, $0.cpuAtFirstResult) = (now, Self.cpuSeconds()) }
+                if $0.firstResult == nil { ($0.firstResult, $0.cpuAtFirstResult) = (now, ProcessMemory.cpuSeconds()) }
             }
         }
         observer.runFinished = { _, _ in
@@ -137,7 +133,7 @@ struct ScaleMeasurement {
         let group = ServiceGroup(services: [service], logger: logger)
         let serving = Task { try await group.run() }
 
-        try resetPeakRSS()
+        try ProcessMemory.resetPeak()
                 let started = clock.now
         let swarm = LocalWorkers()
         let perProcess = (workers + processes - 1) / processes
@@ -156,20 +152,20 @@ struct ScaleMeasurement {
             guard clock.now < deadline, !serving.isCancelled else { throw UserFacingError("the run of \(workers) workers did not finish in 10 minutes") }
             try await Task.sleep(for: .milliseconds(20))
         }
-        let cpuAtFinish = Self.cpuSeconds()
+        let cpuAtFinish = ProcessMemory.cpuSeconds()
         let (first, finished, cpuAtFirst) = seen.state.withLock { ($0.firstResult!, $0.finished!, $0.cpuAtFirstResult) }
 
         // Idle: every worker connected, nothing to do but heartbeats.
         let idleFrom = clock.now
         try await Task.sleep(for: .seconds(idleSeconds))
-        let cpuAtIdleEnd = Self.cpuSeconds()
+        let cpuAtIdleEnd = ProcessMemory.cpuSeconds()
         let idleTo = clock.now
         let idle = seen.state.withLock { $0.snapshots.filter { $0.at >= idleFrom && $0.at <= idleTo } }
         var heartbeatsPerSecond = 0.0
         if let a = idle.first, let b = idle.last, b.at > a.at {
             heartbeatsPerSecond = Double(b.progress.heartbeatsReceived - a.progress.heartbeatsReceived) / RawZeroMQBaseline.seconds(b.at - a.at)
         }
-        let peak = peakRSSMiB()
+        let peak = ProcessMemory.peakMiB()
         await group.triggerGracefulShutdown()
         try await serving.value
         store.writer.stop()
@@ -182,26 +178,6 @@ struct ScaleMeasurement {
                    heartbeatsPerSecond: heartbeatsPerSecond,
                    idleCPU: (cpuAtIdleEnd - cpuAtFinish) / RawZeroMQBaseline.seconds(idleTo - idleFrom),
                    peakRSSMiB: peak, workersLost: seen.state.withLock { $0.lost })
-    }
-
-    /// User + system CPU seconds of this process (the coordinator; not the swarm).
-    static func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
-    }
-
-    /// Linux: writing 5 to clear_refs resets VmHWM, so each row's peak is its own.
-    private func resetPeakRSS() throws {
-        try "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
-    }
-
-    private func peakRSSMiB() -> Double {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kib = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-        return kib / 1024
     }
 }
 

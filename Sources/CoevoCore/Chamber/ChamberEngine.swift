@@ -458,7 +458,7 @@ public struct ChamberEngine: Sendable {
             eventsThisStep += 1
             let insights = lessons(in: text, niche: niche, producer: population.agents[producer].id, event: event,
                                    limit: settings.evolution.codream.maxDistilled, source: "event \(event)")
-            archive[niche, default: []].append(contentsOf: insights)
+            Lifecycle.archive(insights, niche: niche, into: &archive)
             let deliveries = Codream.route(insights, producer: producer, snapshot: snapshots[niche]!,
                                            population: population, settings: settings.evolution.codream)
             for (recipient, given) in deliveries {

@@ -132,13 +132,27 @@ public enum Lifecycle {
         public var child: AgentID?
     }
 
+    /// Archived insights kept per niche: the most useful, which are the ones seeds take
+    /// first, so a long run's archive stops growing without changing what seeds get.
+    public static let archivedPerNiche = 256
+
+    /// Adds insights to a niche's archive. Past twice `limit` it is cut back to the `limit`
+    /// most useful (ties: the older), so the sort is paid once per many additions.
+    public static func archive(_ insights: [Insight], niche: Int, into archive: inout [Int: [Insight]],
+                               limit: Int = archivedPerNiche) {
+        archive[niche, default: []].append(contentsOf: insights)
+        guard archive[niche]!.count > 2 * limit else { return }
+        archive[niche]!.sort { $0.utility > $1.utility || ($0.utility == $1.utility && $0.id < $1.id) }
+        archive[niche]!.removeLast(archive[niche]!.count - limit)
+    }
+
     /// Carries out a decision. Pruned agents' insights go to `archive` for later seeds.
     public static func apply(_ decision: Decision, population: inout Population, archive: inout [Int: [Insight]],
                              keepPerNiche: Int, step: Int) -> Applied {
         switch decision {
         case .prune(let index, let reason):
-            for (niche, insights) in population.agents[index].insights {
-                archive[niche, default: []].append(contentsOf: insights)
+            for (niche, insights) in population.agents[index].insights.sorted(by: { $0.key < $1.key }) {
+                Self.archive(insights, niche: niche, into: &archive)
             }
             population.retire(index, as: .pruned)
             _ = reason

@@ -1,6 +1,12 @@
 /// Per-run counters kept by the scheduler.
 public struct RunProgress: Hashable, Sendable {
+    /// Jobs submitted so far.
     public var total: Int = 0
+    /// Jobs the run will have in all, where known before they are made (a batch made as
+    /// it goes); 0 when not.
+    public var planned: Int = 0
+    /// What progress displays show a share of.
+    public var expected: Int { max(total, planned) }
     /// Jobs with an applied result (whatever the result's status).
     public var completed: Int = 0
     /// Jobs that exhausted their attempts without a result.

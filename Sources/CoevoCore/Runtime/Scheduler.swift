@@ -44,11 +44,19 @@ public struct Scheduler: Sendable {
     /// always served first.
     private var workerOrder: [WorkerID] = []
     private var dispatchCursor = 0
-    /// Jobs finished (with a result or failed for good). A `RangeSet` would hold fewer
-    /// entries but cost 10-20% of dispatch throughput in `coevo bench dispatch` (inserts
-    /// land among thousands of in-flight gaps); a batch run's queued payloads outweigh
-    /// this set anyway.
+    /// Jobs finished (with a result or failed for good) at or above `finishedBelow`. A
+    /// `RangeSet` would hold fewer entries but cost 10-20% of dispatch throughput in
+    /// `coevo bench dispatch` (inserts land among thousands of in-flight gaps).
     private var finished = Set<JobID>()
+    /// Every id below this is finished (or was never a job): the oldest unfinished job's
+    /// id when `finished` was last compacted. It keeps `finished` as small as the spread
+    /// of ids in flight, so a run of any length holds flat memory.
+    private var finishedBelow: JobID = 0
+    /// The highest id submitted or recorded: with nothing pending, everything up to it is done.
+    private var highestKnown: JobID = 0
+    /// `finished` is compacted when it reaches this size (then at twice what is left, or
+    /// the pending count if larger, so compaction costs O(1) per finished job).
+    private var compactFinishedAt = 65_536
     /// Runs that get no leases before these times: a worker deferred one of their jobs
     /// (their endpoint is down or rate-limited). Other runs go on.
     public private(set) var pausedRuns: [RunID: MonotonicTime] = [:]
@@ -65,7 +73,8 @@ public struct Scheduler: Sendable {
     /// Queues a job. `attemptsSoFar` carries attempts over a coordinator restart. A job id
     /// the scheduler already knows is ignored, so replaying a store is harmless.
     public mutating func submit(_ job: Job, attemptsSoFar: UInt32 = 0) {
-        guard pending[job.id] == nil, !finished.contains(job.id) else { return }
+        guard pending[job.id] == nil, !isDone(job.id) else { return }
+        highestKnown = max(highestKnown, job.id)
         pending[job.id] = PendingJob(job: job, attempts: attemptsSoFar)
         progress[job.run, default: RunProgress()].total += 1
         enqueue(job.id, run: job.run, atFront: false)
@@ -74,9 +83,28 @@ public struct Scheduler: Sendable {
     /// Records a job that already finished in an earlier life of the coordinator, so a
     /// late result for it is recognised as such and the run's counters are right.
     public mutating func recordFinished(_ id: JobID, run: RunID, failed: Bool) {
-        guard finished.insert(id).inserted else { return }
+        guard !isDone(id), finished.insert(id).inserted else { return }
+        highestKnown = max(highestKnown, id)
         progress[run, default: RunProgress()].total += 1
         if failed { progress[run]!.failed += 1 } else { progress[run]!.completed += 1 }
+    }
+
+    /// A run whose jobs are made as it goes announces how many it will have.
+    public mutating func plan(_ jobs: Int, for run: RunID) {
+        progress[run, default: RunProgress()].planned = jobs
+    }
+
+    private func isDone(_ id: JobID) -> Bool { id < finishedBelow || finished.contains(id) }
+
+    /// Only live completions compact: while a start replays the store, jobs not yet
+    /// resubmitted must not fall below the line.
+    private mutating func markFinished(_ id: JobID) {
+        finished.insert(id)
+        guard finished.count >= compactFinishedAt else { return }
+        finishedBelow = max(finishedBelow, pending.keys.min() ?? highestKnown + 1)
+        let below = finishedBelow
+        finished = finished.filter { $0 >= below }
+        compactFinishedAt = max(65_536, 2 * finished.count, pending.count)
     }
 
     /// Leases queued jobs to workers with free slots, serving runs round robin.
@@ -149,14 +177,14 @@ public struct Scheduler: Sendable {
     /// Judges a RESULT from `worker` for attempt `attempt` of job `id`.
     public mutating func complete(_ id: JobID, attempt: UInt32, from worker: WorkerID) -> Completion {
         guard let lease = leases[id] else {
-            if finished.contains(id) { return .alreadyFinished }
+            if isDone(id) { return .alreadyFinished }
             return pending[id] == nil ? .unknownJob : .staleLease
         }
         guard lease.worker == worker, lease.attempt == attempt else { return .staleLease }
         leases[id] = nil
         workers[worker]?.leased.remove(id)
         pending[id] = nil
-        finished.insert(id)
+        markFinished(id)
         progress[lease.job.run]!.completed += 1
         return .apply(lease)
     }
@@ -280,6 +308,8 @@ public struct Scheduler: Sendable {
 
     public var queuedCount: Int { pending.count - leases.count }
     public var leasedCount: Int { leases.count }
+    /// Finished ids held one by one (the rest lie below the compaction line).
+    public var finishedHeld: Int { finished.count }
     public var workerCount: Int { workers.count }
     public var hasQueuedJobs: Bool { !runRing.isEmpty }
     public var registeredWorkers: [WorkerID] { workerOrder }
@@ -315,7 +345,7 @@ public struct Scheduler: Sendable {
         guard let job = pending[id] else { return [] }
         if job.attempts >= settings.maxAttempts {
             pending[id] = nil
-            finished.insert(id)
+            markFinished(id)
             progress[job.job.run]!.failed += 1
             return [.jobFailed(id, run: job.job.run, reason: reason.map { "\($0), after \(job.attempts) attempts" }
                                                         ?? "lease lost on all \(job.attempts) attempts")]

@@ -220,15 +220,12 @@ struct AgentPool: Sendable {
         return events
     }
 
-    /// A niche's archived insights, best first once the archive has been trimmed.
+    /// A niche's archived insights (best first after a cut).
     func archived(niche: Int) -> [Insight] { archive[niche] ?? [] }
 
-    /// Adds insights to a niche's archive, dropping the worst (lowest utility, then newest)
-    /// past `archiveLimit`.
+    /// Adds insights to a niche's archive, keeping the best `archiveLimit` (or up to twice
+    /// as many between cuts).
     private mutating func keep(_ insights: [Insight], niche: Int) {
-        archive[niche, default: []] += insights
-        guard archive[niche]!.count > Self.archiveLimit else { return }
-        archive[niche]!.sort { $0.utility > $1.utility || ($0.utility == $1.utility && $0.id < $1.id) }
-        archive[niche]!.removeLast(archive[niche]!.count - Self.archiveLimit)
+        Lifecycle.archive(insights, niche: niche, into: &archive, limit: Self.archiveLimit)
     }
 }
