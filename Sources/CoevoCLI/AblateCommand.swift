@@ -197,7 +197,7 @@ final class ModelTurns: @unchecked Sendable {
             server = nil
             return
         }
-        server = try await startModelServer(section, logPath: "ablate-model-server.log") {
+        server = try await startModelServer(section, logPath: "runs/ablate-model-server.log") {
             FileHandle.standardError.write(Data("ablate: \($0)\n".utf8))
         }
     }

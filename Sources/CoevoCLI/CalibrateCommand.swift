@@ -39,7 +39,7 @@ struct CalibrateCommand: AsyncParsableCommand {
         }
         var server: ManagedModelServer?
         if let section = experiment.modelServer {
-            server = try await startModelServer(section, logPath: "calibrate-model-server.log") {
+            server = try await startModelServer(section, logPath: "runs/calibrate-model-server.log") {
                 FileHandle.standardError.write(Data("calibrate: \($0)\n".utf8))
             }
         }

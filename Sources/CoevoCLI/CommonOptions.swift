@@ -109,6 +109,8 @@ struct UserFacingError: Error, CustomStringConvertible {
 /// not come up is an error that says why (its log is at `logPath`).
 func startModelServer(_ section: ExperimentConfig.ModelServerSection, logPath: String,
                       say: (String) -> Void) async throws -> ManagedModelServer {
+    try? FileManager.default.createDirectory(atPath: URL(fileURLWithPath: logPath).deletingLastPathComponent().path,
+                                             withIntermediateDirectories: true)
     let managed = ManagedModelServer(command: section.command, healthURL: section.healthURL, logPath: logPath)
     say("starting model server: \(section.command.joined(separator: " ")) (log: \(logPath))")
     do { try await managed.start(timeoutMilliseconds: section.startupTimeoutMilliseconds) } catch { throw UserFacingError("\(error)") }

@@ -8,16 +8,7 @@ import Testing
 /// validator must refuse, naming them.
 @Suite struct DeployManifestTests {
     static func validate(_ path: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-m", "kubernetes_validate", "--strict", path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        try TestSupport.capture(["python3", "-m", "kubernetes_validate", "--strict", path])
     }
 
     @Test func theManifestsValidateAgainstTheKubernetesSchemas() throws {

@@ -35,18 +35,8 @@ struct SlurmLab {
     /// Runs a Slurm command (or anything) in the scratch directory, with the lab's environment.
     @discardableResult
     func run(_ command: [String], extra: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = command
-        process.environment = environment.merging(extra) { $1 }
-        process.currentDirectoryURL = scratch.directory
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output.trimmingCharacters(in: .whitespacesAndNewlines))
+        let (status, output) = try TestSupport.capture(command, environment: environment.merging(extra) { $1 }, in: scratch.directory)
+        return (status, output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// `sbatch --parsable`: the job id.

@@ -70,6 +70,24 @@ public enum TestSupport {
         init(_ description: String) { self.description = description }
     }
 
+    /// Runs `command` (found on PATH) to the end: its exit status and its stdout and
+    /// stderr together.
+    public static func capture(_ command: [String], environment: [String: String]? = nil,
+                               in directory: URL? = nil) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = command
+        if let environment { process.environment = environment }
+        if let directory { process.currentDirectoryURL = directory }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
     /// llama-cpp-python's server and the SmolLM2 model are importable.
     public static let llamaServerInstalled: Bool = {
         let probe = Process()
