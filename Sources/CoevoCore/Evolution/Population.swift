@@ -124,20 +124,26 @@ public struct Population: Sendable {
     /// niche on a tie), with up to `reading` of them, most useful first; nil when no niche
     /// has two. What a consolidation merges.
     public func busiestNiche(reading: Int) -> (niche: Int, lessons: [String])? {
-        var best: (niche: Int, lessons: [String])?
+        // Count first; sort only the winner's lessons (with thousands of agents, sorting
+        // every niche's was most of a chamber step's consolidation cost).
+        var busiest: Int?
         var bestCount = 1
         for niche in 0..<nicheCount {
-            var all: [Insight] = []
-            for agent in activeIndices { all += agents[agent].insights[niche] ?? [] }
-            all.sort { a, b in a.utility != b.utility ? a.utility > b.utility : a.id > b.id }
-            var seen = Set<String>()
-            let held = all.map(\.text).filter { seen.insert($0).inserted }
-            if held.count > bestCount {
-                bestCount = held.count
-                best = (niche, Array(held.prefix(reading)))
+            var distinct = Set<String>()
+            for agent in activeIndices {
+                for insight in agents[agent].insights[niche] ?? [] { distinct.insert(insight.text) }
+            }
+            if distinct.count > bestCount {
+                bestCount = distinct.count
+                busiest = niche
             }
         }
-        return best
+        guard let niche = busiest else { return nil }
+        var all: [Insight] = []
+        for agent in activeIndices { all += agents[agent].insights[niche] ?? [] }
+        all.sort { a, b in a.utility != b.utility ? a.utility > b.utility : a.id > b.id }
+        var seen = Set<String>()
+        return (niche, Array(all.map(\.text).filter { seen.insert($0).inserted }.prefix(reading)))
     }
 
     /// The active agent with the highest competence on `niche` among those with at least
