@@ -8,7 +8,6 @@ public struct CoordinatorProgress: Sendable {
     public var leased: Int
     public var resultsApplied: UInt64
     public var resultsDurable: UInt64
-    public var messagesReceived: UInt64
     public var heartbeatsReceived: UInt64
 }
 

@@ -35,7 +35,8 @@ public struct CoordinatorStateMachine {
     private var activeRuns: Set<RunID> = []
     /// Runs left unfinished because their stored config does not load here.
     public private(set) var unserved: [RunID] = []
-    /// Runs whose jobs are made as results arrive (protocols).
+    /// Every run's jobs are made as results arrive: a batch's a window ahead, a protocol's
+    /// as its phases need them.
     private var drivers: [RunID: any RunDriver] = [:]
     /// Batch runs: their jobs are stored when first leased (`leasedFirst`), not when made.
     private var storedWhenLeased: Set<RunID> = []
@@ -49,9 +50,7 @@ public struct CoordinatorStateMachine {
     public static let jobIDBlock = 1_000_000
     public private(set) var resultsApplied: UInt64 = 0
     public private(set) var resultsDurable: UInt64 = 0
-    /// Messages from peers, and how many of them were heartbeats (the load that grows
-    /// with workers whatever they do).
-    public private(set) var messagesReceived: UInt64 = 0
+    /// Heartbeats received: the load that grows with workers whatever they do.
     public private(set) var heartbeatsReceived: UInt64 = 0
     private var started = MonotonicTime.zero
     private var lastProgress = MonotonicTime.zero
@@ -88,7 +87,6 @@ public struct CoordinatorStateMachine {
             return out.take()
         case .received(let batch):
             var applied: [JobID] = []
-            messagesReceived += UInt64(batch.count)
             for message in batch {
                 switch message {
                 case .message(let routing, let key, let body):
@@ -662,7 +660,7 @@ public struct CoordinatorStateMachine {
         CoordinatorProgress(
             runs: scheduler.progress, workers: scheduler.workerCount, queued: scheduler.queuedCount,
             leased: scheduler.leasedCount, resultsApplied: resultsApplied, resultsDurable: resultsDurable,
-            messagesReceived: messagesReceived, heartbeatsReceived: heartbeatsReceived)
+            heartbeatsReceived: heartbeatsReceived)
     }
 
     private func status() -> StatusReplyMessage {
