@@ -93,6 +93,17 @@ struct CoevoDispatchMeasurement {
         """
     }
 
+    /// The run of a benchmark config, created in its own empty database.
+    func freshRun(_ text: String) throws -> (ExperimentConfig, CoevoStore, StoredRun) {
+        let config = try ConfigLoader.parse(text)
+        let store = try CoevoStore(path: config.coordinator.database)
+        let plan = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
+        guard plan.resumed.isEmpty, let run = plan.created else {
+            throw UserFacingError("benchmark database \(config.coordinator.database) was not empty")
+        }
+        return (config, store, run)
+    }
+
     private func runPhase(
         name: String, kind: JobKind, jobs: Int, payloadBytes: Int, workers: Int, slots: Int,
         sleepMilliseconds: Int64 = 0, killFirstWorkerAfterResults: Int? = nil, configText: String = "", curve: Bool = false
@@ -101,12 +112,7 @@ struct CoevoDispatchMeasurement {
         let text = Self.configText(name: name, database: directory.appendingPathComponent("\(name).sqlite").path,
                                    kind: kind, jobs: jobs, payloadBytes: payloadBytes, sleepMilliseconds: sleepMilliseconds)
             + configText
-        let config = try ConfigLoader.parse(text)
-        let store = try CoevoStore(path: config.coordinator.database)
-        let plan = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
-        guard plan.resumed.isEmpty, let run = plan.created else {
-            throw UserFacingError("benchmark database \(config.coordinator.database) was not empty")
-        }
+        let (config, store, run) = try freshRun(text)
 
         let clocked = Clocked()
         let clock = ContinuousClock()

@@ -52,7 +52,7 @@ struct ScaleBenchCommand: AsyncParsableCommand {
         print("coevo scale benchmark: \(jobs) noop jobs per row, \(slots) slots per worker, workers over \(processes) processes, heartbeat \(heartbeatMs) ms, tcp loopback")
         print("workers   join s     jobs/s   run CPU   hb/s   idle CPU   RSS MiB   lost")
         for count in counts {
-            let row = try await ScaleMeasurement(directory: directory, logger: measurement.logger, workers: count,
+            let row = try await ScaleMeasurement(measurement: measurement, workers: count,
                                                  processes: min(processes, count), jobs: jobs, slots: slots,
                                                  idleSeconds: idleSeconds, heartbeatMs: heartbeatMs).measure()
             print(String(format: "%7d %8.2f %10.0f %8.0f%% %6.0f %9.1f%% %9.0f %6d",
@@ -65,8 +65,8 @@ struct ScaleBenchCommand: AsyncParsableCommand {
 
 /// One row of the scale benchmark.
 struct ScaleMeasurement {
-    let directory: URL
-    let logger: Logger
+    /// Its scratch directory and logger, and the benchmark run's set-up.
+    let measurement: CoevoDispatchMeasurement
     let workers: Int
     let processes: Int
     let jobs: Int
@@ -98,14 +98,10 @@ struct ScaleMeasurement {
 
     func measure() async throws -> Row {
         let text = CoevoDispatchMeasurement.configText(
-            name: "scale-\(workers)", database: directory.appendingPathComponent("scale-\(workers).sqlite").path,
+            name: "scale-\(workers)", database: measurement.directory.appendingPathComponent("scale-\(workers).sqlite").path,
             kind: .noop, jobs: jobs, payloadBytes: 16,
             extraCoordinator: ", min_workers: \(workers), heartbeat_interval_ms: \(heartbeatMs)")
-        let config = try ConfigLoader.parse(text)
-        let store = try CoevoStore(path: config.coordinator.database)
-        guard let run = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger).created else {
-            throw UserFacingError("benchmark database \(config.coordinator.database) was not empty")
-        }
+        let (config, store, run) = try measurement.freshRun(text)
 
         let clock = ContinuousClock()
         let seen = Seen()
@@ -128,13 +124,13 @@ struct ScaleMeasurement {
             if case .workerExpired = event { seen.state.withLock { $0.lost += 1 } }
         }
         let service = CoordinatorService(settings: CoordinatorSettings(config: config.coordinator), store: store,
-                                         logger: logger, observer: observer)
+                                         logger: measurement.logger, observer: observer)
         try service.bind()
-        let group = ServiceGroup(services: [service], logger: logger)
+        let group = ServiceGroup(services: [service], logger: measurement.logger)
         let serving = Task { try await group.run() }
 
         try ProcessMemory.resetPeak()
-                let started = clock.now
+        let started = clock.now
         let swarm = LocalWorkers()
         let perProcess = (workers + processes - 1) / processes
         try swarm.start(count: processes) { index in

@@ -83,9 +83,7 @@ extension CoevoDispatchMeasurement {
     /// Runs `text`'s run to the end over worker processes, sampling RSS with each
     /// once-a-second progress report.
     func soak(_ text: String, workers: Int, slots: Int, unit: String) async throws -> SoakSamples {
-        let config = try ConfigLoader.parse(text)
-        let store = try CoevoStore(path: config.coordinator.database)
-        _ = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
+        let (config, store, _) = try freshRun(text)
         let samples = Mutex<[(results: UInt64, residentMiB: Double)]>([])
         var observer = CoordinatorObserver()
         observer.progress = { progress in
