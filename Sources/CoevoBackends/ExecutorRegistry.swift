@@ -14,7 +14,8 @@ public struct ExecutorRegistry: Sendable {
     /// their workspaces under `workspaceRoot`.
     public static func standard(workspaceRoot: URL, policy: WorkerPolicy = WorkerPolicy()) -> ExecutorRegistry {
         ExecutorRegistry([NoopExecutor(), SleepExecutor(), SimulatorExecutor(), LLMChatExecutor(policy: policy),
-                          CommandAgentExecutor(root: workspaceRoot, policy: policy)])
+                          CommandAgentExecutor(root: workspaceRoot, policy: policy),
+                          DiscoveryStepExecutor(root: workspaceRoot, policy: policy), DiscoveryGradeExecutor(root: workspaceRoot)])
     }
 
     public func executor(for kind: JobKind) -> (any JobExecutor)? { executors[kind] }

@@ -11,7 +11,7 @@ public struct CoevoCommand: AsyncParsableCommand {
             """,
         subcommands: [
             RunCommand.self, CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, ReportCommand.self, AblateCommand.self,
-            BenchCommand.self, KeysCommand.self, CalibrateCommand.self,
+            BenchCommand.self, KeysCommand.self, CalibrateCommand.self, MemoryCommand.self, EvalCommand.self,
         ])
 
     public init() {}

@@ -2,6 +2,7 @@ import ArgumentParser
 import CoevoBackends
 import CoevoCoordinator
 import CoevoCore
+import CoevoStore
 import CoevoWire
 import Foundation
 import Logging
@@ -100,6 +101,22 @@ struct CoordinatorOverrides: ParsableArguments {
 }
 
 /// A failure the user can fix, printed without a stack of type names.
+/// The run database `source` names: the file itself, or a config's `coordinator.database`.
+func openDatabase(_ source: String) throws -> CoevoStore {
+    var path = source
+    if source.hasSuffix(".yaml") || source.hasSuffix(".yml") {
+        path = try loadConfig(source).0.coordinator.database
+    }
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw UserFacingError("no database at \(path)" + (path == source ? "" : " (coordinator.database in \(source)); has the run started?"))
+    }
+    do {
+        return try CoevoStore(path: path)
+    } catch {
+        throw UserFacingError("cannot read \(path) as a coevo database: \(error)")
+    }
+}
+
 struct UserFacingError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }

@@ -28,7 +28,7 @@ public struct ReportCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        let store = try openDatabase()
+        let store = try openDatabase(source)
         defer { store.writer.stop() }
         var runs = try store.runs()
         if let runID {
@@ -57,22 +57,6 @@ public struct ReportCommand: ParsableCommand {
             let counts = try store.eventCounts(ofRun: stored.id).sorted { $0.key < $1.key }
             lines.append("  events     " + counts.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
             print(lines.joined(separator: "\n"))
-        }
-    }
-
-    /// The database `source` names: the file itself, or a config's coordinator.database.
-    private func openDatabase() throws -> CoevoStore {
-        var path = source
-        if source.hasSuffix(".yaml") || source.hasSuffix(".yml") {
-            path = try loadConfig(source).0.coordinator.database
-        }
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw UserFacingError("no database at \(path)" + (path == source ? "" : " (coordinator.database in \(source)); has the run started?"))
-        }
-        do {
-            return try CoevoStore(path: path)
-        } catch {
-            throw UserFacingError("cannot read \(path) as a coevo database: \(error)")
         }
     }
 }

@@ -20,7 +20,9 @@ public enum ConfigLoader {
         return (try parse(text), text)
     }
 
-    public static func parse(_ text: String) throws(ConfigError) -> ExperimentConfig {
+    /// `readingFiles: false` leaves the files a config names unread (a reader of a stored
+    /// run's settings, away from where the run started).
+    public static func parse(_ text: String, readingFiles: Bool = true) throws(ConfigError) -> ExperimentConfig {
         var config: ExperimentConfig
         if text.allSatisfy({ $0.isWhitespace || $0.isNewline }) {
             config = ExperimentConfig()
@@ -35,11 +37,58 @@ public enum ConfigLoader {
                 throw ConfigError(field: "", problem: "not valid YAML: \(error)")
             }
         }
+        if !readingFiles {
+            try config.validate()
+            return config
+        }
         if let file = config.redBlue?.intentsFile {
             config.redBlue!.externalIntents = try readIntents(file)
         }
         try config.validate()
+        if let task = config.discovery?.task {
+            config.discovery!.seedFiles = try readDirectory(task.seed, field: "discovery.task.seed")
+            config.discovery!.graderFiles = try readDirectory(task.grader, field: "discovery.task.grader")
+            if task.description.isEmpty {
+                guard let readme = config.discovery!.seedFiles.first(where: { $0.path == "TASK.md" }) else {
+                    throw ConfigError(field: "discovery.task.description", problem: "required when the seed directory has no TASK.md")
+                }
+                config.discovery!.task.description = String(decoding: readme.data, as: UTF8.self)
+            }
+            try checkApart(seed: task.seed, grader: task.grader)
+        }
         return config
+    }
+
+    /// Every regular file under `path` (relative paths, sorted; `.git` left out), read once
+    /// here so that a missing directory is a config error before anything starts.
+    private static func readDirectory(_ path: String, field: String) throws(ConfigError) -> [DiscoveryFile] {
+        let root = URL(fileURLWithPath: path).standardizedFileURL
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ConfigError(field: field, problem: "'\(path)' is not a directory (paths are relative to where coevo runs)")
+        }
+        var files: [DiscoveryFile] = []
+        let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey])
+        while let url = walker?.nextObject() as? URL {
+            let relative = String(url.standardizedFileURL.path.dropFirst(root.path.count + 1))
+            if relative == ".git" || relative.hasPrefix(".git/") || relative == ".coevo" || relative.hasPrefix(".coevo/") { continue }
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true else { continue }
+            guard let data = FileManager.default.contents(atPath: url.path) else {
+                throw ConfigError(field: field, problem: "cannot read '\(url.path)'")
+            }
+            files.append(DiscoveryFile(path: relative, data: data))
+        }
+        guard !files.isEmpty else { throw ConfigError(field: field, problem: "'\(path)' has no files") }
+        return files.sorted { $0.path < $1.path }
+    }
+
+    /// The grader's directory must not be inside the seed (its files would reach the agents).
+    private static func checkApart(seed: String, grader: String) throws(ConfigError) {
+        let a = URL(fileURLWithPath: seed).standardizedFileURL.path + "/"
+        let b = URL(fileURLWithPath: grader).standardizedFileURL.path + "/"
+        if a.hasPrefix(b) || b.hasPrefix(a) {
+            throw ConfigError(field: "discovery.task.grader", problem: "must not contain or be inside the seed directory: the agents would see the grader's files")
+        }
     }
 
     /// A red-blue `intents_file`, read once here so a broken file is a config error

@@ -224,6 +224,13 @@ public struct CoordinatorStateMachine {
                                   storedJobs: run.storedJobs, loggedEvents: run.loggedEvents),
                     "chamber run \(run.id) on the \(chamber.backend.rawValue): \(chamber.steps) steps of \(chamber.tasksPerStep) tasks, \(chamber.agents) agents, \(chamber.niches) niches, routing \(chamber.evolution.codream.routing.rawValue)")
         }
+        if let discovery = config.discoverySettings {
+            let pool = DiscoveryPool(settings: discovery, run: run.id.rawValue)
+            let runtimes = discovery.agents.map { "\($0.count) \($0.runtime.rawValue)" }.joined(separator: ", ")
+            return (DiscoveryDriver(pool: pool, run: run.id, exportDirectory: run.exportDirectory, storedJobs: run.storedJobs,
+                                    loggedEvents: run.loggedEvents),
+                    "discovery run \(run.id): \(runtimes) agent(s), \(discovery.rounds) rounds, \(discovery.task.graders) grader(s) at once; exports to \(run.exportDirectory.path)")
+        }
         let engine = config.makeProtocolEngine()!
         var pools: [String: [LLMJob.Endpoint]] = [:]
         for role in config.protocolRoles { pools[role] = config.endpoints(forRole: role) }
@@ -551,6 +558,7 @@ public struct CoordinatorStateMachine {
             out.append(.reserveJobIDs(below: jobIDCeiling))
         }
         out.store(contentsOf: step.events.map { .event($0) })
+        out.store(contentsOf: step.memory.map { .memory($0, run: run.rawValue) })
         if let line = step.progress { out.log(.info, "\(run) \(line)") }
         if let exports = step.exports {
             out.append(.writeExports(run, directory: exports.directory, files: exports.files))

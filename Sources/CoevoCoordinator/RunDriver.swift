@@ -35,6 +35,8 @@ struct DriverStep {
     var requeued: [(job: Job, attempts: UInt32)] = []
     /// Event lines for the store.
     var events: [EventRecord] = []
+    /// Shared-memory rows (a discovery pool's attempts, notes, skills) for the store.
+    var memory: [MemoryRecord] = []
     /// The latest progress line, for the log.
     var progress: String?
     /// Training data to write: file name -> JSON lines, into `directory`.

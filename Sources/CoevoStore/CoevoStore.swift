@@ -91,6 +91,7 @@ public final class CoevoStore: Sendable {
         migrator.registerMigration("v2-job-id-ceiling") { db in
             try db.execute(sql: "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
         }
+        migrator.registerMigration("v3-shared-memory") { db in try SharedMemoryTables.create(in: db) }
         return migrator
     }
 

@@ -16,6 +16,9 @@ public enum StoreMutation: Sendable {
     case requeued(JobID, attempts: UInt32)
     case failed(JobID, attempts: UInt32, reason: String)
     case event(EventRecord)
+    /// A row of a discovery pool's shared memory; a row already there (a replay says it
+    /// again) is left as it is.
+    case memory(MemoryRecord, run: String)
     case runState(String, StoredRun.State, at: Double)
 }
 

@@ -203,6 +203,8 @@ public final class StoreWriter: @unchecked Sendable {
                         case .event(let e):
                             try db.cachedStatement(sql: "INSERT INTO events (at, run_id, kind, job_id, worker, detail) VALUES (?, ?, ?, ?, ?, ?)")
                                 .execute(arguments: [e.at, e.run, e.kind.rawValue, e.job.map { Int64(bitPattern: $0) }, e.worker, e.detail])
+                        case .memory(let record, let run):
+                            try SharedMemoryTables.insert(record, run: run, in: db)
                         case .runState(let run, let state, let at):
                             try db.cachedStatement(sql: "UPDATE runs SET state = ?, updated_at = ? WHERE id = ?")
                                 .execute(arguments: [state.rawValue, at, run])

@@ -18,6 +18,9 @@ public struct CommandSpec: Hashable, Sendable {
     public var environment: [String: String] = [:]
     /// Run as this user id (needs root); how an agent is kept out of grader-private files.
     public var userID: UInt32?
+    /// Ended (its group killed) once this file exists: how a discovery agent's step ends
+    /// when it submits, while the agent would go on.
+    public var stopFile: String?
 
     public init(arguments: [String], workingDirectory: String) {
         self.arguments = arguments
@@ -37,11 +40,14 @@ public struct CommandOutcome: Hashable, Sendable {
     public var durationMilliseconds: Int
     /// The task that ran it was cancelled (a CANCEL, a job timeout): the group was killed.
     public var cancelled = false
+    /// It was ended because its `stopFile` appeared.
+    public var stoppedByFile = false
 
     public var succeeded: Bool { exitCode == 0 && !timedOut && !stalled && !cancelled }
 
     /// One line for logs and results.
     public var summary: String {
+        if stoppedByFile { return "ended: it submitted" }
         if cancelled { return "killed: its job was cancelled" }
         if timedOut { return "killed after its timeout" }
         if stalled { return "killed by the stall watchdog (no output)" }
@@ -144,7 +150,7 @@ public enum CommandRunner {
         }
 
         var stdout = Data(), stderr = Data()
-        var truncated = false, timedOut = false, stalled = false, cancelled = false
+        var truncated = false, timedOut = false, stalled = false, cancelled = false, stoppedByFile = false
         let deadline = Date(timeIntervalSinceNow: Double(spec.timeoutMilliseconds) / 1000)
         var lastOutput = Date()
         var pendingInput = input
@@ -156,6 +162,7 @@ public enum CommandRunner {
         while open.out || open.err {
             let now = Date()
             if stop.isRaised { cancelled = true; break }
+            if let file = spec.stopFile, access(file, F_OK) == 0 { stoppedByFile = true; break }
             if now >= deadline { timedOut = true; break }
             if spec.stallMilliseconds > 0, now.timeIntervalSince(lastOutput) * 1000 >= Double(spec.stallMilliseconds) { stalled = true; break }
             var fds = [pollfd(fd: open.out ? stdoutPipe[0] : -1, events: Int16(POLLIN), revents: 0),
@@ -189,7 +196,7 @@ public enum CommandRunner {
         // its output is not yet exiting), unless it was already stopped.
         var status: Int32 = 0
         var reaped = false
-        while !timedOut && !stalled && !cancelled && !reaped {
+        while !timedOut && !stalled && !cancelled && !stoppedByFile && !reaped {
             reaped = waitpid(pid, &status, WNOHANG) == pid
             if reaped { break }
             if stop.isRaised { cancelled = true; break }
@@ -206,6 +213,6 @@ public enum CommandRunner {
             exitCode: exited ? (status >> 8) & 0xff : nil,
             signal: exited ? nil : status & 0x7f,
             stdout: stdout, stderr: stderr, timedOut: timedOut, stalled: stalled, outputTruncated: truncated,
-            durationMilliseconds: Int(Date().timeIntervalSince(started) * 1000), cancelled: cancelled)
+            durationMilliseconds: Int(Date().timeIntervalSince(started) * 1000), cancelled: cancelled, stoppedByFile: stoppedByFile)
     }
 }

@@ -13,6 +13,8 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
     public var proposerSolver: ProposerSolverSettings?
     /// Present for a red-blue (attacker/defender) experiment on model endpoints.
     public var redBlue: RedBlueSettings?
+    /// Present for a discovery pool (agents improving a task's files, graded by the task's grader).
+    public var discovery: DiscoverySettings?
     /// Which endpoints each role's agents call, by endpoint name: agent i of a role uses
     /// the role's endpoint i mod n. A role with no pool uses the first endpoint.
     public var pools: [String: [String]] = [:]
@@ -77,7 +79,14 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
     }
 
     /// A run whose jobs are made as it goes (chamber or a model-call protocol).
-    public var isProtocolRun: Bool { chamber != nil || proposerSolver != nil || redBlue != nil }
+    public var isProtocolRun: Bool { chamber != nil || proposerSolver != nil || redBlue != nil || discovery != nil }
+
+    /// The discovery settings with the run's seed.
+    public var discoverySettings: DiscoverySettings? {
+        guard var discovery else { return nil }
+        discovery.seed = run.seed
+        return discovery
+    }
 
     /// The endpoints a role's agents call, in pool order.
     public func endpoints(forRole role: String) -> [LLMJob.Endpoint] {
@@ -228,7 +237,7 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case run, coordinator, workers, workload, chamber, evolution, simulator, endpoints, budget, pools
+        case run, coordinator, workers, workload, chamber, evolution, simulator, endpoints, budget, pools, discovery
         case modelServer = "model_server"
         case proposerSolver = "proposer_solver"
         case redBlue = "red_blue"
@@ -265,6 +274,7 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         chamber = try c.decodeIfPresent(ChamberSettings.self, forKey: .chamber)
         proposerSolver = try c.decodeIfPresent(ProposerSolverSettings.self, forKey: .proposerSolver)
         redBlue = try c.decodeIfPresent(RedBlueSettings.self, forKey: .redBlue)
+        discovery = try c.decodeIfPresent(DiscoverySettings.self, forKey: .discovery)
         pools = try c.value(.pools, pools)
         evolution = try c.value(.evolution, evolution)
         simulator = try c.value(.simulator, simulator)
@@ -333,10 +343,11 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         }
         try chamberSettings?.validate()
         let experiments = [chamber != nil ? "chamber" : nil, proposerSolver != nil ? "proposer_solver" : nil,
-                           redBlue != nil ? "red_blue" : nil].compactMap { $0 }
+                           redBlue != nil ? "red_blue" : nil, discovery != nil ? "discovery" : nil].compactMap { $0 }
         try require(experiments.count <= 1, experiments.joined(separator: ", "), "a config runs one experiment; keep one of these sections")
         try proposerSolver?.validate()
         try redBlue?.validate()
+        try discovery?.validate()
         for (role, names) in pools.sorted(by: { $0.key < $1.key }) {
             try require(protocolRoles.contains(role), "pools.\(role)",
                         "no such role in this experiment (roles: \(protocolRoles.isEmpty ? "none" : protocolRoles.joined(separator: ", ")))")

@@ -32,6 +32,15 @@ public struct EventKind: RawRepresentable, Hashable, Comparable, Sendable, Custo
     // The run drivers.
     /// A protocol's model call failed for good or came back unreadable.
     public static let callFailed = EventKind(rawValue: "call_failed")
+    /// A discovery pool's step failed for good, or ended with no submission.
+    public static let discoveryStepFailed = EventKind(rawValue: "discovery_step_failed")
+    public static let discoveryNoSubmission = EventKind(rawValue: "discovery_no_submission")
+    /// A graded attempt set the pool's best (detail: agent, commit, score).
+    public static let discoveryBest = EventKind(rawValue: "discovery_best")
+    /// A pivot or consolidation heartbeat the pool decided.
+    public static let discoveryHeartbeat = EventKind(rawValue: "discovery_heartbeat")
+    /// Why the pool stopped.
+    public static let discoveryStopped = EventKind(rawValue: "discovery_stopped")
     /// A chamber turn's job failed, or its output was not a turn result.
     public static let turnFailed = EventKind(rawValue: "turn_failed")
     public static let turnUnreadable = EventKind(rawValue: "turn_unreadable")

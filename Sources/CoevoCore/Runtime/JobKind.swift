@@ -18,6 +18,10 @@ public struct JobKind: RawRepresentable, Hashable, Comparable, Sendable, Codable
     public static let llm = JobKind("llm.chat")
     /// A command-line agent run in its own workspace (`CommandAgentJob`).
     public static let agentCommand = JobKind("agent.command")
+    /// One step of a discovery pool's agent (`DiscoveryStepJob`), and one grade of a
+    /// submission (`DiscoveryGradeJob`).
+    public static let discoveryStep = JobKind("discovery.step")
+    public static let discoveryGrade = JobKind("discovery.grade")
     /// One simulated chamber turn (`SimTurnCodec` in CoevoWire encodes its payload).
     public static let simTurn = JobKind("sim.turn")
 

@@ -1,0 +1,89 @@
+import CoevoCore
+import Foundation
+import Glibc
+
+/// Runs `discovery.grade` jobs: rebuilds the commit from the job's bundles, exports it
+/// to a fresh directory, writes the grader's own files beside it (they exist only for the
+/// grade and are removed after), and runs the grade command there in its own process
+/// group, under the grader's user id when one is set, with a timeout and limits. The last
+/// stdout line must be `{"score": NUMBER, "feedback": "..."}`; anything else is a crashed
+/// grade, which is a verdict (the job succeeds), not a job to retry.
+public struct DiscoveryGradeExecutor: JobExecutor {
+    public var kind: JobKind { .discoveryGrade }
+    public let root: URL
+
+    public init(root: URL) {
+        self.root = root
+    }
+
+    public func run(payload: Data) async -> JobOutcome {
+        let job: DiscoveryGradeJob
+        do {
+            job = try JSONDecoder().decode(DiscoveryGradeJob.self, from: payload)
+        } catch {
+            return JobOutcome(status: .failed, error: "discovery.grade payload is not a DiscoveryGradeJob: \(error)")
+        }
+        let cache = GitCache(root: root, run: job.run)
+        let place = cache.directory.appendingPathComponent("grades").appendingPathComponent(GitCache.safe(job.key))
+        let candidate = place.appendingPathComponent("candidate"), grader = place.appendingPathComponent("grader")
+        defer { try? FileManager.default.removeItem(at: place) }
+        do {
+            try? FileManager.default.removeItem(at: place)
+            try FileManager.default.createDirectory(at: candidate, withIntermediateDirectories: true)
+            let archive = place.appendingPathComponent("candidate.tar")
+            try await cache.locked {
+                let commit = try cache.prepare(job.chain)
+                try Git.run(["archive", "--format=tar", "-o", archive.path, commit], in: cache.repository)
+            }
+            var untar = CommandSpec(arguments: ["tar", "-xf", archive.path, "-C", candidate.path], workingDirectory: place.path)
+            untar.timeoutMilliseconds = 60_000
+            guard CommandRunner.runBlocking(untar, input: Data()).succeeded else { throw GitError(description: "cannot unpack the candidate") }
+            try? FileManager.default.removeItem(at: archive)
+            try cache.write(job.graderFiles, into: grader)
+            if let uid = job.userID {
+                // The grader's files are its own and no one else's.
+                for path in [grader.path] + ((try FileManager.default.subpathsOfDirectory(atPath: grader.path)).map { grader.appendingPathComponent($0).path }) {
+                    _ = chown(path, uid, uid)
+                }
+                _ = chmod(grader.path, 0o700)
+            }
+        } catch {
+            return JobOutcome(status: .failed, error: "cannot prepare the grade of \(job.key): \(error)")
+        }
+
+        var spec = CommandSpec(arguments: job.command, workingDirectory: grader.path)
+        spec.timeoutMilliseconds = job.timeoutMilliseconds
+        spec.cpuSeconds = max(1, job.timeoutMilliseconds / 1000)
+        spec.memoryBytes = 4 << 30
+        spec.maxOutputBytes = 1 << 20
+        spec.environment = ["COEVO_CANDIDATE": candidate.path]
+        spec.userID = job.userID
+        let outcome = await CommandRunner.run(spec, input: Data())
+        let verdict = Self.verdict(outcome)
+        guard let data = try? JSONEncoder().encode(verdict) else {
+            return JobOutcome(status: .failed, error: "cannot encode the grade")
+        }
+        return JobOutcome(status: .succeeded, output: data)
+    }
+
+    /// What the grader's run says.
+    static func verdict(_ outcome: CommandOutcome) -> DiscoveryGradeOutput {
+        let stderr = String(decoding: outcome.stderr.suffix(400), as: UTF8.self)
+        if outcome.timedOut || outcome.stalled {
+            return DiscoveryGradeOutput(score: nil, feedback: "grader \(outcome.summary)", failure: .timeout)
+        }
+        guard outcome.succeeded else {
+            return DiscoveryGradeOutput(score: nil, feedback: "grader \(outcome.summary)" + (stderr.isEmpty ? "" : ": \(stderr)"), failure: .crashed)
+        }
+        let lastLine = String(decoding: outcome.stdout, as: UTF8.self).split(separator: "\n").last { !$0.allSatisfy(\.isWhitespace) }
+        struct Line: Decodable {
+            var score: Double
+            var feedback: String?
+        }
+        guard let lastLine, let line = try? JSONDecoder().decode(Line.self, from: Data(lastLine.utf8)), line.score.isFinite else {
+            return DiscoveryGradeOutput(score: nil, feedback: "grader printed no {\"score\": NUMBER} line: \(String(decoding: outcome.stdout.suffix(200), as: UTF8.self))",
+                                        failure: .crashed)
+        }
+        return DiscoveryGradeOutput(score: line.score, feedback: String((line.feedback ?? "").prefix(4000)))
+    }
+}

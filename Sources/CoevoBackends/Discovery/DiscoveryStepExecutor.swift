@@ -1,0 +1,111 @@
+import CoevoCore
+import Foundation
+
+/// Runs `discovery.step` jobs: materialises the agent's workspace at the step's base
+/// commit from the bundles the job carries (cached per worker), lays out the prompt and
+/// the shared view, runs the agent (the built-in `evolve` mutation, or a command whose
+/// step ends when it submits, exits, stalls or times out) and brings back the submitted
+/// commit as a bundle, with the notes and skills the agent left.
+///
+/// A step that ends without a submission is a result too (no attempt): only a workspace
+/// that cannot be made fails the job, so another worker can try.
+public struct DiscoveryStepExecutor: JobExecutor {
+    public var kind: JobKind { .discoveryStep }
+    public let root: URL
+    public let policy: WorkerPolicy
+    /// Put first on a command agent's PATH: where `coevo` (for `coevo eval`, `coevo memory`) is.
+    public let toolsDirectory: URL?
+
+    public init(root: URL, policy: WorkerPolicy = WorkerPolicy(), toolsDirectory: URL? = DiscoveryStepExecutor.ownDirectory) {
+        self.root = root
+        self.policy = policy
+        self.toolsDirectory = toolsDirectory
+    }
+
+    /// The directory of this process's executable when a `coevo` binary is there.
+    public static var ownDirectory: URL? {
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        return FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("coevo").path) ? directory : nil
+    }
+
+    public func run(payload: Data) async -> JobOutcome {
+        let job: DiscoveryStepJob
+        do {
+            job = try JSONDecoder().decode(DiscoveryStepJob.self, from: payload)
+        } catch {
+            return JobOutcome(status: .failed, error: "discovery.step payload is not a DiscoveryStepJob: \(error)")
+        }
+        if job.runtime == .command, let refusal = policy.refusal(forCommand: job.command, secretNames: []) {
+            return JobOutcome(status: .unsupported, error: refusal)
+        }
+        let cache = GitCache(root: root, run: job.run)
+        let workspace = DiscoveryWorkspace(root: cache.directory.appendingPathComponent("agents").appendingPathComponent(GitCache.safe(job.agent)))
+        let base: String
+        do {
+            base = try await cache.locked {
+                let base = try cache.prepare(job.chain)
+                try workspace.checkout(base, cache: cache)
+                return base
+            }
+            try workspace.lay(job, base: base)
+        } catch {
+            return JobOutcome(status: .failed, error: "cannot prepare the workspace of agent \(job.agent): \(error)")
+        }
+
+        let exit: String
+        var transcript = ""
+        switch job.runtime {
+        case .evolve:
+            exit = evolve(job, in: workspace)
+        case .command:
+            var spec = CommandSpec(arguments: job.command, workingDirectory: workspace.root.path)
+            spec.timeoutMilliseconds = job.timeoutMilliseconds
+            spec.stallMilliseconds = job.stallMilliseconds
+            spec.stopFile = workspace.submittedFile.path
+            spec.environment = ["COEVO_WORKSPACE": workspace.root.path, "COEVO_AGENT": job.agent,
+                                "PATH": ([toolsDirectory?.path].compactMap { $0 } + ["/usr/local/bin", "/usr/bin", "/bin"]).joined(separator: ":")]
+            let outcome = await CommandRunner.run(spec, input: Data(job.prompt.utf8))
+            exit = outcome.summary
+            transcript = String(decoding: (outcome.stdout + outcome.stderr).suffix(8192), as: UTF8.self)
+        }
+
+        let (notes, skills) = workspace.collectOutbox()
+        var output = DiscoveryStepOutput(commit: nil, parent: nil, message: "", bundle: nil, notes: notes, skills: skills,
+                                         exit: exit, transcript: transcript)
+        if let submission = workspace.submission() {
+            do {
+                output.bundle = try workspace.bundle(submission)
+                output.commit = submission.commit
+                output.parent = submission.parent
+                output.message = submission.message
+            } catch {
+                output.exit += "; its submission could not be bundled: \(error)"
+            }
+        }
+        guard let data = try? JSONEncoder().encode(output) else {
+            return JobOutcome(status: .failed, error: "cannot encode the step's output")
+        }
+        return JobOutcome(status: .succeeded, output: data)
+    }
+
+    /// The `evolve` runtime: mutate the listed files' numbers, submit. Returns how it ended.
+    private func evolve(_ job: DiscoveryStepJob, in workspace: DiscoveryWorkspace) -> String {
+        guard let mutation = job.evolve else { return "no evolve settings in the job" }
+        var rng = SeededGenerator(seed: mutation.seed)
+        var changed: [String] = []
+        for path in mutation.files {
+            let url = workspace.root.appendingPathComponent(path)
+            guard let text = try? String(contentsOf: url, encoding: .utf8),
+                  let mutated = NumericMutation.mutate(text, scale: mutation.scale, using: &rng) else { continue }
+            guard (try? mutated.write(to: url, atomically: true, encoding: .utf8)) != nil else { continue }
+            changed.append(path)
+        }
+        guard !changed.isEmpty else { return "evolve: no decimal numbers to mutate in \(mutation.files.joined(separator: ", "))" }
+        do {
+            try workspace.submit(message: "evolve: mutate \(changed.joined(separator: ", ")) (scale \(mutation.scale))")
+            return "evolve: submitted"
+        } catch {
+            return "evolve: \(error)"
+        }
+    }
+}

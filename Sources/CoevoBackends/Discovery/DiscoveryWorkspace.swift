@@ -1,0 +1,174 @@
+import CoevoCore
+import Foundation
+
+/// An agent's workspace in a discovery pool: a git worktree of the run's cache, plus the
+/// pool's files under `.coevo/` (never committed): the step (`step.json`), the prompt,
+/// the shared-memory view (`shared/`), what the agent leaves for the pool (`outbox/`) and
+/// its submission (`submitted.json`). `coevo eval` and `coevo memory` find it by walking up
+/// from where they run.
+public struct DiscoveryWorkspace: Sendable {
+    public let root: URL
+    public init(root: URL) { self.root = root }
+
+    public var pool: URL { root.appendingPathComponent(".coevo") }
+    public var shared: URL { pool.appendingPathComponent("shared") }
+    public var outbox: URL { pool.appendingPathComponent("outbox") }
+    public var submittedFile: URL { pool.appendingPathComponent("submitted.json") }
+    var stepFile: URL { pool.appendingPathComponent("step.json") }
+
+    /// What `step.json` says: which step of which agent this is, and its base commit.
+    public struct Step: Codable, Sendable {
+        public var run: String
+        public var agent: String
+        public var key: String
+        public var base: String
+    }
+
+    /// The submission `coevo eval` made.
+    public struct Submission: Codable, Sendable {
+        public var commit: String
+        public var parent: String
+        public var message: String
+    }
+
+    /// The workspace containing `directory`, if any.
+    public static func enclosing(_ directory: URL) -> DiscoveryWorkspace? {
+        var cursor = directory.standardizedFileURL
+        while true {
+            if FileManager.default.fileExists(atPath: cursor.appendingPathComponent(".coevo/step.json").path) {
+                return DiscoveryWorkspace(root: cursor)
+            }
+            let parent = cursor.deletingLastPathComponent()
+            if parent.path == cursor.path { return nil }
+            cursor = parent
+        }
+    }
+
+    public func step() throws -> Step {
+        try JSONDecoder().decode(Step.self, from: Data(contentsOf: stepFile))
+    }
+
+    /// Checks out `commit` (a fresh worktree, or the agent's own reset to it: a workspace
+    /// whose `.git` an agent removed is made again). Call under the cache's lock.
+    func checkout(_ commit: String, cache: GitCache) throws {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: root.path) && !fm.fileExists(atPath: root.appendingPathComponent(".git").path) {
+            try fm.removeItem(at: root)
+        }
+        if fm.fileExists(atPath: root.path) {
+            try Git.run(["checkout", "-q", "--detach", "-f", commit], in: root)
+            try Git.run(["clean", "-q", "-ffdx", "-e", ".coevo"], in: root)
+        } else {
+            try fm.createDirectory(at: root.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Git.run(["worktree", "prune"], in: cache.repository)
+            try Git.run(["worktree", "add", "-q", "--detach", "-f", root.path, commit], in: cache.repository)
+        }
+        try? fm.removeItem(at: pool)
+    }
+
+    /// Writes the step's files: step.json, the prompt and the shared view.
+    func lay(_ job: DiscoveryStepJob, base: String) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: outbox.appendingPathComponent("notes"), withIntermediateDirectories: true)
+        try fm.createDirectory(at: outbox.appendingPathComponent("skills"), withIntermediateDirectories: true)
+        try fm.createDirectory(at: shared.appendingPathComponent("notes"), withIntermediateDirectories: true)
+        try fm.createDirectory(at: shared.appendingPathComponent("skills"), withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(Step(run: job.run, agent: job.agent, key: job.key, base: base)).write(to: stepFile)
+        try Data(job.prompt.utf8).write(to: pool.appendingPathComponent("prompt.md"))
+        try encoder.encode(job.shared).write(to: shared.appendingPathComponent("view.json"))
+        try encoder.encode(job.shared.attempts).write(to: shared.appendingPathComponent("attempts.json"))
+        for note in job.shared.notes {
+            try Data("<!-- \(note.agent), round \(note.round) -->\n\(note.body)\n".utf8)
+                .write(to: shared.appendingPathComponent("notes/\(GitCache.safe(note.key)).md"))
+        }
+        for skill in job.shared.skills {
+            let directory = shared.appendingPathComponent("skills/\(GitCache.safe(skill.name))")
+            try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+            try Data("---\nname: \(skill.name)\ndescription: \(skill.description)\nversion: \(skill.version)\n---\n\(skill.body)\n".utf8)
+                .write(to: directory.appendingPathComponent("SKILL.md"))
+        }
+    }
+
+    /// Commits every change and records the submission. Throws when nothing changed.
+    @discardableResult
+    public func submit(message: String) throws -> Submission {
+        let step = try step()
+        let identity = Git.identity(agent: step.agent)
+        try Git.run(["add", "-A", "."], in: root, environment: identity)
+        let staged = (try? Git.run(["diff", "--cached", "--quiet"], in: root, environment: identity)) == nil
+        if !staged, try Git.run(["rev-parse", "HEAD"], in: root, environment: identity) == step.base {
+            throw GitError(description: "nothing to evaluate: no change since the step's start")
+        }
+        if staged {
+            try Git.run(["commit", "-q", "--no-verify", "-m", message.isEmpty ? "attempt" : message], in: root, environment: identity)
+        }
+        let submission = Submission(commit: try Git.run(["rev-parse", "HEAD"], in: root, environment: identity), parent: step.base,
+                                    message: message)
+        try JSONEncoder().encode(submission).write(to: submittedFile)
+        return submission
+    }
+
+    /// The submission of this step, if the agent made one.
+    func submission() -> Submission? {
+        guard let data = try? Data(contentsOf: submittedFile) else { return nil }
+        return try? JSONDecoder().decode(Submission.self, from: data)
+    }
+
+    /// The bundle carrying `submission.parent..commit`.
+    func bundle(_ submission: Submission) throws -> Data {
+        let file = pool.appendingPathComponent("out.bundle")
+        defer { try? FileManager.default.removeItem(at: file) }
+        // A bundle carries refs, not bare commits: name the submission first.
+        let ref = "refs/coevo/submitted/\(GitCache.safe(try step().agent))"
+        try Git.run(["update-ref", ref, submission.commit], in: root)
+        try Git.run(["bundle", "create", "-q", file.path, ref, "^\(submission.parent)"], in: root)
+        return try Data(contentsOf: file)
+    }
+
+    // MARK: The outbox
+
+    /// Leaves a note for the pool (it travels back with the step's result).
+    public func addNote(_ body: String) throws -> URL {
+        let notes = outbox.appendingPathComponent("notes")
+        try FileManager.default.createDirectory(at: notes, withIntermediateDirectories: true)
+        let count = (try? FileManager.default.contentsOfDirectory(atPath: notes.path).count) ?? 0
+        let file = notes.appendingPathComponent(String(format: "%03d.md", count + 1))
+        try Data(body.utf8).write(to: file)
+        return file
+    }
+
+    public func addSkill(_ draft: SkillDraft) throws -> URL {
+        let skills = outbox.appendingPathComponent("skills")
+        try FileManager.default.createDirectory(at: skills, withIntermediateDirectories: true)
+        let file = skills.appendingPathComponent("\(GitCache.safe(draft.name)).json")
+        try JSONEncoder().encode(draft).write(to: file)
+        return file
+    }
+
+    /// What the agent left: notes in the order written, skills by name. At most 20 of
+    /// each and 64 KiB a piece, so a flooding agent cannot swamp the pool.
+    func collectOutbox() -> (notes: [String], skills: [SkillDraft]) {
+        let fm = FileManager.default
+        func files(_ name: String) -> [URL] {
+            let directory = outbox.appendingPathComponent(name)
+            return ((try? fm.contentsOfDirectory(atPath: directory.path)) ?? []).sorted().prefix(20).map { directory.appendingPathComponent($0) }
+        }
+        let notes = files("notes").compactMap { url -> String? in
+            guard let data = try? Data(contentsOf: url), data.count <= 65536 else { return nil }
+            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            return text.isEmpty ? nil : text
+        }
+        let skills = files("skills").compactMap { url -> SkillDraft? in
+            guard let data = try? Data(contentsOf: url), data.count <= 65536 else { return nil }
+            return try? JSONDecoder().decode(SkillDraft.self, from: data)
+        }
+        return (notes, skills)
+    }
+
+    /// The shared view the step was given.
+    public func sharedView() throws -> SharedView {
+        try JSONDecoder().decode(SharedView.self, from: Data(contentsOf: shared.appendingPathComponent("view.json")))
+    }
+}

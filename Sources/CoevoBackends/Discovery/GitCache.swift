@@ -1,0 +1,135 @@
+import CoevoCore
+import Foundation
+import Synchronization
+
+/// A worker's cache of one discovery run's commits: a git repository under
+/// `<root>/discovery/<run>/repo` into which the seed commit is made and every shipped
+/// bundle is unbundled, so a commit arrives once per worker. Agents' workspaces are
+/// worktrees of it. Every operation on one cache runs under that cache's lock, on a
+/// thread of its own (git is blocking).
+public struct GitCache: Sendable {
+    public let directory: URL
+    public var repository: URL { directory.appendingPathComponent("repo") }
+
+    private static let locks = Mutex<[String: NSLock]>([:])
+
+    public init(root: URL, run: String) {
+        directory = root.appendingPathComponent("discovery").appendingPathComponent(Self.safe(run))
+    }
+
+    /// A name safe as one path component.
+    static func safe(_ name: String) -> String {
+        String(name.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" }).replacingOccurrences(of: "..", with: "_")
+    }
+
+    /// Runs `body` under this cache's lock on a thread of its own.
+    public func locked<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        let lock = Self.locks.withLock { $0[directory.path, default: NSLock()] }
+        Self.locks.withLock { $0[directory.path] = lock }
+        return try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                lock.lock()
+                defer { lock.unlock() }
+                continuation.resume(with: Result { try body() })
+            }
+            thread.name = "coevo-git"
+            thread.start()
+        }
+    }
+
+    /// Makes sure the commits of `chain` are here; returns the sha to check out. Call
+    /// under `locked`.
+    public func prepare(_ chain: CommitChain) throws -> String {
+        let seed = try seedCommit(chain.seedFiles)
+        let present = { (sha: String) in (try? Git.run(["cat-file", "-e", "\(sha)^{commit}"], in: repository)) != nil }
+        // A commit this worker already has needs none of the bundles.
+        if let commit = chain.commit, !present(commit) {
+            for (index, bundle) in chain.bundles.enumerated() {
+                let file = directory.appendingPathComponent("incoming-\(index).bundle")
+                try bundle.write(to: file)
+                defer { try? FileManager.default.removeItem(at: file) }
+                let listed = try Git.run(["bundle", "unbundle", file.path], in: repository)
+                // Pin what arrived, so no gc drops it.
+                for line in listed.split(separator: "\n") {
+                    guard let sha = line.split(separator: " ").first, sha.count == 40 else { continue }
+                    try Git.run(["update-ref", "refs/coevo/\(sha)", String(sha)], in: repository)
+                }
+            }
+        }
+        let target = chain.commit ?? seed
+        guard present(target) else {
+            throw GitError(description: "commit \(target.prefix(12)) is not in the bundles the job carried")
+        }
+        return target
+    }
+
+    /// The seed commit, made once from the seed files. Author, committer and dates are
+    /// fixed, so every worker makes the same commit (the same sha) from the same files.
+    private func seedCommit(_ files: [DiscoveryFile]) throws -> String {
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: repository.appendingPathComponent(".git").path) {
+            try fm.createDirectory(at: repository, withIntermediateDirectories: true)
+            _ = try Git.run(["init", "-q"], in: repository)
+            // The pool's files never enter a commit.
+            try Data(".coevo/\n".utf8).write(to: repository.appendingPathComponent(".git/info/exclude"))
+        }
+        if let sha = try? Git.run(["rev-parse", "--verify", "-q", "refs/coevo/seed"], in: repository), !sha.isEmpty {
+            return sha
+        }
+        let staging = directory.appendingPathComponent("seed-files")
+        try? fm.removeItem(at: staging)
+        try write(files, into: staging)
+        defer { try? fm.removeItem(at: staging) }
+        let index = directory.appendingPathComponent("seed.index").path
+        defer { try? fm.removeItem(atPath: index) }
+        var environment = Git.identity(agent: "coevo")
+        environment["GIT_INDEX_FILE"] = index
+        _ = try Git.run(["--work-tree=\(staging.path)", "add", "-A", "."], in: repository, environment: environment)
+        let tree = try Git.run(["write-tree"], in: repository, environment: environment)
+        let sha = try Git.run(["commit-tree", tree, "-m", "seed"], in: repository, environment: environment)
+        _ = try Git.run(["update-ref", "refs/coevo/seed", sha], in: repository)
+        return sha
+    }
+
+    /// Writes task files under `directory`, refusing paths that leave it.
+    public func write(_ files: [DiscoveryFile], into directory: URL) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        for file in files {
+            guard !file.path.hasPrefix("/"), !file.path.split(separator: "/").contains("..") else {
+                throw GitError(description: "task file path '\(file.path)' leaves its directory")
+            }
+            let url = directory.appendingPathComponent(file.path)
+            try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try file.data.write(to: url)
+        }
+    }
+}
+
+/// Runs git, blocking, with a scrubbed environment.
+enum Git {
+    /// A fixed identity and date: commits are a function of their tree, parent and message.
+    static func identity(agent: String) -> [String: String] {
+        ["GIT_AUTHOR_NAME": agent, "GIT_AUTHOR_EMAIL": "\(agent)@coevo", "GIT_COMMITTER_NAME": agent,
+         "GIT_COMMITTER_EMAIL": "\(agent)@coevo", "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+         "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z", "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent"]
+    }
+
+    /// Stdout, trimmed; throws with git's stderr when it fails.
+    @discardableResult
+    static func run(_ arguments: [String], in directory: URL, environment: [String: String] = Git.identity(agent: "coevo")) throws -> String {
+        var spec = CommandSpec(arguments: ["git"] + arguments, workingDirectory: directory.path)
+        spec.environment = environment
+        spec.timeoutMilliseconds = 120_000
+        spec.maxOutputBytes = 64 << 20
+        let outcome = CommandRunner.runBlocking(spec, input: Data())
+        guard outcome.succeeded else {
+            throw GitError(description: "git \(arguments.first ?? "") failed (\(outcome.summary)): \(String(decoding: outcome.stderr.suffix(400), as: UTF8.self))")
+        }
+        return String(decoding: outcome.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+public struct GitError: Error, CustomStringConvertible {
+    public let description: String
+}

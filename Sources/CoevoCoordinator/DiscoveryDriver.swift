@@ -1,0 +1,143 @@
+import CoevoCore
+import CoevoStore
+import Foundation
+
+/// Runs a discovery pool over workers: each step and grade the pool asks for becomes a
+/// `discovery.step` or `discovery.grade` job, each result goes back to the pool, and the
+/// shared memory the pool writes (attempts, notes, skills) is stored with the result that
+/// completed it. A job that fails for good, or whose output does not decode, reaches the
+/// pool as a failed step (no attempt) or a crashed grade.
+///
+/// Resuming replays the stored results into a fresh pool, matched by key, as
+/// `ProtocolDriver` does: the pool reads a round's results in agent order, so it reaches
+/// the state it had, heartbeat counters included. The memory rows it says again are
+/// stored with "insert or ignore" on their keys, so each is written once across lives.
+struct DiscoveryDriver: RunDriver {
+    private var pool: DiscoveryPool
+    private let run: RunID
+    private let exportDirectory: URL
+    private var pending: [JobID: String] = [:]
+    private var replay: StoredReplay<String>
+    private var log: EventLog
+    private var summaryLogged = false
+
+    init(pool: DiscoveryPool, run: RunID, exportDirectory: URL, storedJobs: [CoevoStore.StoredJob] = [],
+         loggedEvents: [EventKind: Int] = [:]) {
+        self.pool = pool
+        self.run = run
+        self.exportDirectory = exportDirectory
+        log = EventLog(run: run, alreadyLogged: loggedEvents)
+        replay = StoredReplay(storedJobs) { job in Self.key(of: job) }
+    }
+
+    var isFinished: Bool { pool.isFinished && pending.isEmpty && summaryLogged }
+
+    private static func key(of job: Job) -> String? {
+        switch job.kind {
+        case .discoveryStep: (try? JSONDecoder().decode(DiscoveryStepJob.self, from: job.payload))?.key
+        case .discoveryGrade: (try? JSONDecoder().decode(DiscoveryGradeJob.self, from: job.payload))?.key
+        default: nil
+        }
+    }
+
+    mutating func start(ids: inout JobID, at: Double) -> DriverStep {
+        var queue = pool.start()
+        var live: [DiscoveryPool.Request] = []
+        var cursor = 0
+        while cursor < queue.count {
+            let request = queue[cursor]
+            cursor += 1
+            guard let answered = replay.answered(request.key) else {
+                live.append(request)
+                continue
+            }
+            queue += pool.complete(request.key, Self.reply(answered.result, failure: "failed in an earlier life of the run"))
+        }
+        var step = collect(at: at)
+        let (requeued, fresh) = replay.split(live, key: \.key)
+        for entry in requeued { pending[entry.job.id] = entry.request.key }
+        replay.finish()
+        step.requeued = requeued.map { ($0.job, $0.attempts) }
+        step.jobs = jobs(fresh, ids: &ids)
+        return step
+    }
+
+    /// What a job's result says to the pool, decoded once here.
+    private static func reply(_ result: AppliedResult?, failure: String) -> DiscoveryPool.Reply {
+        guard let result else { return .failed(failure) }
+        guard result.outcome.status == .succeeded else { return .failed("\(result.outcome.status.rawValue): \(result.outcome.error)") }
+        let decoder = JSONDecoder()
+        switch result.job.kind {
+        case .discoveryStep:
+            guard let output = try? decoder.decode(DiscoveryStepOutput.self, from: result.outcome.output) else {
+                return .failed("the step's output is not a DiscoveryStepOutput (\(result.outcome.output.count) bytes)")
+            }
+            return .step(output)
+        default:
+            guard let output = try? decoder.decode(DiscoveryGradeOutput.self, from: result.outcome.output) else {
+                return .failed("the grade's output is not a DiscoveryGradeOutput (\(result.outcome.output.count) bytes)")
+            }
+            return .grade(output)
+        }
+    }
+
+    mutating func completed(_ result: AppliedResult, ids: inout JobID, at: Double) -> DriverStep {
+        guard let key = pending.removeValue(forKey: result.job.id) else { return DriverStep() }
+        let reply = Self.reply(result, failure: "")
+        var noted: [EventRecord] = []
+        if case .failed(let why) = reply { noted.append(log.note(.callFailed, job: result.job.id, "\(key): \(why)", at: at)) }
+        return advance(key, reply, noted: noted, ids: &ids, at: at)
+    }
+
+    mutating func failed(_ job: JobID, reason: String, ids: inout JobID, at: Double) -> DriverStep {
+        guard let key = pending.removeValue(forKey: job) else { return DriverStep() }
+        return advance(key, .failed(reason), noted: [log.note(.callFailed, job: job, "\(key): \(reason)", at: at)], ids: &ids, at: at)
+    }
+
+    mutating func exportsWritten(failure: String?, at: Double) -> DriverStep {
+        guard pool.isFinished, !summaryLogged else { return DriverStep() }
+        summaryLogged = true
+        var step = DriverStep()
+        step.events += log.record(failure == nil ? .exportsWritten : .exportsFailed, failure ?? exportDirectory.path, at: at)
+        step.events += log.record(.protocolSummary, RunSummary(pool.summary).json, at: at)
+        return step
+    }
+
+    private mutating func advance(_ key: String, _ reply: DiscoveryPool.Reply, noted: [EventRecord], ids: inout JobID,
+                                  at: Double) -> DriverStep {
+        let next = pool.complete(key, reply)
+        var step = collect(at: at)
+        step.events = noted + step.events
+        step.jobs = jobs(next, ids: &ids)
+        return step
+    }
+
+    /// The pool's events, memory rows and progress; the exports after every round.
+    private mutating func collect(at: Double) -> DriverStep {
+        var step = DriverStep()
+        for event in pool.takeEvents() { step.events += log.record(event.kind, event.detail, at: at) }
+        step.memory = pool.takeMemory()
+        guard let line = pool.takeProgressLine() else { return step }
+        step.progress = line
+        step.exports = (exportDirectory, pool.exports())
+        return step
+    }
+
+    private mutating func jobs(_ requests: [DiscoveryPool.Request], ids: inout JobID) -> [Job] {
+        let encoder = JSONEncoder()
+        return requests.map { request in
+            let id = ids
+            ids += 1
+            pending[id] = request.key
+            switch request {
+            case .step(let step):
+                // The step's own watchdogs end it; the lease outlives them a little.
+                return Job(id: id, run: run, kind: .discoveryStep, payload: (try? encoder.encode(step)) ?? Data(),
+                           timeoutMilliseconds: Int64(step.timeoutMilliseconds) + 30_000)
+            case .grade(let grade):
+                return Job(id: id, run: run, kind: .discoveryGrade, payload: (try? encoder.encode(grade)) ?? Data(),
+                           timeoutMilliseconds: Int64(grade.timeoutMilliseconds) + 30_000)
+            }
+        }
+    }
+}

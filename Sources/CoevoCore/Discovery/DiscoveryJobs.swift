@@ -1,0 +1,147 @@
+import Foundation
+
+/// A file of a task: its path relative to the task's directory and its bytes.
+public struct DiscoveryFile: Codable, Hashable, Sendable {
+    public var path: String
+    public var data: Data
+    public init(path: String, data: Data) {
+        self.path = path
+        self.data = data
+    }
+}
+
+/// The commits a job needs, shipped with it so that any worker can rebuild them with no
+/// access to the head node: the seed files (every worker makes the same first commit from
+/// them, dates and author fixed) and the git bundles of the attempts from the seed to
+/// `commit`, oldest first. A worker keeps what it fetched in a cache repository per run.
+public struct CommitChain: Codable, Hashable, Sendable {
+    public var seedFiles: [DiscoveryFile]
+    public var bundles: [Data]
+    /// The commit to check out; nil: the seed commit.
+    public var commit: String?
+    public init(seedFiles: [DiscoveryFile], bundles: [Data], commit: String?) {
+        self.seedFiles = seedFiles
+        self.bundles = bundles
+        self.commit = commit
+    }
+}
+
+/// The payload of a `discovery.step` job: one step of one agent.
+public struct DiscoveryStepJob: Codable, Hashable, Sendable {
+    /// `r<round>.step.<agent>`: names the step in the run, the same in every replay.
+    public var key: String
+    /// The pool's run: names the worker's cache repository.
+    public var run: String
+    public var agent: String
+    public var runtime: DiscoverySettings.Runtime
+    public var command: [String]
+    public var prompt: String
+    public var chain: CommitChain
+    /// What the agent reads in `.coevo/shared/`.
+    public var shared: SharedView
+    public var evolve: EvolveMutation?
+    public var timeoutMilliseconds: Int
+    public var stallMilliseconds: Int
+    public var userID: UInt32?
+
+    public init(key: String, run: String, agent: String, runtime: DiscoverySettings.Runtime, command: [String], prompt: String,
+                chain: CommitChain, shared: SharedView, evolve: EvolveMutation?, timeoutMilliseconds: Int,
+                stallMilliseconds: Int, userID: UInt32?) {
+        self.key = key
+        self.run = run
+        self.agent = agent
+        self.runtime = runtime
+        self.command = command
+        self.prompt = prompt
+        self.chain = chain
+        self.shared = shared
+        self.evolve = evolve
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.stallMilliseconds = stallMilliseconds
+        self.userID = userID
+    }
+}
+
+/// What the `evolve` runtime does in a step: mutate the numbers of `files` with a
+/// generator seeded by `seed` (so the step is a function of the run's seed), then submit.
+public struct EvolveMutation: Codable, Hashable, Sendable {
+    public var files: [String]
+    public var seed: UInt64
+    public var scale: Double
+    public init(files: [String], seed: UInt64, scale: Double) {
+        self.files = files
+        self.seed = seed
+        self.scale = scale
+    }
+}
+
+/// What a step brings back.
+public struct DiscoveryStepOutput: Codable, Hashable, Sendable {
+    /// The submitted commit (`coevo eval`), its parent and message; nil: no submission.
+    public var commit: String?
+    public var parent: String?
+    public var message: String
+    /// `git bundle` of parent..commit: how the commit travels to graders and later steps.
+    public var bundle: Data?
+    /// Notes and skills the agent wrote with `coevo memory add-note` / `add-skill`.
+    public var notes: [String]
+    public var skills: [SkillDraft]
+    /// How the agent's process ended ("exit code 0", "killed by the stall watchdog"...).
+    public var exit: String
+    /// The tail of what the agent printed.
+    public var transcript: String
+
+    public init(commit: String?, parent: String?, message: String, bundle: Data?, notes: [String], skills: [SkillDraft],
+                exit: String, transcript: String) {
+        self.commit = commit
+        self.parent = parent
+        self.message = message
+        self.bundle = bundle
+        self.notes = notes
+        self.skills = skills
+        self.exit = exit
+        self.transcript = transcript
+    }
+}
+
+/// The payload of a `discovery.grade` job: grade one commit with the task's grader.
+public struct DiscoveryGradeJob: Codable, Hashable, Sendable {
+    /// `r<round>.grade.<agent>`.
+    public var key: String
+    public var run: String
+    public var chain: CommitChain
+    public var command: [String]
+    /// The grader's directory: given to this job only, never to a step.
+    public var graderFiles: [DiscoveryFile]
+    public var timeoutMilliseconds: Int
+    public var userID: UInt32?
+
+    public init(key: String, run: String, chain: CommitChain, command: [String], graderFiles: [DiscoveryFile],
+                timeoutMilliseconds: Int, userID: UInt32?) {
+        self.key = key
+        self.run = run
+        self.chain = chain
+        self.command = command
+        self.graderFiles = graderFiles
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.userID = userID
+    }
+}
+
+/// A grader's verdict on a commit. A grader that crashed, hung or printed no score is a
+/// verdict too (`failure`), never a job to retry: the same grader on the same commit
+/// would do the same.
+public struct DiscoveryGradeOutput: Codable, Hashable, Sendable {
+    public enum Failure: String, Codable, Hashable, Sendable {
+        case crashed, timeout
+    }
+    public var score: Double?
+    public var feedback: String
+    public var failure: Failure?
+
+    public init(score: Double?, feedback: String, failure: Failure? = nil) {
+        self.score = score
+        self.feedback = feedback
+        self.failure = failure
+    }
+}

@@ -1,0 +1,319 @@
+import Foundation
+
+/// A discovery pool as a pure state machine: it asks for agent steps and grades and
+/// consumes their results. A round is one step of every agent; a submission's grade is
+/// asked for as soon as its step is back (at most `graders` at once), and the round is
+/// closed when every grade is in, reading them in agent order. So the pool's course
+/// (statuses, heartbeats, the parents `evolve` picks) does not depend on which worker
+/// finishes first, and a run replayed after a crash reaches exactly the state it had:
+/// the heartbeat counters and the pivot cooldown survive a coordinator restart.
+public struct DiscoveryPool: Sendable {
+    public enum Request: Hashable, Sendable {
+        case step(DiscoveryStepJob)
+        case grade(DiscoveryGradeJob)
+
+        public var key: String {
+            switch self {
+            case .step(let job): job.key
+            case .grade(let job): job.key
+            }
+        }
+    }
+
+    public enum Reply: Hashable, Sendable {
+        case step(DiscoveryStepOutput)
+        case grade(DiscoveryGradeOutput)
+        /// The job failed for good, or its output was unreadable.
+        case failed(String)
+    }
+
+    struct Member: Sendable {
+        var id: String
+        var group: DiscoverySettings.AgentGroup
+        /// The commit its next step starts from (command agents go on from their latest
+        /// submission, as in their own workspace); nil: the seed.
+        var base: String?
+        var best: Double?
+        var evaluations = 0
+        var sinceBest = 0
+        /// The agent's evaluation count at its last pivot.
+        var lastPivot: Int?
+        var heartbeats: [DiscoveryPrompt.Heartbeat] = []
+        var pivoting = false
+    }
+
+    public let settings: DiscoverySettings
+    public let run: String
+    private var members: [Member]
+    public private(set) var attempts: [Attempt] = []
+    public private(set) var notes: [Note] = []
+    /// The latest version of each skill, by name.
+    public private(set) var skills: [String: Skill] = [:]
+    private var bundles: [String: Data] = [:]
+    private var parents: [String: String] = [:]
+    private var children: [String: Int] = [:]
+    public private(set) var round = 0
+    public private(set) var evaluations = 0
+    private var consolidations = 0
+    public private(set) var best: Attempt?
+    public private(set) var stopReason: String?
+
+    // The open round.
+    private var stepsOut: [String: Int] = [:]
+    private var stepOutputs: [Int: DiscoveryStepOutput] = [:]
+    private var gradeQueue: [(job: DiscoveryGradeJob, member: Int)] = []
+    private var gradesOut: [String: Int] = [:]
+    private var grades: [Int: DiscoveryGradeOutput] = [:]
+
+    private var events: [ProtocolEvent] = []
+    private var memory: [MemoryRecord] = []
+    private var progressLine: String?
+    private var roundLines: [String] = []
+
+    public init(settings: DiscoverySettings, run: String) {
+        self.settings = settings
+        self.run = run
+        members = settings.roster.map { Member(id: $0.id, group: $0.group) }
+    }
+
+    public var isFinished: Bool { stopReason != nil }
+
+    public mutating func start() -> [Request] { beginRound() }
+
+    public mutating func complete(_ key: String, _ reply: Reply) -> [Request] {
+        if let index = stepsOut.removeValue(forKey: key) {
+            stepReturned(index, key: key, reply)
+        } else if let index = gradesOut.removeValue(forKey: key) {
+            switch reply {
+            case .grade(let output): grades[index] = output
+            case .step: grades[index] = DiscoveryGradeOutput(score: nil, feedback: "a grade job answered with a step's output", failure: .crashed)
+            case .failed(let why): grades[index] = DiscoveryGradeOutput(score: nil, feedback: why, failure: .crashed)
+            }
+        } else {
+            return []
+        }
+        var due = dispatchGrades()
+        if stepsOut.isEmpty && gradesOut.isEmpty && gradeQueue.isEmpty {
+            closeRound()
+            if stopReason == nil { due += beginRound() }
+        }
+        return due
+    }
+
+    public mutating func takeEvents() -> [ProtocolEvent] {
+        defer { events = [] }
+        return events
+    }
+
+    /// Shared-memory rows made since the last call, for the store.
+    public mutating func takeMemory() -> [MemoryRecord] {
+        defer { memory = [] }
+        return memory
+    }
+
+    public mutating func takeProgressLine() -> String? {
+        defer { progressLine = nil }
+        return progressLine
+    }
+
+    public var summary: [SummaryLine] {
+        let scored = attempts.compactMap(\.score)
+        var lines = [SummaryLine("rounds", "\(round) of \(settings.rounds)"),
+                     SummaryLine("attempts", "\(attempts.count) graded, \(attempts.filter { $0.status == .crashed || $0.status == .timeout }.count) without a score"),
+                     SummaryLine("best", best.map { "\(DiscoveryPrompt.format($0.score!)) by \($0.agent) (\($0.commit.prefix(8)), round \($0.round))" } ?? "none")]
+        if let first = scored.first { lines.append(SummaryLine("first", DiscoveryPrompt.format(first))) }
+        lines.append(SummaryLine("notes", "\(notes.count) notes, \(skills.count) skills"))
+        lines.append(SummaryLine("stopped", stopReason ?? "running"))
+        return lines
+    }
+
+    /// The training export: every graded attempt, one JSON line each.
+    public func exports() -> [String: [String]] {
+        ["attempts.jsonl": attempts.map { ExportLine.json($0) }]
+    }
+
+    // MARK: Rounds
+
+    private mutating func beginRound() -> [Request] {
+        round += 1
+        var requests: [Request] = []
+        for index in members.indices {
+            let member = members[index]
+            let key = "r\(round).step.\(member.id)"
+            var rng = SeededGenerator(seed: AgentCall.seed(runSeed: settings.seed, key: key))
+            var base = member.base
+            var evolve: EvolveMutation?
+            if member.group.runtime == .evolve {
+                base = ParentSelection.choose(from: attempts, children: children, direction: settings.task.direction,
+                                              uniform: member.pivoting, using: &rng)
+                evolve = EvolveMutation(files: member.group.files, seed: rng.next(),
+                                        scale: member.group.scale * (member.pivoting ? 4 : 1))
+            }
+            let prompt = DiscoveryPrompt.make(task: settings.task.description, agent: member.id, round: round, rounds: settings.rounds,
+                                              direction: settings.task.direction, poolBest: best?.score, heartbeats: member.heartbeats)
+            members[index].heartbeats = []
+            members[index].pivoting = false
+            let job = DiscoveryStepJob(key: key, run: run, agent: member.id, runtime: member.group.runtime, command: member.group.command,
+                                       prompt: prompt, chain: chain(to: base), shared: view(for: member.id), evolve: evolve,
+                                       timeoutMilliseconds: settings.stepTimeoutMilliseconds, stallMilliseconds: settings.stallMilliseconds,
+                                       userID: settings.agentUser)
+            stepsOut[key] = index
+            requests.append(.step(job))
+        }
+        return requests
+    }
+
+    private mutating func stepReturned(_ index: Int, key: String, _ reply: Reply) {
+        let agent = members[index].id
+        guard case .step(let output) = reply else {
+            let why = if case .failed(let why) = reply { why } else { "a step job answered with a grade" }
+            events.append(ProtocolEvent(.discoveryStepFailed, "\(key): \(why)"))
+            return
+        }
+        stepOutputs[index] = output
+        guard let commit = output.commit, let bundle = output.bundle else {
+            events.append(ProtocolEvent(.discoveryNoSubmission, "\(key): \(output.exit); no `coevo eval`"))
+            return
+        }
+        bundles[commit] = bundle
+        if let parent = output.parent { parents[commit] = parent }
+        let job = DiscoveryGradeJob(
+            key: "r\(round).grade.\(agent)", run: run, chain: chain(to: commit), command: settings.task.gradeCommand,
+            graderFiles: settings.graderFiles, timeoutMilliseconds: settings.task.graderTimeoutMilliseconds, userID: settings.task.graderUser)
+        gradeQueue.append((job, index))
+    }
+
+    /// Grades go out in the order their steps came back, at most `graders` at a time.
+    private mutating func dispatchGrades() -> [Request] {
+        var due: [Request] = []
+        while gradesOut.count < settings.task.graders, !gradeQueue.isEmpty {
+            let (job, member) = gradeQueue.removeFirst()
+            gradesOut[job.key] = member
+            due.append(.grade(job))
+        }
+        return due
+    }
+
+    /// Reads the round's results in agent order: attempts, statuses, notes, skills, heartbeats.
+    private mutating func closeRound() {
+        let direction = settings.task.direction
+        let epsilon = settings.heartbeats.epsilon
+        var graded = 0, improved = 0, failed = 0
+        for index in members.indices {
+            let key = "r\(round).step.\(members[index].id)"
+            guard let output = stepOutputs[index] else { continue }
+            if let commit = output.commit, let grade = grades[index] {
+                var member = members[index]
+                let score = grade.failure == nil ? grade.score : nil
+                let status: Attempt.Status
+                if let failure = grade.failure {
+                    status = failure == .timeout ? .timeout : .crashed
+                } else if let score, let own = member.best {
+                    status = direction.better(score, than: own, by: epsilon) ? .improved
+                        : direction.better(own, than: score, by: epsilon) ? .regressed : .baseline
+                } else {
+                    status = score == nil ? .crashed : .baseline
+                }
+                let poolBest = score.map { s in best?.score.map { direction.better(s, than: $0, by: epsilon) } ?? true } ?? false
+                let attempt = Attempt(key: key, round: round, agent: member.id, commit: commit, parent: output.parent, score: score,
+                                      status: status, poolBest: poolBest, feedback: grade.feedback, message: output.message)
+                attempts.append(attempt)
+                memory.append(.attempt(attempt, bundle: bundles[commit]))
+                if let parent = output.parent { children[parent, default: 0] += 1 }
+                if poolBest {
+                    best = attempt
+                    events.append(ProtocolEvent(.discoveryBest, "\(member.id) \(commit.prefix(8)): \(DiscoveryPrompt.format(score!))"))
+                }
+                member.evaluations += 1
+                evaluations += 1
+                graded += 1
+                if status == .improved { improved += 1 }
+                if score == nil { failed += 1 }
+                if let score, status == .improved || member.best == nil {
+                    member.best = score
+                    member.sinceBest = 0
+                } else {
+                    member.sinceBest += 1
+                }
+                member.base = commit
+                heartbeats(after: attempt, of: &member)
+                members[index] = member
+                consolidateIfDue()
+            }
+            for (n, body) in output.notes.enumerated() {
+                let note = Note(key: "\(key).note\(n + 1)", agent: members[index].id, round: round, body: body)
+                notes.append(note)
+                memory.append(.note(note))
+            }
+            for draft in output.skills {
+                let skill = Skill(name: draft.name, version: (skills[draft.name]?.version ?? 0) + 1, description: draft.description,
+                                  body: draft.body, agent: members[index].id, round: round)
+                skills[draft.name] = skill
+                memory.append(.skill(skill))
+            }
+        }
+        stepOutputs = [:]
+        grades = [:]
+        let bestText = best.map { "\(DiscoveryPrompt.format($0.score!)) (\($0.agent))" } ?? "none"
+        progressLine = "round \(round)/\(settings.rounds): \(graded) graded, \(improved) improved, \(failed) without a score; best \(bestText); \(evaluations) evaluations"
+        if settings.maxEvaluations > 0 && evaluations >= settings.maxEvaluations {
+            stopReason = "max_evaluations (\(settings.maxEvaluations)) reached"
+        } else if let target = settings.targetScore, let score = best?.score, !direction.better(target, than: score) {
+            stopReason = "target score \(DiscoveryPrompt.format(target)) reached"
+        } else if round >= settings.rounds {
+            stopReason = "all \(settings.rounds) rounds done"
+        }
+        if let stopReason { events.append(ProtocolEvent(.discoveryStopped, stopReason)) }
+    }
+
+    /// Reflect after every evaluation, pivot after `pivot_after` without a personal best
+    /// (outside the cooldown), custom heartbeats on their interval.
+    private mutating func heartbeats(after attempt: Attempt, of member: inout Member) {
+        let config = settings.heartbeats
+        if config.reflect { member.heartbeats.append(.reflect(attempt: attempt)) }
+        let cooled = member.lastPivot.map { member.evaluations - $0 >= config.pivotCooldown } ?? true
+        if config.pivotAfter > 0, member.sinceBest >= config.pivotAfter, cooled {
+            member.heartbeats.append(.pivot(evaluationsWithoutBest: member.sinceBest, best: member.best))
+            member.lastPivot = member.evaluations
+            member.pivoting = true
+            events.append(ProtocolEvent(.discoveryHeartbeat, "pivot \(member.id) after \(member.sinceBest) evaluations without a best"))
+        }
+        for custom in config.custom where member.evaluations % custom.every == 0 {
+            member.heartbeats.append(.custom(name: custom.name, prompt: custom.prompt))
+        }
+    }
+
+    /// Every `consolidate_every` pool evaluations, one agent in turn is asked to turn
+    /// the notes into skills. Called after each attempt, so attempts graded in the same
+    /// round each count.
+    private mutating func consolidateIfDue() {
+        let every = settings.heartbeats.consolidateEvery
+        guard every > 0, evaluations % every == 0 else { return }
+        let index = consolidations % members.count
+        consolidations += 1
+        members[index].heartbeats.append(.consolidate(notes: notes.count))
+        events.append(ProtocolEvent(.discoveryHeartbeat, "consolidate \(members[index].id) after \(evaluations) evaluations"))
+    }
+
+    // MARK: What a job carries
+
+    /// The bundles from the seed to `commit`, oldest first.
+    private func chain(to commit: String?) -> CommitChain {
+        var list: [Data] = []
+        var cursor = commit
+        while let current = cursor, let bundle = bundles[current] {
+            list.append(bundle)
+            cursor = parents[current]
+        }
+        return CommitChain(seedFiles: settings.seedFiles, bundles: list.reversed(), commit: commit)
+    }
+
+    /// The pool's ten best attempts, then the agent's own three latest; the latest 30
+    /// notes; the latest version of every skill.
+    private func view(for agent: String) -> SharedView {
+        var shown = Array(Attempt.ranked(attempts, settings.task.direction).prefix(10))
+        for own in attempts.filter({ $0.agent == agent }).suffix(3) where !shown.contains(own) { shown.append(own) }
+        return SharedView(attempts: shown, notes: Array(notes.suffix(30)), skills: skills.values.sorted { $0.name < $1.name },
+                          direction: settings.task.direction)
+    }
+}

@@ -1,0 +1,220 @@
+/// A discovery pool (`discovery:` in a config): agents that improve a task's files over
+/// rounds, each submission graded by a separate grader process, all of them sharing the
+/// attempts, notes and skills of the pool. The task's files are read by `ConfigLoader`
+/// (`seedFiles`, `graderFiles`), so a broken path is a config error before anything starts.
+public struct DiscoverySettings: Decodable, Hashable, Sendable {
+    public var task = Task()
+    public var agents: [AgentGroup] = [AgentGroup()]
+    /// Rounds: in each, every agent takes one step and its submission is graded.
+    public var rounds = 10
+    /// Stop after this many graded attempts (0: no limit but the rounds).
+    public var maxEvaluations = 0
+    /// Stop once the pool's best score reaches this (in the task's direction).
+    public var targetScore: Double?
+    /// Longest an agent's step may take, and longest it may go without output (0: no watchdog).
+    public var stepTimeoutMilliseconds = 600_000
+    public var stallMilliseconds = 0
+    /// Run agents as this user id (root workers only), so the grader's files stay out of reach.
+    public var agentUser: UInt32?
+    public var heartbeats = Heartbeats()
+    /// Set by the loader: the seed directory's files (the first commit of every agent) and
+    /// the grader directory's (given to grade jobs only, never to an agent's workspace).
+    public var seedFiles: [DiscoveryFile] = []
+    public var graderFiles: [DiscoveryFile] = []
+    /// The run's seed (set from `run.seed`).
+    public var seed: UInt64 = 42
+
+    public enum Runtime: String, CaseIterable, Hashable, Sendable, Codable {
+        /// The built-in evolutionary search: a parent chosen from the attempts by score and
+        /// number of children, its numbers mutated at random, submitted.
+        case evolve
+        /// Any command line, run in the workspace with the prompt on stdin and in
+        /// `.coevo/prompt.md`; it submits with `coevo eval -m MESSAGE`.
+        case command
+    }
+
+    public struct Task: Decodable, Hashable, Sendable {
+        /// Directory whose files make the first commit.
+        public var seed = ""
+        /// Directory of the grader's own files (its script, private data).
+        public var grader = ""
+        /// Runs in the grader directory; `$COEVO_CANDIDATE` is the candidate's checkout. Its
+        /// last stdout line is `{"score": NUMBER, "feedback": "..."}`.
+        public var gradeCommand: [String] = []
+        /// What agents are told; empty: the seed's TASK.md.
+        public var description = ""
+        public var direction = Direction.maximize
+        public var graderTimeoutMilliseconds = 60_000
+        /// Grades that run at once, over all workers.
+        public var graders = 2
+        /// Run graders as this user id (root workers only).
+        public var graderUser: UInt32?
+
+        public init() {}
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case seed, grader, description, direction, graders
+            case gradeCommand = "grade_command"
+            case graderTimeoutMilliseconds = "grader_timeout_ms"
+            case graderUser = "grader_user"
+        }
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            seed = try c.value(.seed, seed)
+            grader = try c.value(.grader, grader)
+            gradeCommand = try c.value(.gradeCommand, gradeCommand)
+            description = try c.value(.description, description)
+            direction = try c.choice(.direction, direction, noun: "direction", field: "discovery.task.direction")
+            graderTimeoutMilliseconds = try c.value(.graderTimeoutMilliseconds, graderTimeoutMilliseconds)
+            graders = try c.value(.graders, graders)
+            graderUser = try c.decodeIfPresent(UInt32.self, forKey: .graderUser)
+        }
+    }
+
+    public enum Direction: String, CaseIterable, Hashable, Sendable, Codable {
+        case maximize, minimize
+        /// True when `a` is better than `b` by more than `epsilon`.
+        public func better(_ a: Double, than b: Double, by epsilon: Double = 0) -> Bool {
+            self == .maximize ? a > b + epsilon : a < b - epsilon
+        }
+    }
+
+    public struct AgentGroup: Decodable, Hashable, Sendable {
+        public var runtime = Runtime.evolve
+        public var count = 2
+        /// `command`: the argv.
+        public var command: [String] = []
+        /// `evolve`: the files whose numbers it mutates (inside EVOLVE-BLOCK-START/END
+        /// markers when a file has them), and the standard deviation of a mutation.
+        public var files: [String] = []
+        public var scale = 0.02
+
+        public init() {}
+        enum CodingKeys: String, CodingKey, CaseIterable { case runtime, count, command, files, scale }
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            runtime = try c.choice(.runtime, runtime, noun: "runtime", field: "discovery.agents.runtime")
+            count = try c.value(.count, count)
+            command = try c.value(.command, command)
+            files = try c.value(.files, files)
+            scale = try c.value(.scale, scale)
+        }
+    }
+
+    /// CORAL's heartbeats, decided by the pool after each graded attempt.
+    public struct Heartbeats: Decodable, Hashable, Sendable {
+        /// After every evaluation, the agent's next prompt asks it to reflect in a note.
+        public var reflect = true
+        /// Every this many pool evaluations, one agent is asked to turn notes into skills (0: never).
+        public var consolidateEvery = 10
+        /// After this many evaluations without a personal best, the agent is told to pivot (0: never).
+        public var pivotAfter = 5
+        /// A personal best must beat the last by more than this.
+        public var epsilon = 0.0001
+        /// Evaluations after a pivot before the next may come.
+        public var pivotCooldown = 5
+        /// Prompts added every `every` evaluations of an agent.
+        public var custom: [Custom] = []
+
+        public struct Custom: Decodable, Hashable, Sendable {
+            public var name: String
+            public var every: Int
+            public var prompt: String
+            public init(name: String, every: Int, prompt: String) {
+                self.name = name
+                self.every = every
+                self.prompt = prompt
+            }
+            enum CodingKeys: String, CodingKey, CaseIterable { case name, every, prompt }
+            public init(from decoder: any Decoder) throws {
+                try decoder.rejectUnknownKeys(CodingKeys.self)
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                name = try c.decode(String.self, forKey: .name)
+                every = try c.decode(Int.self, forKey: .every)
+                prompt = try c.decode(String.self, forKey: .prompt)
+            }
+        }
+
+        public init() {}
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case reflect, epsilon, custom
+            case consolidateEvery = "consolidate_every"
+            case pivotAfter = "pivot_after"
+            case pivotCooldown = "pivot_cooldown"
+        }
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            reflect = try c.value(.reflect, reflect)
+            consolidateEvery = try c.value(.consolidateEvery, consolidateEvery)
+            pivotAfter = try c.value(.pivotAfter, pivotAfter)
+            epsilon = try c.value(.epsilon, epsilon)
+            pivotCooldown = try c.value(.pivotCooldown, pivotCooldown)
+            custom = try c.value(.custom, custom)
+        }
+    }
+
+    public init() {}
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case task, agents, rounds, heartbeats
+        case maxEvaluations = "max_evaluations"
+        case targetScore = "target_score"
+        case stepTimeoutMilliseconds = "step_timeout_ms"
+        case stallMilliseconds = "stall_ms"
+        case agentUser = "agent_user"
+    }
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        task = try c.value(.task, task)
+        agents = try c.value(.agents, agents)
+        rounds = try c.value(.rounds, rounds)
+        maxEvaluations = try c.value(.maxEvaluations, maxEvaluations)
+        targetScore = try c.decodeIfPresent(Double.self, forKey: .targetScore)
+        stepTimeoutMilliseconds = try c.value(.stepTimeoutMilliseconds, stepTimeoutMilliseconds)
+        stallMilliseconds = try c.value(.stallMilliseconds, stallMilliseconds)
+        agentUser = try c.decodeIfPresent(UInt32.self, forKey: .agentUser)
+        heartbeats = try c.value(.heartbeats, heartbeats)
+    }
+
+    /// The agents, one per member of each group: `a0`, `a1`, ... in group order.
+    public var roster: [(id: String, group: AgentGroup)] {
+        var out: [(String, AgentGroup)] = []
+        for group in agents {
+            for _ in 0..<max(0, group.count) { out.append(("a\(out.count)", group)) }
+        }
+        return out
+    }
+
+    /// Refuses what cannot run, with the field named. Paths are checked by the loader.
+    public func validate() throws(ConfigError) {
+        func require(_ ok: Bool, _ field: String, _ problem: String) throws(ConfigError) {
+            if !ok { throw ConfigError(field: "discovery.\(field)", problem: problem) }
+        }
+        try require(!task.seed.isEmpty, "task.seed", "required: the directory whose files the agents start from")
+        try require(!task.grader.isEmpty, "task.grader", "required: the grader's directory (kept from the agents)")
+        try require(!task.gradeCommand.isEmpty, "task.grade_command", "required: the command that grades a candidate, e.g. [python3, grade.py]")
+        try require(task.graders >= 1, "task.graders", "must be at least 1")
+        try require(task.graderTimeoutMilliseconds >= 100, "task.grader_timeout_ms", "must be at least 100")
+        try require(!agents.isEmpty && agents.allSatisfy { $0.count >= 1 }, "agents", "needs at least one group with count >= 1")
+        for (i, group) in agents.enumerated() {
+            switch group.runtime {
+            case .command: try require(!group.command.isEmpty, "agents[\(i)].command", "a command agent needs its argv")
+            case .evolve:
+                try require(!group.files.isEmpty, "agents[\(i)].files", "an evolve agent needs the files whose numbers it mutates")
+                try require(group.scale > 0 && group.scale.isFinite, "agents[\(i)].scale", "must be a positive number")
+            }
+        }
+        try require(rounds >= 1, "rounds", "must be at least 1")
+        try require(maxEvaluations >= 0, "max_evaluations", "must be 0 (no limit) or more")
+        try require(stepTimeoutMilliseconds >= 100, "step_timeout_ms", "must be at least 100")
+        try require(stallMilliseconds >= 0, "stall_ms", "must be 0 (no watchdog) or more")
+        try require(heartbeats.epsilon >= 0, "heartbeats.epsilon", "must be 0 or more")
+        try require(heartbeats.consolidateEvery >= 0 && heartbeats.pivotAfter >= 0 && heartbeats.pivotCooldown >= 0,
+                    "heartbeats", "counts must be 0 (off) or more")
+        for (i, custom) in heartbeats.custom.enumerated() {
+            try require(custom.every >= 1, "heartbeats.custom[\(i)].every", "must be at least 1")
+        }
+    }
+}
