@@ -15,7 +15,7 @@ public struct ExecutorRegistry: Sendable {
     public static func standard(workspaceRoot: URL, policy: WorkerPolicy = WorkerPolicy()) -> ExecutorRegistry {
         ExecutorRegistry([NoopExecutor(), SleepExecutor(), SimulatorExecutor(), LLMChatExecutor(policy: policy),
                           CommandAgentExecutor(root: workspaceRoot, policy: policy),
-                          DiscoveryStepExecutor(root: workspaceRoot, policy: policy), DiscoveryGradeExecutor(root: workspaceRoot)])
+                          DiscoveryStepExecutor(root: workspaceRoot, policy: policy), DiscoveryGradeExecutor(root: workspaceRoot, policy: policy)])
     }
 
     public func executor(for kind: JobKind) -> (any JobExecutor)? { executors[kind] }

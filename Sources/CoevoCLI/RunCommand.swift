@@ -77,7 +77,7 @@ public struct RunCommand: AsyncParsableCommand {
             count: config.workers.count, endpoint: endpoint, slots: config.workers.slots,
             heartbeatMs: config.coordinator.heartbeatIntervalMilliseconds, liveness: config.coordinator.liveness,
             logLevel: logging.logLevel ?? "warning",
-            extraArguments: (localKey?.workerArguments ?? []) + Self.endpointPermissions(config))
+            extraArguments: (localKey?.workerArguments ?? []) + Self.permissions(config))
         logger.info("started \(config.workers.count) local worker(s) on \(endpoint)")
         if config.workers.count == 0 {
             logger.notice("no local workers: start some with `coevo-worker --connect \(endpoint)`")
@@ -96,12 +96,16 @@ public struct RunCommand: AsyncParsableCommand {
         try failIfTheStoreGaveUp(store)
     }
 
-    /// The local workers may call the config's endpoints and send each its named key:
-    /// whoever runs `coevo run` owns both the config and the workers.
-    static func endpointPermissions(_ config: ExperimentConfig) -> [String] {
-        config.endpoints.flatMap { endpoint in
+    /// The local workers may call the config's endpoints and send each its named key, and
+    /// run its discovery agents' and grader's programs: whoever runs `coevo run` owns both
+    /// the config and the workers.
+    static func permissions(_ config: ExperimentConfig) -> [String] {
+        let endpoints = config.endpoints.flatMap { endpoint in
             ["--allow-endpoint", endpoint.url] + (endpoint.apiKeyEnv.map { ["--allow-key", "\($0)=\(endpoint.url)"] } ?? [])
         }
+        guard let discovery = config.discovery else { return endpoints }
+        let programs = Set(discovery.agents.compactMap(\.command.first) + discovery.task.gradeCommand.prefix(1))
+        return endpoints + programs.sorted().flatMap { ["--allow-command", $0] }
     }
 
     private func printSummary(store: CoevoStore, runs: [String], config: ExperimentConfig, seconds: Double) throws {

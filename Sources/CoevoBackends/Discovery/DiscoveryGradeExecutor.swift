@@ -11,9 +11,13 @@ import Glibc
 public struct DiscoveryGradeExecutor: JobExecutor {
     public var kind: JobKind { .discoveryGrade }
     public let root: URL
+    /// The grade command is a program the coordinator asks for, like an agent's: the
+    /// worker runs only those it was told to allow.
+    public let policy: WorkerPolicy
 
-    public init(root: URL) {
+    public init(root: URL, policy: WorkerPolicy = WorkerPolicy()) {
         self.root = root
+        self.policy = policy
     }
 
     public func run(payload: Data) async -> JobOutcome {
@@ -22,6 +26,9 @@ public struct DiscoveryGradeExecutor: JobExecutor {
             job = try JSONDecoder().decode(DiscoveryGradeJob.self, from: payload)
         } catch {
             return JobOutcome(status: .failed, error: "discovery.grade payload is not a DiscoveryGradeJob: \(error)")
+        }
+        if let refusal = policy.refusal(forCommand: job.command, secretNames: []) {
+            return JobOutcome(status: .unsupported, error: refusal.replacingOccurrences(of: "agent command", with: "grade command"))
         }
         let cache = GitCache(root: root, run: job.run)
         let place = cache.directory.appendingPathComponent("grades").appendingPathComponent(GitCache.safe(job.key))
@@ -40,12 +47,15 @@ public struct DiscoveryGradeExecutor: JobExecutor {
             guard CommandRunner.runBlocking(untar, input: Data()).succeeded else { throw GitError(description: "cannot unpack the candidate") }
             try? FileManager.default.removeItem(at: archive)
             try cache.write(job.graderFiles, into: grader)
+            // Only the grader may read its files: the place is passable, not listable, and the
+            // grader's directory is its user's alone (an agent running as its own user, as
+            // `agent_user` makes it, cannot read them even while the grade runs).
+            _ = chmod(place.path, 0o711)
+            _ = chmod(grader.path, 0o700)
             if let uid = job.userID {
-                // The grader's files are its own and no one else's.
                 for path in [grader.path] + ((try FileManager.default.subpathsOfDirectory(atPath: grader.path)).map { grader.appendingPathComponent($0).path }) {
                     _ = chown(path, uid, uid)
                 }
-                _ = chmod(grader.path, 0o700)
             }
         } catch {
             return JobOutcome(status: .failed, error: "cannot prepare the grade of \(job.key): \(error)")

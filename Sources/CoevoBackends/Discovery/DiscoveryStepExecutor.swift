@@ -45,9 +45,14 @@ public struct DiscoveryStepExecutor: JobExecutor {
             base = try await cache.locked {
                 let base = try cache.prepare(job.chain)
                 try workspace.checkout(base, cache: cache)
+                try workspace.lay(job, base: base)
+                if let uid = job.userID {
+                    // The agent commits into the cache as its own user: the repository and
+                    // its workspace are that user's (the worker's own git is told to trust them).
+                    try cache.own(by: uid, workspace.root)
+                }
                 return base
             }
-            try workspace.lay(job, base: base)
         } catch {
             return JobOutcome(status: .failed, error: "cannot prepare the workspace of agent \(job.agent): \(error)")
         }
@@ -62,6 +67,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
             spec.timeoutMilliseconds = job.timeoutMilliseconds
             spec.stallMilliseconds = job.stallMilliseconds
             spec.stopFile = workspace.submittedFile.path
+            spec.userID = job.userID
             spec.environment = ["COEVO_WORKSPACE": workspace.root.path, "COEVO_AGENT": job.agent,
                                 "PATH": ([toolsDirectory?.path].compactMap { $0 } + ["/usr/local/bin", "/usr/bin", "/bin"]).joined(separator: ":")]
             let outcome = await CommandRunner.run(spec, input: Data(job.prompt.utf8))

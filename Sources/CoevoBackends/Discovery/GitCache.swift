@@ -91,6 +91,19 @@ public struct GitCache: Sendable {
         return sha
     }
 
+    /// Gives the repository and `workspace` to user `uid` (an agent that runs as its own
+    /// user commits into the cache). Call under `locked`.
+    func own(by uid: UInt32, _ workspace: URL) throws {
+        for path in [repository.path, workspace.path] {
+            var spec = CommandSpec(arguments: ["chown", "-R", "\(uid):\(uid)", path], workingDirectory: directory.path)
+            spec.timeoutMilliseconds = 60_000
+            let outcome = CommandRunner.runBlocking(spec, input: Data())
+            guard outcome.succeeded else {
+                throw GitError(description: "cannot give \(path) to user \(uid) (a worker needs root for agent_user): \(String(decoding: outcome.stderr, as: UTF8.self))")
+            }
+        }
+    }
+
     /// Writes task files under `directory`, refusing paths that leave it.
     public func write(_ files: [DiscoveryFile], into directory: URL) throws {
         let fm = FileManager.default
@@ -112,7 +125,9 @@ enum Git {
     static func identity(agent: String) -> [String: String] {
         ["GIT_AUTHOR_NAME": agent, "GIT_AUTHOR_EMAIL": "\(agent)@coevo", "GIT_COMMITTER_NAME": agent,
          "GIT_COMMITTER_EMAIL": "\(agent)@coevo", "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
-         "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z", "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent"]
+         "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z", "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent",
+         // The cache may belong to an agent's user while the worker's git works in it.
+         "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"]
     }
 
     /// Stdout, trimmed; throws with git's stderr when it fails.

@@ -14,7 +14,8 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
     /// Longest an agent's step may take, and longest it may go without output (0: no watchdog).
     public var stepTimeoutMilliseconds = 600_000
     public var stallMilliseconds = 0
-    /// Run agents as this user id (root workers only), so the grader's files stay out of reach.
+    /// Run command agents as this user id (root workers only): they then cannot read the
+    /// grader's files, even of a grade running beside them on the same worker.
     public var agentUser: UInt32?
     public var heartbeats = Heartbeats()
     /// Set by the loader: the seed directory's files (the first commit of every agent) and

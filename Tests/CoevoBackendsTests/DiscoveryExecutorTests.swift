@@ -1,0 +1,91 @@
+import CoevoBackends
+import CoevoCore
+import Foundation
+import Glibc
+import Testing
+
+/// Discovery steps and grades as a worker runs them: real git, real subprocesses, two
+/// workers' caches. Bad input tried: a chain that lacks the commit it names, a grade
+/// command the worker does not allow, an agent's user reading a running grader's files.
+@Suite struct DiscoveryExecutorTests {
+    static let seed = [DiscoveryFile(path: "solution.py", data: Data("# EVOLVE-BLOCK-START\nX = 0.5000\n# EVOLVE-BLOCK-END\n".utf8)),
+                       DiscoveryFile(path: "TASK.md", data: Data("Make X big.\n".utf8))]
+    static let policy = WorkerPolicy(commands: ["sh"])
+
+    static func root(_ name: String) -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("coevo-discovery-\(name)-\(UUID().uuidString.prefix(8))")
+    }
+
+    static func step(key: String, agent: String = "a0", chain: CommitChain, seed: UInt64 = 4) -> Data {
+        try! JSONEncoder().encode(DiscoveryStepJob(
+            key: key, run: "run-1", agent: agent, runtime: .evolve, command: [], prompt: "go", chain: chain, shared: SharedView(),
+            evolve: EvolveMutation(files: ["solution.py"], seed: seed, scale: 0.1), timeoutMilliseconds: 30_000, stallMilliseconds: 0,
+            userID: nil))
+    }
+
+    static func grade(key: String, chain: CommitChain, script: String, userID: UInt32? = nil) -> Data {
+        try! JSONEncoder().encode(DiscoveryGradeJob(
+            key: key, run: "run-1", chain: chain, command: ["sh", "grade.sh"],
+            graderFiles: [DiscoveryFile(path: "grade.sh", data: Data(script.utf8)), DiscoveryFile(path: "secret.txt", data: Data("hidden\n".utf8))],
+            timeoutMilliseconds: 10_000, userID: userID))
+    }
+
+    @Test func aCommitMadeOnOneWorkerIsRebuiltAndGradedOnAnother() async throws {
+        let first = Self.root("w0"), second = Self.root("w1")
+        let stepOutcome = await DiscoveryStepExecutor(root: first, policy: Self.policy)
+            .run(payload: Self.step(key: "r1.step.a0", chain: CommitChain(seedFiles: Self.seed, bundles: [], commit: nil)))
+        #expect(stepOutcome.status == .succeeded, "\(stepOutcome.error)")
+        let output = try JSONDecoder().decode(DiscoveryStepOutput.self, from: stepOutcome.output)
+        let commit = try #require(output.commit)
+        let bundle = try #require(output.bundle)
+        let mutated = try String(contentsOf: first.appendingPathComponent("discovery/run-1/agents/a0/solution.py"), encoding: .utf8)
+        #expect(mutated != String(decoding: Self.seed[0].data, as: UTF8.self))
+
+        // The second worker has never seen this run: the seed files and the bundle rebuild the commit.
+        let script = #"printf '{"score": %s, "feedback": "read %s"}\n' "$(sed -n 's/^X = //p' "$COEVO_CANDIDATE/solution.py")" "$(cat secret.txt)""#
+        let chain = CommitChain(seedFiles: Self.seed, bundles: [bundle], commit: commit)
+        let gradeOutcome = await DiscoveryGradeExecutor(root: second, policy: Self.policy).run(payload: Self.grade(key: "r1.grade.a0", chain: chain, script: script))
+        let verdict = try JSONDecoder().decode(DiscoveryGradeOutput.self, from: gradeOutcome.output)
+        let expected = try #require(mutated.split(separator: "\n").first { $0.hasPrefix("X = ") }.map { Double($0.dropFirst(4))! })
+        #expect(verdict.score == expected && verdict.failure == nil && verdict.feedback == "read hidden")
+        // Nothing of the grade is left behind.
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: second.appendingPathComponent("discovery/run-1/grades").path)) ?? []).isEmpty)
+
+        // The next step on the second worker starts from that commit and goes on.
+        let next = await DiscoveryStepExecutor(root: second, policy: Self.policy)
+            .run(payload: Self.step(key: "r2.step.a0", chain: chain, seed: 5))
+        let nextOutput = try JSONDecoder().decode(DiscoveryStepOutput.self, from: next.output)
+        #expect(nextOutput.parent == commit && nextOutput.commit != nil && nextOutput.commit != commit)
+
+        // A chain without the bundle cannot name that commit on a fresh worker.
+        let broken = await DiscoveryGradeExecutor(root: Self.root("w2"), policy: Self.policy)
+            .run(payload: Self.grade(key: "r1.grade.a0", chain: CommitChain(seedFiles: Self.seed, bundles: [], commit: commit), script: script))
+        #expect(broken.status == .failed && broken.error.contains("not in the bundles"))
+        // A grade command the worker does not allow is refused before anything runs.
+        let refused = await DiscoveryGradeExecutor(root: Self.root("w3")).run(payload: Self.grade(key: "k", chain: chain, script: script))
+        #expect(refused.status == .unsupported && refused.error.contains("--allow-command sh"))
+    }
+
+    @Test(.enabled(if: getuid() == 0, "needs root to run as other users"))
+    func anAgentsUserCannotReadTheGradersFilesWhileItGrades() async throws {
+        let root = Self.root("spy")
+        let chain = CommitChain(seedFiles: Self.seed, bundles: [], commit: nil)
+        let executor = DiscoveryGradeExecutor(root: root, policy: Self.policy)
+        let grading = Task { await executor.run(payload: Self.grade(key: "g", chain: chain, script: "sleep 2; echo '{\"score\": 1}'", userID: 65534)) }
+        let secret = root.appendingPathComponent("discovery/run-1/grades/g/grader/secret.txt").path
+        var appeared = false
+        for _ in 0..<200 where !appeared {
+            appeared = FileManager.default.fileExists(atPath: secret)
+            if !appeared { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(appeared)
+        // What an agent running as its own user (agent_user) sees while the grade runs.
+        var spy = CommandSpec(arguments: ["cat", secret], workingDirectory: "/")
+        spy.userID = 65533
+        let attempt = await CommandRunner.run(spy)
+        #expect(attempt.exitCode != 0 && String(decoding: attempt.stderr, as: UTF8.self).contains("Permission denied"))
+        #expect(attempt.stdout.isEmpty)
+        let verdict = try JSONDecoder().decode(DiscoveryGradeOutput.self, from: await grading.value.output)
+        #expect(verdict.score == 1)
+    }
+}

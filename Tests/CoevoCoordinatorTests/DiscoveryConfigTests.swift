@@ -1,0 +1,63 @@
+import CoevoCoordinator
+import CoevoCore
+import Foundation
+import Testing
+
+/// The `discovery:` section. Bad input tried: a missing task field, a seed directory that
+/// does not exist, a grader directory inside the seed (the agents would see it), an evolve
+/// agent with no files, an unknown runtime, a seed with no TASK.md and no description.
+@Suite struct DiscoveryConfigTests {
+    /// A task with a seed and a grader directory, in a fresh temporary directory.
+    static func task() throws -> URL {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-discovery-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("seed/lib"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("grader"), withIntermediateDirectories: true)
+        try Data("print(1.5)\n".utf8).write(to: root.appendingPathComponent("seed/main.py"))
+        try Data("x = 0.1\n".utf8).write(to: root.appendingPathComponent("seed/lib/util.py"))
+        try Data("Make it big.\n".utf8).write(to: root.appendingPathComponent("seed/TASK.md"))
+        try Data("secret\n".utf8).write(to: root.appendingPathComponent("grader/answer.txt"))
+        return root
+    }
+
+    static func config(_ root: URL, seed: String = "seed", grader: String = "grader", agents: String = "[{runtime: evolve, files: [main.py]}]",
+                       extra: String = "") -> String {
+        """
+        discovery:
+          task: {seed: \(root.path)/\(seed), grader: \(root.path)/\(grader), grade_command: [python3, grade.py]\(extra)}
+          agents: \(agents)
+        """
+    }
+
+    @Test func aDiscoveryConfigReadsTheTaskFiles() throws {
+        let root = try Self.task()
+        let config = try ConfigLoader.parse(Self.config(root) + "\nrun: {seed: 11}")
+        let discovery = try #require(config.discoverySettings)
+        #expect(discovery.seedFiles.map(\.path) == ["TASK.md", "lib/util.py", "main.py"])
+        #expect(discovery.graderFiles.map(\.path) == ["answer.txt"])
+        #expect(discovery.task.description == "Make it big.\n")  // from the seed's TASK.md
+        #expect(discovery.seed == 11 && config.isProtocolRun)
+        #expect(discovery.roster.map(\.id) == ["a0", "a1"])
+    }
+
+    @Test func badDiscoverySectionsNameTheField() throws {
+        let root = try Self.task()
+        let cases: [(String, String, String)] = [
+            (Self.config(root, seed: "nowhere"), "discovery.task.seed", "is not a directory"),
+            (Self.config(root, grader: "seed/lib"), "discovery.task.grader", "must not contain or be inside the seed"),
+            (Self.config(root, agents: "[{runtime: evolve}]"), "discovery.agents[0].files", "needs the files"),
+            (Self.config(root, agents: "[{runtime: telepathy}]"), "discovery.agents.runtime", "unknown runtime 'telepathy'"),
+            (Self.config(root, agents: "[{runtime: command}]"), "discovery.agents[0].command", "needs its argv"),
+            (Self.config(root, extra: ", graders: 0"), "discovery.task.graders", "at least 1"),
+            (Self.config(root, extra: ", direction: up"), "discovery.task.direction", "unknown direction 'up'"),
+            ("discovery: {agents: [{runtime: evolve, files: [a]}]}", "discovery.task.seed", "required"),
+        ]
+        for (text, field, problem) in cases {
+            let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(text) }
+            #expect(error?.field == field, "\(text)")
+            #expect(error?.problem.contains(problem) == true, "\(error?.problem ?? "") should say \(problem)")
+        }
+        try FileManager.default.removeItem(at: root.appendingPathComponent("seed/TASK.md"))
+        let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(Self.config(root)) }
+        #expect(error?.field == "discovery.task.description")
+    }
+}

@@ -1,0 +1,162 @@
+import CoevoTestSupport
+import Foundation
+import Testing
+
+extension ProcessTests {
+    /// Discovery pools through a real coordinator, two worker processes, real git and real
+    /// grader subprocesses.
+    @Suite struct DiscoveryRunTests {
+        /// The repository's shipped tasks.
+        static let tasks = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Tasks")
+
+        /// Two workers with their own workspace roots in `scratch`.
+        static func workers(_ run: TestRun, _ scratch: Scratch) throws {
+            for id in ["w-0", "w-1"] {
+                _ = try Child("coevo-worker", ["--connect", run.endpoint, "--id", id, "--slots", "4", "--workspace", scratch.url(id).path,
+                                                     "--allow-command", "sh", "--allow-command", "python3"],
+                              in: scratch, name: id)
+            }
+        }
+
+        /// Runs `config` to its end; returns (key, commit, score) of every attempt.
+        static func runToEnd(_ run: TestRun, _ scratch: Scratch, config: String, name: String) async throws -> [String] {
+            let coordinator = try run.coordinator(config: config, name: name)
+            try workers(run, scratch)
+            #expect(await coordinator.waitForExit(timeout: 150) == 0, "\(scratch.logs)")
+            return try Database(run.database).strings("""
+                SELECT key || ' ' || commit_sha || ' ' || COALESCE(printf('%.9f', score), '-') FROM attempts ORDER BY round, key
+                """)
+        }
+
+        @Test func evolveAndCommandAgentsImproveThePackingAndTheSameSeedGivesTheSameAttempts() async throws {
+            var lists: [[String]] = []
+            for life in 0..<2 {
+                // Each life has its own workers and caches: nothing is shared but the seed.
+                let scratch = try Scratch("discovery-\(life)")
+                defer { scratch.close() }
+                let run = TestRun(scratch: scratch)
+                // A command agent: reads the shared memory, leaves a note, changes a file,
+                // submits, and would then sleep on: the submission must end its step.
+                let agent = try scratch.write("agent.sh", """
+                    read -r first
+                    coevo memory add-note "$COEVO_AGENT saw $(coevo memory attempts --top 100 | grep -c evolve) evolve attempts"
+                    echo "# $first" >> pack.py
+                    coevo eval -m "note the round"
+                    sleep 30
+                    """)
+                let config = try scratch.write("discovery.yaml", """
+                    run: {name: discovery-it, seed: 5}
+                    coordinator: {bind: \(run.endpoint), database: \(run.database), min_workers: 2}
+                    discovery:
+                      task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
+                             grade_command: [python3, grade.py], graders: 2}
+                      agents:
+                        - {runtime: evolve, count: 2, files: [pack.py], scale: 0.01}
+                        - {runtime: command, count: 1, command: [sh, \(agent)]}
+                      rounds: 8
+                      step_timeout_ms: 20000
+                    """)
+                let attempts = try await Self.runToEnd(run, scratch, config: config, name: "coordinator")
+                lists.append(attempts)
+                let db = try Database(run.database)
+                #expect(attempts.count == 24)
+                // The seed scores 1.874802; evolve found better.
+                let best = try db.strings("SELECT printf('%.6f', MAX(score)) FROM attempts")[0]
+                #expect(Double(best)! > 1.8749, "best \(best)")
+                // The command agent's attempts only add a comment: the seed's score, every time.
+                #expect(try db.strings("SELECT DISTINCT printf('%.6f', score) FROM attempts WHERE agent = 'a2'") == ["1.874802"])
+                #expect(try db.int("SELECT COUNT(*) FROM results r JOIN jobs j ON j.id = r.job_id WHERE j.kind = 'discovery.step' AND CAST(r.output AS TEXT) LIKE '%ended: it submitted%'") == 8)
+                #expect(try db.int("SELECT COUNT(*) FROM notes WHERE agent = 'a2'") == 8)
+                #expect(try db.int("SELECT COUNT(DISTINCT worker) FROM results") == 2)
+                #expect(try db.strings("SELECT state FROM runs") == ["finished"])
+                // The grader's private file never reached a workspace (grade directories are removed).
+                let found = FileManager.default.enumerator(atPath: scratch.directory.path)?.allObjects.compactMap { $0 as? String }
+                    .filter { $0.hasSuffix("best_known.json") } ?? []
+                #expect(found.isEmpty, "\(found)")
+
+                let coevo = try Binaries.path("coevo")
+                let listed = try TestSupport.capture([coevo, "memory", "attempts", "--db", run.database, "--top", "3"])
+                #expect(listed.status == 0)
+                #expect(listed.output.split(separator: "\n").dropFirst().first?.hasPrefix(String(best.prefix(5))) == true, "\(listed.output)")
+                let notes = try TestSupport.capture([coevo, "memory", "notes", "--db", run.database])
+                #expect(notes.output.contains("a2 saw 2 evolve attempts"), "\(notes.output)")
+            }
+            #expect(lists[0] == lists[1])
+        }
+
+        @Test func crashingHangingAndHostileAgentsAndGradersAreRecordedAndTheRunGoesOn() async throws {
+            let scratch = try Scratch("discovery-faults")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            // Bad input: agents that make their grader crash, hang or print no score, one
+            // that deletes its workspace's .git (in round 1), one that exits at once, one that floods its
+            // output and one that tries to read the grader's private file; the grader runs
+            // as nobody and reads that file itself.
+            try FileManager.default.createDirectory(at: scratch.url("seed"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: scratch.url("grader"), withIntermediateDirectories: true)
+            _ = try scratch.write("seed/TASK.md", "Write mode.txt.\n")
+            _ = try scratch.write("grader/secret.txt", "the private answer\n")
+            _ = try scratch.write("grader/grade.sh", """
+                case $(cat "$COEVO_CANDIDATE/mode.txt") in
+                  crash) echo boom >&2; exit 1 ;;
+                  hang) sleep 60 ;;
+                  noscore) echo "all good" ;;
+                  *) echo "{\\"score\\": $(wc -c < "$COEVO_CANDIDATE/mode.txt"), \\"feedback\\": \\"uid $(id -u) read $(cat secret.txt)\\"}" ;;
+                esac
+                """)
+            let agent = try scratch.write("agent.sh", """
+                read -r first
+                case $COEVO_AGENT in
+                  a0) echo crash > mode.txt ;;
+                  a1) echo hang > mode.txt ;;
+                  a2) echo noscore > mode.txt ;;
+                  a3) case $first in *"round 1 of"*) rm -rf .git ;; esac; echo ok > mode.txt ;;
+                  a4) exit 3 ;;
+                  a5) head -c 3000000 /dev/zero; echo flood > mode.txt; coevo memory add-note "uid $(id -u)" ;;
+                  a6) cat \(scratch.url("w-0").path)/discovery/*/grades/*/grader/secret.txt \(scratch.url("w-1").path)/discovery/*/grades/*/grader/secret.txt > mode.txt 2>&1; echo spy >> mode.txt ;;
+                esac
+                echo "$COEVO_AGENT" >> agents.txt
+                coevo eval -m "$COEVO_AGENT"
+                """)
+            let config = try scratch.write("discovery.yaml", """
+                run: {name: discovery-faults, seed: 3}
+                coordinator: {bind: \(run.endpoint), database: \(run.database), min_workers: 2}
+                discovery:
+                  task: {seed: \(scratch.url("seed").path), grader: \(scratch.url("grader").path), grade_command: [sh, grade.sh],
+                         graders: 3, grader_timeout_ms: 1500, grader_user: 65534}
+                  agents: [{runtime: command, count: 7, command: [sh, \(agent)]}]
+                  agent_user: 65533
+                  rounds: 2
+                  step_timeout_ms: 20000
+                """)
+            _ = try await Self.runToEnd(run, scratch, config: config, name: "coordinator")
+            let db = try Database(run.database)
+            func column(_ sql: String) throws -> [String] { try db.strings(sql) }
+            #expect(try column("SELECT agent || ':' || status FROM attempts WHERE round = 1 ORDER BY key")
+                    == ["a0:crashed", "a1:timeout", "a2:crashed", "a5:baseline", "a6:baseline"])
+            #expect(try column("SELECT feedback FROM attempts WHERE key = 'r1.step.a2'")[0].contains("printed no {\"score\""))
+            #expect(try column("SELECT feedback FROM attempts WHERE key = 'r1.step.a0'")[0].contains("boom"))
+            // The grader ran as nobody and could read its own file.
+            #expect(try column("SELECT feedback FROM attempts WHERE key = 'r1.step.a5'") == ["uid 65534 read the private answer"])
+            // The agents ran as 65533. a6 ran while other grades may have been going on its
+            // worker and could not read the grader's file (its user's alone while grading,
+            // removed after), so mode.txt has no secret in it.
+            #expect(try column("SELECT body FROM notes WHERE agent = 'a5'") == ["uid 65533", "uid 65533"])
+            #expect(try column("SELECT feedback FROM attempts WHERE agent = 'a6'").allSatisfy { $0.hasPrefix("uid 65534 read") })
+            let spied = try FileManager.default.subpathsOfDirectory(atPath: scratch.directory.path).filter { $0.hasSuffix("agents/a6/mode.txt") }
+            for path in spied {
+                #expect(!(try String(contentsOf: scratch.url(path), encoding: .utf8)).contains("private answer"))
+            }
+            // a4 never submits: its steps end with no attempt, logged each round.
+            #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'discovery_no_submission' AND detail LIKE 'r_.step.a4:%exit code 3%'") == 2)
+            // a3 deleted .git in round 1, so it could not submit; its workspace is made again
+            // for round 2, from the seed (it has no attempt to go on from).
+            #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'discovery_no_submission' AND detail LIKE 'r1.step.a3:%'") == 1)
+            #expect(try column("SELECT agent || ':' || status || ':' || score FROM attempts WHERE round = 2 AND agent = 'a3'") == ["a3:baseline:3.0"])
+            #expect(try column("SELECT parent_sha FROM attempts WHERE key = 'r2.step.a3'") == column("SELECT parent_sha FROM attempts WHERE key = 'r1.step.a5'"))
+            #expect(try db.int("SELECT COUNT(*) FROM attempts") == 11)
+            #expect(try column("SELECT state FROM runs") == ["finished"])
+        }
+    }
+}
