@@ -158,5 +158,56 @@ extension ProcessTests {
             #expect(try db.int("SELECT COUNT(*) FROM attempts") == 11)
             #expect(try column("SELECT state FROM runs") == ["finished"])
         }
+
+        @Test func aKilledCoordinatorResumesThePoolWithItsMemoryAndCountersIntact() async throws {
+            // One life uninterrupted, one whose coordinator is SIGKILLed mid-run and started
+            // again: the same attempts, notes and heartbeats, none twice.
+            var outcomes: [[String]] = []
+            for killed in [false, true] {
+                let scratch = try Scratch("discovery-kill-\(killed)")
+                defer { scratch.close() }
+                let run = TestRun(scratch: scratch)
+                let agent = try scratch.write("agent.sh", """
+                    read -r first
+                    coevo memory add-note "$COEVO_AGENT: $first"
+                    echo "# $first" >> pack.py
+                    coevo eval -m "comment"
+                    """)
+                let config = try scratch.write("discovery.yaml", """
+                    run: {name: discovery-kill, seed: 9}
+                    coordinator: {bind: \(run.endpoint), database: \(run.database), min_workers: 2}
+                    discovery:
+                      task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
+                             grade_command: [python3, grade.py]}
+                      agents:
+                        - {runtime: evolve, count: 2, files: [pack.py]}
+                        - {runtime: command, count: 1, command: [sh, \(agent)]}
+                      rounds: 14
+                      heartbeats: {pivot_after: 2, pivot_cooldown: 2, consolidate_every: 4}
+                    """)
+                let first = try run.coordinator(config: config, name: "coordinator-1")
+                try Self.workers(run, scratch)
+                if killed {
+                    let attempts = { (try? Database(run.database).int("SELECT COUNT(*) FROM attempts")) ?? 0 }
+                    #expect(await eventually(timeout: 60) { attempts() >= 15 }, "\(scratch.logs)")
+                    first.signal(SIGKILL)
+                    #expect(await first.waitForExit(timeout: 5) != nil)
+                    #expect(attempts() < 42, "the run ended before the kill; make it longer")
+                    let second = try run.coordinator(config: config, name: "coordinator-2")
+                    #expect(await second.waitForExit(timeout: 120) == 0, "\(scratch.logs)")
+                    #expect(second.log.contains("resumed by replaying"))
+                } else {
+                    #expect(await first.waitForExit(timeout: 120) == 0, "\(scratch.logs)")
+                }
+                let db = try Database(run.database)
+                outcomes.append(try db.strings("SELECT key || ' ' || commit_sha || ' ' || status || ' ' || COALESCE(score, '-') FROM attempts ORDER BY round, key")
+                                + db.strings("SELECT key || ' ' || body FROM notes ORDER BY round, key")
+                                + db.strings("SELECT detail FROM events WHERE kind IN ('discovery_heartbeat', 'discovery_best', 'discovery_stopped') ORDER BY seq"))
+                #expect(try db.int("SELECT COUNT(*) FROM attempts") == 42)
+                #expect(try db.strings("SELECT state FROM runs") == ["finished"])
+            }
+            #expect(outcomes[0] == outcomes[1])
+            #expect(outcomes[0].contains { $0.hasPrefix("pivot ") } && outcomes[0].contains { $0.hasPrefix("consolidate ") })
+        }
     }
 }
