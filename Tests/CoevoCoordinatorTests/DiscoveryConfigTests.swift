@@ -60,4 +60,32 @@ import Testing
         let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(Self.config(root)) }
         #expect(error?.field == "discovery.task.description")
     }
+
+    @Test func miniSweAgentGroupsNeedAKeylessEndpointOfTheConfig() throws {
+        let root = try Self.task()
+        let mini = "[{runtime: mini-swe-agent, endpoint: local, max_turns: 3, program: .venv-agents/bin/mini}]"
+        let good = try ConfigLoader.parse(Self.config(root, agents: mini) + """
+
+            endpoints: [{name: local, url: "http://127.0.0.1:8081", model: smollm2}]
+            """)
+        let group = try #require(good.discoverySettings?.agents.first)
+        #expect(group.resolvedEndpoint?.url == "http://127.0.0.1:8081")
+        let launch = AgentLaunch.command(for: group, prompt: "do it", seed: 77)
+        #expect(Array(launch.argv.prefix(3)) == [".venv-agents/bin/mini", "-m", "openai/smollm2"])
+        #expect(launch.argv.contains("model.model_kwargs.api_base=http://127.0.0.1:8081/v1"))
+        #expect(launch.argv.contains("model.model_kwargs.seed=77") && launch.argv.contains("agent.step_limit=3"))
+        #expect(Array(launch.argv.suffix(2)) == ["-t", "do it"])
+        #expect(launch.environment["LITELLM_LOCAL_MODEL_COST_MAP"] == "True")
+
+        // Bad input: an endpoint the config lacks, and one that needs a key.
+        let missing = #expect(throws: ConfigError.self) { try ConfigLoader.parse(Self.config(root, agents: mini)) }
+        #expect(missing?.field == "discovery.agents[0].endpoint" && missing?.problem.contains("names no endpoint") == true)
+        let keyed = #expect(throws: ConfigError.self) {
+            try ConfigLoader.parse(Self.config(root, agents: mini) + """
+
+                endpoints: [{name: local, url: "https://api.example.com", model: m, api_key_env: EXAMPLE_KEY}]
+                """)
+        }
+        #expect(keyed?.problem.contains("keyless") == true)
+    }
 }

@@ -209,5 +209,62 @@ extension ProcessTests {
             #expect(outcomes[0] == outcomes[1])
             #expect(outcomes[0].contains { $0.hasPrefix("pivot ") } && outcomes[0].contains { $0.hasPrefix("consolidate ") })
         }
+
+        /// The repository's mini-swe-agent (`make agents` installs it).
+        static let miniSweAgent = tasks.deletingLastPathComponent().appendingPathComponent(".venv-agents/bin/mini")
+
+        @Test(.enabled(if: TestSupport.llamaServerRequired, "the llama.cpp server is not installed (make test installs it)"))
+        func miniSweAgentStepsReachTheRealModelAndTheirOutcomeIsRecorded() async throws {
+            #expect(TestSupport.llamaServerInstalled && FileManager.default.isExecutableFile(atPath: Self.miniSweAgent.path),
+                    "CI must have the llama.cpp server and mini-swe-agent: run `make test`, which installs them")
+            guard TestSupport.llamaServerInstalled, FileManager.default.isExecutableFile(atPath: Self.miniSweAgent.path) else { return }
+            let scratch = try Scratch("discovery-mini")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let modelPort = freePort()
+            let root = Self.tasks.deletingLastPathComponent()
+            let config = try scratch.write("discovery.yaml", """
+                run: {name: discovery-mini, seed: 2}
+                coordinator: {bind: \(run.endpoint), database: \(run.database)}
+                workers: {count: 2, slots: 2}
+                model_server:
+                  command: [python3, \(root.path)/Deploy/local-model/serve_smollm2.py, --port, "\(modelPort)", --n_ctx, "8192"]
+                  health_url: http://127.0.0.1:\(modelPort)/v1/models
+                endpoints: [{name: local, url: "http://127.0.0.1:\(modelPort)", model: smollm2}]
+                discovery:
+                  task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
+                         grade_command: [python3, grade.py]}
+                  agents:
+                    - {runtime: mini-swe-agent, count: 1, program: \(Self.miniSweAgent.path), endpoint: local, max_turns: 2}
+                    - {runtime: evolve, count: 1, files: [pack.py]}
+                  rounds: 1
+                  step_timeout_ms: 240000
+                """)
+            let coevo = try Child("coevo", ["run", config], in: scratch, name: "run")
+            #expect(await coevo.waitForExit(timeout: 400) == 0, "\(coevo.log)")
+            let db = try Database(run.database)
+            let outputs = try db.strings("""
+                SELECT CAST(r.output AS TEXT) FROM results r JOIN jobs j ON j.id = r.job_id
+                WHERE j.kind = 'discovery.step' AND CAST(j.payload AS TEXT) LIKE '%"agent":"a0"%'
+                """)
+            #expect(outputs.count == 1)
+            let output = try JSONDecoder().decode(DiscoveryStepOutputView.self, from: Data((outputs.first ?? "{}").utf8))
+            // The agent really called the model, and how it ended is recorded: SmolLM2-135M
+            // mostly fails mini-swe-agent's format, which must show, not vanish.
+            #expect(output.modelCalls >= 1 && output.tokens > 0, "\(outputs)")
+            #expect(output.exit.contains("mini-swe-agent: "), "\(output.exit)")
+            let attempted = try db.int("SELECT COUNT(*) FROM attempts WHERE agent = 'a0'")
+            let noted = try db.int("SELECT COUNT(*) FROM events WHERE kind = 'discovery_no_submission' AND detail LIKE 'r1.step.a0:%mini-swe-agent:%'")
+            #expect(attempted + noted == 1)
+            #expect(try db.int("SELECT COUNT(*) FROM attempts WHERE agent = 'a1'") == 1)
+            #expect(try db.strings("SELECT state FROM runs") == ["finished"])
+        }
     }
+}
+
+/// The fields of a step's output this test reads.
+private struct DiscoveryStepOutputView: Decodable {
+    var exit: String
+    var modelCalls: Int
+    var tokens: Int
 }

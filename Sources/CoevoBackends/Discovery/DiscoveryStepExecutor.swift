@@ -35,7 +35,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
         } catch {
             return JobOutcome(status: .failed, error: "discovery.step payload is not a DiscoveryStepJob: \(error)")
         }
-        if job.runtime == .command, let refusal = policy.refusal(forCommand: job.command, secretNames: []) {
+        if job.runtime != .evolve, let refusal = policy.refusal(forCommand: job.command, secretNames: []) {
             return JobOutcome(status: .unsupported, error: refusal)
         }
         let cache = GitCache(root: root, run: job.run)
@@ -57,27 +57,33 @@ public struct DiscoveryStepExecutor: JobExecutor {
             return JobOutcome(status: .failed, error: "cannot prepare the workspace of agent \(job.agent): \(error)")
         }
 
-        let exit: String
-        var transcript = ""
+        var output = DiscoveryStepOutput(commit: nil, parent: nil, message: "", bundle: nil, notes: [], skills: [], exit: "", transcript: "")
         switch job.runtime {
         case .evolve:
-            exit = evolve(job, in: workspace)
-        case .command:
-            var spec = CommandSpec(arguments: job.command, workingDirectory: workspace.root.path)
+            output.exit = evolve(job, in: workspace)
+        case .command, .miniSweAgent:
+            var arguments = job.command
+            // A relative program path is the worker's (e.g. a virtual environment beside it).
+            if arguments[0].contains("/") && !arguments[0].hasPrefix("/") {
+                arguments[0] = URL(fileURLWithPath: arguments[0]).standardizedFileURL.path
+            }
+            var spec = CommandSpec(arguments: arguments, workingDirectory: workspace.root.path)
             spec.timeoutMilliseconds = job.timeoutMilliseconds
             spec.stallMilliseconds = job.stallMilliseconds
             spec.stopFile = workspace.submittedFile.path
             spec.userID = job.userID
-            spec.environment = ["COEVO_WORKSPACE": workspace.root.path, "COEVO_AGENT": job.agent,
-                                "PATH": ([toolsDirectory?.path].compactMap { $0 } + ["/usr/local/bin", "/usr/bin", "/bin"]).joined(separator: ":")]
+            spec.environment = job.environment.merging([
+                "COEVO_WORKSPACE": workspace.root.path, "COEVO_AGENT": job.agent, "HOME": workspace.home.path,
+                "PATH": ([toolsDirectory?.path].compactMap { $0 } + ["/usr/local/bin", "/usr/bin", "/bin"]).joined(separator: ":"),
+            ]) { _, fixed in fixed }
             let outcome = await CommandRunner.run(spec, input: Data(job.prompt.utf8))
-            exit = outcome.summary
-            transcript = String(decoding: (outcome.stdout + outcome.stderr).suffix(8192), as: UTF8.self)
+            output.exit = outcome.summary
+            output.transcript = String(decoding: (outcome.stdout + outcome.stderr).suffix(8192), as: UTF8.self)
+            if job.runtime == .miniSweAgent {
+                readTrajectory(into: &output, workspace: workspace)
+            }
         }
-
-        let (notes, skills) = workspace.collectOutbox()
-        var output = DiscoveryStepOutput(commit: nil, parent: nil, message: "", bundle: nil, notes: notes, skills: skills,
-                                         exit: exit, transcript: transcript)
+        (output.notes, output.skills) = workspace.collectOutbox()
         if let submission = workspace.submission() {
             do {
                 output.bundle = try workspace.bundle(submission)
@@ -92,6 +98,25 @@ public struct DiscoveryStepExecutor: JobExecutor {
             return JobOutcome(status: .failed, error: "cannot encode the step's output")
         }
         return JobOutcome(status: .succeeded, output: data)
+    }
+
+    /// What mini-swe-agent's trajectory says: how it ended, its model calls and tokens, its
+    /// last replies. It finishes by echoing its own submit marker rather than calling
+    /// `coevo eval`; that counts as a submission of what it changed.
+    private func readTrajectory(into output: inout DiscoveryStepOutput, workspace: DiscoveryWorkspace) {
+        guard let data = try? Data(contentsOf: workspace.root.appendingPathComponent(AgentLaunch.trajectory)),
+              let trajectory = try? JSONDecoder().decode(MiniSweTrajectory.self, from: data) else {
+            output.exit += "; mini-swe-agent left no trajectory"
+            return
+        }
+        output.modelCalls = trajectory.info.modelStats?.apiCalls ?? 0
+        output.tokens = trajectory.messages.reduce(0) { $0 + ($1.extra?.response?.usage?.totalTokens ?? 0) }
+        output.transcript = trajectory.messages.compactMap { $0.extra?.modelResponse }.suffix(3).joined(separator: "\n---\n")
+        let status = trajectory.info.exitStatus ?? "unknown"
+        output.exit += "; mini-swe-agent: \(status)"
+        if status == "Submitted", workspace.submission() == nil {
+            if (try? workspace.submit(message: "mini-swe-agent: submitted")) == nil { output.exit += " (no change to submit)" }
+        }
     }
 
     /// The `evolve` runtime: mutate the listed files' numbers, submit. Returns how it ended.

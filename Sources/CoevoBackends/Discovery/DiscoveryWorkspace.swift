@@ -14,6 +14,8 @@ public struct DiscoveryWorkspace: Sendable {
     public var shared: URL { pool.appendingPathComponent("shared") }
     public var outbox: URL { pool.appendingPathComponent("outbox") }
     public var submittedFile: URL { pool.appendingPathComponent("submitted.json") }
+    /// The agent's home directory: what a CLI agent writes there stays in the workspace.
+    public var home: URL { pool.appendingPathComponent("home") }
     var stepFile: URL { pool.appendingPathComponent("step.json") }
 
     /// What `step.json` says: which step of which agent this is, and its base commit.
@@ -69,6 +71,7 @@ public struct DiscoveryWorkspace: Sendable {
     /// Writes the step's files: step.json, the prompt and the shared view.
     func lay(_ job: DiscoveryStepJob, base: String) throws {
         let fm = FileManager.default
+        try fm.createDirectory(at: home, withIntermediateDirectories: true)
         try fm.createDirectory(at: outbox.appendingPathComponent("notes"), withIntermediateDirectories: true)
         try fm.createDirectory(at: outbox.appendingPathComponent("skills"), withIntermediateDirectories: true)
         try fm.createDirectory(at: shared.appendingPathComponent("notes"), withIntermediateDirectories: true)

@@ -24,8 +24,12 @@ public struct GitCache: Sendable {
 
     /// Runs `body` under this cache's lock on a thread of its own.
     public func locked<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        let lock = Self.locks.withLock { $0[directory.path, default: NSLock()] }
-        Self.locks.withLock { $0[directory.path] = lock }
+        let lock = Self.locks.withLock { locks in
+            if let lock = locks[directory.path] { return lock }
+            let lock = NSLock()
+            locks[directory.path] = lock
+            return lock
+        }
         return try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
                 lock.lock()

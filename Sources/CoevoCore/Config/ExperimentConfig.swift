@@ -81,10 +81,13 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
     /// A run whose jobs are made as it goes (chamber or a model-call protocol).
     public var isProtocolRun: Bool { chamber != nil || proposerSolver != nil || redBlue != nil || discovery != nil }
 
-    /// The discovery settings with the run's seed.
+    /// The discovery settings with the run's seed and each agent group's endpoint.
     public var discoverySettings: DiscoverySettings? {
         guard var discovery else { return nil }
         discovery.seed = run.seed
+        for index in discovery.agents.indices {
+            discovery.agents[index].resolvedEndpoint = endpoints.first { $0.name == discovery.agents[index].endpoint }
+        }
         return discovery
     }
 
@@ -348,6 +351,16 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         try proposerSolver?.validate()
         try redBlue?.validate()
         try discovery?.validate()
+        for (i, group) in (discovery?.agents ?? []).enumerated() where group.runtime == .miniSweAgent {
+            guard let endpoint = endpoints.first(where: { $0.name == group.endpoint }) else {
+                throw ConfigError(field: "discovery.agents[\(i)].endpoint",
+                                  problem: "names no endpoint (have: \(endpoints.map(\.name).joined(separator: ", ")))")
+            }
+            // The agent calls the endpoint itself; a key would have to travel in its
+            // environment, which this runtime does not arrange yet.
+            try require(endpoint.apiKeyEnv == nil && endpoint.api == "openai", "discovery.agents[\(i)].endpoint",
+                        "mini-swe-agent agents reach only keyless OpenAI-compatible endpoints (a local llama.cpp or vLLM server) for now")
+        }
         for (role, names) in pools.sorted(by: { $0.key < $1.key }) {
             try require(protocolRoles.contains(role), "pools.\(role)",
                         "no such role in this experiment (roles: \(protocolRoles.isEmpty ? "none" : protocolRoles.joined(separator: ", ")))")

@@ -35,6 +35,8 @@ public struct DiscoveryStepJob: Codable, Hashable, Sendable {
     public var agent: String
     public var runtime: DiscoverySettings.Runtime
     public var command: [String]
+    /// Plain settings for the agent's environment (never a secret: a job is stored).
+    public var environment: [String: String]
     public var prompt: String
     public var chain: CommitChain
     /// What the agent reads in `.coevo/shared/`.
@@ -44,7 +46,8 @@ public struct DiscoveryStepJob: Codable, Hashable, Sendable {
     public var stallMilliseconds: Int
     public var userID: UInt32?
 
-    public init(key: String, run: String, agent: String, runtime: DiscoverySettings.Runtime, command: [String], prompt: String,
+    public init(key: String, run: String, agent: String, runtime: DiscoverySettings.Runtime, command: [String],
+                environment: [String: String] = [:], prompt: String,
                 chain: CommitChain, shared: SharedView, evolve: EvolveMutation?, timeoutMilliseconds: Int,
                 stallMilliseconds: Int, userID: UInt32?) {
         self.key = key
@@ -52,6 +55,7 @@ public struct DiscoveryStepJob: Codable, Hashable, Sendable {
         self.agent = agent
         self.runtime = runtime
         self.command = command
+        self.environment = environment
         self.prompt = prompt
         self.chain = chain
         self.shared = shared
@@ -88,11 +92,14 @@ public struct DiscoveryStepOutput: Codable, Hashable, Sendable {
     public var skills: [SkillDraft]
     /// How the agent's process ended ("exit code 0", "killed by the stall watchdog"...).
     public var exit: String
-    /// The tail of what the agent printed.
+    /// The tail of what the agent printed (for mini-swe-agent: its last replies).
     public var transcript: String
+    /// Model calls and tokens the agent reported (0 when it reports none).
+    public var modelCalls: Int
+    public var tokens: Int
 
     public init(commit: String?, parent: String?, message: String, bundle: Data?, notes: [String], skills: [SkillDraft],
-                exit: String, transcript: String) {
+                exit: String, transcript: String, modelCalls: Int = 0, tokens: Int = 0) {
         self.commit = commit
         self.parent = parent
         self.message = message
@@ -101,6 +108,8 @@ public struct DiscoveryStepOutput: Codable, Hashable, Sendable {
         self.skills = skills
         self.exit = exit
         self.transcript = transcript
+        self.modelCalls = modelCalls
+        self.tokens = tokens
     }
 }
 

@@ -54,6 +54,9 @@ public struct DiscoveryPool: Sendable {
     private var children: [String: Int] = [:]
     public private(set) var round = 0
     public private(set) var evaluations = 0
+    /// What the agents reported using: model calls and tokens.
+    public private(set) var modelCalls = 0
+    public private(set) var tokens = 0
     private var consolidations = 0
     public private(set) var best: Attempt?
     public private(set) var stopReason: String?
@@ -123,6 +126,7 @@ public struct DiscoveryPool: Sendable {
                      SummaryLine("best", best.map { "\(DiscoveryPrompt.format($0.score!)) by \($0.agent) (\($0.commit.prefix(8)), round \($0.round))" } ?? "none")]
         if let first = scored.first { lines.append(SummaryLine("first", DiscoveryPrompt.format(first))) }
         lines.append(SummaryLine("notes", "\(notes.count) notes, \(skills.count) skills"))
+        if modelCalls > 0 { lines.append(SummaryLine("model", "\(modelCalls) calls, \(tokens) tokens")) }
         lines.append(SummaryLine("stopped", stopReason ?? "running"))
         return lines
     }
@@ -153,7 +157,9 @@ public struct DiscoveryPool: Sendable {
                                               direction: settings.task.direction, poolBest: best?.score, heartbeats: member.heartbeats)
             members[index].heartbeats = []
             members[index].pivoting = false
-            let job = DiscoveryStepJob(key: key, run: run, agent: member.id, runtime: member.group.runtime, command: member.group.command,
+            let launch = AgentLaunch.command(for: member.group, prompt: prompt, seed: AgentCall.seed(runSeed: settings.seed, key: key + ".model"))
+            let job = DiscoveryStepJob(key: key, run: run, agent: member.id, runtime: member.group.runtime, command: launch.argv,
+                                       environment: launch.environment,
                                        prompt: prompt, chain: chain(to: base), shared: view(for: member.id), evolve: evolve,
                                        timeoutMilliseconds: settings.stepTimeoutMilliseconds, stallMilliseconds: settings.stallMilliseconds,
                                        userID: settings.agentUser)
@@ -171,6 +177,8 @@ public struct DiscoveryPool: Sendable {
             return
         }
         stepOutputs[index] = output
+        modelCalls += output.modelCalls
+        tokens += output.tokens
         guard let commit = output.commit, let bundle = output.bundle else {
             events.append(ProtocolEvent(.discoveryNoSubmission, "\(key): \(output.exit); no `coevo eval`"))
             return

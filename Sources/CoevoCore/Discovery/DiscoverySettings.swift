@@ -32,6 +32,8 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         /// Any command line, run in the workspace with the prompt on stdin and in
         /// `.coevo/prompt.md`; it submits with `coevo eval -m MESSAGE`.
         case command
+        /// mini-swe-agent (PyPI) in its text-based mode, on a model endpoint of the config.
+        case miniSweAgent = "mini-swe-agent"
     }
 
     public struct Task: Decodable, Hashable, Sendable {
@@ -89,9 +91,19 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         /// markers when a file has them), and the standard deviation of a mutation.
         public var files: [String] = []
         public var scale = 0.02
+        /// `mini-swe-agent`: its program (a relative path is taken from the worker's working
+        /// directory), the config endpoint it calls and the most model turns in a step.
+        public var program = "mini"
+        public var endpoint = ""
+        public var maxTurns = 10
+        /// Set from `endpoint` by `ExperimentConfig.discoverySettings`.
+        public var resolvedEndpoint: LLMJob.Endpoint?
 
         public init() {}
-        enum CodingKeys: String, CodingKey, CaseIterable { case runtime, count, command, files, scale }
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case runtime, count, command, files, scale, program, endpoint
+            case maxTurns = "max_turns"
+        }
         public init(from decoder: any Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -100,6 +112,9 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
             command = try c.value(.command, command)
             files = try c.value(.files, files)
             scale = try c.value(.scale, scale)
+            program = try c.value(.program, program)
+            endpoint = try c.value(.endpoint, endpoint)
+            maxTurns = try c.value(.maxTurns, maxTurns)
         }
     }
 
@@ -205,6 +220,10 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
             case .evolve:
                 try require(!group.files.isEmpty, "agents[\(i)].files", "an evolve agent needs the files whose numbers it mutates")
                 try require(group.scale > 0 && group.scale.isFinite, "agents[\(i)].scale", "must be a positive number")
+            case .miniSweAgent:
+                try require(!group.program.isEmpty, "agents[\(i)].program", "must name mini-swe-agent's program")
+                try require(!group.endpoint.isEmpty, "agents[\(i)].endpoint", "a mini-swe-agent agent needs the name of an endpoint it calls")
+                try require(group.maxTurns >= 1, "agents[\(i)].max_turns", "must be at least 1")
             }
         }
         try require(rounds >= 1, "rounds", "must be at least 1")

@@ -1,0 +1,49 @@
+/// The part of mini-swe-agent's trajectory file (`-o`) a step reports: how the agent
+/// ended, its model calls, and per message the model's reply and its token usage.
+struct MiniSweTrajectory: Decodable {
+    struct Info: Decodable {
+        struct ModelStats: Decodable {
+            var apiCalls: Int?
+            enum CodingKeys: String, CodingKey { case apiCalls = "api_calls" }
+        }
+        var exitStatus: String?
+        var modelStats: ModelStats?
+        enum CodingKeys: String, CodingKey {
+            case exitStatus = "exit_status"
+            case modelStats = "model_stats"
+        }
+    }
+
+    struct Message: Decodable {
+        struct Extra: Decodable {
+            struct Response: Decodable {
+                struct Usage: Decodable {
+                    var totalTokens: Int?
+                    enum CodingKeys: String, CodingKey { case totalTokens = "total_tokens" }
+                }
+                var usage: Usage?
+            }
+            var modelResponse: String?
+            var response: Response?
+            enum CodingKeys: String, CodingKey {
+                case modelResponse = "model_response"
+                case response
+            }
+            init(from decoder: any Decoder) throws {
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                // Both vary by message kind; what does not decode is simply absent.
+                modelResponse = try? c.decodeIfPresent(String.self, forKey: .modelResponse)
+                response = try? c.decodeIfPresent(Response.self, forKey: .response)
+            }
+        }
+        var extra: Extra?
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            extra = try? c.decodeIfPresent(Extra.self, forKey: .extra)
+        }
+        enum CodingKeys: String, CodingKey { case extra }
+    }
+
+    var info: Info
+    var messages: [Message]
+}
