@@ -244,4 +244,45 @@ import Testing
         var rng = SeededGenerator(seed: 1)
         #expect(NumericMutation.mutate("x = 1\ny = 2\n", scale: 0.1, using: &rng) == nil)
     }
+
+    /// Bad input: agents whose steps crash, round after round.
+    @Test func theCrashBreakerPausesAnAgentForRoundsAndLogsItsFaults() {
+        var settings = Self.settings(agents: 2)
+        settings.health.crashLimit = 2
+        settings.health.pauseRounds = 1
+        var pool = DiscoveryPool(settings: settings, run: "r")
+        var requests = pool.start()
+        func crash(_ job: DiscoveryStepJob) -> DiscoveryPool.Reply {
+            var output = DiscoveryStepOutput(commit: nil, parent: nil, message: "", bundle: nil, notes: [], skills: [], exit: "exit code 3",
+                                             transcript: "Traceback: boom")
+            output.crashed = true
+            return .step(output)
+        }
+        var roundsOfA0: [Int] = []
+        for _ in 0..<4 {
+            var next: [DiscoveryPool.Request] = []
+            for job in Self.steps(requests) {
+                if job.agent == "a0" { roundsOfA0.append(pool.round) }
+                let due = job.agent == "a0" ? pool.complete(job.key, crash(job)) : pool.complete(job.key, Self.submitted(job, commit: "c\(pool.round)"))
+                next += due
+                for grade in Self.grades(due) { next += pool.complete(grade.key, .grade(.init(score: 1, feedback: ""))) }
+            }
+            requests = next.filter { if case .step = $0 { true } else { false } }
+        }
+        // Two crashes in a row (rounds 1, 2) pause a0 through round 3; it is back in round 4.
+        #expect(roundsOfA0 == [1, 2, 4])
+        let faults = pool.takeEvents().filter { $0.kind == .discoveryAgentFault }.map(\.detail)
+        #expect(faults.contains { $0.hasPrefix("r1.step.a0: exit code 3") && $0.contains("Traceback: boom") })
+        #expect(faults.contains("a0 paused for 1 round(s) after 2 unclean steps in a row"))
+        #expect(faults.contains("a0 paused in round 3 (through round 3)"))
+
+        // Every agent paused: the round passes with no step rather than hanging.
+        settings = Self.settings(agents: 1, rounds: 5)
+        settings.health.crashLimit = 1
+        settings.health.pauseRounds = 2
+        pool = DiscoveryPool(settings: settings, run: "r")
+        let first = Self.steps(pool.start())[0]
+        let after = Self.steps(pool.complete(first.key, .failed("lease lost 3 times")))
+        #expect(after.map(\.key) == ["r4.step.a0"])
+    }
 }

@@ -81,6 +81,12 @@ extension ProcessTests {
                 #expect(listed.output.split(separator: "\n").dropFirst().first?.hasPrefix(String(best.prefix(5))) == true, "\(listed.output)")
                 let notes = try TestSupport.capture([coevo, "memory", "notes", "--db", run.database])
                 #expect(notes.output.contains("a2 saw 2 evolve attempts"), "\(notes.output)")
+                // The training export: every attempt with its diff.
+                let runID = try db.strings("SELECT id FROM runs")[0]
+                let export = try String(contentsOf: scratch.url("exports/\(runID)/attempts.jsonl"), encoding: .utf8)
+                let lines = export.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                #expect(lines.count == 24)
+                #expect(lines.allSatisfy { ($0?["diff"] as? String)?.contains("+++ b/pack.py") == true })
             }
             #expect(lists[0] == lists[1])
         }
@@ -148,8 +154,9 @@ extension ProcessTests {
             for path in spied {
                 #expect(!(try String(contentsOf: scratch.url(path), encoding: .utf8)).contains("private answer"))
             }
-            // a4 never submits: its steps end with no attempt, logged each round.
+            // a4 never submits: its steps end with no attempt, logged each round, and each is a fault.
             #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'discovery_no_submission' AND detail LIKE 'r_.step.a4:%exit code 3%'") == 2)
+            #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'discovery_agent_fault' AND detail LIKE 'r_.step.a4: exit code 3%'") == 2)
             // a3 deleted .git in round 1, so it could not submit; its workspace is made again
             // for round 2, from the seed (it has no attempt to go on from).
             #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'discovery_no_submission' AND detail LIKE 'r1.step.a3:%'") == 1)

@@ -78,6 +78,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
             ]) { _, fixed in fixed }
             let outcome = await CommandRunner.run(spec, input: Data(job.prompt.utf8))
             output.exit = outcome.summary
+            output.crashed = !(outcome.exitCode == 0 || outcome.stoppedByFile)
             output.transcript = String(decoding: (outcome.stdout + outcome.stderr).suffix(8192), as: UTF8.self)
             if job.runtime == .miniSweAgent {
                 readTrajectory(into: &output, workspace: workspace)
@@ -90,6 +91,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
                 output.commit = submission.commit
                 output.parent = submission.parent
                 output.message = submission.message
+                output.diff = workspace.diff(submission)
             } catch {
                 output.exit += "; its submission could not be bundled: \(error)"
             }

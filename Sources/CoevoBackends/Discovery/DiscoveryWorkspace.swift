@@ -119,6 +119,12 @@ public struct DiscoveryWorkspace: Sendable {
         return try? JSONDecoder().decode(Submission.self, from: data)
     }
 
+    /// What the submission changed, cut at `limit` bytes.
+    func diff(_ submission: Submission, limit: Int = 16 << 10) -> String {
+        let text = (try? Git.run(["diff", submission.parent, submission.commit], in: root)) ?? ""
+        return text.utf8.count <= limit ? text : String(decoding: text.utf8.prefix(limit), as: UTF8.self) + "\n[diff cut at \(limit) bytes]"
+    }
+
     /// The bundle carrying `submission.parent..commit`.
     func bundle(_ submission: Submission) throws -> Data {
         let file = pool.appendingPathComponent("out.bundle")

@@ -87,11 +87,15 @@ public struct DiscoveryStepOutput: Codable, Hashable, Sendable {
     public var message: String
     /// `git bundle` of parent..commit: how the commit travels to graders and later steps.
     public var bundle: Data?
+    /// `git diff parent commit`, at most 16 KiB (for the training export).
+    public var diff: String = ""
     /// Notes and skills the agent wrote with `coevo memory add-note` / `add-skill`.
     public var notes: [String]
     public var skills: [SkillDraft]
     /// How the agent's process ended ("exit code 0", "killed by the stall watchdog"...).
     public var exit: String
+    /// It ended uncleanly: a non-zero exit, a signal, its timeout or the stall watchdog.
+    public var crashed: Bool = false
     /// The tail of what the agent printed (for mini-swe-agent: its last replies).
     public var transcript: String
     /// Model calls and tokens the agent reported (0 when it reports none).

@@ -40,6 +40,9 @@ public struct DiscoveryPool: Sendable {
         var lastPivot: Int?
         var heartbeats: [DiscoveryPrompt.Heartbeat] = []
         var pivoting = false
+        /// Unclean steps in a row, and the last round of a pause the breaker set.
+        var faults = 0
+        var pausedThrough = 0
     }
 
     public let settings: DiscoverySettings
@@ -50,6 +53,8 @@ public struct DiscoveryPool: Sendable {
     /// The latest version of each skill, by name.
     public private(set) var skills: [String: Skill] = [:]
     private var bundles: [String: Data] = [:]
+    /// Per attempt key: its diff and the agent's transcript, for the training export.
+    private var details: [String: (diff: String, transcript: String)] = [:]
     private var parents: [String: String] = [:]
     private var children: [String: Int] = [:]
     public private(set) var round = 0
@@ -131,18 +136,39 @@ public struct DiscoveryPool: Sendable {
         return lines
     }
 
-    /// The training export: every graded attempt, one JSON line each.
+    /// The training export: every graded attempt with its diff and the agent's
+    /// transcript, one JSON line each.
     public func exports() -> [String: [String]] {
-        ["attempts.jsonl": attempts.map { ExportLine.json($0) }]
+        struct Line: Encodable {
+            var attempt: Attempt
+            var diff: String
+            var transcript: String
+        }
+        return ["attempts.jsonl": attempts.map { ExportLine.json(Line(attempt: $0, diff: details[$0.key]?.diff ?? "",
+                                                                      transcript: details[$0.key]?.transcript ?? "")) }]
     }
 
     // MARK: Rounds
 
+    /// Opens the next round; a round in which every agent is paused passes at once.
     private mutating func beginRound() -> [Request] {
-        round += 1
+        while stopReason == nil {
+            round += 1
+            let requests = stepRequests()
+            if !requests.isEmpty { return requests }
+            closeRound()
+        }
+        return []
+    }
+
+    private mutating func stepRequests() -> [Request] {
         var requests: [Request] = []
         for index in members.indices {
             let member = members[index]
+            if member.pausedThrough >= round {
+                events.append(ProtocolEvent(.discoveryAgentFault, "\(member.id) paused in round \(round) (through round \(member.pausedThrough))"))
+                continue
+            }
             let key = "r\(round).step.\(member.id)"
             var rng = SeededGenerator(seed: AgentCall.seed(runSeed: settings.seed, key: key))
             var base = member.base
@@ -174,7 +200,13 @@ public struct DiscoveryPool: Sendable {
         guard case .step(let output) = reply else {
             let why = if case .failed(let why) = reply { why } else { "a step job answered with a grade" }
             events.append(ProtocolEvent(.discoveryStepFailed, "\(key): \(why)"))
+            fault(index, key: key, why: why)
             return
+        }
+        if output.crashed {
+            fault(index, key: key, why: "\(output.exit); output ends: \(output.transcript.suffix(400))")
+        } else {
+            members[index].faults = 0
         }
         stepOutputs[index] = output
         modelCalls += output.modelCalls
@@ -189,6 +221,18 @@ public struct DiscoveryPool: Sendable {
             key: "r\(round).grade.\(agent)", run: run, chain: chain(to: commit), command: settings.task.gradeCommand,
             graderFiles: settings.graderFiles, timeoutMilliseconds: settings.task.graderTimeoutMilliseconds, userID: settings.task.graderUser)
         gradeQueue.append((job, index))
+    }
+
+    /// An unclean step: logged with the tail of the agent's output; `crash_limit` in a row
+    /// pause the agent.
+    private mutating func fault(_ index: Int, key: String, why: String) {
+        events.append(ProtocolEvent(.discoveryAgentFault, "\(key): \(why)"))
+        members[index].faults += 1
+        guard members[index].faults >= settings.health.crashLimit else { return }
+        members[index].faults = 0
+        members[index].pausedThrough = round + settings.health.pauseRounds
+        events.append(ProtocolEvent(.discoveryAgentFault,
+                                    "\(members[index].id) paused for \(settings.health.pauseRounds) round(s) after \(settings.health.crashLimit) unclean steps in a row"))
     }
 
     /// Grades go out in the order their steps came back, at most `graders` at a time.
@@ -226,6 +270,7 @@ public struct DiscoveryPool: Sendable {
                 let attempt = Attempt(key: key, round: round, agent: member.id, commit: commit, parent: output.parent, score: score,
                                       status: status, poolBest: poolBest, feedback: grade.feedback, message: output.message)
                 attempts.append(attempt)
+                details[key] = (output.diff, String(output.transcript.suffix(8192)))
                 memory.append(.attempt(attempt, bundle: bundles[commit]))
                 if let parent = output.parent { children[parent, default: 0] += 1 }
                 if poolBest {

@@ -18,6 +18,7 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
     /// grader's files, even of a grade running beside them on the same worker.
     public var agentUser: UInt32?
     public var heartbeats = Heartbeats()
+    public var health = Health()
     /// Set by the loader: the seed directory's files (the first commit of every agent) and
     /// the grader directory's (given to grade jobs only, never to an agent's workspace).
     public var seedFiles: [DiscoveryFile] = []
@@ -118,6 +119,26 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         }
     }
 
+    /// CORAL's crash breaker, counted in rounds rather than seconds so that the pool's
+    /// course stays a function of the seed: `crash_limit` unclean steps in a row (a crash,
+    /// a timeout, the stall watchdog, a step job lost for good) pause the agent for
+    /// `pause_rounds` rounds.
+    public struct Health: Decodable, Hashable, Sendable {
+        public var crashLimit = 3
+        public var pauseRounds = 2
+        public init() {}
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case crashLimit = "crash_limit"
+            case pauseRounds = "pause_rounds"
+        }
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            crashLimit = try c.value(.crashLimit, crashLimit)
+            pauseRounds = try c.value(.pauseRounds, pauseRounds)
+        }
+    }
+
     /// CORAL's heartbeats, decided by the pool after each graded attempt.
     public struct Heartbeats: Decodable, Hashable, Sendable {
         /// After every evaluation, the agent's next prompt asks it to reflect in a note.
@@ -173,7 +194,7 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
 
     public init() {}
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case task, agents, rounds, heartbeats
+        case task, agents, rounds, heartbeats, health
         case maxEvaluations = "max_evaluations"
         case targetScore = "target_score"
         case stepTimeoutMilliseconds = "step_timeout_ms"
@@ -192,6 +213,7 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         stallMilliseconds = try c.value(.stallMilliseconds, stallMilliseconds)
         agentUser = try c.decodeIfPresent(UInt32.self, forKey: .agentUser)
         heartbeats = try c.value(.heartbeats, heartbeats)
+        health = try c.value(.health, health)
     }
 
     /// The agents, one per member of each group: `a0`, `a1`, ... in group order.
@@ -231,6 +253,8 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         try require(stepTimeoutMilliseconds >= 100, "step_timeout_ms", "must be at least 100")
         try require(stallMilliseconds >= 0, "stall_ms", "must be 0 (no watchdog) or more")
         try require(heartbeats.epsilon >= 0, "heartbeats.epsilon", "must be 0 or more")
+        try require(health.crashLimit >= 1, "health.crash_limit", "must be at least 1")
+        try require(health.pauseRounds >= 0, "health.pause_rounds", "must be 0 or more")
         try require(heartbeats.consolidateEvery >= 0 && heartbeats.pivotAfter >= 0 && heartbeats.pivotCooldown >= 0,
                     "heartbeats", "counts must be 0 (off) or more")
         for (i, custom) in heartbeats.custom.enumerated() {
