@@ -59,6 +59,16 @@ public enum ConfigLoader {
         return config
     }
 
+    /// The config text with `change` applied to its YAML tree (a benchmark's variants of a
+    /// user's config: another seed, database or agent group), checked by parsing it back.
+    public static func variant(of text: String, _ change: (inout [String: Any]) -> Void) throws -> String {
+        var tree = (try Yams.load(yaml: text) as? [String: Any]) ?? [:]
+        change(&tree)
+        let changed = try Yams.dump(object: tree)
+        _ = try parse(changed, readingFiles: false)
+        return changed
+    }
+
     /// Every regular file under `path` (relative paths, sorted; `.git` left out), read once
     /// here so that a missing directory is a config error before anything starts.
     private static func readDirectory(_ path: String, field: String) throws(ConfigError) -> [DiscoveryFile] {

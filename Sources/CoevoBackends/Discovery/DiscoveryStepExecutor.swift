@@ -24,7 +24,8 @@ public struct DiscoveryStepExecutor: JobExecutor {
 
     /// The directory of this process's executable when a `coevo` binary is there.
     public static var ownDirectory: URL? {
-        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let directory = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
         return FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("coevo").path) ? directory : nil
     }
 

@@ -1,0 +1,167 @@
+import ArgumentParser
+import CoevoCoordinator
+import CoevoCore
+import CoevoStore
+import Foundation
+
+/// `coevo bench discovery`: each agent runtime of a discovery config alone on the same
+/// task, evaluation budget and seeds (the improvement CORAL claims over a fixed
+/// evolutionary search is measured this way), then grading with several graders at once
+/// against one at a time. Every run is a real `coevo run` of a variant of the config.
+struct DiscoveryBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "discovery",
+        abstract: "Per runtime: best score and improvement per evaluation on the same budget and seeds; parallel vs serial grading.",
+        discussion: """
+            Example: coevo bench discovery Configs/discovery.yaml --seeds 3
+            Each agent group of the config runs alone with the config's total number of agents,
+            rounds and seeds 1..N. The grading figure runs the evolve baseline with --grading-agents
+            agents and 1 grader, then with --graders (the config's task.graders).
+            """)
+
+    @Argument(help: "A discovery config.")
+    var config: String
+    @Option(help: "Seeds per runtime (1..N).")
+    var seeds = 3
+    @Option(help: "Override the config's rounds (the evaluation budget is rounds x agents).")
+    var rounds: Int?
+    @Option(help: "Graders at once in the parallel grading measurement (default: the config's task.graders, at least 2).")
+    var graders: Int?
+    @Option(help: "Evolve agents in the grading measurement (each round grades this many submissions).")
+    var gradingAgents = 8
+    @Flag(help: "Skip the grading measurement.")
+    var skipGrading = false
+
+    func run() throws {
+        let text = try String(contentsOfFile: config, encoding: .utf8)
+        let parsed = try loadConfig(config).0
+        guard let discovery = parsed.discovery else { throw UserFacingError("\(config) has no discovery section") }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-bench-discovery-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let agents = discovery.agents.reduce(0) { $0 + $1.count }
+        let roundCount = rounds ?? discovery.rounds
+        print("coevo discovery benchmark: \(config), \(agents) agents x \(roundCount) rounds (\(agents * roundCount) evaluations at most) per run, seeds 1-\(seeds)")
+
+        print("runtime          seed  evaluations  submitted/steps  improved  first     best      best-first/eval  wall s")
+        var rows: [(runtime: String, runs: [Outcome])] = []
+        for (index, group) in discovery.agents.enumerated() {
+            var runs: [Outcome] = []
+            for seed in 1...max(1, seeds) {
+                let outcome = try measure(text, in: directory, name: "g\(index)-s\(seed)") { tree in
+                    var section = tree["discovery"] as? [String: Any] ?? [:]
+                    var groups = section["agents"] as? [[String: Any]] ?? []
+                    var only = groups[index]
+                    only["count"] = agents
+                    groups = [only]
+                    section["agents"] = groups
+                    section["rounds"] = roundCount
+                    tree["discovery"] = section
+                    tree["run"] = ["name": "bench-discovery", "seed": seed]
+                }
+                print(row(group.runtime.rawValue, seed, outcome))
+                runs.append(outcome)
+            }
+            rows.append((group.runtime.rawValue, runs))
+        }
+        for (runtime, runs) in rows {
+            let best = runs.compactMap(\.best)
+            let rate = runs.map(\.improvementPerEvaluation)
+            print(String(format: "%@: mean best %@, mean (best - first) per evaluation %.5f, %d of %d evaluations improved",
+                         runtime, best.isEmpty ? "none" : String(format: "%.5f", best.reduce(0, +) / Double(best.count)),
+                         rate.reduce(0, +) / Double(max(1, rate.count)), runs.reduce(0) { $0 + $1.improved },
+                         runs.reduce(0) { $0 + $1.evaluations }))
+        }
+
+        guard !skipGrading else { return }
+        let graders = self.graders ?? max(2, discovery.task.graders)
+        var walls: [Int: Outcome] = [:]
+        for count in [1, graders] {
+            walls[count] = try measure(text, in: directory, name: "graders-\(count)") { tree in
+                var section = tree["discovery"] as? [String: Any] ?? [:]
+                var task = section["task"] as? [String: Any] ?? [:]
+                task["graders"] = count
+                section["task"] = task
+                section["agents"] = [["runtime": "evolve", "count": gradingAgents, "files": Self.evolveFiles(discovery)]]
+                section["rounds"] = 3
+                section["target_score"] = nil
+                tree["discovery"] = section
+                tree["model_server"] = nil
+                tree["run"] = ["name": "bench-grading", "seed": 1]
+            }
+        }
+        let serial = walls[1]!, parallel = walls[graders]!
+        print(String(format: "grading, %d evolve agents x 3 rounds: 1 grader %.1f s (%.1f grades/s), %d graders %.1f s (%.1f grades/s): %.2fx",
+                     gradingAgents, serial.seconds, Double(serial.evaluations) / serial.seconds, graders, parallel.seconds,
+                     Double(parallel.evaluations) / parallel.seconds, serial.seconds / parallel.seconds))
+    }
+
+    /// The files the config's evolve agents mutate (the grading measurement runs evolve).
+    static func evolveFiles(_ discovery: DiscoverySettings) -> [String] {
+        discovery.agents.first { $0.runtime == .evolve }?.files ?? discovery.seedFiles.map(\.path).filter { $0.hasSuffix(".py") }
+    }
+
+    struct Outcome {
+        var evaluations = 0
+        var steps = 0
+        var improved = 0
+        var first: Double?
+        var best: Double?
+        var seconds = 0.0
+        var improvementPerEvaluation: Double {
+            guard let first, let best, evaluations > 0 else { return 0 }
+            return (best - first) / Double(evaluations)
+        }
+    }
+
+    /// Runs a variant of the config with `coevo run` on its own database and port.
+    private func measure(_ text: String, in directory: URL, name: String, _ change: (inout [String: Any]) -> Void) throws -> Outcome {
+        let database = directory.appendingPathComponent("\(name).sqlite").path
+        let variant = try ConfigLoader.variant(of: text) { tree in
+            change(&tree)
+            var coordinator = tree["coordinator"] as? [String: Any] ?? [:]
+            coordinator["database"] = database
+            coordinator["bind"] = "tcp://127.0.0.1:*"
+            tree["coordinator"] = coordinator
+        }
+        let file = directory.appendingPathComponent("\(name).yaml")
+        try variant.write(to: file, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: LocalWorkers.executablePath)
+        process.arguments = ["run", file.path, "--log-level", "warning"]
+        let log = directory.appendingPathComponent("\(name).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: log)
+        process.standardError = process.standardOutput
+        let started = Date()
+        try process.run()
+        process.waitUntilExit()
+        var outcome = Outcome(seconds: Date().timeIntervalSince(started))
+        guard process.terminationStatus == 0 else {
+            throw UserFacingError("coevo run \(file.path) failed (status \(process.terminationStatus)); its log: \(log.path)")
+        }
+        let store = try CoevoStore(path: database)
+        defer { store.writer.stop() }
+        guard let run = try store.runs().first else { return outcome }
+        let attempts = try store.attempts(ofRun: run.id).map(\.attempt)
+        let direction = (try? ConfigLoader.parse(run.config, readingFiles: false))?.discovery?.task.direction ?? .maximize
+        outcome.evaluations = attempts.count
+        outcome.steps = try store.jobKinds(ofRun: run.id)[JobKind.discoveryStep.rawValue] ?? 0
+        outcome.improved = attempts.filter { $0.status == .improved }.count
+        outcome.first = attempts.compactMap(\.score).first
+        outcome.best = Attempt.ranked(attempts, direction).first?.score
+        if direction == .minimize, let first = outcome.first, let best = outcome.best {
+            outcome.first = -first
+            outcome.best = -best  // so that "best - first" is a gain either way
+        }
+        return outcome
+    }
+
+    private func row(_ runtime: String, _ seed: Int, _ o: Outcome) -> String {
+        func number(_ value: Double?) -> String { value.map { String(format: "%-9.5f", $0) } ?? "-        " }
+        return runtime.padding(toLength: 17, withPad: " ", startingAt: 0) + String(format: "%-6d%-13d", seed, o.evaluations)
+            + "\(o.evaluations)/\(o.steps)".padding(toLength: 17, withPad: " ", startingAt: 0)
+            + String(format: "%-10d", o.improved) + number(o.first) + " " + number(o.best) + " "
+            + String(format: "%-16.5f %.1f", o.improvementPerEvaluation, o.seconds)
+    }
+}
