@@ -43,21 +43,12 @@ struct ChamberDriver: RunDriver {
 
     mutating func start(ids: inout JobID, at: Double) -> DriverStep {
         guard !engine.isFinished else { return DriverStep() }
-        var queue = engine.beginStep()
-        var live: [TurnRequest] = []
-        var cursor = 0
-        while cursor < queue.count {
-            let request = queue[cursor]
-            cursor += 1
-            guard let answered = replay.answered(ChamberTurnPrompt.callName(request)) else {
-                live.append(request)
-                continue
-            }
-            queue += engine.complete(request, answered.result.flatMap { turnResult($0, for: request) } ?? TurnResult.empty)
-            if !engine.isStepOpen && !engine.isFinished { queue += engine.beginStep() }
+        let (requeued, fresh) = replay.resume(engine.beginStep(), key: ChamberTurnPrompt.callName) { request, answered in
+            var due = engine.complete(request, answered.result.flatMap { turnResult($0, for: request) } ?? TurnResult.empty)
+            if !engine.isStepOpen && !engine.isFinished { due += engine.beginStep() }
+            return due
         }
         var step = collect(at: at)
-        let (requeued, fresh) = replay.split(live) { ChamberTurnPrompt.callName($0) }
         for entry in requeued { pending[entry.job.id] = entry.request }
         replay.finish()
         step.requeued = requeued.map { ($0.job, $0.attempts) }

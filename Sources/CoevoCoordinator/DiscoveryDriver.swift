@@ -41,20 +41,10 @@ struct DiscoveryDriver: RunDriver {
     }
 
     mutating func start(ids: inout JobID, at: Double) -> DriverStep {
-        var queue = pool.start()
-        var live: [DiscoveryPool.Request] = []
-        var cursor = 0
-        while cursor < queue.count {
-            let request = queue[cursor]
-            cursor += 1
-            guard let answered = replay.answered(request.key) else {
-                live.append(request)
-                continue
-            }
-            queue += pool.complete(request.key, Self.reply(answered.result, failure: "failed in an earlier life of the run"))
+        let (requeued, fresh) = replay.resume(pool.start(), key: \.key) { request, answered in
+            pool.complete(request.key, Self.reply(answered.result, failure: "failed in an earlier life of the run"))
         }
         var step = collect(at: at)
-        let (requeued, fresh) = replay.split(live, key: \.key)
         for entry in requeued { pending[entry.job.id] = entry.request.key }
         replay.finish()
         step.requeued = requeued.map { ($0.job, $0.attempts) }

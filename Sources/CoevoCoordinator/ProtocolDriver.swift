@@ -38,20 +38,10 @@ struct ProtocolDriver: RunDriver {
     var isFinished: Bool { engine.isFinished && pending.isEmpty && summaryLogged }
 
     mutating func start(ids: inout JobID, at: Double) -> DriverStep {
-        var queue = engine.start()
-        var live: [AgentCall] = []
-        var cursor = 0
-        while cursor < queue.count {
-            let call = queue[cursor]
-            cursor += 1
-            guard let answered = replay.answered(call.key) else {
-                live.append(call)
-                continue
-            }
-            queue += engine.complete(call.key, Self.reply(answered.result, failure: "failed in an earlier life of the run"))
+        let (requeued, fresh) = replay.resume(engine.start(), key: \.key) { call, answered in
+            engine.complete(call.key, Self.reply(answered.result, failure: "failed in an earlier life of the run"))
         }
         var step = collect(at: at)
-        let (requeued, fresh) = replay.split(live, key: \.key)
         for entry in requeued { pending[entry.job.id] = entry.request.key }
         replay.finish()
         step.requeued = requeued.map { ($0.job, $0.attempts) }

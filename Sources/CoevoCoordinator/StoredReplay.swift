@@ -30,6 +30,26 @@ struct StoredReplay<Key: Hashable> {
         return entry.failed ? Answer(result: nil) : nil
     }
 
+    /// Replays a run: from the engine's first requests on, every request with a stored
+    /// answer is answered (`answer` feeds it to the engine and returns the requests that
+    /// became due); the rest are split as `split` does.
+    func resume<Request>(_ first: [Request], key: (Request) -> Key, answer: (Request, Answer) -> [Request])
+        -> (requeued: [(job: Job, attempts: UInt32, request: Request)], fresh: [Request]) {
+        var queue = first
+        var live: [Request] = []
+        var cursor = 0
+        while cursor < queue.count {
+            let request = queue[cursor]
+            cursor += 1
+            if let answered = answered(key(request)) {
+                queue += answer(request, answered)
+            } else {
+                live.append(request)
+            }
+        }
+        return split(live, key: key)
+    }
+
     /// Splits requests still to answer into stored jobs to queue again and new requests.
     func split<Request>(_ live: [Request], key: (Request) -> Key)
         -> (requeued: [(job: Job, attempts: UInt32, request: Request)], fresh: [Request]) {
