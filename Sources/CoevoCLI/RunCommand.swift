@@ -104,7 +104,7 @@ public struct RunCommand: AsyncParsableCommand {
             ["--allow-endpoint", endpoint.url] + (endpoint.apiKeyEnv.map { ["--allow-key", "\($0)=\(endpoint.url)"] } ?? [])
         }
         guard let discovery = config.discovery else { return endpoints }
-        let agents = discovery.agents.compactMap { AgentLaunch.command(for: $0, prompt: "").argv.first }
+        let agents = discovery.agents.filter { $0.runtime != .evolve }.map { AgentLaunch(group: $0, seed: 0).program }
         let programs = Set(agents + discovery.task.gradeCommand.prefix(1))
         return endpoints + programs.sorted().flatMap { ["--allow-command", $0] }
     }

@@ -17,8 +17,10 @@ import Testing
     }
 
     static func step(key: String, agent: String = "a0", chain: CommitChain, seed: UInt64 = 4) -> Data {
-        try! JSONEncoder().encode(DiscoveryStepJob(
-            key: key, run: "run-1", agent: agent, runtime: .evolve, command: [], prompt: "go", chain: chain, shared: SharedView(),
+        var group = DiscoverySettings.AgentGroup()
+        group.files = ["solution.py"]
+        return try! JSONEncoder().encode(DiscoveryStepJob(
+            key: key, run: "run-1", agent: agent, launch: AgentLaunch(group: group, seed: 1), prompt: "go", chain: chain, shared: SharedView(),
             evolve: EvolveMutation(files: ["solution.py"], seed: seed, scale: 0.1), timeoutMilliseconds: 30_000, stallMilliseconds: 0,
             userID: nil))
     }

@@ -70,7 +70,7 @@ import Testing
             """)
         let group = try #require(good.discoverySettings?.agents.first)
         #expect(group.resolvedEndpoint?.url == "http://127.0.0.1:8081")
-        let launch = AgentLaunch.command(for: group, prompt: "do it", seed: 77)
+        let launch = AgentLaunch(group: group, seed: 77).command(prompt: "do it", home: "/h", resume: nil)
         #expect(Array(launch.argv.prefix(3)) == [".venv-agents/bin/mini", "-m", "openai/smollm2"])
         #expect(launch.argv.contains("model.model_kwargs.api_base=http://127.0.0.1:8081/v1"))
         #expect(launch.argv.contains("model.model_kwargs.seed=77") && launch.argv.contains("agent.step_limit=3"))

@@ -285,4 +285,17 @@ import Testing
         let after = Self.steps(pool.complete(first.key, .failed("lease lost 3 times")))
         #expect(after.map(\.key) == ["r4.step.a0"])
     }
+
+    @Test func theNextStepCarriesTheSessionTheLastOneReported() {
+        var pool = DiscoveryPool(settings: Self.settings(agents: 1, rounds: 3), run: "r")
+        let first = Self.steps(pool.start())[0]
+        #expect(first.session == nil)
+        var output = DiscoveryStepOutput(commit: nil, parent: nil, message: "", bundle: nil, notes: [], skills: [], exit: "exit code 0", transcript: "")
+        output.session = "S1"
+        let second = Self.steps(pool.complete(first.key, .step(output)))[0]
+        #expect(second.session == "S1")
+        // A step that reports no session (it crashed before saying) keeps the last one.
+        output.session = nil
+        #expect(Self.steps(pool.complete(second.key, .step(output)))[0].session == "S1")
+    }
 }

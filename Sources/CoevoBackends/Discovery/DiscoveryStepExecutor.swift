@@ -15,11 +15,16 @@ public struct DiscoveryStepExecutor: JobExecutor {
     public let policy: WorkerPolicy
     /// Put first on a command agent's PATH: where `coevo` (for `coevo eval`, `coevo memory`) is.
     public let toolsDirectory: URL?
+    /// Where the values of a launch's `secrets` come from: this worker's environment, only
+    /// the names its policy gives agents.
+    private let secrets: [String: String]
 
-    public init(root: URL, policy: WorkerPolicy = WorkerPolicy(), toolsDirectory: URL? = DiscoveryStepExecutor.ownDirectory) {
+    public init(root: URL, policy: WorkerPolicy = WorkerPolicy(), toolsDirectory: URL? = DiscoveryStepExecutor.ownDirectory,
+                secrets: [String: String] = ProcessInfo.processInfo.environment) {
         self.root = root
         self.policy = policy
         self.toolsDirectory = toolsDirectory
+        self.secrets = secrets.filter { policy.agentKeys.contains($0.key) }
     }
 
     /// The directory of this process's executable when a `coevo` binary is there.
@@ -36,8 +41,11 @@ public struct DiscoveryStepExecutor: JobExecutor {
         } catch {
             return JobOutcome(status: .failed, error: "discovery.step payload is not a DiscoveryStepJob: \(error)")
         }
-        if job.runtime != .evolve, let refusal = policy.refusal(forCommand: job.command, secretNames: []) {
-            return JobOutcome(status: .unsupported, error: refusal)
+        if job.runtime != .evolve, let refusal = policy.refusal(forCommand: [job.launch.program], secretNames: job.launch.secrets) {
+            return JobOutcome(status: .unsupported, error: refusal)  // another worker may allow it
+        }
+        if let missing = job.launch.secrets.first(where: { secrets[$0] == nil }) {
+            return JobOutcome(status: .unsupported, error: "agent \(job.agent) needs $\(missing), which is not set on this worker")
         }
         let cache = GitCache(root: root, run: job.run)
         let workspace = DiscoveryWorkspace(root: cache.directory.appendingPathComponent("agents").appendingPathComponent(GitCache.safe(job.agent)))
@@ -50,7 +58,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
                 if let uid = job.userID {
                     // The agent commits into the cache as its own user: the repository and
                     // its workspace are that user's (the worker's own git is told to trust them).
-                    try cache.own(by: uid, workspace.root)
+                    try cache.own(by: uid, workspace)
                 }
                 return base
             }
@@ -62,28 +70,8 @@ public struct DiscoveryStepExecutor: JobExecutor {
         switch job.runtime {
         case .evolve:
             output.exit = evolve(job, in: workspace)
-        case .command, .miniSweAgent:
-            var arguments = job.command
-            // A relative program path is the worker's (e.g. a virtual environment beside it).
-            if arguments[0].contains("/") && !arguments[0].hasPrefix("/") {
-                arguments[0] = URL(fileURLWithPath: arguments[0]).standardizedFileURL.path
-            }
-            var spec = CommandSpec(arguments: arguments, workingDirectory: workspace.root.path)
-            spec.timeoutMilliseconds = job.timeoutMilliseconds
-            spec.stallMilliseconds = job.stallMilliseconds
-            spec.stopFile = workspace.submittedFile.path
-            spec.userID = job.userID
-            spec.environment = job.environment.merging([
-                "COEVO_WORKSPACE": workspace.root.path, "COEVO_AGENT": job.agent, "HOME": workspace.home.path,
-                "PATH": ([toolsDirectory?.path].compactMap { $0 } + ["/usr/local/bin", "/usr/bin", "/bin"]).joined(separator: ":"),
-            ]) { _, fixed in fixed }
-            let outcome = await CommandRunner.run(spec, input: Data(job.prompt.utf8))
-            output.exit = outcome.summary
-            output.crashed = !(outcome.exitCode == 0 || outcome.stoppedByFile)
-            output.transcript = String(decoding: (outcome.stdout + outcome.stderr).suffix(8192), as: UTF8.self)
-            if job.runtime == .miniSweAgent {
-                readTrajectory(into: &output, workspace: workspace)
-            }
+        default:
+            await runAgent(job, in: workspace, into: &output)
         }
         (output.notes, output.skills) = workspace.collectOutbox()
         if let submission = workspace.submission() {
@@ -101,6 +89,52 @@ public struct DiscoveryStepExecutor: JobExecutor {
             return JobOutcome(status: .failed, error: "cannot encode the step's output")
         }
         return JobOutcome(status: .succeeded, output: data)
+    }
+
+    /// Runs a command or CLI agent in its workspace. A CLI agent whose last session this
+    /// worker holds resumes it; one whose session is elsewhere starts afresh and is told so.
+    private func runAgent(_ job: DiscoveryStepJob, in workspace: DiscoveryWorkspace, into output: inout DiscoveryStepOutput) async {
+        let held = workspace.heldSession()
+        let resume = job.launch.resumes && job.session != nil && held == job.session ? job.session : nil
+        let prompt = job.launch.resumes && job.session != nil && resume == nil ? AgentLaunch.resumedPreface + job.prompt : job.prompt
+        var (arguments, environment) = job.launch.command(prompt: prompt, home: workspace.home.path, resume: resume)
+        // A relative program path is the worker's (e.g. a virtual environment beside it).
+        if arguments[0].contains("/") && !arguments[0].hasPrefix("/") {
+            arguments[0] = URL(fileURLWithPath: arguments[0]).standardizedFileURL.path
+        }
+        var spec = CommandSpec(arguments: arguments, workingDirectory: workspace.root.path)
+        spec.timeoutMilliseconds = job.timeoutMilliseconds
+        spec.stallMilliseconds = job.stallMilliseconds
+        spec.stopFile = workspace.submittedFile.path
+        spec.userID = job.userID
+        for name in job.launch.secrets { environment[name] = secrets[name] }
+        spec.environment = environment.merging([
+            "COEVO_WORKSPACE": workspace.root.path, "COEVO_AGENT": job.agent, "HOME": workspace.home.path,
+            "PATH": ([toolsDirectory?.path].compactMap { $0 } + ["/usr/local/bin", "/usr/bin", "/bin"]).joined(separator: ":"),
+        ]) { _, fixed in fixed }
+        // Only a plain command reads its prompt on stdin; the CLI agents get it as an argument
+        // (claude -p would read stdin as more context).
+        let outcome = await CommandRunner.run(spec, input: job.runtime == .command ? Data(prompt.utf8) : Data())
+        output.exit = outcome.summary + (resume.map { "; resumed session \($0)" } ?? "")
+        output.crashed = !(outcome.exitCode == 0 || outcome.stoppedByFile)
+        output.transcript = String(decoding: (outcome.stdout + outcome.stderr).suffix(8192), as: UTF8.self)
+        switch job.runtime {
+        case .miniSweAgent:
+            readTrajectory(into: &output, workspace: workspace)
+        case .claudeCode, .codex, .opencode, .aider:
+            let report = CLIAgentReport.read(job.runtime, stdout: outcome.stdout, home: workspace.home)
+            output.session = report.session
+            output.tokens = report.tokens
+            output.modelCalls = report.turns
+            if !report.lastWords.isEmpty { output.transcript = report.lastWords }
+            if let session = report.session { workspace.hold(session: session) }
+            // aider edits files but runs no `coevo eval`: a clean exit submits what it changed.
+            if job.runtime == .aider, outcome.exitCode == 0, workspace.submission() == nil {
+                if (try? workspace.submit(message: "aider: its changes")) == nil { output.exit += " (no change to submit)" }
+            }
+        default:
+            break
+        }
     }
 
     /// What mini-swe-agent's trajectory says: how it ended, its model calls and tokens, its

@@ -14,8 +14,20 @@ public struct DiscoveryWorkspace: Sendable {
     public var shared: URL { pool.appendingPathComponent("shared") }
     public var outbox: URL { pool.appendingPathComponent("outbox") }
     public var submittedFile: URL { pool.appendingPathComponent("submitted.json") }
-    /// The agent's home directory: what a CLI agent writes there stays in the workspace.
-    public var home: URL { pool.appendingPathComponent("home") }
+    /// The agent's home directory on this worker, beside its workspace: it outlives the
+    /// workspace's reset between steps, so a CLI agent's sessions stay there.
+    public var home: URL { root.deletingLastPathComponent().appendingPathComponent(root.lastPathComponent + ".home") }
+    /// The session this worker last saw the agent run in.
+    var sessionFile: URL { root.deletingLastPathComponent().appendingPathComponent(root.lastPathComponent + ".session") }
+
+    /// The agent's session, if this worker holds it.
+    func heldSession() -> String? {
+        (try? String(contentsOf: sessionFile, encoding: .utf8)).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+    }
+
+    func hold(session: String) {
+        try? Data(session.utf8).write(to: sessionFile)
+    }
     var stepFile: URL { pool.appendingPathComponent("step.json") }
 
     /// What `step.json` says: which step of which agent this is, and its base commit.
@@ -71,7 +83,7 @@ public struct DiscoveryWorkspace: Sendable {
     /// Writes the step's files: step.json, the prompt and the shared view.
     func lay(_ job: DiscoveryStepJob, base: String) throws {
         let fm = FileManager.default
-        try fm.createDirectory(at: home, withIntermediateDirectories: true)
+        try fm.createDirectory(at: home, withIntermediateDirectories: true)  // kept between steps
         try fm.createDirectory(at: outbox.appendingPathComponent("notes"), withIntermediateDirectories: true)
         try fm.createDirectory(at: outbox.appendingPathComponent("skills"), withIntermediateDirectories: true)
         try fm.createDirectory(at: shared.appendingPathComponent("notes"), withIntermediateDirectories: true)

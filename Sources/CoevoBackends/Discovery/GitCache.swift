@@ -75,7 +75,8 @@ public struct GitCache: Sendable {
             try fm.createDirectory(at: repository, withIntermediateDirectories: true)
             _ = try Git.run(["init", "-q"], in: repository)
             // The pool's files never enter a commit.
-            try Data(".coevo/\n".utf8).write(to: repository.appendingPathComponent(".git/info/exclude"))
+            // (aider's caches in the repository root neither).
+            try Data(".coevo/\n.aider*\n".utf8).write(to: repository.appendingPathComponent(".git/info/exclude"))
         }
         if let sha = try? Git.run(["rev-parse", "--verify", "-q", "refs/coevo/seed"], in: repository), !sha.isEmpty {
             return sha
@@ -97,8 +98,8 @@ public struct GitCache: Sendable {
 
     /// Gives the repository and `workspace` to user `uid` (an agent that runs as its own
     /// user commits into the cache). Call under `locked`.
-    func own(by uid: UInt32, _ workspace: URL) throws {
-        for path in [repository.path, workspace.path] {
+    func own(by uid: UInt32, _ workspace: DiscoveryWorkspace) throws {
+        for path in [repository.path, workspace.root.path, workspace.home.path] {
             var spec = CommandSpec(arguments: ["chown", "-R", "\(uid):\(uid)", path], workingDirectory: directory.path)
             spec.timeoutMilliseconds = 60_000
             let outcome = CommandRunner.runBlocking(spec, input: Data())

@@ -1,36 +1,106 @@
-/// How a step's agent is started: its argv and the plain settings of its environment, a
-/// function of the agent's group and the step's prompt (so the coordinator decides it and a
-/// job carries it). `evolve` runs in the worker and needs neither.
-public enum AgentLaunch {
+/// How a step's agent is started, carried by the step job: the coordinator decides it from
+/// the agent's group, and the worker builds the command line, because only the worker knows
+/// whether it still holds the agent's last session (then the command resumes it).
+///
+/// The command each runtime runs (PROMPT is the step's prompt, SESSION the session to resume):
+/// - `mini-swe-agent`: `PROGRAM -m openai/MODEL --model-class litellm_textbased -y
+///   --exit-immediately -c mini_textbased.yaml -c model.model_kwargs.api_base=URL/v1
+///   -c model.model_kwargs.seed=SEED -c agent.step_limit=N -c model.action_regex=... -o
+///   .coevo/trajectory.json -t PROMPT` (no sessions: each step starts afresh)
+/// - `claude-code`: `claude -p PROMPT --output-format stream-json --verbose
+///   --dangerously-skip-permissions --max-turns N [--model M] [--resume SESSION]`
+/// - `codex`: `codex exec --json --skip-git-repo-check --sandbox workspace-write [-m M]
+///   PROMPT`, resumed as `codex exec --json --skip-git-repo-check --sandbox workspace-write
+///   [-m M] resume SESSION PROMPT`
+/// - `opencode`: `opencode run --format json [--model M] [--session SESSION] PROMPT`
+/// - `aider`: `aider --message PROMPT --yes-always --no-auto-commits --no-check-update
+///   --chat-history-file HOME/.aider.chat.history.md --input-history-file
+///   HOME/.aider.input.history [--model M] [--restore-chat-history]` (its session is its
+///   chat history on the worker)
+/// - `command`: the group's argv, the prompt on stdin.
+public struct AgentLaunch: Codable, Hashable, Sendable {
+    public var runtime: DiscoverySettings.Runtime
+    /// `command`: the argv. Others: empty.
+    public var argv: [String]
+    public var program: String
+    public var model: String?
+    /// `mini-swe-agent`: the endpoint's base URL.
+    public var apiBase: String?
+    public var maxTurns: Int
+    /// Sent with every model call that can carry one, so a replayed step asks for the same samples.
+    public var seed: UInt64
+    public var secrets: [String]
+
     /// Where mini-swe-agent writes its trajectory, in the workspace (never committed).
     public static let trajectory = ".coevo/trajectory.json"
+    /// What an agent whose session is not on this worker is told first.
+    public static let resumedPreface = """
+        You were resumed: your earlier session is not on this worker, so you start a fresh one. \
+        Your workspace holds your latest submission; `coevo memory attempts` and `.coevo/shared/` hold what the pool knows.
 
-    /// `seed` goes with every model call of the step (llama.cpp and vLLM honour it), so a
-    /// replayed step asks for the same samples.
-    public static func command(for group: DiscoverySettings.AgentGroup, prompt: String, seed: UInt64 = 0)
-        -> (argv: [String], environment: [String: String]) {
-        switch group.runtime {
+
+        """
+
+    public init(group: DiscoverySettings.AgentGroup, seed: UInt64) {
+        runtime = group.runtime
+        argv = group.runtime == .command ? group.command : []
+        program = group.runtime == .command ? (group.command.first ?? "") : (group.program ?? group.runtime.defaultProgram)
+        model = group.runtime == .miniSweAgent ? group.resolvedEndpoint?.model : group.model
+        apiBase = group.resolvedEndpoint.map { "\($0.url)/v1" }
+        maxTurns = group.maxTurns
+        self.seed = seed
+        secrets = group.secrets
+    }
+
+    /// Runtimes whose CLI keeps a session the next step can resume.
+    public var resumes: Bool { [.claudeCode, .codex, .opencode, .aider].contains(runtime) }
+
+    /// The command line and plain environment settings; `home` is the agent's home on the
+    /// worker, `resume` the session it holds (nil: a fresh session).
+    public func command(prompt: String, home: String, resume session: String?) -> (argv: [String], environment: [String: String]) {
+        let model = self.model
+        switch runtime {
         case .evolve:
             return ([], [:])
         case .command:
-            return (group.command, [:])
+            return (argv, [:])
         case .miniSweAgent:
             // Text-based mode: actions are fenced shell blocks, so a model without tool
             // calling can act. `-y --exit-immediately`: no confirmations, no closing prompt.
-            let endpoint = group.resolvedEndpoint
-            let argv = [group.program, "-m", "openai/\(endpoint?.model ?? "model")", "--model-class", "litellm_textbased",
+            let argv = [program, "-m", "openai/\(model ?? "model")", "--model-class", "litellm_textbased",
                         "-y", "--exit-immediately", "-c", "mini_textbased.yaml",
-                        "-c", "model.model_kwargs.api_base=\(endpoint?.url ?? "")/v1",
+                        "-c", "model.model_kwargs.api_base=\(apiBase ?? "")",
                         "-c", "model.model_kwargs.seed=\(seed)",
-                        "-c", "agent.step_limit=\(group.maxTurns)",
+                        "-c", "agent.step_limit=\(maxTurns)",
                         // Small models rarely write the `mswea_bash_command` tag: plain shell fences count too.
                         "-c", #"model.action_regex=```(?:mswea_bash_command|bash|sh|shell)\s*\n(.*?)\n```"#,
-                        "-o", trajectory, "-t", prompt]
+                        "-o", Self.trajectory, "-t", prompt]
             // No first-run set-up, no cost lookups on the internet, a placeholder key for a
             // keyless local server.
-            let environment = ["MSWEA_CONFIGURED": "true", "MSWEA_COST_TRACKING": "ignore_errors",
-                               "LITELLM_LOCAL_MODEL_COST_MAP": "True", "OPENAI_API_KEY": "none"]
-            return (argv, environment)
+            return (argv, ["MSWEA_CONFIGURED": "true", "MSWEA_COST_TRACKING": "ignore_errors",
+                           "LITELLM_LOCAL_MODEL_COST_MAP": "True", "OPENAI_API_KEY": "none"])
+        case .claudeCode:
+            var argv = [program, "-p", prompt, "--output-format", "stream-json", "--verbose",
+                        "--dangerously-skip-permissions", "--max-turns", "\(maxTurns)"]
+            if let model { argv += ["--model", model] }
+            if let session { argv += ["--resume", session] }
+            return (argv, [:])
+        case .codex:
+            var argv = [program, "exec", "--json", "--skip-git-repo-check", "--sandbox", "workspace-write"]
+            if let model { argv += ["-m", model] }
+            if let session { argv += ["resume", session] }
+            return (argv + [prompt], [:])
+        case .opencode:
+            var argv = [program, "run", "--format", "json"]
+            if let model { argv += ["--model", model] }
+            if let session { argv += ["--session", session] }
+            return (argv + [prompt], [:])
+        case .aider:
+            var argv = [program, "--message", prompt, "--yes-always", "--no-auto-commits", "--no-check-update",
+                        "--chat-history-file", "\(home)/.aider.chat.history.md", "--input-history-file", "\(home)/.aider.input.history"]
+            if let model { argv += ["--model", model] }
+            if session != nil { argv.append("--restore-chat-history") }
+            return (argv, [:])
         }
     }
 }

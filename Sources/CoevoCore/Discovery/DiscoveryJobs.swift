@@ -33,10 +33,10 @@ public struct DiscoveryStepJob: Codable, Hashable, Sendable {
     /// The pool's run: names the worker's cache repository.
     public var run: String
     public var agent: String
-    public var runtime: DiscoverySettings.Runtime
-    public var command: [String]
-    /// Plain settings for the agent's environment (never a secret: a job is stored).
-    public var environment: [String: String]
+    /// How the agent starts; the worker builds its command line.
+    public var launch: AgentLaunch
+    /// The CLI session the agent's last step reported: resumed when this worker holds it.
+    public var session: String?
     public var prompt: String
     public var chain: CommitChain
     /// What the agent reads in `.coevo/shared/`.
@@ -46,16 +46,16 @@ public struct DiscoveryStepJob: Codable, Hashable, Sendable {
     public var stallMilliseconds: Int
     public var userID: UInt32?
 
-    public init(key: String, run: String, agent: String, runtime: DiscoverySettings.Runtime, command: [String],
-                environment: [String: String] = [:], prompt: String,
+    public var runtime: DiscoverySettings.Runtime { launch.runtime }
+
+    public init(key: String, run: String, agent: String, launch: AgentLaunch, session: String? = nil, prompt: String,
                 chain: CommitChain, shared: SharedView, evolve: EvolveMutation?, timeoutMilliseconds: Int,
                 stallMilliseconds: Int, userID: UInt32?) {
         self.key = key
         self.run = run
         self.agent = agent
-        self.runtime = runtime
-        self.command = command
-        self.environment = environment
+        self.launch = launch
+        self.session = session
         self.prompt = prompt
         self.chain = chain
         self.shared = shared
@@ -98,6 +98,8 @@ public struct DiscoveryStepOutput: Codable, Hashable, Sendable {
     public var crashed: Bool = false
     /// The tail of what the agent printed (for mini-swe-agent: its last replies).
     public var transcript: String
+    /// The CLI session the agent ran in, when its runtime reports one.
+    public var session: String?
     /// Model calls and tokens the agent reported (0 when it reports none).
     public var modelCalls: Int
     public var tokens: Int

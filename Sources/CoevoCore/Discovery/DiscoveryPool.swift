@@ -43,6 +43,8 @@ public struct DiscoveryPool: Sendable {
         /// Unclean steps in a row, and the last round of a pause the breaker set.
         var faults = 0
         var pausedThrough = 0
+        /// The CLI session its last step reported.
+        var session: String?
     }
 
     public let settings: DiscoverySettings
@@ -183,10 +185,8 @@ public struct DiscoveryPool: Sendable {
                                               direction: settings.task.direction, poolBest: best?.score, heartbeats: member.heartbeats)
             members[index].heartbeats = []
             members[index].pivoting = false
-            let launch = AgentLaunch.command(for: member.group, prompt: prompt, seed: AgentCall.seed(runSeed: settings.seed, key: key + ".model"))
-            let job = DiscoveryStepJob(key: key, run: run, agent: member.id, runtime: member.group.runtime, command: launch.argv,
-                                       environment: launch.environment,
-                                       prompt: prompt, chain: chain(to: base), shared: view(for: member.id), evolve: evolve,
+            let launch = AgentLaunch(group: member.group, seed: AgentCall.seed(runSeed: settings.seed, key: key + ".model"))
+            let job = DiscoveryStepJob(key: key, run: run, agent: member.id, launch: launch, session: member.session, prompt: prompt, chain: chain(to: base), shared: view(for: member.id), evolve: evolve,
                                        timeoutMilliseconds: settings.stepTimeoutMilliseconds, stallMilliseconds: settings.stallMilliseconds,
                                        userID: settings.agentUser)
             stepsOut[key] = index
@@ -209,6 +209,7 @@ public struct DiscoveryPool: Sendable {
             members[index].faults = 0
         }
         stepOutputs[index] = output
+        if let session = output.session { members[index].session = session }
         modelCalls += output.modelCalls
         tokens += output.tokens
         guard let commit = output.commit, let bundle = output.bundle else {

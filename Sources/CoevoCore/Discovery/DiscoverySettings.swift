@@ -35,6 +35,23 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         case command
         /// mini-swe-agent (PyPI) in its text-based mode, on a model endpoint of the config.
         case miniSweAgent = "mini-swe-agent"
+        /// Command-line coding agents with sessions the worker resumes (see `AgentLaunch`).
+        case claudeCode = "claude-code"
+        case codex
+        case opencode
+        case aider
+
+        /// The program a group of this runtime runs unless it names one.
+        public var defaultProgram: String {
+            switch self {
+            case .evolve, .command: ""
+            case .miniSweAgent: "mini"
+            case .claudeCode: "claude"
+            case .codex: "codex"
+            case .opencode: "opencode"
+            case .aider: "aider"
+            }
+        }
     }
 
     public struct Task: Decodable, Hashable, Sendable {
@@ -92,17 +109,24 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         /// markers when a file has them), and the standard deviation of a mutation.
         public var files: [String] = []
         public var scale = 0.02
-        /// `mini-swe-agent`: its program (a relative path is taken from the worker's working
-        /// directory), the config endpoint it calls and the most model turns in a step.
-        public var program = "mini"
-        public var endpoint = ""
+        /// The agent CLI's program (default: the runtime's, e.g. `claude`; a relative path is
+        /// taken from the worker's working directory), its model (for the CLI agents; absent:
+        /// the tool's own default) and the most model turns in a step (mini-swe-agent,
+        /// claude-code).
+        public var program: String?
+        public var model: String?
         public var maxTurns = 10
+        /// `mini-swe-agent`: the config endpoint it calls.
+        public var endpoint = ""
+        /// Names of the worker's environment variables (API keys) the agent gets; a worker
+        /// gives only those its `--allow-agent-key` lists, and the values never leave it.
+        public var secrets: [String] = []
         /// Set from `endpoint` by `ExperimentConfig.discoverySettings`.
         public var resolvedEndpoint: LLMJob.Endpoint?
 
         public init() {}
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case runtime, count, command, files, scale, program, endpoint
+            case runtime, count, command, files, scale, program, model, endpoint, secrets
             case maxTurns = "max_turns"
         }
         public init(from decoder: any Decoder) throws {
@@ -113,8 +137,10 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
             command = try c.value(.command, command)
             files = try c.value(.files, files)
             scale = try c.value(.scale, scale)
-            program = try c.value(.program, program)
+            program = try c.decodeIfPresent(String.self, forKey: .program)
+            model = try c.decodeIfPresent(String.self, forKey: .model)
             endpoint = try c.value(.endpoint, endpoint)
+            secrets = try c.value(.secrets, secrets)
             maxTurns = try c.value(.maxTurns, maxTurns)
         }
     }
@@ -242,10 +268,12 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
             case .evolve:
                 try require(!group.files.isEmpty, "agents[\(i)].files", "an evolve agent needs the files whose numbers it mutates")
                 try require(group.scale > 0 && group.scale.isFinite, "agents[\(i)].scale", "must be a positive number")
-            case .miniSweAgent:
-                try require(!group.program.isEmpty, "agents[\(i)].program", "must name mini-swe-agent's program")
-                try require(!group.endpoint.isEmpty, "agents[\(i)].endpoint", "a mini-swe-agent agent needs the name of an endpoint it calls")
+            case .miniSweAgent, .claudeCode, .codex, .opencode, .aider:
+                try require(group.program.map { !$0.isEmpty } ?? true, "agents[\(i)].program", "must name the agent's program")
                 try require(group.maxTurns >= 1, "agents[\(i)].max_turns", "must be at least 1")
+                if group.runtime == .miniSweAgent {
+                    try require(!group.endpoint.isEmpty, "agents[\(i)].endpoint", "a mini-swe-agent agent needs the name of an endpoint it calls")
+                }
             }
         }
         try require(rounds >= 1, "rounds", "must be at least 1")

@@ -1,0 +1,134 @@
+import CoevoBackends
+import CoevoCore
+import Foundation
+import Testing
+
+/// The CLI coding agents' adapters: the command lines they run (fresh and resumed), what
+/// their documented JSON output reports, and how a worker decides to resume. None of these
+/// tools can be installed offline, so the session test drives the adapter with a stand-in
+/// `claude` script that prints claude-code's documented stream-json lines: what is tested
+/// is coevo's side (the command line, the session kept per worker, the resumed preface),
+/// not the tool. Bad input tried: output lines that are not JSON, a session held by
+/// another worker.
+@Suite struct CLIAgentAdapterTests {
+    static func launch(_ runtime: DiscoverySettings.Runtime, model: String? = "m1") -> AgentLaunch {
+        var group = DiscoverySettings.AgentGroup()
+        group.runtime = runtime
+        group.model = model
+        group.maxTurns = 7
+        return AgentLaunch(group: group, seed: 3)
+    }
+
+    @Test func commandLinesFollowEachToolsDocumentedFlags() {
+        func argv(_ runtime: DiscoverySettings.Runtime, _ session: String?) -> [String] {
+            Self.launch(runtime).command(prompt: "P", home: "/h", resume: session).argv
+        }
+        #expect(argv(.claudeCode, nil) == ["claude", "-p", "P", "--output-format", "stream-json", "--verbose",
+                                           "--dangerously-skip-permissions", "--max-turns", "7", "--model", "m1"])
+        #expect(argv(.claudeCode, "S") == argv(.claudeCode, nil) + ["--resume", "S"])
+        #expect(argv(.codex, nil) == ["codex", "exec", "--json", "--skip-git-repo-check", "--sandbox", "workspace-write", "-m", "m1", "P"])
+        #expect(argv(.codex, "T") == ["codex", "exec", "--json", "--skip-git-repo-check", "--sandbox", "workspace-write", "-m", "m1",
+                                      "resume", "T", "P"])
+        #expect(argv(.opencode, nil) == ["opencode", "run", "--format", "json", "--model", "m1", "P"])
+        #expect(argv(.opencode, "ses_1") == ["opencode", "run", "--format", "json", "--model", "m1", "--session", "ses_1", "P"])
+        #expect(argv(.aider, nil) == ["aider", "--message", "P", "--yes-always", "--no-auto-commits", "--no-check-update",
+                                      "--chat-history-file", "/h/.aider.chat.history.md", "--input-history-file", "/h/.aider.input.history",
+                                      "--model", "m1"])
+        #expect(argv(.aider, "aider-chat-history").last == "--restore-chat-history")
+        // No model: the tool's own default.
+        #expect(!Self.launch(.claudeCode, model: nil).command(prompt: "P", home: "/h", resume: nil).argv.contains("--model"))
+        #expect(Self.launch(.claudeCode).resumes && !Self.launch(.miniSweAgent).resumes)
+    }
+
+    @Test func eachToolsOutputGivesItsSessionTokensAndLastWords() {
+        let claude = """
+            {"type":"system","subtype":"init","session_id":"3f2a","tools":["Bash"],"model":"claude"}
+            not json: a warning
+            {"type":"assistant","message":{"content":[{"type":"text","text":"working"}]},"session_id":"3f2a"}
+            {"type":"result","subtype":"success","is_error":false,"num_turns":4,"result":"done, submitted","session_id":"3f2a","usage":{"input_tokens":1200,"output_tokens":300}}
+            """
+        let c = CLIAgentReport.read(.claudeCode, stdout: Data(claude.utf8), home: URL(fileURLWithPath: "/nonexistent"))
+        #expect(c == CLIAgentReport(session: "3f2a", tokens: 1500, turns: 4, lastWords: "done, submitted"))
+
+        let codex = """
+            {"type":"thread.started","thread_id":"0199a213-81c0"}
+            {"type":"turn.started"}
+            {"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"I moved the circles."}}
+            {"type":"turn.completed","usage":{"input_tokens":24763,"cached_input_tokens":24448,"output_tokens":122}}
+            """
+        let x = CLIAgentReport.read(.codex, stdout: Data(codex.utf8), home: URL(fileURLWithPath: "/nonexistent"))
+        #expect(x == CLIAgentReport(session: "0199a213-81c0", tokens: 24885, turns: 1, lastWords: "I moved the circles."))
+
+        let opencode = """
+            {"type":"step_start","sessionID":"ses_ab12","part":{"type":"step-start","sessionID":"ses_ab12"}}
+            {"type":"text","sessionID":"ses_ab12","part":{"type":"text","text":"Edited pack.py","sessionID":"ses_ab12"}}
+            {"type":"step_finish","sessionID":"ses_ab12","part":{"type":"step-finish","tokens":{"input":900,"output":80},"sessionID":"ses_ab12"}}
+            """
+        let o = CLIAgentReport.read(.opencode, stdout: Data(opencode.utf8), home: URL(fileURLWithPath: "/nonexistent"))
+        #expect(o == CLIAgentReport(session: "ses_ab12", tokens: 980, turns: 1, lastWords: "Edited pack.py"))
+
+        // aider: the session is its chat history in the agent's home.
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-aider-\(UUID().uuidString.prefix(8))")
+        try? FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        #expect(CLIAgentReport.read(.aider, stdout: Data("Applied edit to pack.py".utf8), home: home).session == nil)
+        try? Data("# aider chat\\n".utf8).write(to: home.appendingPathComponent(".aider.chat.history.md"))
+        #expect(CLIAgentReport.read(.aider, stdout: Data(), home: home).session == "aider-chat-history")
+    }
+
+    @Test func aWorkerResumesOnlyASessionItHoldsAndTellsAMovedAgentSo() async throws {
+        // The stand-in prints claude-code's stream-json: a new session id unless resumed,
+        // and its arguments and prompt as the result, so the test sees what was run.
+        let bin = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-claude-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let claude = bin.appendingPathComponent("claude")
+        try Data(#"""
+            #!/bin/sh
+            session="fresh-$$"
+            prompt=""
+            while [ $# -gt 0 ]; do
+              case "$1" in
+                --resume) session="$2"; resumed="yes"; shift ;;
+                -p) prompt="$2"; shift ;;
+              esac
+              shift
+            done
+            first=$(printf '%s' "$prompt" | head -c 20)
+            echo "{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"$session\"}"
+            echo "{\"type\":\"result\",\"num_turns\":1,\"result\":\"resumed=${resumed:-no} prompt=$first\",\"session_id\":\"$session\",\"usage\":{\"input_tokens\":5,\"output_tokens\":6}}"
+            """#.utf8).write(to: claude)
+        chmod(claude.path, 0o755)
+        let seed = [DiscoveryFile(path: "a.txt", data: Data("x\n".utf8))]
+        func step(_ key: String, session: String?) throws -> Data {
+            var group = DiscoverySettings.AgentGroup()
+            group.runtime = .claudeCode
+            group.program = claude.path
+            return try JSONEncoder().encode(DiscoveryStepJob(
+                key: key, run: "run-s", agent: "a0", launch: AgentLaunch(group: group, seed: 1), session: session, prompt: "Improve a.txt",
+                chain: CommitChain(seedFiles: seed, bundles: [], commit: nil), shared: SharedView(), evolve: nil, timeoutMilliseconds: 20_000,
+                stallMilliseconds: 0, userID: nil))
+        }
+        func run(_ executor: DiscoveryStepExecutor, _ payload: Data) async throws -> DiscoveryStepOutput {
+            let outcome = await executor.run(payload: payload)
+            #expect(outcome.status == .succeeded, "\(outcome.error)")
+            return try JSONDecoder().decode(DiscoveryStepOutput.self, from: outcome.output)
+        }
+        let policy = WorkerPolicy(commands: [claude.path])
+        let first = DiscoveryStepExecutor(root: DiscoveryExecutorTests.root("w0"), policy: policy)
+        let second = DiscoveryStepExecutor(root: DiscoveryExecutorTests.root("w1"), policy: policy)
+
+        let opened = try await run(first, step("r1.step.a0", session: nil))
+        let session = try #require(opened.session)
+        #expect(session.hasPrefix("fresh-") && opened.transcript == "resumed=no prompt=Improve a.txt")
+        #expect(opened.tokens == 11 && opened.modelCalls == 1)
+        // The same worker holds the session: it resumes it.
+        let resumed = try await run(first, step("r2.step.a0", session: session))
+        #expect(resumed.session == session && resumed.transcript == "resumed=yes prompt=Improve a.txt")
+        #expect(resumed.exit.contains("resumed session \(session)"))
+        // Another worker does not: a fresh session, told it was resumed.
+        let moved = try await run(second, step("r3.step.a0", session: session))
+        #expect(moved.session != session && moved.transcript == "resumed=no prompt=You were resumed: yo")
+        // A program the worker does not allow is refused.
+        let refused = await DiscoveryStepExecutor(root: DiscoveryExecutorTests.root("w2")).run(payload: try step("r1.step.a0", session: nil))
+        #expect(refused.status == .unsupported && refused.error.contains("--allow-command"))
+    }
+}
