@@ -175,6 +175,23 @@ import Testing
         requests = Self.playRound(&pool, requests, order: [0, 1]) { _ in .init(score: 1, feedback: "") }
         requests = Self.playRound(&pool, requests, order: [0, 1]) { _ in .init(score: 1, feedback: "") }
         #expect(pool.isFinished && pool.evaluations == 4 && pool.stopReason!.contains("max_evaluations"))
+
+        // The agents' reported tokens: the round that reaches the budget is the last.
+        settings.maxEvaluations = 0
+        settings.maxTokens = 150
+        pool = DiscoveryPool(settings: settings, run: "r")
+        var steps = Self.steps(pool.start())
+        for round in 1...2 {
+            var next: [DiscoveryPool.Request] = []
+            for job in steps {
+                var output = DiscoveryStepOutput(commit: nil, parent: nil, message: "", bundle: nil, notes: [], skills: [], exit: "", transcript: "")
+                output.tokens = 40
+                next += pool.complete(job.key, .step(output))
+            }
+            steps = Self.steps(next)
+            #expect(pool.isFinished == (round == 2) && pool.tokens == 80 * round)
+        }
+        #expect(pool.stopReason == "max_tokens (150) reached: 160 tokens")
     }
 
     @Test func aStepCarriesTheChainFromTheSeedToItsBase() {

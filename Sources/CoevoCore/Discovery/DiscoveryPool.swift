@@ -312,6 +312,8 @@ public struct DiscoveryPool: Sendable {
         progressLine = "round \(round)/\(settings.rounds): \(graded) graded, \(improved) improved, \(failed) without a score; best \(bestText); \(evaluations) evaluations"
         if settings.maxEvaluations > 0 && evaluations >= settings.maxEvaluations {
             stopReason = "max_evaluations (\(settings.maxEvaluations)) reached"
+        } else if settings.maxTokens > 0 && tokens >= settings.maxTokens {
+            stopReason = "max_tokens (\(settings.maxTokens)) reached: \(tokens) tokens"
         } else if let target = settings.targetScore, let score = best?.score, !direction.better(target, than: score) {
             stopReason = "target score \(DiscoveryPrompt.format(target)) reached"
         } else if round >= settings.rounds {

@@ -11,6 +11,8 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
     public var maxEvaluations = 0
     /// Stop once the pool's best score reaches this (in the task's direction).
     public var targetScore: Double?
+    /// Stop after the round in which the agents' reported tokens reach this (0: no limit).
+    public var maxTokens = 0
     /// Longest an agent's step may take, and longest it may go without output (0: no watchdog).
     public var stepTimeoutMilliseconds = 600_000
     public var stallMilliseconds = 0
@@ -223,6 +225,7 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         case task, agents, rounds, heartbeats, health
         case maxEvaluations = "max_evaluations"
         case targetScore = "target_score"
+        case maxTokens = "max_tokens"
         case stepTimeoutMilliseconds = "step_timeout_ms"
         case stallMilliseconds = "stall_ms"
         case agentUser = "agent_user"
@@ -235,6 +238,7 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         rounds = try c.value(.rounds, rounds)
         maxEvaluations = try c.value(.maxEvaluations, maxEvaluations)
         targetScore = try c.decodeIfPresent(Double.self, forKey: .targetScore)
+        maxTokens = try c.value(.maxTokens, maxTokens)
         stepTimeoutMilliseconds = try c.value(.stepTimeoutMilliseconds, stepTimeoutMilliseconds)
         stallMilliseconds = try c.value(.stallMilliseconds, stallMilliseconds)
         agentUser = try c.decodeIfPresent(UInt32.self, forKey: .agentUser)
@@ -278,6 +282,7 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         }
         try require(rounds >= 1, "rounds", "must be at least 1")
         try require(maxEvaluations >= 0, "max_evaluations", "must be 0 (no limit) or more")
+        try require(maxTokens >= 0, "max_tokens", "must be 0 (no limit) or more")
         try require(stepTimeoutMilliseconds >= 100, "step_timeout_ms", "must be at least 100")
         try require(stallMilliseconds >= 0, "stall_ms", "must be 0 (no watchdog) or more")
         try require(heartbeats.epsilon >= 0, "heartbeats.epsilon", "must be 0 or more")
