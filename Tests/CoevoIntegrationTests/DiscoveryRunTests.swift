@@ -217,6 +217,32 @@ extension ProcessTests {
             #expect(outcomes[0].contains { $0.hasPrefix("pivot ") } && outcomes[0].contains { $0.hasPrefix("consolidate ") })
         }
 
+        @Test func aMinimisingTaskRanksItsAttemptsLowestFirst() async throws {
+            let scratch = try Scratch("discovery-min")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let config = try scratch.write("discovery.yaml", """
+                run: {name: discovery-min, seed: 11}
+                coordinator: {bind: \(run.endpoint), database: \(run.database), min_workers: 2}
+                discovery:
+                  task: {seed: \(Self.tasks.path)/job-scheduling/seed, grader: \(Self.tasks.path)/job-scheduling/grader,
+                         grade_command: [python3, grade.py], direction: minimize}
+                  agents: [{runtime: evolve, count: 3, files: [schedule.py], scale: 0.3}]
+                  rounds: 4
+                """)
+            _ = try await Self.runToEnd(run, scratch, config: config, name: "coordinator")
+            let db = try Database(run.database)
+            let scores = try db.strings("SELECT score FROM attempts ORDER BY round, key").compactMap(Double.init)
+            #expect(scores.count == 12)
+            // The seed scores 1.186 on the hidden instances; lower is better.
+            #expect(scores.min()! < 1.18, "\(scores)")
+            let best = try db.strings("SELECT key FROM attempts WHERE pool_best = 1 ORDER BY round, key").last
+            #expect(try db.strings("SELECT key FROM attempts ORDER BY score ASC, key LIMIT 1").first == best)
+            let listed = try TestSupport.capture([try Binaries.path("coevo"), "memory", "attempts", "--db", run.database, "--top", "12"])
+            let listedScores = listed.output.split(separator: "\n").dropFirst().compactMap { Double($0.split(separator: " ").first ?? "") }
+            #expect(listedScores.count == 12 && listedScores == listedScores.sorted(), "\(listed.output)")
+        }
+
         /// The repository's mini-swe-agent (`make agents` installs it).
         static let miniSweAgent = tasks.deletingLastPathComponent().appendingPathComponent(".venv-agents/bin/mini")
 
