@@ -39,13 +39,14 @@ public struct WorkerPolicy: Hashable, Sendable {
     }
 
     /// Why this worker may not run `command` with the secrets named, or nil when it may.
-    public func refusal(forCommand command: [String], secretNames: [String] = []) -> String? {
-        guard let program = command.first else { return "an agent command needs a program" }
+    /// `noun` names what asks ("agent command", "grade command").
+    public func refusal(forCommand command: [String], secretNames: [String] = [], noun: String = "agent command") -> String? {
+        guard let program = command.first else { return "an \(noun) needs a program" }
         guard commands.contains(program) else {
-            return "agent command '\(program)' is not allowed on this worker: start it with --allow-command \(program)"
+            return "\(noun) '\(program)' is not allowed on this worker: start it with --allow-command \(program)"
         }
         if let name = secretNames.first(where: { !agentKeys.contains($0) }) {
-            return "agent command '\(program)' asks for $\(name); this worker gives agents no variable it was not told to: start it with --allow-agent-key \(name)"
+            return "\(noun) '\(program)' asks for $\(name); this worker gives agents no variable it was not told to: start it with --allow-agent-key \(name)"
         }
         return nil
     }

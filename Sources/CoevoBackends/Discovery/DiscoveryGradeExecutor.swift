@@ -27,8 +27,8 @@ public struct DiscoveryGradeExecutor: JobExecutor {
         } catch {
             return JobOutcome(status: .failed, error: "discovery.grade payload is not a DiscoveryGradeJob: \(error)")
         }
-        if let refusal = policy.refusal(forCommand: job.command, secretNames: []) {
-            return JobOutcome(status: .unsupported, error: refusal.replacingOccurrences(of: "agent command", with: "grade command"))
+        if let refusal = policy.refusal(forCommand: job.command, noun: "grade command") {
+            return JobOutcome(status: .unsupported, error: refusal)
         }
         let cache = GitCache(root: root, run: job.run)
         let place = cache.directory.appendingPathComponent("grades").appendingPathComponent(GitCache.safe(job.key))
