@@ -14,6 +14,7 @@ public struct DiscoveryWorkspace: Sendable {
     public var shared: URL { pool.appendingPathComponent("shared") }
     public var outbox: URL { pool.appendingPathComponent("outbox") }
     public var submittedFile: URL { pool.appendingPathComponent("submitted.json") }
+    var stepFile: URL { pool.appendingPathComponent("step.json") }
     /// The agent's home directory on this worker, beside its workspace: it outlives the
     /// workspace's reset between steps, so a CLI agent's sessions stay there.
     public var home: URL { root.deletingLastPathComponent().appendingPathComponent(root.lastPathComponent + ".home") }
@@ -28,7 +29,6 @@ public struct DiscoveryWorkspace: Sendable {
     func hold(session: String) {
         try? Data(session.utf8).write(to: sessionFile)
     }
-    var stepFile: URL { pool.appendingPathComponent("step.json") }
 
     /// What `step.json` says: which step of which agent this is, and its base commit.
     public struct Step: Codable, Sendable {
