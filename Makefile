@@ -78,6 +78,7 @@ bench: release
 	.build/release/coevo bench dispatch
 	.build/release/coevo bench step
 	.build/release/coevo bench chamber
+	.build/release/coevo bench discovery Configs/discovery-evolve.yaml
 
 # protoc from Debian plus protoc-gen-swift built from the mirrored swift-protobuf (once).
 proto:
