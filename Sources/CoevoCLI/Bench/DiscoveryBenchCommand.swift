@@ -58,6 +58,8 @@ struct DiscoveryBenchCommand: ParsableCommand {
                     section["rounds"] = roundCount
                     tree["discovery"] = section
                     tree["run"] = ["name": "bench-discovery", "seed": seed]
+                    // A group that calls no model runs without the config's model server.
+                    if [.evolve, .command].contains(group.runtime) { tree["model_server"] = nil }
                 }
                 print(row(group.runtime.rawValue, seed, outcome))
                 runs.append(outcome)
