@@ -276,7 +276,7 @@ import Testing
             return .step(output)
         }
         var roundsOfA0: [Int] = []
-        for _ in 0..<4 {
+        for _ in 0..<8 {
             var next: [DiscoveryPool.Request] = []
             for job in Self.steps(requests) {
                 if job.agent == "a0" { roundsOfA0.append(pool.round) }
@@ -286,8 +286,9 @@ import Testing
             }
             requests = next.filter { if case .step = $0 { true } else { false } }
         }
-        // Two crashes in a row (rounds 1, 2) pause a0 through round 3; it is back in round 4.
-        #expect(roundsOfA0 == [1, 2, 4])
+        // Two crashes in a row (rounds 1, 2) pause a0 through round 3; it is back in round 4,
+        // crashes in rounds 4 and 5, and the second pause is twice as long (rounds 6 and 7).
+        #expect(roundsOfA0 == [1, 2, 4, 5, 8])
         let faults = pool.takeEvents().filter { $0.kind == .discoveryAgentFault }.map(\.detail)
         #expect(faults.contains { $0.hasPrefix("r1.step.a0: exit code 3") && $0.contains("Traceback: boom") })
         #expect(faults.contains("a0 paused for 1 round(s) after 2 unclean steps in a row"))

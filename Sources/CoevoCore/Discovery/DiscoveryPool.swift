@@ -40,8 +40,9 @@ public struct DiscoveryPool: Sendable {
         var lastPivot: Int?
         var heartbeats: [DiscoveryPrompt.Heartbeat] = []
         var pivoting = false
-        /// Unclean steps in a row, and the last round of a pause the breaker set.
+        /// Unclean steps in a row, the breaker's pauses so far, and the last round of its latest.
         var faults = 0
+        var pauses = 0
         var pausedThrough = 0
         /// The CLI session its last step reported.
         var session: String?
@@ -226,15 +227,18 @@ public struct DiscoveryPool: Sendable {
     }
 
     /// An unclean step: logged with the tail of the agent's output; `crash_limit` in a row
-    /// pause the agent.
+    /// pause the agent, each pause twice as long as its last.
     private mutating func fault(_ index: Int, key: String, why: String) {
         events.append(ProtocolEvent(.discoveryAgentFault, "\(key): \(why)"))
         members[index].faults += 1
         guard members[index].faults >= settings.health.crashLimit else { return }
+        // Restart backoff: each pause twice the last (at most 64 times the first).
+        let length = settings.health.pauseRounds << min(members[index].pauses, 6)
         members[index].faults = 0
-        members[index].pausedThrough = round + settings.health.pauseRounds
+        members[index].pauses += 1
+        members[index].pausedThrough = round + length
         events.append(ProtocolEvent(.discoveryAgentFault,
-                                    "\(members[index].id) paused for \(settings.health.pauseRounds) round(s) after \(settings.health.crashLimit) unclean steps in a row"))
+                                    "\(members[index].id) paused for \(length) round(s) after \(settings.health.crashLimit) unclean steps in a row"))
     }
 
     /// Grades go out in the order their steps came back, at most `graders` at a time.
