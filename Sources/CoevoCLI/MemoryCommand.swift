@@ -19,7 +19,7 @@ public struct MemoryCommand: ParsableCommand {
               coevo memory add-note "grid spacing 0.19 lets the radii grow"
               coevo memory attempts --db runs/discovery.sqlite
             """,
-        subcommands: [Attempts.self, Notes.self, Skills.self, AddNote.self, AddSkill.self])
+        subcommands: [Attempts.self, Notes.self, Skills.self, Checkout.self, AddNote.self, AddSkill.self])
 
     public init() {}
 
@@ -108,6 +108,24 @@ public struct MemoryCommand: ParsableCommand {
             let skills = try source.view().0.skills
             if skills.isEmpty { print("no skills yet") }
             for skill in skills { print("## \(skill.name) v\(skill.version) (\(skill.agent)): \(skill.description)\n\(skill.body)\n") }
+        }
+    }
+
+    struct Checkout: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Inside a workspace: start over from another attempt (its key, a commit prefix, or 'best').",
+            discussion: "Your uncommitted changes are dropped; your next `coevo eval` records that attempt as its parent.")
+        @Argument(help: "An attempt's key (r3.step.a1), the start of its commit, or 'best'.") var attempt: String
+        func run() throws {
+            let workspace = try enclosingWorkspace()
+            let view = try workspace.sharedView()
+            let chosen = attempt == "best" ? Attempt.ranked(view.attempts, view.direction).first
+                : view.attempts.first { $0.key == attempt || (attempt.count >= 4 && $0.commit.hasPrefix(attempt)) }
+            guard let chosen else {
+                throw UserFacingError("no attempt '\(attempt)' in this step's view (coevo memory attempts lists them)")
+            }
+            try workspace.checkout(attempt: chosen)
+            print("now at \(chosen.commit.prefix(8)) (\(chosen.key), score \(chosen.score.map { String($0) } ?? "none"))")
         }
     }
 

@@ -88,6 +88,9 @@ import Testing
             for _ in 0..<2 {
                 requests = Self.playRound(&pool, requests, order: order) { .init(score: scores[$0]!, feedback: "") }
             }
+            // The pool's best (a0's 3.5) travels with the others' steps, for `coevo memory checkout best`.
+            #expect(Self.steps(requests).map { $0.best?.commit } == [nil, "c2a0", "c2a0"])
+            #expect(Self.steps(requests)[1].best?.bundles == [Data("c1a0".utf8), Data("c2a0".utf8)])
             return (pool.attempts, Self.steps(requests).map(\.prompt))
         }
         let (forward, forwardPrompts) = play([0, 1, 2])

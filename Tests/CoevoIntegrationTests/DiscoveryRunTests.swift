@@ -217,6 +217,47 @@ extension ProcessTests {
             #expect(outcomes[0].contains { $0.hasPrefix("pivot ") } && outcomes[0].contains { $0.hasPrefix("consolidate ") })
         }
 
+        @Test func anAgentCanStartOverFromThePoolsBestOnAnyWorker() async throws {
+            let scratch = try Scratch("discovery-checkout")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            // From round 2 on, the command agent builds on the pool's best instead of its own
+            // line (bad input first: an attempt that does not exist).
+            let agent = try scratch.write("agent.sh", """
+                read -r first
+                case $first in
+                  *"round 1 of"*) ;;
+                  *) coevo memory checkout r99.step.a9 && exit 9
+                     coevo memory checkout best || exit 8 ;;
+                esac
+                echo "# $first" >> pack.py
+                coevo eval -m "on top of the best"
+                """)
+            let config = try scratch.write("discovery.yaml", """
+                run: {name: discovery-checkout, seed: 4}
+                coordinator: {bind: \(run.endpoint), database: \(run.database), min_workers: 2}
+                discovery:
+                  task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
+                         grade_command: [python3, grade.py]}
+                  agents:
+                    - {runtime: evolve, count: 2, files: [pack.py]}
+                    - {runtime: command, count: 1, command: [sh, \(agent)]}
+                  rounds: 3
+                """)
+            _ = try await Self.runToEnd(run, scratch, config: config, name: "coordinator")
+            let db = try Database(run.database)
+            #expect(try db.int("SELECT COUNT(*) FROM attempts WHERE agent = 'a2'") == 3)
+            for round in 2...3 {
+                // The best before this round: the parent of a2's attempt, and its score (a comment changes nothing).
+                let best = try db.strings("""
+                    SELECT commit_sha || ' ' || printf('%.9f', score) FROM attempts WHERE round < \(round) AND pool_best = 1 ORDER BY round DESC, key DESC LIMIT 1
+                    """)
+                let mine = try db.strings("SELECT parent_sha || ' ' || printf('%.9f', score) FROM attempts WHERE round = \(round) AND agent = 'a2'")
+                #expect(mine == best, "round \(round): \(mine) vs \(best)")
+            }
+            #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'discovery_agent_fault'") == 0)
+        }
+
         @Test func aMinimisingTaskRanksItsAttemptsLowestFirst() async throws {
             let scratch = try Scratch("discovery-min")
             defer { scratch.close() }

@@ -53,6 +53,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
         do {
             base = try await cache.locked {
                 let base = try cache.prepare(job.chain)
+                if let best = job.best { _ = try cache.prepare(best) }
                 try workspace.checkout(base, cache: cache)
                 try workspace.lay(job, base: base)
                 if let uid = job.userID {

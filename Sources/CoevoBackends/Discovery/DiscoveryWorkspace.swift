@@ -106,6 +106,21 @@ public struct DiscoveryWorkspace: Sendable {
         }
     }
 
+    /// Starts over from another attempt's commit: the worktree is reset to it and it becomes
+    /// the step's base, so a submission records it as its parent. The commit must be on
+    /// this worker (the step's base and the pool's best always are).
+    public func checkout(attempt: Attempt) throws {
+        var step = try step()
+        let identity = Git.identity(agent: step.agent)
+        guard (try? Git.run(["cat-file", "-e", "\(attempt.commit)^{commit}"], in: root, environment: identity)) != nil else {
+            throw GitError(description: "commit \(attempt.commit.prefix(8)) (\(attempt.key)) is not on this worker: a step carries its base and the pool's best")
+        }
+        try Git.run(["checkout", "-q", "--detach", "-f", attempt.commit], in: root, environment: identity)
+        try Git.run(["clean", "-q", "-fd"], in: root, environment: identity)  // untracked files; .coevo is ignored
+        step.base = attempt.commit
+        try JSONEncoder().encode(step).write(to: stepFile)
+    }
+
     /// Commits every change and records the submission. Throws when nothing changed.
     @discardableResult
     public func submit(message: String) throws -> Submission {

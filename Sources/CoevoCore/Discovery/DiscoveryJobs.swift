@@ -39,6 +39,9 @@ public struct DiscoveryStepJob: Codable, Hashable, Sendable {
     public var session: String?
     public var prompt: String
     public var chain: CommitChain
+    /// The pool's best attempt, shipped too so that `coevo memory checkout best` works on
+    /// any worker; nil when there is none or it is the base.
+    public var best: CommitChain?
     /// What the agent reads in `.coevo/shared/`.
     public var shared: SharedView
     public var evolve: EvolveMutation?

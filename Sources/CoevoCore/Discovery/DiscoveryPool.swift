@@ -187,10 +187,11 @@ public struct DiscoveryPool: Sendable {
             members[index].heartbeats = []
             members[index].pivoting = false
             let launch = AgentLaunch(group: member.group, seed: AgentCall.seed(runSeed: settings.seed, key: key + ".model"))
-            let job = DiscoveryStepJob(key: key, run: run, agent: member.id, launch: launch, session: member.session, prompt: prompt,
+            var job = DiscoveryStepJob(key: key, run: run, agent: member.id, launch: launch, session: member.session, prompt: prompt,
                                        chain: chain(to: base), shared: view(for: member.id), evolve: evolve,
                                        timeoutMilliseconds: settings.stepTimeoutMilliseconds, stallMilliseconds: settings.stallMilliseconds,
                                        userID: settings.agentUser)
+            if let best, best.commit != base { job.best = chain(to: best.commit) }
             stepsOut[key] = index
             requests.append(.step(job))
         }

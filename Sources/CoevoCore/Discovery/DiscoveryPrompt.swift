@@ -30,7 +30,7 @@ public enum DiscoveryPrompt {
 
         # How to work
         - Your workspace is a git checkout; change the files, then submit with `coevo eval -m "what you changed"`. Submitting ends your step; the grader scores it (\(direction == .maximize ? "higher" : "lower") is better).
-        - `coevo memory attempts` lists the pool's best attempts; `coevo memory notes` and `coevo memory skills` what agents learned. They are also files in `.coevo/shared/`.
+        - `coevo memory attempts` lists the pool's best attempts; `coevo memory notes` and `coevo memory skills` what agents learned. They are also files in `.coevo/shared/`. `coevo memory checkout best` starts over from the pool's best attempt.
         - Leave what you learn for the others: `coevo memory add-note "..."`, `coevo memory add-skill NAME --description "..." --body FILE`.
         """
         if let poolBest { text += "\n- The pool's best score so far is \(format(poolBest))." }
