@@ -418,7 +418,7 @@ public struct CoordinatorStateMachine {
                 job: lease.job.id, run: lease.job.run, attempt: lease.attempt, worker: worker,
                 outcome: outcome, completedAt: now.wall)))
             // Decoded once, here, for the budget and the run's driver alike.
-            let result = AppliedResult(job: lease.job, outcome: outcome)
+            let result = AppliedResult(job: lease.job, outcome: outcome, worker: worker)
             if let output = result.llmOutput { charge(output) }
             let run = lease.job.run
             if drivers[run] != nil {

@@ -16,7 +16,12 @@ struct DiscoveryDriver: RunDriver {
     private var pool: DiscoveryPool
     private let run: RunID
     private let exportDirectory: URL
-    private var pending: [JobID: String] = [:]
+    /// The request each job was made for: its key, and the agent when it is a step.
+    private var pending: [JobID: (key: String, agent: String?)] = [:]
+    /// The worker of each agent's last step: its next step is offered there first (the
+    /// agent's CLI session and the run's cache are on it). Kept out of the pool, whose
+    /// course must not depend on which worker ran what.
+    private var lastWorker: [String: WorkerID] = [:]
     private var replay: StoredReplay<String>
     private var log: EventLog
     private var summaryLogged = false
@@ -45,7 +50,7 @@ struct DiscoveryDriver: RunDriver {
             pool.complete(request.key, Self.reply(answered.result, failure: "failed in an earlier life of the run"))
         }
         var step = collect(at: at)
-        for entry in requeued { pending[entry.job.id] = entry.request.key }
+        for entry in requeued { pending[entry.job.id] = Self.pending(entry.request) }
         replay.finish()
         step.requeued = requeued.map { ($0.job, $0.attempts) }
         step.jobs = jobs(fresh, ids: &ids)
@@ -72,15 +77,16 @@ struct DiscoveryDriver: RunDriver {
     }
 
     mutating func completed(_ result: AppliedResult, ids: inout JobID, at: Double) -> DriverStep {
-        guard let key = pending.removeValue(forKey: result.job.id) else { return DriverStep() }
+        guard let (key, agent) = pending.removeValue(forKey: result.job.id) else { return DriverStep() }
         let reply = Self.reply(result, failure: "")
+        if case .step = reply, let agent, let worker = result.worker { lastWorker[agent] = worker }
         var noted: [EventRecord] = []
         if case .failed(let why) = reply { noted.append(log.note(.callFailed, job: result.job.id, "\(key): \(why)", at: at)) }
         return advance(key, reply, noted: noted, ids: &ids, at: at)
     }
 
     mutating func failed(_ job: JobID, reason: String, ids: inout JobID, at: Double) -> DriverStep {
-        guard let key = pending.removeValue(forKey: job) else { return DriverStep() }
+        guard let (key, _) = pending.removeValue(forKey: job) else { return DriverStep() }
         return advance(key, .failed(reason), noted: [log.note(.callFailed, job: job, "\(key): \(reason)", at: at)], ids: &ids, at: at)
     }
 
@@ -113,17 +119,22 @@ struct DiscoveryDriver: RunDriver {
         return step
     }
 
+    private static func pending(_ request: DiscoveryPool.Request) -> (key: String, agent: String?) {
+        if case .step(let step) = request { return (step.key, step.agent) }
+        return (request.key, nil)
+    }
+
     private mutating func jobs(_ requests: [DiscoveryPool.Request], ids: inout JobID) -> [Job] {
         let encoder = JSONEncoder()
         return requests.map { request in
             let id = ids
             ids += 1
-            pending[id] = request.key
+            pending[id] = Self.pending(request)
             switch request {
             case .step(let step):
                 // The step's own watchdogs end it; the lease outlives them a little.
                 return Job(id: id, run: run, kind: .discoveryStep, payload: (try? encoder.encode(step)) ?? Data(),
-                           timeoutMilliseconds: Int64(step.timeoutMilliseconds) + 30_000)
+                           timeoutMilliseconds: Int64(step.timeoutMilliseconds) + 30_000, preferredWorker: lastWorker[step.agent])
             case .grade(let grade):
                 return Job(id: id, run: run, kind: .discoveryGrade, payload: (try? encoder.encode(grade)) ?? Data(),
                            timeoutMilliseconds: Int64(grade.timeoutMilliseconds) + 30_000)

@@ -48,13 +48,16 @@ struct DriverStep {
 struct AppliedResult {
     var job: Job
     var outcome: JobOutcome
+    /// The worker that sent it (nil for a result an earlier life of the run stored).
+    var worker: WorkerID?
     /// The model reply of a succeeded `llm.chat` job; nil for other kinds, failures and
     /// outputs that do not decode (`outputProblem` says why).
     var llmOutput: LLMJobOutput?
 
-    init(job: Job, outcome: JobOutcome) {
+    init(job: Job, outcome: JobOutcome, worker: WorkerID? = nil) {
         self.job = job
         self.outcome = outcome
+        self.worker = worker
         if job.kind == .llm, outcome.status == .succeeded {
             llmOutput = try? JSONDecoder().decode(LLMJobOutput.self, from: outcome.output)
         }

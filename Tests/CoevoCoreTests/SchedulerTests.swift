@@ -50,6 +50,28 @@ import Testing
         #expect(s.queuedCount == 0)
     }
 
+    /// A job prefers a worker: it goes there while that worker has a free slot, and to
+    /// another when not (it never waits for it); a preferred worker that is gone changes nothing.
+    @Test func aPreferredWorkerGetsItsJobWhenItHasAFreeSlot() {
+        var s = Scheduler(settings: settings)
+        _ = s.register("w1", session: "a", slots: 1, now: t(0))
+        _ = s.register("w2", session: "b", slots: 1, now: t(0))
+        var first = job(1)
+        first.preferredWorker = "w2"
+        var second = job(2)
+        second.preferredWorker = "w2"
+        var third = job(3)
+        third.preferredWorker = "gone"
+        s.submit(first)
+        s.submit(second)
+        s.submit(third)
+        // The first dispatch starts at w1's turn: job 1 still goes to w2; job 2 finds w2 full and takes w1.
+        let out = s.dispatch(now: t(0)).reduce(into: [WorkerID: [JobID]]()) { $0[$1.0] = $1.1.map(\.job.id) }
+        #expect(out == ["w2": [1], "w1": [2]])
+        _ = s.complete(2, attempt: 1, from: "w1")
+        #expect(s.dispatch(now: t(1)).map { ($0.0, $0.1.map(\.job.id)) }.first! == ("w1", [3]))
+    }
+
     @Test func runsAreServedRoundRobin() {
         var s = Scheduler(settings: settings)
         for id in 1...4 { s.submit(job(JobID(id), run: "A")) }

@@ -69,6 +69,11 @@ extension ProcessTests {
                 #expect(try db.int("SELECT COUNT(*) FROM results r JOIN jobs j ON j.id = r.job_id WHERE j.kind = 'discovery.step' AND CAST(r.output AS TEXT) LIKE '%ended: it submitted%'") == 8)
                 #expect(try db.int("SELECT COUNT(*) FROM notes WHERE agent = 'a2'") == 8)
                 #expect(try db.int("SELECT COUNT(DISTINCT worker) FROM results") == 2)
+                // Each agent's steps stay on the worker of its first (it has free slots): its session and cache are there.
+                #expect(try db.int("""
+                    SELECT COUNT(DISTINCT r.worker) FROM results r JOIN jobs j ON j.id = r.job_id
+                    WHERE j.kind = 'discovery.step' AND json_extract(CAST(j.payload AS TEXT), '$.agent') = 'a2'
+                    """) == 1)
                 #expect(try db.strings("SELECT state FROM runs") == ["finished"])
                 // The grader's private file never reached a workspace (grade directories are removed).
                 let found = FileManager.default.enumerator(atPath: scratch.directory.path)?.allObjects.compactMap { $0 as? String }
@@ -319,7 +324,7 @@ extension ProcessTests {
             let db = try Database(run.database)
             let outputs = try db.strings("""
                 SELECT CAST(r.output AS TEXT) FROM results r JOIN jobs j ON j.id = r.job_id
-                WHERE j.kind = 'discovery.step' AND CAST(j.payload AS TEXT) LIKE '%"agent":"a0"%'
+                WHERE j.kind = 'discovery.step' AND json_extract(CAST(j.payload AS TEXT), '$.agent') = 'a0'
                 """)
             #expect(outputs.count == 1)
             let output = try JSONDecoder().decode(DiscoveryStepOutputView.self, from: Data((outputs.first ?? "{}").utf8))

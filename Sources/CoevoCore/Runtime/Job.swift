@@ -10,12 +10,17 @@ public struct Job: Hashable, Sendable {
     public var payload: Data
     /// How long one attempt may take on a worker before its lease expires.
     public var timeoutMilliseconds: Int64
+    /// A worker to lease it to when that worker has a free slot at dispatch (a discovery
+    /// agent's session and cache are on the worker of its last step); any other takes it
+    /// otherwise. Not stored: after a restart the job goes anywhere.
+    public var preferredWorker: WorkerID?
 
-    public init(id: JobID, run: RunID, kind: JobKind, payload: Data, timeoutMilliseconds: Int64) {
+    public init(id: JobID, run: RunID, kind: JobKind, payload: Data, timeoutMilliseconds: Int64, preferredWorker: WorkerID? = nil) {
         self.id = id
         self.run = run
         self.kind = kind
         self.payload = payload
         self.timeoutMilliseconds = timeoutMilliseconds
+        self.preferredWorker = preferredWorker
     }
 }

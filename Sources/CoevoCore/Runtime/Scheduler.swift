@@ -147,7 +147,10 @@ public struct Scheduler: Sendable {
                 kindInHand = job.job.kind
                 capable = dealt.map { $0.entry.runs(job.job.kind) }
             }
-            if !capable[open[turn]] {
+            if let preferred = job.job.preferredWorker,
+               let position = open.firstIndex(where: { dealt[$0].id == preferred }), capable[open[position]] {
+                turn = position
+            } else if !capable[open[turn]] {
                 guard let other = open.indices.lazy.map({ (turn + $0) % open.count }).first(where: { capable[open[$0]] }) else {
                     setAside.append(jobID)
                     continue
