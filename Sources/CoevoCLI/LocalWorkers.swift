@@ -1,3 +1,4 @@
+import CoevoBackends
 import CoevoWire
 import Foundation
 import Logging
@@ -7,16 +8,11 @@ import Logging
 final class LocalWorkers {
     private(set) var processes: [Process] = []
 
-    /// The running binary's path (argv[0] may be relative or a symlink).
-    static var executablePath: String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    }
-
     /// Starts `count` processes running `coevo <arguments(i)>`.
     func start(count: Int, arguments: (Int) -> [String]) throws {
         for index in 0..<count {
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: Self.executablePath)
+            process.executableURL = URL(fileURLWithPath: OwnExecutable.path)
             process.arguments = arguments(index)
             try process.run()
             processes.append(process)

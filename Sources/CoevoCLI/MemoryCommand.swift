@@ -39,22 +39,26 @@ public struct MemoryCommand: ParsableCommand {
             let store = try openDatabase(db)
             defer { store.writer.stop() }
             let runs = try store.runs()
-            let chosen: StoredRun
+            var chosen: (run: StoredRun, attempts: [Attempt])?
             if let runID {
                 guard let run = runs.first(where: { $0.id == runID }) else {
                     throw UserFacingError("no run '\(runID)' in \(store.path); it holds: \(runs.map(\.id).joined(separator: ", "))")
                 }
-                chosen = run
+                chosen = (run, try store.attempts(ofRun: run.id).map(\.attempt))
             } else {
-                guard let run = try runs.reversed().first(where: { !(try store.attempts(ofRun: $0.id)).isEmpty }) else {
-                    throw UserFacingError("no run in \(store.path) has discovery attempts")
+                for run in runs.reversed() {
+                    let attempts = try store.attempts(ofRun: run.id).map(\.attempt)
+                    if !attempts.isEmpty {
+                        chosen = (run, attempts)
+                        break
+                    }
                 }
-                chosen = run
             }
-            let direction = (try? ConfigLoader.parse(chosen.config, readingFiles: false))?.discovery?.task.direction ?? .maximize
+            guard let (run, attempts) = chosen else { throw UserFacingError("no run in \(store.path) has discovery attempts") }
+            let direction = (try? ConfigLoader.parse(run.config, readingFiles: false))?.discovery?.task.direction ?? .maximize
             var latest: [String: Skill] = [:]
-            for skill in try store.skills(ofRun: chosen.id) { latest[skill.name] = skill }
-            return (SharedView(attempts: try store.attempts(ofRun: chosen.id).map(\.attempt), notes: try store.notes(ofRun: chosen.id),
+            for skill in try store.skills(ofRun: run.id) { latest[skill.name] = skill }
+            return (SharedView(attempts: attempts, notes: try store.notes(ofRun: run.id),
                                skills: latest.values.sorted { $0.name < $1.name }, direction: direction), direction)
         }
     }

@@ -220,7 +220,7 @@ import Testing
             var rng = SeededGenerator(seed: 1)
             var counts: [String: Int] = [:]
             for _ in 0..<11_000 {
-                counts[ParentSelection.choose(from: attempts, children: children, direction: .maximize, uniform: uniform, using: &rng)!, default: 0] += 1
+                counts[ParentSelection.choose(from: Attempt.ranked(attempts, .maximize), children: children, uniform: uniform, using: &rng)!, default: 0] += 1
             }
             return counts
         }
@@ -233,11 +233,11 @@ import Testing
         let uniform = counts(children: [:], uniform: true)
         #expect(uniform.values.allSatisfy { abs($0 - 3667) < 250 })
         var rng = SeededGenerator(seed: 1)
-        #expect(ParentSelection.choose(from: [], children: [:], direction: .maximize, uniform: false, using: &rng) == nil)
+        #expect(ParentSelection.choose(from: [], children: [:], uniform: false, using: &rng) == nil)
         // Minimising reverses the ranks.
         var down = SeededGenerator(seed: 1)
         var lowFirst = 0
-        for _ in 0..<1000 where ParentSelection.choose(from: attempts, children: [:], direction: .minimize, uniform: false, using: &down) == "low" {
+        for _ in 0..<1000 where ParentSelection.choose(from: Attempt.ranked(attempts, .minimize), children: [:], uniform: false, using: &down) == "low" {
             lowFirst += 1
         }
         #expect(lowFirst > 450)

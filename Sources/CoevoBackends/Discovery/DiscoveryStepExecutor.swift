@@ -29,8 +29,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
 
     /// The directory of this process's executable when a `coevo` binary is there.
     public static var ownDirectory: URL? {
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let directory = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
+        let directory = URL(fileURLWithPath: OwnExecutable.path).resolvingSymlinksInPath().deletingLastPathComponent()
         return FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("coevo").path) ? directory : nil
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoevoBackends
 import CoevoCoordinator
 import CoevoCore
 import CoevoStore
@@ -129,7 +130,7 @@ struct DiscoveryBenchCommand: ParsableCommand {
         let file = directory.appendingPathComponent("\(name).yaml")
         try variant.write(to: file, atomically: true, encoding: .utf8)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: LocalWorkers.executablePath)
+        process.executableURL = URL(fileURLWithPath: OwnExecutable.path)
         process.arguments = ["run", file.path, "--log-level", "warning"]
         let log = directory.appendingPathComponent("\(name).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)

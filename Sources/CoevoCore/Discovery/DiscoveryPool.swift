@@ -165,6 +165,9 @@ public struct DiscoveryPool: Sendable {
     }
 
     private mutating func stepRequests() -> [Request] {
+        // What every agent's step shares, worked out once a round.
+        let ranked = Attempt.ranked(attempts, settings.task.direction)
+        let bestChain = best.map { chain(to: $0.commit) }
         var requests: [Request] = []
         for index in members.indices {
             let member = members[index]
@@ -177,8 +180,7 @@ public struct DiscoveryPool: Sendable {
             var base = member.base
             var evolve: EvolveMutation?
             if member.group.runtime == .evolve {
-                base = ParentSelection.choose(from: attempts, children: children, direction: settings.task.direction,
-                                              uniform: member.pivoting, using: &rng)
+                base = ParentSelection.choose(from: ranked, children: children, uniform: member.pivoting, using: &rng)
                 evolve = EvolveMutation(files: member.group.files, seed: rng.next(),
                                         scale: member.group.scale * (member.pivoting ? 4 : 1))
             }
@@ -188,10 +190,10 @@ public struct DiscoveryPool: Sendable {
             members[index].pivoting = false
             let launch = AgentLaunch(group: member.group, seed: AgentCall.seed(runSeed: settings.seed, key: key + ".model"))
             var job = DiscoveryStepJob(key: key, run: run, agent: member.id, launch: launch, session: member.session, prompt: prompt,
-                                       chain: chain(to: base), shared: view(for: member.id), evolve: evolve,
+                                       chain: chain(to: base), shared: view(for: member.id, top: ranked.prefix(10)), evolve: evolve,
                                        timeoutMilliseconds: settings.stepTimeoutMilliseconds, stallMilliseconds: settings.stallMilliseconds,
                                        userID: settings.agentUser)
-            if let best, best.commit != base { job.best = chain(to: best.commit) }
+            if let bestChain, bestChain.commit != base { job.best = bestChain }
             stepsOut[key] = index
             requests.append(.step(job))
         }
@@ -372,8 +374,8 @@ public struct DiscoveryPool: Sendable {
 
     /// The pool's ten best attempts, then the agent's own three latest; the latest 30
     /// notes; the latest version of every skill.
-    private func view(for agent: String) -> SharedView {
-        var shown = Array(Attempt.ranked(attempts, settings.task.direction).prefix(10))
+    private func view(for agent: String, top: ArraySlice<Attempt>) -> SharedView {
+        var shown = Array(top)
         for own in attempts.filter({ $0.agent == agent }).suffix(3) where !shown.contains(own) { shown.append(own) }
         return SharedView(attempts: shown, notes: Array(notes.suffix(30)), skills: skills.values.sorted { $0.name < $1.name },
                           direction: settings.task.direction)

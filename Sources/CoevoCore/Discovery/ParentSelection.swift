@@ -3,11 +3,10 @@
 /// 1 + its number of children, so good attempts are tried often and no attempt is
 /// mined forever. A pivoting agent draws uniformly instead, to leave its rut.
 public enum ParentSelection {
-    /// The chosen attempt's commit; nil (the seed) when nothing has a score yet.
-    public static func choose<G: RandomNumberGenerator>(from attempts: [Attempt], children: [String: Int],
-                                                        direction: DiscoverySettings.Direction, uniform: Bool,
+    /// The chosen attempt's commit; nil (the seed) when nothing has a score yet. `scored`
+    /// is the pool's attempts as `Attempt.ranked` orders them, best first.
+    public static func choose<G: RandomNumberGenerator>(from scored: [Attempt], children: [String: Int], uniform: Bool,
                                                         using rng: inout G) -> String? {
-        let scored = Attempt.ranked(attempts, direction)
         guard !scored.isEmpty else { return nil }
         if uniform { return scored[Int.random(in: 0..<scored.count, using: &rng)].commit }
         let weights = scored.enumerated().map { rank, attempt in
