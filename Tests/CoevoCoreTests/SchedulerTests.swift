@@ -109,9 +109,9 @@ import Testing
         #expect(events == [
             .workerExpired("w1", silentForMilliseconds: 3000),
             .leaseLost(1, worker: "w1", attempt: 1, reason: .workerLost),
-            .jobRequeued(1, run: "A", nextAttempt: 2),
+            .jobRequeued(1, run: "A", kind: .noop, nextAttempt: 2),
             .leaseLost(2, worker: "w1", attempt: 1, reason: .workerLost),
-            .jobRequeued(2, run: "A", nextAttempt: 2),
+            .jobRequeued(2, run: "A", kind: .noop, nextAttempt: 2),
         ])
         let again = s.dispatch(now: t(3000)).flatMap(\.1)
         #expect(again.map(\.job.id).sorted() == [1, 2])
@@ -130,14 +130,14 @@ import Testing
         #expect(s.expire(now: t(1499)).isEmpty)
         #expect(s.expire(now: t(1500)) == [
             .leaseLost(7, worker: "w1", attempt: 1, reason: .deadline),
-            .jobRequeued(7, run: "A", nextAttempt: 2),
+            .jobRequeued(7, run: "A", kind: .noop, nextAttempt: 2),
         ])
         let second = s.dispatch(now: t(1500)).flatMap(\.1)
         #expect(second.map(\.attempt) == [2])
         s.heard(from: "w1", now: t(2900))
         #expect(s.expire(now: t(3000)) == [
             .leaseLost(7, worker: "w1", attempt: 2, reason: .deadline),
-            .jobFailed(7, run: "A", reason: "lease lost on all 2 attempts"),
+            .jobFailed(7, run: "A", kind: .noop, reason: "lease lost on all 2 attempts"),
         ])
         #expect(s.progress["A"] == { var p = RunProgress(); p.total = 1; p.failed = 1; return p }())
         #expect(s.isFinished("A"))
@@ -160,7 +160,7 @@ import Testing
         #expect(s.register("w1", session: "b", slots: 1, now: t(3100)) == .replaced([
             .workerReplaced("w1"),
             .leaseLost(1, worker: "w1", attempt: 1, reason: .workerLost),
-            .jobRequeued(1, run: "A", nextAttempt: 2),
+            .jobRequeued(1, run: "A", kind: .noop, nextAttempt: 2),
         ]))
         #expect(s.session(of: "w1") == "b")
     }
@@ -175,7 +175,7 @@ import Testing
         #expect(s.disconnect("w1") == [
             .workerLeft("w1"),
             .leaseLost(1, worker: "w1", attempt: 1, reason: .workerLost),
-            .jobRequeued(1, run: "A", nextAttempt: 2),
+            .jobRequeued(1, run: "A", kind: .noop, nextAttempt: 2),
         ])
         #expect(s.workerCount == 0 && s.queuedCount == 2)
         #expect(s.disconnect("w1").isEmpty)
@@ -253,13 +253,13 @@ import Testing
         #expect(first.map(\.worker) == ["w1"])
         #expect(s.unsupported(1, attempt: 2, from: "w1", reason: "x") == nil, "not its current attempt: nothing changes")
         let (_, events) = s.unsupported(1, attempt: 1, from: "w1", reason: "endpoint e is not allowed")!
-        #expect(events == [.jobRequeued(1, run: "A", nextAttempt: 2)])
+        #expect(events == [.jobRequeued(1, run: "A", kind: .llm, nextAttempt: 2)])
         #expect(s.dispatch(now: t(1)).isEmpty, "w1 is not offered the kind again")
         _ = s.register("w2", session: "b", slots: 1, now: t(2), kinds: [.llm])
         let second = s.dispatch(now: t(2)).flatMap(\.1)
         #expect(second.map(\.worker) == ["w2"] && second.first?.attempt == 2)
         let (_, last) = s.unsupported(1, attempt: 2, from: "w2", reason: "no key")!
-        #expect(last == [.jobFailed(1, run: "A", reason: "no worker could run it (last: no key), after 2 attempts")])
+        #expect(last == [.jobFailed(1, run: "A", kind: .llm, reason: "no worker could run it (last: no key), after 2 attempts")])
         #expect(s.progress["A"]?.failed == 1 && s.isFinished("A"))
     }
 }

@@ -96,6 +96,17 @@ public struct ChamberEngine: Sendable {
 
     public var isFinished: Bool { step >= settings.steps && !isStepOpen }
 
+    public var stage: RunStage {
+        let name = switch phase {
+        case .teamwork: "teamwork"
+        case .reflect: "reflect"
+        case .distil: "distil"
+        case .idle, .done: isFinished ? "finished" : "between steps"
+        }
+        return RunStage(unit: "step", current: max(step, 1), total: settings.steps, phase: name,
+                        finished: isStepOpen ? step - 1 : step)
+    }
+
     /// Event lines since the last call (`chamber_team`, `chamber_codream`, `chamber_step`, ...).
     public mutating func takeEvents() -> [ProtocolEvent] { outbox.takeEvents() }
     /// One line about the latest finished step, if one finished since the last call.
@@ -466,6 +477,11 @@ public struct ChamberEngine: Sendable {
                                 population: &population)
                 routed += given.count
             }
+            if !deliveries.isEmpty {
+                let flow = InsightFlow(round: step, role: "agent", niche: nicheName(niche), from: population.agents[producer].id.description,
+                                       to: deliveries.map { population.agents[$0.recipient].id.description }, insights: insights.count)
+                outbox.post(ProtocolEvent(.insightFlow, flow.json))
+            }
             note("codream",
                 "event \(event) niche \(niche) producer \(population.agents[producer].id): \(insights.count) insights to "
                 + (deliveries.map { "\(population.agents[$0.recipient].id)" }.joined(separator: ",").nilIfEmpty ?? "nobody")
@@ -500,10 +516,20 @@ public struct ChamberEngine: Sendable {
         report.stableSpecialists = updateLeadership(report.leaders)
         reports.append(report)
         outbox.post(ProtocolEvent(.chamberStep, report.json))
+        // Large simulated studies keep about a hundred snapshots, the last among them.
+        if step % max(1, settings.steps / 100) == 0 || step == settings.steps {
+            let niches = (0..<settings.niches).map(nicheName)
+            outbox.post(ProtocolEvent(.population, PopulationSnapshot(population, role: "agent", niches: niches, round: step).json))
+        }
         outbox.progress(String(format: "step %d/%d: accuracy %.3f, population %d, insights routed %d, specialists %d (%d stable), %d agent turns",
                                report.step, settings.steps, report.accuracy, report.population,
                                report.insightsRouted, report.specialists, report.stableSpecialists, report.agentTurns))
         phase = .done
+    }
+
+    /// A niche's name: the task bank's for the model backend, its number for the simulator.
+    private func nicheName(_ niche: Int) -> String {
+        settings.backend == .model && niche < ChamberTaskBank.niches.count ? ChamberTaskBank.niches[niche] : "niche \(niche)"
     }
 
     /// An event line: `chamber_<action>`, its detail prefixed with the step.

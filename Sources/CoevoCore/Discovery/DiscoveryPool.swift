@@ -89,6 +89,13 @@ public struct DiscoveryPool: Sendable {
 
     public var isFinished: Bool { stopReason != nil }
 
+    /// Steps run while any agent works; grading once only grades are out.
+    public var stage: RunStage {
+        let phase = isFinished ? "finished" : stepsOut.isEmpty ? "grade" : "agents working"
+        return RunStage(unit: "round", current: max(round, 1), total: settings.rounds, phase: phase,
+                        finished: isFinished ? round : max(0, round - 1))
+    }
+
     public mutating func start() -> [Request] { beginRound() }
 
     public mutating func complete(_ key: String, _ reply: Reply) -> [Request] {

@@ -61,6 +61,10 @@ public struct EventKind: RawRepresentable, Hashable, Comparable, Sendable, Custo
     public static let attackDrifted = EventKind(rawValue: "attack_drifted")
     public static let judgeError = EventKind(rawValue: "judge_error")
     public static let heartbeatFailure = EventKind(rawValue: "heartbeat_failure")
+    /// A pool's agents after a round or step (detail: `PopulationSnapshot` as JSON).
+    public static let population = EventKind(rawValue: "population")
+    /// Insights CODREAM routed (detail: `InsightFlow` as JSON).
+    public static let insightFlow = EventKind(rawValue: "insight_flow")
     /// A CODREAM distillation failed or had no `INSIGHT:` line: nothing is routed.
     public static let distilFailure = EventKind(rawValue: "distil_failure")
 

@@ -350,12 +350,12 @@ public struct Scheduler: Sendable {
             pending[id] = nil
             markFinished(id)
             progress[job.job.run]!.failed += 1
-            return [.jobFailed(id, run: job.job.run, reason: reason.map { "\($0), after \(job.attempts) attempts" }
+            return [.jobFailed(id, run: job.job.run, kind: job.job.kind, reason: reason.map { "\($0), after \(job.attempts) attempts" }
                                                         ?? "lease lost on all \(job.attempts) attempts")]
         }
         // Retries go first: they have waited longest.
         enqueue(id, run: job.job.run, atFront: true)
-        return [.jobRequeued(id, run: job.job.run, nextAttempt: job.attempts + 1)]
+        return [.jobRequeued(id, run: job.job.run, kind: job.job.kind, nextAttempt: job.attempts + 1)]
     }
 
     private mutating func enqueue(_ id: JobID, run: RunID, atFront: Bool) {

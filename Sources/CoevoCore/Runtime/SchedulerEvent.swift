@@ -12,6 +12,6 @@ public enum SchedulerEvent: Hashable, Sendable {
     /// A new process registered under the id of one that had stopped talking.
     case workerReplaced(WorkerID)
     case leaseLost(JobID, worker: WorkerID, attempt: UInt32, reason: LeaseLoss)
-    case jobRequeued(JobID, run: RunID, nextAttempt: UInt32)
-    case jobFailed(JobID, run: RunID, reason: String)
+    case jobRequeued(JobID, run: RunID, kind: JobKind, nextAttempt: UInt32)
+    case jobFailed(JobID, run: RunID, kind: JobKind, reason: String)
 }

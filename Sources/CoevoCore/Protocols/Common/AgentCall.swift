@@ -67,6 +67,8 @@ public protocol ProtocolEngine: Sendable {
     /// reply completed one). A key the engine is not waiting for is ignored.
     mutating func complete(_ key: String, _ reply: AgentReply) -> [AgentCall]
     var isFinished: Bool { get }
+    /// The round under way and its phase.
+    var stage: RunStage { get }
     /// Event log lines since the last call.
     mutating func takeEvents() -> [ProtocolEvent]
     /// One line about the latest finished round, if one finished since the last call.

@@ -161,7 +161,7 @@ struct AgentPool: Sendable {
     /// routing mode picks (by default those weak on the niche). Returns the event line,
     /// the event as the run keeps it, and the deliveries made.
     mutating func codream(_ insights: [String], from event: CodreamCase, round: Int)
-        -> (event: ProtocolEvent, record: CodreamRecord, delivered: Int) {
+        -> (event: ProtocolEvent, record: CodreamRecord, delivered: Int, flow: ProtocolEvent) {
         let (recipients, delivered) = route(insights, niche: event.niche, producer: event.producer)
         let producer = population.agents[event.producer].id
         let record = CodreamRecord(
@@ -173,7 +173,9 @@ struct AgentPool: Sendable {
             distiller: producer.description, insights: insights, recipients: recipients)
         let line = "round \(round) \(nicheNames[event.niche]): \(producer) -> \(recipients.joined(separator: ",").nilIfEmpty ?? "nobody"): "
             + insights.joined(separator: " | ")
-        return (ProtocolEvent(.pool(role, "codream"), line), record, delivered)
+        let flow = InsightFlow(round: round, role: role, niche: nicheNames[event.niche], from: producer.description,
+                               to: recipients, insights: insights.count)
+        return (ProtocolEvent(.pool(role, "codream"), line), record, delivered, ProtocolEvent(.insightFlow, flow.json))
     }
 
     /// Archives `texts` as insights of one event by `producer` and delivers them where
@@ -218,6 +220,11 @@ struct AgentPool: Sendable {
         }
         for niche in archive.keys { keep([], niche: niche) }
         return events
+    }
+
+    /// The pool as the dashboard draws it.
+    func snapshot(round: Int) -> ProtocolEvent {
+        ProtocolEvent(.population, PopulationSnapshot(population, role: role, niches: nicheNames, round: round).json)
     }
 
     /// A niche's archived insights (best first after a cut).

@@ -124,15 +124,18 @@ struct RoundEnd<Figures: RoundFigures>: Sendable {
                 outbox.post(ProtocolEvent(.distilFailure, "round \(round) \(call.key): \(why)"))
                 continue
             }
-            let (event, record, delivered) = item.role == first.role
+            let (event, record, delivered, flow) = item.role == first.role
                 ? first.codream(insights, from: item, round: round) : second.codream(insights, from: item, round: round)
             outbox.post(event)
+            outbox.post(flow)
             records.append(record)
             report.insightsRouted += delivered
         }
         let lifecycle = first.evolve(round: round, tasksSeenPerNiche: tasksSeen)
             + second.evolve(round: round, tasksSeenPerNiche: tasksSeen)
         outbox.post(contentsOf: lifecycle)
+        outbox.post(first.snapshot(round: round))
+        outbox.post(second.snapshot(round: round))
         report.lifecycleEvents = lifecycle.count
         report.setPopulations(first.active.count, second.active.count)
         outbox.post(ProtocolEvent(Figures.event, ExportLine.json(report)))

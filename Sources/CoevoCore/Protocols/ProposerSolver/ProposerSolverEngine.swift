@@ -69,6 +69,17 @@ public struct ProposerSolverEngine: ProtocolEngine {
 
     public var isFinished: Bool { if case .idle = phase { round > settings.rounds } else { false } }
 
+    public var stage: RunStage {
+        let name = switch phase {
+        case .propose: "propose"
+        case .solve: "solve"
+        case .ending: "reflect"
+        case .idle: isFinished ? "finished" : "start"
+        }
+        return RunStage(unit: "round", current: min(round, settings.rounds), total: settings.rounds, phase: name,
+                        finished: min(round - 1, settings.rounds))
+    }
+
     public mutating func start() -> [AgentCall] {
         guard round == 1, case .idle = phase else { return [] }
         return beginRound()

@@ -131,6 +131,18 @@ public struct RedBlueEngine: ProtocolEngine {
 
     public var isFinished: Bool { if case .idle = phase { round > settings.rounds } else { false } }
 
+    public var stage: RunStage {
+        let name = switch phase {
+        case .attack: "attack"
+        case .defend: "defend"
+        case .judge: "judge"
+        case .ending: "reflect"
+        case .idle: isFinished ? "finished" : "start"
+        }
+        return RunStage(unit: "round", current: min(round, settings.rounds), total: settings.rounds, phase: name,
+                        finished: min(round - 1, settings.rounds))
+    }
+
     public mutating func start() -> [AgentCall] {
         guard round == 1, case .idle = phase else { return [] }
         return beginRound()

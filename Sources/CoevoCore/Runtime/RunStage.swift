@@ -1,0 +1,31 @@
+/// Where a run is: its round (or chamber step) of the total and the phase within it, for
+/// progress displays, the dashboard and `coevo status`. Engines report it; nobody parses
+/// it back out of a progress line.
+public struct RunStage: Hashable, Sendable, Codable {
+    /// What the run counts: "round" or "step" (a batch run counts jobs and has no stage).
+    public var unit: String
+    /// The round under way, 1-based (the total once the run has finished).
+    public var current: Int
+    public var total: Int
+    /// The phase of the round under way ("propose", "solve", "grade", ...).
+    public var phase: String
+    /// Rounds finished, so displays can work out a share and a time left.
+    public var finished: Int
+
+    public init(unit: String, current: Int, total: Int, phase: String, finished: Int) {
+        self.unit = unit
+        self.current = current
+        self.total = total
+        self.phase = phase
+        self.finished = finished
+    }
+
+    /// The share of the run done, from whole rounds.
+    public var fraction: Double { total <= 0 ? 1 : min(1, Double(finished) / Double(total)) }
+
+    /// Seconds left at the pace so far, or nil before a round has finished.
+    public func secondsLeft(elapsed: Double) -> Double? {
+        guard finished > 0, finished < total else { return finished >= total ? 0 : nil }
+        return elapsed / Double(finished) * Double(total - finished)
+    }
+}
