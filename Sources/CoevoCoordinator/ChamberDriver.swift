@@ -40,6 +40,7 @@ struct ChamberDriver: RunDriver {
     }
 
     var isFinished: Bool { engine.isFinished && pending.isEmpty }
+    var stage: RunStage? { engine.stage }
 
     mutating func start(ids: inout JobID, at: Double) -> DriverStep {
         guard !engine.isFinished else { return DriverStep() }

@@ -89,6 +89,8 @@ public enum CoordinatorObservation: Sendable {
     case progress(CoordinatorProgress)
     case schedulerEvent(SchedulerEvent, MonotonicTime)
     case resultsApplied([JobID])
+    /// What one input did to jobs, and the model calls it paid for.
+    case activity(JobActivity)
     case runFinished(RunID, RunProgress)
 }
 

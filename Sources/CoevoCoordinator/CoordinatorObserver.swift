@@ -1,8 +1,18 @@
 import CoevoCore
 
-/// A snapshot for progress displays (`coevo run`) and benchmarks.
+/// A snapshot for progress displays (`coevo run`), the dashboard, metrics and benchmarks.
 public struct CoordinatorProgress: Sendable {
     public var runs: [RunID: RunProgress]
+    /// The round and phase of each protocol run (batch runs have none).
+    public var stages: [RunID: RunStage] = [:]
+    /// Worker -> (slots, leased).
+    public var slots: [WorkerID: (total: Int, leased: Int)] = [:]
+    /// The coordinator's budget: its limits and what was spent against them.
+    public var budget = Budget()
+    public var uptimeMilliseconds: Int64 = 0
+    /// The figures displays show, with rates and times left (set on the once-a-second
+    /// snapshots observers get).
+    public var summary: LiveSummary?
     public var workers: Int
     public var queued: Int
     public var leased: Int
@@ -20,6 +30,8 @@ public struct CoordinatorObserver: Sendable {
     public var schedulerEvent: @Sendable (SchedulerEvent, MonotonicTime) -> Void = { _, _ in }
     /// Every applied result (benchmarks time round trips with it).
     public var resultApplied: @Sendable (JobID) -> Void = { _ in }
+    /// What each input did to jobs (metrics count it).
+    public var activity: @Sendable (JobActivity) -> Void = { _ in }
     /// A run has every job finished and durable.
     public var runFinished: @Sendable (RunID, RunProgress) -> Void = { _, _ in }
 
@@ -32,6 +44,7 @@ extension CoordinatorObserver {
         case .progress(let snapshot): progress(snapshot)
         case .schedulerEvent(let event, let at): schedulerEvent(event, at)
         case .resultsApplied(let jobs): for job in jobs { resultApplied(job) }
+        case .activity(let activity): self.activity(activity)
         case .runFinished(let run, let figures): runFinished(run, figures)
         }
     }

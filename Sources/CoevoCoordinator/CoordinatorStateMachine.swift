@@ -63,6 +63,10 @@ public struct CoordinatorStateMachine {
     public private(set) var hasExited = false
 
     private var out = DirectiveBuffer()
+    /// What happened to jobs during the input in hand.
+    private var activity = JobActivity()
+    /// Rates and times left for the summary the progress snapshots and STATUS carry.
+    private var tracker = ProgressTracker()
     private var now = CoordinatorTime(monotonic: .zero, wall: 0)
 
     /// `runs` are the unfinished runs of the store (what `ServedRun.load` reads);
@@ -84,7 +88,7 @@ public struct CoordinatorStateMachine {
         switch input {
         case .start:
             start()
-            return out.take()
+            return finish()
         case .received(let batch):
             var applied: [JobID] = []
             for message in batch {
@@ -120,14 +124,14 @@ public struct CoordinatorStateMachine {
                 out.log(.info, "the store caught up (\(backlog) writes queued); leasing resumes")
                 dispatch()
             }
-            return out.take()
+            return finish()
         case .storeFailed(let why):
             // Results that cannot be kept must not be asked for: stop now. What the
             // database holds is consistent, so the next start resumes from it.
             out.log(.critical, "the store cannot be written (\(why)); stopping: nothing more is leased. Fix the database (disk space, permissions) and start again: the run resumes from what was committed")
             sayGoodbye(reason: "coordinator stopping: its store cannot be written")
             exit()
-            return out.take()
+            return finish()
         case .authorizedKeys(let keys):
             authorized = keys
             for (worker, key) in owners.sorted(by: { $0.key < $1.key }) where !keys.contains(key) {
@@ -142,6 +146,15 @@ public struct CoordinatorStateMachine {
             }
         }
         decideWhetherToStop()
+        return finish()
+    }
+
+    /// The directives of one input, closed by what it did to jobs (for metrics).
+    private mutating func finish() -> [CoordinatorDirective] {
+        if !activity.isEmpty {
+            out.append(.observe(.activity(activity)))
+            activity = JobActivity()
+        }
         return out.take()
     }
 
@@ -179,7 +192,7 @@ public struct CoordinatorStateMachine {
             budget = limits
             for entry in run.storedJobs {
                 if let outcome = entry.outcome, let output = AppliedResult(job: entry.job, outcome: outcome).llmOutput {
-                    charge(output)
+                    charge(output, run: run.id, replayed: true)
                 }
             }
         }
@@ -192,7 +205,7 @@ public struct CoordinatorStateMachine {
             }
             let step = driver.start(ids: &nextJobID, at: now.wall)
             drivers[run.id] = driver
-            for (job, attempts) in step.requeued { scheduler.submit(job, attemptsSoFar: attempts) }
+            submit(requeued: step.requeued)
             apply(step, of: run.id)
             let resumed = run.storedJobs.isEmpty ? "" : "; resumed by replaying \(run.storedJobs.count) stored jobs, \(step.requeued.count + step.jobs.count) to go"
             out.log(.info, "serving \(description)\(resumed)")
@@ -207,7 +220,7 @@ public struct CoordinatorStateMachine {
         let total = max(config.workload.jobs, driver.made)
         scheduler.plan(total, for: run.id)
         let step = driver.start(ids: &nextJobID, at: now.wall)
-        for (job, attempts) in step.requeued { scheduler.submit(job, attemptsSoFar: attempts) }
+        submit(requeued: step.requeued)
         drivers[run.id] = driver
         storedWhenLeased.insert(run.id)
         activeRuns.insert(run.id)
@@ -381,6 +394,7 @@ public struct CoordinatorStateMachine {
             let run = lease.job.run
             out.log(.warning, "worker \(worker) deferred job \(lease.job.id) (\(result.error)); run \(run) gets no leases for \(wait) ms, other runs go on, nothing is lost")
             record(.jobDeferred, run: run.rawValue, job: lease.job.id, worker: worker.rawValue, detail: result.error)
+            activity.note(lease.job, .deferred)
             carryOut(events)
             out.append(.wake(at: t + wait))
             return
@@ -414,12 +428,15 @@ public struct CoordinatorStateMachine {
             resultsApplied += 1
             applied.append(lease.job.id)
             let outcome = result.outcome
+            // The lease began a timeout and a grace before its deadline.
+            let ran = now.monotonic - lease.deadline + lease.job.timeoutMilliseconds + scheduler.settings.leaseGraceMilliseconds
+            activity.note(lease.job, .completed(outcome.status, seconds: Double(max(0, ran)) / 1000))
             out.store(.result(ResultRecord(
                 job: lease.job.id, run: lease.job.run, attempt: lease.attempt, worker: worker,
                 outcome: outcome, completedAt: now.wall)))
             // Decoded once, here, for the budget and the run's driver alike.
             let result = AppliedResult(job: lease.job, outcome: outcome, worker: worker)
-            if let output = result.llmOutput { charge(output) }
+            if let output = result.llmOutput { charge(output, run: lease.job.run) }
             let run = lease.job.run
             if drivers[run] != nil {
                 let step = drivers[run]!.completed(result, ids: &nextJobID, at: now.wall)
@@ -432,7 +449,7 @@ public struct CoordinatorStateMachine {
         case .alreadyFinished, .staleLease:
             // Discarded, but a model call it made was paid for all the same.
             let paid = result.status == .succeeded ? try? JSONDecoder().decode(LLMJobOutput.self, from: result.output) : nil
-            if let paid { charge(paid) }
+            if let paid { charge(paid, run: nil) }
             guard conduct.discarded(routing) else { return }
             out.log(.notice, "discarded late result for job \(result.jobID) attempt \(result.attempt) from \(worker): its lease had expired")
             record(.resultDiscarded, job: result.jobID, worker: worker.rawValue,
@@ -453,7 +470,9 @@ public struct CoordinatorStateMachine {
         if let line = conduct.summary(now: t) { out.log(.notice, line) }
         if t - lastProgress >= 1000 {
             lastProgress = t
-            out.append(.observe(.progress(progress)))
+            var snapshot = progress
+            snapshot.summary = tracker.summary(snapshot, at: Double(t - .zero) / 1000)
+            out.append(.observe(.progress(snapshot)))
         }
     }
 
@@ -471,7 +490,13 @@ public struct CoordinatorStateMachine {
     }
 
     /// Adds a model call's usage to the budget; the first limit reached stops dispatch.
-    private mutating func charge(_ output: LLMJobOutput) {
+    /// `run` is nil for a discarded late result (its job is gone) and for what an earlier
+    /// life of the run spent (counted by that life's metrics).
+    private mutating func charge(_ output: LLMJobOutput, run: RunID?, replayed: Bool = false) {
+        if !replayed {
+            activity.calls.append(JobActivity.ModelCall(endpoint: output.endpoint ?? "unknown", run: run, promptTokens: output.promptTokens,
+                                                        completionTokens: output.completionTokens, usd: output.costUSD))
+        }
         budget.chargeCost(TokenUsage(promptTokens: output.promptTokens, completionTokens: output.completionTokens), usd: output.costUSD)
         if budgetStop == nil, let why = budget.exhausted {
             budgetStop = why
@@ -492,6 +517,7 @@ public struct CoordinatorStateMachine {
                 send(to: worker, .jobs(batch))
                 start = end
             }
+            for lease in leases { activity.note(lease.job, .leased) }
             out.store(contentsOf: leases.map { lease in
                 unstored.remove(lease.job.id) != nil
                     ? .leasedFirst(lease.job, worker: worker, attempt: lease.attempt, at: now.wall)
@@ -523,9 +549,11 @@ public struct CoordinatorStateMachine {
                     cancel.reason = "lease deadline passed"
                     send(to: worker, .cancel(cancel))
                 }
-            case .jobRequeued(let job, _, let nextAttempt):
+            case .jobRequeued(let job, let run, let kind, let nextAttempt):
+                activity.marks.append(JobActivity.Mark(kind: kind, run: run, change: .requeued))
                 out.store(.requeued(job, attempts: nextAttempt - 1))
-            case .jobFailed(let job, let run, let reason):
+            case .jobFailed(let job, let run, let kind, let reason):
+                activity.marks.append(JobActivity.Mark(kind: kind, run: run, change: .failed))
                 out.log(.warning, "job \(job) of run \(run) failed: \(reason)")
                 out.store(.failed(job, attempts: scheduler.settings.maxAttempts, reason: reason))
                 record(.jobFailed, run: run.rawValue, job: job, detail: reason)
@@ -540,11 +568,21 @@ public struct CoordinatorStateMachine {
         }
     }
 
+    private mutating func submit(requeued: [(job: Job, attempts: UInt32)]) {
+        for (job, attempts) in requeued {
+            scheduler.submit(job, attemptsSoFar: attempts)
+            activity.note(job, .submitted)
+        }
+    }
+
     /// What a driver said: its new jobs into the scheduler and the store, its events into
     /// the store, its progress into the log, its exports to the shell.
     private mutating func apply(_ step: DriverStep, of run: RunID) {
         if !step.jobs.isEmpty {
-            for job in step.jobs { scheduler.submit(job) }
+            for job in step.jobs {
+                scheduler.submit(job)
+                activity.note(job, .submitted)
+            }
             if storedWhenLeased.contains(run) {
                 unstored.formUnion(step.jobs.lazy.map(\.id))
             } else {
@@ -665,14 +703,29 @@ public struct CoordinatorStateMachine {
 
     /// For progress displays and benchmarks.
     public var progress: CoordinatorProgress {
-        CoordinatorProgress(
+        var snapshot = CoordinatorProgress(
             runs: scheduler.progress, workers: scheduler.workerCount, queued: scheduler.queuedCount,
             leased: scheduler.leasedCount, resultsApplied: resultsApplied, resultsDurable: resultsDurable,
             heartbeatsReceived: heartbeatsReceived)
+        snapshot.stages = drivers.compactMapValues(\.stage)
+        for worker in scheduler.registeredWorkers { snapshot.slots[worker] = scheduler.slots(of: worker) }
+        snapshot.budget = budget
+        snapshot.uptimeMilliseconds = max(0, now.monotonic - started)
+        return snapshot
     }
 
     private func status() -> StatusReplyMessage {
+        // A copy, so that a STATUS between ticks leaves the rate window alone.
+        var tracker = tracker
+        let summary = tracker.summary(progress, at: Double(now.monotonic - .zero) / 1000)
         var reply = StatusReplyMessage()
+        reply.resultsPerSecond = summary.jobsPerSecond
+        reply.calls = UInt64(summary.calls)
+        reply.tokens = UInt64(summary.tokens)
+        reply.usd = summary.usd
+        if let max = summary.maxTokens { reply.maxTokens = UInt64(max) }
+        if let max = summary.maxUSD { reply.maxUsd = max }
+        if let max = summary.maxCalls { reply.maxCalls = UInt64(max) }
         reply.coordinatorSession = session
         reply.uptimeMs = UInt64(max(0, now.monotonic - started))
         reply.queued = UInt64(scheduler.queuedCount)
@@ -687,13 +740,24 @@ public struct CoordinatorStateMachine {
             status.leased = UInt32(slots?.leased ?? 0)
             return status
         }
-        reply.runs = scheduler.progress.keys.sorted().map { run in
-            let p = scheduler.progress[run]!
+        reply.runs = summary.runs.map { run in
             var status = Coevo_Wire_V1_RunStatus()
-            status.runID = run.rawValue
-            status.total = UInt64(p.expected)
-            status.completed = UInt64(p.completed)
-            status.failed = UInt64(p.failed)
+            status.runID = run.id
+            status.total = UInt64(run.expected)
+            status.jobs = UInt64(run.jobs)
+            status.completed = UInt64(run.completed)
+            status.failed = UInt64(run.failed)
+            status.fraction = run.fraction
+            if let left = run.secondsLeft { status.secondsLeft = left }
+            if let stage = run.stage {
+                status.stage = .with {
+                    $0.unit = stage.unit
+                    $0.current = UInt32(stage.current)
+                    $0.total = UInt32(stage.total)
+                    $0.phase = stage.phase
+                    $0.finished = UInt32(stage.finished)
+                }
+            }
             return status
         }
         return reply

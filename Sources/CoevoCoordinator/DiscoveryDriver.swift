@@ -36,6 +36,7 @@ struct DiscoveryDriver: RunDriver {
     }
 
     var isFinished: Bool { pool.isFinished && pending.isEmpty && summaryLogged }
+    var stage: RunStage? { pool.stage }
 
     private static func key(of job: Job) -> String? {
         switch job.kind {

@@ -36,6 +36,7 @@ struct ProtocolDriver: RunDriver {
     }
 
     var isFinished: Bool { engine.isFinished && pending.isEmpty && summaryLogged }
+    var stage: RunStage? { engine.stage }
 
     mutating func start(ids: inout JobID, at: Double) -> DriverStep {
         let (requeued, fresh) = replay.resume(engine.start(), key: \.key) { call, answered in

@@ -21,10 +21,13 @@ protocol RunDriver {
     mutating func exportsWritten(failure: String?, at: Double) -> DriverStep
     /// True once the run has nothing left to ask or say.
     var isFinished: Bool { get }
+    /// The round (or step) under way and its phase; nil for a batch of jobs.
+    var stage: RunStage? { get }
 }
 
 extension RunDriver {
     mutating func exportsWritten(failure: String?, at: Double) -> DriverStep { DriverStep() }
+    var stage: RunStage? { nil }
 }
 
 /// Everything one driver call has to say, in one value.

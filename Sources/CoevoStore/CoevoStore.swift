@@ -304,9 +304,14 @@ public final class CoevoStore: Sendable {
         try events(where: "kind GLOB ?", glob)
     }
 
-    private func events(where condition: String, _ value: String) throws -> [EventRecord] {
+    /// One run's event log lines of a kind, oldest first (the dashboard and the report).
+    public func events(kind: EventKind, run: String) throws -> [EventRecord] {
+        try events(where: "kind = ? AND run_id = ?", kind.rawValue, run)
+    }
+
+    private func events(where condition: String, _ values: String...) throws -> [EventRecord] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM events WHERE \(condition) ORDER BY seq", arguments: [value]).map { row in
+            try Row.fetchAll(db, sql: "SELECT * FROM events WHERE \(condition) ORDER BY seq", arguments: StatementArguments(values)).map { row in
                 EventRecord(at: row["at"], run: row["run_id"], kind: EventKind(rawValue: row["kind"]),
                             job: (row["job_id"] as Int64?).map { JobID(bitPattern: $0) },
                             worker: row["worker"], detail: row["detail"])

@@ -487,6 +487,54 @@ public nonisolated struct Coevo_Wire_V1_RunStatus: Sendable {
 
   public var failed: UInt64 = 0
 
+  /// Jobs so far (total is what the run will have where known).
+  public var jobs: UInt64 = 0
+
+  /// A protocol run's round (or chamber step) and phase; absent for a batch.
+  public var stage: Coevo_Wire_V1_RunStage {
+    get {_stage ?? Coevo_Wire_V1_RunStage()}
+    set {_stage = newValue}
+  }
+  /// Returns true if `stage` has been explicitly set.
+  public var hasStage: Bool {self._stage != nil}
+  /// Clears the value of `stage`. Subsequent reads from it will return its default value.
+  public mutating func clearStage() {self._stage = nil}
+
+  /// Share done, 0..1, and seconds left at the pace seen (absent: unknown yet).
+  public var fraction: Double = 0
+
+  public var secondsLeft: Double {
+    get {_secondsLeft ?? 0}
+    set {_secondsLeft = newValue}
+  }
+  /// Returns true if `secondsLeft` has been explicitly set.
+  public var hasSecondsLeft: Bool {self._secondsLeft != nil}
+  /// Clears the value of `secondsLeft`. Subsequent reads from it will return its default value.
+  public mutating func clearSecondsLeft() {self._secondsLeft = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _stage: Coevo_Wire_V1_RunStage? = nil
+  fileprivate var _secondsLeft: Double? = nil
+}
+
+public nonisolated struct Coevo_Wire_V1_RunStage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unit: String = String()
+
+  public var current: UInt32 = 0
+
+  public var total: UInt32 = 0
+
+  public var phase: String = String()
+
+  public var finished: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -515,9 +563,50 @@ public nonisolated struct Coevo_Wire_V1_StatusReply: Sendable {
   /// Results committed to the database since the coordinator started.
   public var resultsDurable: UInt64 = 0
 
+  /// Results applied per second over the last second.
+  public var resultsPerSecond: Double = 0
+
+  /// Model calls, tokens and USD spent, and the budget's limits (absent: none).
+  public var calls: UInt64 = 0
+
+  public var tokens: UInt64 = 0
+
+  public var usd: Double = 0
+
+  public var maxTokens: UInt64 {
+    get {_maxTokens ?? 0}
+    set {_maxTokens = newValue}
+  }
+  /// Returns true if `maxTokens` has been explicitly set.
+  public var hasMaxTokens: Bool {self._maxTokens != nil}
+  /// Clears the value of `maxTokens`. Subsequent reads from it will return its default value.
+  public mutating func clearMaxTokens() {self._maxTokens = nil}
+
+  public var maxUsd: Double {
+    get {_maxUsd ?? 0}
+    set {_maxUsd = newValue}
+  }
+  /// Returns true if `maxUsd` has been explicitly set.
+  public var hasMaxUsd: Bool {self._maxUsd != nil}
+  /// Clears the value of `maxUsd`. Subsequent reads from it will return its default value.
+  public mutating func clearMaxUsd() {self._maxUsd = nil}
+
+  public var maxCalls: UInt64 {
+    get {_maxCalls ?? 0}
+    set {_maxCalls = newValue}
+  }
+  /// Returns true if `maxCalls` has been explicitly set.
+  public var hasMaxCalls: Bool {self._maxCalls != nil}
+  /// Clears the value of `maxCalls`. Subsequent reads from it will return its default value.
+  public mutating func clearMaxCalls() {self._maxCalls = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _maxTokens: UInt64? = nil
+  fileprivate var _maxUsd: Double? = nil
+  fileprivate var _maxCalls: UInt64? = nil
 }
 
 /// Payload of a `sim.turn` job: one agent turn for the built-in simulator backend
@@ -1441,7 +1530,7 @@ nonisolated extension Coevo_Wire_V1_WorkerStatus: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Coevo_Wire_V1_RunStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{1}total\0\u{1}completed\0\u{1}failed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{1}total\0\u{1}completed\0\u{1}failed\0\u{1}jobs\0\u{1}stage\0\u{1}fraction\0\u{3}seconds_left\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1453,12 +1542,20 @@ nonisolated extension Coevo_Wire_V1_RunStatus: SwiftProtobuf.Message, SwiftProto
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.total) }()
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.completed) }()
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.failed) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.jobs) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._stage) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.fraction) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self._secondsLeft) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.runID.isEmpty {
       try visitor.visitSingularStringField(value: self.runID, fieldNumber: 1)
     }
@@ -1471,6 +1568,18 @@ nonisolated extension Coevo_Wire_V1_RunStatus: SwiftProtobuf.Message, SwiftProto
     if self.failed != 0 {
       try visitor.visitSingularUInt64Field(value: self.failed, fieldNumber: 4)
     }
+    if self.jobs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.jobs, fieldNumber: 5)
+    }
+    try { if let v = self._stage {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    if self.fraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.fraction, fieldNumber: 7)
+    }
+    try { if let v = self._secondsLeft {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 8)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1479,6 +1588,60 @@ nonisolated extension Coevo_Wire_V1_RunStatus: SwiftProtobuf.Message, SwiftProto
     if lhs.total != rhs.total {return false}
     if lhs.completed != rhs.completed {return false}
     if lhs.failed != rhs.failed {return false}
+    if lhs.jobs != rhs.jobs {return false}
+    if lhs._stage != rhs._stage {return false}
+    if lhs.fraction != rhs.fraction {return false}
+    if lhs._secondsLeft != rhs._secondsLeft {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Coevo_Wire_V1_RunStage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunStage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}unit\0\u{1}current\0\u{1}total\0\u{1}phase\0\u{1}finished\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.unit) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.current) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.total) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.phase) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.finished) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.unit.isEmpty {
+      try visitor.visitSingularStringField(value: self.unit, fieldNumber: 1)
+    }
+    if self.current != 0 {
+      try visitor.visitSingularUInt32Field(value: self.current, fieldNumber: 2)
+    }
+    if self.total != 0 {
+      try visitor.visitSingularUInt32Field(value: self.total, fieldNumber: 3)
+    }
+    if !self.phase.isEmpty {
+      try visitor.visitSingularStringField(value: self.phase, fieldNumber: 4)
+    }
+    if self.finished != 0 {
+      try visitor.visitSingularUInt32Field(value: self.finished, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Coevo_Wire_V1_RunStage, rhs: Coevo_Wire_V1_RunStage) -> Bool {
+    if lhs.unit != rhs.unit {return false}
+    if lhs.current != rhs.current {return false}
+    if lhs.total != rhs.total {return false}
+    if lhs.phase != rhs.phase {return false}
+    if lhs.finished != rhs.finished {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1486,7 +1649,7 @@ nonisolated extension Coevo_Wire_V1_RunStatus: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Coevo_Wire_V1_StatusReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatusReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}coordinator_session\0\u{3}uptime_ms\0\u{1}queued\0\u{1}leased\0\u{1}workers\0\u{1}runs\0\u{3}results_applied\0\u{3}results_durable\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}coordinator_session\0\u{3}uptime_ms\0\u{1}queued\0\u{1}leased\0\u{1}workers\0\u{1}runs\0\u{3}results_applied\0\u{3}results_durable\0\u{3}results_per_second\0\u{1}calls\0\u{1}tokens\0\u{1}usd\0\u{3}max_tokens\0\u{3}max_usd\0\u{3}max_calls\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1502,12 +1665,23 @@ nonisolated extension Coevo_Wire_V1_StatusReply: SwiftProtobuf.Message, SwiftPro
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.runs) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.resultsApplied) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.resultsDurable) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.resultsPerSecond) }()
+      case 10: try { try decoder.decodeSingularUInt64Field(value: &self.calls) }()
+      case 11: try { try decoder.decodeSingularUInt64Field(value: &self.tokens) }()
+      case 12: try { try decoder.decodeSingularDoubleField(value: &self.usd) }()
+      case 13: try { try decoder.decodeSingularUInt64Field(value: &self._maxTokens) }()
+      case 14: try { try decoder.decodeSingularDoubleField(value: &self._maxUsd) }()
+      case 15: try { try decoder.decodeSingularUInt64Field(value: &self._maxCalls) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.coordinatorSession.isEmpty {
       try visitor.visitSingularStringField(value: self.coordinatorSession, fieldNumber: 1)
     }
@@ -1532,6 +1706,27 @@ nonisolated extension Coevo_Wire_V1_StatusReply: SwiftProtobuf.Message, SwiftPro
     if self.resultsDurable != 0 {
       try visitor.visitSingularUInt64Field(value: self.resultsDurable, fieldNumber: 8)
     }
+    if self.resultsPerSecond.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.resultsPerSecond, fieldNumber: 9)
+    }
+    if self.calls != 0 {
+      try visitor.visitSingularUInt64Field(value: self.calls, fieldNumber: 10)
+    }
+    if self.tokens != 0 {
+      try visitor.visitSingularUInt64Field(value: self.tokens, fieldNumber: 11)
+    }
+    if self.usd.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.usd, fieldNumber: 12)
+    }
+    try { if let v = self._maxTokens {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 13)
+    } }()
+    try { if let v = self._maxUsd {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 14)
+    } }()
+    try { if let v = self._maxCalls {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 15)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1544,6 +1739,13 @@ nonisolated extension Coevo_Wire_V1_StatusReply: SwiftProtobuf.Message, SwiftPro
     if lhs.runs != rhs.runs {return false}
     if lhs.resultsApplied != rhs.resultsApplied {return false}
     if lhs.resultsDurable != rhs.resultsDurable {return false}
+    if lhs.resultsPerSecond != rhs.resultsPerSecond {return false}
+    if lhs.calls != rhs.calls {return false}
+    if lhs.tokens != rhs.tokens {return false}
+    if lhs.usd != rhs.usd {return false}
+    if lhs._maxTokens != rhs._maxTokens {return false}
+    if lhs._maxUsd != rhs._maxUsd {return false}
+    if lhs._maxCalls != rhs._maxCalls {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

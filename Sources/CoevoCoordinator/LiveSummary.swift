@@ -1,0 +1,140 @@
+import CoevoCore
+import Foundation
+
+/// A running coordinator's figures as the dashboard's summary, `coevo status` and the
+/// terminal progress display show them: workers, queue, each run's round and phase of
+/// the total with the time left, tokens, cost and budget.
+public struct LiveSummary: Codable, Sendable, Equatable {
+    public struct Worker: Codable, Sendable, Equatable {
+        public var id: String
+        public var slots: Int
+        public var leased: Int
+
+        public init(id: String, slots: Int, leased: Int) {
+            self.id = id
+            self.slots = slots
+            self.leased = leased
+        }
+    }
+
+    public struct Run: Codable, Sendable, Equatable {
+        public var id: String
+        public var jobs: Int
+        /// Jobs the run will have in all where known (a batch), else the jobs so far.
+        public var expected: Int
+        public var completed: Int
+        public var failed: Int
+        public var stage: RunStage?
+        /// Share done, 0...1: rounds for a protocol run, jobs for a batch.
+        public var fraction: Double
+        /// At the pace this coordinator has seen; nil until it has seen some.
+        public var secondsLeft: Double?
+
+        public init(id: String, jobs: Int, expected: Int, completed: Int, failed: Int, stage: RunStage?, fraction: Double,
+                    secondsLeft: Double?) {
+            (self.id, self.jobs, self.expected, self.completed, self.failed) = (id, jobs, expected, completed, failed)
+            (self.stage, self.fraction, self.secondsLeft) = (stage, fraction, secondsLeft)
+        }
+    }
+
+    public var uptimeSeconds: Double
+    public var workers: [Worker]
+    public var queued: Int
+    public var leased: Int
+    public var resultsApplied: UInt64
+    public var resultsDurable: UInt64
+    public var jobsPerSecond: Double
+    public var runs: [Run]
+    public var calls: Int
+    public var tokens: Int
+    public var usd: Double
+    public var maxTokens: Int?
+    public var maxUSD: Double?
+    public var maxCalls: Int?
+
+    public init(uptimeSeconds: Double, workers: [Worker], queued: Int, leased: Int, resultsApplied: UInt64,
+                resultsDurable: UInt64, jobsPerSecond: Double, runs: [Run], calls: Int, tokens: Int, usd: Double,
+                maxTokens: Int?, maxUSD: Double?, maxCalls: Int?) {
+        (self.uptimeSeconds, self.workers, self.queued, self.leased) = (uptimeSeconds, workers, queued, leased)
+        (self.resultsApplied, self.resultsDurable, self.jobsPerSecond, self.runs) = (resultsApplied, resultsDurable, jobsPerSecond, runs)
+        (self.calls, self.tokens, self.usd) = (calls, tokens, usd)
+        (self.maxTokens, self.maxUSD, self.maxCalls) = (maxTokens, maxUSD, maxCalls)
+    }
+
+    public var slots: Int { workers.reduce(0) { $0 + $1.slots } }
+}
+
+/// Turns the coordinator's progress snapshots into summaries with rates and times left.
+/// Pure: it is given the time with each snapshot, so tests drive it with a fake clock.
+public struct ProgressTracker: Sendable {
+    /// What was first seen of a run in this coordinator's life: its pace is measured
+    /// from there (a resumed run's earlier rounds took another life's time).
+    private var first: [RunID: (at: Double, finished: Int)] = [:]
+    private var lastResults: (at: Double, applied: UInt64)?
+    private var rate = 0.0
+
+    public init() {}
+
+    public mutating func summary(_ progress: CoordinatorProgress, at now: Double) -> LiveSummary {
+        if let last = lastResults, now > last.at {
+            rate = Double(progress.resultsApplied &- last.applied) / (now - last.at)
+        }
+        lastResults = (now, progress.resultsApplied)
+        let runs = progress.runs.keys.sorted().map { id -> LiveSummary.Run in
+            let counts = progress.runs[id]!
+            let stage = progress.stages[id]
+            let done = stage?.finished ?? (counts.completed + counts.failed)
+            let total = stage?.total ?? counts.expected
+            if first[id] == nil { first[id] = (now, done) }
+            let seen = first[id]!
+            var left: Double?
+            if done >= total {
+                left = 0
+            } else if done > seen.finished, now > seen.at {
+                left = (now - seen.at) / Double(done - seen.finished) * Double(total - done)
+            }
+            return LiveSummary.Run(id: id.rawValue, jobs: counts.total, expected: counts.expected, completed: counts.completed,
+                                   failed: counts.failed, stage: stage,
+                                   fraction: total <= 0 ? 1 : min(1, Double(done) / Double(total)), secondsLeft: left)
+        }
+        return LiveSummary(
+            uptimeSeconds: Double(progress.uptimeMilliseconds) / 1000,
+            workers: progress.slots.keys.sorted().map { LiveSummary.Worker(id: $0.rawValue, slots: progress.slots[$0]!.total,
+                                                                            leased: progress.slots[$0]!.leased) },
+            queued: progress.queued, leased: progress.leased, resultsApplied: progress.resultsApplied,
+            resultsDurable: progress.resultsDurable, jobsPerSecond: rate, runs: runs,
+            calls: progress.budget.calls, tokens: progress.budget.tokens, usd: progress.budget.usd,
+            maxTokens: progress.budget.maxTokens, maxUSD: progress.budget.maxUSD, maxCalls: progress.budget.maxCalls)
+    }
+}
+
+extension LiveSummary {
+    /// The lines the terminal display and `coevo status` print.
+    public var lines: [String] {
+        var lines = [String(format: "%d worker(s), %d slot(s); %d queued, %d leased; %.0f results/s; %d results (%d durable)",
+                            workers.count, slots, queued, leased, jobsPerSecond, resultsApplied, resultsDurable)]
+        for run in runs {
+            var line = "run \(run.id): "
+            if let stage = run.stage {
+                line += "\(stage.unit) \(stage.current)/\(stage.total) (\(stage.phase)), "
+            }
+            line += String(format: "%.0f%% done, %d/%d jobs, %d failed", run.fraction * 100, run.completed + run.failed,
+                           run.expected, run.failed)
+            line += ", " + (run.secondsLeft.map { "ETA \(Self.duration($0))" } ?? "ETA unknown yet")
+            lines.append(line)
+        }
+        if calls > 0 || maxTokens != nil || maxUSD != nil {
+            var line = String(format: "model: %d calls, %d tokens, $%.4f", calls, tokens, usd)
+            if let maxTokens { line += ", \(max(0, maxTokens - tokens)) tokens left" }
+            if let maxUSD { line += String(format: ", $%.4f left", max(0, maxUSD - usd)) }
+            if let maxCalls { line += ", \(max(0, maxCalls - calls)) calls left" }
+            lines.append(line)
+        }
+        return lines
+    }
+
+    public static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+    }
+}
