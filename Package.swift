@@ -3,7 +3,8 @@ import PackageDescription
 
 // Dependencies come from the local mirror (see README "Dependencies"); every one earns
 // its place: CLI parsing, logging, YAML config, SQLite, the wire format, graceful
-// shutdown, and a deque for the scheduler's queues.
+// shutdown, a deque for the scheduler's queues, and metrics with their Prometheus
+// exposition and the HTTP server of the dashboard.
 let package = Package(
     name: "coevo",
     platforms: [.macOS(.v14)],
@@ -21,6 +22,10 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.70.0"),
     ],
     targets: [
         // C system libraries, each with its own module map (swift-nio's CNIOLinux pattern).
@@ -70,11 +75,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
+        // Watching a run: Prometheus metrics, the live dashboard and the static report.
+        .target(
+            name: "CoevoDashboard",
+            dependencies: [
+                "CoevoCore", "CoevoStore", "CoevoCoordinator",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         // Command definitions shared by the three executables.
         .target(
             name: "CoevoCLI",
             dependencies: [
-                "CoevoCore", "CoevoWire", "CoevoStore", "CoevoCoordinator", "CoevoWorker", "CoevoBackends",
+                "CoevoCore", "CoevoWire", "CoevoStore", "CoevoCoordinator", "CoevoWorker", "CoevoBackends", "CoevoDashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

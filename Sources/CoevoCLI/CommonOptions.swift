@@ -21,7 +21,7 @@ struct LoggingOptions: ParsableArguments {
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = level
-                return handler
+                return TerminalBlock.isTerminal ? BlockAwareLogHandler(inner: handler) : handler
             }
         }
         var logger = Logger(label: label)

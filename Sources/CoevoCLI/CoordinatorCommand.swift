@@ -27,21 +27,26 @@ public struct CoordinatorCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Exit once every run in the database is finished.")
     var exitWhenDone = false
 
+    @OptionGroup var dashboardOptions: DashboardOptions
+
     @OptionGroup var logging: LoggingOptions
 
     public init() {}
 
     public func run() async throws {
         let logger = logging.bootstrap(label: "coevo.coordinator")
+        let dashboardSettings = try dashboardOptions.settings()
         let (config, text) = try loadConfig(self.config) { coordinatorOptions.apply(to: &$0) }
 
         var settings = try coordinatorOptions.settings(for: config)
         settings.exitWhenDone = exitWhenDone
         let store = try openStore(config, logger: logger)
         _ = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
-        let service = CoordinatorService(settings: settings, store: store, logger: logger)
+        var observer = CoordinatorObserver()
+        let dashboard = DashboardOptions.server(dashboardSettings, store: store, logger: logger, observer: &observer)
+        let service = CoordinatorService(settings: settings, store: store, logger: logger, observer: observer)
         try bindOrExplain(service, config: config)
-        try await runUntilShutdown([service], logger: logger)
+        try await runUntilShutdown([service] + (dashboard.map { [$0] } ?? []), logger: logger)
         store.writer.stop()
         ZMQContext.shared.terminate()
         try failIfTheStoreGaveUp(store)

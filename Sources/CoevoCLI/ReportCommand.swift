@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoevoDashboard
 import CoevoStore
 import Foundation
 
@@ -14,6 +15,11 @@ public struct ReportCommand: ParsableCommand {
               coevo report runs/quickstart.sqlite
               coevo report Configs/quickstart.yaml --events '*_reflect'
               coevo report runs/red-blue.sqlite --run red-blue-20261122-211332 --events rb_round
+              coevo report runs/discovery.sqlite --html report.html
+
+            --html writes one self-contained page (inline SVG charts, no scripts, nothing
+            fetched) with what the live dashboard shows of each run: the per-round figures,
+            niche competence, lineage, insight flow, and a discovery pool's attempts.
             """)
 
     @Argument(help: "The run database (coordinator.database), or a config that names it.")
@@ -21,6 +27,12 @@ public struct ReportCommand: ParsableCommand {
 
     @Option(name: .customLong("run"), help: "Only this run (default: every run in the database).")
     var runID: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write the runs' figures as one self-contained HTML page to this file.", valueName: "FILE"))
+    var html: String?
+
+    @Option(name: .long, help: "Attempts the --html leaderboard lists per discovery run.")
+    var top: Int = 20
 
     @Option(name: .long, help: "Print the events whose kind matches this glob (e.g. '*_codream', 'heartbeat_failure') instead of the summary.")
     var events: String?
@@ -39,6 +51,19 @@ public struct ReportCommand: ParsableCommand {
         }
         guard !runs.isEmpty else {
             print("\(store.path) holds no runs yet")
+            return
+        }
+        if let html {
+            guard top >= 1 else { throw UserFacingError("--top takes a whole number of 1 or more; got \(top)") }
+            let figures = try runs.compactMap { try RunFigures.read($0.id, from: store, leaderboardSize: top) }
+            let page = ReportPage.document(title: "coevo report: \(URL(fileURLWithPath: store.path).lastPathComponent)",
+                                           summary: nil, runs: figures, live: false)
+            do {
+                try page.write(toFile: html, atomically: true, encoding: .utf8)
+            } catch {
+                throw UserFacingError("cannot write \(html): \(error.localizedDescription)")
+            }
+            print("wrote \(html): \(figures.count) run(s), \(figures.reduce(0) { $0 + $1.charts.count }) chart(s), \(page.utf8.count / 1024) KiB")
             return
         }
         if let events {

@@ -16,7 +16,8 @@ public struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run an experiment here: a coordinator plus local worker processes.",
         discussion: """
-            Progress is printed every second. Ctrl-C (or SIGTERM) drains in-flight jobs and
+            Progress is shown every second: redrawn in place on a terminal, one line a second
+            otherwise. --dashboard PORT serves a live dashboard and Prometheus metrics. Ctrl-C (or SIGTERM) drains in-flight jobs and
             exits; running the same command again resumes the run from its database. The
             same config runs on a cluster with coevo-coordinator and coevo-worker.
             """)
@@ -32,12 +33,15 @@ public struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var coordinatorOptions: CoordinatorOverrides
 
+    @OptionGroup var dashboardOptions: DashboardOptions
+
     @OptionGroup var logging: LoggingOptions
 
     public init() {}
 
     public func run() async throws {
         let logger = logging.bootstrap(label: "coevo.run")
+        let dashboardSettings = try dashboardOptions.settings()
         let (config, text) = try loadConfig(self.config) { config in
             coordinatorOptions.apply(to: &config)
             if let workers { config.workers.count = workers }
@@ -50,9 +54,10 @@ public struct RunCommand: AsyncParsableCommand {
         let plan = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
         let runIDs = plan.runIDs
 
-        let display = ProgressDisplay(knowsTotal: !config.isProtocolRun)
+        let display = ProgressDisplay()
         var observer = CoordinatorObserver()
-        observer.progress = { display.show($0) }
+        observer.progress = { progress in progress.summary.map(display.show) }
+        let dashboard = DashboardOptions.server(dashboardSettings, store: store, logger: logger, observer: &observer)
         let service = CoordinatorService(settings: settings, store: store, logger: logger, observer: observer)
         try bindOrExplain(service, config: config)
         // With CURVE the local workers get a key made for this run, let in from memory.
@@ -88,7 +93,8 @@ public struct RunCommand: AsyncParsableCommand {
         }
 
         let started = Date()
-        try await runUntilShutdown([service], logger: logger)
+        try await runUntilShutdown([service] + (dashboard.map { [$0] } ?? []), logger: logger)
+        display.finish()
         localWorkers.stop()
         store.writer.stop()
         ZMQContext.shared.terminate()
@@ -182,28 +188,17 @@ func summaryLines(_ detail: String) -> [String] {
     return summary.lines.map(\.rendered)
 }
 
-/// Prints one progress line per second to stderr.
-final class ProgressDisplay: Sendable {
-    private let last = Mutex<(completed: Int, at: Date)?>(nil)
-    /// A protocol run (chamber) makes its jobs as it goes: no total to show a share of.
-    private let knowsTotal: Bool
-
-    init(knowsTotal: Bool) { self.knowsTotal = knowsTotal }
-
-    func show(_ progress: CoordinatorProgress) {
-        let completed = progress.runs.values.reduce(0) { $0 + $1.completed + $1.failed }
-        let total = progress.runs.values.reduce(0) { $0 + $1.expected }
-        let failed = progress.runs.values.reduce(0) { $0 + $1.failed }
-        let now = Date()
-        let rate = last.withLock { previous -> Double in
-            defer { previous = (completed, now) }
-            guard let previous else { return 0 }
-            return Double(completed - previous.completed) / max(0.001, now.timeIntervalSince(previous.at))
+/// Shows the coordinator's summary once a second on stderr: redrawn in place on a
+/// terminal, as plain lines (the same figures) when stderr is a file or a pipe.
+struct ProgressDisplay: Sendable {
+    func show(_ summary: LiveSummary) {
+        if TerminalBlock.isTerminal {
+            TerminalBlock.draw(summary.lines)
+        } else {
+            FileHandle.standardError.write(Data(("progress: " + summary.lines.joined(separator: "; ") + "\n").utf8))
         }
-        let percent = total == 0 ? 100 : Double(completed) * 100 / Double(total)
-        let share = knowsTotal ? String(format: "%d/%d jobs (%.1f%%)", completed, total, percent) : "\(completed) jobs"
-        let line = String(format: "progress: %@, %d failed, %d workers, %d queued, %d leased, %.0f jobs/s\n",
-                          share, failed, progress.workers, progress.queued, progress.leased, rate)
-        FileHandle.standardError.write(Data(line.utf8))
     }
+
+    /// What follows (the summary) goes below the last display.
+    func finish() { TerminalBlock.release() }
 }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import CoevoCoordinator
+import CoevoCore
 import CoevoWire
 import Foundation
 import SwiftProtobuf
@@ -28,16 +30,33 @@ public struct StatusCommand: ParsableCommand {
             print(try reply.jsonString())
             return
         }
-        print("coordinator \(reply.coordinatorSession) at \(connect), up \(String(format: "%.1f", Double(reply.uptimeMs) / 1000)) s")
-        print("queue: \(reply.queued) queued, \(reply.leased) leased; results applied \(reply.resultsApplied), durable \(reply.resultsDurable)")
-        print("workers: \(reply.workers.count)")
-        for worker in reply.workers {
-            print("  \(worker.workerID)  slots \(worker.slots)  leased \(worker.leased)")
+        let summary = LiveSummary(reply)
+        print("coordinator \(reply.coordinatorSession) at \(connect), up \(LiveSummary.duration(summary.uptimeSeconds))")
+        for line in summary.lines { print(line) }
+        for worker in summary.workers {
+            print("  worker \(worker.id): \(worker.leased) of \(worker.slots) slots leased")
         }
-        print("runs: \(reply.runs.count)")
-        for run in reply.runs {
-            print("  \(run.runID)  \(run.completed + run.failed)/\(run.total) finished, \(run.failed) failed")
-        }
+    }
+}
+
+extension LiveSummary {
+    /// The dashboard's summary from a STATUS reply: the same figures the coordinator
+    /// shows on its dashboard and progress display.
+    init(_ reply: StatusReplyMessage) {
+        self.init(
+            uptimeSeconds: Double(reply.uptimeMs) / 1000,
+            workers: reply.workers.map { Worker(id: $0.workerID, slots: Int($0.slots), leased: Int($0.leased)) },
+            queued: Int(reply.queued), leased: Int(reply.leased), resultsApplied: reply.resultsApplied,
+            resultsDurable: reply.resultsDurable, jobsPerSecond: reply.resultsPerSecond,
+            runs: reply.runs.map { run in
+                Run(id: run.runID, jobs: Int(run.jobs), expected: Int(run.total), completed: Int(run.completed), failed: Int(run.failed),
+                    stage: run.hasStage ? RunStage(unit: run.stage.unit, current: Int(run.stage.current), total: Int(run.stage.total),
+                                                   phase: run.stage.phase, finished: Int(run.stage.finished)) : nil,
+                    fraction: run.fraction, secondsLeft: run.hasSecondsLeft ? run.secondsLeft : nil)
+            },
+            calls: Int(reply.calls), tokens: Int(reply.tokens), usd: reply.usd,
+            maxTokens: reply.hasMaxTokens ? Int(reply.maxTokens) : nil, maxUSD: reply.hasMaxUsd ? reply.maxUsd : nil,
+            maxCalls: reply.hasMaxCalls ? Int(reply.maxCalls) : nil)
     }
 }
 

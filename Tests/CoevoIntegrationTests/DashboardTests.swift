@@ -1,0 +1,188 @@
+import CoevoTestSupport
+import Foundation
+import Testing
+
+extension ProcessTests {
+    /// The dashboard, /metrics and the HTML report against a real chamber run: a real
+    /// coordinator and worker, headless Chromium reading the pages, a real Prometheus
+    /// server scraping the coordinator. Expected figures are read from the database.
+    @Suite struct DashboardTests {
+        /// A chamber run on the simulator, served with the dashboard on, and left up
+        /// after it finishes (no --exit-when-done) so the pages can be read.
+        struct Served {
+            let scratch: Scratch
+            let run: TestRun
+            let http: Int
+            let coordinator: Child
+            let worker: Child
+            var base: String { "http://127.0.0.1:\(http)" }
+
+            init(_ name: String, dashboard: (Int) -> String = { "127.0.0.1:\($0)" }, token: String? = nil) async throws {
+                scratch = try Scratch(name)
+                run = TestRun(scratch: scratch)
+                http = freePort()
+                let config = try scratch.write("chamber.yaml", """
+                    run: {name: dash, seed: 5}
+                    coordinator: {bind: \(run.endpoint), database: \(run.database)}
+                    chamber: {niches: 4, agents: 8, steps: 12, tasks_per_step: 16}
+                    evolution: {lifecycle: {every_tasks: 10, max_population: 12}}
+                    """)
+                coordinator = try Child("coevo-coordinator", ["--config", config, "--dashboard", dashboard(http)]
+                                        + (token.map { ["--dashboard-token", $0] } ?? []), in: scratch, name: "coordinator")
+                worker = try run.worker("w-1", slots: 16)
+                let database = run.database
+                let finished = await eventually(timeout: 60) {
+                    (try? Database(database).strings("SELECT state FROM runs")) == ["finished"]
+                }
+                try #require(finished, "the run did not finish: \(scratch.logs)")
+                // The summary comes with the coordinator's once-a-second progress snapshot.
+                let url = "http://127.0.0.1:\(http)/api/summary"
+                let summarised = await eventually(timeout: 10) { (try? DashboardTests.curl(url).code) == 200 }
+                try #require(summarised, "no summary at \(url): \(scratch.logs)")
+            }
+
+            /// The last population snapshot's first active agent with an attempt on a
+            /// niche: (agent, niche, competence as the page prints it).
+            func heatCell() throws -> (agent: String, niche: String, value: String) {
+                let detail = try #require(try Database(run.database).strings(
+                    "SELECT detail FROM events WHERE kind = 'population' ORDER BY seq DESC LIMIT 1").first)
+                let snapshot = try #require(try JSONSerialization.jsonObject(with: Data(detail.utf8)) as? [String: Any])
+                let niches = try #require(snapshot["niches"] as? [String])
+                for member in try #require(snapshot["members"] as? [[String: Any]]) where member["status"] as? String == "active" {
+                    let attempts = try #require(member["attempts"] as? [Int])
+                    let competence = try #require(member["competence"] as? [Double])
+                    if let niche = attempts.firstIndex(where: { $0 > 0 }) {
+                        return (try #require(member["id"] as? String), niches[niche], String(format: "%.2f", competence[niche]))
+                    }
+                }
+                throw HarnessError("no active agent with an attempt in \(detail)")
+            }
+
+            func close() { scratch.close() }
+        }
+
+        static func chromium(_ arguments: [String]) throws -> String {
+            let (status, output) = try TestSupport.capture(
+                ["timeout", "60", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--no-first-run", "--user-data-dir=\(NSTemporaryDirectory())coevo-chromium-\(getpid())"] + arguments)
+            guard status == 0 else { throw HarnessError("chromium \(arguments) exited \(status): \(output.suffix(2000))") }
+            return output
+        }
+
+        static func curl(_ url: String, headers: [String] = []) throws -> (code: Int, body: String) {
+            let (status, output) = try TestSupport.capture(["curl", "-s", "-m", "10", "-w", "\n%{http_code}"]
+                                                           + headers.flatMap { ["-H", $0] } + [url])
+            guard status == 0, let newline = output.lastIndex(of: "\n"), let code = Int(output[output.index(after: newline)...]) else {
+                throw HarnessError("curl \(url) failed (\(status)): \(output)")
+            }
+            return (code, String(output[..<newline]))
+        }
+
+        @Test func theDashboardInChromiumShowsTheRunsRealFigures() async throws {
+            let served = try await Served("dashboard")
+            defer { served.close() }
+            let cell = try served.heatCell()
+            let db = try Database(served.run.database)
+            let agent = try #require(try db.strings("SELECT detail FROM events WHERE kind = 'population' ORDER BY seq DESC LIMIT 1").first)
+            let steps = try db.int("SELECT COUNT(*) FROM events WHERE kind = 'chamber_step'")
+            #expect(steps == 12)
+
+            let shot = served.scratch.url("dashboard.png").path
+            _ = try Self.chromium(["--window-size=1400,2400", "--screenshot=\(shot)", "--timeout=4000", served.base + "/"])
+            let png = try Data(contentsOf: URL(fileURLWithPath: shot))
+            #expect(png.count > 20_000 && png.starts(with: [0x89, 0x50, 0x4E, 0x47]), "a real screenshot, \(png.count) bytes")
+
+            let dom = try Self.chromium(["--timeout=4000", "--dump-dom", served.base + "/"])
+            #expect(dom.contains("data-figure=\"workers\">1<"), "one worker connected")
+            #expect(dom.contains("data-round=\"12\" data-rounds=\"12\""), "the run's last step of its total")
+            #expect(dom.contains("data-figure=\"run-results\">\(try db.int("SELECT COUNT(*) FROM results"))<"))
+            #expect(dom.contains("class=\"heat-cell\" data-row=\"\(cell.agent)\" data-column=\"\(cell.niche)\" data-value=\"\(cell.value)\""),
+                    "heatmap cell \(cell)")
+            let someAgent = try #require(agent.range(of: #""id":"[^"]+""#, options: .regularExpression).map { String(agent[$0].dropFirst(6).dropLast()) })
+            #expect(dom.contains("class=\"lineage-node\" data-agent=\"\(someAgent)\""), "lineage node \(someAgent)")
+            #expect(dom.contains("class=\"flow-cell\""), "insight flow drawn")
+            // The page's script replaced the status once the first server-sent summary came.
+            #expect(dom.contains("live, updated"), "the live stream reached the page")
+        }
+
+        @Test func aRealPrometheusScrapesTheCoordinatorsCompletedJobs() async throws {
+            let served = try await Served("prometheus")
+            defer { served.close() }
+            let completed = try Database(served.run.database).int("SELECT COUNT(*) FROM results")
+            let promPort = freePort()
+            let config = try served.scratch.write("prometheus.yml", """
+                global: {scrape_interval: 1s, evaluation_interval: 1s}
+                scrape_configs:
+                  - job_name: coevo
+                    static_configs: [{targets: ['127.0.0.1:\(served.http)']}]
+                """)
+            let prometheus = Process()
+            prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
+            prometheus.arguments = ["--config.file=\(config)", "--storage.tsdb.path=\(served.scratch.url("tsdb").path)",
+                                    "--web.listen-address=127.0.0.1:\(promPort)"]
+            let log = served.scratch.url("prometheus.log")
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            prometheus.standardOutput = try FileHandle(forWritingTo: log)
+            prometheus.standardError = prometheus.standardOutput
+            try prometheus.run()
+            defer { prometheus.terminate(); prometheus.waitUntilExit() }
+
+            let query = "http://127.0.0.1:\(promPort)/api/v1/query?query=sum(coevo_jobs_completed_total)"
+            var answer = ""
+            let scraped = await eventually(timeout: 45) {
+                answer = (try? Self.curl(query).body) ?? ""
+                return answer.contains("\"\(completed)\"")
+            }
+            #expect(scraped, "PromQL answered \(answer) for \(completed) completed jobs; prometheus log: \((try? String(contentsOf: log, encoding: .utf8))?.suffix(1500) ?? "")")
+        }
+
+        @Test func theHTMLReportInChromiumShowsTheSameFigures() async throws {
+            let served = try await Served("report")
+            defer { served.close() }
+            let cell = try served.heatCell()
+            let file = served.scratch.url("report.html").path
+            let (status, output) = try TestSupport.capture([try Binaries.path("coevo"), "report", served.run.database, "--html", file])
+            #expect(status == 0, "\(output)")
+            let text = try String(contentsOfFile: file, encoding: .utf8)
+            #expect(!text.contains("<script"), "the report runs no script")
+            #expect(!text.contains("http://") || !text.contains("src=\"http"), "and fetches nothing")
+            let dom = try Self.chromium(["--dump-dom", "file://" + file])
+            #expect(dom.contains("class=\"heat-cell\" data-row=\"\(cell.agent)\" data-column=\"\(cell.niche)\" data-value=\"\(cell.value)\""))
+            #expect(dom.contains("aria-label=\"Accuracy\""), "the accuracy chart")
+            let live = try Self.curl(served.base + "/fragment/runs").body
+            // The dashboard's run section and the report's are drawn by the same code from the same rows.
+            let section = { (page: String) -> Substring? in
+                page.range(of: "<section class=\"run\"").map { page[$0.lowerBound...] }?.prefix(4000)
+            }
+            #expect(section(live) != nil && section(live) == section(text))
+        }
+
+        /// Bad input tried: a request from another machine without the token, with a
+        /// wrong one, a non-numeric and an out-of-range `top`, an unknown run, and a
+        /// dashboard opened to the network with no token at all.
+        @Test func theDashboardRefusesStrangersWithoutTheTokenAndBadParameters() async throws {
+            let (_, addresses) = try TestSupport.capture(["hostname", "-I"])
+            let outside = try #require(addresses.split(separator: " ").map(String.init)
+                .first { $0.contains(".") && !$0.hasPrefix("127.") }, "this test needs a non-loopback IPv4 address: \(addresses)")
+            let served = try await Served("token", dashboard: { "0.0.0.0:\($0)" }, token: "s3cret")
+            defer { served.close() }
+            let remote = "http://\(outside):\(served.http)"
+            #expect(try Self.curl(remote + "/api/summary").code == 401)
+            #expect(try Self.curl(remote + "/api/summary", headers: ["Authorization: Bearer wrong"]).code == 401)
+            #expect(try Self.curl(remote + "/metrics?token=nope").code == 401)
+            #expect(try Self.curl(remote + "/api/summary", headers: ["Authorization: Bearer s3cret"]).code == 200)
+            #expect(try Self.curl(remote + "/?token=s3cret").code == 200)
+            #expect(try Self.curl(served.base + "/api/summary").code == 200, "loopback needs no token")
+
+            let bad = try Self.curl(served.base + "/fragment/runs?top=abc")
+            #expect(bad.code == 400 && bad.body.contains("top"))
+            #expect(try Self.curl(served.base + "/api/runs/dash-x?top=0").code == 400)
+            #expect(try Self.curl(served.base + "/api/runs/no-such-run").code == 404)
+            #expect(served.coordinator.isRunning, "bad requests leave the coordinator serving")
+
+            let open = try TestSupport.capture([try Binaries.path("coevo-coordinator"), "--config", served.scratch.url("chamber.yaml").path,
+                                                "--dashboard", "0.0.0.0:\(freePort())"])
+            #expect(open.status != 0 && open.output.contains("--dashboard-token"), "\(open.output)")
+        }
+    }
+}
