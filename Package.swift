@@ -106,6 +106,7 @@ let package = Package(
             name: "CoevoStoreTests",
             dependencies: ["CoevoStore", "CoevoCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "CoevoCoordinatorTests", dependencies: ["CoevoCoordinator", "CoevoCore"]),
+        .testTarget(name: "CoevoDashboardTests", dependencies: ["CoevoDashboard", "CoevoCoordinator", "CoevoCore"]),
         .testTarget(name: "CoevoWorkerTests", dependencies: ["CoevoWorker", "CoevoCore", "CoevoWire"]),
         .testTarget(name: "CoevoBackendsTests", dependencies: ["CoevoBackends", "CoevoCore", "CoevoTestSupport"]),
         // Helpers shared by the test targets (ports, the scripted chat server).

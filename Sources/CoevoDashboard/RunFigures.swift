@@ -1,3 +1,4 @@
+import CoevoCoordinator
 import CoevoCore
 import CoevoStore
 import Foundation
@@ -85,7 +86,9 @@ public struct RunFigures: Codable, Sendable {
         let attempts = try store.attempts(ofRun: id).map(\.attempt)
         if !attempts.isEmpty {
             figures.charts.append(discoveryChart(attempts))
-            figures.leaderboard = Array(leaderboard(attempts).prefix(leaderboardSize))
+            // The run's own config says which way is better (files it names need not be here).
+            let direction = (try? ConfigLoader.parse(run.config, readingFiles: false))?.discovery?.task.direction ?? .maximize
+            figures.leaderboard = Array(leaderboard(attempts, direction: direction).prefix(leaderboardSize))
             figures.notes = try store.notes(ofRun: id)
             figures.skills = Dictionary(grouping: try store.skills(ofRun: id), by: \.name).values
                 .compactMap { $0.max { $0.version < $1.version } }.sorted { $0.name < $1.name }
@@ -155,15 +158,12 @@ public struct RunFigures: Codable, Sendable {
                      series: [Series(name: "pool best", points: bestLine), Series(name: "attempt score", points: scored)])
     }
 
-    /// Graded attempts, best first: the pool's bests in the order they were set, last
-    /// (the best) first, then the rest by how they were ranked when graded.
-    static func leaderboard(_ attempts: [Attempt]) -> [Attempt] {
-        let scored = attempts.filter { $0.score != nil }
-        let bests = scored.filter(\.poolBest).reversed()
-        let rest = scored.filter { !$0.poolBest }
-        // The best sets the direction: a rest sorted towards it.
-        let maximize = (bests.first?.score ?? 0) >= (bests.dropFirst().first?.score ?? -Double.infinity)
-        return Array(bests) + rest.sorted { maximize ? $0.score! > $1.score! : $0.score! < $1.score! }
+    /// Graded attempts, best first; among equal scores the earlier attempt first.
+    static func leaderboard(_ attempts: [Attempt], direction: DiscoverySettings.Direction) -> [Attempt] {
+        attempts.enumerated().filter { $0.element.score != nil }.sorted { a, b in
+            let (x, y) = (a.element.score!, b.element.score!)
+            return x != y ? direction.better(x, than: y) : a.offset < b.offset
+        }.map(\.element)
     }
 
     // MARK: Pools

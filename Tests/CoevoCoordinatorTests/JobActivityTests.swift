@@ -1,0 +1,80 @@
+@testable import CoevoCoordinator
+import CoevoCore
+import CoevoWire
+import Foundation
+import Testing
+
+/// What metrics count, driven through the state machine with a fake clock, and the
+/// summary's rates and times left from snapshots given by hand.
+@Suite struct JobActivityTests {
+    typealias SM = CoordinatorStateMachineTests
+
+    static func activity(_ directives: [CoordinatorDirective]) -> [JobActivity] {
+        directives.compactMap { if case .observe(.activity(let a)) = $0 { return a } else { return nil } }
+    }
+
+    static func changes(_ directives: [CoordinatorDirective]) -> [String] {
+        activity(directives).flatMap { $0.marks.map { mark in
+            switch mark.change {
+            case .completed(let status, let seconds): "\(mark.run) \(mark.kind) completed \(status.rawValue) \(seconds)"
+            default: "\(mark.run) \(mark.kind) \(mark.change)"
+            }
+        } }
+    }
+
+    @Test func leasesResultsAndTheirRunTimesAreNotedOncePerInput() throws {
+        var m = CoordinatorStateMachine(settings: SM.settings(), session: "c1",
+                                        runs: [SM.batch([(SM.job(1), 0), (SM.job(2), 0), (SM.job(3), 0)])], jobIDs: 100..<200)
+        #expect(Self.changes(m.handle(.start, at: SM.t(0))) == ["r noop submitted", "r noop submitted", "r noop submitted"])
+        var out = m.handle(SM.from("w1/a", SM.ready("w1", session: "a", slots: 2)), at: SM.t(1000))
+        #expect(Self.changes(out) == ["r noop leased", "r noop leased"])
+        #expect(Self.activity(out).count == 1, "one observation per input")
+        // Job 1 ran 1.5 s, from its lease to its result; its slot goes to job 3.
+        out = m.handle(SM.from("w1/a", SM.results([(1, 1, SM.ok())])), at: SM.t(2500))
+        #expect(Self.changes(out) == ["r noop completed succeeded 1.5", "r noop leased"])
+        // A heartbeat changes no job: no observation at all.
+        out = m.handle(SM.from("w1/a", .heartbeat(HeartbeatMessage())), at: SM.t(2600))
+        #expect(Self.activity(out).isEmpty)
+    }
+
+    @Test func aLostLeaseIsARequeueThenAFailureAndModelCallsCarryTheirEndpoint() throws {
+        let config = try SM.budgeted(maxCalls: 10)
+        var m = SM.machine([SM.batch([(SM.job(1, kind: .llm, timeout: 100), 0), (SM.job(2, kind: .llm, timeout: 100), 0)], config: config)])
+        _ = m.handle(SM.from("w1/a", SM.ready("w1", session: "a", slots: 1)), at: SM.t(0))
+        let paid = try JSONEncoder().encode(LLMJobOutput(text: "4", promptTokens: 7, completionTokens: 3, costUSD: 0.25, endpoint: "m"))
+        let out = m.handle(SM.from("w1/a", SM.results([(1, 1, SM.ok(paid))])), at: SM.t(50))
+        let calls = Self.activity(out).flatMap(\.calls)
+        #expect(calls.count == 1 && calls[0].endpoint == "m" && calls[0].run == "r" && calls[0].promptTokens == 7 && calls[0].usd == 0.25)
+        // Job 2's lease (100 ms + grace) runs out twice: requeued, then failed (max_attempts 2).
+        var seen: [String] = []
+        for at in stride(from: Int64(100), through: 12_000, by: 500) {
+            seen += Self.changes(m.handle(SM.from("w1/a", .heartbeat(HeartbeatMessage())), at: SM.t(at)) + m.handle(.tick, at: SM.t(at)))
+        }
+        #expect(seen == ["r llm.chat requeued", "r llm.chat leased", "r llm.chat failed"])
+    }
+}
+
+@Suite struct ProgressTrackerTests {
+    static func progress(finished: Int, total: Int, applied: UInt64) -> CoordinatorProgress {
+        var runs: [RunID: RunProgress] = [:]
+        runs["r"] = RunProgress()
+        var p = CoordinatorProgress(runs: runs, workers: 1, queued: 0, leased: 0, resultsApplied: applied, resultsDurable: applied,
+                                    heartbeatsReceived: 0)
+        p.stages["r"] = RunStage(unit: "round", current: min(total, finished + 1), total: total, phase: "solve", finished: finished)
+        return p
+    }
+
+    @Test func theTimeLeftIsAtThePaceSeenInThisLifeNotSinceTheRunBegan() throws {
+        var tracker = ProgressTracker()
+        // A resumed run: 5 of 10 rounds were done by an earlier life.
+        var summary = tracker.summary(Self.progress(finished: 5, total: 10, applied: 0), at: 100)
+        #expect(summary.runs[0].secondsLeft == nil && summary.runs[0].fraction == 0.5)
+        summary = tracker.summary(Self.progress(finished: 7, total: 10, applied: 400), at: 110)
+        // 2 rounds in 10 s here: 3 rounds left take 15 s.
+        #expect(summary.runs[0].secondsLeft == 15)
+        #expect(summary.jobsPerSecond == 40)
+        #expect(summary.lines[1] == "run r: round 8/10 (solve), 70% done, 0/0 jobs, 0 failed, ETA 15s")
+        summary = tracker.summary(Self.progress(finished: 10, total: 10, applied: 400), at: 111)
+        #expect(summary.runs[0].secondsLeft == 0 && summary.jobsPerSecond == 0)
+    }
+}
