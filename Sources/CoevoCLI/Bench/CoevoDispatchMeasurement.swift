@@ -1,9 +1,14 @@
 import CoevoCoordinator
 import CoevoCore
+import CoevoDashboard
 import CoevoStore
 import CoevoWire
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// The coevo side of the dispatch benchmark: a real coordinator in this process, real
@@ -29,6 +34,8 @@ struct CoevoDispatchMeasurement {
             var results: [ContinuousClock.Instant] = []
             var firstWorkerLoss: ContinuousClock.Instant?
             var killedAt: ContinuousClock.Instant?
+            /// Dashboard requests answered 200.
+            var polls = 0
         }
         let state = Mutex(State())
         var resultCount: Int { state.withLock { $0.results.count } }
@@ -36,14 +43,17 @@ struct CoevoDispatchMeasurement {
 
     /// Runs `jobs` noop jobs; jobs/s counts from the first result to the run being durable.
     /// With `curve`, every connection is CurveZMQ-encrypted and authenticated.
-    func throughput(jobs: Int, workers: Int, slots: Int, payloadBytes: Int, curve: Bool = false) async throws -> (jobsPerSecond: Double, durable: Int) {
+    /// With `dashboard`, the dashboard and metrics are served and a client asks for the
+    /// summary and the run's figures every 100 ms, as a browser tab and a Prometheus would.
+    func throughput(jobs: Int, workers: Int, slots: Int, payloadBytes: Int, curve: Bool = false,
+                    dashboard: Bool = false) async throws -> (jobsPerSecond: Double, durable: Int, polls: Int) {
         let (clocked, finishedAt, store, run) = try await runPhase(
-            name: curve ? "throughput-curve" : "throughput", kind: .noop, jobs: jobs, payloadBytes: payloadBytes,
-            workers: workers, slots: slots, curve: curve)
+            name: curve ? "throughput-curve" : dashboard ? "throughput-dashboard" : "throughput", kind: .noop, jobs: jobs,
+            payloadBytes: payloadBytes, workers: workers, slots: slots, curve: curve, dashboard: dashboard)
         let first = clocked.state.withLock { $0.results.first }!
         let seconds = RawZeroMQBaseline.seconds(finishedAt - first)
         let durable = try store.counts(ofRun: run).results
-        return (Double(jobs) / seconds, durable)
+        return (Double(jobs) / seconds, durable, clocked.state.withLock { $0.polls })
     }
 
     /// One worker with one slot: each result is followed by the next lease, so the gap
@@ -106,7 +116,8 @@ struct CoevoDispatchMeasurement {
 
     private func runPhase(
         name: String, kind: JobKind, jobs: Int, payloadBytes: Int, workers: Int, slots: Int,
-        sleepMilliseconds: Int64 = 0, killFirstWorkerAfterResults: Int? = nil, configText: String = "", curve: Bool = false
+        sleepMilliseconds: Int64 = 0, killFirstWorkerAfterResults: Int? = nil, configText: String = "", curve: Bool = false,
+        dashboard: Bool = false
     ) async throws -> (Clocked, ContinuousClock.Instant, CoevoStore, String) {
         // As text, because the run stores its config text and is served from it.
         let text = Self.configText(name: name, database: directory.appendingPathComponent("\(name).sqlite").path,
@@ -132,6 +143,31 @@ struct CoevoDispatchMeasurement {
         var settings = CoordinatorSettings(config: config.coordinator)
         settings.exitWhenDone = true
         if curve { settings.curve = (try CurveKeyPair.generate(), nil) }
+        let server = dashboard ? DashboardServer(settings: DashboardSettings(port: 0), store: store, logger: logger) : nil
+        if let server { observer = server.observing(observer) }
+        // Stopped gracefully at the end, as `coevo run` stops it (cancelling it is noisy).
+        let group = server.map { ServiceGroup(services: [$0], gracefulShutdownSignals: [], logger: logger) }
+        let serving = Task { try await group?.run() }
+        defer {
+            Task {
+                await group?.triggerGracefulShutdown()
+                _ = await serving.result
+            }
+        }
+        let poller = Task {
+            guard let server else { return }
+            while server.port == nil { try await Task.sleep(for: .milliseconds(10)) }
+            let base = "http://127.0.0.1:\(server.port!)"
+            while !Task.isCancelled {
+                for path in ["/api/summary", "/api/runs/\(run.id)", "/metrics"] {
+                    // A refused or failed request (the server starting) is simply not counted.
+                    let response = try? await URLSession.shared.data(from: URL(string: base + path)!).1
+                    if (response as? HTTPURLResponse)?.statusCode == 200 { clocked.state.withLock { $0.polls += 1 } }
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        defer { poller.cancel() }
         let service = CoordinatorService(settings: settings, store: store, logger: logger, observer: observer)
         try service.bind()
         let workerKey = try settings.curve.map { try LocalWorkerKey(directory: directory.path, coordinator: $0.keyPair.publicKey) }
