@@ -53,7 +53,7 @@ public final class LLMChatExecutor: JobExecutor {
                 let price = Price(inputPerMillion: endpoint.priceInputPerMillion, outputPerMillion: endpoint.priceOutputPerMillion)
                 let output = LLMJobOutput(text: response.text, promptTokens: response.usage.promptTokens,
                                           completionTokens: response.usage.completionTokens, costUSD: price.cost(of: response.usage),
-                                          endpoint: endpoint.name)
+                                          endpoint: endpoint.name, role: job.role)
                 return JobOutcome(status: .succeeded, output: (try? JSONEncoder().encode(output)) ?? Data())
             } catch {
                 switch error {

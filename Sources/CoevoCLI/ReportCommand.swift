@@ -7,6 +7,19 @@ import Foundation
 /// `coevo-coordinator` on a cluster, or one stopped and not yet resumed): the summary
 /// `coevo run` prints, what the operators did, and any event kind in full.
 public struct ReportCommand: ParsableCommand {
+    private func writePlots(_ figures: [RunFigures], to directory: String) throws {
+        let files = figures.flatMap(ReportPage.plots)
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            for (name, svg) in files {
+                try svg.write(toFile: (directory as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
+            }
+        } catch {
+            throw UserFacingError("cannot write the plots into \(directory): \(error.localizedDescription)")
+        }
+        print("wrote \(files.count) SVG plot(s) into \(directory)")
+    }
+
     public static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Summarise the runs in a coevo database, or print their events of a kind.",
@@ -31,6 +44,10 @@ public struct ReportCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write the runs' figures as one self-contained HTML page to this file.", valueName: "FILE"))
     var html: String?
 
+    @Option(name: .long, help: ArgumentHelp("Also write each chart, heatmap and lineage tree as an SVG file into this directory.",
+                                            valueName: "DIR"))
+    var plots: String?
+
     @Option(name: .long, help: "Attempts the --html leaderboard lists per discovery run.")
     var top: Int = 20
 
@@ -53,9 +70,11 @@ public struct ReportCommand: ParsableCommand {
             print("\(store.path) holds no runs yet")
             return
         }
-        if let html {
+        if html != nil || plots != nil {
             guard top >= 1 else { throw UserFacingError("--top takes a whole number of 1 or more; got \(top)") }
             let figures = try runs.compactMap { try RunFigures.read($0.id, from: store, leaderboardSize: top) }
+            if let plots { try writePlots(figures, to: plots) }
+            guard let html else { return }
             let page = ReportPage.document(title: "coevo report: \(URL(fileURLWithPath: store.path).lastPathComponent)",
                                            summary: nil, runs: figures, live: false)
             do {

@@ -494,7 +494,7 @@ public struct CoordinatorStateMachine {
     /// life of the run spent (counted by that life's metrics).
     private mutating func charge(_ output: LLMJobOutput, run: RunID?, replayed: Bool = false) {
         if !replayed {
-            activity.calls.append(JobActivity.ModelCall(endpoint: output.endpoint ?? "unknown", run: run, promptTokens: output.promptTokens,
+            activity.calls.append(JobActivity.ModelCall(endpoint: output.endpoint ?? "unknown", role: output.role ?? "-", run: run, promptTokens: output.promptTokens,
                                                         completionTokens: output.completionTokens, usd: output.costUSD))
         }
         budget.chargeCost(TokenUsage(promptTokens: output.promptTokens, completionTokens: output.completionTokens), usd: output.costUSD)

@@ -19,6 +19,8 @@ public struct JobActivity: Sendable {
     /// the same).
     public struct ModelCall: Sendable {
         public var endpoint: String
+        /// The call's role (solver, attacker, agent, ...); "-" for a plain chat batch.
+        public var role: String
         /// Nil for a late result whose job had already finished.
         public var run: RunID?
         public var promptTokens: Int

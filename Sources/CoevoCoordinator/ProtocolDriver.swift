@@ -110,7 +110,8 @@ struct ProtocolDriver: RunDriver {
         calls.map { call in
             let (endpoint, fallbacks) = LLMJob.Endpoint.assign(agent: call.agent.rawValue, pool: endpointsByRole[call.role] ?? [])
             let payload = LLMJob(endpoint: endpoint, system: call.system, prompt: call.prompt, maxTokens: call.maxTokens,
-                                 temperature: call.temperature, seed: call.seed, call: call.key, fallbacks: fallbacks)
+                                 temperature: call.temperature, seed: call.seed, call: call.key, fallbacks: fallbacks,
+                                 role: call.role)
             let id = ids
             ids += 1
             pending[id] = call.key

@@ -60,11 +60,12 @@ public final class CoordinatorMetrics: Sendable {
             }
         }
         for call in activity.calls {
-            let labels = [call.endpoint, call.run?.rawValue ?? "-"]
+            let labels = [call.endpoint, call.role, call.run?.rawValue ?? "-"]
             counts[CounterKey(name: "coevo_llm_calls_total", labels: labels), default: 0] += 1
             counts[CounterKey(name: "coevo_llm_tokens_total", labels: labels + ["prompt"]), default: 0] += Int64(call.promptTokens)
             counts[CounterKey(name: "coevo_llm_tokens_total", labels: labels + ["completion"]), default: 0] += Int64(call.completionTokens)
-            FloatingPointCounter(label: "coevo_llm_cost_usd_total", dimensions: [("endpoint", labels[0]), ("run", labels[1])], factory: factory)
+            FloatingPointCounter(label: "coevo_llm_cost_usd_total",
+                                 dimensions: [("endpoint", labels[0]), ("role", labels[1]), ("run", labels[2])], factory: factory)
                 .increment(by: call.usd)
         }
         for (key, count) in counts { counter(key).increment(by: count) }
@@ -100,7 +101,7 @@ public final class CoordinatorMetrics: Sendable {
     private func counter(_ key: CounterKey) -> CoreMetrics.Counter {
         counters.withLock { cache in
             if let counter = cache[key] { return counter }
-            let names = key.name.hasPrefix("coevo_llm") ? ["endpoint", "run", "direction"] : ["kind", "run", "status"]
+            let names = key.name.hasPrefix("coevo_llm") ? ["endpoint", "role", "run", "direction"] : ["kind", "run", "status"]
             let counter = CoreMetrics.Counter(label: key.name, dimensions: Array(zip(names, key.labels)), factory: factory)
             cache[key] = counter
             return counter

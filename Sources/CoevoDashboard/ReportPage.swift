@@ -109,6 +109,24 @@ public enum ReportPage {
         return html + "</section>"
     }
 
+    /// Each chart, heatmap and lineage tree of a run as a standalone SVG file: name -> text.
+    public static func plots(_ run: RunFigures) -> [(name: String, svg: String)] {
+        func file(_ title: String) -> String {
+            let slug = (run.id + "-" + title).lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }
+            return String(slug).split(separator: "-").joined(separator: "-") + ".svg"
+        }
+        var files = run.charts.map { (file($0.title), SVGChart.lines($0)) }
+        files += run.heatmaps.map { (file($0.title), SVGChart.matrix(title: $0.title, rows: $0.rows, columns: $0.columns, values: $0.values, cellClass: "heat-cell")) }
+        files += Dictionary(grouping: run.lineage, by: \.pool).sorted { $0.key < $1.key }.map { (file("\($0.key) lineage"), SVGChart.lineage($0.value)) }
+        // Standalone files carry the page's text styles.
+        let style = "<style>.title{font:600 12px sans-serif}.tick{font:10px sans-serif;fill:#555}.cell{font:9px sans-serif}</style>"
+        return files.filter { !$0.1.isEmpty }.map { name, svg in
+            var svg = svg
+            if let open = svg.firstIndex(of: ">") { svg.insert(contentsOf: style, at: svg.index(after: open)) }
+            return (name, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + svg + "\n")
+        }
+    }
+
     static let flowLimit = 16
 
     /// The agents that sent (or received) the most insights, most first.

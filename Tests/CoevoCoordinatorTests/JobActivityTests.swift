@@ -41,10 +41,11 @@ import Testing
         let config = try SM.budgeted(maxCalls: 10)
         var m = SM.machine([SM.batch([(SM.job(1, kind: .llm, timeout: 100), 0), (SM.job(2, kind: .llm, timeout: 100), 0)], config: config)])
         _ = m.handle(SM.from("w1/a", SM.ready("w1", session: "a", slots: 1)), at: SM.t(0))
-        let paid = try JSONEncoder().encode(LLMJobOutput(text: "4", promptTokens: 7, completionTokens: 3, costUSD: 0.25, endpoint: "m"))
+        let paid = try JSONEncoder().encode(LLMJobOutput(text: "4", promptTokens: 7, completionTokens: 3, costUSD: 0.25, endpoint: "m",
+                                                           role: "solver"))
         let out = m.handle(SM.from("w1/a", SM.results([(1, 1, SM.ok(paid))])), at: SM.t(50))
         let calls = Self.activity(out).flatMap(\.calls)
-        #expect(calls.count == 1 && calls[0].endpoint == "m" && calls[0].run == "r" && calls[0].promptTokens == 7 && calls[0].usd == 0.25)
+        #expect(calls.count == 1 && calls[0].endpoint == "m" && calls[0].role == "solver" && calls[0].run == "r" && calls[0].promptTokens == 7 && calls[0].usd == 0.25)
         // Job 2's lease (100 ms + grace) runs out twice: requeued, then failed (max_attempts 2).
         var seen: [String] = []
         for at in stride(from: Int64(100), through: 12_000, by: 500) {

@@ -38,7 +38,9 @@ extension ProcessTests {
         let status = try Child("coevo", ["status", "--connect", run.endpoint], in: scratch, name: "status")
         #expect(await status.waitForExit(timeout: 15) == 0, "\(status.log)")
         #expect(status.log.contains("local-0") && status.log.contains("local-1"))
-        #expect(status.log.contains("runs: 1"))
+        // One run, with its share of the jobs done.
+        #expect(status.log.components(separatedBy: "\nrun it-").count == 2 && status.log.contains("% done"), "\(status.log)")
+        #expect(status.log.contains("2 worker(s), 16 slot(s)"), "\(status.log)")
 
         #expect(await eventually(timeout: 10) { first.log.contains("progress:") }, "no progress line\n\(first.log)")
 

@@ -141,8 +141,16 @@ extension ProcessTests {
             defer { served.close() }
             let cell = try served.heatCell()
             let file = served.scratch.url("report.html").path
-            let (status, output) = try TestSupport.capture([try Binaries.path("coevo"), "report", served.run.database, "--html", file])
+            let plots = served.scratch.url("plots").path
+            let (status, output) = try TestSupport.capture([try Binaries.path("coevo"), "report", served.run.database, "--html", file,
+                                                            "--plots", plots])
             #expect(status == 0, "\(output)")
+            // Each chart also as a standalone SVG file that an XML parser reads.
+            let svgs = try FileManager.default.contentsOfDirectory(atPath: plots).filter { $0.hasSuffix(".svg") }.sorted()
+            #expect(svgs.contains { $0.hasSuffix("-accuracy.svg") } && svgs.contains { $0.hasSuffix("-agent-lineage.svg") }, "\(svgs)")
+            let parsed = try TestSupport.capture(["python3", "-c", "import sys, xml.dom.minidom as m; [m.parse(p) for p in sys.argv[1:]]"]
+                                                 + svgs.map { plots + "/" + $0 })
+            #expect(parsed.status == 0, "\(parsed.output)")
             let text = try String(contentsOfFile: file, encoding: .utf8)
             #expect(!text.contains("<script"), "the report runs no script")
             #expect(!text.contains("http://") || !text.contains("src=\"http"), "and fetches nothing")

@@ -64,7 +64,7 @@ public enum ChamberTurnPrompt {
         let (endpoint, fallbacks) = LLMJob.Endpoint.assign(agent: request.agent, pool: pool)
         return LLMJob(endpoint: endpoint, system: system, prompt: prompt, maxTokens: settings.maxTokens,
                       temperature: settings.temperature, seed: AgentCall.seed(runSeed: settings.seed, key: key),
-                      call: key, fallbacks: fallbacks)
+                      call: key, fallbacks: fallbacks, role: "agent")
     }
 
     /// A turn's name: its task, round and team member, unique in a run.

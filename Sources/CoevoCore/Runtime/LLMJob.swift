@@ -73,9 +73,12 @@ public struct LLMJob: Hashable, Sendable, Codable {
     /// faults, or its breaker open); the job is deferred only when all of them are.
     /// (Optional so that payloads written without it still decode.)
     public var fallbacks: [Endpoint]?
+    /// Whose call it is (a protocol role, `agent` for a chamber turn); the worker hands it
+    /// back with the output so metrics count calls by role. Nil for plain chat batches.
+    public var role: String?
 
     public init(endpoint: Endpoint, system: String, prompt: String, maxTokens: Int, temperature: Double,
-                seed: UInt64? = nil, call: String? = nil, fallbacks: [Endpoint]? = nil) {
+                seed: UInt64? = nil, call: String? = nil, fallbacks: [Endpoint]? = nil, role: String? = nil) {
         self.endpoint = endpoint
         self.system = system
         self.prompt = prompt
@@ -84,6 +87,7 @@ public struct LLMJob: Hashable, Sendable, Codable {
         self.seed = seed
         self.call = call
         self.fallbacks = fallbacks
+        self.role = role
     }
 }
 
@@ -106,11 +110,15 @@ public struct LLMJobOutput: Hashable, Sendable, Codable {
     public var costUSD: Double
     /// The endpoint that answered (the job's own or a fallback).
     public var endpoint: String?
-    public init(text: String, promptTokens: Int, completionTokens: Int, costUSD: Double, endpoint: String? = nil) {
+    /// The job's role, handed back.
+    public var role: String?
+    public init(text: String, promptTokens: Int, completionTokens: Int, costUSD: Double, endpoint: String? = nil,
+                role: String? = nil) {
         self.text = text
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
         self.costUSD = costUSD
         self.endpoint = endpoint
+        self.role = role
     }
 }
