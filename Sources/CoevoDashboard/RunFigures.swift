@@ -19,6 +19,9 @@ public struct RunFigures: Codable, Sendable {
         public var title: String
         public var x: String
         public var series: [Series]
+        /// Rates and counts start their axis at 0; a score axis fits its values, so that
+        /// a best going from 1.876 to 2.065 is not a flat line.
+        public var fromZero = true
     }
 
     /// Rows are agents, columns niches; nil where the agent has no attempt on the niche.
@@ -85,7 +88,12 @@ public struct RunFigures: Codable, Sendable {
         figures.flows = flows(try events.decode(.insightFlow, as: InsightFlow.self, snakeCase: true))
         let attempts = try store.attempts(ofRun: id).map(\.attempt)
         if !attempts.isEmpty {
-            figures.charts.append(discoveryChart(attempts))
+            figures.charts += discoveryCharts(attempts)
+            // A discovery pool's lineage is its commits: each attempt from the one it started at.
+            figures.lineage += attempts.map {
+                LineageNode(pool: "attempts", id: String($0.commit.prefix(7)), parents: $0.parent.map { [String($0.prefix(7))] } ?? [],
+                            origin: $0.agent, born: $0.round, status: $0.status.rawValue)
+            }
             // The run's own config says which way is better (files it names need not be here).
             let direction = (try? ConfigLoader.parse(run.config, readingFiles: false))?.discovery?.task.direction ?? .maximize
             figures.leaderboard = Array(leaderboard(attempts, direction: direction).prefix(leaderboardSize))
@@ -144,7 +152,7 @@ public struct RunFigures: Codable, Sendable {
 
     /// The pool's best after each evaluation (the attempts that set it are flagged as
     /// they were graded), and each graded attempt's score.
-    static func discoveryChart(_ attempts: [Attempt]) -> Chart {
+    static func discoveryCharts(_ attempts: [Attempt]) -> [Chart] {
         var best: Double?
         var bestLine: [[Double]] = []
         var scored: [[Double]] = []
@@ -154,8 +162,9 @@ public struct RunFigures: Codable, Sendable {
             if let score = attempt.score { scored.append([x, score]) }
             if let best { bestLine.append([x, best]) }
         }
-        return Chart(title: "Best score over evaluations", x: "evaluation",
-                     series: [Series(name: "pool best", points: bestLine), Series(name: "attempt score", points: scored)])
+        return [Chart(title: "Best score over evaluations", x: "evaluation", series: [Series(name: "pool best", points: bestLine)],
+                      fromZero: false),
+                Chart(title: "Attempt scores", x: "evaluation", series: [Series(name: "attempt score", points: scored)], fromZero: false)]
     }
 
     /// Graded attempts, best first; among equal scores the earlier attempt first.

@@ -13,8 +13,8 @@ enum SVGChart {
         guard !points.isEmpty else { return "" }
         let xs = points.map { $0[0] }, ys = points.map { $0[1] }
         let (x0, x1) = (xs.min()!, max(xs.max()!, xs.min()! + 1))
-        var (y0, y1) = (min(0, ys.min()!), ys.max()!)
-        if y1 - y0 < 1e-9 { y1 = y0 + 1 }
+        var (y0, y1) = (chart.fromZero ? min(0, ys.min()!) : ys.min()!, ys.max()!)
+        if y1 - y0 < 1e-9 { (y0, y1) = chart.fromZero ? (y0, y0 + 1) : (y0 - 0.5, y1 + 0.5) }
         let plotW = width - left - right, plotH = height - top - bottom
         func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * plotW }
         func py(_ y: Double) -> Double { top + (1 - (y - y0) / (y1 - y0)) * plotH }
@@ -95,7 +95,7 @@ enum SVGChart {
         let width = left + Double(order.count) * columnWidth + 30
         let pool = nodes[0].pool
         var svg = "<svg class=\"lineage\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"\(HTML.escape(pool)) lineage\">"
-        svg += "<text x=\"8\" y=\"15\" class=\"title\">\(HTML.escape(pool)) lineage (column: round made)</text>"
+        svg += "<text x=\"8\" y=\"15\" class=\"title\">\(HTML.escape(pool)) lineage (column: the round it was made)</text>"
         for node in nodes {
             let to = position[node.id]!
             for parent in node.parents {
@@ -106,7 +106,13 @@ enum SVGChart {
         }
         for node in nodes {
             let at = position[node.id]!
-            let colour = node.status == "active" ? "#2ca02c" : node.status == "merged" ? "#9467bd" : "#bbb"
+            // Agents: active, merged, pruned; attempts: improved, baseline, the rest.
+            let colour = switch node.status {
+            case "active", "improved": "#2ca02c"
+            case "merged": "#9467bd"
+            case "baseline": "#1f77b4"
+            default: "#bbb"
+            }
             let shape = switch node.origin {
             case "fork": "<rect x=\(quote(at.x - 5)) y=\(quote(at.y - 5)) width=\"10\" height=\"10\" fill=\"\(colour)\"/>"
             case "seed": "<polygon points=\"\(fmt(at.x)),\(fmt(at.y - 6)) \(fmt(at.x + 6)),\(fmt(at.y + 5)) \(fmt(at.x - 6)),\(fmt(at.y + 5))\" fill=\"\(colour)\"/>"
