@@ -490,8 +490,8 @@ public struct CoordinatorStateMachine {
     }
 
     /// Adds a model call's usage to the budget; the first limit reached stops dispatch.
-    /// `run` is nil for a discarded late result (its job is gone) and for what an earlier
-    /// life of the run spent (counted by that life's metrics).
+    /// `run` is nil for a discarded late result (its job is gone); `replayed` is what an
+    /// earlier life of the run spent: it counts against the budget, not in this life's metrics.
     private mutating func charge(_ output: LLMJobOutput, run: RunID?, replayed: Bool = false) {
         if !replayed {
             activity.calls.append(JobActivity.ModelCall(endpoint: output.endpoint ?? "unknown", role: output.role ?? "-", run: run, promptTokens: output.promptTokens,

@@ -7,7 +7,7 @@ public struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Benchmarks that print figures (build with -c release first: make bench).",
         subcommands: [DispatchBenchCommand.self, ScaleBenchCommand.self, SoakBenchCommand.self, StepBenchCommand.self, ChamberBenchCommand.self, HTTPBenchCommand.self,
-                      DiscoveryBenchCommand.self,
+                      DiscoveryBenchCommand.self, ModelBenchCommand.self,
                       EchoPeerCommand.self, SwarmCommand.self])
     public init() {}
 }

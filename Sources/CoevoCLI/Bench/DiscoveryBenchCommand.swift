@@ -119,31 +119,9 @@ struct DiscoveryBenchCommand: ParsableCommand {
 
     /// Runs a variant of the config with `coevo run` on its own database and port.
     private func measure(_ text: String, in directory: URL, name: String, _ change: (inout [String: Any]) -> Void) throws -> Outcome {
-        let database = directory.appendingPathComponent("\(name).sqlite").path
-        let variant = try ConfigLoader.variant(of: text) { tree in
-            change(&tree)
-            var coordinator = tree["coordinator"] as? [String: Any] ?? [:]
-            coordinator["database"] = database
-            coordinator["bind"] = "tcp://127.0.0.1:*"
-            tree["coordinator"] = coordinator
-        }
-        let file = directory.appendingPathComponent("\(name).yaml")
-        try variant.write(to: file, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: OwnExecutable.path)
-        process.arguments = ["run", file.path, "--log-level", "warning"]
-        let log = directory.appendingPathComponent("\(name).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: log)
-        process.standardError = process.standardOutput
-        let started = Date()
-        try process.run()
-        process.waitUntilExit()
-        var outcome = Outcome(seconds: Date().timeIntervalSince(started))
-        guard process.terminationStatus == 0 else {
-            throw UserFacingError("coevo run \(file.path) failed (status \(process.terminationStatus)); its log: \(log.path)")
-        }
-        let store = try CoevoStore(path: database)
+        let variant = try VariantRun.start(text, in: directory, name: name, change)
+        var outcome = Outcome(seconds: variant.seconds)
+        let store = try CoevoStore(path: variant.database)
         defer { store.writer.stop() }
         guard let run = try store.runs().first else { return outcome }
         let attempts = try store.attempts(ofRun: run.id).map(\.attempt)
