@@ -149,16 +149,18 @@ public enum ReportPage {
         pre{white-space:pre-wrap;background:#f6f6f6;padding:.5em}#status{color:#666}
         """
 
-    /// Server-sent events bring the summary every second; a run's sections are fetched
-    /// again when results have landed since the last fetch. The token the page was opened
+    /// Server-sent events bring the summary every second; the run sections are fetched
+    /// again when results have landed since the last fetch, at most every 5 s. The token the page was opened
     /// with goes along with each request.
     static let liveScript = """
         const token = new URLSearchParams(location.search).get('token');
         const q = token ? ('?token=' + encodeURIComponent(token)) : '';
-        let shown = -1, busy = false;
+        let shown = -1, busy = false, last = 0;
+        // At most every 5 s: the sections are read from the database, the summary is not.
         async function refreshRuns(version) {
-          if (busy || version === shown) return;
+          if (busy || version === shown || Date.now() - last < 5000) return;
           busy = true;
+          last = Date.now();
           try { const r = await fetch('/fragment/runs' + q); if (r.ok) { document.getElementById('runs').innerHTML = await r.text(); shown = version; } }
           finally { busy = false; }
         }

@@ -92,6 +92,10 @@ public final class CoevoStore: Sendable {
             try db.execute(sql: "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
         }
         migrator.registerMigration("v3-shared-memory") { db in try SharedMemoryTables.create(in: db) }
+        // The dashboard and the report read a run's events of one kind, often, during a run.
+        migrator.registerMigration("v4-events-by-kind") { db in
+            try db.execute(sql: "CREATE INDEX events_by_kind_run ON events(kind, run_id)")
+        }
         return migrator
     }
 

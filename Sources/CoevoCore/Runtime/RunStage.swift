@@ -20,6 +20,12 @@ public struct RunStage: Hashable, Sendable, Codable {
         self.finished = finished
     }
 
+    /// A protocol engine's stage: `round` counts up from 1 and passes `rounds` once the
+    /// last round has closed.
+    public static func protocolRound(_ round: Int, of rounds: Int, phase: String) -> RunStage {
+        RunStage(unit: "round", current: min(round, rounds), total: rounds, phase: phase, finished: min(round - 1, rounds))
+    }
+
     /// The share of the run done, from whole rounds.
     public var fraction: Double { total <= 0 ? 1 : min(1, Double(finished) / Double(total)) }
 

@@ -76,8 +76,7 @@ public struct ProposerSolverEngine: ProtocolEngine {
         case .ending: "reflect"
         case .idle: isFinished ? "finished" : "start"
         }
-        return RunStage(unit: "round", current: min(round, settings.rounds), total: settings.rounds, phase: name,
-                        finished: min(round - 1, settings.rounds))
+        return .protocolRound(round, of: settings.rounds, phase: name)
     }
 
     public mutating func start() -> [AgentCall] {
