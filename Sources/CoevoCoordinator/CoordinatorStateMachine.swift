@@ -65,6 +65,9 @@ public struct CoordinatorStateMachine {
     private var out = DirectiveBuffer()
     /// What happened to jobs during the input in hand.
     private var activity = JobActivity()
+    /// When each queued job was last queued, for its wait until leased (metrics). At most
+    /// as many entries as jobs waiting: a batch keeps 100,000 unfinished at most.
+    private var queuedSince: [JobID: MonotonicTime] = [:]
     /// Rates and times left for the summary the progress snapshots and STATUS carry.
     private var tracker = ProgressTracker()
     private var now = CoordinatorTime(monotonic: .zero, wall: 0)
@@ -395,6 +398,7 @@ public struct CoordinatorStateMachine {
             out.log(.warning, "worker \(worker) deferred job \(lease.job.id) (\(result.error)); run \(run) gets no leases for \(wait) ms, other runs go on, nothing is lost")
             record(.jobDeferred, run: run.rawValue, job: lease.job.id, worker: worker.rawValue, detail: result.error)
             activity.note(lease.job, .deferred)
+            queuedSince[lease.job.id] = now.monotonic
             carryOut(events)
             out.append(.wake(at: t + wait))
             return
@@ -517,7 +521,10 @@ public struct CoordinatorStateMachine {
                 send(to: worker, .jobs(batch))
                 start = end
             }
-            for lease in leases { activity.note(lease.job, .leased) }
+            for lease in leases {
+                let since = queuedSince.removeValue(forKey: lease.job.id) ?? now.monotonic
+                activity.note(lease.job, .leased(waited: Double(now.monotonic - since) / 1000))
+            }
             out.store(contentsOf: leases.map { lease in
                 unstored.remove(lease.job.id) != nil
                     ? .leasedFirst(lease.job, worker: worker, attempt: lease.attempt, at: now.wall)
@@ -551,6 +558,7 @@ public struct CoordinatorStateMachine {
                 }
             case .jobRequeued(let job, let run, let kind, let nextAttempt):
                 activity.marks.append(JobActivity.Mark(kind: kind, run: run, change: .requeued))
+                queuedSince[job] = now.monotonic
                 out.store(.requeued(job, attempts: nextAttempt - 1))
             case .jobFailed(let job, let run, let kind, let reason):
                 activity.marks.append(JobActivity.Mark(kind: kind, run: run, change: .failed))
@@ -572,6 +580,7 @@ public struct CoordinatorStateMachine {
         for (job, attempts) in requeued {
             scheduler.submit(job, attemptsSoFar: attempts)
             activity.note(job, .submitted)
+            queuedSince[job.id] = now.monotonic
         }
     }
 
@@ -582,6 +591,7 @@ public struct CoordinatorStateMachine {
             for job in step.jobs {
                 scheduler.submit(job)
                 activity.note(job, .submitted)
+                queuedSince[job.id] = now.monotonic
             }
             if storedWhenLeased.contains(run) {
                 unstored.formUnion(step.jobs.lazy.map(\.id))

@@ -4,7 +4,9 @@ import CoevoCore
 /// machine notes it as it decides, observers (the Prometheus exporter) count it.
 public struct JobActivity: Sendable {
     public enum Change: Sendable, Equatable {
-        case submitted, leased, deferred, requeued, failed
+        case submitted, deferred, requeued, failed
+        /// `waited` is how long it was queued since it was submitted, requeued or deferred.
+        case leased(waited: Double)
         /// A result was applied; `seconds` is how long its attempt ran, lease to result.
         case completed(JobOutcome.Status, seconds: Double)
     }

@@ -13,7 +13,7 @@ public final class CoordinatorMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
     private let counters = Mutex<[CounterKey: CoreMetrics.Counter]>([:])
-    private let timers = Mutex<[String: CoreMetrics.Timer]>([:])
+    private let timers = Mutex<[[String]: CoreMetrics.Timer]>([:])
 
     struct CounterKey: Hashable {
         var name: String
@@ -22,10 +22,12 @@ public final class CoordinatorMetrics: Sendable {
 
     public init() {
         var factory = PrometheusMetricsFactory(registry: registry)
-        factory.durationHistogramBuckets["coevo_job_duration_seconds"] = [
+        let buckets: [Duration] = [
             .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500),
             .seconds(1), .seconds(5), .seconds(15), .seconds(60), .seconds(300), .seconds(1200),
         ]
+        factory.durationHistogramBuckets["coevo_job_duration_seconds"] = buckets
+        factory.durationHistogramBuckets["coevo_lease_wait_seconds"] = buckets
         self.factory = factory
     }
 
@@ -50,13 +52,15 @@ public final class CoordinatorMetrics: Sendable {
             let labels = [mark.kind.rawValue, mark.run.rawValue]
             switch mark.change {
             case .submitted: counts[CounterKey(name: "coevo_jobs_submitted_total", labels: labels), default: 0] += 1
-            case .leased: counts[CounterKey(name: "coevo_jobs_leased_total", labels: labels), default: 0] += 1
+            case .leased(let waited):
+                counts[CounterKey(name: "coevo_jobs_leased_total", labels: labels), default: 0] += 1
+                timer("coevo_lease_wait_seconds", kind: mark.kind.rawValue).recordNanoseconds(Int64(waited * 1e9))
             case .deferred: counts[CounterKey(name: "coevo_jobs_deferred_total", labels: labels), default: 0] += 1
             case .requeued: counts[CounterKey(name: "coevo_jobs_requeued_total", labels: labels), default: 0] += 1
             case .failed: counts[CounterKey(name: "coevo_jobs_failed_total", labels: labels), default: 0] += 1
             case .completed(let status, let seconds):
                 counts[CounterKey(name: "coevo_jobs_completed_total", labels: labels + [status.rawValue]), default: 0] += 1
-                timer(kind: mark.kind.rawValue).recordNanoseconds(Int64(seconds * 1e9))
+                timer("coevo_job_duration_seconds", kind: mark.kind.rawValue).recordNanoseconds(Int64(seconds * 1e9))
             }
         }
         for call in activity.calls {
@@ -108,11 +112,11 @@ public final class CoordinatorMetrics: Sendable {
         }
     }
 
-    private func timer(kind: String) -> CoreMetrics.Timer {
+    private func timer(_ name: String, kind: String) -> CoreMetrics.Timer {
         timers.withLock { cache in
-            if let timer = cache[kind] { return timer }
-            let timer = CoreMetrics.Timer(label: "coevo_job_duration_seconds", dimensions: [("kind", kind)], factory: factory)
-            cache[kind] = timer
+            if let timer = cache[[name, kind]] { return timer }
+            let timer = CoreMetrics.Timer(label: name, dimensions: [("kind", kind)], factory: factory)
+            cache[[name, kind]] = timer
             return timer
         }
     }

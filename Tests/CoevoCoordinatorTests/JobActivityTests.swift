@@ -17,6 +17,7 @@ import Testing
         activity(directives).flatMap { $0.marks.map { mark in
             switch mark.change {
             case .completed(let status, let seconds): "\(mark.run) \(mark.kind) completed \(status.rawValue) \(seconds)"
+            case .leased(let waited): "\(mark.run) \(mark.kind) leased after \(waited)"
             default: "\(mark.run) \(mark.kind) \(mark.change)"
             }
         } }
@@ -27,11 +28,12 @@ import Testing
                                         runs: [SM.batch([(SM.job(1), 0), (SM.job(2), 0), (SM.job(3), 0)])], jobIDs: 100..<200)
         #expect(Self.changes(m.handle(.start, at: SM.t(0))) == ["r noop submitted", "r noop submitted", "r noop submitted"])
         var out = m.handle(SM.from("w1/a", SM.ready("w1", session: "a", slots: 2)), at: SM.t(1000))
-        #expect(Self.changes(out) == ["r noop leased", "r noop leased"])
+        // Queued at 0, leased at 1 s, when the worker came.
+        #expect(Self.changes(out) == ["r noop leased after 1.0", "r noop leased after 1.0"])
         #expect(Self.activity(out).count == 1, "one observation per input")
         // Job 1 ran 1.5 s, from its lease to its result; its slot goes to job 3.
         out = m.handle(SM.from("w1/a", SM.results([(1, 1, SM.ok())])), at: SM.t(2500))
-        #expect(Self.changes(out) == ["r noop completed succeeded 1.5", "r noop leased"])
+        #expect(Self.changes(out) == ["r noop completed succeeded 1.5", "r noop leased after 2.5"])
         // A heartbeat changes no job: no observation at all.
         out = m.handle(SM.from("w1/a", .heartbeat(HeartbeatMessage())), at: SM.t(2600))
         #expect(Self.activity(out).isEmpty)
@@ -51,7 +53,8 @@ import Testing
         for at in stride(from: Int64(100), through: 12_000, by: 500) {
             seen += Self.changes(m.handle(SM.from("w1/a", .heartbeat(HeartbeatMessage())), at: SM.t(at)) + m.handle(.tick, at: SM.t(at)))
         }
-        #expect(seen == ["r llm.chat requeued", "r llm.chat leased", "r llm.chat failed"])
+        #expect(seen.count == 3 && seen[0] == "r llm.chat requeued" && seen[1].hasPrefix("r llm.chat leased after 0.")
+                && seen[2] == "r llm.chat failed", "\(seen)")
     }
 }
 
