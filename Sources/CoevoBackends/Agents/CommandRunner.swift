@@ -171,8 +171,12 @@ public enum CommandRunner {
             _ = poll(&fds, 3, 50)
             if writing && fds[2].revents != 0 {
                 let written = pendingInput.withUnsafeBytes { write(stdinPipe[1], $0.baseAddress, $0.count) }
+                let failure = written < 0 ? errno : 0
                 if written > 0 { pendingInput.removeFirst(written) }
-                if written < 0 || pendingInput.isEmpty { close(stdinPipe[1]); writing = false }
+                // A signal (another agent's SIGCHLD) or a full pipe is no reason to stop
+                // writing: closing then hands the agent a truncated prompt.
+                let retry = failure == EINTR || failure == EAGAIN
+                if (written < 0 && !retry) || pendingInput.isEmpty { close(stdinPipe[1]); writing = false }
             }
             for (index, isOut) in [(0, true), (1, false)] where fds[index].revents != 0 {
                 let n = read(fds[index].fd, &buffer, buffer.count)
