@@ -25,13 +25,4 @@ public struct RunStage: Hashable, Sendable, Codable {
     public static func protocolRound(_ round: Int, of rounds: Int, phase: String) -> RunStage {
         RunStage(unit: "round", current: min(round, rounds), total: rounds, phase: phase, finished: min(round - 1, rounds))
     }
-
-    /// The share of the run done, from whole rounds.
-    public var fraction: Double { total <= 0 ? 1 : min(1, Double(finished) / Double(total)) }
-
-    /// Seconds left at the pace so far, or nil before a round has finished.
-    public func secondsLeft(elapsed: Double) -> Double? {
-        guard finished > 0, finished < total else { return finished >= total ? 0 : nil }
-        return elapsed / Double(finished) * Double(total - finished)
-    }
 }
