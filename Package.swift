@@ -54,6 +54,7 @@ let package = Package(
             dependencies: [
                 "CoevoCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // What runs a job on a worker.

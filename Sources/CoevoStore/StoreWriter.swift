@@ -159,41 +159,92 @@ public final class StoreWriter: @unchecked Sendable {
         }
     }
 
+    /// A job's first row, whichever mutation carries it.
+    private enum JobRow {
+        case queued(Job)
+        case leased(Job, worker: WorkerID, attempt: UInt32, at: Double)
+        var job: Job {
+            switch self {
+            case .queued(let job), .leased(let job, _, _, _): job
+            }
+        }
+    }
+
+    private static let jobRows = BatchInsert<JobRow>(
+        "INSERT INTO jobs (id, run_id, kind, payload, timeout_ms, state, attempts, worker, leased_at)", columns: 9
+    ) { statement, first, row in
+        let job = row.job
+        SQLiteBind.bind(statement, first, Int64(bitPattern: job.id))
+        SQLiteBind.bind(statement, first + 1, job.run.rawValue)
+        SQLiteBind.bind(statement, first + 2, job.kind.rawValue)
+        SQLiteBind.bind(statement, first + 3, job.payload)
+        SQLiteBind.bind(statement, first + 4, job.timeoutMilliseconds)
+        switch row {
+        case .queued:
+            SQLiteBind.bind(statement, first + 5, "queued")
+            SQLiteBind.bind(statement, first + 6, Int64(0))
+            // worker and leased_at stay NULL (unbound)
+        case .leased(_, let worker, let attempt, let at):
+            SQLiteBind.bind(statement, first + 5, "leased")
+            SQLiteBind.bind(statement, first + 6, Int64(attempt))
+            SQLiteBind.bind(statement, first + 7, worker.rawValue)
+            SQLiteBind.bind(statement, first + 8, at)
+        }
+    }
+
+    private static let resultRows = BatchInsert<ResultRecord>(
+        "INSERT INTO results (job_id, run_id, attempt, worker, status, output, error, duration_us, completed_at)", columns: 9
+    ) { statement, first, r in
+        SQLiteBind.bind(statement, first, Int64(bitPattern: r.job))
+        SQLiteBind.bind(statement, first + 1, r.run.rawValue)
+        SQLiteBind.bind(statement, first + 2, Int64(r.attempt))
+        SQLiteBind.bind(statement, first + 3, r.worker.rawValue)
+        SQLiteBind.bind(statement, first + 4, r.outcome.status.rawValue)
+        SQLiteBind.bind(statement, first + 5, r.outcome.output)
+        SQLiteBind.bind(statement, first + 6, r.outcome.error)
+        SQLiteBind.bind(statement, first + 7, Int64(bitPattern: r.outcome.durationMicroseconds))
+        SQLiteBind.bind(statement, first + 8, r.completedAt)
+    }
+
     /// Writes one batch in one transaction; throws when the transaction fails as a whole.
     /// Returns results committed, results refused, and the rows refused one by one.
+    ///
+    /// Within the transaction the writes go in three groups: every job's first row, then
+    /// the other writes in order, then the results. Each job's own writes keep their order
+    /// (its row is always its first write; a result needs that row), and the two large
+    /// groups go many rows per statement.
     private func commit(_ batch: [StoreMutation]) throws -> (Int, Int, [String]) {
         var completedInBatch = Set<JobID>()
-        for case .result(let record) in batch { completedInBatch.insert(record.job) }
+        var jobRows: [JobRow] = []
+        var resultRows: [ResultRecord] = []
+        var others: [StoreMutation] = []
+        for mutation in batch {
+            switch mutation {
+            case .submitted(let job): jobRows.append(.queued(job))
+            case .leasedFirst(let job, let worker, let attempt, let at):
+                jobRows.append(.leased(job, worker: worker, attempt: attempt, at: at))
+            case .result(let record):
+                completedInBatch.insert(record.job)
+                resultRows.append(record)
+            default: others.append(mutation)
+            }
+        }
         var results = 0
         var rejected = 0
         var errors: [String] = []
         try pool.write { db in
-                for mutation in batch {
+                for refusal in try Self.jobRows.insert(jobRows, in: db) {
+                    errors.append("store refused job \(refusal.row.job.id)'s row: \(refusal.message)")
+                }
+                for mutation in others {
                     do {
                         switch mutation {
-                        case .submitted(let job):
-                            try db.cachedStatement(sql: "INSERT INTO jobs (id, run_id, kind, payload, timeout_ms) VALUES (?, ?, ?, ?, ?)")
-                                .execute(arguments: [Int64(bitPattern: job.id), job.run.rawValue, job.kind.rawValue, job.payload, job.timeoutMilliseconds])
+                        case .submitted, .leasedFirst, .result:
+                            continue  // written in bulk, above and below
                         case .leased(let job, let worker, let attempt, let at):
                             if completedInBatch.contains(job) { continue }
                             try db.cachedStatement(sql: "UPDATE jobs SET state = 'leased', attempts = ?, worker = ?, leased_at = ? WHERE id = ?")
                                 .execute(arguments: [Int64(attempt), worker.rawValue, at, Int64(bitPattern: job)])
-                        case .result(let r):
-                            try db.cachedStatement(sql: """
-                                INSERT INTO results (job_id, run_id, attempt, worker, status, output, error, duration_us, completed_at)
-                                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                                """).execute(arguments: [
-                                    Int64(bitPattern: r.job), r.run.rawValue, Int64(r.attempt), r.worker.rawValue,
-                                    r.outcome.status.rawValue, r.outcome.output, r.outcome.error,
-                                    Int64(bitPattern: r.outcome.durationMicroseconds), r.completedAt,
-                                ])
-                            results += 1
-                        case .leasedFirst(let job, let worker, let attempt, let at):
-                            try db.cachedStatement(sql: """
-                                INSERT INTO jobs (id, run_id, kind, payload, timeout_ms, state, attempts, worker, leased_at)
-                                VALUES (?, ?, ?, ?, ?, 'leased', ?, ?, ?)
-                                """).execute(arguments: [Int64(bitPattern: job.id), job.run.rawValue, job.kind.rawValue, job.payload,
-                                                        job.timeoutMilliseconds, Int64(attempt), worker.rawValue, at])
                         case .requeued(let job, let attempts):
                             try db.cachedStatement(sql: "UPDATE jobs SET state = 'queued', attempts = ?, worker = NULL WHERE id = ?")
                                 .execute(arguments: [Int64(attempts), Int64(bitPattern: job)])
@@ -211,14 +262,16 @@ public final class StoreWriter: @unchecked Sendable {
                         }
                     } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
                         // One refused row must not lose the rest of the batch.
-                        if case .result(let r) = mutation {
-                            rejected += 1
-                            errors.append("store refused a second result for job \(r.job) (attempt \(r.attempt) from \(r.worker)): \(error.message ?? "constraint")")
-                        } else {
-                            errors.append("store refused a write: \(error)")
-                        }
+                        errors.append("store refused a write: \(error)")
                     }
                 }
+                let refused = try Self.resultRows.insert(resultRows, in: db)
+                for refusal in refused {
+                    let r = refusal.row
+                    errors.append("store refused a second result for job \(r.job) (attempt \(r.attempt) from \(r.worker)): \(refusal.message)")
+                }
+                results = resultRows.count - refused.count
+                rejected = refused.count
         }
         return (results, rejected, errors)
     }

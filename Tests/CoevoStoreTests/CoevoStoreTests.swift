@@ -64,6 +64,52 @@ import Testing
         store.writer.stop()
     }
 
+    /// The writer inserts job and result rows 64 to a statement: a refused row inside a
+    /// full chunk must cost that row only, and rows arriving interleaved (a lease after
+    /// its job's row, results between job rows) must land as if written one by one.
+    @Test func bulkRowsLandWholeAroundARefusedRowAndKeepEmptyValuesEmpty() throws {
+        let store = try CoevoStore(path: path)
+        let errors = Errors()
+        store.writer.onError { errors.append($0) }
+        try store.createRun(StoredRun(id: "r1", name: "n", seed: 1, config: "{}"), jobs: [])
+        var batch: [StoreMutation] = []
+        for job in jobs(150) {
+            batch.append(job.id % 2 == 0 ? .leasedFirst(job, worker: "w1", attempt: 1, at: 5) : .submitted(job))
+            if job.id % 3 == 0 { batch.append(result(job.id)) }
+        }
+        batch.append(.leased(149, worker: "w2", attempt: 1, at: 6))
+        // Jobs 1-29 and their 9 results come first: this goes before job 30's row and result.
+        if case .leasedFirst(let job, _, _, _) = batch[38] { #expect(job.id == 30) } else { Issue.record("batch[38]") }
+        batch.insert(result(30, attempt: 2, worker: "w9"), at: 38)
+        batch.append(.result(ResultRecord(job: 151, run: "r1", attempt: 1, worker: "w1",
+                                          outcome: JobOutcome(status: .failed, output: Data(), error: ""), completedAt: 1)))
+        batch.append(.submitted(jobs(1, first: 151)[0]))
+        store.writer.enqueue(contentsOf: batch)
+        store.writer.flush()
+
+        #expect(store.writer.durableResults == 51)  // 50 multiples of 3, and job 151
+        #expect(store.writer.rejectedResults == 1)
+        #expect(errors.all.count == 1)
+        #expect(errors.all.first?.contains("second result for job 30") == true)
+        let state = try store.jobs(ofRun: "r1")
+        #expect(state.done.count == 51)
+        #expect(state.unfinished.count == 100)
+        #expect(state.unfinished.first { $0.job.id == 149 }?.attempts == 1)
+        try DatabaseQueue(path: path).read { db in
+            // The first result for job 30 in the batch won: the one from w9.
+            #expect(try String.fetchOne(db, sql: "SELECT worker FROM results WHERE job_id = 30") == "w9")
+            #expect(try String.fetchOne(db, sql: "SELECT worker FROM jobs WHERE id = 149") == "w2")
+            #expect(try String.fetchOne(db, sql: "SELECT state FROM jobs WHERE id = 2") == "leased")
+            #expect(try String.fetchOne(db, sql: "SELECT state FROM jobs WHERE id = 1") == "queued")
+            #expect(try Data.fetchOne(db, sql: "SELECT payload FROM jobs WHERE id = 7") == Data([6]))
+            let empty = try Row.fetchOne(db, sql: "SELECT output, error, typeof(output), typeof(error) FROM results WHERE job_id = 151")!
+            #expect(empty[2] as String == "blob")
+            #expect(empty[3] as String == "text")
+            #expect((empty[0] as Data).isEmpty && (empty[1] as String).isEmpty)
+        }
+        store.writer.stop()
+    }
+
     @Test func eventsAreAppendedInOrder() throws {
         let store = try CoevoStore(path: path)
         for i in 0..<5 { store.writer.enqueue(.event(EventRecord(at: Double(i), kind: .workerJoined, job: JobID(i), detail: "#\(i)"))) }

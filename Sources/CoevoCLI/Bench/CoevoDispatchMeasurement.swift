@@ -154,11 +154,14 @@ struct CoevoDispatchMeasurement {
                 _ = await serving.result
             }
         }
+        // Stopped by a flag, never cancelled: cancelling a request in flight trips an
+        // assertion in FoundationNetworking's URLSession on Linux and kills the process.
+        let polling = Atomic<Bool>(true)
         let poller = Task {
             guard let server else { return }
             while server.port == nil { try await Task.sleep(for: .milliseconds(10)) }
             let base = "http://127.0.0.1:\(server.port!)"
-            while !Task.isCancelled {
+            while polling.load(ordering: .relaxed) {
                 for path in ["/api/summary", "/api/runs/\(run.id)", "/metrics"] {
                     // A refused or failed request (the server starting) is simply not counted.
                     let response = try? await URLSession.shared.data(from: URL(string: base + path)!).1
@@ -167,7 +170,7 @@ struct CoevoDispatchMeasurement {
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
-        defer { poller.cancel() }
+        defer { polling.store(false, ordering: .relaxed) }
         let service = CoordinatorService(settings: settings, store: store, logger: logger, observer: observer)
         try service.bind()
         let workerKey = try settings.curve.map { try LocalWorkerKey(directory: directory.path, coordinator: $0.keyPair.publicKey) }
@@ -188,6 +191,8 @@ struct CoevoDispatchMeasurement {
         }
         try await service.run()
         killer.cancel()
+        polling.store(false, ordering: .relaxed)
+        _ = await poller.result
         store.writer.stop()
         guard let end = finished.withLock({ $0 }) else { throw UserFacingError("benchmark run \(name) did not finish") }
         return (clocked, end, store, run.id)
