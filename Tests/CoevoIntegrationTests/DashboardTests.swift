@@ -105,35 +105,87 @@ extension ProcessTests {
             #expect(dom.contains("live, updated"), "the live stream reached the page")
         }
 
+        /// A real Prometheus (Debian's package) scraping one coordinator's /metrics every
+        /// second, with the labels and bearer token given; stopped when the scratch closes.
+        struct Prometheus {
+            let port = freePort()
+            let log: URL
+            let process = Process()
+
+            init(_ scratch: Scratch, target: Int, labels: String = "{}", token: String? = nil) throws {
+                let config = try scratch.write("prometheus.yml", """
+                    global: {scrape_interval: 1s, evaluation_interval: 1s}
+                    scrape_configs:
+                      - job_name: coevo
+                        \(token.map { "authorization: {credentials: \($0)}" } ?? "")
+                        static_configs: [{targets: ['127.0.0.1:\(target)'], labels: \(labels)}]
+                    """)
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
+                process.arguments = ["--config.file=\(config)", "--storage.tsdb.path=\(scratch.url("tsdb").path)",
+                                     "--web.listen-address=127.0.0.1:\(port)"]
+                log = scratch.url("prometheus.log")
+                FileManager.default.createFile(atPath: log.path, contents: nil)
+                process.standardOutput = try FileHandle(forWritingTo: log)
+                process.standardError = process.standardOutput
+                try process.run()
+            }
+
+            func stop() { process.terminate(); process.waitUntilExit() }
+
+            /// Waits until the instant query's single value reads `expected`; returns the
+            /// last answer.
+            func answers(_ query: String, _ expected: String) async -> (Bool, String) {
+                let escaped = query.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+                let url = "http://127.0.0.1:\(port)/api/v1/query?query=\(escaped)"
+                var answer = ""
+                let matched = await eventually(timeout: 45) {
+                    answer = (try? DashboardTests.curl(url).body) ?? ""
+                    return answer.contains("\"\(expected)\"]")
+                }
+                return (matched, answer + "; prometheus log: " + ((try? String(contentsOf: log, encoding: .utf8))?.suffix(1500) ?? ""))
+            }
+        }
+
         @Test func aRealPrometheusScrapesTheCoordinatorsCompletedJobs() async throws {
             let served = try await Served("prometheus")
             defer { served.close() }
             let completed = try Database(served.run.database).int("SELECT COUNT(*) FROM results")
-            let promPort = freePort()
-            let config = try served.scratch.write("prometheus.yml", """
-                global: {scrape_interval: 1s, evaluation_interval: 1s}
-                scrape_configs:
-                  - job_name: coevo
-                    static_configs: [{targets: ['127.0.0.1:\(served.http)']}]
-                """)
-            let prometheus = Process()
-            prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
-            prometheus.arguments = ["--config.file=\(config)", "--storage.tsdb.path=\(served.scratch.url("tsdb").path)",
-                                    "--web.listen-address=127.0.0.1:\(promPort)"]
-            let log = served.scratch.url("prometheus.log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
-            prometheus.standardOutput = try FileHandle(forWritingTo: log)
-            prometheus.standardError = prometheus.standardOutput
-            try prometheus.run()
-            defer { prometheus.terminate(); prometheus.waitUntilExit() }
+            let prometheus = try Prometheus(served.scratch, target: served.http)
+            defer { prometheus.stop() }
+            let (scraped, answer) = await prometheus.answers("sum(coevo_jobs_completed_total)", "\(completed)")
+            #expect(scraped, "PromQL answered \(answer) for \(completed) completed jobs")
+        }
 
-            let query = "http://127.0.0.1:\(promPort)/api/v1/query?query=sum(coevo_jobs_completed_total)"
-            var answer = ""
-            let scraped = await eventually(timeout: 45) {
-                answer = (try? Self.curl(query).body) ?? ""
-                return answer.contains("\"\(completed)\"")
-            }
-            #expect(scraped, "PromQL answered \(answer) for \(completed) completed jobs; prometheus log: \((try? String(contentsOf: log, encoding: .utf8))?.suffix(1500) ?? "")")
+        /// The autoscaler's rule (Deploy/kubernetes/autoscaler.yaml) is PromQL that
+        /// prometheus-adapter fills in; filled in as the adapter would for an HPA in
+        /// namespace `coevo`, against a coordinator holding 300 jobs and no worker, it must
+        /// read 300: the figure the HPA divides by its 64 jobs per worker. The coordinator
+        /// binds its dashboard as the manifest runs it (0.0.0.0, with a token), and
+        /// Prometheus sends the token as the documented scrape job does (from loopback
+        /// the dashboard would let it in without).
+        @Test func theAutoscalersRuleReadsTheQueueDepthThroughARealPrometheus() async throws {
+            let manifest = try String(contentsOf: TestSupport.root.appendingPathComponent("Deploy/kubernetes/autoscaler.yaml"),
+                                      encoding: .utf8)
+            let rule = try #require(manifest.firstMatch(of: /metricsQuery: '([^']+)'/)?.1)
+            let series = try #require(manifest.firstMatch(of: /seriesQuery: '([a-z_]+)\{/)?.1)
+            let query = String(rule).replacingOccurrences(of: "<<.Series>>", with: String(series))
+                .replacingOccurrences(of: "<<.LabelMatchers>>", with: "namespace=\"coevo\"")
+
+            let scratch = try Scratch("autoscaler")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let http = freePort()
+            let config = try scratch.write("queue.yaml", """
+                run: {name: queued, seed: 1}
+                coordinator: {bind: \(run.endpoint), database: \(run.database)}
+                workload: {kind: noop, jobs: 300}
+                """)
+            _ = try Child("coevo-coordinator", ["--config", config, "--dashboard", "0.0.0.0:\(http)", "--dashboard-token", "t0ken"],
+                          in: scratch, name: "coordinator")
+            let prometheus = try Prometheus(scratch, target: http, labels: "{namespace: coevo}", token: "t0ken")
+            defer { prometheus.stop() }
+            let (read, answer) = await prometheus.answers(query, "300")
+            #expect(read, "\(query) answered \(answer); coordinator: \(scratch.logs)")
         }
 
         @Test func theHTMLReportInChromiumShowsTheSameFigures() async throws {

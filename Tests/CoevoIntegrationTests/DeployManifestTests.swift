@@ -7,16 +7,19 @@ import Testing
 /// error. Bad input tried: a misspelt field and a value of the wrong type, which the
 /// validator must refuse, naming them.
 @Suite struct DeployManifestTests {
-    static func validate(_ path: String) throws -> (status: Int32, output: String) {
-        try TestSupport.capture(["python3", "-m", "kubernetes_validate", "--strict", path])
+    static func validate(_ paths: [String]) throws -> (status: Int32, output: String) {
+        try TestSupport.capture(["python3", "-m", "kubernetes_validate", "--strict"] + paths)
     }
 
     @Test func theManifestsValidateAgainstTheKubernetesSchemas() throws {
-        let manifest = TestSupport.root.appendingPathComponent("Deploy/kubernetes/coevo.yaml").path
-        let (status, output) = try Self.validate(manifest)
+        let manifests = ["coevo.yaml", "autoscaler.yaml"].map {
+            TestSupport.root.appendingPathComponent("Deploy/kubernetes/\($0)").path
+        }
+        let (status, output) = try Self.validate(manifests)
         #expect(status == 0, "\(output)")
         for resource in ["service/coevo-coordinator", "statefulset/coevo-coordinator", "deployment/coevo-worker",
-                         "networkpolicy/coevo-coordinator"] {
+                         "networkpolicy/coevo-coordinator", "configmap/coevo-adapter-rules",
+                         "horizontalpodautoscaler/coevo-worker"] {
             #expect(output.contains("passed for resource \(resource)"), "\(resource) was validated: \(output)")
         }
     }
@@ -30,7 +33,7 @@ import Testing
             #expect(text.contains(old))
             let path = directory.appendingPathComponent("broken.yaml").path
             try text.replacingOccurrences(of: old, with: new).write(toFile: path, atomically: true, encoding: .utf8)
-            let (status, output) = try Self.validate(path)
+            let (status, output) = try Self.validate([path])
             #expect(status != 0 && output.contains("did not validate") && output.contains(named), "\(output)")
         }
     }
