@@ -241,7 +241,7 @@ public struct CoordinatorStateMachine {
                     "chamber run \(run.id) on the \(chamber.backend.rawValue): \(chamber.steps) steps of \(chamber.tasksPerStep) tasks, \(chamber.agents) agents, \(chamber.niches) niches, routing \(chamber.evolution.codream.routing.rawValue)")
         }
         if let discovery = config.discoverySettings {
-            let pool = DiscoveryPool(settings: discovery, run: run.id.rawValue)
+            let pool = DiscoveryPool(settings: discovery, run: run.id.rawValue, startedAt: run.createdAt)
             let runtimes = discovery.agents.map { "\($0.count) \($0.runtime.rawValue)" }.joined(separator: ", ")
             return (DiscoveryDriver(pool: pool, run: run.id, exportDirectory: run.exportDirectory, storedJobs: run.storedJobs,
                                     loggedEvents: run.loggedEvents),

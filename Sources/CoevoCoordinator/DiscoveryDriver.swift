@@ -48,7 +48,7 @@ struct DiscoveryDriver: RunDriver {
 
     mutating func start(ids: inout JobID, at: Double) -> DriverStep {
         let (requeued, fresh) = replay.resume(pool.start(), key: \.key) { request, answered in
-            pool.complete(request.key, Self.reply(answered.result, failure: "failed in an earlier life of the run"))
+            pool.complete(request.key, Self.reply(answered.result, failure: "failed in an earlier life of the run"), at: answered.completedAt)
         }
         var step = collect(at: at)
         for entry in requeued { pending[entry.job.id] = Self.pending(entry.request) }
@@ -102,7 +102,7 @@ struct DiscoveryDriver: RunDriver {
 
     private mutating func advance(_ key: String, _ reply: DiscoveryPool.Reply, noted: [EventRecord], ids: inout JobID,
                                   at: Double) -> DriverStep {
-        let next = pool.complete(key, reply)
+        let next = pool.complete(key, reply, at: at)
         var step = collect(at: at)
         step.events = noted + step.events
         step.jobs = jobs(next, ids: &ids)

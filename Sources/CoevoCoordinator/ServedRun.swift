@@ -8,6 +8,9 @@ import Foundation
 public struct ServedRun {
     public var id: RunID
     public var state: StoredRun.State
+    /// When the run was first created (seconds since 1970; nil: not known), for budgets in
+    /// wall time.
+    public var createdAt: Double?
     /// Nil when the stored config does not load here (`configProblem` says why): then
     /// the run is not served and stays unfinished.
     public var config: ExperimentConfig?
@@ -41,6 +44,7 @@ public struct ServedRun {
         return try store.unfinishedRuns().map { stored in
             var run = ServedRun(id: RunID(stored.id), state: stored.state, config: nil,
                                 exportDirectory: exports.appendingPathComponent(stored.id))
+            run.createdAt = stored.createdAt
             let config: ExperimentConfig
             do {
                 config = try ConfigLoader.parse(stored.config)

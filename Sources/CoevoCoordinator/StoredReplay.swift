@@ -12,6 +12,8 @@ struct StoredReplay<Key: Hashable> {
     /// A stored job that finished: with its result, or failed for good (nil result).
     struct Answer {
         var result: AppliedResult?
+        /// When the result was applied in that life.
+        var completedAt: Double?
     }
 
     private var stored: [Key: CoevoStore.StoredJob] = [:]
@@ -26,7 +28,9 @@ struct StoredReplay<Key: Hashable> {
     /// The stored answer for `key`, if its job finished in an earlier life.
     func answered(_ key: Key) -> Answer? {
         guard let entry = stored[key] else { return nil }
-        if let outcome = entry.outcome { return Answer(result: AppliedResult(job: entry.job, outcome: outcome)) }
+        if let outcome = entry.outcome {
+            return Answer(result: AppliedResult(job: entry.job, outcome: outcome), completedAt: entry.completedAt)
+        }
         return entry.failed ? Answer(result: nil) : nil
     }
 

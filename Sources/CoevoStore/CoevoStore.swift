@@ -146,7 +146,7 @@ public final class CoevoStore: Sendable {
     private static func storedRun(_ row: Row) -> StoredRun {
         StoredRun(
             id: row["id"], name: row["name"], seed: UInt64(bitPattern: row["seed"]),
-            config: row["config"], state: StoredRun.State(rawValue: row["state"]) ?? .interrupted)
+            config: row["config"], state: StoredRun.State(rawValue: row["state"]) ?? .interrupted, createdAt: row["created_at"])
     }
 
     /// The id the next new job gets.
@@ -224,12 +224,15 @@ public final class CoevoStore: Sendable {
         public var attempts: UInt32
         public var outcome: JobOutcome?
         public var failed: Bool
+        /// When its result was applied (seconds since 1970); nil without a result.
+        public var completedAt: Double?
 
-        public init(job: Job, attempts: UInt32, outcome: JobOutcome?, failed: Bool) {
+        public init(job: Job, attempts: UInt32, outcome: JobOutcome?, failed: Bool, completedAt: Double? = nil) {
             self.job = job
             self.attempts = attempts
             self.outcome = outcome
             self.failed = failed
+            self.completedAt = completedAt
         }
     }
 
@@ -237,7 +240,7 @@ public final class CoevoStore: Sendable {
         try pool.read { db in
             var out: [StoredJob] = []
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT j.id, j.kind, j.payload, j.timeout_ms, j.state, j.attempts, r.status, r.output, r.error
+                SELECT j.id, j.kind, j.payload, j.timeout_ms, j.state, j.attempts, r.status, r.output, r.error, r.completed_at
                 FROM jobs j LEFT JOIN results r ON r.job_id = j.id WHERE j.run_id = ? ORDER BY j.id
                 """, arguments: [run])
             while let row = try rows.next() {
@@ -247,7 +250,7 @@ public final class CoevoStore: Sendable {
                     JobOutcome(status: JobOutcome.Status(rawValue: status) ?? .failed, output: row["output"], error: row["error"])
                 }
                 out.append(StoredJob(job: job, attempts: UInt32(row["attempts"] as Int64), outcome: outcome,
-                                     failed: outcome == nil && (row["state"] as String) == "failed"))
+                                     failed: outcome == nil && (row["state"] as String) == "failed", completedAt: row["completed_at"]))
             }
             return out
         }

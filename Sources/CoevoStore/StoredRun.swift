@@ -10,12 +10,15 @@ public struct StoredRun: Hashable, Sendable {
     /// The config the run started with, as YAML, so a resume uses the same settings.
     public var config: String
     public var state: State
+    /// When the run was first created (seconds since 1970); 0 for one not yet stored.
+    public var createdAt: Double = 0
 
-    public init(id: String, name: String, seed: UInt64, config: String, state: State = .running) {
+    public init(id: String, name: String, seed: UInt64, config: String, state: State = .running, createdAt: Double = 0) {
         self.id = id
         self.name = name
         self.seed = seed
         self.config = config
         self.state = state
+        self.createdAt = createdAt
     }
 }

@@ -45,10 +45,11 @@ import Testing
             {"type":"system","subtype":"init","session_id":"3f2a","tools":["Bash"],"model":"claude"}
             not json: a warning
             {"type":"assistant","message":{"content":[{"type":"text","text":"working"}]},"session_id":"3f2a"}
-            {"type":"result","subtype":"success","is_error":false,"num_turns":4,"result":"done, submitted","session_id":"3f2a","usage":{"input_tokens":1200,"output_tokens":300}}
+            {"type":"result","subtype":"success","is_error":false,"num_turns":4,"result":"done, submitted","session_id":"3f2a","total_cost_usd":0.0215,"usage":{"input_tokens":1200,"output_tokens":300}}
             """
         let c = CLIAgentReport.read(.claudeCode, stdout: Data(claude.utf8), home: URL(fileURLWithPath: "/nonexistent"))
-        #expect(c == CLIAgentReport(session: "3f2a", tokens: 1500, turns: 4, lastWords: "done, submitted"))
+        #expect(c == CLIAgentReport(session: "3f2a", usage: TokenUsage(promptTokens: 1200, completionTokens: 300), costUSD: 0.0215,
+                                    turns: 4, lastWords: "done, submitted"))
 
         let codex = """
             {"type":"thread.started","thread_id":"0199a213-81c0"}
@@ -57,15 +58,17 @@ import Testing
             {"type":"turn.completed","usage":{"input_tokens":24763,"cached_input_tokens":24448,"output_tokens":122}}
             """
         let x = CLIAgentReport.read(.codex, stdout: Data(codex.utf8), home: URL(fileURLWithPath: "/nonexistent"))
-        #expect(x == CLIAgentReport(session: "0199a213-81c0", tokens: 24885, turns: 1, lastWords: "I moved the circles."))
+        #expect(x == CLIAgentReport(session: "0199a213-81c0", usage: TokenUsage(promptTokens: 24763, completionTokens: 122), turns: 1,
+                                    lastWords: "I moved the circles."))
 
         let opencode = """
             {"type":"step_start","sessionID":"ses_ab12","part":{"type":"step-start","sessionID":"ses_ab12"}}
             {"type":"text","sessionID":"ses_ab12","part":{"type":"text","text":"Edited pack.py","sessionID":"ses_ab12"}}
-            {"type":"step_finish","sessionID":"ses_ab12","part":{"type":"step-finish","tokens":{"input":900,"output":80},"sessionID":"ses_ab12"}}
+            {"type":"step_finish","sessionID":"ses_ab12","part":{"type":"step-finish","tokens":{"input":900,"output":80},"cost":0.004,"sessionID":"ses_ab12"}}
             """
         let o = CLIAgentReport.read(.opencode, stdout: Data(opencode.utf8), home: URL(fileURLWithPath: "/nonexistent"))
-        #expect(o == CLIAgentReport(session: "ses_ab12", tokens: 980, turns: 1, lastWords: "Edited pack.py"))
+        #expect(o == CLIAgentReport(session: "ses_ab12", usage: TokenUsage(promptTokens: 900, completionTokens: 80), costUSD: 0.004,
+                                    turns: 1, lastWords: "Edited pack.py"))
 
         // aider: the session is its chat history in the agent's home.
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-aider-\(UUID().uuidString.prefix(8))")
@@ -120,6 +123,7 @@ import Testing
         let session = try #require(opened.session)
         #expect(session.hasPrefix("fresh-") && opened.transcript == "resumed=no prompt=Improve a.txt")
         #expect(opened.tokens == 11 && opened.modelCalls == 1)
+        #expect(opened.costUSD == 0, "the stand-in reports no cost and its launch has no prices")
         // The same worker holds the session: it resumes it.
         let resumed = try await run(first, step("r2.step.a0", session: session))
         #expect(resumed.session == session && resumed.transcript == "resumed=yes prompt=Improve a.txt")

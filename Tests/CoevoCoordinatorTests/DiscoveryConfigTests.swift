@@ -5,7 +5,8 @@ import Testing
 
 /// The `discovery:` section. Bad input tried: a missing task field, a seed directory that
 /// does not exist, a grader directory inside the seed (the agents would see it), an evolve
-/// agent with no files, an unknown runtime, a seed with no TASK.md and no description.
+/// agent with no files, an unknown runtime, negative budgets, a seed with no TASK.md and
+/// no description.
 @Suite struct DiscoveryConfigTests {
     /// A task with a seed and a grader directory, in a fresh temporary directory.
     static func task() throws -> URL {
@@ -50,6 +51,8 @@ import Testing
             (Self.config(root, extra: ", graders: 0"), "discovery.task.graders", "at least 1"),
             (Self.config(root, extra: ", direction: up"), "discovery.task.direction", "unknown direction 'up'"),
             ("discovery: {agents: [{runtime: evolve, files: [a]}]}", "discovery.task.seed", "required"),
+            (Self.config(root) + "\n  max_usd: -0.5", "discovery.max_usd", "0 (no limit) or more"),
+            (Self.config(root) + "\n  max_wall_seconds: -1", "discovery.max_wall_seconds", "0 (no limit) or more"),
         ]
         for (text, field, problem) in cases {
             let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(text) }

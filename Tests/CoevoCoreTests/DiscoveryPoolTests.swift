@@ -195,6 +195,56 @@ import Testing
             #expect(pool.isFinished == (round == 2) && pool.tokens == 80 * round)
         }
         #expect(pool.stopReason == "max_tokens (150) reached: 160 tokens")
+
+        // Their cost: the same, in USD.
+        settings.maxTokens = 0
+        settings.maxUSD = 0.05
+        pool = DiscoveryPool(settings: settings, run: "r")
+        steps = Self.steps(pool.start())
+        for round in 1...2 {
+            var next: [DiscoveryPool.Request] = []
+            for job in steps {
+                var output = DiscoveryStepOutput(commit: nil, parent: nil, message: "", bundle: nil, notes: [], skills: [], exit: "", transcript: "")
+                output.costUSD = 0.015
+                next += pool.complete(job.key, .step(output))
+            }
+            steps = Self.steps(next)
+            #expect(pool.isFinished == (round == 2))
+        }
+        #expect(pool.stopReason == "max_usd ($0.0500) reached: $0.0600")
+        #expect(pool.summary.contains { $0.value.contains("$0.0600") })
+    }
+
+    /// The wall-time budget counts from the run's creation, in the replies' own times: the
+    /// round whose last reply comes 100 s in is the last, and a pool fed the same replies
+    /// at the same times (a replay after a crash) stops in the same round however late
+    /// the replay itself runs.
+    @Test func theWallTimeBudgetEndsTheRoundThatPassesIt() {
+        var settings = Self.settings(agents: 2)
+        settings.maxWallSeconds = 100
+        func play(startedAt: Double?) -> DiscoveryPool {
+            var pool = DiscoveryPool(settings: settings, run: "r", startedAt: startedAt)
+            var steps = Self.steps(pool.start())
+            var clock = 1_000.0
+            while !steps.isEmpty {
+                var next: [DiscoveryPool.Request] = []
+                for job in steps {
+                    clock += 20
+                    let output = DiscoveryStepOutput(commit: nil, parent: nil, message: "", bundle: nil, notes: [], skills: [], exit: "", transcript: "")
+                    next += pool.complete(job.key, .step(output), at: clock)
+                }
+                steps = Self.steps(next)
+            }
+            return pool
+        }
+        // Two replies of 20 s a round: rounds end 40, 80, 120 s after 1,000.
+        let created = play(startedAt: 1_000)
+        #expect(created.round == 3 && created.stopReason == "max_wall_seconds (100) reached: 120 s since the run was created")
+        // A run created 90 s earlier has 30 s left: the first round ends past it.
+        let older = play(startedAt: 910)
+        #expect(older.round == 1 && older.stopReason!.hasPrefix("max_wall_seconds"))
+        // Unknown creation: counted from the first reply (1,020): rounds end at 20, 60, 100.
+        #expect(play(startedAt: nil).round == 3)
     }
 
     @Test func aStepCarriesTheChainFromTheSeedToItsBase() {

@@ -309,7 +309,8 @@ extension ProcessTests {
                 model_server:
                   command: [python3, \(root.path)/Deploy/local-model/serve_smollm2.py, --port, "\(modelPort)", --n_ctx, "8192"]
                   health_url: http://127.0.0.1:\(modelPort)/v1/models
-                endpoints: [{name: local, url: "http://127.0.0.1:\(modelPort)", model: smollm2}]
+                endpoints: [{name: local, url: "http://127.0.0.1:\(modelPort)", model: smollm2,
+                             price_input_per_million: 1000, price_output_per_million: 3000}]
                 discovery:
                   task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
                          grade_command: [python3, grade.py]}
@@ -332,6 +333,10 @@ extension ProcessTests {
             // mostly fails mini-swe-agent's format, which must show, not vanish.
             #expect(output.modelCalls >= 1 && output.tokens > 0, "\(outputs)")
             #expect(output.exit.contains("mini-swe-agent: "), "\(output.exit)")
+            // litellm has no price for a local model: its tokens are priced at the
+            // endpoint's, between all-input and all-output.
+            let tokens = Double(output.tokens)
+            #expect(output.costUSD >= tokens * 1000 / 1e6 && output.costUSD <= tokens * 3000 / 1e6, "\(output.costUSD) for \(output.tokens) tokens")
             let attempted = try db.int("SELECT COUNT(*) FROM attempts WHERE agent = 'a0'")
             let noted = try db.int("SELECT COUNT(*) FROM events WHERE kind = 'discovery_no_submission' AND detail LIKE 'r1.step.a0:%mini-swe-agent:%'")
             #expect(attempted + noted == 1)
@@ -346,4 +351,5 @@ private struct DiscoveryStepOutputView: Decodable {
     var exit: String
     var modelCalls: Int
     var tokens: Int
+    var costUSD: Double
 }

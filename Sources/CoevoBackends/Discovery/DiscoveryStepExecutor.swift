@@ -120,11 +120,12 @@ public struct DiscoveryStepExecutor: JobExecutor {
         output.transcript = String(decoding: (outcome.stdout + outcome.stderr).suffix(8192), as: UTF8.self)
         switch job.runtime {
         case .miniSweAgent:
-            readTrajectory(into: &output, workspace: workspace)
+            readTrajectory(into: &output, launch: job.launch, workspace: workspace)
         case .claudeCode, .codex, .opencode, .aider:
             let report = CLIAgentReport.read(job.runtime, stdout: outcome.stdout, home: workspace.home)
             output.session = report.session
             output.tokens = report.tokens
+            output.costUSD = report.costUSD > 0 ? report.costUSD : job.launch.price.cost(of: report.usage)
             output.modelCalls = report.turns
             if !report.lastWords.isEmpty { output.transcript = report.lastWords }
             if let session = report.session { workspace.hold(session: session) }
@@ -140,7 +141,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
     /// What mini-swe-agent's trajectory says: how it ended, its model calls and tokens, its
     /// last replies. It finishes by echoing its own submit marker rather than calling
     /// `coevo eval`; that counts as a submission of what it changed.
-    private func readTrajectory(into output: inout DiscoveryStepOutput, workspace: DiscoveryWorkspace) {
+    private func readTrajectory(into output: inout DiscoveryStepOutput, launch: AgentLaunch, workspace: DiscoveryWorkspace) {
         guard let data = try? Data(contentsOf: workspace.root.appendingPathComponent(AgentLaunch.trajectory)),
               let trajectory = try? JSONDecoder().decode(MiniSweTrajectory.self, from: data) else {
             output.exit += "; mini-swe-agent left no trajectory"
@@ -148,6 +149,8 @@ public struct DiscoveryStepExecutor: JobExecutor {
         }
         output.modelCalls = trajectory.info.modelStats?.apiCalls ?? 0
         output.tokens = trajectory.messages.reduce(0) { $0 + ($1.extra?.response?.usage?.totalTokens ?? 0) }
+        let reported = trajectory.info.modelStats?.instanceCost ?? 0
+        output.costUSD = reported > 0 ? reported : launch.price.cost(of: trajectory.usage)
         output.transcript = trajectory.messages.compactMap { $0.extra?.modelResponse }.suffix(3).joined(separator: "\n---\n")
         let status = trajectory.info.exitStatus ?? "unknown"
         output.exit += "; mini-swe-agent: \(status)"

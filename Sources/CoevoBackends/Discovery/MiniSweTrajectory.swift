@@ -1,10 +1,18 @@
+import CoevoCore
+
 /// The part of mini-swe-agent's trajectory file (`-o`) a step reports: how the agent
-/// ended, its model calls, and per message the model's reply and its token usage.
+/// ended, its model calls and what litellm priced them at, and per message the model's
+/// reply and its token usage.
 struct MiniSweTrajectory: Decodable {
     struct Info: Decodable {
         struct ModelStats: Decodable {
             var apiCalls: Int?
-            enum CodingKeys: String, CodingKey { case apiCalls = "api_calls" }
+            /// litellm's price of the calls: 0 for a local model it has no price for.
+            var instanceCost: Double?
+            enum CodingKeys: String, CodingKey {
+                case apiCalls = "api_calls"
+                case instanceCost = "instance_cost"
+            }
         }
         var exitStatus: String?
         var modelStats: ModelStats?
@@ -18,8 +26,14 @@ struct MiniSweTrajectory: Decodable {
         struct Extra: Decodable {
             struct Response: Decodable {
                 struct Usage: Decodable {
+                    var promptTokens: Int?
+                    var completionTokens: Int?
                     var totalTokens: Int?
-                    enum CodingKeys: String, CodingKey { case totalTokens = "total_tokens" }
+                    enum CodingKeys: String, CodingKey {
+                        case promptTokens = "prompt_tokens"
+                        case completionTokens = "completion_tokens"
+                        case totalTokens = "total_tokens"
+                    }
                 }
                 var usage: Usage?
             }
@@ -46,4 +60,13 @@ struct MiniSweTrajectory: Decodable {
 
     var info: Info
     var messages: [Message]
+
+    /// Prompt and completion tokens over the model's replies.
+    var usage: TokenUsage {
+        messages.reduce(TokenUsage(promptTokens: 0, completionTokens: 0)) { sum, message in
+            let usage = message.extra?.response?.usage
+            return TokenUsage(promptTokens: sum.promptTokens + (usage?.promptTokens ?? 0),
+                              completionTokens: sum.completionTokens + (usage?.completionTokens ?? 0))
+        }
+    }
 }

@@ -29,6 +29,9 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
     public var maxTurns: Int
     /// Sent with every model call that can carry one, so a replayed step asks for the same samples.
     public var seed: UInt64
+    /// USD per million tokens of the agent's endpoint: prices the tokens of an agent that
+    /// reports no cost of its own.
+    public var price: Price
     public var secrets: [String]
 
     /// Where mini-swe-agent writes its trajectory, in the workspace (never committed).
@@ -49,6 +52,8 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
         apiBase = group.resolvedEndpoint.map { "\($0.url)/v1" }
         maxTurns = group.maxTurns
         self.seed = seed
+        price = group.resolvedEndpoint.map { Price(inputPerMillion: $0.priceInputPerMillion, outputPerMillion: $0.priceOutputPerMillion) }
+            ?? Price()
         secrets = group.secrets
     }
 

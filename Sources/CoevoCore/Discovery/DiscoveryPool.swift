@@ -65,6 +65,12 @@ public struct DiscoveryPool: Sendable {
     /// What the agents reported using: model calls and tokens.
     public private(set) var modelCalls = 0
     public private(set) var tokens = 0
+    public private(set) var usd = 0.0
+    /// When the run was created (the wall-time budget counts from it), and the time of the
+    /// latest reply: a replay passes each stored result's own time, so a replayed run stops
+    /// in the round the lost one did.
+    private var startedAt: Double?
+    private var latest: Double?
     private var consolidations = 0
     public private(set) var best: Attempt?
     public private(set) var stopReason: String?
@@ -81,9 +87,11 @@ public struct DiscoveryPool: Sendable {
     private var progressLine: String?
     private var roundLines: [String] = []
 
-    public init(settings: DiscoverySettings, run: String) {
+    /// `startedAt`: when the run was created (nil: the first reply's time).
+    public init(settings: DiscoverySettings, run: String, startedAt: Double? = nil) {
         self.settings = settings
         self.run = run
+        self.startedAt = startedAt
         members = settings.roster.map { Member(id: $0.id, group: $0.group) }
     }
 
@@ -98,7 +106,12 @@ public struct DiscoveryPool: Sendable {
 
     public mutating func start() -> [Request] { beginRound() }
 
-    public mutating func complete(_ key: String, _ reply: Reply) -> [Request] {
+    /// `at`: the reply's wall time (seconds since 1970), for `max_wall_seconds`.
+    public mutating func complete(_ key: String, _ reply: Reply, at: Double? = nil) -> [Request] {
+        if let at {
+            latest = max(latest ?? at, at)
+            if startedAt == nil { startedAt = at }
+        }
         if let index = stepsOut.removeValue(forKey: key) {
             stepReturned(index, key: key, reply)
         } else if let index = gradesOut.removeValue(forKey: key) {
@@ -141,7 +154,9 @@ public struct DiscoveryPool: Sendable {
                      SummaryLine("best", best.map { "\(DiscoveryPrompt.format($0.score!)) by \($0.agent) (\($0.commit.prefix(8)), round \($0.round))" } ?? "none")]
         if let first = scored.first { lines.append(SummaryLine("first", DiscoveryPrompt.format(first))) }
         lines.append(SummaryLine("notes", "\(notes.count) notes, \(skills.count) skills"))
-        if modelCalls > 0 { lines.append(SummaryLine("model", "\(modelCalls) calls, \(tokens) tokens")) }
+        if modelCalls > 0 || usd > 0 {
+            lines.append(SummaryLine("model", "\(modelCalls) calls, \(tokens) tokens" + (usd > 0 ? String(format: ", $%.4f", usd) : "")))
+        }
         lines.append(SummaryLine("stopped", stopReason ?? "running"))
         return lines
     }
@@ -224,6 +239,7 @@ public struct DiscoveryPool: Sendable {
         if let session = output.session { members[index].session = session }
         modelCalls += output.modelCalls
         tokens += output.tokens
+        usd += output.costUSD
         guard let commit = output.commit, let bundle = output.bundle else {
             events.append(ProtocolEvent(.discoveryNoSubmission, "\(key): \(output.exit); no `coevo eval`"))
             return
@@ -329,6 +345,11 @@ public struct DiscoveryPool: Sendable {
             stopReason = "max_evaluations (\(settings.maxEvaluations)) reached"
         } else if settings.maxTokens > 0 && tokens >= settings.maxTokens {
             stopReason = "max_tokens (\(settings.maxTokens)) reached: \(tokens) tokens"
+        } else if settings.maxUSD > 0 && usd >= settings.maxUSD {
+            stopReason = String(format: "max_usd ($%.4f) reached: $%.4f", settings.maxUSD, usd)
+        } else if settings.maxWallSeconds > 0, let startedAt, let latest, latest - startedAt >= settings.maxWallSeconds {
+            stopReason = String(format: "max_wall_seconds (%.0f) reached: %.0f s since the run was created", settings.maxWallSeconds,
+                                latest - startedAt)
         } else if let target = settings.targetScore, let score = best?.score, !direction.better(target, than: score) {
             stopReason = "target score \(DiscoveryPrompt.format(target)) reached"
         } else if round >= settings.rounds {

@@ -13,6 +13,13 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
     public var targetScore: Double?
     /// Stop after the round in which the agents' reported tokens reach this (0: no limit).
     public var maxTokens = 0
+    /// Stop after the round in which the agents' cost reaches this many USD (0: no limit):
+    /// what the agent reports (claude-code, opencode, mini-swe-agent), else its tokens at
+    /// its endpoint's prices.
+    public var maxUSD = 0.0
+    /// Stop after the first round that ends this many seconds after the run was created,
+    /// time the coordinator was down included (0: no limit). A round is never cut short.
+    public var maxWallSeconds = 0.0
     /// Longest an agent's step may take, and longest it may go without output (0: no watchdog).
     public var stepTimeoutMilliseconds = 600_000
     public var stallMilliseconds = 0
@@ -226,6 +233,8 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         case maxEvaluations = "max_evaluations"
         case targetScore = "target_score"
         case maxTokens = "max_tokens"
+        case maxUSD = "max_usd"
+        case maxWallSeconds = "max_wall_seconds"
         case stepTimeoutMilliseconds = "step_timeout_ms"
         case stallMilliseconds = "stall_ms"
         case agentUser = "agent_user"
@@ -239,6 +248,8 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         maxEvaluations = try c.value(.maxEvaluations, maxEvaluations)
         targetScore = try c.decodeIfPresent(Double.self, forKey: .targetScore)
         maxTokens = try c.value(.maxTokens, maxTokens)
+        maxUSD = try c.value(.maxUSD, maxUSD)
+        maxWallSeconds = try c.value(.maxWallSeconds, maxWallSeconds)
         stepTimeoutMilliseconds = try c.value(.stepTimeoutMilliseconds, stepTimeoutMilliseconds)
         stallMilliseconds = try c.value(.stallMilliseconds, stallMilliseconds)
         agentUser = try c.decodeIfPresent(UInt32.self, forKey: .agentUser)
@@ -283,6 +294,8 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         try require(rounds >= 1, "rounds", "must be at least 1")
         try require(maxEvaluations >= 0, "max_evaluations", "must be 0 (no limit) or more")
         try require(maxTokens >= 0, "max_tokens", "must be 0 (no limit) or more")
+        try require(maxUSD >= 0 && maxUSD.isFinite, "max_usd", "must be 0 (no limit) or more")
+        try require(maxWallSeconds >= 0 && maxWallSeconds.isFinite, "max_wall_seconds", "must be 0 (no limit) or more")
         try require(stepTimeoutMilliseconds >= 100, "step_timeout_ms", "must be at least 100")
         try require(stallMilliseconds >= 0, "stall_ms", "must be 0 (no watchdog) or more")
         try require(heartbeats.epsilon >= 0, "heartbeats.epsilon", "must be 0 or more")

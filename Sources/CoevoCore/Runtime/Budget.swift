@@ -12,7 +12,7 @@ public struct TokenUsage: Hashable, Sendable {
 }
 
 /// USD per million tokens, from the config's price table.
-public struct Price: Hashable, Sendable {
+public struct Price: Hashable, Sendable, Codable {
     public var inputPerMillion: Double
     public var outputPerMillion: Double
     public init(inputPerMillion: Double = 0, outputPerMillion: Double = 0) {
