@@ -5,7 +5,8 @@ import Glibc
 import Testing
 
 /// Discovery steps and grades as a worker runs them: real git, real subprocesses, two
-/// workers' caches. Bad input tried: a chain that lacks the commit it names, a grade
+/// workers' caches. Bad input tried: a chain that lacks the commit it names, a checkout of
+/// an attempt whose commit the step did not bring, a grade
 /// command the worker does not allow, an agent's user reading a running grader's files.
 @Suite struct DiscoveryExecutorTests {
     static let seed = [DiscoveryFile(path: "solution.py", data: Data("# EVOLVE-BLOCK-START\nX = 0.5000\n# EVOLVE-BLOCK-END\n".utf8)),
@@ -58,6 +59,27 @@ import Testing
             .run(payload: Self.step(key: "r2.step.a0", chain: chain, seed: 5))
         let nextOutput = try JSONDecoder().decode(DiscoveryStepOutput.self, from: next.output)
         #expect(nextOutput.parent == commit && nextOutput.commit != nil && nextOutput.commit != commit)
+
+        // An agent on a worker that never saw the commit can still start over from it when
+        // its view lists the attempt: the step brings the commit. Without it, it cannot.
+        let attempt = Attempt(key: "r1.step.a0", round: 1, agent: "a0", commit: commit, parent: nil, score: 0.5, status: .baseline,
+                              poolBest: true, feedback: "", message: "")
+        for (name, viewed) in [("w4", [CommittedBundle(commit: commit, bundle: bundle)]), ("w5", [])] {
+            let root = Self.root(name)
+            var job = try JSONDecoder().decode(DiscoveryStepJob.self, from: Self.step(
+                key: "r2.step.a1", agent: "a1", chain: CommitChain(seedFiles: Self.seed, bundles: [], commit: nil)))
+            job.shared = SharedView(attempts: [attempt])
+            job.viewed = viewed
+            let stepped = await DiscoveryStepExecutor(root: root, policy: Self.policy).run(payload: try JSONEncoder().encode(job))
+            #expect(stepped.status == .succeeded, "\(stepped.error)")
+            let workspace = DiscoveryWorkspace(root: root.appendingPathComponent("discovery/run-1/agents/a1"))
+            if viewed.isEmpty {
+                #expect(throws: (any Error).self) { try workspace.checkout(attempt: attempt) }
+            } else {
+                try workspace.checkout(attempt: attempt)
+                #expect(try String(contentsOf: workspace.root.appendingPathComponent("solution.py"), encoding: .utf8) == mutated)
+            }
+        }
 
         // A chain without the bundle cannot name that commit on a fresh worker.
         let broken = await DiscoveryGradeExecutor(root: Self.root("w2"), policy: Self.policy)

@@ -88,9 +88,18 @@ import Testing
             for _ in 0..<2 {
                 requests = Self.playRound(&pool, requests, order: order) { .init(score: scores[$0]!, feedback: "") }
             }
-            // The pool's best (a0's 3.5) travels with the others' steps, for `coevo memory checkout best`.
-            #expect(Self.steps(requests).map { $0.best?.commit } == [nil, "c2a0", "c2a0"])
-            #expect(Self.steps(requests)[1].best?.bundles == [Data("c1a0".utf8), Data("c2a0".utf8)])
+            // Every attempt an agent can list travels with its step, after its parent and
+            // without what its own chain brings, for `coevo memory checkout`.
+            for step in Self.steps(requests) {
+                let viewed = step.viewed.map(\.commit)
+                #expect(Set(viewed + step.chain.bundles.map { String(decoding: $0, as: UTF8.self) })
+                        == Set(step.shared.attempts.map(\.commit) + ["c1a0", "c1a1", "c1a2"]), "\(step.key): \(viewed)")
+                #expect(Set(viewed).isDisjoint(with: step.chain.bundles.map { String(decoding: $0, as: UTF8.self) }))
+                #expect(step.viewed.allSatisfy { $0.bundle == Data($0.commit.utf8) })
+            }
+            // a1 (base c2a1) gets a0's line c1a0 then c2a0, in that order.
+            let a1 = Self.steps(requests)[1].viewed.map(\.commit)
+            #expect(a1.firstIndex(of: "c1a0")! < a1.firstIndex(of: "c2a0")!)
             return (pool.attempts, Self.steps(requests).map(\.prompt))
         }
         let (forward, forwardPrompts) = play([0, 1, 2])

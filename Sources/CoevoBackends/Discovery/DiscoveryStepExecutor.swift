@@ -52,7 +52,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
         do {
             base = try await cache.locked {
                 let base = try cache.prepare(job.chain)
-                if let best = job.best { _ = try cache.prepare(best) }
+                try cache.fetch(job.viewed)
                 try workspace.checkout(base, cache: cache)
                 try workspace.lay(job, base: base)
                 if let uid = job.userID {

@@ -107,13 +107,13 @@ public struct DiscoveryWorkspace: Sendable {
     }
 
     /// Starts over from another attempt's commit: the worktree is reset to it and it becomes
-    /// the step's base, so a submission records it as its parent. The commit must be on
-    /// this worker (the step's base and the pool's best always are).
+    /// the step's base, so a submission records it as its parent. Every attempt of the
+    /// step's view is on the worker: the step brought their commits.
     public func checkout(attempt: Attempt) throws {
         var step = try step()
         let identity = Git.identity(agent: step.agent)
         guard (try? Git.run(["cat-file", "-e", "\(attempt.commit)^{commit}"], in: root, environment: identity)) != nil else {
-            throw GitError(description: "commit \(attempt.commit.prefix(8)) (\(attempt.key)) is not on this worker: a step carries its base and the pool's best")
+            throw GitError(description: "commit \(attempt.commit.prefix(8)) (\(attempt.key)) is not on this worker: a step brings the commits of the attempts in its view")
         }
         try Git.run(["checkout", "-q", "--detach", "-f", attempt.commit], in: root, environment: identity)
         try Git.run(["clean", "-q", "-fd"], in: root, environment: identity)  // untracked files; .coevo is ignored

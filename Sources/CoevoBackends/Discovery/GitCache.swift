@@ -67,6 +67,19 @@ public struct GitCache: Sendable {
         return target
     }
 
+    /// Brings in the commits of `viewed` this worker lacks, in order (each bundle's parent
+    /// is the seed, an earlier one, or already here).
+    public func fetch(_ viewed: [CommittedBundle]) throws {
+        let present = { (sha: String) in (try? Git.run(["cat-file", "-e", "\(sha)^{commit}"], in: repository)) != nil }
+        for (index, entry) in viewed.enumerated() where !present(entry.commit) {
+            let file = directory.appendingPathComponent("viewed-\(index).bundle")
+            try entry.bundle.write(to: file)
+            defer { try? FileManager.default.removeItem(at: file) }
+            _ = try Git.run(["bundle", "unbundle", file.path], in: repository)
+            try Git.run(["update-ref", "refs/coevo/\(entry.commit)", entry.commit], in: repository)
+        }
+    }
+
     /// The seed commit, made once from the seed files. Author, committer and dates are
     /// fixed, so every worker makes the same commit (the same sha) from the same files.
     private func seedCommit(_ files: [DiscoveryFile]) throws -> String {

@@ -39,9 +39,10 @@ public struct DiscoveryStepJob: Codable, Hashable, Sendable {
     public var session: String?
     public var prompt: String
     public var chain: CommitChain
-    /// The pool's best attempt, shipped too so that `coevo memory checkout best` works on
-    /// any worker; nil when there is none or it is the base.
-    public var best: CommitChain?
+    /// The commits of every attempt in `shared` that `chain` does not already bring, with
+    /// their ancestors, oldest first: so `coevo memory checkout` reaches any attempt the
+    /// agent can list, on any worker.
+    public var viewed: [CommittedBundle] = []
     /// What the agent reads in `.coevo/shared/`.
     public var shared: SharedView
     public var evolve: EvolveMutation?
@@ -66,6 +67,16 @@ public struct DiscoveryStepJob: Codable, Hashable, Sendable {
         self.timeoutMilliseconds = timeoutMilliseconds
         self.stallMilliseconds = stallMilliseconds
         self.userID = userID
+    }
+}
+
+/// A commit and the git bundle that brings it (its parent must be there first).
+public struct CommittedBundle: Codable, Hashable, Sendable {
+    public var commit: String
+    public var bundle: Data
+    public init(commit: String, bundle: Data) {
+        self.commit = commit
+        self.bundle = bundle
     }
 }
 

@@ -189,7 +189,6 @@ public struct DiscoveryPool: Sendable {
     private mutating func stepRequests() -> [Request] {
         // What every agent's step shares, worked out once a round.
         let ranked = Attempt.ranked(attempts, settings.task.direction)
-        let bestChain = best.map { chain(to: $0.commit) }
         var requests: [Request] = []
         for index in members.indices {
             let member = members[index]
@@ -211,11 +210,13 @@ public struct DiscoveryPool: Sendable {
             members[index].heartbeats = []
             members[index].pivoting = false
             let launch = AgentLaunch(group: member.group, seed: AgentCall.seed(runSeed: settings.seed, key: key + ".model"))
+            let chain = chain(to: base)
+            let shared = view(for: member.id, top: ranked.prefix(10))
             var job = DiscoveryStepJob(key: key, run: run, agent: member.id, launch: launch, session: member.session, prompt: prompt,
-                                       chain: chain(to: base), shared: view(for: member.id, top: ranked.prefix(10)), evolve: evolve,
+                                       chain: chain, shared: shared, evolve: evolve,
                                        timeoutMilliseconds: settings.stepTimeoutMilliseconds, stallMilliseconds: settings.stallMilliseconds,
                                        userID: settings.agentUser)
-            if let bestChain, bestChain.commit != base { job.best = bestChain }
+            job.viewed = bundles(for: shared.attempts.map(\.commit), besides: chain)
             stepsOut[key] = index
             requests.append(.step(job))
         }
@@ -398,6 +399,29 @@ public struct DiscoveryPool: Sendable {
             cursor = parents[current]
         }
         return CommitChain(seedFiles: settings.seedFiles, bundles: list.reversed(), commit: commit)
+    }
+
+    /// The bundles that bring `commits` and their ancestors, leaving out what `chain`
+    /// brings; each commit after its parent.
+    private func bundles(for commits: [String], besides chain: CommitChain) -> [CommittedBundle] {
+        var have = Set<String>()
+        var cursor = chain.commit
+        while let current = cursor, bundles[current] != nil {
+            have.insert(current)
+            cursor = parents[current]
+        }
+        var out: [CommittedBundle] = []
+        for commit in commits {
+            var line: [CommittedBundle] = []
+            var cursor: String? = commit
+            while let current = cursor, !have.contains(current), let bundle = bundles[current] {
+                have.insert(current)
+                line.append(CommittedBundle(commit: current, bundle: bundle))
+                cursor = parents[current]
+            }
+            out += line.reversed()
+        }
+        return out
     }
 
     /// The pool's ten best attempts, then the agent's own three latest; the latest 30
