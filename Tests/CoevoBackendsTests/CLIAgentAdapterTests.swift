@@ -136,3 +136,61 @@ import Testing
         #expect(refused.status == .unsupported && refused.error.contains("--allow-command"))
     }
 }
+
+/// A mini-swe-agent step's endpoint is held to the worker's policy, as an `llm.chat`
+/// call is, and its key reaches the agent only from a worker told to send it there. A
+/// stand-in `mini` (a real subprocess) writes the trajectory mini-swe-agent writes, with
+/// the key it was given. Bad input tried: a key the worker was not told to send, a key
+/// variable the worker lacks, an endpoint off loopback that the worker does not allow.
+@Suite struct MiniSweAgentEndpointTests {
+    static let mini: URL = {
+        let bin = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-mini-\(UUID().uuidString.prefix(8))")
+        try! FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let program = bin.appendingPathComponent("mini")
+        try! Data(#"""
+            #!/bin/sh
+            printf '{"info":{"exit_status":"LimitsExceeded","model_stats":{"api_calls":1,"instance_cost":0}},"messages":[{"extra":{"model_response":"key=%s","response":{"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}}}}]}' "$OPENAI_API_KEY" > .coevo/trajectory.json
+            """#.utf8).write(to: program)
+        chmod(program.path, 0o755)
+        return program
+    }()
+
+    static func step(url: String, keyVariable: String?) throws -> Data {
+        var group = DiscoverySettings.AgentGroup()
+        group.runtime = .miniSweAgent
+        group.program = mini.path
+        group.resolvedEndpoint = LLMJob.Endpoint(name: "remote", url: url, model: "m", apiKeyEnv: keyVariable,
+                                                 priceInputPerMillion: 1000, priceOutputPerMillion: 3000)
+        return try JSONEncoder().encode(DiscoveryStepJob(
+            key: "r1.step.a0", run: "run-k", agent: "a0", launch: AgentLaunch(group: group, seed: 1), prompt: "go",
+            chain: CommitChain(seedFiles: DiscoveryExecutorTests.seed, bundles: [], commit: nil), shared: SharedView(), evolve: nil,
+            timeoutMilliseconds: 20_000, stallMilliseconds: 0, userID: nil))
+    }
+
+    static func run(_ payload: Data, policy: WorkerPolicy, environment: [String: String]) async -> JobOutcome {
+        await DiscoveryStepExecutor(root: DiscoveryExecutorTests.root("mini"), policy: policy, secrets: environment).run(payload: payload)
+    }
+
+    @Test func theEndpointsKeyReachesTheAgentOnlyWhereThePolicySendsIt() async throws {
+        let local = "http://127.0.0.1:9"
+        let allowed = WorkerPolicy(keys: ["EXAMPLE_KEY": [local]], commands: [Self.mini.path])
+        let keyed = try Self.step(url: local, keyVariable: "EXAMPLE_KEY")
+
+        let given = await Self.run(keyed, policy: allowed, environment: ["EXAMPLE_KEY": "sk-123", "OTHER": "x"])
+        #expect(given.status == .succeeded, "\(given.error)")
+        let output = try JSONDecoder().decode(DiscoveryStepOutput.self, from: given.output)
+        #expect(output.transcript == "key=sk-123" && output.tokens == 15)
+        // No cost from litellm: 10 prompt and 5 completion tokens at 1,000 and 3,000 USD per million.
+        #expect(abs(output.costUSD - 0.025) < 1e-12)
+
+        let unsent = await Self.run(keyed, policy: WorkerPolicy(commands: [Self.mini.path]), environment: ["EXAMPLE_KEY": "sk-123"])
+        #expect(unsent.status == .unsupported && unsent.error.contains("--allow-key EXAMPLE_KEY=http://127.0.0.1:9"), "\(unsent.error)")
+        let unset = await Self.run(keyed, policy: allowed, environment: [:])
+        #expect(unset.status == .unsupported && unset.error.contains("needs $EXAMPLE_KEY"), "\(unset.error)")
+
+        let keyless = await Self.run(try Self.step(url: local, keyVariable: nil), policy: allowed, environment: ["EXAMPLE_KEY": "sk-123"])
+        #expect(try JSONDecoder().decode(DiscoveryStepOutput.self, from: keyless.output).transcript == "key=none")
+        let remote = await Self.run(try Self.step(url: "https://api.example.com", keyVariable: nil), policy: allowed, environment: [:])
+        #expect(remote.status == .unsupported && remote.error.contains("--allow-endpoint https://api.example.com"), "\(remote.error)")
+    }
+}

@@ -64,7 +64,7 @@ import Testing
         #expect(error?.field == "discovery.task.description")
     }
 
-    @Test func miniSweAgentGroupsNeedAKeylessEndpointOfTheConfig() throws {
+    @Test func miniSweAgentGroupsNeedAnOpenAICompatibleEndpointOfTheConfig() throws {
         let root = try Self.task()
         let mini = "[{runtime: mini-swe-agent, endpoint: local, max_turns: 3, program: .venv-agents/bin/mini}]"
         let good = try ConfigLoader.parse(Self.config(root, agents: mini) + """
@@ -80,15 +80,23 @@ import Testing
         #expect(Array(launch.argv.suffix(2)) == ["-t", "do it"])
         #expect(launch.environment["LITELLM_LOCAL_MODEL_COST_MAP"] == "True")
 
-        // Bad input: an endpoint the config lacks, and one that needs a key.
+        // An endpoint with a key: the launch names it, for the worker to check and fill in.
+        let keyed = try ConfigLoader.parse(Self.config(root, agents: mini) + """
+
+            endpoints: [{name: local, url: "https://api.example.com", model: m, api_key_env: EXAMPLE_KEY}]
+            """)
+        let keyedLaunch = AgentLaunch(group: try #require(keyed.discoverySettings?.agents.first), seed: 1)
+        #expect(keyedLaunch.endpoint?.apiKeyEnv == "EXAMPLE_KEY")
+
+        // Bad input: an endpoint the config lacks, and one that does not speak OpenAI's API.
         let missing = #expect(throws: ConfigError.self) { try ConfigLoader.parse(Self.config(root, agents: mini)) }
         #expect(missing?.field == "discovery.agents[0].endpoint" && missing?.problem.contains("names no endpoint") == true)
-        let keyed = #expect(throws: ConfigError.self) {
+        let anthropic = #expect(throws: ConfigError.self) {
             try ConfigLoader.parse(Self.config(root, agents: mini) + """
 
-                endpoints: [{name: local, url: "https://api.example.com", model: m, api_key_env: EXAMPLE_KEY}]
+                endpoints: [{name: local, url: "https://api.anthropic.com", model: m, api: anthropic, api_key_env: K}]
                 """)
         }
-        #expect(keyed?.problem.contains("keyless") == true)
+        #expect(anthropic?.problem.contains("OpenAI-compatible endpoints only") == true)
     }
 }

@@ -18,6 +18,8 @@ public struct DiscoveryStepExecutor: JobExecutor {
     /// Where the values of a launch's `secrets` come from: this worker's environment, only
     /// the names its policy gives agents.
     private let secrets: [String: String]
+    /// Endpoint keys: this worker's environment, only the variables its policy sends somewhere.
+    private let endpointKeys: [String: String]
 
     public init(root: URL, policy: WorkerPolicy = WorkerPolicy(), toolsDirectory: URL? = DiscoveryStepExecutor.ownDirectory,
                 secrets: [String: String] = ProcessInfo.processInfo.environment) {
@@ -25,6 +27,23 @@ public struct DiscoveryStepExecutor: JobExecutor {
         self.policy = policy
         self.toolsDirectory = toolsDirectory
         self.secrets = secrets.filter { policy.agentKeys.contains($0.key) }
+        endpointKeys = secrets.filter { policy.keys[$0.key] != nil }
+    }
+
+    struct Refusal: Error {
+        var reason: String
+    }
+
+    /// The key of the endpoint a mini-swe-agent agent calls (nil: it needs none), or why
+    /// this worker may not let it call that endpoint: the policy of `llm.chat` calls.
+    func key(for launch: AgentLaunch) -> Result<String?, Refusal> {
+        guard let endpoint = launch.endpoint else { return .success(nil) }
+        if let refusal = policy.refusal(for: endpoint) { return .failure(Refusal(reason: refusal)) }
+        guard let variable = endpoint.apiKeyEnv else { return .success(nil) }
+        guard let key = endpointKeys[variable], !key.isEmpty else {
+            return .failure(Refusal(reason: "endpoint \(endpoint.name) needs $\(variable), which is not set on this worker"))
+        }
+        return .success(key)
     }
 
     /// The directory of this process's executable when a `coevo` binary is there.
@@ -45,6 +64,11 @@ public struct DiscoveryStepExecutor: JobExecutor {
         }
         if let missing = job.launch.secrets.first(where: { secrets[$0] == nil }) {
             return JobOutcome(status: .unsupported, error: "agent \(job.agent) needs $\(missing), which is not set on this worker")
+        }
+        let endpointKey: String?
+        switch key(for: job.launch) {
+        case .success(let key): endpointKey = key
+        case .failure(let refusal): return JobOutcome(status: .unsupported, error: "agent \(job.agent): \(refusal.reason)")  // another worker may allow it
         }
         let cache = GitCache(root: root, run: job.run)
         let workspace = DiscoveryWorkspace(root: cache.directory.appendingPathComponent("agents").appendingPathComponent(GitCache.safe(job.agent)))
@@ -71,7 +95,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
         case .evolve:
             output.exit = evolve(job, in: workspace)
         default:
-            await runAgent(job, in: workspace, into: &output)
+            await runAgent(job, in: workspace, endpointKey: endpointKey, into: &output)
         }
         (output.notes, output.skills) = workspace.collectOutbox()
         if let submission = workspace.submission() {
@@ -93,7 +117,8 @@ public struct DiscoveryStepExecutor: JobExecutor {
 
     /// Runs a command or CLI agent in its workspace. A CLI agent whose last session this
     /// worker holds resumes it; one whose session is elsewhere starts afresh and is told so.
-    private func runAgent(_ job: DiscoveryStepJob, in workspace: DiscoveryWorkspace, into output: inout DiscoveryStepOutput) async {
+    private func runAgent(_ job: DiscoveryStepJob, in workspace: DiscoveryWorkspace, endpointKey: String?,
+                          into output: inout DiscoveryStepOutput) async {
         let held = workspace.heldSession()
         let resume = job.launch.resumes && job.session != nil && held == job.session ? job.session : nil
         let prompt = job.launch.resumes && job.session != nil && resume == nil ? AgentLaunch.resumedPreface + job.prompt : job.prompt
@@ -108,6 +133,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
         spec.stopFile = workspace.submittedFile.path
         spec.userID = job.userID
         for name in job.launch.secrets { environment[name] = secrets[name] }
+        if let endpointKey { environment["OPENAI_API_KEY"] = endpointKey }
         spec.environment = environment.merging([
             "COEVO_WORKSPACE": workspace.root.path, "COEVO_AGENT": job.agent, "HOME": workspace.home.path,
             "PATH": ([toolsDirectory?.path].compactMap { $0 } + ["/usr/local/bin", "/usr/bin", "/bin"]).joined(separator: ":"),

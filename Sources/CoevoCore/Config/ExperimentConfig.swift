@@ -356,10 +356,9 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
                 throw ConfigError(field: "discovery.agents[\(i)].endpoint",
                                   problem: "names no endpoint (have: \(endpoints.map(\.name).joined(separator: ", ")))")
             }
-            // The agent calls the endpoint itself; a key would have to travel in its
-            // environment, which this runtime does not arrange yet.
-            try require(endpoint.apiKeyEnv == nil && endpoint.api == "openai", "discovery.agents[\(i)].endpoint",
-                        "mini-swe-agent agents reach only keyless OpenAI-compatible endpoints (a local llama.cpp or vLLM server) for now")
+            // The agent calls the endpoint itself, through litellm's OpenAI client.
+            try require(endpoint.api == "openai", "discovery.agents[\(i)].endpoint",
+                        "mini-swe-agent agents reach OpenAI-compatible endpoints only (api: openai); '\(endpoint.name)' is \(endpoint.api)")
         }
         for (role, names) in pools.sorted(by: { $0.key < $1.key }) {
             try require(protocolRoles.contains(role), "pools.\(role)",

@@ -24,8 +24,10 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
     public var argv: [String]
     public var program: String
     public var model: String?
-    /// `mini-swe-agent`: the endpoint's base URL.
+    /// `mini-swe-agent`: the endpoint's base URL, and the endpoint (the worker checks it
+    /// against its policy and gives the agent its key, as for an `llm.chat` call).
     public var apiBase: String?
+    public var endpoint: LLMJob.Endpoint?
     public var maxTurns: Int
     /// Sent with every model call that can carry one, so a replayed step asks for the same samples.
     public var seed: UInt64
@@ -50,6 +52,7 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
         program = group.runtime == .command ? (group.command.first ?? "") : (group.program ?? group.runtime.defaultProgram)
         model = group.runtime == .miniSweAgent ? group.resolvedEndpoint?.model : group.model
         apiBase = group.resolvedEndpoint.map { "\($0.url)/v1" }
+        endpoint = group.runtime == .miniSweAgent ? group.resolvedEndpoint : nil
         maxTurns = group.maxTurns
         self.seed = seed
         price = group.resolvedEndpoint.map { Price(inputPerMillion: $0.priceInputPerMillion, outputPerMillion: $0.priceOutputPerMillion) }
@@ -81,7 +84,7 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
                         "-c", #"model.action_regex=```(?:mswea_bash_command|bash|sh|shell)\s*\n(.*?)\n```"#,
                         "-o", Self.trajectory, "-t", prompt]
             // No first-run set-up, no cost lookups on the internet, a placeholder key for a
-            // keyless local server.
+            // keyless local server (the worker puts the endpoint's key there when it has one).
             return (argv, ["MSWEA_CONFIGURED": "true", "MSWEA_COST_TRACKING": "ignore_errors",
                            "LITELLM_LOCAL_MODEL_COST_MAP": "True", "OPENAI_API_KEY": "none"])
         case .claudeCode:
