@@ -19,6 +19,10 @@ LLAMA_VERSION := 0.3.36
 # environment (litellm and its dependencies stay out of the system Python's way).
 MINI_SWE_AGENT_VERSION := 2.4.6
 AGENTS_VENV := .venv-agents
+# aider (PyPI), the one of the CLI coding agents that installs offline, in a virtual
+# environment of its own (it pins its own litellm).
+AIDER_VERSION := 0.86.2
+AIDER_VENV := .venv-aider
 WHEEL_CACHE := $(HOME)/.cache/coevo-wheels
 CONFIG ?= Configs/quickstart.yaml
 
@@ -52,6 +56,10 @@ agents:
 	@$(AGENTS_VENV)/bin/python -c "import minisweagent" >/dev/null 2>&1 && test -x $(AGENTS_VENV)/bin/mini || { \
 		echo "installing mini-swe-agent $(MINI_SWE_AGENT_VERSION) into $(AGENTS_VENV) (once, under a minute)"; \
 		python3 -m venv $(AGENTS_VENV) && $(AGENTS_VENV)/bin/pip install -q mini-swe-agent==$(MINI_SWE_AGENT_VERSION); \
+	}
+	@test -x $(AIDER_VENV)/bin/aider || { \
+		echo "installing aider-chat $(AIDER_VERSION) into $(AIDER_VENV) (once, about a minute)"; \
+		python3 -m venv $(AIDER_VENV) && $(AIDER_VENV)/bin/pip install -q aider-chat==$(AIDER_VERSION); \
 	}
 
 apt-install:

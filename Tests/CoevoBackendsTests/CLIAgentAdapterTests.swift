@@ -4,11 +4,11 @@ import Foundation
 import Testing
 
 /// The CLI coding agents' adapters: the command lines they run (fresh and resumed), what
-/// their documented JSON output reports, and how a worker decides to resume. None of these
-/// tools can be installed offline, so the session test drives the adapter with a stand-in
-/// `claude` script that prints claude-code's documented stream-json lines: what is tested
-/// is coevo's side (the command line, the session kept per worker, the resumed preface),
-/// not the tool. Bad input tried: output lines that are not JSON, a session held by
+/// their documented output reports, and how a worker decides to resume. claude-code, codex
+/// and opencode cannot be installed here (aider can: DiscoveryRunTests runs it for real),
+/// so the session test drives the adapter with a stand-in `claude` script that prints
+/// claude-code's documented stream-json lines: what is tested is coevo's side (the command
+/// line, the session kept per worker, the resumed preface), not the tool. Bad input tried: output lines that are not JSON, a session held by
 /// another worker.
 @Suite struct CLIAgentAdapterTests {
     static func launch(_ runtime: DiscoverySettings.Runtime, model: String? = "m1") -> AgentLaunch {
@@ -32,8 +32,16 @@ import Testing
         #expect(argv(.opencode, nil) == ["opencode", "run", "--format", "json", "--model", "m1", "P"])
         #expect(argv(.opencode, "ses_1") == ["opencode", "run", "--format", "json", "--model", "m1", "--session", "ses_1", "P"])
         #expect(argv(.aider, nil) == ["aider", "--message", "P", "--yes-always", "--no-auto-commits", "--no-check-update",
-                                      "--chat-history-file", "/h/.aider.chat.history.md", "--input-history-file", "/h/.aider.input.history",
-                                      "--model", "m1"])
+                                      "--no-gitignore", "--no-analytics", "--chat-history-file", "/h/.aider.chat.history.md",
+                                      "--input-history-file", "/h/.aider.input.history", "--model", "m1"])
+        // aider on an endpoint of the config: litellm's OpenAI client at its URL.
+        var onEndpoint = DiscoverySettings.AgentGroup()
+        onEndpoint.runtime = .aider
+        onEndpoint.resolvedEndpoint = LLMJob.Endpoint(name: "local", url: "http://127.0.0.1:8081", model: "smollm2")
+        let served = AgentLaunch(group: onEndpoint, seed: 3).command(prompt: "P", home: "/h", resume: nil)
+        #expect(Array(served.argv.suffix(5)) == ["--model", "openai/smollm2", "--openai-api-base", "http://127.0.0.1:8081/v1",
+                                                 "--no-show-model-warnings"])
+        #expect(served.environment["OPENAI_API_KEY"] == "none")
         #expect(argv(.aider, "aider-chat-history").last == "--restore-chat-history")
         // No model: the tool's own default.
         #expect(!Self.launch(.claudeCode, model: nil).command(prompt: "P", home: "/h", resume: nil).argv.contains("--model"))
@@ -74,6 +82,14 @@ import Testing
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-aider-\(UUID().uuidString.prefix(8))")
         try? FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         #expect(CLIAgentReport.read(.aider, stdout: Data("Applied edit to pack.py".utf8), home: home).session == nil)
+        let aider = """
+            Aider v0.86.2
+            Tokens: 735 sent, 12 received.
+            Applied edit to pack.py
+            Tokens: 2.3k sent, 145 received. Cost: $0.01 message, $0.02 session.
+            """
+        let a = CLIAgentReport.read(.aider, stdout: Data(aider.utf8), home: home)
+        #expect(a.usage == TokenUsage(promptTokens: 3035, completionTokens: 157) && a.turns == 2 && a.costUSD == 0.01)
         try? Data("# aider chat\\n".utf8).write(to: home.appendingPathComponent(".aider.chat.history.md"))
         #expect(CLIAgentReport.read(.aider, stdout: Data(), home: home).session == "aider-chat-history")
     }

@@ -289,21 +289,20 @@ extension ProcessTests {
             #expect(listedScores.count == 12 && listedScores == listedScores.sorted(), "\(listed.output)")
         }
 
-        /// The repository's mini-swe-agent (`make agents` installs it).
+        /// The repository's mini-swe-agent and aider (`make agents` installs them).
         static let miniSweAgent = tasks.deletingLastPathComponent().appendingPathComponent(".venv-agents/bin/mini")
+        static let aider = tasks.deletingLastPathComponent().appendingPathComponent(".venv-aider/bin/aider")
 
-        @Test(.enabled(if: TestSupport.llamaServerRequired, "the llama.cpp server is not installed (make test installs it)"))
-        func miniSweAgentStepsReachTheRealModelAndTheirOutcomeIsRecorded() async throws {
-            #expect(TestSupport.llamaServerInstalled && FileManager.default.isExecutableFile(atPath: Self.miniSweAgent.path),
-                    "CI must have the llama.cpp server and mini-swe-agent: run `make test`, which installs them")
-            guard TestSupport.llamaServerInstalled, FileManager.default.isExecutableFile(atPath: Self.miniSweAgent.path) else { return }
-            let scratch = try Scratch("discovery-mini")
-            defer { scratch.close() }
+        /// One round of circle packing with `agent` (as a0, on the real SmolLM2 server,
+        /// priced at 1,000 and 3,000 USD per million tokens) beside an evolve agent: a0's
+        /// step output, and the run's database.
+        static func oneRealModelRound(_ name: String, agent: String) async throws -> (DiscoveryStepOutputView, Database, Scratch) {
+            let scratch = try Scratch(name)
             let run = TestRun(scratch: scratch)
             let modelPort = freePort()
             let root = Self.tasks.deletingLastPathComponent()
             let config = try scratch.write("discovery.yaml", """
-                run: {name: discovery-mini, seed: 2}
+                run: {name: \(name), seed: 2}
                 coordinator: {bind: \(run.endpoint), database: \(run.database)}
                 workers: {count: 2, slots: 2}
                 model_server:
@@ -315,7 +314,7 @@ extension ProcessTests {
                   task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
                          grade_command: [python3, grade.py]}
                   agents:
-                    - {runtime: mini-swe-agent, count: 1, program: \(Self.miniSweAgent.path), endpoint: local, max_turns: 2}
+                    - \(agent)
                     - {runtime: evolve, count: 1, files: [pack.py]}
                   rounds: 1
                   step_timeout_ms: 240000
@@ -329,27 +328,54 @@ extension ProcessTests {
                 """)
             #expect(outputs.count == 1)
             let output = try JSONDecoder().decode(DiscoveryStepOutputView.self, from: Data((outputs.first ?? "{}").utf8))
-            // The agent really called the model, and how it ended is recorded: SmolLM2-135M
-            // mostly fails mini-swe-agent's format, which must show, not vanish.
-            #expect(output.modelCalls >= 1 && output.tokens > 0, "\(outputs)")
-            #expect(output.exit.contains("mini-swe-agent: "), "\(output.exit)")
-            // litellm has no price for a local model: its tokens are priced at the
-            // endpoint's, between all-input and all-output.
-            let tokens = Double(output.tokens)
-            #expect(output.costUSD >= tokens * 1000 / 1e6 && output.costUSD <= tokens * 3000 / 1e6, "\(output.costUSD) for \(output.tokens) tokens")
+            // Whatever the agent did, its step is recorded once: an attempt or a step without one.
             let attempted = try db.int("SELECT COUNT(*) FROM attempts WHERE agent = 'a0'")
-            let noted = try db.int("SELECT COUNT(*) FROM events WHERE kind = 'discovery_no_submission' AND detail LIKE 'r1.step.a0:%mini-swe-agent:%'")
+            let noted = try db.int("SELECT COUNT(*) FROM events WHERE kind = 'discovery_no_submission' AND detail LIKE 'r1.step.a0:%'")
             #expect(attempted + noted == 1)
             #expect(try db.int("SELECT COUNT(*) FROM attempts WHERE agent = 'a1'") == 1)
             #expect(try db.strings("SELECT state FROM runs") == ["finished"])
+            // The tokens are priced at the endpoint's prices (no other price is known for a
+            // local model): between all-input and all-output.
+            let tokens = Double(output.tokens)
+            #expect(output.costUSD >= tokens * 1000 / 1e6 && output.costUSD <= tokens * 3000 / 1e6, "\(output.costUSD) for \(output.tokens) tokens")
+            return (output, db, scratch)
+        }
+
+        @Test(.enabled(if: TestSupport.llamaServerRequired, "the llama.cpp server is not installed (make test installs it)"))
+        func miniSweAgentStepsReachTheRealModelAndTheirOutcomeIsRecorded() async throws {
+            #expect(TestSupport.llamaServerInstalled && FileManager.default.isExecutableFile(atPath: Self.miniSweAgent.path),
+                    "CI must have the llama.cpp server and mini-swe-agent: run `make test`, which installs them")
+            guard TestSupport.llamaServerInstalled, FileManager.default.isExecutableFile(atPath: Self.miniSweAgent.path) else { return }
+            let (output, _, scratch) = try await Self.oneRealModelRound(
+                "discovery-mini", agent: "{runtime: mini-swe-agent, count: 1, program: \(Self.miniSweAgent.path), endpoint: local, max_turns: 2}")
+            defer { scratch.close() }
+            // The agent really called the model, and how it ended is recorded: SmolLM2-135M
+            // mostly fails mini-swe-agent's format, which must show, not vanish.
+            #expect(output.modelCalls >= 1 && output.tokens > 0, "\(output)")
+            #expect(output.exit.contains("mini-swe-agent: "), "\(output.exit)")
+        }
+
+        /// The real aider (PyPI) on the real model: the adapter's command line, the tokens
+        /// it prints, and its session (its chat history) as aider itself leaves them.
+        @Test(.enabled(if: TestSupport.llamaServerRequired, "the llama.cpp server is not installed (make test installs it)"))
+        func aiderStepsReachTheRealModelAndKeepTheirChatHistory() async throws {
+            #expect(FileManager.default.isExecutableFile(atPath: Self.aider.path), "CI must have aider: run `make test`, which installs it")
+            guard TestSupport.llamaServerInstalled, FileManager.default.isExecutableFile(atPath: Self.aider.path) else { return }
+            let (output, _, scratch) = try await Self.oneRealModelRound(
+                "discovery-aider", agent: "{runtime: aider, count: 1, program: \(Self.aider.path), endpoint: local}")
+            defer { scratch.close() }
+            #expect(output.modelCalls >= 1 && output.tokens > 0, "aider printed its tokens: \(output)")
+            #expect(output.session == "aider-chat-history", "\(output)")
+            #expect(output.exit.hasPrefix("exit code 0"), "\(output.exit)")
         }
     }
 }
 
 /// The fields of a step's output this test reads.
-private struct DiscoveryStepOutputView: Decodable {
+struct DiscoveryStepOutputView: Decodable {
     var exit: String
     var modelCalls: Int
     var tokens: Int
     var costUSD: Double
+    var session: String?
 }

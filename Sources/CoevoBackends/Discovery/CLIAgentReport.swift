@@ -13,7 +13,9 @@ import Foundation
 /// - opencode (`run --format json`): events that carry `"sessionID"`, with
 ///   `"tokens":{"input":…,"output":…}` and `"cost"` on finished steps and `"text"` on
 ///   text parts;
-/// - aider prints text: its session is its chat history file, kept in the agent's home.
+/// - aider prints text: its session is its chat history file, kept in the agent's home;
+///   each model reply ends with `Tokens: 2.3k sent, 145 received.` and, for a model it
+///   has a price for, `Cost: $0.01 message, $0.02 session.`
 /// Lines that are not JSON (warnings, progress) are skipped.
 public struct CLIAgentReport: Hashable, Sendable {
     public var session: String?
@@ -43,7 +45,18 @@ public struct CLIAgentReport: Hashable, Sendable {
         if runtime == .aider {
             let history = home.appendingPathComponent(".aider.chat.history.md")
             report.session = FileManager.default.fileExists(atPath: history.path) ? "aider-chat-history" : nil
-            report.lastWords = String(decoding: stdout.suffix(2000), as: UTF8.self)
+            let text = String(decoding: stdout, as: UTF8.self)
+            for line in text.split(separator: "\n") {
+                guard let match = line.firstMatch(of: /Tokens: ([0-9.]+)(k?) sent, ([0-9.]+)(k?) received\./) else { continue }
+                func count(_ digits: Substring, _ thousands: Substring) -> Int {
+                    Int(((Double(digits) ?? 0) * (thousands.isEmpty ? 1 : 1000)).rounded())
+                }
+                report.usage.promptTokens += count(match.1, match.2)
+                report.usage.completionTokens += count(match.3, match.4)
+                report.turns += 1
+                if let cost = line.firstMatch(of: /Cost: \$([0-9.]+) message/), let usd = Double(cost.1) { report.costUSD += usd }
+            }
+            report.lastWords = String(text.suffix(2000))
             return report
         }
         for line in stdout.split(separator: UInt8(ascii: "\n")) {

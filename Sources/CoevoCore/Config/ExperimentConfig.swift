@@ -351,14 +351,15 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         try proposerSolver?.validate()
         try redBlue?.validate()
         try discovery?.validate()
-        for (i, group) in (discovery?.agents ?? []).enumerated() where group.runtime == .miniSweAgent {
+        for (i, group) in (discovery?.agents ?? []).enumerated()
+        where group.runtime == .miniSweAgent || (group.runtime == .aider && !group.endpoint.isEmpty) {
             guard let endpoint = endpoints.first(where: { $0.name == group.endpoint }) else {
                 throw ConfigError(field: "discovery.agents[\(i)].endpoint",
                                   problem: "names no endpoint (have: \(endpoints.map(\.name).joined(separator: ", ")))")
             }
             // The agent calls the endpoint itself, through litellm's OpenAI client.
             try require(endpoint.api == "openai", "discovery.agents[\(i)].endpoint",
-                        "mini-swe-agent agents reach OpenAI-compatible endpoints only (api: openai); '\(endpoint.name)' is \(endpoint.api)")
+                        "\(group.runtime.rawValue) agents reach OpenAI-compatible endpoints only (api: openai); '\(endpoint.name)' is \(endpoint.api)")
         }
         for (role, names) in pools.sorted(by: { $0.key < $1.key }) {
             try require(protocolRoles.contains(role), "pools.\(role)",

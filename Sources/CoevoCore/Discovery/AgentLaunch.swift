@@ -14,9 +14,10 @@
 ///   [-m M] resume SESSION PROMPT`
 /// - `opencode`: `opencode run --format json [--model M] [--session SESSION] PROMPT`
 /// - `aider`: `aider --message PROMPT --yes-always --no-auto-commits --no-check-update
-///   --chat-history-file HOME/.aider.chat.history.md --input-history-file
-///   HOME/.aider.input.history [--model M] [--restore-chat-history]` (its session is its
-///   chat history on the worker)
+///   --no-gitignore --no-analytics --chat-history-file HOME/.aider.chat.history.md
+///   --input-history-file HOME/.aider.input.history [--model M | --model openai/MODEL
+///   --openai-api-base URL/v1] [--restore-chat-history]` (its session is its chat history
+///   on the worker; with an `endpoint` it calls that OpenAI-compatible server)
 /// - `command`: the group's argv, the prompt on stdin.
 public struct AgentLaunch: Codable, Hashable, Sendable {
     public var runtime: DiscoverySettings.Runtime
@@ -24,8 +25,9 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
     public var argv: [String]
     public var program: String
     public var model: String?
-    /// `mini-swe-agent`: the endpoint's base URL, and the endpoint (the worker checks it
-    /// against its policy and gives the agent its key, as for an `llm.chat` call).
+    /// `mini-swe-agent`, and `aider` when its group names one: the endpoint's base URL, and
+    /// the endpoint (the worker checks it against its policy and gives the agent its key,
+    /// as for an `llm.chat` call).
     public var apiBase: String?
     public var endpoint: LLMJob.Endpoint?
     public var maxTurns: Int
@@ -52,7 +54,7 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
         program = group.runtime == .command ? (group.command.first ?? "") : (group.program ?? group.runtime.defaultProgram)
         model = group.runtime == .miniSweAgent ? group.resolvedEndpoint?.model : group.model
         apiBase = group.resolvedEndpoint.map { "\($0.url)/v1" }
-        endpoint = group.runtime == .miniSweAgent ? group.resolvedEndpoint : nil
+        endpoint = [.miniSweAgent, .aider].contains(group.runtime) ? group.resolvedEndpoint : nil
         maxTurns = group.maxTurns
         self.seed = seed
         price = group.resolvedEndpoint.map { Price(inputPerMillion: $0.priceInputPerMillion, outputPerMillion: $0.priceOutputPerMillion) }
@@ -104,11 +106,20 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
             if let session { argv += ["--session", session] }
             return (argv + [prompt], [:])
         case .aider:
-            var argv = [program, "--message", prompt, "--yes-always", "--no-auto-commits", "--no-check-update",
-                        "--chat-history-file", "\(home)/.aider.chat.history.md", "--input-history-file", "\(home)/.aider.input.history"]
-            if let model { argv += ["--model", model] }
+            // --no-gitignore: aider would otherwise add `.aider*` to the task's .gitignore,
+            // and a clean exit submits every change.
+            var argv = [program, "--message", prompt, "--yes-always", "--no-auto-commits", "--no-check-update", "--no-gitignore",
+                        "--no-analytics", "--chat-history-file", "\(home)/.aider.chat.history.md",
+                        "--input-history-file", "\(home)/.aider.input.history"]
+            var environment: [String: String] = [:]
+            if let endpoint, let apiBase {
+                argv += ["--model", "openai/\(model ?? endpoint.model)", "--openai-api-base", apiBase, "--no-show-model-warnings"]
+                environment["OPENAI_API_KEY"] = "none"  // the worker puts the endpoint's key here when it has one
+            } else if let model {
+                argv += ["--model", model]
+            }
             if session != nil { argv.append("--restore-chat-history") }
-            return (argv, [:])
+            return (argv, environment)
         }
     }
 }
