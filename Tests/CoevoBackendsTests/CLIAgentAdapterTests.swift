@@ -37,6 +37,7 @@ import Testing
         // aider on an endpoint of the config: litellm's OpenAI client at its URL.
         var onEndpoint = DiscoverySettings.AgentGroup()
         onEndpoint.runtime = .aider
+        onEndpoint.endpoint = "local"
         onEndpoint.resolvedEndpoint = LLMJob.Endpoint(name: "local", url: "http://127.0.0.1:8081", model: "smollm2")
         let served = AgentLaunch(group: onEndpoint, seed: 3).command(prompt: "P", home: "/h", resume: nil)
         #expect(Array(served.argv.suffix(5)) == ["--model", "openai/smollm2", "--openai-api-base", "http://127.0.0.1:8081/v1",

@@ -52,6 +52,10 @@ import Testing
             (Self.config(root, extra: ", direction: up"), "discovery.task.direction", "unknown direction 'up'"),
             ("discovery: {agents: [{runtime: evolve, files: [a]}]}", "discovery.task.seed", "required"),
             (Self.config(root) + "\n  max_usd: -0.5", "discovery.max_usd", "0 (no limit) or more"),
+            (Self.config(root, agents: "[{runtime: evolve, files: [main.py], mutation: model}]"), "discovery.agents[0].endpoint",
+             "mutation: model needs the name of an endpoint"),
+            (Self.config(root, agents: "[{runtime: evolve, files: [main.py], mutation: llm}]"), "discovery.agents.mutation",
+             "unknown mutation 'llm'"),
             (Self.config(root) + "\n  max_wall_seconds: -1", "discovery.max_wall_seconds", "0 (no limit) or more"),
         ]
         for (text, field, problem) in cases {

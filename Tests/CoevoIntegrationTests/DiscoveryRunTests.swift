@@ -355,6 +355,25 @@ extension ProcessTests {
             #expect(output.exit.contains("mini-swe-agent: "), "\(output.exit)")
         }
 
+        /// `evolve` with a model-written mutation: one call per step to the real model,
+        /// whose rewrite of pack.py is submitted and graded, or whose reply without one is
+        /// recorded as a step without a submission, saying so.
+        @Test(.enabled(if: TestSupport.llamaServerRequired, "the llama.cpp server is not installed (make test installs it)"))
+        func evolveWithAModelWrittenMutationCallsTheModelOncePerStep() async throws {
+            guard TestSupport.llamaServerInstalled else { return }
+            let (output, db, scratch) = try await Self.oneRealModelRound(
+                "discovery-model-evolve", agent: "{runtime: evolve, count: 1, files: [pack.py], mutation: model, endpoint: local}")
+            defer { scratch.close() }
+            #expect(output.modelCalls == 1 && output.tokens > 0, "\(output)")
+            let attempts = try db.strings("SELECT message FROM attempts WHERE agent = 'a0'")
+            if output.exit == "evolve: submitted" {
+                #expect(attempts == ["evolve: the model rewrote pack.py"])
+            } else {
+                #expect(output.exit.hasPrefix("evolve: the model's reply held no changed pack.py"), "\(output.exit)")
+                #expect(attempts.isEmpty)
+            }
+        }
+
         /// The real aider (PyPI) on the real model: the adapter's command line, the tokens
         /// it prints, and its session (its chat history) as aider itself leaves them.
         @Test(.enabled(if: TestSupport.llamaServerRequired, "the llama.cpp server is not installed (make test installs it)"))

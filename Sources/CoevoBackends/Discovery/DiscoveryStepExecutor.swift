@@ -20,6 +20,9 @@ public struct DiscoveryStepExecutor: JobExecutor {
     private let secrets: [String: String]
     /// Endpoint keys: this worker's environment, only the variables its policy sends somewhere.
     private let endpointKeys: [String: String]
+    /// How an `evolve` agent with `mutation: model` calls its endpoint: the worker's chat
+    /// path, with its retries, breaker and policy.
+    private let chat: LLMChatExecutor
 
     public init(root: URL, policy: WorkerPolicy = WorkerPolicy(), toolsDirectory: URL? = DiscoveryStepExecutor.ownDirectory,
                 secrets: [String: String] = ProcessInfo.processInfo.environment) {
@@ -28,6 +31,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
         self.toolsDirectory = toolsDirectory
         self.secrets = secrets.filter { policy.agentKeys.contains($0.key) }
         endpointKeys = secrets.filter { policy.keys[$0.key] != nil }
+        chat = LLMChatExecutor(policy: policy)
     }
 
     struct Refusal: Error {
@@ -92,6 +96,8 @@ public struct DiscoveryStepExecutor: JobExecutor {
 
         var output = DiscoveryStepOutput(commit: nil, parent: nil, message: "", bundle: nil, notes: [], skills: [], exit: "", transcript: "")
         switch job.runtime {
+        case .evolve where job.evolve?.byModel == true:
+            output.exit = await evolveByModel(job, in: workspace, into: &output)
         case .evolve:
             output.exit = evolve(job, in: workspace)
         default:
@@ -182,6 +188,41 @@ public struct DiscoveryStepExecutor: JobExecutor {
         output.exit += "; mini-swe-agent: \(status)"
         if status == "Submitted", workspace.submission() == nil {
             if (try? workspace.submit(message: "mini-swe-agent: submitted")) == nil { output.exit += " (no change to submit)" }
+        }
+    }
+
+    /// The `evolve` runtime with `mutation: model`: the model of the launch's endpoint
+    /// rewrites one of the files (chosen by the step's seed), and the rewrite is submitted.
+    /// A failed call or a reply with no changed file ends the step without a submission,
+    /// saying why; the call's tokens and cost are the step's. Returns how it ended.
+    private func evolveByModel(_ job: DiscoveryStepJob, in workspace: DiscoveryWorkspace,
+                               into output: inout DiscoveryStepOutput) async -> String {
+        guard let mutation = job.evolve, !mutation.files.isEmpty, let endpoint = job.launch.endpoint else {
+            return "evolve: a model-written mutation needs files and an endpoint"
+        }
+        var rng = SeededGenerator(seed: mutation.seed)
+        let path = mutation.files[Int(rng.next() % UInt64(mutation.files.count))]
+        let url = workspace.root.appendingPathComponent(path)
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return "evolve: cannot read \(path)" }
+        let call = LLMJob(endpoint: endpoint, system: ModelMutation.system, prompt: ModelMutation.prompt(step: job.prompt, path: path, file: text),
+                          maxTokens: max(512, text.utf8.count), temperature: 0.8, seed: rng.next(), role: "evolve")
+        let outcome = await chat.run(payload: (try? JSONEncoder().encode(call)) ?? Data())
+        guard outcome.status == .succeeded, let reply = try? JSONDecoder().decode(LLMJobOutput.self, from: outcome.output) else {
+            return "evolve: the model call \(outcome.status.rawValue): \(outcome.error)"
+        }
+        output.modelCalls = 1
+        output.tokens = reply.promptTokens + reply.completionTokens
+        output.costUSD = reply.costUSD
+        output.transcript = String(reply.text.suffix(8192))
+        guard let rewritten = ModelMutation.rewrite(reply.text, of: text) else {
+            return "evolve: the model's reply held no changed \(path) in a fenced block"
+        }
+        do {
+            try rewritten.write(to: url, atomically: true, encoding: .utf8)
+            try workspace.submit(message: "evolve: the model rewrote \(path)")
+            return "evolve: submitted"
+        } catch {
+            return "evolve: \(error)"
         }
     }
 

@@ -351,14 +351,14 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         try proposerSolver?.validate()
         try redBlue?.validate()
         try discovery?.validate()
-        for (i, group) in (discovery?.agents ?? []).enumerated()
-        where group.runtime == .miniSweAgent || (group.runtime == .aider && !group.endpoint.isEmpty) {
+        for (i, group) in (discovery?.agents ?? []).enumerated() where group.callsAnEndpoint {
             guard let endpoint = endpoints.first(where: { $0.name == group.endpoint }) else {
                 throw ConfigError(field: "discovery.agents[\(i)].endpoint",
                                   problem: "names no endpoint (have: \(endpoints.map(\.name).joined(separator: ", ")))")
             }
-            // The agent calls the endpoint itself, through litellm's OpenAI client.
-            try require(endpoint.api == "openai", "discovery.agents[\(i)].endpoint",
+            // The agent calls the endpoint itself, through litellm's OpenAI client; evolve's
+            // calls go through the worker's own client, which speaks both APIs.
+            try require(endpoint.api == "openai" || group.runtime == .evolve, "discovery.agents[\(i)].endpoint",
                         "\(group.runtime.rawValue) agents reach OpenAI-compatible endpoints only (api: openai); '\(endpoint.name)' is \(endpoint.api)")
         }
         for (role, names) in pools.sorted(by: { $0.key < $1.key }) {

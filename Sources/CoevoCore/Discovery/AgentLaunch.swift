@@ -54,7 +54,7 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
         program = group.runtime == .command ? (group.command.first ?? "") : (group.program ?? group.runtime.defaultProgram)
         model = group.runtime == .miniSweAgent ? group.resolvedEndpoint?.model : group.model
         apiBase = group.resolvedEndpoint.map { "\($0.url)/v1" }
-        endpoint = [.miniSweAgent, .aider].contains(group.runtime) ? group.resolvedEndpoint : nil
+        endpoint = group.callsAnEndpoint ? group.resolvedEndpoint : nil
         maxTurns = group.maxTurns
         self.seed = seed
         price = group.resolvedEndpoint.map { Price(inputPerMillion: $0.priceInputPerMillion, outputPerMillion: $0.priceOutputPerMillion) }

@@ -86,10 +86,13 @@ public struct EvolveMutation: Codable, Hashable, Sendable {
     public var files: [String]
     public var seed: UInt64
     public var scale: Double
-    public init(files: [String], seed: UInt64, scale: Double) {
+    /// The model of the launch's endpoint rewrites one of `files` instead.
+    public var byModel: Bool
+    public init(files: [String], seed: UInt64, scale: Double, byModel: Bool = false) {
         self.files = files
         self.seed = seed
         self.scale = scale
+        self.byModel = byModel
     }
 }
 

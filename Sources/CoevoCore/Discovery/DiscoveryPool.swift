@@ -203,7 +203,7 @@ public struct DiscoveryPool: Sendable {
             if member.group.runtime == .evolve {
                 base = ParentSelection.choose(from: ranked, children: children, uniform: member.pivoting, using: &rng)
                 evolve = EvolveMutation(files: member.group.files, seed: rng.next(),
-                                        scale: member.group.scale * (member.pivoting ? 4 : 1))
+                                        scale: member.group.scale * (member.pivoting ? 4 : 1), byModel: member.group.mutation == .model)
             }
             let prompt = DiscoveryPrompt.make(task: settings.task.description, agent: member.id, round: round, rounds: settings.rounds,
                                               direction: settings.task.direction, poolBest: best?.score, heartbeats: member.heartbeats)

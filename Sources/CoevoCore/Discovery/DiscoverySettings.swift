@@ -118,6 +118,9 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         /// markers when a file has them), and the standard deviation of a mutation.
         public var files: [String] = []
         public var scale = 0.02
+        /// `evolve`: how a child differs from its parent: its numbers moved at random, or
+        /// one of its files rewritten by the model of `endpoint` (`ModelMutation`).
+        public var mutation = Mutation.random
         /// The agent CLI's program (default: the runtime's, e.g. `claude`; a relative path is
         /// taken from the worker's working directory), its model (for the CLI agents; absent:
         /// the tool's own default) and the most model turns in a step (mini-swe-agent,
@@ -125,7 +128,8 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         public var program: String?
         public var model: String?
         public var maxTurns = 10
-        /// `mini-swe-agent`: the config endpoint it calls.
+        /// The config endpoint the agent calls: `mini-swe-agent`, `aider` (optional) and
+        /// `evolve` with `mutation: model`.
         public var endpoint = ""
         /// Names of the worker's environment variables (API keys) the agent gets; a worker
         /// gives only those its `--allow-agent-key` lists, and the values never leave it.
@@ -134,9 +138,25 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         public var resolvedEndpoint: LLMJob.Endpoint?
 
         public init() {}
+
+        /// The agent calls the config endpoint it names (the worker checks the endpoint
+        /// against its policy and gives it its key).
+        public var callsAnEndpoint: Bool {
+            switch runtime {
+            case .miniSweAgent: true
+            case .aider: !endpoint.isEmpty
+            case .evolve: mutation == .model
+            case .command, .claudeCode, .codex, .opencode: false
+            }
+        }
+
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case runtime, count, command, files, scale, program, model, endpoint, secrets
+            case runtime, count, command, files, scale, mutation, program, model, endpoint, secrets
             case maxTurns = "max_turns"
+        }
+
+        public enum Mutation: String, CaseIterable, Hashable, Sendable, Codable {
+            case random, model
         }
         public init(from decoder: any Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -146,6 +166,7 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
             command = try c.value(.command, command)
             files = try c.value(.files, files)
             scale = try c.value(.scale, scale)
+            mutation = try c.choice(.mutation, mutation, noun: "mutation", field: "discovery.agents.mutation")
             program = try c.decodeIfPresent(String.self, forKey: .program)
             model = try c.decodeIfPresent(String.self, forKey: .model)
             endpoint = try c.value(.endpoint, endpoint)
@@ -283,6 +304,9 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
             case .evolve:
                 try require(!group.files.isEmpty, "agents[\(i)].files", "an evolve agent needs the files whose numbers it mutates")
                 try require(group.scale > 0 && group.scale.isFinite, "agents[\(i)].scale", "must be a positive number")
+                if group.mutation == .model {
+                    try require(!group.endpoint.isEmpty, "agents[\(i)].endpoint", "an evolve agent with mutation: model needs the name of an endpoint it calls")
+                }
             case .miniSweAgent, .claudeCode, .codex, .opencode, .aider:
                 try require(group.program.map { !$0.isEmpty } ?? true, "agents[\(i)].program", "must name the agent's program")
                 try require(group.maxTurns >= 1, "agents[\(i)].max_turns", "must be at least 1")
