@@ -30,6 +30,25 @@ import Testing
                                   notes: ["note from \(job.agent)"], skills: [], exit: "ended: it submitted", transcript: ""))
     }
 
+    /// Plays rounds of steps that submit nothing, each step's output set by `fill` and each
+    /// reply timed by `tick`, until the pool stops: per round, whether it had stopped.
+    static func playSteps(_ pool: inout DiscoveryPool, tick: () -> Double? = { nil },
+                          _ fill: (inout DiscoveryStepOutput) -> Void) -> [Bool] {
+        var steps = Self.steps(pool.start())
+        var stopped: [Bool] = []
+        while !steps.isEmpty {
+            var next: [DiscoveryPool.Request] = []
+            for job in steps {
+                var output = DiscoveryStepOutput(commit: nil, parent: nil, message: "", bundle: nil, notes: [], skills: [], exit: "", transcript: "")
+                fill(&output)
+                next += pool.complete(job.key, .step(output), at: tick())
+            }
+            steps = Self.steps(next)
+            stopped.append(pool.isFinished)
+        }
+        return stopped
+    }
+
     static func steps(_ requests: [DiscoveryPool.Request]) -> [DiscoveryStepJob] {
         requests.compactMap { if case .step(let job) = $0 { job } else { nil } }
     }
@@ -192,34 +211,14 @@ import Testing
         settings.maxEvaluations = 0
         settings.maxTokens = 150
         pool = DiscoveryPool(settings: settings, run: "r")
-        var steps = Self.steps(pool.start())
-        for round in 1...2 {
-            var next: [DiscoveryPool.Request] = []
-            for job in steps {
-                var output = DiscoveryStepOutput(commit: nil, parent: nil, message: "", bundle: nil, notes: [], skills: [], exit: "", transcript: "")
-                output.tokens = 40
-                next += pool.complete(job.key, .step(output))
-            }
-            steps = Self.steps(next)
-            #expect(pool.isFinished == (round == 2) && pool.tokens == 80 * round)
-        }
+        #expect(Self.playSteps(&pool) { $0.tokens = 40 } == [false, true] && pool.tokens == 160)
         #expect(pool.stopReason == "max_tokens (150) reached: 160 tokens")
 
         // Their cost: the same, in USD.
         settings.maxTokens = 0
         settings.maxUSD = 0.05
         pool = DiscoveryPool(settings: settings, run: "r")
-        steps = Self.steps(pool.start())
-        for round in 1...2 {
-            var next: [DiscoveryPool.Request] = []
-            for job in steps {
-                var output = DiscoveryStepOutput(commit: nil, parent: nil, message: "", bundle: nil, notes: [], skills: [], exit: "", transcript: "")
-                output.costUSD = 0.015
-                next += pool.complete(job.key, .step(output))
-            }
-            steps = Self.steps(next)
-            #expect(pool.isFinished == (round == 2))
-        }
+        #expect(Self.playSteps(&pool) { $0.costUSD = 0.015 } == [false, true])
         #expect(pool.stopReason == "max_usd ($0.0500) reached: $0.0600")
         #expect(pool.summary.contains { $0.value.contains("$0.0600") })
     }
@@ -233,17 +232,8 @@ import Testing
         settings.maxWallSeconds = 100
         func play(startedAt: Double?) -> DiscoveryPool {
             var pool = DiscoveryPool(settings: settings, run: "r", startedAt: startedAt)
-            var steps = Self.steps(pool.start())
             var clock = 1_000.0
-            while !steps.isEmpty {
-                var next: [DiscoveryPool.Request] = []
-                for job in steps {
-                    clock += 20
-                    let output = DiscoveryStepOutput(commit: nil, parent: nil, message: "", bundle: nil, notes: [], skills: [], exit: "", transcript: "")
-                    next += pool.complete(job.key, .step(output), at: clock)
-                }
-                steps = Self.steps(next)
-            }
+            _ = Self.playSteps(&pool, tick: { clock += 20; return clock }) { _ in }
             return pool
         }
         // Two replies of 20 s a round: rounds end 40, 80, 120 s after 1,000.
