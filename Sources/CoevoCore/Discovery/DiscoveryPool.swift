@@ -216,7 +216,7 @@ public struct DiscoveryPool: Sendable {
                                        chain: chain, shared: shared, evolve: evolve,
                                        timeoutMilliseconds: settings.stepTimeoutMilliseconds, stallMilliseconds: settings.stallMilliseconds,
                                        userID: settings.agentUser)
-            job.viewed = bundles(for: shared.attempts.map(\.commit), besides: chain)
+            job.viewed = viewedBundles(for: shared.attempts.map(\.commit), besides: chain)
             stepsOut[key] = index
             requests.append(.step(job))
         }
@@ -403,7 +403,7 @@ public struct DiscoveryPool: Sendable {
 
     /// The bundles that bring `commits` and their ancestors, leaving out what `chain`
     /// brings; each commit after its parent.
-    private func bundles(for commits: [String], besides chain: CommitChain) -> [CommittedBundle] {
+    private func viewedBundles(for commits: [String], besides chain: CommitChain) -> [CommittedBundle] {
         var have = Set<String>()
         var cursor = chain.commit
         while let current = cursor, bundles[current] != nil {
