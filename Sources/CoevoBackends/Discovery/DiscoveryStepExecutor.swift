@@ -157,7 +157,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
             let report = CLIAgentReport.read(job.runtime, stdout: outcome.stdout, home: workspace.home)
             output.session = report.session
             output.tokens = report.tokens
-            output.costUSD = report.costUSD > 0 ? report.costUSD : job.launch.price.cost(of: report.usage)
+            output.costUSD = job.launch.cost(reported: report.costUSD, usage: report.usage)
             output.modelCalls = report.turns
             if !report.lastWords.isEmpty { output.transcript = report.lastWords }
             if let session = report.session { workspace.hold(session: session) }
@@ -181,8 +181,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
         }
         output.modelCalls = trajectory.info.modelStats?.apiCalls ?? 0
         output.tokens = trajectory.messages.reduce(0) { $0 + ($1.extra?.response?.usage?.totalTokens ?? 0) }
-        let reported = trajectory.info.modelStats?.instanceCost ?? 0
-        output.costUSD = reported > 0 ? reported : launch.price.cost(of: trajectory.usage)
+        output.costUSD = launch.cost(reported: trajectory.info.modelStats?.instanceCost ?? 0, usage: trajectory.usage)
         output.transcript = trajectory.messages.compactMap { $0.extra?.modelResponse }.suffix(3).joined(separator: "\n---\n")
         let status = trajectory.info.exitStatus ?? "unknown"
         output.exit += "; mini-swe-agent: \(status)"

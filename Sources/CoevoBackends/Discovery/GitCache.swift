@@ -45,20 +45,9 @@ public struct GitCache: Sendable {
     /// under `locked`.
     public func prepare(_ chain: CommitChain) throws -> String {
         let seed = try seedCommit(chain.seedFiles)
-        let present = { (sha: String) in (try? Git.run(["cat-file", "-e", "\(sha)^{commit}"], in: repository)) != nil }
         // A commit this worker already has needs none of the bundles.
         if let commit = chain.commit, !present(commit) {
-            for (index, bundle) in chain.bundles.enumerated() {
-                let file = directory.appendingPathComponent("incoming-\(index).bundle")
-                try bundle.write(to: file)
-                defer { try? FileManager.default.removeItem(at: file) }
-                let listed = try Git.run(["bundle", "unbundle", file.path], in: repository)
-                // Pin what arrived, so no gc drops it.
-                for line in listed.split(separator: "\n") {
-                    guard let sha = line.split(separator: " ").first, sha.count == 40 else { continue }
-                    try Git.run(["update-ref", "refs/coevo/\(sha)", String(sha)], in: repository)
-                }
-            }
+            for bundle in chain.bundles { try unbundle(bundle) }
         }
         let target = chain.commit ?? seed
         guard present(target) else {
@@ -70,13 +59,22 @@ public struct GitCache: Sendable {
     /// Brings in the commits of `viewed` this worker lacks, in order (each bundle's parent
     /// is the seed, an earlier one, or already here).
     public func fetch(_ viewed: [CommittedBundle]) throws {
-        let present = { (sha: String) in (try? Git.run(["cat-file", "-e", "\(sha)^{commit}"], in: repository)) != nil }
-        for (index, entry) in viewed.enumerated() where !present(entry.commit) {
-            let file = directory.appendingPathComponent("viewed-\(index).bundle")
-            try entry.bundle.write(to: file)
-            defer { try? FileManager.default.removeItem(at: file) }
-            _ = try Git.run(["bundle", "unbundle", file.path], in: repository)
-            try Git.run(["update-ref", "refs/coevo/\(entry.commit)", entry.commit], in: repository)
+        for entry in viewed where !present(entry.commit) { try unbundle(entry.bundle) }
+    }
+
+    private func present(_ sha: String) -> Bool {
+        (try? Git.run(["cat-file", "-e", "\(sha)^{commit}"], in: repository)) != nil
+    }
+
+    /// Unbundles one bundle into the cache and pins what arrived, so no gc drops it.
+    private func unbundle(_ bundle: Data) throws {
+        let file = directory.appendingPathComponent("incoming.bundle")
+        try bundle.write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let listed = try Git.run(["bundle", "unbundle", file.path], in: repository)
+        for line in listed.split(separator: "\n") {
+            guard let sha = line.split(separator: " ").first, sha.count == 40 else { continue }
+            try Git.run(["update-ref", "refs/coevo/\(sha)", String(sha)], in: repository)
         }
     }
 

@@ -62,6 +62,12 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
         secrets = group.secrets
     }
 
+    /// A step's cost: what the agent reported, or its tokens at the endpoint's prices when
+    /// it reported none.
+    public func cost(reported: Double, usage: TokenUsage) -> Double {
+        reported > 0 ? reported : price.cost(of: usage)
+    }
+
     /// Runtimes whose CLI keeps a session the next step can resume.
     public var resumes: Bool { [.claudeCode, .codex, .opencode, .aider].contains(runtime) }
 

@@ -392,34 +392,29 @@ public struct DiscoveryPool: Sendable {
 
     /// The bundles from the seed to `commit`, oldest first.
     private func chain(to commit: String?) -> CommitChain {
-        var list: [Data] = []
+        CommitChain(seedFiles: settings.seedFiles, bundles: lineage(of: commit).reversed().map { bundles[$0]! }, commit: commit)
+    }
+
+    /// `commit` and its ancestors back to the seed, newest first: the commits with bundles.
+    private func lineage(of commit: String?) -> [String] {
+        var line: [String] = []
         var cursor = commit
-        while let current = cursor, let bundle = bundles[current] {
-            list.append(bundle)
+        while let current = cursor, bundles[current] != nil {
+            line.append(current)
             cursor = parents[current]
         }
-        return CommitChain(seedFiles: settings.seedFiles, bundles: list.reversed(), commit: commit)
+        return line
     }
 
     /// The bundles that bring `commits` and their ancestors, leaving out what `chain`
     /// brings; each commit after its parent.
     private func viewedBundles(for commits: [String], besides chain: CommitChain) -> [CommittedBundle] {
-        var have = Set<String>()
-        var cursor = chain.commit
-        while let current = cursor, bundles[current] != nil {
-            have.insert(current)
-            cursor = parents[current]
-        }
+        var have = Set(lineage(of: chain.commit))
         var out: [CommittedBundle] = []
         for commit in commits {
-            var line: [CommittedBundle] = []
-            var cursor: String? = commit
-            while let current = cursor, !have.contains(current), let bundle = bundles[current] {
-                have.insert(current)
-                line.append(CommittedBundle(commit: current, bundle: bundle))
-                cursor = parents[current]
-            }
-            out += line.reversed()
+            let line = lineage(of: commit).prefix { !have.contains($0) }
+            have.formUnion(line)
+            out += line.reversed().map { CommittedBundle(commit: $0, bundle: bundles[$0]!) }
         }
         return out
     }
