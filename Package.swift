@@ -35,6 +35,8 @@ let package = Package(
         .systemLibrary(
             name: "CCurl", pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]),
+        // glibc's posix_spawn_file_actions_addclosefrom_np, which the Glibc module hides.
+        .systemLibrary(name: "CSpawn"),
 
         // Pure domain: no I/O, no clocks, no global randomness.
         .target(
@@ -60,7 +62,7 @@ let package = Package(
         // What runs a job on a worker.
         .target(
             name: "CoevoBackends",
-            dependencies: ["CoevoCore", "CoevoWire", "CCurl"]),
+            dependencies: ["CoevoCore", "CoevoWire", "CCurl", "CSpawn"]),
         .target(
             name: "CoevoCoordinator",
             dependencies: [

@@ -4,8 +4,8 @@ import Testing
 
 /// Real subprocesses. Bad input tried: a command that hangs, one that forks children and
 /// hangs (stopped by its timeout, and by cancelling the task), one that leaves a child behind and exits, one that floods stdout, one that exits
-/// non-zero, one that goes silent, one that reads a grader-private file, and secrets in
-/// the parent's environment.
+/// non-zero, one that goes silent, one that reads a grader-private file, secrets in the
+/// parent's environment, and a descriptor of the parent left open without close-on-exec.
 @Suite struct CommandRunnerTests {
     let workspace: String = {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-cmd-\(UUID().uuidString.prefix(8))").path
@@ -34,6 +34,21 @@ import Testing
         #expect(outcome.succeeded, "\(outcome.summary): \(String(decoding: outcome.stderr, as: UTF8.self))")
         let object = try JSONSerialization.jsonObject(with: outcome.stdout) as? [String: Int]
         #expect(object == ["answer": 42])
+    }
+
+    /// A command gets its three pipes and nothing else of the worker. The open pipe stands
+    /// for one another step's command is being started with at this moment: inherited,
+    /// its write end kept that command's output open (and its runner waiting) until this
+    /// child exited.
+    @Test func aChildInheritsNoOtherDescriptorOfTheWorker() async throws {
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        let outcome = await CommandRunner.run(spec("sh", "-c", "ls /proc/$$/fd | sort -n | tr '\\n' ' '"))
+        #expect(outcome.succeeded)
+        let open = String(decoding: outcome.stdout, as: UTF8.self).split(separator: " ").compactMap { Int32($0) }
+        #expect(!open.contains(fds[0]) && !open.contains(fds[1]), "the child holds \(open); the test's pipe is \(fds)")
+        #expect(open.starts(with: [0, 1, 2]), "\(open)")
     }
 
     @Test func aHangingCommandAndEveryChildItForkedDieAtTheTimeout() async {

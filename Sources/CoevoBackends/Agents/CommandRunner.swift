@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 import Glibc
 import Synchronization
@@ -122,7 +123,13 @@ public enum CommandRunner {
         posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
-        for fd in stdinPipe + stdoutPipe + stderrPipe { posix_spawn_file_actions_addclose(&actions, fd) }
+        // Nothing else of this process reaches the child: not the worker's sockets and
+        // files, and not the pipes of a command another thread is starting at this moment
+        // (commands start on several threads at once, one per agent step). A child that
+        // inherited the write end of another command's output pipe kept it open until the
+        // child exited: a 1-second git call in one agent's step waited out a concurrent
+        // agent's whole run.
+        posix_spawn_file_actions_addclosefrom_np(&actions, 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
