@@ -23,8 +23,69 @@ if "--n_ctx" not in args:
     args += ["--n_ctx", "2048"]
 sys.argv = ["llama_cpp.server", "--model", model, "--model_alias", "smollm2"] + args
 
+import json  # noqa: E402
+
 import llama_cpp  # noqa: E402
-from llama_cpp.server.__main__ import main  # noqa: E402
+from llama_cpp.server import app as server_app  # noqa: E402
+
+
+def _flattened(messages):
+    """OpenAI's chat API lets a message's content be a list of text parts; this server's
+    request schema takes a string for system, assistant and tool messages, and its chat
+    template renders a list as Python text. Gateways send lists: LiteLLM, translating
+    Claude Code's Anthropic requests, sends every system prompt as one. Lists of text
+    parts only become the string they spell; anything else (images) is left to the schema."""
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
+            message["content"] = "".join(str(p.get("text", "")) for p in content)
+
+
+class _TextPartsAsStrings:
+    """ASGI middleware: rewrites chat-completion request bodies with `_flattened`."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] != "/v1/chat/completions":
+            return await self.app(scope, receive, send)
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        try:
+            request = json.loads(body)
+            _flattened(request.get("messages") or [])
+            body = json.dumps(request).encode()
+        except (ValueError, AttributeError):
+            pass  # not JSON: the server answers it as it would have
+        delivered = False
+
+        async def replay():
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await self.app(dict(scope, headers=headers), replay, send)
+
+
+_create_app = server_app.create_app
+
+
+def _create_app_accepting_text_parts(*args, **kwargs):
+    app = _create_app(*args, **kwargs)
+    app.add_middleware(_TextPartsAsStrings)
+    return app
+
+
+server_app.create_app = _create_app_accepting_text_parts
+from llama_cpp.server.__main__ import main  # noqa: E402  (after the patch: it imports create_app by name)
 
 _generate = llama_cpp.Llama.generate
 
