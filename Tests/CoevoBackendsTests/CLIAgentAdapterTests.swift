@@ -4,12 +4,12 @@ import Foundation
 import Testing
 
 /// The CLI coding agents' adapters: the command lines they run (fresh and resumed), what
-/// their documented output reports, and how a worker decides to resume. claude-code, codex
-/// and opencode cannot be installed here (aider can: DiscoveryRunTests runs it for real),
-/// so the session test drives the adapter with a stand-in `claude` script that prints
-/// claude-code's documented stream-json lines: what is tested is coevo's side (the command
-/// line, the session kept per worker, the resumed preface), not the tool. Bad input tried: output lines that are not JSON, a session held by
-/// another worker.
+/// their documented output reports, and how a worker decides to resume. This suite drives
+/// the adapter with a stand-in `claude` script that prints claude-code's documented
+/// stream-json lines, so what is tested is coevo's side (the command line, the session kept
+/// per worker, the resumed preface) in seconds; DiscoveryRunTests runs the real Claude
+/// Code, codex and aider. opencode is checked against its documented formats only.
+/// Bad input tried: output lines that are not JSON, a session held by another worker.
 @Suite struct CLIAgentAdapterTests {
     static func launch(_ runtime: DiscoverySettings.Runtime, model: String? = "m1") -> AgentLaunch {
         var group = DiscoverySettings.AgentGroup()
@@ -44,6 +44,37 @@ import Testing
                                                  "--no-show-model-warnings"])
         #expect(served.environment["OPENAI_API_KEY"] == "none")
         #expect(argv(.aider, "aider-chat-history").last == "--restore-chat-history")
+        // claude-code on an endpoint of the config: Anthropic's API at its URL, the model it
+        // serves, and the key's variable Claude Code reads.
+        onEndpoint.runtime = .claudeCode
+        onEndpoint.resolvedEndpoint?.api = "anthropic"
+        let gateway = AgentLaunch(group: onEndpoint, seed: 3)
+        let claude = gateway.command(prompt: "P", home: "/h", resume: "S")
+        #expect(Array(claude.argv.suffix(4)) == ["--model", "smollm2", "--resume", "S"])
+        #expect(claude.environment["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:8081" && claude.environment["ANTHROPIC_API_KEY"] == "none")
+        #expect(gateway.keyVariable == "ANTHROPIC_API_KEY" && Self.launch(.aider).keyVariable == "OPENAI_API_KEY")
+        // codex on an endpoint of the config: a model provider of its own on the command line.
+        onEndpoint.runtime = .codex
+        onEndpoint.resolvedEndpoint?.api = "openai"
+        let codex = AgentLaunch(group: onEndpoint, seed: 3).command(prompt: "P", home: "/h", resume: "T")
+        #expect(Array(codex.argv.dropFirst(6)) == [
+            "-m", "smollm2", "-c", "model_provider=coevo", "-c",
+            #"model_providers.coevo={name="coevo", base_url="http://127.0.0.1:8081/v1", env_key="OPENAI_API_KEY", wire_api="responses"}"#,
+            "resume", "T", "P"])
+        #expect(codex.environment["OPENAI_API_KEY"] == "none")
+        // A group's plain settings go over the runtime's defaults.
+        onEndpoint.environment = ["IS_SANDBOX": "0", "CLAUDE_CODE_MAX_OUTPUT_TOKENS": "512"]
+        onEndpoint.runtime = .claudeCode
+        let tuned = AgentLaunch(group: onEndpoint, seed: 3).command(prompt: "P", home: "/h", resume: nil).environment
+        #expect(tuned["IS_SANDBOX"] == "0" && tuned["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] == "512" && tuned["ANTHROPIC_API_KEY"] == "none")
+        onEndpoint.environment = [:]
+        // Its tokens are priced at the endpoint's prices, whatever Claude Code's own table says.
+        var priced = onEndpoint
+        priced.runtime = .claudeCode
+        priced.resolvedEndpoint?.priceInputPerMillion = 1000
+        let usage = TokenUsage(promptTokens: 100, completionTokens: 0)
+        #expect(AgentLaunch(group: priced, seed: 3).cost(reported: 0.5, usage: usage) == 0.1)
+        #expect(Self.launch(.claudeCode).cost(reported: 0.5, usage: usage) == 0.5, "no endpoint: the tool's own figure")
         // No model: the tool's own default.
         #expect(!Self.launch(.claudeCode, model: nil).command(prompt: "P", home: "/h", resume: nil).argv.contains("--model"))
         #expect(Self.launch(.claudeCode).resumes && !Self.launch(.miniSweAgent).resumes)

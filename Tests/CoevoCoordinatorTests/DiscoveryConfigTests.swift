@@ -102,5 +102,31 @@ import Testing
                 """)
         }
         #expect(anthropic?.problem.contains("OpenAI-compatible endpoints only") == true)
+
+        // claude-code is the other way round: Anthropic's API, or a gateway that serves it.
+        let claude = "[{runtime: claude-code, endpoint: local}]"
+        let openai = #expect(throws: ConfigError.self) {
+            try ConfigLoader.parse(Self.config(root, agents: claude) + """
+
+                endpoints: [{name: local, url: "http://127.0.0.1:8081", model: m}]
+                """)
+        }
+        #expect(openai?.field == "discovery.agents[0].endpoint" && openai?.problem.contains("put a gateway such as LiteLLM") == true)
+        let gateway = try ConfigLoader.parse(Self.config(root, agents: claude) + """
+
+            endpoints: [{name: local, url: "http://127.0.0.1:4000", model: m, api: anthropic}]
+            """)
+        let claudeLaunch = AgentLaunch(group: try #require(gateway.discoverySettings?.agents.first), seed: 1)
+        #expect(claudeLaunch.endpoint?.url == "http://127.0.0.1:4000")
+        #expect(claudeLaunch.command(prompt: "P", home: "/h", resume: nil).environment["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:4000")
+
+        // A group's environment holds plain settings, never what the worker sets or a secret.
+        for (environment, problem) in [("{HOME: /tmp}", "the worker's to set"), ("{'1X': a}", "not a variable name"),
+                                       ("{K: v}", "is a secret")] {
+            let refused = #expect(throws: ConfigError.self) {
+                try ConfigLoader.parse(Self.config(root, agents: "[{runtime: claude-code, secrets: [K], environment: \(environment)}]"))
+            }
+            #expect(refused?.field == "discovery.agents[0].environment" && refused?.problem.contains(problem) == true, "\(String(describing: refused))")
+        }
     }
 }

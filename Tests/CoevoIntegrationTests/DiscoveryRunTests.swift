@@ -292,6 +292,10 @@ extension ProcessTests {
         /// The repository's mini-swe-agent and aider (`make agents` and `make aider` install them).
         static let miniSweAgent = tasks.deletingLastPathComponent().appendingPathComponent(".venv-agents/bin/mini")
         static let aider = tasks.deletingLastPathComponent().appendingPathComponent(".venv-aider/bin/aider")
+        /// Claude Code, codex and the LiteLLM gateway (`make cli-agents` installs them).
+        static let claude = tasks.deletingLastPathComponent().appendingPathComponent(".venv-cli/bin/claude")
+        static let codex = tasks.deletingLastPathComponent().appendingPathComponent(".venv-cli/bin/codex")
+        static let litellm = tasks.deletingLastPathComponent().appendingPathComponent(".venv-cli/bin/litellm")
 
         /// One round of circle packing with `agent` (as a0, on the real SmolLM2 server,
         /// priced at 1,000 and 3,000 USD per million tokens) beside an evolve agent: a0's
@@ -386,6 +390,82 @@ extension ProcessTests {
             #expect(output.modelCalls >= 1 && output.tokens > 0, "aider printed its tokens: \(output)")
             #expect(output.session == "aider-chat-history", "\(output)")
             #expect(output.exit.hasPrefix("exit code 0"), "\(output.exit)")
+        }
+
+        /// The real Claude Code (the CLI that claude-agent-sdk's wheel bundles) and the real
+        /// codex (openai-codex-cli-bin) on the real model, through the real LiteLLM gateway,
+        /// which serves Anthropic's Messages API and OpenAI's Responses API in front of
+        /// llama.cpp: two rounds on one worker, so each agent's second step resumes its first
+        /// one's session. The gateway wants a key: it reaches the agents only as the
+        /// endpoints' `api_key_env`, through the worker's `--allow-key`; without it every call
+        /// would be refused and no tokens counted.
+        @Test(.enabled(if: TestSupport.llamaServerRequired, "the llama.cpp server is not installed (make test installs it)"))
+        func claudeCodeAndCodexReachTheRealModelThroughAGatewayAndResumeTheirSessions() async throws {
+            let installed = [Self.claude, Self.codex, Self.litellm].allSatisfy { FileManager.default.isExecutableFile(atPath: $0.path) }
+            #expect(installed, "CI must have Claude Code, codex and LiteLLM: run `make test`, which installs them")
+            guard TestSupport.llamaServerInstalled, installed else { return }
+            let scratch = try Scratch("discovery-cli")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let (modelPort, gatewayPort) = (freePort(), freePort())
+            let key = "sk-coevo-\(UUID().uuidString.prefix(8))"
+            let root = Self.tasks.deletingLastPathComponent()
+            _ = try Child(Self.litellm.path, ["--config", root.appendingPathComponent("Deploy/local-model/litellm-gateway.yaml").path,
+                                              "--host", "127.0.0.1", "--port", "\(gatewayPort)"],
+                          in: scratch, name: "gateway",
+                          environment: ["COEVO_MODEL_URL": "http://127.0.0.1:\(modelPort)/v1", "LITELLM_MASTER_KEY": key,
+                                        "LITELLM_LOCAL_MODEL_COST_MAP": "True"])
+            // For time, not behaviour: the two tools' prompts are ~5,000 tokens (80/s here)
+            // that a step's calls and a resumed session share, so the server keeps evaluated
+            // prefixes (--reuse-prefix --cache true); and Claude Code asks for 512 tokens a
+            // reply, not 32,000 (SmolLM2 often writes to the limit). One slot: the
+            // steps take turns (the model server serves one call at a time anyway); with a
+            // Claude call in flight, codex's calls through the gateway failed to connect.
+            let gateway = "url: \"http://127.0.0.1:\(gatewayPort)\", model: smollm2, api_key_env: COEVO_GATEWAY_KEY, price_input_per_million: 1000, price_output_per_million: 3000"
+            let config = try scratch.write("discovery.yaml", """
+                run: {name: discovery-cli, seed: 2}
+                coordinator: {bind: \(run.endpoint), database: \(run.database)}
+                workers: {count: 1, slots: 1}
+                model_server:
+                  command: [python3, \(root.path)/Deploy/local-model/serve_smollm2.py, --port, "\(modelPort)", --n_ctx, "16384",
+                            --reuse-prefix, --cache, "true"]
+                  health_url: http://127.0.0.1:\(modelPort)/v1/models
+                endpoints:
+                  - {name: anthropic-gateway, api: anthropic, \(gateway)}
+                  - {name: responses-gateway, api: openai, \(gateway)}
+                discovery:
+                  task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
+                         grade_command: [python3, grade.py]}
+                  agents:
+                    - {runtime: claude-code, count: 1, program: \(Self.claude.path), endpoint: anthropic-gateway, max_turns: 1,
+                       environment: {CLAUDE_CODE_MAX_OUTPUT_TOKENS: "512"}}
+                    - {runtime: codex, count: 1, program: \(Self.codex.path), endpoint: responses-gateway}
+                    - {runtime: evolve, count: 1, files: [pack.py]}
+                  rounds: 2
+                  step_timeout_ms: 400000
+                """)
+            let coevo = try Child("coevo", ["run", config], in: scratch, name: "run", environment: ["COEVO_GATEWAY_KEY": key])
+            #expect(await coevo.waitForExit(timeout: 900) == 0, "\(scratch.logs)")
+            let db = try Database(run.database)
+            for agent in ["a0", "a1"] {
+                let outputs = try db.strings("""
+                    SELECT CAST(r.output AS TEXT) FROM results r JOIN jobs j ON j.id = r.job_id
+                    WHERE j.kind = 'discovery.step' AND json_extract(CAST(j.payload AS TEXT), '$.agent') = '\(agent)' ORDER BY j.id
+                    """).map { try JSONDecoder().decode(DiscoveryStepOutputView.self, from: Data($0.utf8)) }
+                try #require(outputs.count == 2, "\(agent): \(scratch.logs)")
+                for output in outputs {
+                    // The tool's own JSON lines gave the session and the tokens; the gateway's
+                    // model is priced at the endpoint's prices, between all-input and all-output.
+                    #expect(output.tokens > 0 && output.modelCalls >= 1, "\(agent): \(output)")
+                    let tokens = Double(output.tokens)
+                    #expect(output.costUSD >= tokens * 1000 / 1e6 && output.costUSD <= tokens * 3000 / 1e6,
+                            "\(agent): \(output.costUSD) for \(output.tokens) tokens")
+                }
+                let session = try #require(outputs[0].session, "\(agent): \(outputs[0])")
+                #expect(outputs[1].exit.contains("resumed session \(session)"), "\(agent): \(outputs[1].exit)")
+                #expect(outputs[1].session == session, "\(agent)")
+            }
+            #expect(try db.strings("SELECT state FROM runs") == ["finished"])
         }
     }
 }

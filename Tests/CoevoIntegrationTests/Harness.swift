@@ -33,15 +33,18 @@ final class Child: @unchecked Sendable {
     let logURL: URL
     let name: String
 
-    /// `wrapper`: a command that runs the binary for us (`ip netns exec NS`), or none.
-    init(_ executable: String, _ arguments: [String], in scratch: Scratch, name: String, wrapper: [String] = []) throws {
+    /// `executable`: one of coevo's binaries, or an absolute path. `wrapper`: a command that
+    /// runs it for us (`ip netns exec NS`), or none. `environment`: added to this process's.
+    init(_ executable: String, _ arguments: [String], in scratch: Scratch, name: String, wrapper: [String] = [],
+         environment: [String: String] = [:]) throws {
         self.name = name
         logURL = scratch.url("\(name).log")
         FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let handle = try FileHandle(forWritingTo: logURL)
-        let command = wrapper + [try Binaries.path(executable)] + arguments
+        let command = wrapper + [executable.hasPrefix("/") ? executable : try Binaries.path(executable)] + arguments
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardOutput = handle
         process.standardError = handle
         try process.run()

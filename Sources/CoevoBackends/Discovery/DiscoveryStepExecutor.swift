@@ -38,7 +38,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
         var reason: String
     }
 
-    /// The key of the endpoint a mini-swe-agent agent calls (nil: it needs none), or why
+    /// The key of the endpoint an agent calls (nil: it needs none), or why
     /// this worker may not let it call that endpoint: the policy of `llm.chat` calls.
     func key(for launch: AgentLaunch) -> Result<String?, Refusal> {
         guard let endpoint = launch.endpoint else { return .success(nil) }
@@ -139,7 +139,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
         spec.stopFile = workspace.submittedFile.path
         spec.userID = job.userID
         for name in job.launch.secrets { environment[name] = secrets[name] }
-        if let endpointKey { environment["OPENAI_API_KEY"] = endpointKey }
+        if let endpointKey { environment[job.launch.keyVariable] = endpointKey }
         spec.environment = environment.merging([
             "COEVO_WORKSPACE": workspace.root.path, "COEVO_AGENT": job.agent, "HOME": workspace.home.path,
             "PATH": ([toolsDirectory?.path].compactMap { $0 } + ["/usr/local/bin", "/usr/bin", "/bin"]).joined(separator: ":"),
@@ -181,7 +181,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
         }
         output.modelCalls = trajectory.info.modelStats?.apiCalls ?? 0
         output.tokens = trajectory.messages.reduce(0) { $0 + ($1.extra?.response?.usage?.totalTokens ?? 0) }
-        output.costUSD = launch.cost(reported: trajectory.info.modelStats?.instanceCost ?? 0, usage: trajectory.usage)
+        output.costUSD = launch.cost(reported: 0, usage: trajectory.usage)
         output.transcript = trajectory.messages.compactMap { $0.extra?.modelResponse }.suffix(3).joined(separator: "\n---\n")
         let status = trajectory.info.exitStatus ?? "unknown"
         output.exit += "; mini-swe-agent: \(status)"

@@ -1,17 +1,15 @@
 import CoevoCore
 
 /// The part of mini-swe-agent's trajectory file (`-o`) a step reports: how the agent
-/// ended, its model calls and what litellm priced them at, and per message the model's
-/// reply and its token usage.
+/// ended, its model calls, and per message the model's reply and its token usage. (Its
+/// `instance_cost` is not read: mini-swe-agent always calls an endpoint of the config,
+/// whose prices are the step's.)
 struct MiniSweTrajectory: Decodable {
     struct Info: Decodable {
         struct ModelStats: Decodable {
             var apiCalls: Int?
-            /// litellm's price of the calls: 0 for a local model it has no price for.
-            var instanceCost: Double?
             enum CodingKeys: String, CodingKey {
                 case apiCalls = "api_calls"
-                case instanceCost = "instance_cost"
             }
         }
         var exitStatus: String?

@@ -356,10 +356,18 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
                 throw ConfigError(field: "discovery.agents[\(i)].endpoint",
                                   problem: "names no endpoint (have: \(endpoints.map(\.name).joined(separator: ", ")))")
             }
-            // The agent calls the endpoint itself, through litellm's OpenAI client; evolve's
-            // calls go through the worker's own client, which speaks both APIs.
-            try require(endpoint.api == "openai" || group.runtime == .evolve, "discovery.agents[\(i)].endpoint",
-                        "\(group.runtime.rawValue) agents reach OpenAI-compatible endpoints only (api: openai); '\(endpoint.name)' is \(endpoint.api)")
+            // The agent calls the endpoint itself: mini-swe-agent and aider through litellm's
+            // OpenAI client, claude-code through Anthropic's API; evolve's calls go through
+            // the worker's own client, which speaks both.
+            switch group.runtime {
+            case .evolve: break
+            case .claudeCode:
+                try require(endpoint.api == "anthropic", "discovery.agents[\(i)].endpoint",
+                            "claude-code speaks Anthropic's Messages API only (api: anthropic); '\(endpoint.name)' is \(endpoint.api). For an OpenAI-compatible or local model, put a gateway such as LiteLLM in front of it (docs/DISCOVERY.md)")
+            default:
+                try require(endpoint.api == "openai", "discovery.agents[\(i)].endpoint",
+                            "\(group.runtime.rawValue) agents reach OpenAI-compatible endpoints only (api: openai); '\(endpoint.name)' is \(endpoint.api)")
+            }
         }
         for (role, names) in pools.sorted(by: { $0.key < $1.key }) {
             try require(protocolRoles.contains(role), "pools.\(role)",

@@ -8,10 +8,16 @@
 ///   -c model.model_kwargs.seed=SEED -c agent.step_limit=N -c model.action_regex=... -o
 ///   .coevo/trajectory.json -t PROMPT` (no sessions: each step starts afresh)
 /// - `claude-code`: `claude -p PROMPT --output-format stream-json --verbose
-///   --dangerously-skip-permissions --max-turns N [--model M] [--resume SESSION]`
+///   --dangerously-skip-permissions --max-turns N [--model M] [--resume SESSION]`, with
+///   `ANTHROPIC_BASE_URL=URL` and `--model MODEL` when its group names an endpoint (one
+///   that speaks Anthropic's Messages API: Anthropic's, or a gateway such as LiteLLM in
+///   front of any other model)
 /// - `codex`: `codex exec --json --skip-git-repo-check --sandbox workspace-write [-m M]
 ///   PROMPT`, resumed as `codex exec --json --skip-git-repo-check --sandbox workspace-write
-///   [-m M] resume SESSION PROMPT`
+///   [-m M] resume SESSION PROMPT`; with an endpoint (one that serves OpenAI's Responses
+///   API: OpenAI's, or a gateway such as LiteLLM) `-m MODEL -c model_provider=coevo -c
+///   model_providers.coevo={name="coevo", base_url="URL/v1", env_key="OPENAI_API_KEY",
+///   wire_api="responses"}` instead of `-m M`
 /// - `opencode`: `opencode run --format json [--model M] [--session SESSION] PROMPT`
 /// - `aider`: `aider --message PROMPT --yes-always --no-auto-commits --no-check-update
 ///   --no-gitignore --no-analytics --chat-history-file HOME/.aider.chat.history.md
@@ -25,9 +31,9 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
     public var argv: [String]
     public var program: String
     public var model: String?
-    /// `mini-swe-agent`, and `aider` when its group names one: the endpoint's base URL, and
-    /// the endpoint (the worker checks it against its policy and gives the agent its key,
-    /// as for an `llm.chat` call).
+    /// `mini-swe-agent`, and `aider` or `claude-code` when its group names one: the
+    /// endpoint's OpenAI base URL, and the endpoint (the worker checks it against its
+    /// policy and gives the agent its key, as for an `llm.chat` call).
     public var apiBase: String?
     public var endpoint: LLMJob.Endpoint?
     public var maxTurns: Int
@@ -37,6 +43,8 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
     /// reports no cost of its own.
     public var price: Price
     public var secrets: [String]
+    /// The group's plain environment settings, over the runtime's defaults.
+    public var environment: [String: String]
 
     /// Where mini-swe-agent writes its trajectory, in the workspace (never committed).
     public static let trajectory = ".coevo/trajectory.json"
@@ -60,20 +68,32 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
         price = group.resolvedEndpoint.map { Price(inputPerMillion: $0.priceInputPerMillion, outputPerMillion: $0.priceOutputPerMillion) }
             ?? Price()
         secrets = group.secrets
+        environment = group.environment
     }
 
-    /// A step's cost: what the agent reported, or its tokens at the endpoint's prices when
-    /// it reported none.
+    /// A step's cost. An agent that calls a config endpoint pays that endpoint's prices for
+    /// its tokens: a tool's own price table does not know a model served behind a gateway
+    /// (Claude Code prices SmolLM2 behind LiteLLM at Sonnet's rates). Otherwise it is what
+    /// the agent reported (claude-code signed in to Anthropic, say), 0 when it reports nothing.
     public func cost(reported: Double, usage: TokenUsage) -> Double {
-        reported > 0 ? reported : price.cost(of: usage)
+        endpoint != nil ? price.cost(of: usage) : reported
     }
+
+    /// The variable the agent reads its endpoint's key from; the worker puts the key there.
+    public var keyVariable: String { runtime == .claudeCode ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY" }
 
     /// Runtimes whose CLI keeps a session the next step can resume.
     public var resumes: Bool { [.claudeCode, .codex, .opencode, .aider].contains(runtime) }
 
-    /// The command line and plain environment settings; `home` is the agent's home on the
-    /// worker, `resume` the session it holds (nil: a fresh session).
+    /// The command line and plain environment settings (the runtime's, then the group's);
+    /// `home` is the agent's home on the worker, `resume` the session it holds (nil: a
+    /// fresh session).
     public func command(prompt: String, home: String, resume session: String?) -> (argv: [String], environment: [String: String]) {
+        let (argv, defaults) = runtimeCommand(prompt: prompt, home: home, resume: session)
+        return (argv, defaults.merging(environment) { _, configured in configured })
+    }
+
+    private func runtimeCommand(prompt: String, home: String, resume session: String?) -> (argv: [String], environment: [String: String]) {
         let model = self.model
         switch runtime {
         case .evolve:
@@ -98,14 +118,33 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
         case .claudeCode:
             var argv = [program, "-p", prompt, "--output-format", "stream-json", "--verbose",
                         "--dangerously-skip-permissions", "--max-turns", "\(maxTurns)"]
-            if let model { argv += ["--model", model] }
+            // No telemetry, update checks or error reports from a step. Claude Code refuses
+            // to skip permission prompts as root unless told it is sandboxed: a worker in a
+            // container is root, and the step's workspace is a throwaway worktree (run agents
+            // under their own uid with `discovery.agent_user`).
+            var environment = ["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "IS_SANDBOX": "1"]
+            if let endpoint {
+                argv += ["--model", model ?? endpoint.model]
+                environment["ANTHROPIC_BASE_URL"] = endpoint.url
+                environment[keyVariable] = "none"  // the worker puts the endpoint's key here when it has one
+            } else if let model {
+                argv += ["--model", model]
+            }
             if let session { argv += ["--resume", session] }
-            return (argv, [:])
+            return (argv, environment)
         case .codex:
             var argv = [program, "exec", "--json", "--skip-git-repo-check", "--sandbox", "workspace-write"]
-            if let model { argv += ["-m", model] }
+            var environment: [String: String] = [:]
+            if let endpoint, let apiBase {
+                // A model provider of its own for the step, defined on the command line.
+                argv += ["-m", model ?? endpoint.model, "-c", "model_provider=coevo", "-c",
+                         #"model_providers.coevo={name="coevo", base_url="\#(apiBase)", env_key="\#(keyVariable)", wire_api="responses"}"#]
+                environment[keyVariable] = "none"  // the worker puts the endpoint's key here when it has one
+            } else if let model {
+                argv += ["-m", model]
+            }
             if let session { argv += ["resume", session] }
-            return (argv + [prompt], [:])
+            return (argv + [prompt], environment)
         case .opencode:
             var argv = [program, "run", "--format", "json"]
             if let model { argv += ["--model", model] }
@@ -120,7 +159,7 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
             var environment: [String: String] = [:]
             if let endpoint, let apiBase {
                 argv += ["--model", "openai/\(model ?? endpoint.model)", "--openai-api-base", apiBase, "--no-show-model-warnings"]
-                environment["OPENAI_API_KEY"] = "none"  // the worker puts the endpoint's key here when it has one
+                environment[keyVariable] = "none"  // the worker puts the endpoint's key here when it has one
             } else if let model {
                 argv += ["--model", model]
             }

@@ -120,8 +120,7 @@ public struct DiscoveryStepOutput: Codable, Hashable, Sendable {
     /// Model calls and tokens the agent reported (0 when it reports none).
     public var modelCalls: Int
     public var tokens: Int
-    /// What the step's model calls cost: the agent's own figure, else its tokens at the
-    /// prices of its launch (0 when neither is known).
+    /// What the step's model calls cost: `AgentLaunch.cost(reported:usage:)`.
     public var costUSD: Double = 0
 
     public init(commit: String?, parent: String?, message: String, bundle: Data?, notes: [String], skills: [SkillDraft],

@@ -128,12 +128,18 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         public var program: String?
         public var model: String?
         public var maxTurns = 10
-        /// The config endpoint the agent calls: `mini-swe-agent`, `aider` (optional) and
+        /// The config endpoint the agent calls: `mini-swe-agent`, `aider`, `claude-code` and
+        /// `codex` (optional; claude-code's must speak Anthropic's API and codex's serve
+        /// OpenAI's Responses API, e.g. a LiteLLM gateway in front of a local model) and
         /// `evolve` with `mutation: model`.
         public var endpoint = ""
         /// Names of the worker's environment variables (API keys) the agent gets; a worker
         /// gives only those its `--allow-agent-key` lists, and the values never leave it.
         public var secrets: [String] = []
+        /// Plain settings for the agent's environment (e.g. `CLAUDE_CODE_MAX_OUTPUT_TOKENS`),
+        /// over the runtime's own defaults. Not for keys: they travel in the job and the
+        /// database; keys go by name, through `secrets` or an endpoint's `api_key_env`.
+        public var environment: [String: String] = [:]
         /// Set from `endpoint` by `ExperimentConfig.discoverySettings`.
         public var resolvedEndpoint: LLMJob.Endpoint?
 
@@ -144,14 +150,14 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         public var callsAnEndpoint: Bool {
             switch runtime {
             case .miniSweAgent: true
-            case .aider: !endpoint.isEmpty
+            case .aider, .claudeCode, .codex: !endpoint.isEmpty
             case .evolve: mutation == .model
-            case .command, .claudeCode, .codex, .opencode: false
+            case .command, .opencode: false
             }
         }
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case runtime, count, command, files, scale, mutation, program, model, endpoint, secrets
+            case runtime, count, command, files, scale, mutation, program, model, endpoint, secrets, environment
             case maxTurns = "max_turns"
         }
 
@@ -171,6 +177,7 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
             model = try c.decodeIfPresent(String.self, forKey: .model)
             endpoint = try c.value(.endpoint, endpoint)
             secrets = try c.value(.secrets, secrets)
+            environment = try c.value(.environment, environment)
             maxTurns = try c.value(.maxTurns, maxTurns)
         }
     }
@@ -309,6 +316,14 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
                 }
             case .miniSweAgent, .claudeCode, .codex, .opencode, .aider:
                 try require(group.program.map { !$0.isEmpty } ?? true, "agents[\(i)].program", "must name the agent's program")
+                for name in group.environment.keys.sorted() {
+                    try require(name.wholeMatch(of: /[A-Za-z_][A-Za-z0-9_]*/) != nil, "agents[\(i)].environment",
+                                "'\(name)' is not a variable name")
+                    try require(!["HOME", "PATH", "COEVO_AGENT", "COEVO_WORKSPACE"].contains(name), "agents[\(i)].environment",
+                                "\(name) is the worker's to set")
+                    try require(!group.secrets.contains(name), "agents[\(i)].environment",
+                                "\(name) is a secret: its value comes from the worker, not the config")
+                }
                 try require(group.maxTurns >= 1, "agents[\(i)].max_turns", "must be at least 1")
                 if group.runtime == .miniSweAgent {
                     try require(!group.endpoint.isEmpty, "agents[\(i)].endpoint", "a mini-swe-agent agent needs the name of an endpoint it calls")
