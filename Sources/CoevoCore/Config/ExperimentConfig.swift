@@ -357,8 +357,9 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
                                   problem: "names no endpoint (have: \(endpoints.map(\.name).joined(separator: ", ")))")
             }
             // The agent calls the endpoint itself: mini-swe-agent and aider through litellm's
-            // OpenAI client, claude-code through Anthropic's API; evolve's calls go through
-            // the worker's own client, which speaks both.
+            // OpenAI client, codex through OpenAI's Responses API, claude-code through
+            // Anthropic's API; evolve's calls go through the worker's own client, which
+            // speaks both.
             switch group.runtime {
             case .evolve: break
             case .claudeCode:

@@ -31,16 +31,17 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
     public var argv: [String]
     public var program: String
     public var model: String?
-    /// `mini-swe-agent`, and `aider` or `claude-code` when its group names one: the
-    /// endpoint's OpenAI base URL, and the endpoint (the worker checks it against its
-    /// policy and gives the agent its key, as for an `llm.chat` call).
+    /// `mini-swe-agent`, and `aider`, `claude-code` or `codex` when its group names one: the
+    /// endpoint's OpenAI base URL (`URL/v1`; Claude Code takes the URL itself), and the
+    /// endpoint (the worker checks it against its policy and gives the agent its key, as
+    /// for an `llm.chat` call).
     public var apiBase: String?
     public var endpoint: LLMJob.Endpoint?
     public var maxTurns: Int
     /// Sent with every model call that can carry one, so a replayed step asks for the same samples.
     public var seed: UInt64
-    /// USD per million tokens of the agent's endpoint: prices the tokens of an agent that
-    /// reports no cost of its own.
+    /// USD per million tokens of the agent's endpoint: what its tokens cost when it calls
+    /// that endpoint (`cost(reported:usage:)`).
     public var price: Price
     public var secrets: [String]
     /// The group's plain environment settings, over the runtime's defaults.

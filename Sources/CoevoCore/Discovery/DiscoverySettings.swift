@@ -128,10 +128,10 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         public var program: String?
         public var model: String?
         public var maxTurns = 10
-        /// The config endpoint the agent calls: `mini-swe-agent`, `aider`, `claude-code` and
-        /// `codex` (optional; claude-code's must speak Anthropic's API and codex's serve
-        /// OpenAI's Responses API, e.g. a LiteLLM gateway in front of a local model) and
-        /// `evolve` with `mutation: model`.
+        /// The config endpoint the agent calls: required for `mini-swe-agent` and for `evolve`
+        /// with `mutation: model`, optional for `aider`, `claude-code` and `codex`
+        /// (claude-code's must speak Anthropic's API and codex's serve OpenAI's Responses
+        /// API: a LiteLLM gateway does both in front of a local model).
         public var endpoint = ""
         /// Names of the worker's environment variables (API keys) the agent gets; a worker
         /// gives only those its `--allow-agent-key` lists, and the values never leave it.
@@ -306,6 +306,14 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         try require(task.graderTimeoutMilliseconds >= 100, "task.grader_timeout_ms", "must be at least 100")
         try require(!agents.isEmpty && agents.allSatisfy { $0.count >= 1 }, "agents", "needs at least one group with count >= 1")
         for (i, group) in agents.enumerated() {
+            for name in group.environment.keys.sorted() {
+                try require(name.wholeMatch(of: /[A-Za-z_][A-Za-z0-9_]*/) != nil, "agents[\(i)].environment",
+                            "'\(name)' is not a variable name")
+                try require(!["HOME", "PATH", "COEVO_AGENT", "COEVO_WORKSPACE"].contains(name), "agents[\(i)].environment",
+                            "\(name) is the worker's to set")
+                try require(!group.secrets.contains(name), "agents[\(i)].environment",
+                            "\(name) is a secret: its value comes from the worker, not the config")
+            }
             switch group.runtime {
             case .command: try require(!group.command.isEmpty, "agents[\(i)].command", "a command agent needs its argv")
             case .evolve:
@@ -316,14 +324,6 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
                 }
             case .miniSweAgent, .claudeCode, .codex, .opencode, .aider:
                 try require(group.program.map { !$0.isEmpty } ?? true, "agents[\(i)].program", "must name the agent's program")
-                for name in group.environment.keys.sorted() {
-                    try require(name.wholeMatch(of: /[A-Za-z_][A-Za-z0-9_]*/) != nil, "agents[\(i)].environment",
-                                "'\(name)' is not a variable name")
-                    try require(!["HOME", "PATH", "COEVO_AGENT", "COEVO_WORKSPACE"].contains(name), "agents[\(i)].environment",
-                                "\(name) is the worker's to set")
-                    try require(!group.secrets.contains(name), "agents[\(i)].environment",
-                                "\(name) is a secret: its value comes from the worker, not the config")
-                }
                 try require(group.maxTurns >= 1, "agents[\(i)].max_turns", "must be at least 1")
                 if group.runtime == .miniSweAgent {
                     try require(!group.endpoint.isEmpty, "agents[\(i)].endpoint", "a mini-swe-agent agent needs the name of an endpoint it calls")
