@@ -44,8 +44,9 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
     /// that endpoint (`cost(reported:usage:)`).
     public var price: Price
     public var secrets: [String]
-    /// The group's plain environment settings, over the runtime's defaults.
-    public var environment: [String: String]
+    /// The group's plain environment settings, over the runtime's defaults; nil when it
+    /// sets none (so a step job stored before there were any still decodes).
+    public var environment: [String: String]?
 
     /// Where mini-swe-agent writes its trajectory, in the workspace (never committed).
     public static let trajectory = ".coevo/trajectory.json"
@@ -69,7 +70,7 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
         price = group.resolvedEndpoint.map { Price(inputPerMillion: $0.priceInputPerMillion, outputPerMillion: $0.priceOutputPerMillion) }
             ?? Price()
         secrets = group.secrets
-        environment = group.environment
+        environment = group.environment.isEmpty ? nil : group.environment
     }
 
     /// A step's cost. An agent that calls a config endpoint pays that endpoint's prices for
@@ -91,7 +92,7 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
     /// fresh session).
     public func command(prompt: String, home: String, resume session: String?) -> (argv: [String], environment: [String: String]) {
         let (argv, defaults) = runtimeCommand(prompt: prompt, home: home, resume: session)
-        return (argv, defaults.merging(environment) { _, configured in configured })
+        return (argv, defaults.merging(environment ?? [:]) { _, configured in configured })
     }
 
     private func runtimeCommand(prompt: String, home: String, resume session: String?) -> (argv: [String], environment: [String: String]) {
