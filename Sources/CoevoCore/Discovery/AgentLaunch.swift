@@ -91,7 +91,10 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
     /// `home` is the agent's home on the worker, `resume` the session it holds (nil: a
     /// fresh session).
     public func command(prompt: String, home: String, resume session: String?) -> (argv: [String], environment: [String: String]) {
-        let (argv, defaults) = runtimeCommand(prompt: prompt, home: home, resume: session)
+        var (argv, defaults) = runtimeCommand(prompt: prompt, home: home, resume: session)
+        // A placeholder key for a keyless endpoint (the tools refuse to start without one);
+        // the worker puts the endpoint's key here when it has one.
+        if endpoint != nil { defaults[keyVariable] = "none" }
         return (argv, defaults.merging(environment ?? [:]) { _, configured in configured })
     }
 
@@ -113,10 +116,9 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
                         // Small models rarely write the `mswea_bash_command` tag: plain shell fences count too.
                         "-c", #"model.action_regex=```(?:mswea_bash_command|bash|sh|shell)\s*\n(.*?)\n```"#,
                         "-o", Self.trajectory, "-t", prompt]
-            // No first-run set-up, no cost lookups on the internet, a placeholder key for a
-            // keyless local server (the worker puts the endpoint's key there when it has one).
+            // No first-run set-up, no cost lookups on the internet.
             return (argv, ["MSWEA_CONFIGURED": "true", "MSWEA_COST_TRACKING": "ignore_errors",
-                           "LITELLM_LOCAL_MODEL_COST_MAP": "True", "OPENAI_API_KEY": "none"])
+                           "LITELLM_LOCAL_MODEL_COST_MAP": "True"])
         case .claudeCode:
             var argv = [program, "-p", prompt, "--output-format", "stream-json", "--verbose",
                         "--dangerously-skip-permissions", "--max-turns", "\(maxTurns)"]
@@ -128,7 +130,6 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
             if let endpoint {
                 argv += ["--model", model ?? endpoint.model]
                 environment["ANTHROPIC_BASE_URL"] = endpoint.url
-                environment[keyVariable] = "none"  // the worker puts the endpoint's key here when it has one
             } else if let model {
                 argv += ["--model", model]
             }
@@ -136,17 +137,15 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
             return (argv, environment)
         case .codex:
             var argv = [program, "exec", "--json", "--skip-git-repo-check", "--sandbox", "workspace-write"]
-            var environment: [String: String] = [:]
             if let endpoint, let apiBase {
                 // A model provider of its own for the step, defined on the command line.
                 argv += ["-m", model ?? endpoint.model, "-c", "model_provider=coevo", "-c",
                          #"model_providers.coevo={name="coevo", base_url="\#(apiBase)", env_key="\#(keyVariable)", wire_api="responses"}"#]
-                environment[keyVariable] = "none"  // the worker puts the endpoint's key here when it has one
             } else if let model {
                 argv += ["-m", model]
             }
             if let session { argv += ["resume", session] }
-            return (argv + [prompt], environment)
+            return (argv + [prompt], [:])
         case .opencode:
             var argv = [program, "run", "--format", "json"]
             if let model { argv += ["--model", model] }
@@ -158,15 +157,13 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
             var argv = [program, "--message", prompt, "--yes-always", "--no-auto-commits", "--no-check-update", "--no-gitignore",
                         "--no-analytics", "--chat-history-file", "\(home)/.aider.chat.history.md",
                         "--input-history-file", "\(home)/.aider.input.history"]
-            var environment: [String: String] = [:]
             if let endpoint, let apiBase {
                 argv += ["--model", "openai/\(model ?? endpoint.model)", "--openai-api-base", apiBase, "--no-show-model-warnings"]
-                environment[keyVariable] = "none"  // the worker puts the endpoint's key here when it has one
             } else if let model {
                 argv += ["--model", model]
             }
             if session != nil { argv.append("--restore-chat-history") }
-            return (argv, environment)
+            return (argv, [:])
         }
     }
 }
