@@ -2,6 +2,7 @@ import CoevoBackends
 import CoevoCore
 import Foundation
 import Glibc
+import Synchronization
 import Testing
 
 /// Discovery steps and grades as a worker runs them: real git, real subprocesses, two
@@ -31,6 +32,53 @@ import Testing
             key: key, run: "run-1", chain: chain, command: ["sh", "grade.sh"],
             graderFiles: [DiscoveryFile(path: "grade.sh", data: Data(script.utf8)), DiscoveryFile(path: "secret.txt", data: Data("hidden\n".utf8))],
             timeoutMilliseconds: 10_000, userID: userID))
+    }
+
+    /// The step ends the moment `submitted.json` exists (the runner polls for it), so the
+    /// file must never exist half-written: a reader that caught it empty lost the step's
+    /// submission. A watcher thread reads the file whenever it sees it while submissions
+    /// are made in a loop; every read must decode.
+    @Test func aSubmissionIsNeverSeenHalfWritten() async throws {
+        let root = Self.root("submit")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: root.appendingPathComponent(".coevo"), withIntermediateDirectories: true)
+        let git = { (arguments: [String]) throws -> String in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+            process.arguments = ["-c", "user.name=t", "-c", "user.email=t@t"] + arguments
+            process.currentDirectoryURL = root
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            process.waitUntilExit()
+            return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        _ = try git(["init", "-q"])
+        try Data(".coevo/\n".utf8).write(to: root.appendingPathComponent(".git/info/exclude"))
+        try Data("0\n".utf8).write(to: root.appendingPathComponent("x.txt"))
+        _ = try git(["add", "-A"])
+        _ = try git(["commit", "-q", "-m", "seed"])
+        let base = try git(["rev-parse", "HEAD"])
+        let workspace = DiscoveryWorkspace(root: root)
+        try Data(#"{"run": "r", "agent": "a0", "key": "k", "base": "\#(base)"}"#.utf8).write(to: root.appendingPathComponent(".coevo/step.json"))
+        let file = workspace.submittedFile.path
+        let done = Atomic(false), seen = Atomic(0), torn = Atomic(0)
+        let watcher = Thread {
+            while !done.load(ordering: .relaxed) {
+                guard access(file, F_OK) == 0, let data = FileManager.default.contents(atPath: file) else { continue }
+                seen.add(1, ordering: .relaxed)
+                if (try? JSONDecoder().decode(DiscoveryWorkspace.Submission.self, from: data)) == nil { torn.add(1, ordering: .relaxed) }
+            }
+        }
+        watcher.start()
+        for n in 1...100 {
+            try Data("\(n)\n".utf8).write(to: root.appendingPathComponent("x.txt"))
+            try workspace.submit(message: "n \(n)")
+            try FileManager.default.removeItem(atPath: file)
+        }
+        done.store(true, ordering: .relaxed)
+        #expect(seen.load(ordering: .relaxed) > 0, "the watcher saw no submission at all")
+        #expect(torn.load(ordering: .relaxed) == 0, "\(torn.load(ordering: .relaxed)) of \(seen.load(ordering: .relaxed)) reads found submitted.json half-written")
     }
 
     @Test func aCommitMadeOnOneWorkerIsRebuiltAndGradedOnAnother() async throws {

@@ -136,7 +136,9 @@ public struct DiscoveryWorkspace: Sendable {
         }
         let submission = Submission(commit: try Git.run(["rev-parse", "HEAD"], in: root, environment: identity), parent: step.base,
                                     message: message)
-        try JSONEncoder().encode(submission).write(to: submittedFile)
+        // Written whole, then renamed into place: the step ends the moment this file exists
+        // (the runner polls for it), and a file caught half-written lost the submission.
+        try JSONEncoder().encode(submission).write(to: submittedFile, options: .atomic)
         return submission
     }
 
