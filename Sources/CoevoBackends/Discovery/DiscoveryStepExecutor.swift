@@ -140,10 +140,9 @@ public struct DiscoveryStepExecutor: JobExecutor {
         spec.userID = job.userID
         for name in job.launch.secrets { environment[name] = secrets[name] }
         if let endpointKey { environment[job.launch.keyVariable] = endpointKey }
-        spec.environment = environment.merging([
-            "COEVO_WORKSPACE": workspace.root.path, "COEVO_AGENT": job.agent, "HOME": workspace.home.path,
-            "PATH": ([toolsDirectory?.path].compactMap { $0 } + ["/usr/local/bin", "/usr/bin", "/bin"]).joined(separator: ":"),
-        ]) { _, fixed in fixed }
+        spec.environment = environment.merging(AgentLaunch.workerEnvironment(
+            workspace: workspace.root.path, agent: job.agent, home: workspace.home.path,
+            path: ([toolsDirectory?.path].compactMap { $0 } + ["/usr/local/bin", "/usr/bin", "/bin"]).joined(separator: ":"))) { _, fixed in fixed }
         // Only a plain command reads its prompt on stdin; the CLI agents get it as an argument
         // (claude -p would read stdin as more context).
         let outcome = await CommandRunner.run(spec, input: job.runtime == .command ? Data(prompt.utf8) : Data())

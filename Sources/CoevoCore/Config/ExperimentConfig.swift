@@ -356,18 +356,12 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
                 throw ConfigError(field: "discovery.agents[\(i)].endpoint",
                                   problem: "names no endpoint (have: \(endpoints.map(\.name).joined(separator: ", ")))")
             }
-            // The agent calls the endpoint itself: mini-swe-agent and aider through litellm's
-            // OpenAI client, codex through OpenAI's Responses API, claude-code through
-            // Anthropic's API; evolve's calls go through the worker's own client, which
-            // speaks both.
-            switch group.runtime {
-            case .evolve: break
-            case .claudeCode:
-                try require(endpoint.api == "anthropic", "discovery.agents[\(i)].endpoint",
-                            "claude-code speaks Anthropic's Messages API only (api: anthropic); '\(endpoint.name)' is \(endpoint.api). For an OpenAI-compatible or local model, put a gateway such as LiteLLM in front of it (docs/DISCOVERY.md)")
-            default:
-                try require(endpoint.api == "openai", "discovery.agents[\(i)].endpoint",
-                            "\(group.runtime.rawValue) agents reach OpenAI-compatible endpoints only (api: openai); '\(endpoint.name)' is \(endpoint.api)")
+            // An agent that calls the endpoint itself speaks one API; evolve's calls go
+            // through the worker's own client, which speaks both.
+            if let api = group.runtime.endpointAPI, endpoint.api != api {
+                throw ConfigError(field: "discovery.agents[\(i)].endpoint", problem: api == "anthropic"
+                    ? "claude-code speaks Anthropic's Messages API only (api: anthropic); '\(endpoint.name)' is \(endpoint.api). For an OpenAI-compatible or local model, put a gateway such as LiteLLM in front of it (docs/DISCOVERY.md)"
+                    : "\(group.runtime.rawValue) agents reach OpenAI-compatible endpoints only (api: openai); '\(endpoint.name)' is \(endpoint.api)")
             }
         }
         for (role, names) in pools.sorted(by: { $0.key < $1.key }) {

@@ -82,7 +82,16 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
     }
 
     /// The variable the agent reads its endpoint's key from; the worker puts the key there.
-    public var keyVariable: String { runtime == .claudeCode ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY" }
+    public var keyVariable: String { runtime.endpointAPI == "anthropic" ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY" }
+
+    /// What the worker sets for every command agent, over the runtime's and the group's
+    /// settings: its workspace, its id, its home on the worker and a PATH that finds `coevo`.
+    public static func workerEnvironment(workspace: String, agent: String, home: String, path: String) -> [String: String] {
+        ["COEVO_WORKSPACE": workspace, "COEVO_AGENT": agent, "HOME": home, "PATH": path]
+    }
+
+    /// The names `workerEnvironment` sets: a group's `environment` may not name them.
+    public static var workerVariables: Set<String> { Set(workerEnvironment(workspace: "", agent: "", home: "", path: "").keys) }
 
     /// Runtimes whose CLI keeps a session the next step can resume.
     public var resumes: Bool { [.claudeCode, .codex, .opencode, .aider].contains(runtime) }

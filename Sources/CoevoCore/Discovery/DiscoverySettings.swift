@@ -61,6 +61,18 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
             case .aider: "aider"
             }
         }
+
+        /// The API an agent of this runtime speaks when it calls an endpoint itself
+        /// (claude-code Anthropic's Messages API; mini-swe-agent and aider OpenAI's chat API
+        /// through litellm; codex OpenAI's Responses API); nil: its calls go through the
+        /// worker's own client, which speaks both (evolve), or it calls none.
+        public var endpointAPI: String? {
+            switch self {
+            case .evolve, .command, .opencode: nil
+            case .claudeCode: "anthropic"
+            case .miniSweAgent, .codex, .aider: "openai"
+            }
+        }
     }
 
     public struct Task: Decodable, Hashable, Sendable {
@@ -309,7 +321,7 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
             for name in group.environment.keys.sorted() {
                 try require(name.wholeMatch(of: /[A-Za-z_][A-Za-z0-9_]*/) != nil, "agents[\(i)].environment",
                             "'\(name)' is not a variable name")
-                try require(!["HOME", "PATH", "COEVO_AGENT", "COEVO_WORKSPACE"].contains(name), "agents[\(i)].environment",
+                try require(!AgentLaunch.workerVariables.contains(name), "agents[\(i)].environment",
                             "\(name) is the worker's to set")
                 try require(!group.secrets.contains(name), "agents[\(i)].environment",
                             "\(name) is a secret: its value comes from the worker, not the config")
