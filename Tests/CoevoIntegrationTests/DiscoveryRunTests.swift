@@ -299,7 +299,9 @@ extension ProcessTests {
 
         /// One round of circle packing with `agent` (as a0, on the real SmolLM2 server,
         /// priced at 1,000 and 3,000 USD per million tokens) beside an evolve agent: a0's
-        /// step output, and the run's database.
+        /// step output, and the run's database. The endpoint waits up to 200 s a call, not
+        /// the default 60: a rewrite of pack.py may run to its 1,371-token limit, which
+        /// took 57-62 s here (the call then timed out and was retried until the step ended).
         static func oneRealModelRound(_ name: String, agent: String) async throws -> (DiscoveryStepOutputView, Database, Scratch) {
             let scratch = try Scratch(name)
             let run = TestRun(scratch: scratch)
@@ -312,7 +314,7 @@ extension ProcessTests {
                 model_server:
                   command: [python3, \(root.path)/Deploy/local-model/serve_smollm2.py, --port, "\(modelPort)", --n_ctx, "8192"]
                   health_url: http://127.0.0.1:\(modelPort)/v1/models
-                endpoints: [{name: local, url: "http://127.0.0.1:\(modelPort)", model: smollm2,
+                endpoints: [{name: local, url: "http://127.0.0.1:\(modelPort)", model: smollm2, timeout_ms: 200000,
                              price_input_per_million: 1000, price_output_per_million: 3000}]
                 discovery:
                   task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
