@@ -39,28 +39,14 @@ import Testing
     /// submission. A watcher thread reads the file whenever it sees it while submissions
     /// are made in a loop; every read must decode.
     @Test func aSubmissionIsNeverSeenHalfWritten() async throws {
+        // A real workspace: the one an evolve step leaves, with its step file and base.
         let root = Self.root("submit")
         defer { try? FileManager.default.removeItem(at: root) }
-        try FileManager.default.createDirectory(at: root.appendingPathComponent(".coevo"), withIntermediateDirectories: true)
-        let git = { (arguments: [String]) throws -> String in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-            process.arguments = ["-c", "user.name=t", "-c", "user.email=t@t"] + arguments
-            process.currentDirectoryURL = root
-            let out = Pipe()
-            process.standardOutput = out
-            try process.run()
-            process.waitUntilExit()
-            return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        _ = try git(["init", "-q"])
-        try Data(".coevo/\n".utf8).write(to: root.appendingPathComponent(".git/info/exclude"))
-        try Data("0\n".utf8).write(to: root.appendingPathComponent("x.txt"))
-        _ = try git(["add", "-A"])
-        _ = try git(["commit", "-q", "-m", "seed"])
-        let base = try git(["rev-parse", "HEAD"])
-        let workspace = DiscoveryWorkspace(root: root)
-        try Data(#"{"run": "r", "agent": "a0", "key": "k", "base": "\#(base)"}"#.utf8).write(to: root.appendingPathComponent(".coevo/step.json"))
+        let outcome = await DiscoveryStepExecutor(root: root, policy: Self.policy)
+            .run(payload: Self.step(key: "r1.step.a0", chain: CommitChain(seedFiles: Self.seed, bundles: [], commit: nil)))
+        #expect(outcome.status == .succeeded, "\(outcome.error)")
+        let workspace = DiscoveryWorkspace(root: GitCache(root: root, run: "run-1").directory.appendingPathComponent("agents/a0"))
+        try FileManager.default.removeItem(at: workspace.submittedFile)
         let file = workspace.submittedFile.path
         let done = Atomic(false), seen = Atomic(0), torn = Atomic(0)
         let watcher = Thread {
@@ -72,7 +58,7 @@ import Testing
         }
         watcher.start()
         for n in 1...100 {
-            try Data("\(n)\n".utf8).write(to: root.appendingPathComponent("x.txt"))
+            try Data("X = \(n)\n".utf8).write(to: workspace.root.appendingPathComponent("solution.py"))
             try workspace.submit(message: "n \(n)")
             try FileManager.default.removeItem(atPath: file)
         }
