@@ -56,12 +56,14 @@ import Testing
         hang.timeoutMilliseconds = 400
         let outcome = await CommandRunner.run(hang)
         #expect(outcome.timedOut && outcome.signal == SIGKILL)
-        #expect(outcome.durationMilliseconds < 3000)
+        // Far below the children's 61 s, yet far above a poll interval: a loaded CI
+        // machine took 2.3 s to notice a cancel, so a tight bound only measures the load.
+        #expect(outcome.durationMilliseconds < 30_000)
         #expect(String(decoding: outcome.stdout, as: UTF8.self) == "started\n")
         #expect(survivors("61.4242").isEmpty)
     }
 
-    @Test func cancellingTheTaskKillsTheCommandAndItsChildrenAtOnce() async {
+    @Test func cancellingTheTaskKillsTheCommandAndItsChildrenBeforeItsTimeout() async {
         var hang = spec("sh", "-c", "sleep 63.4242 & sleep 63.4242 & echo started; wait")
         hang.timeoutMilliseconds = 60_000
         let task = Task { await CommandRunner.run(hang) }
@@ -72,8 +74,9 @@ import Testing
         let outcome = await task.value
         #expect(outcome.cancelled && !outcome.timedOut && !outcome.succeeded)
         // Measured from the cancel, not from the start: a loaded machine may start the
-        // command late. Without cancellation it would run to its 60 s timeout.
-        #expect(clock.now - cancelled < .seconds(2), "stopped within a poll interval, not at the 60 s timeout")
+        // command late. Without cancellation it would run to its 60 s timeout; the bound is
+        // half of that, not a poll interval, because a loaded CI machine took 2.3 s.
+        #expect(clock.now - cancelled < .seconds(30), "stopped by the cancel, not at the 60 s timeout")
         #expect(outcome.summary.contains("cancelled"))
         #expect(survivors("63.4242").isEmpty)
     }
@@ -91,11 +94,12 @@ import Testing
         let flooded = await CommandRunner.run(flood)
         #expect(flooded.stdout.count == 1000 && flooded.outputTruncated && flooded.timedOut)
 
-        var quiet = spec("sh", "-c", "echo hi; sleep 10")
+        var quiet = spec("sh", "-c", "echo hi; sleep 60")
         quiet.stallMilliseconds = 300
-        quiet.timeoutMilliseconds = 5000
+        quiet.timeoutMilliseconds = 30_000
         let stalled = await CommandRunner.run(quiet)
-        #expect(stalled.stalled && !stalled.timedOut && stalled.durationMilliseconds < 3000)
+        // Ended by the stall watchdog: not timed out, and long before the sleep would end.
+        #expect(stalled.stalled && !stalled.timedOut && stalled.durationMilliseconds < 30_000)
 
         let failing = await CommandRunner.run(spec("sh", "-c", "echo oops >&2; exit 3"))
         #expect(failing.exitCode == 3 && !failing.succeeded)
