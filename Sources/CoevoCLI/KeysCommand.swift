@@ -53,7 +53,7 @@ public struct KeysCommand: ParsableCommand {
 /// The CURVE options a worker or client takes: the coordinator's public key it pins,
 /// and its own key pair.
 struct CurveClientOptions: ParsableArguments {
-    @Option(name: .long, help: "The coordinator's CURVE public key (40 characters, or a .pub or .key file): turns CURVE on and refuses any other coordinator.")
+    @Option(name: .long, help: "The coordinator's CURVE public key (40 characters, written --coordinator-key=KEY when it begins with -; or a .pub or .key file): turns CURVE on and refuses any other coordinator.")
     var coordinatorKey: String?
 
     @Option(name: .long, help: "This peer's CURVE key pair file (coevo keys generate); its public key must be in the coordinator's authorized_keys.")

@@ -2,11 +2,22 @@ import CoevoBackends
 import CoevoWire
 import Foundation
 import Logging
+import Synchronization
 
 /// Worker processes that `coevo run` and the benchmarks start on this machine: the same
 /// `coevo` binary with the `worker` subcommand, told our pid so they exit if we die.
 final class LocalWorkers {
     private(set) var processes: [Process] = []
+    /// Exit statuses of workers that exited before `stop`; `nil` once stopping.
+    private final class Exits: Sendable { let statuses = Mutex<[Int32]?>([]) }
+    private let exits = Exits()
+    private let onAllExited: (@Sendable ([Int32]) -> Void)?
+
+    /// `onAllExited` is called, with their exit statuses, if every worker exits before
+    /// `stop` (a worker that cannot start, say): the run would otherwise wait in silence.
+    init(onAllExited: (@Sendable ([Int32]) -> Void)? = nil) {
+        self.onAllExited = onAllExited
+    }
 
     /// Starts `count` processes running `coevo <arguments(i)>`.
     func start(count: Int, arguments: (Int) -> [String]) throws {
@@ -14,6 +25,13 @@ final class LocalWorkers {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: OwnExecutable.path)
             process.arguments = arguments(index)
+            process.terminationHandler = { [exits, onAllExited] process in
+                let all: [Int32]? = exits.statuses.withLock { exits in
+                    exits?.append(process.terminationStatus)
+                    return exits?.count == count ? exits : nil
+                }
+                if let all { onAllExited?(all) }
+            }
             try process.run()
             processes.append(process)
         }
@@ -32,6 +50,7 @@ final class LocalWorkers {
 
     /// SIGTERM (the workers drain), then SIGKILL whoever is still there after `grace`.
     func stop(grace: TimeInterval = 15) {
+        exits.statuses.withLock { $0 = nil }
         for process in processes where process.isRunning { process.terminate() }
         let deadline = Date(timeIntervalSinceNow: grace)
         while processes.contains(where: \.isRunning) && Date() < deadline { usleep(20_000) }
@@ -65,7 +84,9 @@ struct LocalWorkerKey {
         }
     }
 
-    var workerArguments: [String] { ["--coordinator-key", coordinator.z85, "--key", file] }
+    /// The key as `--coordinator-key=KEY`: Z85 text may begin with `-`, which, as an
+    /// argument of its own, would be read as an option (and the workers would not start).
+    var workerArguments: [String] { ["--coordinator-key=\(coordinator.z85)", "--key", file] }
 
     func remove() { try? FileManager.default.removeItem(atPath: file) }
 }

@@ -75,9 +75,11 @@ public struct RunCommand: AsyncParsableCommand {
         }
         defer { modelServer?.stop() }
 
-        let localWorkers = LocalWorkers()
         // The endpoint bound, not the one asked for: `tcp://127.0.0.1:*` picks a free port.
         let endpoint = localEndpoint(forBind: service.endpoint)
+        let localWorkers = LocalWorkers { statuses in
+            logger.error("every local worker exited (exit status \(statuses.map(String.init).joined(separator: ", "))) before the run finished; their messages are above. Nothing is lost: the run waits for workers (`coevo-worker --connect \(endpoint)`), or stop it with Ctrl-C and run the same command again once it is fixed")
+        }
         try localWorkers.startWorkers(
             count: config.workers.count, endpoint: endpoint, slots: config.workers.slots,
             heartbeatMs: config.coordinator.heartbeatIntervalMilliseconds, liveness: config.coordinator.liveness,

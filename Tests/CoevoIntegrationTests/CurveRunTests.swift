@@ -1,3 +1,4 @@
+import CoevoWire
 import Foundation
 import Testing
 
@@ -150,6 +151,28 @@ extension ProcessTests {
         #expect(coevo.log.contains("results    500 durable, 500 succeeded, 0 failed"))
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: scratch.directory.path).filter { $0.hasPrefix("local-workers-") }
         #expect(leftovers.isEmpty, "the local workers' key is removed: \(leftovers)")
+    }
+
+    /// Bad input: a coordinator public key whose Z85 text begins with `-` (one key in 85).
+    /// Handed to the local workers as an argument of its own, it was read as an option:
+    /// the workers exited at once and the run waited for them for ever.
+    @Test func aCoordinatorKeyBeginningWithADashStillReachesTheLocalWorkers() async throws {
+        let scratch = try Scratch("curvedash")
+        defer { scratch.close() }
+        let run = TestRun(scratch: scratch)
+        var pair = try CurveKeyPair.generate()
+        for _ in 0..<20_000 where !pair.publicKey.z85.hasPrefix("-") { pair = try CurveKeyPair.generate() }
+        try #require(pair.publicKey.z85.hasPrefix("-"))
+        let keyFile = scratch.url("coordinator.key").path
+        try pair.writeKeyFile(keyFile)
+        try FileManager.default.createDirectory(atPath: scratch.url("workers").path, withIntermediateDirectories: true)
+        let config = try run.config(kind: "noop", jobs: 200, extra: """
+              curve_key: \(keyFile)
+              authorized_keys: \(scratch.url("workers").path)
+            """, workers: 2)
+        let coevo = try Child("coevo", ["run", config], in: scratch, name: "run")
+        #expect(await coevo.waitForExit(timeout: 60) == 0, "\(coevo.log)")
+        #expect(coevo.log.contains("results    200 durable, 200 succeeded, 0 failed"), "\(coevo.log)")
     }
 
     @Test func anAddressOtherMachinesReachNeedsCurveOrInsecure() async throws {
