@@ -105,15 +105,15 @@ public struct RunCommand: AsyncParsableCommand {
     }
 
     /// The local workers may call the config's endpoints and send each its named key, and
-    /// run its discovery agents' and grader's programs: whoever runs `coevo run` owns both
-    /// the config and the workers.
+    /// run its discovery agents', grader's and candidate's programs: whoever runs `coevo run`
+    /// owns both the config and the workers.
     static func permissions(_ config: ExperimentConfig) -> [String] {
         let endpoints = config.endpoints.flatMap { endpoint in
             ["--allow-endpoint", endpoint.url] + (endpoint.apiKeyEnv.map { ["--allow-key", "\($0)=\(endpoint.url)"] } ?? [])
         }
         guard let discovery = config.discovery else { return endpoints }
         let agents = discovery.agents.filter { $0.runtime != .evolve }.map { AgentLaunch(group: $0, seed: 0).program }
-        let programs = Set(agents + discovery.task.gradeCommand.prefix(1))
+        let programs = Set(agents + discovery.task.gradeCommand.prefix(1) + discovery.task.candidateCommand.prefix(1))
         return endpoints + programs.sorted().flatMap { ["--allow-command", $0] }
     }
 

@@ -55,6 +55,10 @@ public enum ConfigLoader {
                 config.discovery!.task.description = String(decoding: readme.data, as: UTF8.self)
             }
             try checkApart(seed: task.seed, grader: task.grader)
+            if let input = task.candidateInput, !config.discovery!.graderFiles.contains(where: { $0.path == input }) {
+                throw ConfigError(field: "discovery.task.candidate_input",
+                                  problem: "'\(input)' is not a file of the grader directory \(task.grader) (a path relative to it)")
+            }
         }
         return config
     }

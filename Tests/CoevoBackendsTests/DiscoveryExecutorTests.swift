@@ -8,7 +8,8 @@ import Testing
 /// Discovery steps and grades as a worker runs them: real git, real subprocesses, two
 /// workers' caches. Bad input tried: a chain that lacks the commit it names, a checkout of
 /// an attempt whose commit the step did not bring, a grade
-/// command the worker does not allow, an agent's user reading a running grader's files.
+/// command the worker does not allow, an agent's user reading a running grader's files, a
+/// candidate that tries to read them at once and from a process it leaves behind, one that hangs.
 @Suite struct DiscoveryExecutorTests {
     static let seed = [DiscoveryFile(path: "solution.py", data: Data("# EVOLVE-BLOCK-START\nX = 0.5000\n# EVOLVE-BLOCK-END\n".utf8)),
                        DiscoveryFile(path: "TASK.md", data: Data("Make X big.\n".utf8))]
@@ -27,11 +28,12 @@ import Testing
             userID: nil))
     }
 
-    static func grade(key: String, chain: CommitChain, script: String, userID: UInt32? = nil) -> Data {
+    static func grade(key: String, chain: CommitChain, script: String, userID: UInt32? = nil, candidate: CandidateRun? = nil) -> Data {
         try! JSONEncoder().encode(DiscoveryGradeJob(
             key: key, run: "run-1", chain: chain, command: ["sh", "grade.sh"],
-            graderFiles: [DiscoveryFile(path: "grade.sh", data: Data(script.utf8)), DiscoveryFile(path: "secret.txt", data: Data("hidden\n".utf8))],
-            timeoutMilliseconds: 10_000, userID: userID))
+            graderFiles: [DiscoveryFile(path: "grade.sh", data: Data(script.utf8)), DiscoveryFile(path: "secret.txt", data: Data("hidden\n".utf8)),
+                          DiscoveryFile(path: "input.txt", data: Data("instance 7\n".utf8))],
+            timeoutMilliseconds: 10_000, userID: userID, candidate: candidate))
     }
 
     /// The step ends the moment `submitted.json` exists (the runner polls for it), so the
@@ -145,5 +147,55 @@ import Testing
         #expect(attempt.stdout.isEmpty)
         let verdict = try JSONDecoder().decode(DiscoveryGradeOutput.self, from: await grading.value.output)
         #expect(verdict.score == 1)
+    }
+
+    /// `task.candidate_command`: the candidate's code runs before the grader's files are on
+    /// the worker, as the agents' user, with its input on stdin; a process it leaves behind
+    /// (in a session of its own, so the group kill misses it) finds the grader's directory
+    /// closed while the grader runs. A candidate that hangs is killed and the grader still
+    /// runs, told how it ended.
+    @Test(.enabled(if: getuid() == 0, "needs root to run as other users"))
+    func aCandidateRunsApartFromTheGradersFiles() async throws {
+        let root = Self.root("candidate")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let chain = CommitChain(seedFiles: Self.seed, bundles: [], commit: nil)
+        let executor = DiscoveryGradeExecutor(root: root, policy: WorkerPolicy(commands: ["sh"]))
+        let leak = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-leak-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: leak) }
+        let hostile = """
+            echo "uid $(id -u)"
+            cat ../grader/secret.txt 2>/dev/null || echo "no grader file"
+            read -r line; echo "read: $line"
+            setsid sh -c 'sleep 1; cat ../grader/secret.txt > \(leak.path) 2>&1' < /dev/null > /dev/null 2>&1 &
+            echo '{"score": 99}'
+            """
+        let grader = """
+            sleep 2
+            echo "{\\"score\\": 1, \\"feedback\\": \\"$(tr '\\n' ' ' < "$COEVO_CANDIDATE_STDOUT" | tr -d '\\"')| $COEVO_CANDIDATE_STATUS | exit ${COEVO_CANDIDATE_EXIT:--} | uid $(id -u) read $(cat secret.txt)\\"}"
+            """
+        let candidate = CandidateRun(command: ["sh", "-c", hostile], input: "input.txt", timeoutMilliseconds: 5000, userID: 65533)
+        let outcome = await executor.run(payload: Self.grade(key: "g", chain: chain, script: grader, userID: 65534, candidate: candidate))
+        let verdict = try JSONDecoder().decode(DiscoveryGradeOutput.self, from: outcome.output)
+        #expect(verdict.score == 1, "\(verdict.feedback)")
+        // The candidate ran as the agents' user with its input, found no grader file, and
+        // its own score line reached the grader as data, not as the verdict.
+        #expect(verdict.feedback.hasPrefix("uid 65533 no grader file read: instance 7 {score: 99} | exit code 0 | exit 0 | uid 65534 read hidden"),
+                "\(verdict.feedback)")
+        // What it left behind tried while the grader ran, and was denied.
+        var left = ""
+        for _ in 0..<300 where left.isEmpty {
+            left = (try? String(contentsOf: leak, encoding: .utf8)) ?? ""
+            if left.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(left.contains("Permission denied") && !left.contains("hidden"), "\(left)")
+
+        let hang = CandidateRun(command: ["sh", "-c", "echo started; sleep 30"], input: nil, timeoutMilliseconds: 300, userID: 65533)
+        let hung = try JSONDecoder().decode(DiscoveryGradeOutput.self, from: await executor.run(payload: Self.grade(
+            key: "h", chain: chain, script: grader.replacingOccurrences(of: "sleep 2", with: ""), userID: 65534, candidate: hang)).output)
+        #expect(hung.feedback.hasPrefix("started | killed after its timeout | exit - | uid 65534 read hidden"), "\(hung.feedback)")
+        // A candidate command the worker does not allow is refused before anything runs.
+        let python = CandidateRun(command: ["python3", "pack.py"], input: nil, timeoutMilliseconds: 5000, userID: nil)
+        let refused = await executor.run(payload: Self.grade(key: "r", chain: chain, script: grader, candidate: python))
+        #expect(refused.status == .unsupported && refused.error.contains("candidate command"), "\(refused.error)")
     }
 }

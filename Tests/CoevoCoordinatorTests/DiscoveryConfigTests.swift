@@ -6,7 +6,7 @@ import Testing
 /// The `discovery:` section. Bad input tried: a missing task field, a seed directory that
 /// does not exist, a grader directory inside the seed (the agents would see it), an evolve
 /// agent with no files, an unknown runtime, negative budgets, a seed with no TASK.md and
-/// no description.
+/// no description, a candidate input with no candidate command or that is no grader file.
 @Suite struct DiscoveryConfigTests {
     /// A task with a seed and a grader directory, in a fresh temporary directory.
     static func task() throws -> URL {
@@ -38,6 +38,11 @@ import Testing
         #expect(discovery.task.description == "Make it big.\n")  // from the seed's TASK.md
         #expect(discovery.seed == 11 && config.isProtocolRun)
         #expect(discovery.roster.map(\.id) == ["a0", "a1"])
+        #expect(CandidateRun(discovery) == nil)  // no candidate_command: the grader runs the candidate
+
+        let apart = try #require(try ConfigLoader.parse(Self.config(root, extra: ", candidate_command: [python3, main.py], candidate_input: answer.txt, grader_timeout_ms: 9000")
+                                                            + "\n  agent_user: 65533").discoverySettings)
+        #expect(CandidateRun(apart) == CandidateRun(command: ["python3", "main.py"], input: "answer.txt", timeoutMilliseconds: 9000, userID: 65533))
     }
 
     @Test func badDiscoverySectionsNameTheField() throws {
@@ -57,6 +62,11 @@ import Testing
             (Self.config(root, agents: "[{runtime: evolve, files: [main.py], mutation: llm}]"), "discovery.agents.mutation",
              "unknown mutation 'llm'"),
             (Self.config(root) + "\n  max_wall_seconds: -1", "discovery.max_wall_seconds", "0 (no limit) or more"),
+            (Self.config(root, extra: ", candidate_input: answer.txt"), "discovery.task.candidate_input", "only means something with task.candidate_command"),
+            (Self.config(root, extra: ", candidate_command: [python3, main.py], candidate_input: lib/util.py"), "discovery.task.candidate_input",
+             "'lib/util.py' is not a file of the grader directory"),
+            (Self.config(root, extra: ", candidate_command: [python3, main.py], candidate_timeout_ms: 5"), "discovery.task.candidate_timeout_ms",
+             "at least 100"),
         ]
         for (text, field, problem) in cases {
             let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(text) }

@@ -9,6 +9,16 @@ extension ProcessTests {
         /// The repository's shipped tasks.
         static let tasks = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Tasks")
+        /// How the shipped configs run each task's candidate (their `candidate_*` fields, as
+        /// entries of a flow mapping): the tests grade as users do.
+        static let packingCandidate = candidateFields(of: "discovery.yaml")
+        static let schedulingCandidate = candidateFields(of: "discovery-scheduling.yaml")
+        static func candidateFields(of config: String) -> String {
+            let file = tasks.deletingLastPathComponent().appendingPathComponent("Configs/\(config)")
+            let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { $0.hasPrefix("candidate_") }.joined(separator: ", ")
+        }
 
         /// Two workers with their own workspace roots in `scratch`.
         static func workers(_ run: TestRun, _ scratch: Scratch) throws {
@@ -50,7 +60,7 @@ extension ProcessTests {
                     coordinator: {bind: \(run.endpoint), database: \(run.database), min_workers: 2}
                     discovery:
                       task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
-                             grade_command: [python3, grade.py], graders: 2}
+                             grade_command: [python3, grade.py], \(Self.packingCandidate), graders: 2}
                       agents:
                         - {runtime: evolve, count: 2, files: [pack.py], scale: 0.01}
                         - {runtime: command, count: 1, command: [sh, \(agent)]}
@@ -190,7 +200,7 @@ extension ProcessTests {
                     coordinator: {bind: \(run.endpoint), database: \(run.database), min_workers: 2}
                     discovery:
                       task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
-                             grade_command: [python3, grade.py]}
+                             grade_command: [python3, grade.py], \(Self.packingCandidate)}
                       agents:
                         - {runtime: evolve, count: 2, files: [pack.py]}
                         - {runtime: command, count: 1, command: [sh, \(agent)]}
@@ -243,7 +253,7 @@ extension ProcessTests {
                 coordinator: {bind: \(run.endpoint), database: \(run.database), min_workers: 2}
                 discovery:
                   task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
-                         grade_command: [python3, grade.py]}
+                         grade_command: [python3, grade.py], \(Self.packingCandidate)}
                   agents:
                     - {runtime: evolve, count: 2, files: [pack.py]}
                     - {runtime: command, count: 1, command: [sh, \(agent)]}
@@ -272,7 +282,7 @@ extension ProcessTests {
                 coordinator: {bind: \(run.endpoint), database: \(run.database), min_workers: 2}
                 discovery:
                   task: {seed: \(Self.tasks.path)/job-scheduling/seed, grader: \(Self.tasks.path)/job-scheduling/grader,
-                         grade_command: [python3, grade.py], direction: minimize}
+                         grade_command: [python3, grade.py], \(Self.schedulingCandidate), direction: minimize}
                   agents: [{runtime: evolve, count: 3, files: [schedule.py], scale: 0.3}]
                   rounds: 4
                 """)
@@ -318,7 +328,7 @@ extension ProcessTests {
                              price_input_per_million: 1000, price_output_per_million: 3000}]
                 discovery:
                   task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
-                         grade_command: [python3, grade.py]}
+                         grade_command: [python3, grade.py], \(Self.packingCandidate)}
                   agents:
                     - \(agent)
                     - {runtime: evolve, count: 1, files: [pack.py]}
@@ -437,7 +447,7 @@ extension ProcessTests {
                   - {name: responses-gateway, api: openai, \(gateway)}
                 discovery:
                   task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
-                         grade_command: [python3, grade.py]}
+                         grade_command: [python3, grade.py], \(Self.packingCandidate)}
                   agents:
                     - {runtime: claude-code, count: 1, program: \(Self.claude.path), endpoint: anthropic-gateway, max_turns: 1,
                        environment: {CLAUDE_CODE_MAX_OUTPUT_TOKENS: "512"}}

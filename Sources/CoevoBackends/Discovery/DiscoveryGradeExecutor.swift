@@ -3,11 +3,13 @@ import Foundation
 import Glibc
 
 /// Runs `discovery.grade` jobs: rebuilds the commit from the job's bundles, exports it
-/// to a fresh directory, writes the grader's own files beside it (they exist only for the
-/// grade and are removed after), and runs the grade command there in its own process
-/// group, under the grader's user id when one is set, with a timeout and limits. The last
-/// stdout line must be `{"score": NUMBER, "feedback": "..."}`; anything else is a crashed
-/// grade, which is a verdict (the job succeeds), not a job to retry.
+/// to a fresh directory, runs the task's candidate command there when it has one (before
+/// any grader file exists on the worker, as the agents' user), then writes the grader's
+/// own files beside it (they exist only for the grade and are removed after), and runs
+/// the grade command there in its own process group, under the grader's user id when one
+/// is set, with a timeout and limits. The last stdout line must be
+/// `{"score": NUMBER, "feedback": "..."}`; anything else is a crashed grade, which is a
+/// verdict (the job succeeds), not a job to retry.
 public struct DiscoveryGradeExecutor: JobExecutor {
     public var kind: JobKind { .discoveryGrade }
     public let root: URL
@@ -27,7 +29,8 @@ public struct DiscoveryGradeExecutor: JobExecutor {
         } catch {
             return JobOutcome(status: .failed, error: "discovery.grade payload is not a DiscoveryGradeJob: \(error)")
         }
-        if let refusal = policy.refusal(forCommand: job.command, noun: "grade command") {
+        if let refusal = policy.refusal(forCommand: job.command, noun: "grade command")
+            ?? job.candidate.flatMap({ policy.refusal(forCommand: $0.command, noun: "candidate command") }) {
             return JobOutcome(status: .unsupported, error: refusal)
         }
         let cache = GitCache(root: root, run: job.run)
@@ -46,17 +49,22 @@ public struct DiscoveryGradeExecutor: JobExecutor {
             untar.timeoutMilliseconds = 60_000
             guard CommandRunner.runBlocking(untar, input: Data()).succeeded else { throw GitError(description: "cannot unpack the candidate") }
             try? FileManager.default.removeItem(at: archive)
-            try cache.write(job.graderFiles, into: grader)
-            // Only the grader may read its files: the place is passable, not listable, and the
-            // grader's directory is its user's alone (an agent running as its own user, as
-            // `agent_user` makes it, cannot read them even while the grade runs).
+            // The place is passable, not listable: each party reaches only what it is given.
             _ = chmod(place.path, 0o711)
-            _ = chmod(grader.path, 0o700)
-            if let uid = job.userID {
-                for path in [grader.path] + ((try FileManager.default.subpathsOfDirectory(atPath: grader.path)).map { grader.appendingPathComponent($0).path }) {
-                    _ = chown(path, uid, uid)
-                }
+        } catch {
+            return JobOutcome(status: .failed, error: "cannot prepare the grade of \(job.key): \(error)")
+        }
+        var environment = ["COEVO_CANDIDATE": candidate.path]
+        do {
+            if let run = job.candidate {
+                environment.merge(try await runCandidate(run, of: job, in: candidate, place: place)) { $1 }
             }
+            try cache.write(job.graderFiles, into: grader)
+            // Only the grader may read its files: its directory is its user's alone (an agent
+            // or candidate running as its own user, as `agent_user` makes it, cannot read them
+            // even while the grade runs).
+            _ = chmod(grader.path, 0o700)
+            if let uid = job.userID { try Self.give(grader, to: uid) }
         } catch {
             return JobOutcome(status: .failed, error: "cannot prepare the grade of \(job.key): \(error)")
         }
@@ -66,7 +74,7 @@ public struct DiscoveryGradeExecutor: JobExecutor {
         spec.cpuSeconds = max(1, job.timeoutMilliseconds / 1000)
         spec.memoryBytes = 4 << 30
         spec.maxOutputBytes = 1 << 20
-        spec.environment = ["COEVO_CANDIDATE": candidate.path]
+        spec.environment = environment
         spec.userID = job.userID
         let outcome = await CommandRunner.run(spec, input: Data())
         let verdict = Self.verdict(outcome)
@@ -74,6 +82,47 @@ public struct DiscoveryGradeExecutor: JobExecutor {
             return JobOutcome(status: .failed, error: "cannot encode the grade")
         }
         return JobOutcome(status: .succeeded, output: data)
+    }
+
+    /// Runs the candidate's own code in its checkout, as the agents' user, while no grader
+    /// file exists on this worker (a process it leaves behind finds the grader's directory
+    /// its user's alone). What it printed goes to files only the grader's user can read;
+    /// returns the grader's variables that name them.
+    private func runCandidate(_ run: CandidateRun, of job: DiscoveryGradeJob, in candidate: URL, place: URL) async throws -> [String: String] {
+        var input = Data()
+        if let path = run.input {
+            guard let file = job.graderFiles.first(where: { $0.path == path }) else {
+                throw GitError(description: "the candidate's input \(path) is not among the grader's files")
+            }
+            input = file.data
+        }
+        if let uid = run.userID { try Self.give(candidate, to: uid) }
+        var spec = CommandSpec(arguments: run.command, workingDirectory: candidate.path)
+        spec.timeoutMilliseconds = run.timeoutMilliseconds
+        spec.cpuSeconds = max(1, run.timeoutMilliseconds / 1000)
+        spec.memoryBytes = 4 << 30
+        spec.maxOutputBytes = 1 << 20
+        spec.environment = ["HOME": candidate.path]
+        spec.userID = run.userID
+        let outcome = await CommandRunner.run(spec, input: input)
+        let stdout = place.appendingPathComponent("candidate.stdout"), stderr = place.appendingPathComponent("candidate.stderr")
+        for (file, data) in [(stdout, outcome.stdout), (stderr, outcome.stderr)] {
+            try data.write(to: file)
+            _ = chmod(file.path, 0o600)
+            if let uid = job.userID { _ = chown(file.path, uid, uid) }
+        }
+        var variables = ["COEVO_CANDIDATE_STDOUT": stdout.path, "COEVO_CANDIDATE_STDERR": stderr.path,
+                         "COEVO_CANDIDATE_STATUS": outcome.summary]
+        if let code = outcome.exitCode, !outcome.timedOut, !outcome.stalled, !outcome.cancelled {
+            variables["COEVO_CANDIDATE_EXIT"] = String(code)
+        }
+        return variables
+    }
+
+    /// Makes a directory and everything in it a user's.
+    private static func give(_ directory: URL, to uid: UInt32) throws {
+        let paths = try FileManager.default.subpathsOfDirectory(atPath: directory.path).map { directory.appendingPathComponent($0).path }
+        for path in [directory.path] + paths { _ = lchown(path, uid, uid) }
     }
 
     /// What the grader's run says.

@@ -149,9 +149,11 @@ public struct DiscoveryGradeJob: Codable, Hashable, Sendable {
     public var graderFiles: [DiscoveryFile]
     public var timeoutMilliseconds: Int
     public var userID: UInt32?
+    /// The candidate's own code, run before the grader's files are written.
+    public var candidate: CandidateRun?
 
     public init(key: String, run: String, chain: CommitChain, command: [String], graderFiles: [DiscoveryFile],
-                timeoutMilliseconds: Int, userID: UInt32?) {
+                timeoutMilliseconds: Int, userID: UInt32?, candidate: CandidateRun? = nil) {
         self.key = key
         self.run = run
         self.chain = chain
@@ -159,6 +161,33 @@ public struct DiscoveryGradeJob: Codable, Hashable, Sendable {
         self.graderFiles = graderFiles
         self.timeoutMilliseconds = timeoutMilliseconds
         self.userID = userID
+        self.candidate = candidate
+    }
+}
+
+/// How a grade runs the candidate's code apart from the grader (`task.candidate_command`):
+/// in the candidate's checkout, as the agents' user, before any grader file exists on the
+/// worker; the grader gets its output.
+public struct CandidateRun: Codable, Hashable, Sendable {
+    public var command: [String]
+    /// A grader file's path: its bytes are the command's stdin.
+    public var input: String?
+    public var timeoutMilliseconds: Int
+    public var userID: UInt32?
+
+    public init(command: [String], input: String?, timeoutMilliseconds: Int, userID: UInt32?) {
+        self.command = command
+        self.input = input
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.userID = userID
+    }
+
+    /// The task's candidate run, or nil when the task has none.
+    public init?(_ settings: DiscoverySettings) {
+        let task = settings.task
+        guard !task.candidateCommand.isEmpty else { return nil }
+        self.init(command: task.candidateCommand, input: task.candidateInput,
+                  timeoutMilliseconds: task.candidateTimeoutMilliseconds ?? task.graderTimeoutMilliseconds, userID: settings.agentUser)
     }
 }
 

@@ -249,7 +249,8 @@ public struct DiscoveryPool: Sendable {
         if let parent = output.parent { parents[commit] = parent }
         let job = DiscoveryGradeJob(
             key: "r\(round).grade.\(agent)", run: run, chain: chain(to: commit), command: settings.task.gradeCommand,
-            graderFiles: settings.graderFiles, timeoutMilliseconds: settings.task.graderTimeoutMilliseconds, userID: settings.task.graderUser)
+            graderFiles: settings.graderFiles, timeoutMilliseconds: settings.task.graderTimeoutMilliseconds, userID: settings.task.graderUser,
+            candidate: CandidateRun(settings))
         gradeQueue.append((job, index))
     }
 

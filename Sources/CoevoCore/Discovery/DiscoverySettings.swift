@@ -91,6 +91,14 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         public var graders = 2
         /// Run graders as this user id (root workers only).
         public var graderUser: UInt32?
+        /// Runs the candidate's own code before the grader exists on the worker: argv run in
+        /// the candidate's checkout (as `agent_user` when set), its stdin the grader file
+        /// `candidateInput` names, its stdout handed to the grader. Empty: the grader runs the
+        /// candidate itself, with the grader's files readable.
+        public var candidateCommand: [String] = []
+        public var candidateInput: String?
+        /// Longest the candidate command may run (nil: `graderTimeoutMilliseconds`).
+        public var candidateTimeoutMilliseconds: Int?
 
         public init() {}
         enum CodingKeys: String, CodingKey, CaseIterable {
@@ -98,6 +106,9 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
             case gradeCommand = "grade_command"
             case graderTimeoutMilliseconds = "grader_timeout_ms"
             case graderUser = "grader_user"
+            case candidateCommand = "candidate_command"
+            case candidateInput = "candidate_input"
+            case candidateTimeoutMilliseconds = "candidate_timeout_ms"
         }
         public init(from decoder: any Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -110,6 +121,9 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
             graderTimeoutMilliseconds = try c.value(.graderTimeoutMilliseconds, graderTimeoutMilliseconds)
             graders = try c.value(.graders, graders)
             graderUser = try c.decodeIfPresent(UInt32.self, forKey: .graderUser)
+            candidateCommand = try c.value(.candidateCommand, candidateCommand)
+            candidateInput = try c.decodeIfPresent(String.self, forKey: .candidateInput)
+            candidateTimeoutMilliseconds = try c.decodeIfPresent(Int.self, forKey: .candidateTimeoutMilliseconds)
         }
     }
 
@@ -316,6 +330,11 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         try require(!task.gradeCommand.isEmpty, "task.grade_command", "required: the command that grades a candidate, e.g. [python3, grade.py]")
         try require(task.graders >= 1, "task.graders", "must be at least 1")
         try require(task.graderTimeoutMilliseconds >= 100, "task.grader_timeout_ms", "must be at least 100")
+        try require(task.candidateInput == nil || !task.candidateCommand.isEmpty, "task.candidate_input",
+                    "only means something with task.candidate_command, whose stdin it is")
+        try require(task.candidateTimeoutMilliseconds == nil || !task.candidateCommand.isEmpty, "task.candidate_timeout_ms",
+                    "only means something with task.candidate_command")
+        try require((task.candidateTimeoutMilliseconds ?? 100) >= 100, "task.candidate_timeout_ms", "must be at least 100")
         try require(!agents.isEmpty && agents.allSatisfy { $0.count >= 1 }, "agents", "needs at least one group with count >= 1")
         for (i, group) in agents.enumerated() {
             for name in group.environment.keys.sorted() {

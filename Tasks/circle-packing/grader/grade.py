@@ -1,11 +1,12 @@
-"""Grades a circle packing: runs the candidate's pack.py, checks the packing, prints
+"""Grades a circle packing: checks what the candidate's pack.py printed, prints
 {"score": sum of radii (0 if invalid), "feedback": ...} as its last line.
 
-Runs in the grader's own directory; the candidate's checkout is $COEVO_CANDIDATE.
-best_known.json is grader-private: agents never see it."""
+The task's candidate_command ran pack.py before this grader's files existed on the worker
+(as the agents' user when agent_user is set); its output is in $COEVO_CANDIDATE_STDOUT, how
+it ended in $COEVO_CANDIDATE_STATUS. best_known.json is grader-private: neither agents nor
+their code ever see it."""
 import json
 import os
-import subprocess
 import sys
 
 N = 26
@@ -18,17 +19,17 @@ def verdict(score, feedback):
 
 
 def main():
-    candidate = os.environ["COEVO_CANDIDATE"]
+    if "COEVO_CANDIDATE_STDOUT" not in os.environ:
+        sys.exit("grade.py reads pack.py's output: give the task candidate_command: [python3, pack.py]")
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "best_known.json")) as f:
         best_known = json.load(f)["sum_of_radii"]
+    if os.environ.get("COEVO_CANDIDATE_EXIT") != "0":
+        with open(os.environ["COEVO_CANDIDATE_STDERR"], errors="replace") as f:
+            verdict(0.0, f"pack.py {os.environ['COEVO_CANDIDATE_STATUS']}: " + f.read()[-300:])
+    with open(os.environ["COEVO_CANDIDATE_STDOUT"], errors="replace") as f:
+        printed = f.read()
     try:
-        run = subprocess.run([sys.executable, "pack.py"], cwd=candidate, capture_output=True, text=True, timeout=10)
-    except subprocess.TimeoutExpired:
-        verdict(0.0, "pack.py ran longer than 10 s")
-    if run.returncode != 0:
-        verdict(0.0, "pack.py failed: " + run.stderr[-300:])
-    try:
-        circles = json.loads(run.stdout.strip().splitlines()[-1])
+        circles = json.loads(printed.strip().splitlines()[-1])
         circles = [(float(x), float(y), float(r)) for x, y, r in circles]
     except Exception as error:  # noqa: BLE001 - any unreadable output is the candidate's fault
         verdict(0.0, f"pack.py printed no list of [x, y, r]: {error}")

@@ -1,20 +1,13 @@
-"""Grades a scheduler: imports the candidate's schedule.py in a child process, runs it on the
-hidden instances (instances.json, grader-private), checks every assignment and prints
+"""Grades a scheduler on the hidden instances (instances.json, grader-private): checks
+every assignment the candidate's schedule.py made and prints
 {"score": mean makespan / lower bound, "feedback": ...} as its last line (lower is better).
 
-Runs in the grader's own directory; the candidate's checkout is $COEVO_CANDIDATE."""
+The task's candidate_command ran schedule.py on the instances (its stdin) before this
+grader's files existed on the worker, as the agents' user when agent_user is set; what it
+printed is in $COEVO_CANDIDATE_STDOUT, how it ended in $COEVO_CANDIDATE_STATUS."""
 import json
 import os
-import subprocess
 import sys
-
-RUNNER = """
-import json, sys
-sys.path.insert(0, sys.argv[1])
-from schedule import schedule
-instances = json.load(sys.stdin)
-print(json.dumps([schedule(list(i["durations"]), i["machines"]) for i in instances]))
-"""
 
 
 def verdict(score, feedback):
@@ -23,20 +16,22 @@ def verdict(score, feedback):
 
 
 def main():
+    if "COEVO_CANDIDATE_STDOUT" not in os.environ:
+        sys.exit("grade.py reads the candidate's assignments: give the task the candidate_command of Configs/discovery-scheduling.yaml")
     here = os.path.dirname(os.path.abspath(__file__))
     instances = json.load(open(os.path.join(here, "instances.json")))
     worst = 10.0  # what a broken scheduler scores
+    if os.environ.get("COEVO_CANDIDATE_EXIT") != "0":
+        with open(os.environ["COEVO_CANDIDATE_STDERR"], errors="replace") as f:
+            verdict(worst, f"schedule.py {os.environ['COEVO_CANDIDATE_STATUS']}: " + f.read()[-300:])
+    with open(os.environ["COEVO_CANDIDATE_STDOUT"], errors="replace") as f:
+        printed = f.read()
     try:
-        run = subprocess.run([sys.executable, "-c", RUNNER, os.environ["COEVO_CANDIDATE"]], input=json.dumps(instances),
-                             capture_output=True, text=True, timeout=len(instances))
-    except subprocess.TimeoutExpired:
-        verdict(worst, f"schedule.py took longer than {len(instances)} s on {len(instances)} instances")
-    if run.returncode != 0:
-        verdict(worst, "schedule.py failed: " + run.stderr[-300:])
-    try:
-        assignments = json.loads(run.stdout.strip().splitlines()[-1])
+        assignments = json.loads(printed.strip().splitlines()[-1])
     except Exception as error:  # noqa: BLE001 - unreadable output is the candidate's fault
         verdict(worst, f"schedule.py printed no assignments: {error}")
+    if not isinstance(assignments, list) or len(assignments) != len(instances):
+        verdict(worst, f"expected a list of {len(instances)} assignments, one per instance")
     ratios = []
     for number, (instance, assignment) in enumerate(zip(instances, assignments)):
         durations, machines = instance["durations"], instance["machines"]
