@@ -99,6 +99,27 @@ import Testing
         #expect(pool.best?.commit == "x2" && pool.evaluations == 3)
     }
 
+    /// The evolve runtime never lists or checks out other attempts: its steps carry the
+    /// chain to their parent and none of the listed attempts' commits.
+    @Test func evolveStepsCarryOnlyTheChainToTheirParent() {
+        var settings = Self.settings()
+        settings.agents[0].runtime = .evolve
+        settings.agents[0].files = ["pack.py"]
+        var pool = DiscoveryPool(settings: settings, run: "r")
+        var requests = pool.start()
+        for _ in 0..<3 {
+            requests = Self.playRound(&pool, requests, order: [0, 1, 2]) { .init(score: Double($0.count) + Double($0.utf8.last!), feedback: "") }
+        }
+        let steps = Self.steps(requests)
+        #expect(steps.count == 3 && steps.allSatisfy { $0.viewed.isEmpty && $0.evolve != nil })
+        #expect(steps.allSatisfy { !$0.chain.bundles.isEmpty && !$0.shared.attempts.isEmpty })
+        // Command agents get them (checked in detail below).
+        var commands = DiscoveryPool(settings: Self.settings(), run: "r")
+        requests = commands.start()
+        for _ in 0..<2 { requests = Self.playRound(&commands, requests, order: [0, 1, 2]) { .init(score: Double($0.utf8.last!), feedback: "") } }
+        #expect(Self.steps(requests).contains { !$0.viewed.isEmpty })
+    }
+
     @Test func theCourseDoesNotDependOnArrivalOrder() {
         let scores: [String: Double] = ["c1a0": 1, "c1a1": 3, "c1a2": 2, "c2a0": 3.5, "c2a1": 3, "c2a2": 1]
         func play(_ order: [Int]) -> ([Attempt], [String]) {

@@ -216,7 +216,12 @@ public struct DiscoveryPool: Sendable {
                                        chain: chain, shared: shared, evolve: evolve,
                                        timeoutMilliseconds: settings.stepTimeoutMilliseconds, stallMilliseconds: settings.stallMilliseconds,
                                        userID: settings.agentUser)
-            job.viewed = viewedBundles(for: shared.attempts.map(\.commit), besides: chain)
+            // Only an agent that can run `coevo memory checkout` needs the listed attempts'
+            // commits; the evolve runtime starts from its chain's commit and never lists them,
+            // and they are the part of a step that grows with the pool's history.
+            if member.group.runtime != .evolve {
+                job.viewed = viewedBundles(for: shared.attempts.map(\.commit), besides: chain)
+            }
             stepsOut[key] = index
             requests.append(.step(job))
         }
