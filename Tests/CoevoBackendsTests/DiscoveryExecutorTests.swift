@@ -166,7 +166,10 @@ import Testing
             echo "uid $(id -u)"
             cat ../grader/secret.txt 2>/dev/null || echo "no grader file"
             read -r line; echo "read: $line"
-            setsid sh -c 'sleep 1; cat ../grader/secret.txt > \(leak.path) 2>&1' < /dev/null > /dev/null 2>&1 &
+            setsid sh -c 'touch detached; for i in $(seq 400); do
+                out=$(cat ../grader/secret.txt 2>&1); case $out in *"No such file"*) sleep 0.05 ;; *) echo "$out" > \(leak.path); exit ;; esac
+              done' < /dev/null > /dev/null 2>&1 &
+            while [ ! -e detached ]; do sleep 0.01; done
             echo '{"score": 99}'
             """
         let grader = """
@@ -181,9 +184,9 @@ import Testing
         // its own score line reached the grader as data, not as the verdict.
         #expect(verdict.feedback.hasPrefix("uid 65533 no grader file read: instance 7 {score: 99} | exit code 0 | exit 0 | uid 65534 read hidden"),
                 "\(verdict.feedback)")
-        // What it left behind tried while the grader ran, and was denied.
+        // What it left behind kept trying until the grader's directory appeared, and was denied.
         var left = ""
-        for _ in 0..<300 where left.isEmpty {
+        for _ in 0..<1000 where left.isEmpty {
             left = (try? String(contentsOf: leak, encoding: .utf8)) ?? ""
             if left.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
         }

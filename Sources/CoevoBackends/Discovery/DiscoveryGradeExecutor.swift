@@ -59,11 +59,11 @@ public struct DiscoveryGradeExecutor: JobExecutor {
             if let run = job.candidate {
                 environment.merge(try await runCandidate(run, of: job, in: candidate, place: place)) { $1 }
             }
+            // Only the grader may read its files: its directory is its user's alone from the
+            // moment it exists (an agent or candidate running as its own user, as `agent_user`
+            // makes it, cannot read them even while the grade runs, nor while they are written).
+            try FileManager.default.createDirectory(at: grader, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             try cache.write(job.graderFiles, into: grader)
-            // Only the grader may read its files: its directory is its user's alone (an agent
-            // or candidate running as its own user, as `agent_user` makes it, cannot read them
-            // even while the grade runs).
-            _ = chmod(grader.path, 0o700)
             if let uid = job.userID { try Self.give(grader, to: uid) }
         } catch {
             return JobOutcome(status: .failed, error: "cannot prepare the grade of \(job.key): \(error)")
