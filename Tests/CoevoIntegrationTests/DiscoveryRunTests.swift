@@ -112,7 +112,8 @@ extension ProcessTests {
             let run = TestRun(scratch: scratch)
             // Bad input: agents that make their grader crash, hang or print no score, one
             // that deletes its workspace's .git (in round 1), one that exits at once, one that floods its
-            // output and one that tries to read the grader's private file; the grader runs
+            // output, one that tries to read the grader's private file, one that writes a
+            // 1 GiB file and one that commits 9 MB by hand past `coevo eval`; the grader runs
             // as nobody and reads that file itself.
             try FileManager.default.createDirectory(at: scratch.url("seed"), withIntermediateDirectories: true)
             try FileManager.default.createDirectory(at: scratch.url("grader"), withIntermediateDirectories: true)
@@ -136,6 +137,11 @@ extension ProcessTests {
                   a4) exit 3 ;;
                   a5) head -c 3000000 /dev/zero; echo flood > mode.txt; coevo memory add-note "uid $(id -u)" ;;
                   a6) cat \(scratch.url("w-0").path)/discovery/*/grades/*/grader/secret.txt \(scratch.url("w-1").path)/discovery/*/grades/*/grader/secret.txt > mode.txt 2>&1; echo spy >> mode.txt ;;
+                  a7) head -c 1073741824 /dev/zero > big.bin; coevo eval -m big 2> refused.txt || coevo memory add-note "$(cat refused.txt)"
+                      rm -f big.bin refused.txt; echo big > mode.txt ;;
+                  a8) head -c 9000000 /dev/urandom > noise.bin; git add noise.bin; git -c user.name=a8 -c user.email=a8@x commit -qm noise
+                      printf '{"commit":"%s","parent":"%s","message":"sneak"}' "$(git rev-parse HEAD)" "$(git rev-parse HEAD~1)" > .coevo/sneak.json
+                      mv .coevo/sneak.json .coevo/submitted.json; sleep 10 ;;
                 esac
                 echo "$COEVO_AGENT" >> agents.txt
                 coevo eval -m "$COEVO_AGENT"
@@ -146,7 +152,7 @@ extension ProcessTests {
                 discovery:
                   task: {seed: \(scratch.url("seed").path), grader: \(scratch.url("grader").path), grade_command: [sh, grade.sh],
                          graders: 3, grader_timeout_ms: 1500, grader_user: 65534}
-                  agents: [{runtime: command, count: 7, command: [sh, \(agent)]}]
+                  agents: [{runtime: command, count: 9, command: [sh, \(agent)]}]
                   agent_user: 65533
                   rounds: 2
                   step_timeout_ms: 20000
@@ -155,7 +161,7 @@ extension ProcessTests {
             let db = try Database(run.database)
             func column(_ sql: String) throws -> [String] { try db.strings(sql) }
             #expect(try column("SELECT agent || ':' || status FROM attempts WHERE round = 1 ORDER BY key")
-                    == ["a0:crashed", "a1:timeout", "a2:crashed", "a5:baseline", "a6:baseline"])
+                    == ["a0:crashed", "a1:timeout", "a2:crashed", "a5:baseline", "a6:baseline", "a7:baseline"])
             #expect(try column("SELECT feedback FROM attempts WHERE key = 'r1.step.a2'")[0].contains("printed no {\"score\""))
             #expect(try column("SELECT feedback FROM attempts WHERE key = 'r1.step.a0'")[0].contains("boom"))
             // The grader ran as nobody and could read its own file.
@@ -177,7 +183,19 @@ extension ProcessTests {
             #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'discovery_no_submission' AND detail LIKE 'r1.step.a3:%'") == 1)
             #expect(try column("SELECT agent || ':' || status || ':' || score FROM attempts WHERE round = 2 AND agent = 'a3'") == ["a3:baseline:3.0"])
             #expect(try column("SELECT parent_sha FROM attempts WHERE key = 'r2.step.a3'") == column("SELECT parent_sha FROM attempts WHERE key = 'r1.step.a5'"))
-            #expect(try db.int("SELECT COUNT(*) FROM attempts") == 11)
+            // a7 wrote a 1 GiB file: `coevo eval` refused it with the reason (which a7 left as a
+            // note), and once it was deleted the submission went through, small.
+            #expect(try column("SELECT body FROM notes WHERE agent = 'a7'").allSatisfy {
+                $0.contains("big.bin is 1024.0 MiB, and a submission's files may be at most 4.0 MiB each")
+            })
+            #expect(try db.int("SELECT COUNT(*) FROM notes WHERE agent = 'a7'") == 2)
+            #expect(try db.int("SELECT COUNT(*) FROM attempts WHERE agent = 'a7' AND length(bundle) < 100000") == 2)
+            // a8 committed 9 MB of noise by hand and wrote its own submission: the worker
+            // refused to ship it, and the step ended with no attempt.
+            let a8 = try column("SELECT detail FROM events WHERE kind = 'discovery_no_submission' AND detail LIKE 'r_.step.a8:%'")
+            #expect(a8.count == 2 && a8.allSatisfy { $0.contains("over the 8.0 MiB a submission may be") }, "\(a8)")
+            #expect(try db.int("SELECT COUNT(*) FROM attempts WHERE agent = 'a8'") == 0)
+            #expect(try db.int("SELECT COUNT(*) FROM attempts") == 13)
             #expect(try column("SELECT state FROM runs") == ["finished"])
         }
 

@@ -162,7 +162,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
             if let session = report.session { workspace.hold(session: session) }
             // aider edits files but runs no `coevo eval`: a clean exit submits what it changed.
             if job.runtime == .aider, outcome.exitCode == 0, workspace.submission() == nil {
-                if (try? workspace.submit(message: "aider: its changes")) == nil { output.exit += " (no change to submit)" }
+                do { try workspace.submit(message: "aider: its changes") } catch { output.exit += " (\(error))" }
             }
         default:
             break
@@ -185,7 +185,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
         let status = trajectory.info.exitStatus ?? "unknown"
         output.exit += "; mini-swe-agent: \(status)"
         if status == "Submitted", workspace.submission() == nil {
-            if (try? workspace.submit(message: "mini-swe-agent: submitted")) == nil { output.exit += " (no change to submit)" }
+            do { try workspace.submit(message: "mini-swe-agent: submitted") } catch { output.exit += " (\(error))" }
         }
     }
 

@@ -1,5 +1,6 @@
 import CoevoCore
 import Foundation
+import Glibc
 
 /// An agent's workspace in a discovery pool: a git worktree of the run's cache, plus the
 /// pool's files under `.coevo/` (never committed): the step (`step.json`), the prompt,
@@ -121,11 +122,28 @@ public struct DiscoveryWorkspace: Sendable {
         try JSONEncoder().encode(step).write(to: stepFile)
     }
 
-    /// Commits every change and records the submission. Throws when nothing changed.
+    /// The largest file a submission may add or change, and the largest git bundle a
+    /// submission may travel as: an attempt's commit rides along with every later step and
+    /// grade of its line, in messages of at most 64 MiB (`coordinator.max_message_bytes`).
+    public static let maxFileBytes = 4 << 20
+    public static let maxBundleBytes = 8 << 20
+
+    /// Commits every change and records the submission. Throws when nothing changed or a
+    /// file is over `maxFileBytes`.
     @discardableResult
     public func submit(message: String) throws -> Submission {
         let step = try step()
         let identity = Git.identity(agent: step.agent)
+        // Sizes are checked before `git add`, which would copy a huge file into the run's
+        // repository on this worker even if the submission were then refused.
+        let changed = try Git.run(["ls-files", "-z", "--others", "--modified", "--exclude-standard"], in: root, environment: identity)
+        for path in Set(changed.split(separator: "\0")).sorted() {
+            var info = stat()
+            guard lstat(root.appendingPathComponent(String(path)).path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
+                  info.st_size > Self.maxFileBytes else { continue }
+            throw GitError(description: "not submitted: \(path) is \(Self.mebibytes(Int(info.st_size))), and a submission's files may be at most "
+                           + "\(Self.mebibytes(Self.maxFileBytes)) each; delete it or list it in .gitignore, then run coevo eval again")
+        }
         try Git.run(["add", "-A", "."], in: root, environment: identity)
         let staged = (try? Git.run(["diff", "--cached", "--quiet"], in: root, environment: identity)) == nil
         if !staged, try Git.run(["rev-parse", "HEAD"], in: root, environment: identity) == step.base {
@@ -162,7 +180,17 @@ public struct DiscoveryWorkspace: Sendable {
         let ref = "refs/coevo/submitted/\(GitCache.safe(try step().agent))"
         try Git.run(["update-ref", ref, submission.commit], in: root)
         try Git.run(["bundle", "create", "-q", file.path, ref, "^\(submission.parent)"], in: root)
+        // A submission committed past `coevo eval`'s size check (git run by hand) is caught here.
+        let size = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
+        guard size <= Self.maxBundleBytes else {
+            _ = try? Git.run(["update-ref", "-d", ref], in: root)  // so that gc may drop it
+            throw GitError(description: "it is \(Self.mebibytes(size)) as a git bundle, over the \(Self.mebibytes(Self.maxBundleBytes)) a submission may be")
+        }
         return try Data(contentsOf: file)
+    }
+
+    static func mebibytes(_ bytes: Int) -> String {
+        String(format: "%.1f MiB", Double(bytes) / 1_048_576)
     }
 
     // MARK: The outbox
