@@ -122,6 +122,15 @@ import Testing
         #expect(!text.contains("HOME=\(home)"))
         #expect(text.contains("AGENT_ROLE=solver"))
         #expect(text.hasSuffix("17\n"))
+
+        // A command that writes past its file size limit is stopped at the limit.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-fsize-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: file) }
+        var big = spec("sh", "-c", "head -c 100000 /dev/zero > \(file.path)")
+        big.fileBytes = 8192
+        let stopped = await CommandRunner.run(big)
+        #expect(!stopped.succeeded)
+        #expect((try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) == 8192)
     }
 
     @Test(.enabled(if: getuid() == 0, "dropping to another user needs root"))

@@ -113,7 +113,7 @@ extension ProcessTests {
             // Bad input: agents that make their grader crash, hang or print no score, one
             // that deletes its workspace's .git (in round 1), one that exits at once, one that floods its
             // output, one that tries to read the grader's private file, one that writes a
-            // 1 GiB file and one that commits 9 MB by hand past `coevo eval`; the grader runs
+            // 1.5 GiB file and one that commits 9 MB by hand past `coevo eval`; the grader runs
             // as nobody and reads that file itself.
             try FileManager.default.createDirectory(at: scratch.url("seed"), withIntermediateDirectories: true)
             try FileManager.default.createDirectory(at: scratch.url("grader"), withIntermediateDirectories: true)
@@ -137,7 +137,7 @@ extension ProcessTests {
                   a4) exit 3 ;;
                   a5) head -c 3000000 /dev/zero; echo flood > mode.txt; coevo memory add-note "uid $(id -u)" ;;
                   a6) cat \(scratch.url("w-0").path)/discovery/*/grades/*/grader/secret.txt \(scratch.url("w-1").path)/discovery/*/grades/*/grader/secret.txt > mode.txt 2>&1; echo spy >> mode.txt ;;
-                  a7) head -c 1073741824 /dev/zero > big.bin; coevo eval -m big 2> refused.txt || coevo memory add-note "$(cat refused.txt)"
+                  a7) head -c 1610612736 /dev/zero > big.bin; coevo eval -m big 2> refused.txt || coevo memory add-note "$(cat refused.txt)"
                       rm -f big.bin refused.txt; echo big > mode.txt ;;
                   a8) head -c 9000000 /dev/urandom > noise.bin; git add noise.bin; git -c user.name=a8 -c user.email=a8@x commit -qm noise
                       printf '{"commit":"%s","parent":"%s","message":"sneak"}' "$(git rev-parse HEAD)" "$(git rev-parse HEAD~1)" > .coevo/sneak.json
@@ -183,8 +183,9 @@ extension ProcessTests {
             #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'discovery_no_submission' AND detail LIKE 'r1.step.a3:%'") == 1)
             #expect(try column("SELECT agent || ':' || status || ':' || score FROM attempts WHERE round = 2 AND agent = 'a3'") == ["a3:baseline:3.0"])
             #expect(try column("SELECT parent_sha FROM attempts WHERE key = 'r2.step.a3'") == column("SELECT parent_sha FROM attempts WHERE key = 'r1.step.a5'"))
-            // a7 wrote a 1 GiB file: `coevo eval` refused it with the reason (which a7 left as a
-            // note), and once it was deleted the submission went through, small.
+            // a7 tried to write 1.5 GiB and was stopped at the agents' 1 GiB file limit; `coevo
+            // eval` refused the 1 GiB file with the reason (which a7 left as a note), and once
+            // it was deleted the submission went through, small.
             #expect(try column("SELECT body FROM notes WHERE agent = 'a7'").allSatisfy {
                 $0.contains("big.bin is 1024.0 MiB, and a submission's files may be at most 4.0 MiB each")
             })

@@ -102,6 +102,7 @@ public struct DiscoveryGradeExecutor: JobExecutor {
         spec.cpuSeconds = max(1, run.timeoutMilliseconds / 1000)
         spec.memoryBytes = 4 << 30
         spec.maxOutputBytes = 1 << 20
+        spec.fileBytes = 256 << 20
         spec.environment = ["HOME": candidate.path]
         spec.userID = run.userID
         let outcome = await CommandRunner.run(spec, input: input)

@@ -121,6 +121,10 @@ public struct DiscoveryStepExecutor: JobExecutor {
         return JobOutcome(status: .succeeded, output: data)
     }
 
+    /// The largest file an agent may write: room for a package download, not for filling
+    /// the worker's disk. (Its submission is held to far less: `DiscoveryWorkspace.maxFileBytes`.)
+    static let maxAgentFileBytes = 1 << 30
+
     /// Runs a command or CLI agent in its workspace. A CLI agent whose last session this
     /// worker holds resumes it; one whose session is elsewhere starts afresh and is told so.
     private func runAgent(_ job: DiscoveryStepJob, in workspace: DiscoveryWorkspace, endpointKey: String?,
@@ -138,6 +142,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
         spec.stallMilliseconds = job.stallMilliseconds
         spec.stopFile = workspace.submittedFile.path
         spec.userID = job.userID
+        spec.fileBytes = Self.maxAgentFileBytes
         for name in job.launch.secrets { environment[name] = secrets[name] }
         if let endpointKey { environment[job.launch.keyVariable] = endpointKey }
         spec.environment = environment.merging(AgentLaunch.workerEnvironment(
