@@ -53,7 +53,9 @@ struct DiscoveryDriver: RunDriver {
         var step = collect(at: at)
         for entry in requeued { pending[entry.job.id] = Self.pending(entry.request) }
         replay.finish()
-        step.requeued = requeued.map { ($0.job, $0.attempts) }
+        // The store holds these jobs without their commits and task files: they go out as
+        // the pool makes them again.
+        step.requeued = requeued.map { (job($0.request, id: $0.job.id), $0.attempts) }
         step.jobs = jobs(fresh, ids: &ids)
         return step
     }
@@ -126,20 +128,27 @@ struct DiscoveryDriver: RunDriver {
     }
 
     private mutating func jobs(_ requests: [DiscoveryPool.Request], ids: inout JobID) -> [Job] {
-        let encoder = JSONEncoder()
-        return requests.map { request in
+        requests.map { request in
             let id = ids
             ids += 1
             pending[id] = Self.pending(request)
-            switch request {
-            case .step(let step):
-                // The step's own watchdogs end it; the lease outlives them a little.
-                return Job(id: id, run: run, kind: .discoveryStep, payload: (try? encoder.encode(step)) ?? Data(),
-                           timeoutMilliseconds: Int64(step.timeoutMilliseconds) + 30_000, preferredWorker: lastWorker[step.agent])
-            case .grade(let grade):
-                return Job(id: id, run: run, kind: .discoveryGrade, payload: (try? encoder.encode(grade)) ?? Data(),
-                           timeoutMilliseconds: Int64(grade.timeoutMilliseconds) + 30_000)
-            }
+            return job(request, id: id)
+        }
+    }
+
+    /// The job of a request: the whole of it for the worker, its `stored` form for the store.
+    private func job(_ request: DiscoveryPool.Request, id: JobID) -> Job {
+        let encoder = JSONEncoder()
+        switch request {
+        case .step(let step):
+            // The step's own watchdogs end it; the lease outlives them a little.
+            return Job(id: id, run: run, kind: .discoveryStep, payload: (try? encoder.encode(step)) ?? Data(),
+                       timeoutMilliseconds: Int64(step.timeoutMilliseconds) + 30_000, preferredWorker: lastWorker[step.agent],
+                       storedPayload: (try? encoder.encode(step.stored)) ?? Data())
+        case .grade(let grade):
+            return Job(id: id, run: run, kind: .discoveryGrade, payload: (try? encoder.encode(grade)) ?? Data(),
+                       timeoutMilliseconds: Int64(grade.timeoutMilliseconds) + 30_000,
+                       storedPayload: (try? encoder.encode(grade.stored)) ?? Data())
         }
     }
 }

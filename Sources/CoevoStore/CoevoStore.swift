@@ -113,7 +113,7 @@ public final class CoevoStore: Sendable {
                 sql: "INSERT INTO jobs (id, run_id, kind, payload, timeout_ms) VALUES (?, ?, ?, ?, ?)")
             for job in jobs {
                 try insert.execute(arguments: [
-                    Int64(bitPattern: job.id), job.run.rawValue, job.kind.rawValue, job.payload, job.timeoutMilliseconds,
+                    Int64(bitPattern: job.id), job.run.rawValue, job.kind.rawValue, job.storedPayload ?? job.payload, job.timeoutMilliseconds,
                 ])
             }
             try db.execute(

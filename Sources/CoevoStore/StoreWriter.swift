@@ -177,7 +177,7 @@ public final class StoreWriter: @unchecked Sendable {
         SQLiteBind.bind(statement, first, Int64(bitPattern: job.id))
         SQLiteBind.bind(statement, first + 1, job.run.rawValue)
         SQLiteBind.bind(statement, first + 2, job.kind.rawValue)
-        SQLiteBind.bind(statement, first + 3, job.payload)
+        SQLiteBind.bind(statement, first + 3, job.storedPayload ?? job.payload)
         SQLiteBind.bind(statement, first + 4, job.timeoutMilliseconds)
         switch row {
         case .queued:

@@ -85,6 +85,15 @@ extension ProcessTests {
                     WHERE j.kind = 'discovery.step' AND json_extract(CAST(j.payload AS TEXT), '$.agent') = 'a2'
                     """) == 1)
                 #expect(try db.strings("SELECT state FROM runs") == ["finished"])
+                // The workers got every commit and task file with their jobs (the grades found
+                // the commits), but the store keeps none of them per job: they grow with the
+                // pool's history, and the pool makes them again on resume.
+                #expect(try db.int("""
+                    SELECT COUNT(*) FROM jobs WHERE json_array_length(CAST(payload AS TEXT), '$.chain.bundles') = 0
+                    AND json_array_length(CAST(payload AS TEXT), '$.chain.seedFiles') = 0
+                    AND COALESCE(json_array_length(CAST(payload AS TEXT), '$.graderFiles'), 0) = 0
+                    """) == 48)
+                #expect(try db.int("SELECT COUNT(*) FROM jobs WHERE CAST(payload AS TEXT) GLOB '*\"bundle\":\"[^\"]*'") == 0)  // viewed: commits only
                 // The grader's private file never reached a workspace (grade directories are removed).
                 let found = FileManager.default.enumerator(atPath: scratch.directory.path)?.allObjects.compactMap { $0 as? String }
                     .filter { $0.hasSuffix("best_known.json") } ?? []
@@ -249,6 +258,58 @@ extension ProcessTests {
             }
             #expect(outcomes[0] == outcomes[1])
             #expect(outcomes[0].contains { $0.hasPrefix("pivot ") } && outcomes[0].contains { $0.hasPrefix("consolidate ") })
+        }
+
+        /// The store keeps a discovery job without its commits and task files; a job it
+        /// holds unfinished goes out again as the resumed pool makes it. Here the coordinator
+        /// and both workers are SIGKILLed while a round-2 step runs, and the step reruns on
+        /// new workers with empty caches: it can only start from round 1's commit if its job
+        /// brings the seed and that commit's bundle again.
+        @Test func aStepLeftRunningByACrashGoesOutWholeToWorkersThatHaveNothing() async throws {
+            let scratch = try Scratch("discovery-requeue")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let slept = scratch.url("slept").path
+            let agent = try scratch.write("agent.sh", """
+                read -r first
+                case $first in *"round 2 of"*) if [ ! -e \(slept) ]; then touch \(slept); sleep 60; fi ;; esac
+                echo "# $first" >> pack.py
+                coevo eval -m "round"
+                """)
+            let config = try scratch.write("discovery.yaml", """
+                run: {name: discovery-requeue, seed: 4}
+                coordinator: {bind: \(run.endpoint), database: \(run.database), min_workers: 1}
+                discovery:
+                  task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
+                         grade_command: [python3, grade.py], \(Self.packingCandidate)}
+                  agents: [{runtime: command, count: 1, command: [sh, \(agent)]}]
+                  rounds: 3
+                """)
+            func worker(_ id: String) throws -> Child {
+                try Child("coevo-worker", ["--connect", run.endpoint, "--id", id, "--workspace", scratch.url(id).path,
+                                           "--allow-command", "sh", "--allow-command", "python3"], in: scratch, name: id)
+            }
+            let first = try run.coordinator(config: config, name: "coordinator-1")
+            let oldWorkers = [try worker("w-0"), try worker("w-1")]
+            let leased = {
+                (try? Database(run.database).int("""
+                    SELECT COUNT(*) FROM jobs WHERE state = 'leased' AND json_extract(CAST(payload AS TEXT), '$.key') = 'r2.step.a0'
+                    """)) ?? 0
+            }
+            #expect(await eventually(timeout: 60) { FileManager.default.fileExists(atPath: slept) && leased() == 1 }, "\(scratch.logs)")
+            for child in [first] + oldWorkers { child.signal(SIGKILL) }
+            for child in [first] + oldWorkers { _ = await child.waitForExit(timeout: 5) }
+
+            let second = try run.coordinator(config: config, name: "coordinator-2")
+            _ = try worker("w-2")
+            #expect(await second.waitForExit(timeout: 90) == 0, "\(scratch.logs)")
+            let db = try Database(run.database)
+            #expect(try db.strings("SELECT key || ':' || status FROM attempts ORDER BY round") == ["r1.step.a0:baseline", "r2.step.a0:baseline", "r3.step.a0:baseline"])
+            #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'discovery_step_failed'") == 0)
+            // Round 2's step ran on the new worker, under the id the first life gave it.
+            #expect(try db.strings("""
+                SELECT r.worker FROM results r JOIN jobs j ON j.id = r.job_id WHERE json_extract(CAST(j.payload AS TEXT), '$.key') = 'r2.step.a0'
+                """).map { $0.hasPrefix("w-2") } == [true])
         }
 
         @Test func anAgentCanStartOverFromThePoolsBestOnAnyWorker() async throws {

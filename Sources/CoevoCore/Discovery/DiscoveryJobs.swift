@@ -70,6 +70,32 @@ public struct DiscoveryStepJob: Codable, Hashable, Sendable {
     }
 }
 
+extension DiscoveryStepJob {
+    /// What the store keeps of the step: all but the seed's files and the commits' bundles,
+    /// which grow with the pool's history and which the pool makes again on resume.
+    public var stored: DiscoveryStepJob {
+        var job = self
+        job.chain = chain.stored
+        job.viewed = viewed.map { CommittedBundle(commit: $0.commit, bundle: Data()) }
+        return job
+    }
+}
+
+extension DiscoveryGradeJob {
+    /// What the store keeps of the grade: all but the seed's and the grader's files and
+    /// the commits' bundles.
+    public var stored: DiscoveryGradeJob {
+        var job = self
+        job.chain = chain.stored
+        job.graderFiles = []
+        return job
+    }
+}
+
+extension CommitChain {
+    var stored: CommitChain { CommitChain(seedFiles: [], bundles: [], commit: commit) }
+}
+
 /// A commit and the git bundle that brings it (its parent must be there first).
 public struct CommittedBundle: Codable, Hashable, Sendable {
     public var commit: String
