@@ -9,10 +9,12 @@ extension ProcessTests {
         /// The repository's shipped tasks.
         static let tasks = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Tasks")
-        /// How the shipped configs run each task's candidate (their `candidate_*` fields, as
-        /// entries of a flow mapping): the tests grade as users do.
-        static let packingCandidate = candidateFields(of: "discovery.yaml")
+        /// The circle-packing task (entries of `task:`), and the scheduling task's candidate,
+        /// run as the shipped configs run them: the tests grade as users do.
+        static let packingTask = "seed: \(tasks.path)/circle-packing/seed, grader: \(tasks.path)/circle-packing/grader, "
+            + "grade_command: [python3, grade.py], \(candidateFields(of: "discovery.yaml"))"
         static let schedulingCandidate = candidateFields(of: "discovery-scheduling.yaml")
+        /// A shipped config's `candidate_*` fields, as entries of a flow mapping.
         static func candidateFields(of config: String) -> String {
             let file = tasks.deletingLastPathComponent().appendingPathComponent("Configs/\(config)")
             let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
@@ -59,8 +61,7 @@ extension ProcessTests {
                     run: {name: discovery-it, seed: 5}
                     coordinator: {bind: \(run.endpoint), database: \(run.database), min_workers: 2}
                     discovery:
-                      task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
-                             grade_command: [python3, grade.py], \(Self.packingCandidate), graders: 2}
+                      task: {\(Self.packingTask), graders: 2}
                       agents:
                         - {runtime: evolve, count: 2, files: [pack.py], scale: 0.01}
                         - {runtime: command, count: 1, command: [sh, \(agent)]}
@@ -227,8 +228,7 @@ extension ProcessTests {
                     run: {name: discovery-kill, seed: 9}
                     coordinator: {bind: \(run.endpoint), database: \(run.database), min_workers: 2}
                     discovery:
-                      task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
-                             grade_command: [python3, grade.py], \(Self.packingCandidate)}
+                      task: {\(Self.packingTask)}
                       agents:
                         - {runtime: evolve, count: 2, files: [pack.py]}
                         - {runtime: command, count: 1, command: [sh, \(agent)]}
@@ -280,8 +280,7 @@ extension ProcessTests {
                 run: {name: discovery-requeue, seed: 4}
                 coordinator: {bind: \(run.endpoint), database: \(run.database), min_workers: 1}
                 discovery:
-                  task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
-                         grade_command: [python3, grade.py], \(Self.packingCandidate)}
+                  task: {\(Self.packingTask)}
                   agents: [{runtime: command, count: 1, command: [sh, \(agent)]}]
                   rounds: 3
                 """)
@@ -332,8 +331,7 @@ extension ProcessTests {
                 run: {name: discovery-checkout, seed: 4}
                 coordinator: {bind: \(run.endpoint), database: \(run.database), min_workers: 2}
                 discovery:
-                  task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
-                         grade_command: [python3, grade.py], \(Self.packingCandidate)}
+                  task: {\(Self.packingTask)}
                   agents:
                     - {runtime: evolve, count: 2, files: [pack.py]}
                     - {runtime: command, count: 1, command: [sh, \(agent)]}
@@ -407,8 +405,7 @@ extension ProcessTests {
                 endpoints: [{name: local, url: "http://127.0.0.1:\(modelPort)", model: smollm2, timeout_ms: 200000,
                              price_input_per_million: 1000, price_output_per_million: 3000}]
                 discovery:
-                  task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
-                         grade_command: [python3, grade.py], \(Self.packingCandidate)}
+                  task: {\(Self.packingTask)}
                   agents:
                     - \(agent)
                     - {runtime: evolve, count: 1, files: [pack.py]}
@@ -526,8 +523,7 @@ extension ProcessTests {
                   - {name: anthropic-gateway, api: anthropic, \(gateway)}
                   - {name: responses-gateway, api: openai, \(gateway)}
                 discovery:
-                  task: {seed: \(Self.tasks.path)/circle-packing/seed, grader: \(Self.tasks.path)/circle-packing/grader,
-                         grade_command: [python3, grade.py], \(Self.packingCandidate)}
+                  task: {\(Self.packingTask)}
                   agents:
                     - {runtime: claude-code, count: 1, program: \(Self.claude.path), endpoint: anthropic-gateway, max_turns: 1,
                        environment: {CLAUDE_CODE_MAX_OUTPUT_TOKENS: "512"}}
