@@ -64,18 +64,13 @@ public struct DiscoveryGradeExecutor: JobExecutor {
             // makes it, cannot read them even while the grade runs, nor while they are written).
             try FileManager.default.createDirectory(at: grader, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             try cache.write(job.graderFiles, into: grader)
-            if let uid = job.userID { try Self.give(grader, to: uid) }
+            if let uid = job.userID { try GitCache.give(grader.path, to: uid) }
         } catch {
             return JobOutcome(status: .failed, error: "cannot prepare the grade of \(job.key): \(error)")
         }
 
-        var spec = CommandSpec(arguments: job.command, workingDirectory: grader.path)
-        spec.timeoutMilliseconds = job.timeoutMilliseconds
-        spec.cpuSeconds = max(1, job.timeoutMilliseconds / 1000)
-        spec.memoryBytes = 4 << 30
-        spec.maxOutputBytes = 1 << 20
+        var spec = Self.limited(job.command, in: grader, timeoutMilliseconds: job.timeoutMilliseconds, userID: job.userID)
         spec.environment = environment
-        spec.userID = job.userID
         let outcome = await CommandRunner.run(spec, input: Data())
         let verdict = Self.verdict(outcome)
         guard let data = try? JSONEncoder().encode(verdict) else {
@@ -96,15 +91,10 @@ public struct DiscoveryGradeExecutor: JobExecutor {
             }
             input = file.data
         }
-        if let uid = run.userID { try Self.give(candidate, to: uid) }
-        var spec = CommandSpec(arguments: run.command, workingDirectory: candidate.path)
-        spec.timeoutMilliseconds = run.timeoutMilliseconds
-        spec.cpuSeconds = max(1, run.timeoutMilliseconds / 1000)
-        spec.memoryBytes = 4 << 30
-        spec.maxOutputBytes = 1 << 20
+        if let uid = run.userID { try GitCache.give(candidate.path, to: uid) }
+        var spec = Self.limited(run.command, in: candidate, timeoutMilliseconds: run.timeoutMilliseconds, userID: run.userID)
         spec.fileBytes = 256 << 20
         spec.environment = ["HOME": candidate.path]
-        spec.userID = run.userID
         let outcome = await CommandRunner.run(spec, input: input)
         let stdout = place.appendingPathComponent("candidate.stdout"), stderr = place.appendingPathComponent("candidate.stderr")
         for (file, data) in [(stdout, outcome.stdout), (stderr, outcome.stderr)] {
@@ -120,10 +110,16 @@ public struct DiscoveryGradeExecutor: JobExecutor {
         return variables
     }
 
-    /// Makes a directory and everything in it a user's.
-    private static func give(_ directory: URL, to uid: UInt32) throws {
-        let paths = try FileManager.default.subpathsOfDirectory(atPath: directory.path).map { directory.appendingPathComponent($0).path }
-        for path in [directory.path] + paths { _ = lchown(path, uid, uid) }
+    /// A grade's command (the grader's or the candidate's): its time, CPU seconds to match,
+    /// 4 GiB of memory, 1 MiB of output kept.
+    private static func limited(_ arguments: [String], in directory: URL, timeoutMilliseconds: Int, userID: UInt32?) -> CommandSpec {
+        var spec = CommandSpec(arguments: arguments, workingDirectory: directory.path)
+        spec.timeoutMilliseconds = timeoutMilliseconds
+        spec.cpuSeconds = max(1, timeoutMilliseconds / 1000)
+        spec.memoryBytes = 4 << 30
+        spec.maxOutputBytes = 1 << 20
+        spec.userID = userID
+        return spec
     }
 
     /// What the grader's run says.

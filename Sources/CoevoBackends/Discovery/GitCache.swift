@@ -110,13 +110,19 @@ public struct GitCache: Sendable {
     /// Gives the repository and `workspace` to user `uid` (an agent that runs as its own
     /// user commits into the cache). Call under `locked`.
     func own(by uid: UInt32, _ workspace: DiscoveryWorkspace) throws {
-        for path in [repository.path, workspace.root.path, workspace.home.path] {
-            var spec = CommandSpec(arguments: ["chown", "-R", "\(uid):\(uid)", path], workingDirectory: directory.path)
-            spec.timeoutMilliseconds = 60_000
-            let outcome = CommandRunner.runBlocking(spec, input: Data())
-            guard outcome.succeeded else {
-                throw GitError(description: "cannot give \(path) to user \(uid) (a worker needs root for agent_user): \(String(decoding: outcome.stderr, as: UTF8.self))")
-            }
+        for path in [repository.path, workspace.root.path, workspace.home.path] { try Self.give(path, to: uid) }
+    }
+
+    /// Gives `path` and everything under it to user `uid`. Symbolic links are changed, not
+    /// followed (`chown -R` without `-L`): a link an agent committed cannot hand it a file
+    /// outside.
+    static func give(_ path: String, to uid: UInt32) throws {
+        var spec = CommandSpec(arguments: ["chown", "-R", "\(uid):\(uid)", path], workingDirectory: "/")
+        spec.timeoutMilliseconds = 60_000
+        let outcome = CommandRunner.runBlocking(spec, input: Data())
+        guard outcome.succeeded else {
+            throw GitError(description: "cannot give \(path) to user \(uid) (only a worker running as root can run agents, candidates "
+                           + "or graders as other users): \(String(decoding: outcome.stderr, as: UTF8.self))")
         }
     }
 
