@@ -45,15 +45,21 @@ struct CoevoDispatchMeasurement {
     /// With `curve`, every connection is CurveZMQ-encrypted and authenticated.
     /// With `dashboard`, the dashboard and metrics are served and a client asks for the
     /// summary and the run's figures every 100 ms, as a browser tab and a Prometheus would.
-    func throughput(jobs: Int, workers: Int, slots: Int, payloadBytes: Int, curve: Bool = false,
-                    dashboard: Bool = false) async throws -> (jobsPerSecond: Double, durable: Int, polls: Int) {
+    /// `cpu`: CPU time per job, in µs, of this process (the coordinator) and of the
+    /// worker processes, over the whole phase (start-up included): steadier from run to
+    /// run on a shared machine than the rate.
+    func throughput(jobs: Int, workers: Int, slots: Int, payloadBytes: Int, curve: Bool = false, dashboard: Bool = false)
+        async throws -> (jobsPerSecond: Double, durable: Int, polls: Int, cpu: (coordinator: Double, workers: Double)) {
+        let cpuBefore = (ProcessMemory.cpuSeconds(), ProcessMemory.cpuSeconds(children: true))
         let (clocked, finishedAt, store, run) = try await runPhase(
             name: curve ? "throughput-curve" : dashboard ? "throughput-dashboard" : "throughput", kind: .noop, jobs: jobs,
             payloadBytes: payloadBytes, workers: workers, slots: slots, curve: curve, dashboard: dashboard)
         let first = clocked.state.withLock { $0.results.first }!
         let seconds = RawZeroMQBaseline.seconds(finishedAt - first)
         let durable = try store.counts(ofRun: run).results
-        return (Double(jobs) / seconds, durable, clocked.state.withLock { $0.polls })
+        let perJob = 1e6 / Double(max(1, jobs))
+        let cpu = ((ProcessMemory.cpuSeconds() - cpuBefore.0) * perJob, (ProcessMemory.cpuSeconds(children: true) - cpuBefore.1) * perJob)
+        return (Double(jobs) / seconds, durable, clocked.state.withLock { $0.polls }, cpu)
     }
 
     /// One worker with one slot: each result is followed by the next lease, so the gap

@@ -11,10 +11,11 @@ enum ProcessMemory {
         try "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
     }
 
-    /// User + system CPU seconds of this process (not its children).
-    static func cpuSeconds() -> Double {
+    /// User + system CPU seconds of this process (not its children), or with `children`
+    /// of its children that have exited and been waited for.
+    static func cpuSeconds(children: Bool = false) -> Double {
         var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
+        getrusage(children ? RUSAGE_CHILDREN.rawValue : RUSAGE_SELF.rawValue, &usage)
         func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
