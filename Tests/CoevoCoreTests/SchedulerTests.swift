@@ -7,8 +7,8 @@ import Testing
 @Suite struct SchedulerTests {
     let settings = SchedulerSettings(maxAttempts: 2, workerSilenceLimitMilliseconds: 3000, leaseGraceMilliseconds: 500)
 
-    func job(_ id: JobID, run: RunID = "A", timeout: Int64 = 1000) -> Job {
-        Job(id: id, run: run, kind: .noop, payload: Data([UInt8(id & 0xff)]), timeoutMilliseconds: timeout)
+    func job(_ id: JobID, run: RunID = "A", timeout: Int64 = 1000, preferring worker: WorkerID? = nil) -> Job {
+        Job(id: id, run: run, kind: .noop, payload: Data([UInt8(id & 0xff)]), timeoutMilliseconds: timeout, preferredWorker: worker)
     }
 
     func t(_ ms: Int64) -> MonotonicTime { MonotonicTime(milliseconds: ms) }
@@ -56,12 +56,9 @@ import Testing
         var s = Scheduler(settings: settings)
         _ = s.register("w1", session: "a", slots: 1, now: t(0))
         _ = s.register("w2", session: "b", slots: 1, now: t(0))
-        var first = job(1)
-        first.preferredWorker = "w2"
-        var second = job(2)
-        second.preferredWorker = "w2"
-        var third = job(3)
-        third.preferredWorker = "gone"
+        let first = job(1, preferring: "w2")
+        let second = job(2, preferring: "w2")
+        let third = job(3, preferring: "gone")
         s.submit(first)
         s.submit(second)
         s.submit(third)
