@@ -26,6 +26,7 @@ public enum WireDecodingError: Error, Hashable, Sendable, CustomStringConvertibl
 /// Turns envelopes into frames and back, enforcing the protocol version.
 public enum WireCodec {
     public static func encode(_ body: Envelope.OneOf_Body) -> Data {
+        if case .jobs(let batch) = body, let data = JobBatchEncoder.envelope(version: WireProtocol.version, batch) { return data }
         var envelope = Envelope()
         envelope.protocolVersion = WireProtocol.version
         envelope.body = body
