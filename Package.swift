@@ -37,6 +37,8 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]),
         // glibc's posix_spawn_file_actions_addclosefrom_np, which the Glibc module hides.
         .systemLibrary(name: "CSpawn"),
+        // sqlite3_config, variadic, for the process-wide threading and allocation settings.
+        .systemLibrary(name: "CSQLiteConfig"),
 
         // Pure domain: no I/O, no clocks, no global randomness.
         .target(
@@ -54,7 +56,7 @@ let package = Package(
         .target(
             name: "CoevoStore",
             dependencies: [
-                "CoevoCore",
+                "CoevoCore", "CSQLiteConfig",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,6 @@
 import CoevoCore
 import Foundation
+import CSQLiteConfig
 import GRDB
 
 /// The coordinator's durable memory: one SQLite file in WAL mode holding runs, jobs (with
@@ -15,6 +16,7 @@ public final class CoevoStore: Sendable {
     /// Opens (creating if needed) the database and brings its schema up to date.
     /// `flushMilliseconds` bounds how long a write waits in memory before it is committed.
     public init(path: String, flushMilliseconds: Int64 = 20) throws {
+        _ = Self.processConfigured
         self.path = path
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -29,6 +31,11 @@ public final class CoevoStore: Sendable {
         try Self.migrator.migrate(pool)
         writer = StoreWriter(pool: pool, flushMilliseconds: flushMilliseconds)
     }
+
+    /// SQLite's process-wide settings, made before the first connection opens (see
+    /// CSQLiteConfig): no mutex per call and no global lock per allocation. `coevo bench
+    /// dispatch` found 6% of the store writer's time in those locks.
+    private static let processConfigured: Int32 = coevo_sqlite_configure_process()
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
