@@ -57,6 +57,7 @@ struct BatchDriver: RunDriver {
     }
 
     private mutating func make(ids: inout JobID) -> [Job] {
+        let config = plan.config  // once: a copy per job was a tenth of making them
         let count = min(Self.window - open, config.workload.jobs - made)
         guard count > 0 else { return [] }
         let jobs = (0..<count).map { offset in

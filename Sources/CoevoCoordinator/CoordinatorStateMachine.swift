@@ -442,10 +442,7 @@ public struct CoordinatorStateMachine {
             let result = AppliedResult(job: lease.job, outcome: outcome, worker: worker)
             if let output = result.llmOutput { charge(output, run: lease.job.run) }
             let run = lease.job.run
-            if drivers[run] != nil {
-                let step = drivers[run]!.completed(result, ids: &nextJobID, at: now.wall)
-                apply(step, of: run)
-            }
+            if let step = drivers[run]?.completed(result, ids: &nextJobID, at: now.wall) { apply(step, of: run) }
         case .unknownJob:
             if strike(routing, .warning, "worker \(worker) sent a result for unknown job \(result.jobID)") {
                 reply(routing, .unknownJob, "no job \(result.jobID) was ever submitted", job: result.jobID)

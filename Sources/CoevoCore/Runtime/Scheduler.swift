@@ -8,13 +8,16 @@ public struct Scheduler: Sendable {
     struct WorkerEntry: Sendable {
         var session: String
         var slots: Int
-        var leased: Set<JobID> = []
+        /// Its leases (they are in `leases`): a count, not a set, since a set cost two
+        /// hashes per job and a copy whenever dispatch changed it; losing a worker, rare,
+        /// finds its leases by scanning.
+        var leased = 0
         var lastHeard: MonotonicTime
         /// The kinds it announced (nil: it announced none, so it is offered any).
         var kinds: Set<JobKind>?
         /// Kinds it answered UNSUPPORTED for after all: not offered again.
         var refused: Set<JobKind> = []
-        var freeSlots: Int { slots - leased.count }
+        var freeSlots: Int { slots - leased }
 
         func runs(_ kind: JobKind) -> Bool {
             (kinds?.contains(kind) ?? true) && (refused.isEmpty || !refused.contains(kind))
@@ -35,9 +38,12 @@ public struct Scheduler: Sendable {
 
     public let settings: SchedulerSettings
     private var pending: [JobID: PendingJob] = [:]
-    private var queues: [RunID: Deque<JobID>] = [:]
-    /// Runs that have queued jobs, in the order they are served next.
-    private var runRing: Deque<RunID> = []
+    /// The queue of each run the scheduler has seen, found through `queueOfRun`: dispatch
+    /// then works on positions in this array and hashes no run names.
+    private var queues: [(run: RunID, jobs: Deque<JobID>)] = []
+    private var queueOfRun: [RunID: Int] = [:]
+    /// Runs that have queued jobs (positions in `queues`), in the order they are served next.
+    private var runRing: Deque<Int> = []
     private var leases: [JobID: Lease] = [:]
     private var workers: [WorkerID: WorkerEntry] = [:]
     /// Registration order; `dispatch` starts one further along each call so no worker is
@@ -112,11 +118,11 @@ public struct Scheduler: Sendable {
         if workerOrder.count >= settings.minimumWorkers { quorumReached = true }
         guard quorumReached, !runRing.isEmpty, !workerOrder.isEmpty else { return [] }
         // Paused runs leave the ring for this call and rejoin it at the end.
-        var held: [RunID] = []
+        var held: [Int] = []
         if !pausedRuns.isEmpty {
             pausedRuns = pausedRuns.filter { $0.value > now }
-            held = runRing.filter { pausedRuns[$0] != nil }
-            if !held.isEmpty { runRing.removeAll { pausedRuns[$0] != nil } }
+            held = runRing.filter { pausedRuns[queues[$0].run] != nil }
+            if !held.isEmpty { runRing.removeAll { pausedRuns[queues[$0].run] != nil } }
         }
         defer { runRing.append(contentsOf: held) }
         let count = workerOrder.count
@@ -164,7 +170,7 @@ public struct Scheduler: Sendable {
                 job: job.job, worker: dealt[slot].id, attempt: job.attempts,
                 deadline: now + job.job.timeoutMilliseconds + settings.leaseGraceMilliseconds)
             leases[jobID] = lease
-            dealt[slot].entry.leased.insert(jobID)
+            dealt[slot].entry.leased += 1
             dealt[slot].granted.append(lease)
             if dealt[slot].entry.freeSlots == 0 { open.remove(at: turn) } else { turn += 1 }
         }
@@ -185,7 +191,7 @@ public struct Scheduler: Sendable {
         }
         guard lease.worker == worker, lease.attempt == attempt else { return .staleLease }
         leases[id] = nil
-        workers[worker]?.leased.remove(id)
+        workers[worker]?.leased -= 1
         pending[id] = nil
         markFinished(id)
         progress[lease.job.run]!.completed += 1
@@ -236,7 +242,7 @@ public struct Scheduler: Sendable {
     private mutating func takeBack(_ id: JobID, attempt: UInt32, from worker: WorkerID) -> Lease? {
         guard let lease = leases[id], lease.worker == worker, lease.attempt == attempt else { return nil }
         leases[id] = nil
-        workers[worker]?.leased.remove(id)
+        workers[worker]?.leased -= 1
         return lease
     }
 
@@ -300,7 +306,7 @@ public struct Scheduler: Sendable {
         overdue.sort { $0.job.id < $1.job.id }  // deterministic event order
         for lease in overdue {
             leases[lease.job.id] = nil
-            workers[lease.worker]?.leased.remove(lease.job.id)
+            workers[lease.worker]?.leased -= 1
             events.append(.leaseLost(lease.job.id, worker: lease.worker, attempt: lease.attempt, reason: .deadline))
             events += requeueOrFail(lease.job.id)
         }
@@ -320,7 +326,7 @@ public struct Scheduler: Sendable {
     /// dispatch has started.
     public var workersAwaited: Int { quorumReached ? 0 : max(0, settings.minimumWorkers - workerOrder.count) }
     public func slots(of worker: WorkerID) -> (total: Int, leased: Int)? {
-        workers[worker].map { ($0.slots, $0.leased.count) }
+        workers[worker].map { ($0.slots, $0.leased) }
     }
     public func lease(of job: JobID) -> Lease? { leases[job] }
     public func isFinished(_ run: RunID) -> Bool { progress[run]?.isFinished ?? true }
@@ -333,10 +339,10 @@ public struct Scheduler: Sendable {
     }
 
     private mutating func removeWorker(_ id: WorkerID) -> [SchedulerEvent] {
-        guard let entry = workers.removeValue(forKey: id) else { return [] }
+        guard workers.removeValue(forKey: id) != nil else { return [] }
         workerOrder.removeAll { $0 == id }
         var events: [SchedulerEvent] = []
-        for jobID in entry.leased.sorted() {
+        for jobID in leases.values.filter({ $0.worker == id }).map(\.job.id).sorted() {
             guard let lease = leases.removeValue(forKey: jobID) else { continue }
             events.append(.leaseLost(jobID, worker: id, attempt: lease.attempt, reason: .workerLost))
             events += requeueOrFail(jobID)
@@ -358,18 +364,27 @@ public struct Scheduler: Sendable {
         return [.jobRequeued(id, run: job.job.run, kind: job.job.kind, nextAttempt: job.attempts + 1)]
     }
 
+    /// A run's position in `queues` stays for the scheduler's life (a coordinator serves a
+    /// handful of runs), and an emptied queue keeps its storage for the next refill: at
+    /// most the longest the queue has been, 8 bytes a job.
     private mutating func enqueue(_ id: JobID, run: RunID, atFront: Bool) {
-        var queue = queues.removeValue(forKey: run) ?? []
-        let wasEmpty = queue.isEmpty
-        if atFront { queue.prepend(id) } else { queue.append(id) }
-        queues[run] = queue
-        if wasEmpty { runRing.append(run) }
+        let position: Int
+        if let known = queueOfRun[run] {
+            position = known
+        } else {
+            position = queues.count
+            queues.append((run, []))
+            queueOfRun[run] = position
+        }
+        let wasEmpty = queues[position].jobs.isEmpty
+        if atFront { queues[position].jobs.prepend(id) } else { queues[position].jobs.append(id) }
+        if wasEmpty { runRing.append(position) }
     }
 
     private mutating func dequeueNext() -> JobID? {
-        guard let run = runRing.popFirst() else { return nil }
-        let id = queues[run]!.popFirst()!
-        if queues[run]!.isEmpty { queues[run] = nil } else { runRing.append(run) }
+        guard let position = runRing.popFirst() else { return nil }
+        let id = queues[position].jobs.popFirst()!
+        if !queues[position].jobs.isEmpty { runRing.append(position) }
         return id
     }
 }
