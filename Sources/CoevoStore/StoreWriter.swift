@@ -172,38 +172,38 @@ public final class StoreWriter: @unchecked Sendable {
 
     private static let jobRows = BatchInsert<JobRow>(
         "INSERT INTO jobs (id, run_id, kind, payload, timeout_ms, state, attempts, worker, leased_at)", columns: 9
-    ) { statement, first, row in
+    ) { binder, first, row in
         let job = row.job
-        SQLiteBind.bind(statement, first, Int64(bitPattern: job.id))
-        SQLiteBind.bind(statement, first + 1, job.run.rawValue)
-        SQLiteBind.bind(statement, first + 2, job.kind.rawValue)
-        SQLiteBind.bind(statement, first + 3, job.storedPayload ?? job.payload)
-        SQLiteBind.bind(statement, first + 4, job.timeoutMilliseconds)
+        binder.bind(first, Int64(bitPattern: job.id))
+        binder.bind(first + 1, job.run.rawValue)
+        binder.bind(first + 2, job.kind.rawValue)
+        binder.bind(first + 3, job.storedPayload ?? job.payload)
+        binder.bind(first + 4, job.timeoutMilliseconds)
         switch row {
         case .queued:
-            SQLiteBind.bind(statement, first + 5, "queued")
-            SQLiteBind.bind(statement, first + 6, Int64(0))
+            binder.bind(first + 5, "queued")
+            binder.bind(first + 6, Int64(0))
             // worker and leased_at stay NULL (unbound)
         case .leased(_, let worker, let attempt, let at):
-            SQLiteBind.bind(statement, first + 5, "leased")
-            SQLiteBind.bind(statement, first + 6, Int64(attempt))
-            SQLiteBind.bind(statement, first + 7, worker.rawValue)
-            SQLiteBind.bind(statement, first + 8, at)
+            binder.bind(first + 5, "leased")
+            binder.bind(first + 6, Int64(attempt))
+            binder.bind(first + 7, worker.rawValue)
+            binder.bind(first + 8, at)
         }
     }
 
     private static let resultRows = BatchInsert<ResultRecord>(
         "INSERT INTO results (job_id, run_id, attempt, worker, status, output, error, duration_us, completed_at)", columns: 9
-    ) { statement, first, r in
-        SQLiteBind.bind(statement, first, Int64(bitPattern: r.job))
-        SQLiteBind.bind(statement, first + 1, r.run.rawValue)
-        SQLiteBind.bind(statement, first + 2, Int64(r.attempt))
-        SQLiteBind.bind(statement, first + 3, r.worker.rawValue)
-        SQLiteBind.bind(statement, first + 4, r.outcome.status.rawValue)
-        SQLiteBind.bind(statement, first + 5, r.outcome.output)
-        SQLiteBind.bind(statement, first + 6, r.outcome.error)
-        SQLiteBind.bind(statement, first + 7, Int64(bitPattern: r.outcome.durationMicroseconds))
-        SQLiteBind.bind(statement, first + 8, r.completedAt)
+    ) { binder, first, r in
+        binder.bind(first, Int64(bitPattern: r.job))
+        binder.bind(first + 1, r.run.rawValue)
+        binder.bind(first + 2, Int64(r.attempt))
+        binder.bind(first + 3, r.worker.rawValue)
+        binder.bind(first + 4, r.outcome.status.rawValue)
+        binder.bind(first + 5, r.outcome.output)
+        binder.bind(first + 6, r.outcome.error)
+        binder.bind(first + 7, Int64(bitPattern: r.outcome.durationMicroseconds))
+        binder.bind(first + 8, r.completedAt)
     }
 
     /// Writes one batch in one transaction; throws when the transaction fails as a whole.
