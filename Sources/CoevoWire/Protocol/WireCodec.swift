@@ -26,7 +26,11 @@ public enum WireDecodingError: Error, Hashable, Sendable, CustomStringConvertibl
 /// Turns envelopes into frames and back, enforcing the protocol version.
 public enum WireCodec {
     public static func encode(_ body: Envelope.OneOf_Body) -> Data {
-        if case .jobs(let batch) = body, let data = JobBatchEncoder.envelope(version: WireProtocol.version, batch) { return data }
+        switch body {
+        case .jobs(let batch): if let data = BatchEnvelopeEncoder.jobs(version: WireProtocol.version, batch) { return data }
+        case .results(let batch): if let data = BatchEnvelopeEncoder.results(version: WireProtocol.version, batch) { return data }
+        default: break
+        }
         var envelope = Envelope()
         envelope.protocolVersion = WireProtocol.version
         envelope.body = body
