@@ -66,8 +66,10 @@ public struct CoordinatorStateMachine {
     /// What happened to jobs during the input in hand.
     private var activity = JobActivity()
     /// When each queued job was last queued, for its wait until leased (metrics). At most
-    /// as many entries as jobs waiting: a batch keeps 100,000 unfinished at most.
+    /// as many entries as jobs waiting (a batch's window).
     private var queuedSince: [JobID: MonotonicTime] = [:]
+    /// The registered workers' slots when the drivers were last told.
+    private var slotsTold = 0
     /// Rates and times left for the summary the progress snapshots and STATUS carry.
     private var tracker = ProgressTracker()
     private var now = CoordinatorTime(monotonic: .zero, wall: 0)
@@ -507,6 +509,12 @@ public struct CoordinatorStateMachine {
     }
 
     private mutating func dispatch() {
+        if scheduler.totalSlots != slotsTold {
+            slotsTold = scheduler.totalSlots
+            for run in drivers.keys.sorted() {
+                if let step = drivers[run]?.capacityChanged(slots: slotsTold, ids: &nextJobID, at: now.wall) { apply(step, of: run) }
+            }
+        }
         guard drainDeadline == nil, budgetStop == nil, !storeBehind else { return }
         let t = now.monotonic
         for (worker, leases) in scheduler.dispatch(now: t) {

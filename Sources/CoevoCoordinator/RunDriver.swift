@@ -19,6 +19,8 @@ protocol RunDriver {
     mutating func failed(_ job: JobID, reason: String, ids: inout JobID, at: Double) -> DriverStep
     /// The exports the last step asked for were written (`failure` nil) or not.
     mutating func exportsWritten(failure: String?, at: Double) -> DriverStep
+    /// The registered workers' slots, all together, changed (a worker joined or left).
+    mutating func capacityChanged(slots: Int, ids: inout JobID, at: Double) -> DriverStep
     /// True once the run has nothing left to ask or say.
     var isFinished: Bool { get }
     /// The round (or step) under way and its phase; nil for a batch of jobs.
@@ -27,6 +29,7 @@ protocol RunDriver {
 
 extension RunDriver {
     mutating func exportsWritten(failure: String?, at: Double) -> DriverStep { DriverStep() }
+    mutating func capacityChanged(slots: Int, ids: inout JobID, at: Double) -> DriverStep { DriverStep() }
     var stage: RunStage? { nil }
 }
 

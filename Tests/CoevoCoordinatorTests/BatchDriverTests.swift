@@ -17,7 +17,7 @@ import Testing
     static func result(_ job: Job) -> AppliedResult { AppliedResult(job: job, outcome: JobOutcome(status: .succeeded, output: Data())) }
 
     @Test func itMakesAWindowAheadAndRefillsAtHalf() {
-        let window = BatchDriver.window
+        let window = BatchDriver.minimumWindow
         var driver = BatchDriver(config: Self.config(jobs: window * 2 + 10), run: "r", stored: .init())
         var ids: JobID = 1
         let first = driver.start(ids: &ids, at: 0)
@@ -30,6 +30,27 @@ import Testing
         let config = Self.config(jobs: window * 2 + 10)
         #expect(refill.jobs.first == WorkloadPlan.job(window, for: config, run: "r", id: JobID(window) + 1))
         #expect(!driver.isFinished)
+    }
+
+    /// The window follows the workers' slots: more slots are filled at once, and fewer
+    /// let what was made drain before the next refill.
+    @Test func theWindowFollowsTheWorkersSlots() {
+        let small = BatchDriver.minimumWindow
+        var driver = BatchDriver(config: Self.config(jobs: 1_000_000), run: "r", stored: .init())
+        var ids: JobID = 1
+        let first = driver.start(ids: &ids, at: 0)
+        #expect(first.jobs.count == small)
+        // A thousand workers of 64 slots join: four times their slots are made ahead.
+        let grown = driver.capacityChanged(slots: 64_000, ids: &ids, at: 0)
+        #expect(grown.jobs.count == 256_000 - small && driver.window == 256_000)
+        #expect(grown.jobs.first?.id == JobID(small) + 1)
+        // Fewer slots than the minimum need: the minimum, and nothing new until the
+        // jobs made drain to half of it.
+        #expect(driver.capacityChanged(slots: 8, ids: &ids, at: 0).jobs.isEmpty && driver.window == small)
+        for job in (first.jobs + grown.jobs).prefix(256_000 - small / 2 - 1) {
+            #expect(driver.completed(Self.result(job), ids: &ids, at: 0).jobs.isEmpty)
+        }
+        #expect(driver.completed(Self.result(grown.jobs.last!), ids: &ids, at: 0).jobs.count == small / 2)
     }
 
     @Test func aResumedBatchRequeuesWhatWasOpenAndMakesTheRest() {

@@ -29,6 +29,23 @@ import Testing
     /// 100,000 jobs, one worker holding at most 1,000: the finished set is compacted
     /// below the oldest unfinished job, so it never holds 65,536 ids, yet a late result
     /// for the first job is still known to be finished and an id never submitted is not.
+    /// What the batch window follows: joins, a READY again with other slots, leaving,
+    /// going silent, and a second process under a known id.
+    @Test func totalSlotsFollowWorkersJoiningAndLeaving() {
+        var s = Scheduler(settings: settings)
+        _ = s.register("w1", session: "a", slots: 4, now: t(0))
+        _ = s.register("w2", session: "b", slots: 8, now: t(0))
+        #expect(s.totalSlots == 12)
+        _ = s.register("w1", session: "a", slots: 2, now: t(10))
+        #expect(s.totalSlots == 10)
+        _ = s.disconnect("w2")
+        #expect(s.totalSlots == 2)
+        _ = s.register("w1", session: "c", slots: 6, now: t(5000))  // replaced after its silence
+        #expect(s.totalSlots == 6)
+        _ = s.expire(now: t(20_000))
+        #expect(s.totalSlots == 0 && s.workerCount == 0)
+    }
+
     @Test func finishedIdsAreCompactedAndStillRecognised() {
         var s = Scheduler(settings: settings)
         for id in 1...100_000 { s.submit(job(JobID(id))) }

@@ -256,7 +256,8 @@ public struct Scheduler: Sendable {
         let kinds = kinds?.isEmpty == true ? nil : kinds
         if let existing = workers[worker] {
             if existing.session == session {
-                workers[worker]!.slots = slots
+                totalSlots += max(0, slots) - existing.slots
+                workers[worker]!.slots = max(0, slots)
                 workers[worker]!.lastHeard = now
                 workers[worker]!.kinds = kinds
                 return .resumed
@@ -320,6 +321,8 @@ public struct Scheduler: Sendable {
     /// Finished ids held one by one (the rest lie below the compaction line).
     public var finishedHeld: Int { finished.count }
     public var workerCount: Int { workers.count }
+    /// The slots of every registered worker, together.
+    public private(set) var totalSlots = 0
     public var hasQueuedJobs: Bool { !runRing.isEmpty }
     public var registeredWorkers: [WorkerID] { workerOrder }
     /// Workers still to join before the first lease (`settings.minimumWorkers`); 0 once
@@ -335,11 +338,13 @@ public struct Scheduler: Sendable {
 
     private mutating func addWorker(_ id: WorkerID, session: String, slots: Int, now: MonotonicTime, kinds: Set<JobKind>?) {
         workers[id] = WorkerEntry(session: session, slots: max(0, slots), lastHeard: now, kinds: kinds)
+        totalSlots += max(0, slots)
         workerOrder.append(id)
     }
 
     private mutating func removeWorker(_ id: WorkerID) -> [SchedulerEvent] {
-        guard workers.removeValue(forKey: id) != nil else { return [] }
+        guard let entry = workers.removeValue(forKey: id) else { return [] }
+        totalSlots -= entry.slots
         workerOrder.removeAll { $0 == id }
         var events: [SchedulerEvent] = []
         for jobID in leases.values.filter({ $0.worker == id }).map(\.job.id).sorted() {
