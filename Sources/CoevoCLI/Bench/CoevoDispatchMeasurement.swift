@@ -31,6 +31,11 @@ struct CoevoDispatchMeasurement {
     /// Timestamps taken by the observer on the coordinator's task.
     final class Clocked: Sendable {
         struct State {
+            /// When the first result was applied.
+            var firstResult: ContinuousClock.Instant?
+            var resultCount = 0
+            /// When each result was applied, kept only for round trips: a clock read and
+            /// an append per job on the coordinator's task would slow what is measured.
             var results: [ContinuousClock.Instant] = []
             var firstWorkerLoss: ContinuousClock.Instant?
             var killedAt: ContinuousClock.Instant?
@@ -38,7 +43,7 @@ struct CoevoDispatchMeasurement {
             var polls = 0
         }
         let state = Mutex(State())
-        var resultCount: Int { state.withLock { $0.results.count } }
+        var resultCount: Int { state.withLock { $0.resultCount } }
     }
 
     /// Runs `jobs` noop jobs; jobs/s counts from the first result to the run being durable.
@@ -54,7 +59,7 @@ struct CoevoDispatchMeasurement {
         let (clocked, finishedAt, store, run) = try await runPhase(
             name: curve ? "throughput-curve" : dashboard ? "throughput-dashboard" : "throughput", kind: .noop, jobs: jobs,
             payloadBytes: payloadBytes, workers: workers, slots: slots, curve: curve, dashboard: dashboard)
-        let first = clocked.state.withLock { $0.results.first }!
+        let first = clocked.state.withLock { $0.firstResult }!
         let seconds = RawZeroMQBaseline.seconds(finishedAt - first)
         let durable = try store.counts(ofRun: run).results
         let perJob = 1e6 / Double(max(1, jobs))
@@ -67,7 +72,7 @@ struct CoevoDispatchMeasurement {
     func roundTrip(samples: Int, payloadBytes: Int, curve: Bool = false) async throws -> LatencySummary {
         let (clocked, _, _, _) = try await runPhase(
             name: curve ? "latency-curve" : "latency", kind: .noop, jobs: samples + 100, payloadBytes: payloadBytes,
-            workers: 1, slots: 1, curve: curve)
+            workers: 1, slots: 1, curve: curve, timeEveryResult: true)
         let times = clocked.state.withLock { $0.results }.dropFirst(100)  // warm-up
         return LatencySummary(zip(times.dropFirst(), times).map { $0 - $1 })
     }
@@ -93,7 +98,7 @@ struct CoevoDispatchMeasurement {
             """
         let (clocked, finishedAt, store, run) = try await runPhase(
             name: "chamber", kind: .noop, jobs: 0, payloadBytes: 0, workers: workers, slots: slots, configText: yaml)
-        let first = clocked.state.withLock { $0.results.first }!
+        let first = clocked.state.withLock { $0.firstResult }!
         let jobs = try store.counts(ofRun: run).results
         return (Double(jobs) / RawZeroMQBaseline.seconds(finishedAt - first), jobs)
     }
@@ -123,7 +128,7 @@ struct CoevoDispatchMeasurement {
     private func runPhase(
         name: String, kind: JobKind, jobs: Int, payloadBytes: Int, workers: Int, slots: Int,
         sleepMilliseconds: Int64 = 0, killFirstWorkerAfterResults: Int? = nil, configText: String = "", curve: Bool = false,
-        dashboard: Bool = false
+        dashboard: Bool = false, timeEveryResult: Bool = false
     ) async throws -> (Clocked, ContinuousClock.Instant, CoevoStore, String) {
         // As text, because the run stores its config text and is served from it.
         let text = Self.configText(name: name, database: directory.appendingPathComponent("\(name).sqlite").path,
@@ -136,8 +141,11 @@ struct CoevoDispatchMeasurement {
         let finished = Mutex<ContinuousClock.Instant?>(nil)
         var observer = CoordinatorObserver()
         observer.resultApplied = { _ in
-            let now = clock.now
-            clocked.state.withLock { $0.results.append(now) }
+            clocked.state.withLock { state in
+                state.resultCount += 1
+                if state.firstResult == nil { state.firstResult = clock.now }
+                if timeEveryResult { state.results.append(clock.now) }
+            }
         }
         observer.runFinished = { _, _ in finished.withLock { $0 = clock.now } }
         observer.schedulerEvent = { event, _ in
