@@ -71,9 +71,19 @@ struct BatchInsert<Row>: Sendable {
         }
         let binder = StatementBinder(statement: statement, arena: arena)
         var first: Int32 = 1
-        for row in rows {
-            bindRow(binder, first, row)
-            first += columns
+        // Rows borrowed in place: iterating copies each one, a retain and a release for
+        // every reference it holds.
+        let bound: Void? = rows.withContiguousStorageIfAvailable { buffer in
+            for index in buffer.indices {
+                bindRow(binder, first, buffer[index])
+                first += columns
+            }
+        }
+        if bound == nil {
+            for row in rows {
+                bindRow(binder, first, row)
+                first += columns
+            }
         }
         let code = sqlite3_step(statement)
         if code == SQLITE_DONE { return nil }
