@@ -11,7 +11,7 @@ struct BatchDriver: RunDriver {
     /// Jobs made and not finished, at most: four times the slots of the registered
     /// workers, so the queue never runs dry between refills (made when half is done),
     /// and no more, since every job waiting costs the scheduler's tables cache misses:
-    /// 100,000 ahead cost 7% more coordinator CPU per job than 16,384 in `coevo bench dispatch`.
+    /// 100,000 ahead cost 4-7% more coordinator CPU per job in `coevo bench dispatch`.
     private(set) var window = minimumWindow
 
     static func window(forSlots slots: Int) -> Int { max(minimumWindow, 4 * slots) }

@@ -34,7 +34,7 @@ struct DispatchBenchCommand: AsyncParsableCommand {
     @Option(help: "Round trips timed for p50/p99.")
     var latencySamples = 3000
     @Option(help: "Rounds of raw and coevo throughput, measured in turn; the figures are each side's median and the median of the rounds' ratios (the raw ceiling of this machine moves between runs).")
-    var rounds = 3
+    var rounds = 5
     @Flag(help: "Only the throughput rounds: no round trips, CURVE, dashboard or requeue.")
     var throughputOnly = false
     @Flag(help: "Skip the worker-kill requeue measurement (it takes a few seconds).")
