@@ -60,12 +60,17 @@ struct BatchDriver: RunDriver {
     /// A larger window is filled at once; a smaller one lets the jobs already made finish.
     mutating func capacityChanged(slots: Int, ids: inout JobID, at: Double) -> DriverStep {
         window = Self.window(forSlots: slots)
-        return open <= window / 2 ? DriverStep(jobs: make(ids: &ids)) : DriverStep()
+        return refillAtHalf(ids: &ids)
     }
 
     private mutating func finishedOne(ids: inout JobID) -> DriverStep {
         open -= 1
-        return open <= window / 2 ? DriverStep(jobs: make(ids: &ids)) : DriverStep()
+        return refillAtHalf(ids: &ids)
+    }
+
+    /// Up to a full window again once at most half of it is open.
+    private mutating func refillAtHalf(ids: inout JobID) -> DriverStep {
+        open <= window / 2 ? DriverStep(jobs: make(ids: &ids)) : DriverStep()
     }
 
     private mutating func make(ids: inout JobID) -> [Job] {

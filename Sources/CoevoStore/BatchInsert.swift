@@ -50,9 +50,9 @@ struct BatchInsert<Row>: Sendable {
                     refused.append(Refusal(row: chunk.first!, message: failure))
                     continue
                 }
-                for row in chunk {
-                    if let message = try execute(CollectionOfOne(row), in: db, arena: arena) {
-                        refused.append(Refusal(row: row, message: message))
+                for index in chunk.indices {
+                    if let message = try execute(chunk[index ... index], in: db, arena: arena) {
+                        refused.append(Refusal(row: chunk[index], message: message))
                     }
                 }
             }
@@ -62,7 +62,7 @@ struct BatchInsert<Row>: Sendable {
 
     /// Runs one statement over `rows`; returns SQLite's message when a constraint refused
     /// it (the statement then changed nothing) and throws on any other failure.
-    private func execute(_ rows: some Collection<Row>, in db: Database, arena: BindArena) throws -> String? {
+    private func execute(_ rows: ArraySlice<Row>, in db: Database, arena: BindArena) throws -> String? {
         let statement = try db.cachedStatement(sql: sqlBySize[rows.count]!).sqliteStatement
         defer {
             sqlite3_reset(statement)
@@ -73,15 +73,9 @@ struct BatchInsert<Row>: Sendable {
         var first: Int32 = 1
         // Rows borrowed in place: iterating copies each one, a retain and a release for
         // every reference it holds.
-        let bound: Void? = rows.withContiguousStorageIfAvailable { buffer in
+        rows.withUnsafeBufferPointer { buffer in
             for index in buffer.indices {
                 bindRow(binder, first, buffer[index])
-                first += columns
-            }
-        }
-        if bound == nil {
-            for row in rows {
-                bindRow(binder, first, row)
                 first += columns
             }
         }
