@@ -18,7 +18,7 @@ public final class CoordinatorService: Service, Sendable {
     let observer: CoordinatorObserver
     /// Random per process; workers see it change when the coordinator restarts.
     public let session = String(UInt64.random(in: .min ... .max), radix: 16)
-    private let loop: SocketLoop
+    private let loop: SocketLoop<CoordinatorInput>
     private let boundEndpoint: BoundEndpoint
     private let zap = Mutex<ZapHandler?>(nil)
 
@@ -35,9 +35,7 @@ public final class CoordinatorService: Service, Sendable {
         let options = SocketOptions(maxMessageBytes: settings.maxMessageBytes, curve: settings.curve.map { .server($0.keyPair) })
         let boundEndpoint = BoundEndpoint()
         self.boundEndpoint = boundEndpoint
-        // At most this many received messages wait to be handled: a flood waits in
-        // libzmq's fair per-peer queues, not in this process.
-        loop = SocketLoop(name: "coevo-coordinator-zmq", monitorTransport: true, maxUnconsumedMessages: 16_384) {
+        loop = SocketLoop(name: "coevo-coordinator-zmq", monitorTransport: true) {
             let socket = try ZMQSocket.router(binding: bind, options: options)
             boundEndpoint.value.withLock { $0 = socket.lastEndpoint() }
             return socket
@@ -64,32 +62,29 @@ public final class CoordinatorService: Service, Sendable {
     }
 
     public func run() async throws {
-        let ids = try store.reserveJobIDs(CoordinatorStateMachine.jobIDBlock)
-        let machine = CoordinatorStateMachine(settings: settings, session: session, runs: try ServedRun.load(from: store),
-                                              jobIDs: ids)
-        let logger = self.logger
+        let (settings, session, loop, store, logger, observer, zap) = (self.settings, self.session, self.loop, self.store,
+                                                                       self.logger, self.observer, self.zap.withLock { $0 })
         store.writer.onError { logger.error("\($0)") }
-        var shell = CoordinatorShell(machine: machine, loop: loop, store: store, logger: logger, observer: observer,
-                                     zap: zap.withLock { $0 })
-        let (inputs, sink) = AsyncStream.makeStream(of: CoordinatorInput.self, bufferingPolicy: .unbounded)
-        let forward = Task {
-            for await event in loop.events { sink.yield(Self.input(event)) }
-            sink.finish()
-        }
-        await withGracefulShutdownHandler {
-            await shell.run(inputs)
+        try await withGracefulShutdownHandler {
+            let ids = try store.reserveJobIDs(CoordinatorStateMachine.jobIDBlock)
+            let machine = CoordinatorStateMachine(settings: settings, session: session, runs: try ServedRun.load(from: store),
+                                                  jobIDs: ids)
+            // The shell runs on the socket's thread (see `SocketLoop`).
+            var shell = CoordinatorShell(machine: machine, loop: loop, store: store, logger: logger, observer: observer, zap: zap)
+            loop.post(.start)
+            await loop.serve { shell.handle($0) }
         } onGracefulShutdown: {
-            sink.yield(.shutdown)
+            loop.post(.shutdown)
         }
         loop.stop()
-        forward.cancel()
         store.writer.flush()
-        zap.withLock { $0?.stop() }
+        zap?.stop()
     }
 
     /// Decodes what the socket delivered: the one place frames become typed messages.
-    static func input(_ event: SocketLoop.Event) -> CoordinatorInput {
+    static func input(_ event: SocketLoop<CoordinatorInput>.Event) -> CoordinatorInput {
         switch event {
+        case .posted(let input): return input
         case .messages(let batch):
             return .received(batch.map { message in
                 let frames = message.frames
@@ -115,10 +110,10 @@ final class BoundEndpoint: Sendable {
     let value = Mutex("")
 }
 
-/// Carries out the state machine's directives; owned by the one task that runs `run(_:)`.
+/// Carries out the state machine's directives; runs on the socket loop's thread.
 struct CoordinatorShell {
     var machine: CoordinatorStateMachine
-    let loop: SocketLoop
+    let loop: SocketLoop<CoordinatorInput>
     let store: CoevoStore
     let logger: Logger
     let observer: CoordinatorObserver
@@ -132,7 +127,7 @@ struct CoordinatorShell {
     /// Set when a directive could not be carried out safely: nothing more is.
     private var halted = false
 
-    init(machine: CoordinatorStateMachine, loop: SocketLoop, store: CoevoStore, logger: Logger, observer: CoordinatorObserver,
+    init(machine: CoordinatorStateMachine, loop: SocketLoop<CoordinatorInput>, store: CoevoStore, logger: Logger, observer: CoordinatorObserver,
          zap: ZapHandler? = nil) {
         self.zap = zap
         self.machine = machine
@@ -142,31 +137,33 @@ struct CoordinatorShell {
         self.observer = observer
     }
 
-    mutating func run(_ inputs: AsyncStream<CoordinatorInput>) async {
-        feed(.start)
-        if exiting { return }
-        for await input in inputs {
-            let durable = store.writer.durableResults
-            let backlog = store.writer.backlog
-            let behind = backlog >= machine.settings.storeBacklogLimit
-            if durable != durableReported || behind != behindReported {
-                durableReported = durable
-                behindReported = behind
-                feed(.storeCommitted(durableResults: durable, backlog: backlog))
-            }
-            if !failureReported, let failure = store.writer.failure {
-                failureReported = true
-                feed(.storeFailed(failure))
-                if exiting { return }
-            }
-            if case .tick = input, let zap, let changed = zap.changes(since: keysGeneration) {
-                keysGeneration = changed.generation
-                feed(.authorizedKeys(Set(changed.keys.holders.keys)))
-            }
+    /// Handles one event of the socket loop (the first posted is `.start`); false once the
+    /// state machine has said to exit.
+    mutating func handle(_ event: SocketLoop<CoordinatorInput>.Event) -> Bool {
+        let input = CoordinatorService.input(event)
+        if case .start = input {
             feed(input)
-            if case .received(let batch) = input { loop.consumed(batch.count) }
-            if exiting { return }
+            return !exiting
         }
+        let durable = store.writer.durableResults
+        let backlog = store.writer.backlog
+        let behind = backlog >= machine.settings.storeBacklogLimit
+        if durable != durableReported || behind != behindReported {
+            durableReported = durable
+            behindReported = behind
+            feed(.storeCommitted(durableResults: durable, backlog: backlog))
+        }
+        if !failureReported, let failure = store.writer.failure {
+            failureReported = true
+            feed(.storeFailed(failure))
+            if exiting { return false }
+        }
+        if case .tick = input, let zap, let changed = zap.changes(since: keysGeneration) {
+            keysGeneration = changed.generation
+            feed(.authorizedKeys(Set(changed.keys.holders.keys)))
+        }
+        feed(input)
+        return !exiting
     }
 
     private static func now() -> CoordinatorTime {

@@ -10,11 +10,12 @@ import ServiceLifecycle
 /// (registration, heartbeats, reconnects, which leases run, batching, drain). It keeps no
 /// agent state between jobs, so losing it loses only time.
 ///
-/// Everything happens on one task that consumes inputs in order; job tasks report back
-/// through the same stream, so no state is shared between threads.
+/// Everything happens on the socket loop's thread, in order; job tasks report back by
+/// posting to it, so no state is shared between threads.
 public final class WorkerService: Service, Sendable {
-    enum Event: Sendable {
-        case loop(SocketLoop.Event)
+    /// What reaches the shell besides the socket's own events.
+    enum Posted: Sendable {
+        case start
         case finished(JobID, attempt: UInt32, JobOutcome)
         case flushResults
         case shutdown
@@ -31,27 +32,24 @@ public final class WorkerService: Service, Sendable {
     }
 
     public func run() async throws {
-        let (events, sink) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .unbounded)
         let session = String(UInt64.random(in: .min ... .max), radix: 16)
         let loop = makeLoop(routingID: "\(settings.id.rawValue)/\(session)")
         try loop.start()
-        let forward = Task {
-            for await event in loop.events { sink.yield(.loop(event)) }
-        }
         let identity = WorkerStateMachine.Identity(session: session, kinds: executors.kinds,
                                                    hostname: ProcessInfo.processInfo.hostName, pid: UInt32(getpid()))
-        var shell = WorkerShell(machine: WorkerStateMachine(settings: settings, identity: identity, now: .now()),
-                                executors: executors, loop: loop, sink: sink, logger: logger)
+        let (settings, executors, logger) = (self.settings, self.executors, self.logger)
+        loop.post(.start)
         await withGracefulShutdownHandler {
-            await shell.run(events)
+            var shell = WorkerShell(machine: WorkerStateMachine(settings: settings, identity: identity, now: .now()),
+                                    executors: executors, loop: loop, logger: logger)
+            await loop.serve { shell.handle($0) }
         } onGracefulShutdown: {
-            sink.yield(.shutdown)
+            loop.post(.shutdown)
         }
         loop.stop()
-        forward.cancel()
     }
 
-    private func makeLoop(routingID: String) -> SocketLoop {
+    private func makeLoop(routingID: String) -> SocketLoop<Posted> {
         let endpoint = settings.coordinator
         let options = SocketOptions(maxMessageBytes: settings.maxMessageBytes, curve: settings.curve)
         return SocketLoop(name: "coevo-worker-zmq") {
@@ -61,53 +59,51 @@ public final class WorkerService: Service, Sendable {
 }
 
 /// Carries out the worker state machine's directives: sends, socket reopens, executor
-/// tasks and their cancels. Owned by the one task that runs `run(_:)`.
+/// tasks and their cancels. Runs on the socket loop's thread.
 struct WorkerShell {
     var machine: WorkerStateMachine
     let executors: ExecutorRegistry
-    let loop: SocketLoop
-    let sink: AsyncStream<WorkerService.Event>.Continuation
+    let loop: SocketLoop<WorkerService.Posted>
     let logger: Logger
     /// Executor tasks by job, with the attempt each was started for.
     private var tasks: [JobID: (started: UInt32, task: Task<Void, Never>)] = [:]
     private var parentGone = false
     private var exiting = false
 
-    init(machine: WorkerStateMachine, executors: ExecutorRegistry, loop: SocketLoop,
-         sink: AsyncStream<WorkerService.Event>.Continuation, logger: Logger) {
+    init(machine: WorkerStateMachine, executors: ExecutorRegistry, loop: SocketLoop<WorkerService.Posted>, logger: Logger) {
         self.machine = machine
         self.executors = executors
         self.loop = loop
-        self.sink = sink
         self.logger = logger
     }
 
-    mutating func run(_ events: AsyncStream<WorkerService.Event>) async {
-        feed(.start)
-        for await event in events {
-            switch event {
-            case .loop(.messages(let batch)):
-                for message in batch { feed(Self.decode(message.frames)) }
-            case .loop(.tick):
-                if let parent = machine.settings.parentPID, !parentGone, getppid() != parent {
-                    parentGone = true
-                    feed(.shutdown(reason: "parent process \(parent) is gone; stopping"))
-                }
-                feed(.tick)
-            case .loop(.transport(let line)), .loop(.socketError(let line)):
-                feed(.socketProblem(line))
-            case .loop(.unroutable):
-                break
-            case .finished(let job, let started, let outcome):
-                if tasks[job]?.started == started { tasks[job] = nil }
-                feed(.finished([(job, started, outcome)]))
-            case .flushResults:
-                feed(.flushResults)
-            case .shutdown:
-                feed(.shutdown(reason: nil))
+    /// Handles one event of the socket loop (the first posted is `.start`); false once the
+    /// state machine has said to exit.
+    mutating func handle(_ event: SocketLoop<WorkerService.Posted>.Event) -> Bool {
+        switch event {
+        case .messages(let batch):
+            for message in batch { feed(Self.decode(message.frames)) }
+        case .tick:
+            if let parent = machine.settings.parentPID, !parentGone, getppid() != parent {
+                parentGone = true
+                feed(.shutdown(reason: "parent process \(parent) is gone; stopping"))
             }
-            if exiting { return }
+            feed(.tick)
+        case .transport(let line), .socketError(let line):
+            feed(.socketProblem(line))
+        case .unroutable:
+            break
+        case .posted(.start):
+            feed(.start)
+        case .posted(.finished(let job, let started, let outcome)):
+            if tasks[job]?.started == started { tasks[job] = nil }
+            feed(.finished([(job, started, outcome)]))
+        case .posted(.flushResults):
+            feed(.flushResults)
+        case .posted(.shutdown):
+            feed(.shutdown(reason: nil))
         }
+        return !exiting
     }
 
     /// The one place frames from the coordinator become typed messages.
@@ -135,14 +131,14 @@ struct WorkerShell {
                     if let outcome = executor.runImmediately(payload: lease.payload) {
                         immediate.append((lease.jobID, lease.attempt, outcome))
                     } else {
-                        tasks[lease.jobID] = (lease.attempt, Self.spawn(lease, on: executor, reportingTo: sink))
+                        tasks[lease.jobID] = (lease.attempt, Self.spawn(lease, on: executor, reportingTo: loop))
                     }
                 }
                 if !immediate.isEmpty { feed(.finished(immediate)) }
             case .cancel(let jobs):
                 for job in jobs { tasks.removeValue(forKey: job)?.task.cancel() }
             case .flushSoon:
-                sink.yield(.flushResults)
+                loop.post(.flushResults)
             case .log(let level, let message):
                 logger.log(level: level, "\(message)")
             case .wake(let time):
@@ -153,9 +149,9 @@ struct WorkerShell {
         }
     }
 
-    /// Runs one lease on its executor under the lease's timeout; reports through `sink`.
+    /// Runs one lease on its executor under the lease's timeout; reports to `loop`.
     private static func spawn(_ lease: LeaseMessage, on executor: any JobExecutor,
-                              reportingTo sink: AsyncStream<WorkerService.Event>.Continuation) -> Task<Void, Never> {
+                              reportingTo loop: SocketLoop<WorkerService.Posted>) -> Task<Void, Never> {
         let (id, attempt, payload) = (lease.jobID, lease.attempt, lease.payload)
         let timeout = Int64(clamping: lease.timeoutMs)
         return Task {
@@ -174,7 +170,7 @@ struct WorkerShell {
             var timed = outcome
             let elapsed = clock.now - started
             timed.durationMicroseconds = UInt64(max(0, elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000))
-            sink.yield(.finished(id, attempt: attempt, timed))
+            loop.post(.finished(id, attempt: attempt, timed))
         }
     }
 }

@@ -2,13 +2,16 @@ import CZeroMQ
 import CoevoCore
 import CoevoWire
 import Foundation
+import Synchronization
 import Testing
 
-/// Two real socket loops over tcp loopback: ROUTER and DEALER, messages both ways, a tick.
+/// Two real socket loops over tcp loopback, each serving a handler on its own thread:
+/// messages both ways, replies sent from the handler, a message to a peer that is gone,
+/// items posted from another task, a tick, and a handler that ends its loop.
 @Suite struct SocketLoopTests {
     @Test func routerAndDealerExchangeMessagesAndTicksFire() async throws {
         let endpointBox = EndpointBox()
-        let router = SocketLoop(name: "test-router") {
+        let router = SocketLoop<Never>(name: "test-router") {
             let socket = try ZMQSocket(type: ZMQ_ROUTER)
             try socket.set(ZMQ_ROUTER_MANDATORY, Int32(1))
             try socket.bind("tcp://127.0.0.1:*")
@@ -18,7 +21,7 @@ import Testing
         try router.start()
         let endpoint = endpointBox.get()
         #expect(endpoint.hasPrefix("tcp://127.0.0.1:"))
-        let dealer = SocketLoop(name: "test-dealer") {
+        let dealer = SocketLoop<String>(name: "test-dealer") {
             let socket = try ZMQSocket(type: ZMQ_DEALER)
             try socket.set(ZMQ_ROUTING_ID, bytes: Array("peer-1".utf8))
             try socket.connect(endpoint)
@@ -27,47 +30,74 @@ import Testing
         try dealer.start()
         defer { dealer.stop(); router.stop() }
 
+        // Sent before either serves: they wait, nothing is read or lost.
         for i in 0..<100 { dealer.send([Data("ping \(i)".utf8)]) }
-        var received: [String] = []
-        for await event in router.events {
-            guard case .messages(let batch) = event else { continue }
-            for frames in batch.map(\.frames) {
-                #expect(frames.count == 2)
-                #expect(frames[0] == Data("peer-1".utf8))
-                received.append(String(decoding: frames[1], as: UTF8.self))
-            }
-            if received.count == 100 { break }
-        }
-        #expect(received == (0..<100).map { "ping \($0)" })
-
-        router.send([Data("peer-1".utf8), Data("pong".utf8)])
-        router.send([Data("nobody".utf8), Data("lost".utf8)])
-        dealer.wake(at: .now() + 50)
-        var sawPong = false
-        var sawTick = false
-        for await event in dealer.events {
+        // The router answers every ping from its handler, then writes to a peer that never
+        // was and ends its loop when the socket says so.
+        let routerSaw = Seen<(pings: [String], unroutable: Data?)>(([], nil))
+        async let routerServed: Void = router.serve { event in
             switch event {
-            case .messages(let batch): sawPong = sawPong || batch.contains { $0.frames == [Data("pong".utf8)] }
-            case .tick: sawTick = true
-            default: break
+            case .messages(let batch):
+                for frames in batch.map(\.frames) {
+                    #expect(frames.count == 2 && frames[0] == Data("peer-1".utf8))
+                    let ping = String(decoding: frames[1], as: UTF8.self)
+                    let count = routerSaw.update { $0.pings.append(ping); return $0.pings.count }
+                    router.send([frames[0], Data("pong\(ping.dropFirst(4))".utf8)])
+                    if count == 100 { router.send([Data("nobody".utf8), Data("lost".utf8)]) }
+                }
+                return true
+            case .unroutable(let id):
+                routerSaw.update { $0.unroutable = id }
+                return false
+            default:
+                return true
             }
-            if sawPong && sawTick { break }
         }
-        var sawUnroutable = false
-        for await event in router.events {
-            if case .unroutable(let id) = event { sawUnroutable = id == Data("nobody".utf8); break }
+        // The dealer takes the pongs and what another task posts, asks for a tick once it
+        // has all of them, and ends its loop on the tick.
+        let posting = Task { for i in 0..<10 { dealer.post("posted \(i)") } }
+        let dealerSaw = Seen<(pongs: [String], posted: [String], ticked: Bool)>(([], [], false))
+        await dealer.serve { event in
+            switch event {
+            case .messages(let batch):
+                dealerSaw.update { $0.pongs += batch.map { String(decoding: $0.frames[0], as: UTF8.self) } }
+            case .posted(let item):
+                dealerSaw.update { $0.posted.append(item) }
+            case .tick:
+                dealerSaw.update { $0.ticked = true }
+                return false
+            default:
+                break
+            }
+            if dealerSaw.update({ $0.pongs.count == 100 && $0.posted.count == 10 }) { dealer.wake(at: .now() + 50) }
+            return true
         }
-        #expect(sawUnroutable)
+        await posting.value
+        await routerServed
+        let routed = routerSaw.update { $0 }
+        let dealt = dealerSaw.update { $0 }
+        #expect(routed.pings == (0..<100).map { "ping \($0)" })
+        #expect(routed.unroutable == Data("nobody".utf8))
+        #expect(dealt.pongs == (0..<100).map { "pong \($0)" })
+        #expect(dealt.posted == (0..<10).map { "posted \($0)" })
+        #expect(dealt.ticked)
     }
 
     @Test func aBadEndpointFailsAtStart() {
-        let loop = SocketLoop(name: "test-bad") {
+        let loop = SocketLoop<Never>(name: "test-bad") {
             let socket = try ZMQSocket(type: ZMQ_ROUTER)
             try socket.bind("tcp://not-an-address")
             return socket
         }
         #expect(throws: ZMQError.self) { try loop.start() }
     }
+}
+
+/// What a handler saw, read by the test once the loop has ended.
+final class Seen<Value: Sendable>: Sendable {
+    private let state: Mutex<Value>
+    init(_ initial: Value) { state = Mutex(initial) }
+    func update<R: Sendable>(_ body: (inout Value) -> R) -> R { state.withLock { body(&$0) } }
 }
 
 final class EndpointBox: @unchecked Sendable {

@@ -5,17 +5,24 @@ import Glibc
 import Synchronization
 
 /// The one thread that owns a process's ZeroMQ socket (zguide: sockets are not
-/// thread-safe). It polls the socket and a wakeup pipe with a timeout set by the next
-/// deadline the owner asked for; tasks hand it outgoing messages through a locked queue
-/// and receive what arrives, and the deadline ticks, through `events`.
+/// thread-safe) and runs its owner's shell. It polls the socket and a wakeup pipe with a
+/// timeout set by the next deadline the owner asked for, and hands every event to the
+/// handler given to `serve(_:)` on this same thread: what arrives, the deadline ticks and
+/// what other threads `post`. What the handler sends goes out before the next poll.
+///
+/// Why the shell runs here rather than on a task: a message that crosses from this thread
+/// to the cooperative pool and back pays two thread wake-ups each way, which was most of
+/// a dispatch round trip (issue 14: p50 3.2x raw libzmq with them). Reading stops while
+/// the handler works, so a flood waits in libzmq's fair per-peer queues (bounded by the
+/// receive high-water mark, then TCP), not in this process.
 ///
 /// Nothing here decides anything: the coordinator and worker state machines do, and this
 /// shell only moves bytes. It never blocks the cooperative thread pool.
 ///
-/// Contract: `start()` once, before anything else; `send`, `wake(at:)` and `reopen()`
-/// from any thread; `events` read by one consumer; `stop()` once, last.
-public final class SocketLoop: Sendable {
-    public enum Event: Sendable {
+/// Contract: `start()` once, before anything else; `serve(_:)` once; `send`, `post`,
+/// `wake(at:)` and `reopen()` from any thread, the handler's included; `stop()` last.
+public final class SocketLoop<Posted: Sendable>: Sendable {
+    public enum Event {
         /// Whole multipart messages, in arrival order (a ROUTER's start with the routing id).
         case messages([InboundMessage])
         /// The deadline set with `wake(at:)` passed.
@@ -26,6 +33,17 @@ public final class SocketLoop: Sendable {
         case transport(String)
         /// The socket could not be (re)opened or a send had to be dropped.
         case socketError(String)
+        /// What `post(_:)` handed in, in the order posted; handled before the next poll.
+        case posted(Posted)
+    }
+
+    /// Runs on the loop's thread for every event; returns false to end the loop.
+    public typealias Handler = (Event) -> Bool
+
+    /// Carries the handler to the loop's thread: `serve(_:)` takes it `sending`, so nothing
+    /// else holds it, but the compiler cannot see that through the lock.
+    private struct HandlerTransfer: @unchecked Sendable {
+        let handler: Handler
     }
 
     /// Builds the socket on the loop's thread: type, options, bind or connect.
@@ -33,13 +51,17 @@ public final class SocketLoop: Sendable {
 
     private struct Shared {
         var outbox: [[Data]] = []
+        var posted: [Posted] = []
         var reopenRequested = false
         var stopRequested = false
         var deadline: MonotonicTime?
+        /// Handed from `serve(_:)` to the loop's thread.
+        var handler: HandlerTransfer?
+        /// Resumed when the loop has ended; `ended` says it already has.
+        var waiter: CheckedContinuation<Void, Never>?
+        var ended = false
     }
 
-    public let events: AsyncStream<Event>
-    private let continuation: AsyncStream<Event>.Continuation
     private let shared = Mutex(Shared())
     private let factory: SocketFactory
     private let name: String
@@ -48,24 +70,19 @@ public final class SocketLoop: Sendable {
     /// Wakeup pipe: writing a byte interrupts zmq_poll.
     private let wakeRead: Int32
     private let wakeWrite: Int32
-    private let finished = DispatchSemaphore(value: 0)
-    /// Messages handed to `events` and not yet reported `consumed`; past
-    /// `maxUnconsumed` the loop stops reading, so a flood waits in libzmq's per-peer queues
-    /// (bounded by the receive high-water mark, then TCP) instead of in this process's
-    /// memory, and libzmq's fair queueing keeps every other peer's turn.
-    private let unconsumed = Atomic<Int>(0)
-    private let maxUnconsumed: Int?
+    /// Signalled by `serve(_:)` (or `stop()`): the loop reads nothing before it has a handler.
+    private let served = DispatchSemaphore(value: 0)
+    private let finished = DispatchGroup()
+    /// The loop thread's id: a send or post from the handler needs no wakeup, since the
+    /// loop looks at what is queued before it polls again.
+    private let loopThread = Atomic<UInt>(0)
 
-    /// `maxUnconsumedMessages`: nil reads without bound; otherwise the owner must call
-    /// `consumed(_:)` for every message it has handled.
     public init(name: String, monitorTransport: Bool = false, lingerMilliseconds: Int32 = 1000,
-                maxUnconsumedMessages: Int? = nil, factory: @escaping SocketFactory) {
+                factory: @escaping SocketFactory) {
         self.name = name
-        self.maxUnconsumed = maxUnconsumedMessages
         self.factory = factory
         self.monitorTransport = monitorTransport
         self.lingerMilliseconds = lingerMilliseconds
-        (events, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .unbounded)
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { fatalError("pipe failed: errno \(errno)") }
         for fd in fds {
@@ -82,29 +99,51 @@ public final class SocketLoop: Sendable {
     }
 
     /// Starts the thread and waits until the socket exists; throws what the factory threw
-    /// (an address in use, a malformed endpoint), so a bad bind fails at start.
+    /// (an address in use, a malformed endpoint), so a bad bind fails at start. Peers can
+    /// connect from here on; what they send waits in libzmq until `serve(_:)`.
     public func start() throws {
         let ready = DispatchSemaphore(value: 0)
         let failure = Mutex<(any Error)?>(nil)
+        finished.enter()
         let thread = Thread { [self] in
+            defer { finished.leave() }
+            loopThread.store(UInt(pthread_self()), ordering: .relaxed)
             let socket: ZMQSocket
             do {
                 socket = try factory()
             } catch {
                 failure.withLock { $0 = error }
                 ready.signal()
-                continuation.finish()
-                finished.signal()
+                end()
                 return
             }
             ready.signal()
-            run(socket: socket)
-            finished.signal()
+            served.wait()
+            if let transfer = shared.withLock({ $0.handler.take() }) {
+                run(socket: socket, handler: transfer.handler)
+            } else {
+                socket.close(lingerMilliseconds: 0)
+            }
+            end()
         }
         thread.name = name
         thread.start()
         ready.wait()
         if let error = failure.withLock({ $0 }) { throw error }
+    }
+
+    /// Runs `handler` on the loop's thread for every event until it returns false or
+    /// `stop()` is called; returns once what was queued is sent and the socket closed.
+    public func serve(_ handler: sending @escaping Handler) async {
+        let transfer = HandlerTransfer(handler: handler)
+        shared.withLock { $0.handler = transfer }
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let ended = shared.withLock { s in
+                if !s.ended { s.waiter = waiter }
+                return s.ended
+            }
+            if ended { waiter.resume() } else { served.signal() }
+        }
     }
 
     /// Queues one multipart message for sending.
@@ -120,14 +159,13 @@ public final class SocketLoop: Sendable {
         wake()
     }
 
-    /// Reports `count` delivered messages handled, so reading can go on.
-    public func consumed(_ count: Int) {
-        guard let limit = maxUnconsumed, count > 0 else { return }
-        let before = unconsumed.subtract(count, ordering: .relaxed).oldValue
-        if before >= limit { wake() }
+    /// Hands `item` to the handler, on the loop's thread, before it polls again.
+    public func post(_ item: Posted) {
+        shared.withLock { $0.posted.append(item) }
+        wake()
     }
 
-    /// Emits `.tick` once `time` passes. Replaces the previous deadline.
+    /// Delivers `.tick` once `time` passes. Replaces the previous deadline.
     public func wake(at time: MonotonicTime) {
         shared.withLock { $0.deadline = time }
         wake()
@@ -140,41 +178,62 @@ public final class SocketLoop: Sendable {
         wake()
     }
 
-    /// Sends what is queued, closes the socket with its linger, ends `events`, and waits
-    /// for the thread to finish.
+    /// Sends what is queued, closes the socket with its linger and waits for the thread to
+    /// finish; `serve(_:)` returns. Safe to call again, or after the handler ended the loop.
     public func stop() {
-        let alreadyStopping = shared.withLock { s in
-            defer { s.stopRequested = true }
-            return s.stopRequested
-        }
-        guard !alreadyStopping else { return }
+        shared.withLock { $0.stopRequested = true }
+        served.signal()
         wake()
         finished.wait()
     }
 
     private func wake() {
+        if pthread_self() == pthread_t(loopThread.load(ordering: .relaxed)) { return }
         var byte: UInt8 = 1
         _ = Glibc.write(wakeWrite, &byte, 1)
     }
 
+    /// The thread is done: `serve(_:)` returns, later calls of it return at once.
+    private func end() {
+        shared.withLock { s in
+            s.ended = true
+            return s.waiter.take()
+        }?.resume()
+    }
+
     // MARK: The loop thread
 
-    private func run(socket initial: ZMQSocket) {
+    private func run(socket initial: ZMQSocket, handler: Handler) {
         var socket: ZMQSocket? = initial
-        var monitor = monitorTransport ? openMonitor(on: initial) : nil
+        var monitor = monitorTransport ? TransportMonitor.open(on: initial) : nil
         var drain = [UInt8](repeating: 0, count: 256)
         var items = [zmq_pollitem_t](repeating: zmq_pollitem_t(), count: 3)
+        /// False once the handler has asked to end: nothing more is delivered.
+        var serving = true
+        func deliver(_ event: Event) {
+            if serving { serving = handler(event) }
+        }
 
         while true {
-            let (outbox, reopen, stopping, deadline) = shared.withLock { s in
-                defer { s.outbox.removeAll(keepingCapacity: true); s.reopenRequested = false }
-                return (s.outbox, s.reopenRequested, s.stopRequested, s.deadline)
+            let (outbox, posted, reopen, stopping, deadline) = shared.withLock { s in
+                defer {
+                    s.outbox.removeAll(keepingCapacity: true)
+                    s.posted.removeAll(keepingCapacity: true)
+                    s.reopenRequested = false
+                }
+                return (s.outbox, s.posted, s.reopenRequested, s.stopRequested, s.deadline)
             }
-            if let socket { sendAll(outbox, on: socket) }
-            if stopping {
+            if let socket { sendAll(outbox, on: socket, deliver) }
+            if !posted.isEmpty && serving && !stopping {
+                for item in posted { deliver(.posted(item)) }
+                continue  // send what they produced, look again
+            }
+            if stopping || !serving {
+                // What the handler sent while the socket reported on the last sends.
+                let last = shared.withLock { s in defer { s.outbox.removeAll() }; return s.outbox }
+                if let socket { sendAll(last, on: socket) { _ in } }
                 monitor?.close(lingerMilliseconds: 0)
                 socket?.close(lingerMilliseconds: lingerMilliseconds)
-                continuation.finish()
                 return
             }
             if reopen {
@@ -185,19 +244,18 @@ public final class SocketLoop: Sendable {
                 do {
                     let fresh = try factory()
                     socket = fresh
-                    if monitorTransport { monitor = openMonitor(on: fresh) }
+                    if monitorTransport { monitor = TransportMonitor.open(on: fresh) }
                 } catch {
-                    continuation.yield(.socketError("reopening socket: \(error)"))
+                    deliver(.socketError("reopening socket: \(error)"))
+                    continue
                 }
             }
 
             var count = 0
             items[count] = zmq_pollitem_t(socket: nil, fd: wakeRead, events: Int16(ZMQ_POLLIN), revents: 0)
             count += 1
-            // Room for more: unbounded, or below the limit the owner has not yet consumed.
-            let room = maxUnconsumed.map { $0 - unconsumed.load(ordering: .relaxed) } ?? Int.max
             if let socket {
-                items[count] = zmq_pollitem_t(socket: socket.handle, fd: 0, events: room > 0 ? Int16(ZMQ_POLLIN) : 0, revents: 0)
+                items[count] = zmq_pollitem_t(socket: socket.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
                 count += 1
             }
             if let monitor {
@@ -207,23 +265,19 @@ public final class SocketLoop: Sendable {
             let timeout: Int = deadline.map { Int(max(0, $0 - MonotonicTime.now())) } ?? -1
             let rc = zmq_poll(&items, Int32(count), timeout)
             if rc < 0 && zmq_errno() != EINTR {
-                continuation.yield(.socketError("\(ZMQError("zmq_poll"))"))
+                deliver(.socketError("\(ZMQError("zmq_poll"))"))
             }
             if items[0].revents != 0 {
                 while Glibc.read(wakeRead, &drain, drain.count) > 0 {}
             }
             if let socket, count > 1, items[1].revents != 0 {
                 var batch: [InboundMessage] = []
-                let most = min(4096, room)
-                while batch.count < most, let message = socket.receiveMessage() { batch.append(message) }
-                if !batch.isEmpty {
-                    if maxUnconsumed != nil { unconsumed.add(batch.count, ordering: .relaxed) }
-                    continuation.yield(.messages(batch))
-                }
+                while batch.count < 4096, let message = socket.receiveMessage() { batch.append(message) }
+                if !batch.isEmpty { deliver(.messages(batch)) }
             }
             if let monitor, items[count - 1].revents != 0 {
                 while let frames = monitor.receive() {
-                    if let line = Self.describeMonitorEvent(frames) { continuation.yield(.transport(line)) }
+                    if let line = TransportMonitor.describe(frames) { deliver(.transport(line)) }
                 }
             }
             if let deadline {
@@ -234,34 +288,37 @@ public final class SocketLoop: Sendable {
                         s.deadline = nil
                         return true
                     }
-                    if unchanged { continuation.yield(.tick(now)) }
+                    if unchanged { deliver(.tick(now)) }
                 }
             }
         }
     }
 
-    private func sendAll(_ outbox: [[Data]], on socket: ZMQSocket) {
+    private func sendAll(_ outbox: [[Data]], on socket: ZMQSocket, _ deliver: (Event) -> Void) {
         var dropped = 0
         for frames in outbox {
             switch socket.send(frames) {
             case .sent: break
-            case .unroutable: continuation.yield(.unroutable(frames.first ?? Data()))
+            case .unroutable: deliver(.unroutable(frames.first ?? Data()))
             case .wouldBlock: dropped += 1
             }
         }
         if dropped > 0 {
-            continuation.yield(.socketError("dropped \(dropped) message(s): peer's send queue is full (high-water mark)"))
+            deliver(.socketError("dropped \(dropped) message(s): peer's send queue is full (high-water mark)"))
         }
     }
+}
 
-    private static let monitorEvents = ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+/// libzmq's socket monitor, for the transport events worth a log line.
+private enum TransportMonitor {
+    static let events = ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
         | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
 
-    private static let monitorCounter = Atomic<Int>(0)
+    private static let counter = Atomic<Int>(0)
 
-    private func openMonitor(on socket: ZMQSocket) -> ZMQSocket? {
-        let endpoint = "inproc://coevo-monitor-\(Self.monitorCounter.add(1, ordering: .relaxed).newValue)"
-        guard zmq_socket_monitor(socket.handle, endpoint, Self.monitorEvents) == 0,
+    static func open(on socket: ZMQSocket) -> ZMQSocket? {
+        let endpoint = "inproc://coevo-monitor-\(counter.add(1, ordering: .relaxed).newValue)"
+        guard zmq_socket_monitor(socket.handle, endpoint, events) == 0,
               let pair = try? ZMQSocket(type: ZMQ_PAIR)
         else { return nil }
         do { try pair.connect(endpoint) } catch { return nil }
@@ -270,7 +327,7 @@ public final class SocketLoop: Sendable {
 
     /// A monitor message is two frames: event id (uint16) + value (uint32), then the
     /// peer's endpoint.
-    private static func describeMonitorEvent(_ frames: [Data]) -> String? {
+    static func describe(_ frames: [Data]) -> String? {
         guard frames.count == 2, frames[0].count >= 6 else { return nil }
         let event = Int32(UInt16(frames[0][0]) | UInt16(frames[0][1]) << 8)
         let endpoint = String(decoding: frames[1], as: UTF8.self)
