@@ -25,6 +25,10 @@ public final class CoevoStore: Sendable {
             // NORMAL in WAL mode survives a process crash (kill -9); only an OS crash can
             // lose the last commits. FULL would cost an fsync per batch.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // A writer batch (up to 16,384 jobs and their results) dirties several MB of
+            // pages: in SQLite's default 2 MB cache they spilled to the WAL mid-transaction
+            // and were read back. 32 MiB holds a batch; unused pages are never allocated.
+            try db.execute(sql: "PRAGMA cache_size = -32768")
         }
         configuration.busyMode = .timeout(10)
         pool = try DatabasePool(path: path, configuration: configuration)
