@@ -9,7 +9,7 @@ import Testing
 /// messages both ways, replies sent from the handler, a message to a peer that is gone,
 /// items posted from another task, a tick, and a handler that ends its loop.
 @Suite struct SocketLoopTests {
-    @Test func routerAndDealerExchangeMessagesAndTicksFire() async throws {
+    @Test(.timeLimit(.minutes(1))) func routerAndDealerExchangeMessagesAndTicksFire() async throws {
         let endpointBox = EndpointBox()
         let router = SocketLoop<Never>(name: "test-router") {
             let socket = try ZMQSocket(type: ZMQ_ROUTER)
@@ -81,6 +81,25 @@ import Testing
         #expect(dealt.pongs == (0..<100).map { "pong \($0)" })
         #expect(dealt.posted == (0..<10).map { "posted \($0)" })
         #expect(dealt.ticked)
+    }
+
+    /// A loop stopped before anyone served it (a coordinator that bound, then failed to
+    /// load its runs) closes its socket, and a late `serve` returns without a call.
+    @Test(.timeLimit(.minutes(1))) func serveAfterStopReturnsAtOnce() async throws {
+        let loop = SocketLoop<Int>(name: "test-stopped") {
+            let socket = try ZMQSocket(type: ZMQ_ROUTER)
+            try socket.bind("tcp://127.0.0.1:*")
+            return socket
+        }
+        try loop.start()
+        loop.post(1)
+        loop.stop()
+        let calls = Seen(0)
+        await loop.serve { _ in
+            calls.update { $0 += 1 }
+            return true
+        }
+        #expect(calls.update { $0 } == 0)
     }
 
     @Test func aBadEndpointFailsAtStart() {
