@@ -33,7 +33,8 @@ import Testing
         // Sent before either serves: they wait, nothing is read or lost.
         for i in 0..<100 { dealer.send([Data("ping \(i)".utf8)]) }
         // The router answers every ping from its handler, then writes to a peer that never
-        // was and ends its loop when the socket says so.
+        // was; told so by its socket, it answers the first peer at once: nothing else
+        // would wake the loop to send that (no deadline, no more traffic).
         let routerSaw = Seen<(pings: [String], unroutable: Data?)>(([], nil))
         async let routerServed: Void = router.serve { event in
             switch event {
@@ -48,13 +49,14 @@ import Testing
                 return true
             case .unroutable(let id):
                 routerSaw.update { $0.unroutable = id }
-                return false
+                router.send([Data("peer-1".utf8), Data("sorry".utf8)])
+                return true
             default:
                 return true
             }
         }
-        // The dealer takes the pongs and what another task posts, asks for a tick once it
-        // has all of them, and ends its loop on the tick.
+        // The dealer takes the pongs, the apology and what another task posts, asks for a
+        // tick once it has all of them, and ends its loop on the tick.
         let posting = Task { for i in 0..<10 { dealer.post("posted \(i)") } }
         let dealerSaw = Seen<(pongs: [String], posted: [String], ticked: Bool)>(([], [], false))
         await dealer.serve { event in
@@ -69,16 +71,17 @@ import Testing
             default:
                 break
             }
-            if dealerSaw.update({ $0.pongs.count == 100 && $0.posted.count == 10 }) { dealer.wake(at: .now() + 50) }
+            if dealerSaw.update({ $0.pongs.count == 101 && $0.posted.count == 10 }) { dealer.wake(at: .now() + 50) }
             return true
         }
         await posting.value
+        router.stop()
         await routerServed
         let routed = routerSaw.update { $0 }
         let dealt = dealerSaw.update { $0 }
         #expect(routed.pings == (0..<100).map { "ping \($0)" })
         #expect(routed.unroutable == Data("nobody".utf8))
-        #expect(dealt.pongs == (0..<100).map { "pong \($0)" })
+        #expect(dealt.pongs == (0..<100).map { "pong \($0)" } + ["sorry"])
         #expect(dealt.posted == (0..<10).map { "posted \($0)" })
         #expect(dealt.ticked)
     }

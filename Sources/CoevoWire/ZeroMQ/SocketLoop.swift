@@ -247,7 +247,6 @@ public final class SocketLoop<Posted: Sendable>: Sendable {
                     if monitorTransport { monitor = TransportMonitor.open(on: fresh) }
                 } catch {
                     deliver(.socketError("reopening socket: \(error)"))
-                    continue
                 }
             }
 
@@ -262,7 +261,10 @@ public final class SocketLoop<Posted: Sendable>: Sendable {
                 items[count] = zmq_pollitem_t(socket: monitor.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
                 count += 1
             }
-            let timeout: Int = deadline.map { Int(max(0, $0 - MonotonicTime.now())) } ?? -1
+            // The handler may have queued work since the top (answering a failed send or
+            // reopen); no wakeup came for it, so look without waiting.
+            let queued = !serving || shared.withLock { !$0.outbox.isEmpty || !$0.posted.isEmpty || $0.reopenRequested || $0.stopRequested }
+            let timeout: Int = queued ? 0 : deadline.map { Int(max(0, $0 - MonotonicTime.now())) } ?? -1
             let rc = zmq_poll(&items, Int32(count), timeout)
             if rc < 0 && zmq_errno() != EINTR {
                 deliver(.socketError("\(ZMQError("zmq_poll"))"))
