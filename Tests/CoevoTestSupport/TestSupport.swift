@@ -27,17 +27,22 @@ public enum TestSupport {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// Starts Tests/CoevoBackendsTests/Fixtures/fault_server.py on a free port and waits
-    /// until it listens. The server dies with the test process.
+    /// Starts Tests/CoevoBackendsTests/Fixtures/fault_server.py and waits until it listens.
+    /// The server picks its own port and says which: a port found free here and handed
+    /// over could be taken by a parallel test's socket in between (it was, now and then).
+    /// The server dies with the test process.
     public static func startFaultServer() throws -> (process: Process, port: Int) {
-        let port = freePort()
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", root.appendingPathComponent("Tests/CoevoBackendsTests/Fixtures/fault_server.py").path, "\(port)"]
+        server.arguments = ["python3", root.appendingPathComponent("Tests/CoevoBackendsTests/Fixtures/fault_server.py").path]
         let ready = Pipe()
         server.standardOutput = ready
         try server.run()
-        _ = ready.fileHandleForReading.availableData  // "ready"
+        let line = String(decoding: ready.fileHandleForReading.availableData, as: UTF8.self)  // "ready PORT"
+        guard line.hasPrefix("ready "), let port = Int(line.dropFirst(6).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            kill(server.processIdentifier, SIGKILL)
+            throw TestSupportError("the fault server did not start (it said \"\(line)\")")
+        }
         return (server, port)
     }
 

@@ -18,10 +18,12 @@ POST /<scenario>/v1/chat/completions answers according to <scenario>:
   scripted   a reply that is a function of the request body alone (so a replayed call
              gets the same answer): "TASK: a + b" and "ANSWER: c", right or off by one
 GET /hits/<scenario> returns how many requests <scenario> got; /inflight/<scenario> the
-most it had at once. Usage: fault_server.py PORT
+most it had at once. Usage: fault_server.py [PORT]; without a port (or with 0) it takes
+a free one. It prints "ready PORT" once it listens.
 """
 import hashlib
 import json
+import os
 import socket
 import sys
 import threading
@@ -134,10 +136,18 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    # Die with the test process, even if it crashes (PR_SET_PDEATHSIG = 1, SIGKILL = 9).
-    import ctypes
-    ctypes.CDLL("libc.so.6").prctl(1, 9)
-    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+    # Die with the test process, even if it crashes. Not PR_SET_PDEATHSIG: that fires
+    # when the *thread* that spawned us exits, and an idle pool thread of the test
+    # process does, killing the server under a running test (it did, now and then).
+    parent = os.getppid()
+
+    def watch_parent():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch_parent, daemon=True).start()
+    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0), Handler)
     server.daemon_threads = True
-    print("ready", flush=True)
+    print(f"ready {server.server_address[1]}", flush=True)
     server.serve_forever()
