@@ -107,6 +107,12 @@ public final class CoevoStore: Sendable {
         migrator.registerMigration("v4-events-by-kind") { db in
             try db.execute(sql: "CREATE INDEX events_by_kind_run ON events(kind, run_id)")
         }
+        // Every result is written on the hot path; an index of them by run cost a b-tree
+        // insert per job for one report query, which reaches a run's results through
+        // jobs_by_run and the results' primary key just as well.
+        migrator.registerMigration("v5-no-results-by-run") { db in
+            try db.execute(sql: "DROP INDEX results_by_run")
+        }
         return migrator
     }
 
@@ -302,9 +308,12 @@ public final class CoevoStore: Sendable {
         try pool.read { db in
             var counts = RunCounts()
             counts.jobs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE run_id = ?", arguments: [run]) ?? 0
-            counts.results = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM results WHERE run_id = ?", arguments: [run]) ?? 0
-            counts.succeeded = try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM results WHERE run_id = ? AND status = 'succeeded'", arguments: [run]) ?? 0
+            let row = try Row.fetchOne(db, sql: """
+                SELECT COUNT(*) AS results, COALESCE(SUM(r.status = 'succeeded'), 0) AS succeeded
+                FROM jobs j JOIN results r ON r.job_id = j.id WHERE j.run_id = ?
+                """, arguments: [run])
+            counts.results = row?["results"] ?? 0
+            counts.succeeded = row?["succeeded"] ?? 0
             counts.failed = try Int.fetchOne(
                 db, sql: "SELECT COUNT(*) FROM jobs j WHERE run_id = ? AND state = 'failed' AND NOT EXISTS (SELECT 1 FROM results r WHERE r.job_id = j.id)",
                 arguments: [run]) ?? 0
