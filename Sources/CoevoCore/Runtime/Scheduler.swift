@@ -38,11 +38,15 @@ public struct Scheduler: Sendable {
 
     public let settings: SchedulerSettings
     private var pending: [JobID: PendingJob] = [:]
-    /// The queue of each run the scheduler has seen, found through `queueOfRun`: dispatch
-    /// then works on positions in this array and hashes no run names.
-    private var queues: [(run: RunID, jobs: Deque<JobID>)] = []
-    private var queueOfRun: [RunID: Int] = [:]
-    /// Runs that have queued jobs (positions in `queues`), in the order they are served next.
+    /// Each run the scheduler has seen, with its queue and counters, found through
+    /// `position(of:)`: dispatch then works on positions in this array and hashes no run names.
+    private var runs: [RunEntry] = []
+    private var positionOfRun: [RunID: Int] = [:]
+    /// The run `position(of:)` found last: a run's jobs come together, and comparing a run
+    /// id with the one before is cheaper than hashing it (perf put string hashing at 5% of
+    /// the coordinator's state machine in `coevo bench dispatch`).
+    private var lastPosition = 0
+    /// Runs that have queued jobs (positions in `runs`), in the order they are served next.
     private var runRing: Deque<Int> = []
     private var leases: [JobID: Lease] = [:]
     private var workers: [WorkerID: WorkerEntry] = [:]
@@ -68,7 +72,16 @@ public struct Scheduler: Sendable {
     public private(set) var pausedRuns: [RunID: MonotonicTime] = [:]
     /// Set once `settings.minimumWorkers` have been registered at the same time.
     private var quorumReached = false
-    public private(set) var progress: [RunID: RunProgress] = [:]
+    /// Every run's counters.
+    public var progress: [RunID: RunProgress] {
+        Dictionary(uniqueKeysWithValues: runs.lazy.map { ($0.id, $0.progress) })
+    }
+
+    struct RunEntry: Sendable {
+        let id: RunID
+        var queue: Deque<JobID> = []
+        var progress = RunProgress()
+    }
 
     public init(settings: SchedulerSettings = SchedulerSettings()) {
         self.settings = settings
@@ -82,8 +95,9 @@ public struct Scheduler: Sendable {
         guard pending[job.id] == nil, !isDone(job.id) else { return }
         highestKnown = max(highestKnown, job.id)
         pending[job.id] = PendingJob(job: job, attempts: attemptsSoFar)
-        progress[job.run, default: RunProgress()].total += 1
-        enqueue(job.id, run: job.run, atFront: false)
+        let run = position(of: job.run)
+        runs[run].progress.total += 1
+        enqueue(job.id, at: run, atFront: false)
     }
 
     /// Records a job that already finished in an earlier life of the coordinator, so a
@@ -91,13 +105,14 @@ public struct Scheduler: Sendable {
     public mutating func recordFinished(_ id: JobID, run: RunID, failed: Bool) {
         guard !isDone(id), finished.insert(id).inserted else { return }
         highestKnown = max(highestKnown, id)
-        progress[run, default: RunProgress()].total += 1
-        if failed { progress[run]!.failed += 1 } else { progress[run]!.completed += 1 }
+        let run = position(of: run)
+        runs[run].progress.total += 1
+        if failed { runs[run].progress.failed += 1 } else { runs[run].progress.completed += 1 }
     }
 
     /// A run whose jobs are made as it goes announces how many it will have.
     public mutating func plan(_ jobs: Int, for run: RunID) {
-        progress[run, default: RunProgress()].planned = jobs
+        runs[position(of: run)].progress.planned = jobs
     }
 
     private func isDone(_ id: JobID) -> Bool { id < finishedBelow || finished.contains(id) }
@@ -121,8 +136,8 @@ public struct Scheduler: Sendable {
         var held: [Int] = []
         if !pausedRuns.isEmpty {
             pausedRuns = pausedRuns.filter { $0.value > now }
-            held = runRing.filter { pausedRuns[queues[$0].run] != nil }
-            if !held.isEmpty { runRing.removeAll { pausedRuns[queues[$0].run] != nil } }
+            held = runRing.filter { pausedRuns[runs[$0].id] != nil }
+            if !held.isEmpty { runRing.removeAll { pausedRuns[runs[$0].id] != nil } }
         }
         defer { runRing.append(contentsOf: held) }
         let count = workerOrder.count
@@ -148,7 +163,9 @@ public struct Scheduler: Sendable {
         var capable: [Bool] = []
         while !open.isEmpty, setAside.count < Self.setAsideLimit, let jobID = dequeueNext() {
             if turn >= open.count { turn = 0 }
-            var job = pending[jobID]!
+            // One hash for the job's entry; its attempt is then counted in place.
+            let entry = pending.index(forKey: jobID)!
+            let job = pending.values[entry]
             if job.job.kind != kindInHand {
                 kindInHand = job.job.kind
                 capable = dealt.map { $0.entry.runs(job.job.kind) }
@@ -164,17 +181,16 @@ public struct Scheduler: Sendable {
                 turn = other
             }
             let slot = open[turn]
-            job.attempts += 1
-            pending[jobID] = job
+            pending.values[entry].attempts += 1
             let lease = Lease(
-                job: job.job, worker: dealt[slot].id, attempt: job.attempts,
+                job: job.job, worker: dealt[slot].id, attempt: job.attempts + 1,
                 deadline: now + job.job.timeoutMilliseconds + settings.leaseGraceMilliseconds)
             leases[jobID] = lease
             dealt[slot].entry.leased += 1
             dealt[slot].granted.append(lease)
             if dealt[slot].entry.freeSlots == 0 { open.remove(at: turn) } else { turn += 1 }
         }
-        for id in setAside.reversed() { enqueue(id, run: pending[id]!.job.run, atFront: true) }
+        for id in setAside.reversed() { enqueue(id, at: position(of: pending[id]!.job.run), atFront: true) }
         var out: [(WorkerID, [Lease])] = []
         for (id, entry, granted) in dealt where !granted.isEmpty {
             workers[id] = entry
@@ -185,16 +201,14 @@ public struct Scheduler: Sendable {
 
     /// Judges a RESULT from `worker` for attempt `attempt` of job `id`.
     public mutating func complete(_ id: JobID, attempt: UInt32, from worker: WorkerID) -> Completion {
-        guard let lease = leases[id] else {
+        guard let lease = takeBack(id, attempt: attempt, from: worker) else {
+            if leases[id] != nil { return .staleLease }
             if isDone(id) { return .alreadyFinished }
             return pending[id] == nil ? .unknownJob : .staleLease
         }
-        guard lease.worker == worker, lease.attempt == attempt else { return .staleLease }
-        leases[id] = nil
-        workers[worker]?.leased -= 1
         pending[id] = nil
         markFinished(id)
-        progress[lease.job.run]!.completed += 1
+        runs[position(of: lease.job.run)].progress.completed += 1
         return .apply(lease)
     }
 
@@ -214,7 +228,7 @@ public struct Scheduler: Sendable {
             return (lease, requeueOrFail(id, reason: "deferred \(deferrals) times"))
         }
         pending[id]!.attempts -= 1
-        enqueue(id, run: run, atFront: true)
+        enqueue(id, at: position(of: run), atFront: true)
         return (lease, [])
     }
 
@@ -240,8 +254,11 @@ public struct Scheduler: Sendable {
     /// Ends `worker`'s current lease on job `id` (attempt `attempt`) without finishing the
     /// job; nil, changing nothing, when that is not its current lease.
     private mutating func takeBack(_ id: JobID, attempt: UInt32, from worker: WorkerID) -> Lease? {
-        guard let lease = leases[id], lease.worker == worker, lease.attempt == attempt else { return nil }
-        leases[id] = nil
+        // One hash to find the lease and none to remove it.
+        guard let index = leases.index(forKey: id) else { return nil }
+        let lease = leases.values[index]
+        guard lease.worker == worker, lease.attempt == attempt else { return nil }
+        leases.remove(at: index)
         workers[worker]?.leased -= 1
         return lease
     }
@@ -332,7 +349,7 @@ public struct Scheduler: Sendable {
         workers[worker].map { ($0.slots, $0.leased) }
     }
     public func lease(of job: JobID) -> Lease? { leases[job] }
-    public func isFinished(_ run: RunID) -> Bool { progress[run]?.isFinished ?? true }
+    public func isFinished(_ run: RunID) -> Bool { positionOfRun[run].map { runs[$0].progress.isFinished } ?? true }
 
     // MARK: Internals
 
@@ -360,36 +377,40 @@ public struct Scheduler: Sendable {
         if job.attempts >= settings.maxAttempts {
             pending[id] = nil
             markFinished(id)
-            progress[job.job.run]!.failed += 1
+            runs[position(of: job.job.run)].progress.failed += 1
             return [.jobFailed(id, run: job.job.run, kind: job.job.kind, reason: reason.map { "\($0), after \(job.attempts) attempts" }
                                                         ?? "lease lost on all \(job.attempts) attempts")]
         }
         // Retries go first: they have waited longest.
-        enqueue(id, run: job.job.run, atFront: true)
+        enqueue(id, at: position(of: job.job.run), atFront: true)
         return [.jobRequeued(id, run: job.job.run, kind: job.job.kind, nextAttempt: job.attempts + 1)]
     }
 
-    /// A run's position in `queues` stays for the scheduler's life (a coordinator serves a
-    /// handful of runs), and an emptied queue keeps its storage for the next refill: at
-    /// most the longest the queue has been, 8 bytes a job.
-    private mutating func enqueue(_ id: JobID, run: RunID, atFront: Bool) {
-        let position: Int
-        if let known = queueOfRun[run] {
-            position = known
+    /// A run's position in `runs`, added when first seen. It stays for the scheduler's
+    /// life (a coordinator serves a handful of runs), and an emptied queue keeps its
+    /// storage for the next refill: at most the longest the queue has been, 8 bytes a job.
+    private mutating func position(of run: RunID) -> Int {
+        if lastPosition < runs.count, runs[lastPosition].id == run { return lastPosition }
+        if let known = positionOfRun[run] {
+            lastPosition = known
         } else {
-            position = queues.count
-            queues.append((run, []))
-            queueOfRun[run] = position
+            lastPosition = runs.count
+            runs.append(RunEntry(id: run))
+            positionOfRun[run] = lastPosition
         }
-        let wasEmpty = queues[position].jobs.isEmpty
-        if atFront { queues[position].jobs.prepend(id) } else { queues[position].jobs.append(id) }
+        return lastPosition
+    }
+
+    private mutating func enqueue(_ id: JobID, at position: Int, atFront: Bool) {
+        let wasEmpty = runs[position].queue.isEmpty
+        if atFront { runs[position].queue.prepend(id) } else { runs[position].queue.append(id) }
         if wasEmpty { runRing.append(position) }
     }
 
     private mutating func dequeueNext() -> JobID? {
         guard let position = runRing.popFirst() else { return nil }
-        let id = queues[position].jobs.popFirst()!
-        if !queues[position].jobs.isEmpty { runRing.append(position) }
+        let id = runs[position].queue.popFirst()!
+        if !runs[position].queue.isEmpty { runRing.append(position) }
         return id
     }
 }
