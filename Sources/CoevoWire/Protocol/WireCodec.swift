@@ -39,6 +39,10 @@ public enum WireCodec {
     }
 
     public static func decode(_ frame: Data) throws(WireDecodingError) -> Envelope.OneOf_Body {
+        if let (version, body) = BatchEnvelopeDecoder.decode(frame) {
+            guard version == WireProtocol.version else { throw .versionMismatch(got: version) }
+            return body
+        }
         let envelope: Envelope
         do {
             envelope = try Envelope(serializedBytes: frame)
