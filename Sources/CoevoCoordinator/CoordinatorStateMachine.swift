@@ -654,13 +654,13 @@ public struct CoordinatorStateMachine {
         guard !done.isEmpty else { return activeRuns.isEmpty }
         for run in done {
             out.store(.runState(run.rawValue, .finished, at: now.wall))
-            record(.runFinished, run: run.rawValue, detail: "\(scheduler.progress[run] ?? RunProgress())")
+            record(.runFinished, run: run.rawValue, detail: "\(scheduler.progress(of: run) ?? RunProgress())")
         }
         // Results first reach the disk here, so a finished run is a durable run.
         out.append(.flushStore)
         for run in done {
             activeRuns.remove(run)
-            let progress = scheduler.progress[run] ?? RunProgress()
+            let progress = scheduler.progress(of: run) ?? RunProgress()
             out.log(.info, "run \(run) finished: \(progress.completed) results, \(progress.failed) failed")
             out.append(.observe(.runFinished(run, progress)))
         }

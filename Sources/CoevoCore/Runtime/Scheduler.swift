@@ -72,9 +72,14 @@ public struct Scheduler: Sendable {
     public private(set) var pausedRuns: [RunID: MonotonicTime] = [:]
     /// Set once `settings.minimumWorkers` have been registered at the same time.
     private var quorumReached = false
-    /// Every run's counters.
+    /// Every run's counters (a table built on each call: for ticks and status).
     public var progress: [RunID: RunProgress] {
         Dictionary(uniqueKeysWithValues: runs.lazy.map { ($0.id, $0.progress) })
+    }
+
+    /// One run's counters; nil for a run the scheduler has not seen.
+    public func progress(of run: RunID) -> RunProgress? {
+        positionOfRun[run].map { runs[$0].progress }
     }
 
     struct RunEntry: Sendable {
@@ -349,7 +354,7 @@ public struct Scheduler: Sendable {
         workers[worker].map { ($0.slots, $0.leased) }
     }
     public func lease(of job: JobID) -> Lease? { leases[job] }
-    public func isFinished(_ run: RunID) -> Bool { positionOfRun[run].map { runs[$0].progress.isFinished } ?? true }
+    public func isFinished(_ run: RunID) -> Bool { progress(of: run)?.isFinished ?? true }
 
     // MARK: Internals
 
