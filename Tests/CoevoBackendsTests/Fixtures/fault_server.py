@@ -18,14 +18,13 @@ POST /<scenario>/v1/chat/completions answers according to <scenario>:
   scripted   a reply that is a function of the request body alone (so a replayed call
              gets the same answer): "TASK: a + b" and "ANSWER: c", right or off by one
 GET /hits/<scenario> returns how many requests <scenario> got; /inflight/<scenario> the
-most it had at once. Usage: fault_server.py [PORT]; without a port (or with 0) it takes
-a free one. It prints "ready PORT" once it listens.
+most it had at once. Usage: fault_server.py; it takes a free port and prints "ready PORT"
+once it listens.
 """
 import hashlib
 import json
 import os
 import socket
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -147,7 +146,7 @@ if __name__ == "__main__":
         os._exit(0)
 
     threading.Thread(target=watch_parent, daemon=True).start()
-    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     print(f"ready {server.server_address[1]}", flush=True)
     server.serve_forever()
