@@ -438,7 +438,7 @@ public struct CoordinatorStateMachine {
             let ran = now.monotonic - lease.deadline + lease.job.timeoutMilliseconds + scheduler.settings.leaseGraceMilliseconds
             activity.note(lease.job, .completed(outcome.status, seconds: Double(max(0, ran)) / 1000))
             out.store(.result(ResultRecord(
-                job: lease.job.id, run: lease.job.run, attempt: lease.attempt, worker: worker,
+                job: lease.job.id, attempt: lease.attempt, worker: worker,
                 outcome: outcome, completedAt: now.wall)))
             // Decoded once, here, for the budget and the run's driver alike.
             let result = AppliedResult(job: lease.job, outcome: outcome, worker: worker)

@@ -113,24 +113,87 @@ public final class CoevoStore: Sendable {
         migrator.registerMigration("v5-no-results-by-run") { db in
             try db.execute(sql: "DROP INDEX results_by_run")
         }
+        // A job named its run by the run's id, a 30-byte text in every job row, in every
+        // result row and in every entry of jobs_by_run: about a third of what the hot path
+        // wrote per job. Runs get an integer key that jobs refer to, and results reach
+        // their run through their job. `coevo bench dispatch`: the coordinator's CPU per
+        // job 10.50 -> 9.55 us with the run's text out of the two inserts.
+        migrator.registerMigration("v6-run-keys") { db in
+            try db.execute(sql: """
+                DROP VIEW job_status;
+                CREATE TABLE new_runs (
+                    key INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL,
+                    seed INTEGER NOT NULL,
+                    config TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL
+                );
+                INSERT INTO new_runs (key, id, name, seed, config, state, created_at, updated_at)
+                    SELECT rowid, id, name, seed, config, state, created_at, updated_at FROM runs;
+                CREATE TABLE new_jobs (
+                    id INTEGER PRIMARY KEY,
+                    run_key INTEGER NOT NULL REFERENCES runs(key),
+                    kind TEXT NOT NULL,
+                    payload BLOB NOT NULL,
+                    timeout_ms INTEGER NOT NULL,
+                    state TEXT NOT NULL DEFAULT 'queued',
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    worker TEXT,
+                    leased_at REAL,
+                    failure TEXT
+                );
+                INSERT INTO new_jobs (id, run_key, kind, payload, timeout_ms, state, attempts, worker, leased_at, failure)
+                    SELECT j.id, r.key, j.kind, j.payload, j.timeout_ms, j.state, j.attempts, j.worker, j.leased_at, j.failure
+                    FROM jobs j JOIN new_runs r ON r.id = j.run_id;
+                CREATE TABLE new_results (
+                    job_id INTEGER PRIMARY KEY REFERENCES jobs(id),
+                    attempt INTEGER NOT NULL,
+                    worker TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    output BLOB NOT NULL,
+                    error TEXT NOT NULL,
+                    duration_us INTEGER NOT NULL,
+                    completed_at REAL NOT NULL
+                );
+                INSERT INTO new_results (job_id, attempt, worker, status, output, error, duration_us, completed_at)
+                    SELECT job_id, attempt, worker, status, output, error, duration_us, completed_at FROM results;
+                DROP TABLE results;
+                DROP TABLE jobs;
+                DROP TABLE runs;
+                ALTER TABLE new_runs RENAME TO runs;
+                ALTER TABLE new_jobs RENAME TO jobs;
+                ALTER TABLE new_results RENAME TO results;
+                CREATE INDEX jobs_by_run ON jobs(run_key);
+                -- The view keeps the run's id, as before.
+                CREATE VIEW job_status AS
+                    SELECT j.id, u.id AS run_id, j.kind, j.attempts,
+                           CASE WHEN r.job_id IS NOT NULL THEN 'done' ELSE j.state END AS status,
+                           r.status AS result_status, r.worker AS result_worker
+                    FROM jobs j JOIN runs u ON u.key = j.run_key LEFT JOIN results r ON r.job_id = j.id;
+                """)
+        }
         return migrator
     }
 
     // MARK: Runs
 
-    /// Stores a new run and the jobs made so far in one transaction; its `run_created`
-    /// event says `planned` jobs (the jobs given if nil).
+    /// Stores a new run and the jobs made so far (all of this run) in one transaction; its
+    /// `run_created` event says `planned` jobs (the jobs given if nil).
     public func createRun(_ run: StoredRun, jobs: [Job], planned: Int? = nil) throws {
         let now = Date().timeIntervalSince1970
         try pool.write { db in
             try db.execute(
                 sql: "INSERT INTO runs (id, name, seed, config, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 arguments: [run.id, run.name, Int64(bitPattern: run.seed), run.config, run.state.rawValue, now, now])
+            let key = db.lastInsertedRowID
             let insert = try db.makeStatement(
-                sql: "INSERT INTO jobs (id, run_id, kind, payload, timeout_ms) VALUES (?, ?, ?, ?, ?)")
+                sql: "INSERT INTO jobs (id, run_key, kind, payload, timeout_ms) VALUES (?, ?, ?, ?, ?)")
             for job in jobs {
                 try insert.execute(arguments: [
-                    Int64(bitPattern: job.id), job.run.rawValue, job.kind.rawValue, job.storedPayload ?? job.payload, job.timeoutMilliseconds,
+                    Int64(bitPattern: job.id), key, job.kind.rawValue, job.storedPayload ?? job.payload, job.timeoutMilliseconds,
                 ])
             }
             try db.execute(
@@ -216,7 +279,7 @@ public final class CoevoStore: Sendable {
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT j.id, j.kind, j.payload, j.timeout_ms, j.state, j.attempts, r.job_id IS NOT NULL AS done
                 FROM jobs j LEFT JOIN results r ON r.job_id = j.id
-                WHERE j.run_id = ? ORDER BY j.id
+                WHERE j.run_key = (SELECT key FROM runs WHERE id = ?) ORDER BY j.id
                 """, arguments: [run])
             while let row = try rows.next() {
                 let id = JobID(bitPattern: row["id"] as Int64)
@@ -258,7 +321,8 @@ public final class CoevoStore: Sendable {
             var out: [StoredJob] = []
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT j.id, j.kind, j.payload, j.timeout_ms, j.state, j.attempts, r.status, r.output, r.error, r.completed_at
-                FROM jobs j LEFT JOIN results r ON r.job_id = j.id WHERE j.run_id = ? ORDER BY j.id
+                FROM jobs j LEFT JOIN results r ON r.job_id = j.id
+                WHERE j.run_key = (SELECT key FROM runs WHERE id = ?) ORDER BY j.id
                 """, arguments: [run])
             while let row = try rows.next() {
                 let job = Job(id: JobID(bitPattern: row["id"] as Int64), run: RunID(run), kind: JobKind(rawValue: row["kind"]),
@@ -275,19 +339,19 @@ public final class CoevoStore: Sendable {
 
     /// How many events of each kind a run has logged.
     public func eventCounts(ofRun run: String) throws -> [EventKind: Int] {
-        Dictionary(uniqueKeysWithValues: try kindCounts(in: "events", run: run).map { (EventKind(rawValue: $0.key), $0.value) })
+        Dictionary(uniqueKeysWithValues: try kindCounts(in: "events WHERE run_id = ?", run: run).map { (EventKind(rawValue: $0.key), $0.value) })
     }
 
     /// A run's jobs by kind.
     public func jobKinds(ofRun run: String) throws -> [String: Int] {
-        try kindCounts(in: "jobs", run: run)
+        try kindCounts(in: "jobs WHERE run_key = (SELECT key FROM runs WHERE id = ?)", run: run)
     }
 
-    /// Rows of a run in `table` (events or jobs), counted by their `kind`.
-    private func kindCounts(in table: String, run: String) throws -> [String: Int] {
+    /// A run's rows (`rows`: a table and a condition on the run), counted by their `kind`.
+    private func kindCounts(in rows: String, run: String) throws -> [String: Int] {
         try pool.read { db in
             var counts: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT kind, COUNT(*) AS n FROM \(table) WHERE run_id = ? GROUP BY kind", arguments: [run]) {
+            for row in try Row.fetchAll(db, sql: "SELECT kind, COUNT(*) AS n FROM \(rows) GROUP BY kind", arguments: [run]) {
                 counts[row["kind"]] = row["n"]
             }
             return counts
@@ -307,16 +371,17 @@ public final class CoevoStore: Sendable {
     public func counts(ofRun run: String) throws -> RunCounts {
         try pool.read { db in
             var counts = RunCounts()
-            counts.jobs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE run_id = ?", arguments: [run]) ?? 0
+            guard let key = try Int64.fetchOne(db, sql: "SELECT key FROM runs WHERE id = ?", arguments: [run]) else { return counts }
+            counts.jobs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE run_key = ?", arguments: [key]) ?? 0
             let row = try Row.fetchOne(db, sql: """
                 SELECT COUNT(*) AS results, COALESCE(SUM(r.status = 'succeeded'), 0) AS succeeded
-                FROM jobs j JOIN results r ON r.job_id = j.id WHERE j.run_id = ?
-                """, arguments: [run])
+                FROM jobs j JOIN results r ON r.job_id = j.id WHERE j.run_key = ?
+                """, arguments: [key])
             counts.results = row?["results"] ?? 0
             counts.succeeded = row?["succeeded"] ?? 0
             counts.failed = try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM jobs j WHERE run_id = ? AND state = 'failed' AND NOT EXISTS (SELECT 1 FROM results r WHERE r.job_id = j.id)",
-                arguments: [run]) ?? 0
+                db, sql: "SELECT COUNT(*) FROM jobs j WHERE run_key = ? AND state = 'failed' AND NOT EXISTS (SELECT 1 FROM results r WHERE r.job_id = j.id)",
+                arguments: [key]) ?? 0
             return counts
         }
     }

@@ -25,15 +25,13 @@ public enum StoreMutation: Sendable {
 /// An applied result: one row per job, ever (the table's primary key enforces it).
 public struct ResultRecord: Hashable, Sendable {
     public var job: JobID
-    public var run: RunID
     public var attempt: UInt32
     public var worker: WorkerID
     public var outcome: JobOutcome
     public var completedAt: Double
 
-    public init(job: JobID, run: RunID, attempt: UInt32, worker: WorkerID, outcome: JobOutcome, completedAt: Double) {
+    public init(job: JobID, attempt: UInt32, worker: WorkerID, outcome: JobOutcome, completedAt: Double) {
         self.job = job
-        self.run = run
         self.attempt = attempt
         self.worker = worker
         self.outcome = outcome

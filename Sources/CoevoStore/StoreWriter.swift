@@ -159,32 +159,50 @@ public final class StoreWriter: @unchecked Sendable {
         }
     }
 
-    /// A job's first row, whichever mutation carries it.
-    private enum JobRow {
-        case queued(Job)
-        case leased(Job, worker: WorkerID, attempt: UInt32, at: Double)
-        var job: Job {
-            switch self {
-            case .queued(let job), .leased(let job, _, _, _): job
-            }
+    /// A job's first row, whichever mutation carries it, with its run's key.
+    private struct JobRow {
+        enum State {
+            case queued
+            case leased(worker: WorkerID, attempt: UInt32, at: Double)
         }
+        var job: Job
+        var state: State
+        var runKey: Int64 = 0
+    }
+
+    /// The key of each run jobs were written for (runs are never deleted), and the last
+    /// one found: a batch's jobs are mostly of one run. Used on the writer thread only.
+    private var runKeys: [RunID: Int64] = [:]
+    private var lastRunKey: (run: RunID, key: Int64)?
+
+    /// `run`'s key in the runs table; nil when the store has no such run.
+    private func runKey(_ run: RunID, in db: Database) throws -> Int64? {
+        if let last = lastRunKey, last.run == run { return last.key }
+        if let key = runKeys[run] {
+            lastRunKey = (run, key)
+            return key
+        }
+        guard let key = try Int64.fetchOne(db, sql: "SELECT key FROM runs WHERE id = ?", arguments: [run.rawValue]) else { return nil }
+        runKeys[run] = key
+        lastRunKey = (run, key)
+        return key
     }
 
     private static let jobRows = BatchInsert<JobRow>(
-        "INSERT INTO jobs (id, run_id, kind, payload, timeout_ms, state, attempts, worker, leased_at)", columns: 9
+        "INSERT INTO jobs (id, run_key, kind, payload, timeout_ms, state, attempts, worker, leased_at)", columns: 9
     ) { binder, first, row in
         let job = row.job
         binder.bind(first, Int64(bitPattern: job.id))
-        binder.bind(first + 1, job.run.rawValue)
+        binder.bind(first + 1, row.runKey)
         binder.bind(first + 2, job.kind.rawValue)
         binder.bind(first + 3, job.storedPayload ?? job.payload)
         binder.bind(first + 4, job.timeoutMilliseconds)
-        switch row {
+        switch row.state {
         case .queued:
             binder.bind(first + 5, "queued")
             binder.bind(first + 6, Int64(0))
             // worker and leased_at stay NULL (unbound)
-        case .leased(_, let worker, let attempt, let at):
+        case .leased(let worker, let attempt, let at):
             binder.bind(first + 5, "leased")
             binder.bind(first + 6, Int64(attempt))
             binder.bind(first + 7, worker.rawValue)
@@ -193,17 +211,16 @@ public final class StoreWriter: @unchecked Sendable {
     }
 
     private static let resultRows = BatchInsert<ResultRecord>(
-        "INSERT INTO results (job_id, run_id, attempt, worker, status, output, error, duration_us, completed_at)", columns: 9
+        "INSERT INTO results (job_id, attempt, worker, status, output, error, duration_us, completed_at)", columns: 8
     ) { binder, first, r in
         binder.bind(first, Int64(bitPattern: r.job))
-        binder.bind(first + 1, r.run.rawValue)
-        binder.bind(first + 2, Int64(r.attempt))
-        binder.bind(first + 3, r.worker.rawValue)
-        binder.bind(first + 4, r.outcome.status.rawValue)
-        binder.bind(first + 5, r.outcome.output)
-        binder.bind(first + 6, r.outcome.error)
-        binder.bind(first + 7, Int64(bitPattern: r.outcome.durationMicroseconds))
-        binder.bind(first + 8, r.completedAt)
+        binder.bind(first + 1, Int64(r.attempt))
+        binder.bind(first + 2, r.worker.rawValue)
+        binder.bind(first + 3, r.outcome.status.rawValue)
+        binder.bind(first + 4, r.outcome.output)
+        binder.bind(first + 5, r.outcome.error)
+        binder.bind(first + 6, Int64(bitPattern: r.outcome.durationMicroseconds))
+        binder.bind(first + 7, r.completedAt)
     }
 
     /// Writes one batch in one transaction; throws when the transaction fails as a whole.
@@ -220,9 +237,9 @@ public final class StoreWriter: @unchecked Sendable {
         var others: [StoreMutation] = []
         for mutation in batch {
             switch mutation {
-            case .submitted(let job): jobRows.append(.queued(job))
+            case .submitted(let job): jobRows.append(JobRow(job: job, state: .queued))
             case .leasedFirst(let job, let worker, let attempt, let at):
-                jobRows.append(.leased(job, worker: worker, attempt: attempt, at: at))
+                jobRows.append(JobRow(job: job, state: .leased(worker: worker, attempt: attempt, at: at)))
             case .result(let record):
                 completedInBatch.insert(record.job)
                 resultRows.append(record)
@@ -233,6 +250,17 @@ public final class StoreWriter: @unchecked Sendable {
         var rejected = 0
         var errors: [String] = []
         try pool.write { db in
+                var known = 0
+                for index in jobRows.indices {
+                    guard let key = try runKey(jobRows[index].job.run, in: db) else {
+                        errors.append("store refused job \(jobRows[index].job.id)'s row: the store has no run \(jobRows[index].job.run)")
+                        continue
+                    }
+                    jobRows[index].runKey = key
+                    jobRows[known] = jobRows[index]
+                    known += 1
+                }
+                jobRows.removeSubrange(known...)
                 for refusal in try Self.jobRows.insert(jobRows, in: db) {
                     errors.append("store refused job \(refusal.row.job.id)'s row: \(refusal.message)")
                 }

@@ -87,7 +87,7 @@ extension ProcessTests {
             _ = try run.worker("w", slots: 4)
             let db = try Database(run.database)
             func results(_ name: String) throws -> Int {
-                try db.int("SELECT COUNT(*) FROM results r JOIN runs u ON u.id = r.run_id WHERE u.name = '\(name)'")
+                try db.int("SELECT COUNT(*) FROM results r JOIN jobs j ON j.id = r.job_id JOIN runs u ON u.key = j.run_key WHERE u.name = '\(name)'")
             }
             #expect(await eventually(timeout: 30) { (try? results("it")) == 100 }, "the other run finished while this one waits\n\(scratch.logs)")
             #expect(second.log.contains("starts beside them"), "\(second.log)")

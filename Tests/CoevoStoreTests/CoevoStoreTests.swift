@@ -1,5 +1,5 @@
 import CoevoCore
-import CoevoStore
+@testable import CoevoStore
 import Foundation
 import GRDB
 import Testing
@@ -14,7 +14,7 @@ import Testing
     }
 
     func result(_ job: JobID, attempt: UInt32 = 1, worker: WorkerID = "w1") -> StoreMutation {
-        .result(ResultRecord(job: job, run: "r1", attempt: attempt, worker: worker,
+        .result(ResultRecord(job: job, attempt: attempt, worker: worker,
                              outcome: JobOutcome(status: .succeeded, output: Data([UInt8(job & 0xff)])), completedAt: 0))
     }
 
@@ -81,7 +81,7 @@ import Testing
         // Jobs 1-29 and their 9 results come first: this goes before job 30's row and result.
         if case .leasedFirst(let job, _, _, _) = batch[38] { #expect(job.id == 30) } else { Issue.record("batch[38]") }
         batch.insert(result(30, attempt: 2, worker: "w9"), at: 38)
-        batch.append(.result(ResultRecord(job: 151, run: "r1", attempt: 1, worker: "w1",
+        batch.append(.result(ResultRecord(job: 151, attempt: 1, worker: "w1",
                                           outcome: JobOutcome(status: .failed, output: Data(), error: ""), completedAt: 1)))
         batch.append(.submitted(jobs(1, first: 151)[0]))
         store.writer.enqueue(contentsOf: batch)
@@ -161,6 +161,86 @@ import Testing
         // Neither result 2 (rolled back with its batch) nor 3 (behind it) was written.
         #expect(try CoevoStore(path: path).counts(ofRun: "r1").results == 1)
         #expect(store.writer.durableResults == 1)
+    }
+
+    /// Bad input: jobs of a run the store has never heard of (a driver's bug, a run id
+    /// mistyped) in the middle of a batch. Their rows are refused by name; the rest of the
+    /// batch, jobs and results of the known run on either side, lands.
+    @Test func jobsOfAnUnknownRunAreRefusedAndTheRestOfTheBatchLands() throws {
+        let store = try CoevoStore(path: path)
+        let errors = Errors()
+        store.writer.onError { errors.append($0) }
+        try store.createRun(StoredRun(id: "r1", name: "n", seed: 1, config: "{}"), jobs: [])
+        var batch = jobs(4).map { StoreMutation.submitted($0) }
+        batch.insert(contentsOf: jobs(2, run: "nowhere", first: 10).map { .submitted($0) }, at: 2)
+        batch.append(result(1))
+        batch.append(.leasedFirst(jobs(1, first: 5)[0], worker: "w1", attempt: 1, at: 0))
+        store.writer.enqueue(contentsOf: batch)
+        store.writer.flush()
+        #expect(errors.all.sorted() == ["store refused job 10's row: the store has no run nowhere",
+                                        "store refused job 11's row: the store has no run nowhere"])
+        let state = try store.jobs(ofRun: "r1")
+        #expect(state.done == [1])
+        #expect(state.unfinished.map(\.job.id) == [2, 3, 4, 5])
+        #expect(try store.jobs(ofRun: "nowhere").unfinished.isEmpty)
+        store.writer.stop()
+    }
+
+    /// A database written before runs had keys (schema v5: every job and result row named
+    /// its run by id) opens with everything where it was: each run's jobs, their
+    /// results and states, the counts, the job_status view; new writes after it land too.
+    @Test func aDatabaseFromBeforeRunKeysKeepsEveryRunsJobsAndResults() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let old = try DatabaseQueue(path: path)
+        try CoevoStore.migrator.migrate(old, upTo: "v5-no-results-by-run")
+        try old.write { db in
+            for (id, created) in [("zeta-20261203-101010", 1.0), ("alpha-20261203-101011", 2.0)] {
+                try db.execute(sql: "INSERT INTO runs (id, name, seed, config, state, created_at, updated_at) VALUES (?, 'n', 7, '{}', 'running', ?, ?)",
+                               arguments: [id, created, created])
+            }
+            // Jobs 1-6 of zeta, 7-9 of alpha; results for 2, 4 and 8; job 5 failed, job 6 leased.
+            for id in 1...9 {
+                try db.execute(sql: "INSERT INTO jobs (id, run_id, kind, payload, timeout_ms, state, attempts, worker, failure) VALUES (?, ?, ?, ?, 1000, ?, ?, ?, ?)",
+                               arguments: [id, id <= 6 ? "zeta-20261203-101010" : "alpha-20261203-101011", id % 2 == 0 ? "noop" : "sleep",
+                                           Data([UInt8(id)]), id == 5 ? "failed" : id == 6 ? "leased" : "queued",
+                                           id == 5 ? 3 : id == 6 ? 1 : 0, id == 6 ? "w2" : nil, id == 5 ? "lease lost" : nil])
+            }
+            for id in [2, 4, 8] {
+                try db.execute(sql: "INSERT INTO results (job_id, run_id, attempt, worker, status, output, error, duration_us, completed_at) VALUES (?, ?, 1, 'w1', ?, ?, '', 5, ?)",
+                               arguments: [id, id <= 6 ? "zeta-20261203-101010" : "alpha-20261203-101011", id == 4 ? "failed" : "succeeded",
+                                           Data([UInt8(id), 0]), Double(id)])
+            }
+        }
+        try old.close()
+
+        let store = try CoevoStore(path: path)
+        let zeta = try store.jobs(ofRun: "zeta-20261203-101010")
+        #expect(zeta.done == [2, 4] && zeta.failed == [5])
+        #expect(zeta.unfinished.map(\.job.id) == [1, 3, 6])
+        #expect(zeta.unfinished.map(\.attempts) == [0, 0, 1])
+        #expect(zeta.unfinished.allSatisfy { $0.job.run == "zeta-20261203-101010" && $0.job.payload == Data([UInt8($0.job.id)]) })
+        let alpha = try store.storedJobs(ofRun: "alpha-20261203-101011")
+        #expect(alpha.map(\.job.id) == [7, 8, 9])
+        #expect(alpha[1].outcome == JobOutcome(status: .succeeded, output: Data([8, 0])) && alpha[1].completedAt == 8)
+        #expect(try store.counts(ofRun: "zeta-20261203-101010")
+            == { var c = CoevoStore.RunCounts(); c.jobs = 6; c.results = 2; c.succeeded = 1; c.failed = 1; return c }())
+        #expect(try store.jobKinds(ofRun: "alpha-20261203-101011") == ["sleep": 2, "noop": 1])
+        #expect(try store.runs().map(\.id) == ["zeta-20261203-101010", "alpha-20261203-101011"])
+
+        store.writer.enqueue(.submitted(Job(id: 10, run: "alpha-20261203-101011", kind: .noop, payload: Data([10]), timeoutMilliseconds: 1000)))
+        store.writer.enqueue(result(10))
+        store.writer.flush()
+        #expect(try store.counts(ofRun: "alpha-20261203-101011").results == 2)
+        let (statuses, brokenReferences, resultColumns) = try DatabaseQueue(path: path).read { db in
+            (try String.fetchAll(db, sql: "SELECT run_id || ':' || id || ':' || status FROM job_status WHERE id IN (2, 5, 6, 10) ORDER BY id"),
+             try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").count,
+             try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info('results')"))
+        }
+        #expect(statuses == ["zeta-20261203-101010:2:done", "zeta-20261203-101010:5:failed", "zeta-20261203-101010:6:leased",
+                             "alpha-20261203-101011:10:done"])
+        #expect(brokenReferences == 0)
+        #expect(resultColumns.count == 8 && !resultColumns.contains("run_id"))
+        store.writer.stop()
     }
 }
 
