@@ -137,21 +137,54 @@ import Testing
                 "the producer does not get its own lesson")
     }
 
+    /// A task's attempts go out as soon as its proposal, and every earlier one, is read:
+    /// the model server need not idle while the round's last proposal is written.
+    /// Proposals are still read in call order: a later one arriving first sends nothing,
+    /// and tasks are numbered (and given solvers) in call order.
+    @Test func attemptsGoOutAsSoonAsTheirTaskIsRead() {
+        var settings = Self.settings(rounds: 1)
+        settings.proposers = 3
+        var engine = ProposerSolverEngine(settings: settings, evolution: .withoutHeartbeats)
+        let proposals = engine.start()
+        #expect(proposals.count == 3)
+        #expect(engine.complete(proposals[2].key, .text("TASK: 5 + 6")).isEmpty, "waits for the two before it")
+        let first = engine.complete(proposals[0].key, .text("TASK: 23 + 19"))
+        #expect(first.map(\.key) == ["r1.solve.0.0", "r1.solve.0.1", "r1.solve.0.2", "r1.solve.0.3"])
+        #expect(engine.stage == .protocolRound(1, of: 1, phase: "propose"))
+        // Attempts answered while a proposal is still out.
+        #expect(Self.answer(&engine, first) { _ in .text("ANSWER: 42") }.isEmpty)
+        // The second is prose: the third becomes task 1, and its attempts go out.
+        let third = engine.complete(proposals[1].key, .text("I like math."))
+        #expect(third.map(\.key) == ["r1.solve.1.0", "r1.solve.1.1", "r1.solve.1.2", "r1.solve.1.3"])
+        #expect(third.allSatisfy { $0.prompt.contains("5 + 6") })
+        #expect(engine.stage == .protocolRound(1, of: 1, phase: "solve"))
+        #expect(Self.answer(&engine, third) { _ in .text("ANSWER: 11") }.isEmpty)
+        #expect(engine.isFinished)
+        let report = engine.reports.first
+        #expect(report?.proposals == 3 && report?.formatFailures == 1 && report?.tasks == 2 && report?.solveRate == 1)
+    }
+
+    /// Replies arriving in any interleaving (proposals and attempts mixed, heartbeat calls
+    /// out of order) give the same run: the engine reads replies in call order.
     @Test func theSameRepliesInAnyOrderGiveTheSameRun() {
-        func run(reversed: Bool) -> [String: [String]] {
+        func run(shuffledBy seed: UInt64?) -> [String: [String]] {
             var engine = ProposerSolverEngine(settings: Self.settings(rounds: 3), evolution: EvolutionSettings())
-            var calls = engine.start()
-            while !calls.isEmpty {
-                calls = Self.answer(&engine, calls, reversed: reversed) { call in
-                    // A deterministic "model": the reply depends on the call only.
-                    let n = call.seed % 7
-                    if call.role == "proposer" { return n == 0 ? .text("prose") : .text("TASK: \(n) + \(call.seed % 11)") }
-                    return .text("ANSWER: \(call.seed % 13)")
-                }
+            var outstanding = engine.start()
+            var order = SeededGenerator(seed: seed ?? 0)
+            while !outstanding.isEmpty {
+                // First come first answered, or a seeded random one of those out.
+                let call = outstanding.remove(at: seed == nil ? 0 : Int.random(in: 0..<outstanding.count, using: &order))
+                // A deterministic "model": the reply depends on the call only.
+                let n = call.seed % 7
+                let reply: AgentReply = call.role != "proposer" ? .text("ANSWER: \(call.seed % 13)")
+                    : n == 0 ? .text("prose") : .text("TASK: \(n) + \(call.seed % 11)")
+                outstanding += engine.complete(call.key, reply)
             }
             #expect(engine.isFinished)
             return engine.exports()
         }
-        #expect(run(reversed: false) == run(reversed: true))
+        let inOrder = run(shuffledBy: nil)
+        #expect(inOrder["trajectories.jsonl"]!.count > 0)
+        for seed: UInt64 in 1...6 { #expect(run(shuffledBy: seed) == inOrder, "arrival order \(seed)") }
     }
 }

@@ -30,12 +30,26 @@ public struct ProposerSolverEngine: ProtocolEngine {
     private var codreamRecords: [CodreamRecord] = []
 
     enum Phase: Sendable {
-        case propose(CallBatch, slots: [String: (proposer: Int, category: Int)])
-        case solve(CallBatch, tasks: [ProposedTask], attempts: [String: (task: Int, solver: Int)])
+        case work(RoundWork)
         /// Reflections and consolidations, the round's figures waiting for the lifecycle.
         case ending(RoundEnd<ProposerSolverRoundReport>)
         /// Between rounds: before the first, and after the last.
         case idle
+    }
+
+    /// A round's proposals and attempts, in flight together: a task's attempts go out as
+    /// soon as its proposal is read, not when the last proposal is in. Proposals are read
+    /// in call order (each once every earlier one is in), so tasks get the same numbers,
+    /// solvers and duplicate verdicts, and the run is the one it would be if every
+    /// attempt had waited for the whole phase: only the model server is kept busier.
+    struct RoundWork: Sendable {
+        var proposals: CallBatch
+        var slots: [String: (proposer: Int, category: Int)]
+        var tasks: [ProposedTask] = []
+        var attempts = CallBatch([])
+        var attemptSlots: [String: (task: Int, solver: Int)] = [:]
+
+        var isComplete: Bool { proposals.isRead && attempts.isComplete }
     }
 
     /// A readable proposal of this round, waiting for its attempts.
@@ -71,8 +85,7 @@ public struct ProposerSolverEngine: ProtocolEngine {
 
     public var stage: RunStage {
         let name = switch phase {
-        case .propose: "propose"
-        case .solve: "solve"
+        case .work(let work): work.proposals.isRead ? "solve" : "propose"
         case .ending: "reflect"
         case .idle: isFinished ? "finished" : "start"
         }
@@ -86,14 +99,22 @@ public struct ProposerSolverEngine: ProtocolEngine {
 
     public mutating func complete(_ key: String, _ reply: AgentReply) -> [AgentCall] {
         switch phase {
-        case .propose(var batch, let slots):
-            guard batch.record(key, reply) else { return [] }
-            phase = .propose(batch, slots: slots)
-            return batch.isComplete ? finishProposals(batch, slots: slots) : []
-        case .solve(var batch, let tasks, let attempts):
-            guard batch.record(key, reply) else { return [] }
-            phase = .solve(batch, tasks: tasks, attempts: attempts)
-            return batch.isComplete ? finishAttempts(batch, tasks: tasks, attempts: attempts) : []
+        case .work(var work):
+            var calls: [AgentCall] = []
+            if work.proposals.record(key, reply) {
+                for (call, reply) in work.proposals.takeReadyInOrder() {
+                    guard let task = readProposal(call, reply, slot: work.slots[call.key]!) else { continue }
+                    let attempts = attemptCalls(task, number: work.tasks.count)
+                    work.tasks.append(task)
+                    for (call, slot) in attempts { work.attemptSlots[call.key] = slot }
+                    work.attempts.append(attempts.map(\.call))
+                    calls += attempts.map(\.call)
+                }
+            } else if !work.attempts.record(key, reply) {
+                return []
+            }
+            phase = .work(work)
+            return work.isComplete ? finishAttempts(work) : calls
         case .ending(var ending):
             guard let next = ending.record(key, reply, proposers, solvers) else { return [] }
             phase = .ending(ending)
@@ -132,65 +153,60 @@ public struct ProposerSolverEngine: ProtocolEngine {
                 slots[key] = (proposer, category)
             }
         }
-        phase = .propose(CallBatch(calls), slots: slots)
+        phase = .work(RoundWork(proposals: CallBatch(calls), slots: slots))
         return calls
     }
 
-    private mutating func finishProposals(_ batch: CallBatch, slots: [String: (proposer: Int, category: Int)]) -> [AgentCall] {
-        var tasks: [ProposedTask] = []
-        for (call, reply) in batch.answered {
-            let slot = slots[call.key]!
-            let category = categories[slot.category].name
-            tasksSeen[slot.category] += 1
-            var record = ProposalRecord(round: round, proposer: call.agent.description, category: category,
-                                        system: call.system, prompt: call.prompt, reply: reply.text ?? "", valid: false, failure: nil, task: nil,
-                                        label: nil, duplicate: false, solved: nil, attempts: nil, reward: 0, kept: false)
-            switch reply {
-            case .failed(let reason):
-                record.failure = "call failed: \(reason)"
-            case .text(let text):
-                switch ReplyFormat.proposal(text) {
-                case .failure(let failure):
-                    record.failure = failure.reason
-                case .success(let (task, claimed)):
-                    let fingerprint = WordFingerprint(task.text)
-                    let duplicate = taskHistory.contains { $0.similarity(to: fingerprint) >= settings.duplicateSimilarity }
-                    taskHistory.append(fingerprint)
-                    record.valid = true
-                    record.task = task.text
-                    record.label = task.label.description
-                    record.duplicate = duplicate
-                    tasks.append(ProposedTask(task: task, category: slot.category, proposer: slot.proposer, claimed: claimed,
-                                              duplicate: duplicate, proposalIndex: proposalRecords.count))
-                }
+    /// Reads one proposal (in call order): a task, or a format failure charged to its
+    /// proposer (nil).
+    private mutating func readProposal(_ call: AgentCall, _ reply: AgentReply, slot: (proposer: Int, category: Int)) -> ProposedTask? {
+        let category = categories[slot.category].name
+        tasksSeen[slot.category] += 1
+        var record = ProposalRecord(round: round, proposer: call.agent.description, category: category,
+                                    system: call.system, prompt: call.prompt, reply: reply.text ?? "", valid: false, failure: nil, task: nil,
+                                    label: nil, duplicate: false, solved: nil, attempts: nil, reward: 0, kept: false)
+        var proposed: ProposedTask?
+        switch reply {
+        case .failed(let reason):
+            record.failure = "call failed: \(reason)"
+        case .text(let text):
+            switch ReplyFormat.proposal(text) {
+            case .failure(let failure):
+                record.failure = failure.reason
+            case .success(let (task, claimed)):
+                let fingerprint = WordFingerprint(task.text)
+                let duplicate = taskHistory.contains { $0.similarity(to: fingerprint) >= settings.duplicateSimilarity }
+                taskHistory.append(fingerprint)
+                record.valid = true
+                record.task = task.text
+                record.label = task.label.description
+                record.duplicate = duplicate
+                proposed = ProposedTask(task: task, category: slot.category, proposer: slot.proposer, claimed: claimed,
+                                        duplicate: duplicate, proposalIndex: proposalRecords.count)
             }
-            if let failure = record.failure {
-                outbox.post(ProtocolEvent(.formatFailure, "round \(round) \(call.key): \(failure)"))
-                proposers.record(slot.proposer, niche: slot.category, success: false,
-                                 attempt: "a \(category) task: your reply was not read as one (\(failure))", round: round)
-            }
-            proposalRecords.append(record)
         }
-        guard !tasks.isEmpty else { return finishRound(tasks: [], outcomes: []) }
-        // k attempts per task, by different solvers while there are enough: solver
-        // (task * k + j) mod n, in the order of the active pool.
+        if let failure = record.failure {
+            outbox.post(ProtocolEvent(.formatFailure, "round \(round) \(call.key): \(failure)"))
+            proposers.record(slot.proposer, niche: slot.category, success: false,
+                             attempt: "a \(category) task: your reply was not read as one (\(failure))", round: round)
+        }
+        proposalRecords.append(record)
+        return proposed
+    }
+
+    /// The k attempts at the round's task number `t`, by different solvers while there are
+    /// enough: solver (t * k + j) mod n, in the order of the active pool.
+    private func attemptCalls(_ task: ProposedTask, number t: Int) -> [(call: AgentCall, slot: (task: Int, solver: Int))] {
         let pool = solvers.active
-        var calls: [AgentCall] = []
-        var attempts: [String: (Int, Int)] = [:]
-        for (t, task) in tasks.enumerated() {
-            for j in 0..<settings.attempts {
-                let solver = pool[(t * settings.attempts + j) % pool.count]
-                let key = "r\(round).solve.\(t).\(j)"
-                let ask = task.task.isEquation ? "Solve for x: \(task.task.text)" : "Compute: \(task.task.text)"
-                calls.append(AgentCall(key: key, role: "solver", agent: solvers.agent(solver).id,
-                                       system: solvers.systemPrompt(solver, base: Self.solverBase, niches: [task.category]),
-                                       prompt: "\(ask)\nEnd your reply with a line of the form ANSWER: <number>.",
-                                       maxTokens: settings.maxTokens, temperature: settings.solverTemperature, runSeed: settings.seed))
-                attempts[key] = (t, solver)
-            }
+        return (0..<settings.attempts).map { j in
+            let solver = pool[(t * settings.attempts + j) % pool.count]
+            let ask = task.task.isEquation ? "Solve for x: \(task.task.text)" : "Compute: \(task.task.text)"
+            let call = AgentCall(key: "r\(round).solve.\(t).\(j)", role: "solver", agent: solvers.agent(solver).id,
+                                 system: solvers.systemPrompt(solver, base: Self.solverBase, niches: [task.category]),
+                                 prompt: "\(ask)\nEnd your reply with a line of the form ANSWER: <number>.",
+                                 maxTokens: settings.maxTokens, temperature: settings.solverTemperature, runSeed: settings.seed)
+            return (call, (t, solver))
         }
-        phase = .solve(CallBatch(calls), tasks: tasks, attempts: attempts)
-        return calls
     }
 
     /// One attempt's outcome, for the round's bookkeeping.
@@ -200,11 +216,12 @@ public struct ProposerSolverEngine: ProtocolEngine {
         var correct: Bool
     }
 
-    private mutating func finishAttempts(_ batch: CallBatch, tasks: [ProposedTask],
-                                         attempts: [String: (task: Int, solver: Int)]) -> [AgentCall] {
+    /// Every proposal read and every attempt in: the attempts are read in call order.
+    private mutating func finishAttempts(_ work: RoundWork) -> [AgentCall] {
+        let tasks = work.tasks
         var outcomes = Array(repeating: [Attempt](), count: tasks.count)
-        for (call, reply) in batch.answered {
-            let (t, solver) = attempts[call.key]!
+        for (call, reply) in work.attempts.answered {
+            let (t, solver) = work.attemptSlots[call.key]!
             let task = tasks[t]
             let answer = reply.text.flatMap(ReplyFormat.finalAnswer)
             let correct = answer.map { task.task.check($0) == .correct } ?? false
