@@ -9,10 +9,11 @@ import Foundation
 /// endpoint costs that agent its reward, never the round.
 ///
 /// Resuming after a coordinator restart replays the run (see `StoredReplay`): the engine
-/// reads replies in call order at the end of each phase, so feeding it the stored replies
-/// (matched by call key) reaches the exact state the lost engine had. The exports (JSON
-/// lines) are asked for after every round; once the engine has finished and its last
-/// exports are written, the summary is logged as a `protocol_summary` event.
+/// reads replies in call order (at the end of a phase, or as far as they are in), so
+/// feeding it the stored replies (matched by call key) reaches the exact state the lost
+/// engine had. The exports (JSON lines) are asked for after every round; once the engine
+/// has finished and its last exports are written, the summary is logged as a
+/// `protocol_summary` event.
 struct ProtocolDriver: RunDriver {
     private var engine: any ProtocolEngine
     private let run: RunID
