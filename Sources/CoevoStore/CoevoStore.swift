@@ -179,6 +179,14 @@ public final class CoevoStore: Sendable {
 
     // MARK: Runs
 
+    /// A run's key (jobs refer to it) from its id, the one argument.
+    static let runKeySQL = "SELECT key FROM runs WHERE id = ?"
+
+    /// A run's key; nil when the store has no such run.
+    static func key(ofRun run: String, in db: GRDB.Database) throws -> Int64? {
+        try Int64.fetchOne(db, sql: runKeySQL, arguments: [run])
+    }
+
     /// Stores a new run and the jobs made so far (all of this run) in one transaction; its
     /// `run_created` event says `planned` jobs (the jobs given if nil).
     public func createRun(_ run: StoredRun, jobs: [Job], planned: Int? = nil) throws {
@@ -278,7 +286,7 @@ public final class CoevoStore: Sendable {
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT j.id, j.kind, j.payload, j.timeout_ms, j.state, j.attempts, r.job_id IS NOT NULL AS done
                 FROM jobs j LEFT JOIN results r ON r.job_id = j.id
-                WHERE j.run_key = (SELECT key FROM runs WHERE id = ?) ORDER BY j.id
+                WHERE j.run_key = (\(Self.runKeySQL)) ORDER BY j.id
                 """, arguments: [run])
             while let row = try rows.next() {
                 let id = JobID(bitPattern: row["id"] as Int64)
@@ -321,7 +329,7 @@ public final class CoevoStore: Sendable {
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT j.id, j.kind, j.payload, j.timeout_ms, j.state, j.attempts, r.status, r.output, r.error, r.completed_at
                 FROM jobs j LEFT JOIN results r ON r.job_id = j.id
-                WHERE j.run_key = (SELECT key FROM runs WHERE id = ?) ORDER BY j.id
+                WHERE j.run_key = (\(Self.runKeySQL)) ORDER BY j.id
                 """, arguments: [run])
             while let row = try rows.next() {
                 let job = Job(id: JobID(bitPattern: row["id"] as Int64), run: RunID(run), kind: JobKind(rawValue: row["kind"]),
@@ -343,7 +351,7 @@ public final class CoevoStore: Sendable {
 
     /// A run's jobs by kind.
     public func jobKinds(ofRun run: String) throws -> [String: Int] {
-        try kindCounts(in: "jobs WHERE run_key = (SELECT key FROM runs WHERE id = ?)", run: run)
+        try kindCounts(in: "jobs WHERE run_key = (\(Self.runKeySQL))", run: run)
     }
 
     /// A run's rows (`rows`: a table and a condition on the run), counted by their `kind`.
@@ -370,7 +378,7 @@ public final class CoevoStore: Sendable {
     public func counts(ofRun run: String) throws -> RunCounts {
         try pool.read { db in
             var counts = RunCounts()
-            guard let key = try Int64.fetchOne(db, sql: "SELECT key FROM runs WHERE id = ?", arguments: [run]) else { return counts }
+            guard let key = try Self.key(ofRun: run, in: db) else { return counts }
             counts.jobs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE run_key = ?", arguments: [key]) ?? 0
             let row = try Row.fetchOne(db, sql: """
                 SELECT COUNT(*) AS results, COALESCE(SUM(r.status = 'succeeded'), 0) AS succeeded

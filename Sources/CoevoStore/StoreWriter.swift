@@ -182,7 +182,7 @@ public final class StoreWriter: @unchecked Sendable {
             lastRunKey = (run, key)
             return key
         }
-        guard let key = try Int64.fetchOne(db, sql: "SELECT key FROM runs WHERE id = ?", arguments: [run.rawValue]) else { return nil }
+        guard let key = try CoevoStore.key(ofRun: run.rawValue, in: db) else { return nil }
         runKeys[run] = key
         lastRunKey = (run, key)
         return key
@@ -250,17 +250,15 @@ public final class StoreWriter: @unchecked Sendable {
         var rejected = 0
         var errors: [String] = []
         try pool.write { db in
-                var known = 0
-                for index in jobRows.indices {
-                    guard let key = try runKey(jobRows[index].job.run, in: db) else {
-                        errors.append("store refused job \(jobRows[index].job.id)'s row: the store has no run \(jobRows[index].job.run)")
-                        continue
+                jobRows = try jobRows.compactMap { row in
+                    guard let key = try runKey(row.job.run, in: db) else {
+                        errors.append("store refused job \(row.job.id)'s row: the store has no run \(row.job.run)")
+                        return nil
                     }
-                    jobRows[index].runKey = key
-                    jobRows[known] = jobRows[index]
-                    known += 1
+                    var keyed = row
+                    keyed.runKey = key
+                    return keyed
                 }
-                jobRows.removeSubrange(known...)
                 for refusal in try Self.jobRows.insert(jobRows, in: db) {
                     errors.append("store refused job \(refusal.row.job.id)'s row: \(refusal.message)")
                 }
