@@ -107,8 +107,9 @@ public struct ProposerSolverEngine: ProtocolEngine {
                     let attempts = attemptCalls(task, number: work.tasks.count)
                     work.tasks.append(task)
                     for (call, slot) in attempts { work.attemptSlots[call.key] = slot }
-                    work.attempts.append(attempts.map(\.call))
-                    calls += attempts.map(\.call)
+                    let made = attempts.map(\.call)
+                    work.attempts.append(made)
+                    calls += made
                 }
             } else if !work.attempts.record(key, reply) {
                 return []
