@@ -1,7 +1,8 @@
 # coevo: every target installs what it needs first (idempotent), so each works on a
 # fresh Debian machine with Swift. `make help` lists them.
 SHELL := /bin/bash
-APT_PACKAGES := libzmq3-dev libcurl4-openssl-dev libsqlite3-dev pkg-config
+# bubblewrap: every discovery agent, candidate and grader runs in a sandbox of its own.
+APT_PACKAGES := libzmq3-dev libcurl4-openssl-dev libsqlite3-dev pkg-config bubblewrap
 # The tests also run the Python worker of docs/PROTOCOL.md against a real coordinator.
 # ... and submit Deploy/slurm's batch scripts to a real Slurm controller on this machine
 # (Deploy/slurm/test-cluster.sh starts it per test; nothing in /etc is used).

@@ -4,8 +4,9 @@ import Foundation
 /// What a worker lets its jobs use, set by whoever starts the worker and never by a job:
 /// which endpoints an `llm.chat` job may call, which of the worker's environment
 /// variables (API keys) may be sent to which endpoint, and which programs an
-/// `agent.command` job may run. A job asking for anything else fails, and the error names
-/// what was refused and the flag that would allow it. Pure: decides, does nothing.
+/// `agent.command` job may run, and how code it does not trust is confined. A job asking
+/// for anything else fails, and the error names what was refused and the flag that would
+/// allow it. Pure: decides, does nothing.
 public struct WorkerPolicy: Hashable, Sendable {
     /// Base URLs an endpoint may live under (scheme, host and port equal, path under).
     /// Endpoints on this machine (loopback) are always allowed.
@@ -16,12 +17,17 @@ public struct WorkerPolicy: Hashable, Sendable {
     public var commands: [String]
     /// Environment variables whose values an agent command may be given.
     public var agentKeys: [String]
+    /// How agents, candidates and graders run here (by default: sandboxed where this
+    /// machine can, each with a user id of its own where the worker is root).
+    public var confinement: Confinement
 
-    public init(endpoints: [String] = [], keys: [String: [String]] = [:], commands: [String] = [], agentKeys: [String] = []) {
+    public init(endpoints: [String] = [], keys: [String: [String]] = [:], commands: [String] = [], agentKeys: [String] = [],
+                confinement: Confinement = .detected) {
         self.endpoints = endpoints
         self.keys = keys
         self.commands = commands
         self.agentKeys = agentKeys
+        self.confinement = confinement
     }
 
     /// Why this worker may not call `endpoint`, or nil when it may.

@@ -60,6 +60,15 @@ public struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "An environment variable of this worker whose value agent.command jobs may ask for by name (an API key; repeat for more). None otherwise.")
     var allowAgentKey: [String] = []
 
+    @Flag(name: .long, help: "Run discovery agents, candidates and graders without a sandbox where this machine cannot make one (no bubblewrap): they then see what the worker sees. Every step's result says so.")
+    var unsandboxed = false
+
+    @Option(name: .long, help: "FIRST-LAST: the user ids a root worker gives candidates (FIRST), graders (FIRST+1) and each agent (one each, the rest). No /etc/passwd entries needed.")
+    var uidRange: String = "\(UserRange.default.first)-\(UserRange.default.first + UserRange.default.count - 1)"
+
+    @Option(name: .long, help: "A path every agent's sandbox sees read-only, besides the system's directories, its workspace and its program (repeat for more).")
+    var sandboxRo: [String] = []
+
     @OptionGroup var curve: CurveClientOptions
 
     @OptionGroup var logging: LoggingOptions
@@ -80,6 +89,9 @@ public struct WorkerCommand: AsyncParsableCommand {
         for url in allowEndpoint + (try keyBindings()).values.joined()
         where URLComponents(string: url)?.host == nil || !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
             throw ValidationError("'\(url)' is not a base URL like https://api.openai.com")
+        }
+        guard UserRange(parsing: uidRange) != nil else {
+            throw ValidationError("--uid-range takes FIRST-LAST with at least three ids, e.g. 2000000000-2000065535 (got '\(uidRange)')")
         }
         guard modelServer == nil || modelHealth != nil else {
             throw ValidationError("--model-server needs --model-health URL, polled until the server is up")
@@ -107,8 +119,17 @@ public struct WorkerCommand: AsyncParsableCommand {
         settings.liveness = liveness
         settings.drainTimeoutMilliseconds = drainTimeoutMs
         settings.parentPID = parentPid
-        settings.curve = try curve.role()
-        settings.policy = WorkerPolicy(endpoints: allowEndpoint, keys: try keyBindings(), commands: allowCommand, agentKeys: allowAgentKey)
+        // Beside a `coevo run` of the same user, its local workers' keys let this one in too.
+        settings.curve = try curve.role() ?? LocalWorkerKey.client(for: connect)
+        let confinement = Confinement.detect(unsandboxed: unsandboxed, users: UserRange(parsing: uidRange) ?? .default,
+                                             readOnly: sandboxRo.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+        if let refusal = confinement.refusal {
+            logger.warning("discovery agents and grades are refused here: \(refusal)")
+        } else if confinement.bubblewrap == nil {
+            logger.warning("--unsandboxed: discovery agents, candidates and graders run with this worker's view of the machine")
+        }
+        settings.policy = WorkerPolicy(endpoints: allowEndpoint, keys: try keyBindings(), commands: allowCommand, agentKeys: allowAgentKey,
+                                       confinement: confinement)
         if let workspace { settings.workspaceRoot = workspace }
         var server: ManagedModelServer?
         if let modelServer, let modelHealth {

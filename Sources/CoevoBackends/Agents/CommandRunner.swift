@@ -18,6 +18,9 @@ public struct CommandSpec: Hashable, Sendable {
     /// The largest file it may write (RLIMIT_FSIZE): a write past it fails and the writer
     /// gets SIGXFSZ, so a runaway agent or candidate cannot fill the worker's disk.
     public var fileBytes: Int?
+    /// The most processes its real user may have (RLIMIT_NPROC, counted over the whole
+    /// user, so meaningful only for a user of its own).
+    public var processes: Int?
     /// The whole environment the command sees (nothing is inherited but PATH).
     public var environment: [String: String] = [:]
     /// Run as this user id (needs root); how an agent is kept out of grader-private files.
@@ -111,6 +114,7 @@ public enum CommandRunner {
         if let memory = spec.memoryBytes { limits.append("ulimit -v \(max(1, memory / 1024))") }
         if let files = spec.openFiles { limits.append("ulimit -n \(files)") }
         if let bytes = spec.fileBytes { limits.append("ulimit -f \(max(1, bytes / 512))") }  // dash counts 512-byte blocks
+        if let processes = spec.processes { limits.append("ulimit -p \(processes)") }
         // In `sh -c SCRIPT A B...`, $0 is A: the working directory here.
         let script = (["cd -- \"$0\" || exit 126"] + limits + ["exec \"$@\""]).joined(separator: "; ")
         var argv = ["/bin/sh", "-c", script, spec.workingDirectory]
