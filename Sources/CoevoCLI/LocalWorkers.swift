@@ -59,34 +59,67 @@ final class LocalWorkers {
     }
 }
 
+/// The port of a bound TCP endpoint (0 for another transport).
+func port(of endpoint: String) -> Int {
+    endpoint.split(separator: ":").last.flatMap { Int($0) } ?? 0
+}
+
 /// A bind endpoint as a local client dials it (`tcp://*:5555` -> `tcp://127.0.0.1:5555`).
 func localEndpoint(forBind bind: String) -> String {
     bind.replacingOccurrences(of: "tcp://*:", with: "tcp://127.0.0.1:")
         .replacingOccurrences(of: "tcp://0.0.0.0:", with: "tcp://127.0.0.1:")
 }
 
-/// The CURVE key pair `coevo run` makes for its local workers: written (mode 0600) beside
-/// the database for as long as the run lasts, never listed in authorized_keys.
+/// The CURVE key pair `coevo run` makes for its local workers, never listed in
+/// authorized_keys. It is written with the coordinator's public key under the port it
+/// serves, for as long as the run lasts, in a directory only this user can enter
+/// (`~/.coevo/local`, mode 0700): so `coevo status --connect tcp://127.0.0.1:PORT`, run by
+/// the same user, finds them, and nobody else on the machine (an agent under a user of its
+/// own) can read them. The directory is `directory` instead when one is given (a benchmark).
 struct LocalWorkerKey {
     let pair: CurveKeyPair
     let file: String
     let coordinator: CurvePublicKey
 
-    init(directory: String, coordinator: CurvePublicKey) throws {
+    init(port: Int, coordinator: CurvePublicKey, directory: String? = nil) throws {
         pair = try CurveKeyPair.generate()
         self.coordinator = coordinator
-        file = (directory as NSString).appendingPathComponent("local-workers-\(getpid()).key")
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = directory ?? Self.privateDirectory
+        file = (directory as NSString).appendingPathComponent("\(port).key")
         do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            _ = chmod(directory, 0o700)
             try pair.writeKeyFile(file)
+            try Data((coordinator.z85 + "\n").utf8).write(to: URL(fileURLWithPath: Self.coordinatorFile(file)))
         } catch {
-            throw UserFacingError("the local workers' key: \(error)")
+            throw UserFacingError("the local workers' key in \(directory): \(error)")
         }
     }
+
+    static var privateDirectory: String {
+        FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".coevo/local").path
+    }
+
+    private static func coordinatorFile(_ keyFile: String) -> String { keyFile.replacingOccurrences(of: ".key", with: ".coordinator") }
 
     /// The key as `--coordinator-key=KEY`: Z85 text may begin with `-`, which, as an
     /// argument of its own, would be read as an option (and the workers would not start).
     var workerArguments: [String] { ["--coordinator-key=\(coordinator.z85)", "--key", file] }
 
-    func remove() { try? FileManager.default.removeItem(atPath: file) }
+    func remove() {
+        try? FileManager.default.removeItem(atPath: file)
+        try? FileManager.default.removeItem(atPath: Self.coordinatorFile(file))
+    }
+
+    /// The keys of the `coevo run` on this machine that serves `endpoint`, for a client of
+    /// the same user (`coevo status`, another `coevo-worker`); nil when there is none.
+    static func client(for endpoint: String) -> CurveRole? {
+        guard let port = URLComponents(string: endpoint.replacingOccurrences(of: "tcp://", with: "http://"))?.port,
+              endpoint.hasPrefix("tcp://127.") || endpoint.hasPrefix("tcp://localhost:") else { return nil }
+        let file = (privateDirectory as NSString).appendingPathComponent("\(port).key")
+        guard let text = try? String(contentsOfFile: coordinatorFile(file), encoding: .utf8),
+              let server = try? curvePublicKey(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+              let own = try? CurveKeyPair(file: file) else { return nil }
+        return .client(server: server, own: own)
+    }
 }

@@ -31,6 +31,9 @@ public struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Slots per local worker (overrides workers.slots).")
     var slots: Int?
 
+    @Flag(name: .long, help: "Let the local workers run discovery agents, candidates and graders without a sandbox where this machine cannot make one (no bubblewrap).")
+    var unsandboxed = false
+
     @OptionGroup var coordinatorOptions: CoordinatorOverrides
 
     @OptionGroup var dashboardOptions: DashboardOptions
@@ -50,6 +53,13 @@ public struct RunCommand: AsyncParsableCommand {
 
         var settings = try coordinatorOptions.settings(for: config)
         settings.exitWhenDone = true
+        // Nobody but this run's own workers may join it, even from this machine (an agent
+        // under a user of its own, a stray client): with no keys configured, CURVE still
+        // runs, on a coordinator key made for this run and held in memory.
+        if settings.curve == nil { settings.curve = (try CurveKeyPair.generate(), nil) }
+        if config.discovery != nil, !unsandboxed, let refusal = Confinement.detected.refusal {
+            throw UserFacingError("\(refusal) (for coevo run: --unsandboxed)")
+        }
         let store = try openStore(config, logger: logger)
         let plan = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
         let runIDs = plan.runIDs
@@ -60,10 +70,9 @@ public struct RunCommand: AsyncParsableCommand {
         let dashboard = DashboardOptions.server(dashboardSettings, store: store, logger: logger, observer: &observer)
         let service = CoordinatorService(settings: settings, store: store, logger: logger, observer: observer)
         try bindOrExplain(service, config: config)
-        // With CURVE the local workers get a key made for this run, let in from memory.
+        // The local workers get a key made for this run, let in from memory.
         let localKey = try settings.curve.map { curve in
-            try LocalWorkerKey(directory: URL(fileURLWithPath: config.coordinator.database).deletingLastPathComponent().path,
-                               coordinator: curve.keyPair.publicKey)
+            try LocalWorkerKey(port: port(of: service.endpoint), coordinator: curve.keyPair.publicKey)
         }
         defer { localKey?.remove() }
         if let localKey { service.authorize(localKey.pair.publicKey, holder: "coevo run's local workers") }
@@ -84,14 +93,14 @@ public struct RunCommand: AsyncParsableCommand {
             count: config.workers.count, endpoint: endpoint, slots: config.workers.slots,
             heartbeatMs: config.coordinator.heartbeatIntervalMilliseconds, liveness: config.coordinator.liveness,
             logLevel: logging.logLevel ?? "warning",
-            extraArguments: (localKey?.workerArguments ?? []) + Self.permissions(config))
+            extraArguments: (localKey?.workerArguments ?? []) + Self.permissions(config) + (unsandboxed ? ["--unsandboxed"] : []))
         logger.info("started \(config.workers.count) local worker(s) on \(endpoint)")
         if config.workers.count == 0 {
             logger.notice("no local workers: start some with `coevo-worker --connect \(endpoint)`")
         }
         if config.coordinator.minWorkers > config.workers.count {
             let missing = config.coordinator.minWorkers - config.workers.count
-            logger.warning("coordinator.min_workers is \(config.coordinator.minWorkers) but \(config.workers.count) local worker(s) run: nothing is leased until \(missing) more join with `coevo-worker --connect \(endpoint)` (or lower min_workers)")
+            logger.warning("coordinator.min_workers is \(config.coordinator.minWorkers) but \(config.workers.count) local worker(s) run: nothing is leased until \(missing) more join with `coevo-worker --connect \(endpoint)` (as this user on this machine: it finds this run's keys; from other machines set coordinator.curve_key and authorized_keys, docs/CLUSTER.md), or lower min_workers")
         }
 
         let started = Date()

@@ -87,7 +87,7 @@ import Testing
             {"type":"assistant","message":{"content":[{"type":"text","text":"working"}]},"session_id":"3f2a"}
             {"type":"result","subtype":"success","is_error":false,"num_turns":4,"result":"done, submitted","session_id":"3f2a","total_cost_usd":0.0215,"usage":{"input_tokens":1200,"output_tokens":300}}
             """
-        let c = CLIAgentReport.read(.claudeCode, stdout: Data(claude.utf8), home: URL(fileURLWithPath: "/nonexistent"))
+        let c = CLIAgentReport.read(.claudeCode, stdout: Data(claude.utf8), home: AgentFiles(root: URL(fileURLWithPath: "/nonexistent"), owner: nil))
         #expect(c == CLIAgentReport(session: "3f2a", usage: TokenUsage(promptTokens: 1200, completionTokens: 300), costUSD: 0.0215,
                                     turns: 4, lastWords: "done, submitted"))
 
@@ -97,7 +97,7 @@ import Testing
             {"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"I moved the circles."}}
             {"type":"turn.completed","usage":{"input_tokens":24763,"cached_input_tokens":24448,"output_tokens":122}}
             """
-        let x = CLIAgentReport.read(.codex, stdout: Data(codex.utf8), home: URL(fileURLWithPath: "/nonexistent"))
+        let x = CLIAgentReport.read(.codex, stdout: Data(codex.utf8), home: AgentFiles(root: URL(fileURLWithPath: "/nonexistent"), owner: nil))
         #expect(x == CLIAgentReport(session: "0199a213-81c0", usage: TokenUsage(promptTokens: 24763, completionTokens: 122), turns: 1,
                                     lastWords: "I moved the circles."))
 
@@ -106,24 +106,24 @@ import Testing
             {"type":"text","sessionID":"ses_ab12","part":{"type":"text","text":"Edited pack.py","sessionID":"ses_ab12"}}
             {"type":"step_finish","sessionID":"ses_ab12","part":{"type":"step-finish","tokens":{"input":900,"output":80},"cost":0.004,"sessionID":"ses_ab12"}}
             """
-        let o = CLIAgentReport.read(.opencode, stdout: Data(opencode.utf8), home: URL(fileURLWithPath: "/nonexistent"))
+        let o = CLIAgentReport.read(.opencode, stdout: Data(opencode.utf8), home: AgentFiles(root: URL(fileURLWithPath: "/nonexistent"), owner: nil))
         #expect(o == CLIAgentReport(session: "ses_ab12", usage: TokenUsage(promptTokens: 900, completionTokens: 80), costUSD: 0.004,
                                     turns: 1, lastWords: "Edited pack.py"))
 
         // aider: the session is its chat history in the agent's home.
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-aider-\(UUID().uuidString.prefix(8))")
         try? FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        #expect(CLIAgentReport.read(.aider, stdout: Data("Applied edit to pack.py".utf8), home: home).session == nil)
+        #expect(CLIAgentReport.read(.aider, stdout: Data("Applied edit to pack.py".utf8), home: AgentFiles(root: home, owner: nil)).session == nil)
         let aider = """
             Aider v0.86.2
             Tokens: 735 sent, 12 received.
             Applied edit to pack.py
             Tokens: 2.3k sent, 145 received. Cost: $0.01 message, $0.02 session.
             """
-        let a = CLIAgentReport.read(.aider, stdout: Data(aider.utf8), home: home)
+        let a = CLIAgentReport.read(.aider, stdout: Data(aider.utf8), home: AgentFiles(root: home, owner: nil))
         #expect(a.usage == TokenUsage(promptTokens: 3035, completionTokens: 157) && a.turns == 2 && a.costUSD == 0.01)
         try? Data("# aider chat\\n".utf8).write(to: home.appendingPathComponent(".aider.chat.history.md"))
-        #expect(CLIAgentReport.read(.aider, stdout: Data(), home: home).session == "aider-chat-history")
+        #expect(CLIAgentReport.read(.aider, stdout: Data(), home: AgentFiles(root: home, owner: nil)).session == "aider-chat-history")
     }
 
     @Test func aWorkerResumesOnlyASessionItHoldsAndTellsAMovedAgentSo() async throws {
@@ -134,7 +134,7 @@ import Testing
         let claude = bin.appendingPathComponent("claude")
         try Data(#"""
             #!/bin/sh
-            session="fresh-$$"
+            session="fresh-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')"  # not $$: every sandbox's shell has the same pid
             prompt=""
             while [ $# -gt 0 ]; do
               case "$1" in
@@ -156,7 +156,7 @@ import Testing
             return try JSONEncoder().encode(DiscoveryStepJob(
                 key: key, run: "run-s", agent: "a0", launch: AgentLaunch(group: group, seed: 1), session: session, prompt: "Improve a.txt",
                 chain: CommitChain(seedFiles: seed, bundles: [], commit: nil), shared: SharedView(), evolve: nil, timeoutMilliseconds: 20_000,
-                stallMilliseconds: 0, userID: nil))
+                stallMilliseconds: 0))
         }
         func run(_ executor: DiscoveryStepExecutor, _ payload: Data) async throws -> DiscoveryStepOutput {
             let outcome = await executor.run(payload: payload)
@@ -212,7 +212,7 @@ import Testing
         return try JSONEncoder().encode(DiscoveryStepJob(
             key: "r1.step.a0", run: "run-k", agent: "a0", launch: AgentLaunch(group: group, seed: 1), prompt: "go",
             chain: CommitChain(seedFiles: DiscoveryExecutorTests.seed, bundles: [], commit: nil), shared: SharedView(), evolve: nil,
-            timeoutMilliseconds: 20_000, stallMilliseconds: 0, userID: nil))
+            timeoutMilliseconds: 20_000, stallMilliseconds: 0))
     }
 
     static func run(_ payload: Data, policy: WorkerPolicy, environment: [String: String]) async -> JobOutcome {

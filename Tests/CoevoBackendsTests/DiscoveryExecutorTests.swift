@@ -9,7 +9,8 @@ import Testing
 /// workers' caches. Bad input tried: a chain that lacks the commit it names, a checkout of
 /// an attempt whose commit the step did not bring, a grade
 /// command the worker does not allow, an agent's user reading a running grader's files, a
-/// candidate that tries to read them at once and from a process it leaves behind, one that hangs.
+/// candidate that tries to read them, to write its own tree and to leave a process behind,
+/// one that hangs.
 @Suite struct DiscoveryExecutorTests {
     static let seed = [DiscoveryFile(path: "solution.py", data: Data("# EVOLVE-BLOCK-START\nX = 0.5000\n# EVOLVE-BLOCK-END\n".utf8)),
                        DiscoveryFile(path: "TASK.md", data: Data("Make X big.\n".utf8))]
@@ -24,8 +25,7 @@ import Testing
         group.files = ["solution.py"]
         return try! JSONEncoder().encode(DiscoveryStepJob(
             key: key, run: "run-1", agent: agent, launch: AgentLaunch(group: group, seed: 1), prompt: "go", chain: chain, shared: SharedView(),
-            evolve: EvolveMutation(files: ["solution.py"], seed: seed, scale: 0.1), timeoutMilliseconds: 30_000, stallMilliseconds: 0,
-            userID: nil))
+            evolve: EvolveMutation(files: ["solution.py"], seed: seed, scale: 0.1), timeoutMilliseconds: 30_000, stallMilliseconds: 0))
     }
 
     static func grade(key: String, chain: CommitChain, script: String, userID: UInt32? = nil, candidate: CandidateRun? = nil) -> Data {
@@ -150,54 +150,47 @@ import Testing
     }
 
     /// `task.candidate_command`: the candidate's code runs before the grader's files are on
-    /// the worker, as the agents' user, with its input on stdin; a process it leaves behind
-    /// (in a session of its own, so the group kill misses it) finds the grader's directory
-    /// closed while the grader runs. A candidate that hangs is killed and the grader still
-    /// runs, told how it ended.
-    @Test(.enabled(if: getuid() == 0, "needs root to run as other users"))
+    /// the worker, in a sandbox of its own as the candidates' user, with its input on stdin;
+    /// its tree is read-only, and a process it leaves behind (in a session of its own, so a
+    /// group kill would miss it) ends with its sandbox. A candidate that hangs is killed and
+    /// the grader still runs, told how it ended.
+    @Test(.enabled(if: getuid() == 0 && Confinement.detected.bubblewrap != nil, "needs root and bubblewrap"))
     func aCandidateRunsApartFromTheGradersFiles() async throws {
         let root = Self.root("candidate")
         defer { try? FileManager.default.removeItem(at: root) }
         let chain = CommitChain(seedFiles: Self.seed, bundles: [], commit: nil)
         let executor = DiscoveryGradeExecutor(root: root, policy: WorkerPolicy(commands: ["sh"]))
-        let leak = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-leak-\(UUID().uuidString.prefix(8))")
-        defer { try? FileManager.default.removeItem(at: leak) }
+        let candidateUser = try #require(Confinement.detected.users?.candidate)
         let hostile = """
             echo "uid $(id -u)"
             cat ../grader/secret.txt 2>/dev/null || echo "no grader file"
             read -r line; echo "read: $line"
-            setsid sh -c 'touch detached; for i in $(seq 400); do
-                out=$(cat ../grader/secret.txt 2>&1); case $out in *"No such file"*) sleep 0.05 ;; *) echo "$out" > \(leak.path); exit ;; esac
-              done' < /dev/null > /dev/null 2>&1 &
-            while [ ! -e detached ]; do sleep 0.01; done
+            touch written 2>/dev/null && echo "wrote its tree" || echo "read-only tree"
+            setsid sh -c 'sleep 60' < /dev/null > /dev/null 2>&1 &
             echo '{"score": 99}'
             """
         let grader = """
             sleep 2
             echo "{\\"score\\": 1, \\"feedback\\": \\"$(tr '\\n' ' ' < "$COEVO_CANDIDATE_STDOUT" | tr -d '\\"')| $COEVO_CANDIDATE_STATUS | exit ${COEVO_CANDIDATE_EXIT:--} | uid $(id -u) read $(cat secret.txt)\\"}"
             """
-        let candidate = CandidateRun(command: ["sh", "-c", hostile], input: "input.txt", timeoutMilliseconds: 5000, userID: 65533)
+        let candidate = CandidateRun(command: ["sh", "-c", hostile], input: "input.txt", timeoutMilliseconds: 5000)
         let outcome = await executor.run(payload: Self.grade(key: "g", chain: chain, script: grader, userID: 65534, candidate: candidate))
         let verdict = try JSONDecoder().decode(DiscoveryGradeOutput.self, from: outcome.output)
         #expect(verdict.score == 1, "\(verdict.feedback)")
-        // The candidate ran as the agents' user with its input, found no grader file, and
-        // its own score line reached the grader as data, not as the verdict.
-        #expect(verdict.feedback.hasPrefix("uid 65533 no grader file read: instance 7 {score: 99} | exit code 0 | exit 0 | uid 65534 read hidden"),
+        // The candidate ran as the candidates' user with its input, found no grader file and
+        // could not write its tree, and its own score line reached the grader as data.
+        #expect(verdict.feedback.hasPrefix("uid \(candidateUser) no grader file read: instance 7 read-only tree {score: 99} | exit code 0 | exit 0 | uid 65534 read hidden"),
                 "\(verdict.feedback)")
-        // What it left behind kept trying until the grader's directory appeared, and was denied.
-        var left = ""
-        for _ in 0..<1000 where left.isEmpty {
-            left = (try? String(contentsOf: leak, encoding: .utf8)) ?? ""
-            if left.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        #expect(left.contains("Permission denied") && !left.contains("hidden"), "\(left)")
+        // The process it detached ended with its sandbox: none of the candidates' user is left.
+        let left = CommandRunner.runBlocking(CommandSpec(arguments: ["pgrep", "-u", "\(candidateUser)"], workingDirectory: "/"), input: Data())
+        #expect(left.exitCode == 1 && left.stdout.isEmpty, "\(String(decoding: left.stdout, as: UTF8.self))")
 
-        let hang = CandidateRun(command: ["sh", "-c", "echo started; sleep 30"], input: nil, timeoutMilliseconds: 300, userID: 65533)
+        let hang = CandidateRun(command: ["sh", "-c", "echo started; sleep 30"], input: nil, timeoutMilliseconds: 300)
         let hung = try JSONDecoder().decode(DiscoveryGradeOutput.self, from: await executor.run(payload: Self.grade(
             key: "h", chain: chain, script: grader.replacingOccurrences(of: "sleep 2", with: ""), userID: 65534, candidate: hang)).output)
         #expect(hung.feedback.hasPrefix("started | killed after its timeout | exit - | uid 65534 read hidden"), "\(hung.feedback)")
         // A candidate command the worker does not allow is refused before anything runs.
-        let python = CandidateRun(command: ["python3", "pack.py"], input: nil, timeoutMilliseconds: 5000, userID: nil)
+        let python = CandidateRun(command: ["python3", "pack.py"], input: nil, timeoutMilliseconds: 5000)
         let refused = await executor.run(payload: Self.grade(key: "r", chain: chain, script: grader, candidate: python))
         #expect(refused.status == .unsupported && refused.error.contains("candidate command"), "\(refused.error)")
     }

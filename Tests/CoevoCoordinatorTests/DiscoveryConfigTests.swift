@@ -40,9 +40,8 @@ import Testing
         #expect(discovery.roster.map(\.id) == ["a0", "a1"])
         #expect(CandidateRun(discovery) == nil)  // no candidate_command: the grader runs the candidate
 
-        let apart = try #require(try ConfigLoader.parse(Self.config(root, extra: ", candidate_command: [python3, main.py], candidate_input: answer.txt, grader_timeout_ms: 9000")
-                                                            + "\n  agent_user: 65533").discoverySettings)
-        #expect(CandidateRun(apart) == CandidateRun(command: ["python3", "main.py"], input: "answer.txt", timeoutMilliseconds: 9000, userID: 65533))
+        let apart = try #require(try ConfigLoader.parse(Self.config(root, extra: ", candidate_command: [python3, main.py], candidate_input: answer.txt, grader_timeout_ms: 9000")).discoverySettings)
+        #expect(CandidateRun(apart) == CandidateRun(command: ["python3", "main.py"], input: "answer.txt", timeoutMilliseconds: 9000))
     }
 
     @Test func badDiscoverySectionsNameTheField() throws {
@@ -57,6 +56,8 @@ import Testing
             (Self.config(root, extra: ", direction: up"), "discovery.task.direction", "unknown direction 'up'"),
             ("discovery: {agents: [{runtime: evolve, files: [a]}]}", "discovery.task.seed", "required"),
             (Self.config(root) + "\n  max_usd: -0.5", "discovery.max_usd", "0 (no limit) or more"),
+            // The worker, not the config, decides which user an agent runs as now.
+            (Self.config(root) + "\n  agent_user: 65533", "discovery.agent_user", "gives every agent a user id of its own"),
             (Self.config(root, agents: "[{runtime: evolve, files: [main.py], mutation: model}]"), "discovery.agents[0].endpoint",
              "mutation: model needs the name of an endpoint"),
             (Self.config(root, agents: "[{runtime: evolve, files: [main.py], mutation: llm}]"), "discovery.agents.mutation",

@@ -163,7 +163,6 @@ extension ProcessTests {
                   task: {seed: \(scratch.url("seed").path), grader: \(scratch.url("grader").path), grade_command: [sh, grade.sh],
                          graders: 3, grader_timeout_ms: 1500, grader_user: 65534}
                   agents: [{runtime: command, count: 9, command: [sh, \(agent)]}]
-                  agent_user: 65533
                   rounds: 2
                   step_timeout_ms: 20000
                 """)
@@ -176,10 +175,12 @@ extension ProcessTests {
             #expect(try column("SELECT feedback FROM attempts WHERE key = 'r1.step.a0'")[0].contains("boom"))
             // The grader ran as nobody and could read its own file.
             #expect(try column("SELECT feedback FROM attempts WHERE key = 'r1.step.a5'") == ["uid 65534 read the private answer"])
-            // The agents ran as 65533. a6 ran while other grades may have been going on its
-            // worker and could not read the grader's file (its user's alone while grading,
-            // removed after), so mode.txt has no secret in it.
-            #expect(try column("SELECT body FROM notes WHERE agent = 'a5'") == ["uid 65533", "uid 65533"])
+            // a5 ran as a user of its own from the workers' range (the same on both steps when
+            // they ran on one worker). a6 ran while other grades may have been going on its
+            // worker and could not see the grader's file (not in its sandbox, its user's alone
+            // while grading, removed after), so mode.txt has no secret in it.
+            let a5 = try column("SELECT body FROM notes WHERE agent = 'a5'")
+            #expect(a5.count == 2 && a5.allSatisfy { ($0.split(separator: " ").last.flatMap { UInt32($0) } ?? 0) >= 2_000_000_002 }, "\(a5)")
             #expect(try column("SELECT feedback FROM attempts WHERE agent = 'a6'").allSatisfy { $0.hasPrefix("uid 65534 read") })
             let spied = try FileManager.default.subpathsOfDirectory(atPath: scratch.directory.path).filter { $0.hasSuffix("agents/a6/mode.txt") }
             for path in spied {
@@ -269,10 +270,11 @@ extension ProcessTests {
             let scratch = try Scratch("discovery-requeue")
             defer { scratch.close() }
             let run = TestRun(scratch: scratch)
-            let slept = scratch.url("slept").path
+            // The agent's sandbox shows it nothing outside its workspace and home: it marks its
+            // sleep in its home, and sleeps only on the first life's workers.
             let agent = try scratch.write("agent.sh", """
                 read -r first
-                case $first in *"round 2 of"*) if [ ! -e \(slept) ]; then touch \(slept); sleep 60; fi ;; esac
+                case $first in *"round 2 of"*) case $COEVO_WORKSPACE in */w-2/*) ;; *) touch "$HOME/slept"; sleep 60 ;; esac ;; esac
                 echo "# $first" >> pack.py
                 coevo eval -m "round"
                 """)
@@ -295,7 +297,12 @@ extension ProcessTests {
                     SELECT COUNT(*) FROM jobs WHERE state = 'leased' AND json_extract(CAST(payload AS TEXT), '$.key') = 'r2.step.a0'
                     """)) ?? 0
             }
-            #expect(await eventually(timeout: 60) { FileManager.default.fileExists(atPath: slept) && leased() == 1 }, "\(scratch.logs)")
+            let slept = {
+                ["w-0", "w-1"].contains { id in
+                    ((try? FileManager.default.subpathsOfDirectory(atPath: scratch.url(id).path)) ?? []).contains { $0.hasSuffix("agents/a0.home/slept") }
+                }
+            }
+            #expect(await eventually(timeout: 60) { slept() && leased() == 1 }, "\(scratch.logs)")
             for child in [first] + oldWorkers { child.signal(SIGKILL) }
             for child in [first] + oldWorkers { _ = await child.waitForExit(timeout: 5) }
 

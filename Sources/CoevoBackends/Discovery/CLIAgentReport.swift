@@ -40,11 +40,10 @@ public struct CLIAgentReport: Hashable, Sendable {
         usage.completionTokens += output as? Int ?? 0
     }
 
-    public static func read(_ runtime: DiscoverySettings.Runtime, stdout: Data, home: URL) -> CLIAgentReport {
+    public static func read(_ runtime: DiscoverySettings.Runtime, stdout: Data, home: AgentFiles) -> CLIAgentReport {
         var report = CLIAgentReport()
         if runtime == .aider {
-            let history = home.appendingPathComponent(".aider.chat.history.md")
-            report.session = FileManager.default.fileExists(atPath: history.path) ? "aider-chat-history" : nil
+            report.session = home.exists(".aider.chat.history.md") ? "aider-chat-history" : nil
             let text = String(decoding: stdout, as: UTF8.self)
             for line in text.split(separator: "\n") {
                 guard let match = line.firstMatch(of: /Tokens: ([0-9.]+)(k?) sent, ([0-9.]+)(k?) received\./) else { continue }

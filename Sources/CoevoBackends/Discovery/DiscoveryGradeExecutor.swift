@@ -4,10 +4,12 @@ import Glibc
 
 /// Runs `discovery.grade` jobs: rebuilds the commit from the job's bundles, exports it
 /// to a fresh directory, runs the task's candidate command there when it has one (before
-/// any grader file exists on the worker, as the agents' user), then writes the grader's
-/// own files beside it (they exist only for the grade and are removed after), and runs
-/// the grade command there in its own process group, under the grader's user id when one
-/// is set, with a timeout and limits. The last stdout line must be
+/// any grader file exists on the worker, in a sandbox with no network that sees the
+/// candidate's tree read-only and a private `/tmp`, as the candidates' user), then writes
+/// the grader's own files beside it (they exist only for the grade and are removed after),
+/// and runs the grade command there, in a sandbox of its own that sees its directory and
+/// the candidate, as the graders' user (the task's `grader_user`, or the worker's range),
+/// with a timeout and limits. The last stdout line must be
 /// `{"score": NUMBER, "feedback": "..."}`; anything else is a crashed grade, which is a
 /// verdict (the job succeeds), not a job to retry.
 public struct DiscoveryGradeExecutor: JobExecutor {
@@ -30,9 +32,12 @@ public struct DiscoveryGradeExecutor: JobExecutor {
             return JobOutcome(status: .failed, error: "discovery.grade payload is not a DiscoveryGradeJob: \(error)")
         }
         if let refusal = policy.refusal(forCommand: job.command, noun: "grade command")
-            ?? job.candidate.flatMap({ policy.refusal(forCommand: $0.command, noun: "candidate command") }) {
+            ?? job.candidate.flatMap({ policy.refusal(forCommand: $0.command, noun: "candidate command") })
+            ?? policy.confinement.refusal {
             return JobOutcome(status: .unsupported, error: refusal)
         }
+        let confinement = policy.confinement
+        let graderUser = job.userID ?? confinement.users?.grader
         let cache = GitCache(root: root, run: job.run)
         let place = cache.directory.appendingPathComponent("grades").appendingPathComponent(GitCache.safe(job.key))
         let candidate = place.appendingPathComponent("candidate"), grader = place.appendingPathComponent("grader")
@@ -64,13 +69,16 @@ public struct DiscoveryGradeExecutor: JobExecutor {
             // makes it, cannot read them even while the grade runs, nor while they are written).
             try FileManager.default.createDirectory(at: grader, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             try cache.write(job.graderFiles, into: grader)
-            if let uid = job.userID { try GitCache.give(grader.path, to: uid) }
+            if let graderUser, confinement.users != nil { try GitCache.give(grader.path, to: graderUser) }
         } catch {
             return JobOutcome(status: .failed, error: "cannot prepare the grade of \(job.key): \(error)")
         }
 
-        var spec = Self.limited(job.command, in: grader, timeoutMilliseconds: job.timeoutMilliseconds, userID: job.userID)
+        var spec = Self.limited(job.command, in: grader, timeoutMilliseconds: job.timeoutMilliseconds)
         spec.environment = environment
+        let outputs = ["candidate.stdout", "candidate.stderr"].map { place.appendingPathComponent($0).path }
+        spec = confinement.confine(spec, view: SandboxView(writable: [grader.path], readOnly: [candidate.path] + outputs,
+                                                           network: job.network == true), user: graderUser)
         let outcome = await CommandRunner.run(spec, input: Data())
         let verdict = Self.verdict(outcome)
         guard let data = try? JSONEncoder().encode(verdict) else {
@@ -91,16 +99,19 @@ public struct DiscoveryGradeExecutor: JobExecutor {
             }
             input = file.data
         }
-        if let uid = run.userID { try GitCache.give(candidate.path, to: uid) }
-        var spec = Self.limited(run.command, in: candidate, timeoutMilliseconds: run.timeoutMilliseconds, userID: run.userID)
+        var spec = Self.limited(run.command, in: candidate, timeoutMilliseconds: run.timeoutMilliseconds)
         spec.fileBytes = 256 << 20
-        spec.environment = ["HOME": candidate.path]
+        spec.environment = ["HOME": "/tmp"]
+        // Its tree is read-only and its /tmp goes with its sandbox: nothing it writes
+        // outlives it but what it prints, which goes to the grader alone.
+        spec = policy.confinement.confine(spec, view: SandboxView(readOnly: [candidate.path]), user: policy.confinement.users?.candidate)
         let outcome = await CommandRunner.run(spec, input: input)
         let stdout = place.appendingPathComponent("candidate.stdout"), stderr = place.appendingPathComponent("candidate.stderr")
+        let graderUser = job.userID ?? policy.confinement.users?.grader
         for (file, data) in [(stdout, outcome.stdout), (stderr, outcome.stderr)] {
             try data.write(to: file)
             _ = chmod(file.path, 0o600)
-            if let uid = job.userID { _ = chown(file.path, uid, uid) }
+            if let graderUser, policy.confinement.users != nil { _ = chown(file.path, graderUser, graderUser) }
         }
         var variables = ["COEVO_CANDIDATE_STDOUT": stdout.path, "COEVO_CANDIDATE_STDERR": stderr.path,
                          "COEVO_CANDIDATE_STATUS": outcome.summary]
@@ -112,13 +123,12 @@ public struct DiscoveryGradeExecutor: JobExecutor {
 
     /// A grade's command (the grader's or the candidate's): its time, CPU seconds to match,
     /// 4 GiB of memory, 1 MiB of output kept.
-    private static func limited(_ arguments: [String], in directory: URL, timeoutMilliseconds: Int, userID: UInt32?) -> CommandSpec {
+    private static func limited(_ arguments: [String], in directory: URL, timeoutMilliseconds: Int) -> CommandSpec {
         var spec = CommandSpec(arguments: arguments, workingDirectory: directory.path)
         spec.timeoutMilliseconds = timeoutMilliseconds
         spec.cpuSeconds = max(1, timeoutMilliseconds / 1000)
         spec.memoryBytes = 4 << 30
         spec.maxOutputBytes = 1 << 20
-        spec.userID = userID
         return spec
     }
 

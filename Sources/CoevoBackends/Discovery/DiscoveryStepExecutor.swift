@@ -1,11 +1,12 @@
 import CoevoCore
 import Foundation
 
-/// Runs `discovery.step` jobs: materialises the agent's workspace at the step's base
+/// Runs `discovery.step` jobs: makes the agent's workspace afresh at the step's base
 /// commit from the bundles the job carries (cached per worker), lays out the prompt and
 /// the shared view, runs the agent (the built-in `evolve` mutation, or a command whose
-/// step ends when it submits, exits, stalls or times out) and brings back the submitted
-/// commit as a bundle, with the notes and skills the agent left.
+/// step ends when it submits, exits, stalls or times out) in a sandbox of its own as its
+/// own user (`Confinement`), and brings back the submitted commit as a bundle, with the
+/// notes and skills the agent left, read without following anything the agent linked.
 ///
 /// A step that ends without a submission is a result too (no attempt): only a workspace
 /// that cannot be made fails the job, so another worker can try.
@@ -23,6 +24,8 @@ public struct DiscoveryStepExecutor: JobExecutor {
     /// How an `evolve` agent with `mutation: model` calls its endpoint: the worker's chat
     /// path, with its retries, breaker and policy.
     private let chat: LLMChatExecutor
+    /// Each agent's user id on this worker, when the worker hands them out.
+    private let users: AgentUsers?
 
     public init(root: URL, policy: WorkerPolicy = WorkerPolicy(), toolsDirectory: URL? = DiscoveryStepExecutor.ownDirectory,
                 secrets: [String: String] = ProcessInfo.processInfo.environment) {
@@ -32,6 +35,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
         self.secrets = secrets.filter { policy.agentKeys.contains($0.key) }
         endpointKeys = secrets.filter { policy.keys[$0.key] != nil }
         chat = LLMChatExecutor(policy: policy)
+        users = policy.confinement.users.map { AgentUsers(root: root, range: $0) }
     }
 
     struct Refusal: Error {
@@ -74,25 +78,26 @@ public struct DiscoveryStepExecutor: JobExecutor {
         case .success(let key): endpointKey = key
         case .failure(let refusal): return JobOutcome(status: .unsupported, error: "agent \(job.agent): \(refusal.reason)")  // another worker may allow it
         }
+        if job.runtime != .evolve, let refusal = policy.confinement.refusal {
+            return JobOutcome(status: .unsupported, error: "agent \(job.agent): \(refusal)")  // another worker may sandbox it
+        }
         let cache = GitCache(root: root, run: job.run)
         let workspace = DiscoveryWorkspace(root: cache.directory.appendingPathComponent("agents").appendingPathComponent(GitCache.safe(job.agent)))
-        let base: String
+        let user: UInt32?
         do {
-            base = try await cache.locked {
+            // The built-in evolve runs no code of the agent's: it needs no user of its own.
+            user = job.runtime == .evolve ? nil : try users?.user(run: job.run, agent: job.agent)
+            try await cache.locked {
                 let base = try cache.prepare(job.chain)
                 try cache.fetch(job.viewed)
-                try workspace.checkout(base, cache: cache)
+                try workspace.make(at: base, commits: job.viewed.map(\.commit), cache: cache)
                 try workspace.lay(job, base: base)
-                if let uid = job.userID {
-                    // The agent commits into the cache as its own user: the repository and
-                    // its workspace are that user's (the worker's own git is told to trust them).
-                    try cache.own(by: uid, workspace)
-                }
-                return base
+                if let user { try workspace.give(to: user) }
             }
         } catch {
             return JobOutcome(status: .failed, error: "cannot prepare the workspace of agent \(job.agent): \(error)")
         }
+        let agent = StepAgent(job: job, workspace: workspace, user: user, confinement: policy.confinement, tools: toolsDirectory)
 
         var output = DiscoveryStepOutput(commit: nil, parent: nil, message: "", bundle: nil, notes: [], skills: [], exit: "", transcript: "")
         switch job.runtime {
@@ -101,16 +106,20 @@ public struct DiscoveryStepExecutor: JobExecutor {
         case .evolve:
             output.exit = evolve(job, in: workspace)
         default:
-            await runAgent(job, in: workspace, endpointKey: endpointKey, into: &output)
+            await runAgent(agent, endpointKey: endpointKey, into: &output)
+            if let warning = policy.confinement.warning { output.exit += "; " + warning }
         }
-        (output.notes, output.skills) = workspace.collectOutbox()
-        if let submission = workspace.submission() {
+        (output.notes, output.skills) = workspace.collectOutbox(agent.files)
+        if let submission = workspace.submission(agent.files) {
             do {
-                output.bundle = try workspace.bundle(submission)
+                // evolve's workspace holds nothing but the worker's own writes: its git may bundle there.
+                let bundle = job.runtime == .evolve ? try workspace.bundleAsWorker(submission) : try await agent.bundle(submission)
+                let accepted = try await cache.locked { try cache.accept(bundle, commit: submission.commit, parent: submission.parent) }
+                output.bundle = accepted.bundle
+                output.diff = accepted.diff
                 output.commit = submission.commit
                 output.parent = submission.parent
                 output.message = submission.message
-                output.diff = workspace.diff(submission)
             } catch {
                 output.exit += "; its submission could not be bundled: \(error)"
             }
@@ -124,11 +133,15 @@ public struct DiscoveryStepExecutor: JobExecutor {
     /// The largest file an agent may write: room for a package download, not for filling
     /// the worker's disk. (Its submission is held to far less: `DiscoveryWorkspace.maxFileBytes`.)
     static let maxAgentFileBytes = 1 << 30
+    /// The most processes an agent's user may have at once (RLIMIT_NPROC): room for a
+    /// build, not for a fork bomb that starves the worker.
+    static let maxAgentProcesses = 512
 
-    /// Runs a command or CLI agent in its workspace. A CLI agent whose last session this
-    /// worker holds resumes it; one whose session is elsewhere starts afresh and is told so.
-    private func runAgent(_ job: DiscoveryStepJob, in workspace: DiscoveryWorkspace, endpointKey: String?,
-                          into output: inout DiscoveryStepOutput) async {
+    /// Runs a command or CLI agent in its workspace, confined. A CLI agent whose last
+    /// session this worker holds resumes it; one whose session is elsewhere starts afresh
+    /// and is told so.
+    private func runAgent(_ agent: StepAgent, endpointKey: String?, into output: inout DiscoveryStepOutput) async {
+        let job = agent.job, workspace = agent.workspace
         let held = workspace.heldSession()
         let resume = job.launch.resumes && job.session != nil && held == job.session ? job.session : nil
         let prompt = job.launch.resumes && job.session != nil && resume == nil ? AgentLaunch.resumedPreface + job.prompt : job.prompt
@@ -137,17 +150,17 @@ public struct DiscoveryStepExecutor: JobExecutor {
         if arguments[0].contains("/") && !arguments[0].hasPrefix("/") {
             arguments[0] = URL(fileURLWithPath: arguments[0]).standardizedFileURL.path
         }
-        var spec = CommandSpec(arguments: arguments, workingDirectory: workspace.root.path)
+        for name in job.launch.secrets { environment[name] = secrets[name] }
+        if let endpointKey { environment[job.launch.keyVariable] = endpointKey }
+        environment.merge(AgentLaunch.workerEnvironment(workspace: workspace.root.path, agent: job.agent, home: workspace.home.path,
+                                                        path: agent.path)) { _, fixed in fixed }
+        var spec = agent.spec(arguments, environment: environment)
         spec.timeoutMilliseconds = job.timeoutMilliseconds
         spec.stallMilliseconds = job.stallMilliseconds
         spec.stopFile = workspace.submittedFile.path
-        spec.userID = job.userID
         spec.fileBytes = Self.maxAgentFileBytes
-        for name in job.launch.secrets { environment[name] = secrets[name] }
-        if let endpointKey { environment[job.launch.keyVariable] = endpointKey }
-        spec.environment = environment.merging(AgentLaunch.workerEnvironment(
-            workspace: workspace.root.path, agent: job.agent, home: workspace.home.path,
-            path: ([toolsDirectory?.path].compactMap { $0 } + ["/usr/local/bin", "/usr/bin", "/bin"]).joined(separator: ":"))) { _, fixed in fixed }
+        // The limit counts every process of the user: only an agent's own user can be held to it.
+        spec.processes = agent.user == nil ? nil : Self.maxAgentProcesses
         // Only a plain command reads its prompt on stdin; the CLI agents get it as an argument
         // (claude -p would read stdin as more context).
         let outcome = await CommandRunner.run(spec, input: job.runtime == .command ? Data(prompt.utf8) : Data())
@@ -156,9 +169,9 @@ public struct DiscoveryStepExecutor: JobExecutor {
         output.transcript = String(decoding: (outcome.stdout + outcome.stderr).suffix(8192), as: UTF8.self)
         switch job.runtime {
         case .miniSweAgent:
-            readTrajectory(into: &output, launch: job.launch, workspace: workspace)
+            await readTrajectory(into: &output, of: agent)
         case .claudeCode, .codex, .opencode, .aider:
-            let report = CLIAgentReport.read(job.runtime, stdout: outcome.stdout, home: workspace.home)
+            let report = CLIAgentReport.read(job.runtime, stdout: outcome.stdout, home: agent.homeFiles)
             output.session = report.session
             output.tokens = report.tokens
             output.costUSD = job.launch.cost(reported: report.costUSD, usage: report.usage)
@@ -166,8 +179,9 @@ public struct DiscoveryStepExecutor: JobExecutor {
             if !report.lastWords.isEmpty { output.transcript = report.lastWords }
             if let session = report.session { workspace.hold(session: session) }
             // aider edits files but runs no `coevo eval`: a clean exit submits what it changed.
-            if job.runtime == .aider, outcome.exitCode == 0, workspace.submission() == nil {
-                do { try workspace.submit(message: "aider: its changes") } catch { output.exit += " (\(error))" }
+            if job.runtime == .aider, outcome.exitCode == 0, workspace.submission(agent.files) == nil,
+               let refusal = await agent.submit(message: "aider: its changes") {
+                output.exit += " (\(refusal))"
             }
         default:
             break
@@ -177,20 +191,21 @@ public struct DiscoveryStepExecutor: JobExecutor {
     /// What mini-swe-agent's trajectory says: how it ended, its model calls and tokens, its
     /// last replies. It finishes by echoing its own submit marker rather than calling
     /// `coevo eval`; that counts as a submission of what it changed.
-    private func readTrajectory(into output: inout DiscoveryStepOutput, launch: AgentLaunch, workspace: DiscoveryWorkspace) {
-        guard let data = try? Data(contentsOf: workspace.root.appendingPathComponent(AgentLaunch.trajectory)),
+    private func readTrajectory(into output: inout DiscoveryStepOutput, of agent: StepAgent) async {
+        guard let data = try? agent.files.read(AgentLaunch.trajectory, limit: 64 << 20),
               let trajectory = try? JSONDecoder().decode(MiniSweTrajectory.self, from: data) else {
             output.exit += "; mini-swe-agent left no trajectory"
             return
         }
         output.modelCalls = trajectory.info.modelStats?.apiCalls ?? 0
         output.tokens = trajectory.messages.reduce(0) { $0 + ($1.extra?.response?.usage?.totalTokens ?? 0) }
-        output.costUSD = launch.cost(reported: 0, usage: trajectory.usage)
+        output.costUSD = agent.job.launch.cost(reported: 0, usage: trajectory.usage)
         output.transcript = trajectory.messages.compactMap { $0.extra?.modelResponse }.suffix(3).joined(separator: "\n---\n")
         let status = trajectory.info.exitStatus ?? "unknown"
         output.exit += "; mini-swe-agent: \(status)"
-        if status == "Submitted", workspace.submission() == nil {
-            do { try workspace.submit(message: "mini-swe-agent: submitted") } catch { output.exit += " (\(error))" }
+        if status == "Submitted", agent.workspace.submission(agent.files) == nil,
+           let refusal = await agent.submit(message: "mini-swe-agent: submitted") {
+            output.exit += " (\(refusal))"
         }
     }
 

@@ -2,8 +2,9 @@ import CoevoCore
 import Foundation
 import Glibc
 
-/// An agent's workspace in a discovery pool: a git worktree of the run's cache, plus the
-/// pool's files under `.coevo/` (never committed): the step (`step.json`), the prompt,
+/// An agent's workspace in a discovery pool: a git repository of its own, made afresh by
+/// the worker for every step from the run's cache, plus the pool's files under `.coevo/`
+/// (never committed): the step (`step.json`), the prompt,
 /// the shared-memory view (`shared/`), what the agent leaves for the pool (`outbox/`) and
 /// its submission (`submitted.json`). `coevo eval` and `coevo memory` find it by walking up
 /// from where they run.
@@ -63,22 +64,40 @@ public struct DiscoveryWorkspace: Sendable {
         try JSONDecoder().decode(Step.self, from: Data(contentsOf: stepFile))
     }
 
-    /// Checks out `commit` (a fresh worktree, or the agent's own reset to it: a workspace
-    /// whose `.git` an agent removed is made again). Call under the cache's lock.
-    func checkout(_ commit: String, cache: GitCache) throws {
+    /// Makes the workspace afresh at `base`: whatever the agent left in it last time is
+    /// removed (links are removed, not followed), and a new repository gets `base` and
+    /// `commits` (the attempts the agent may check out) from the cache. The cache is the
+    /// worker's and the directory is new, so this git reads nothing an agent wrote. Call
+    /// under the cache's lock.
+    func make(at base: String, commits: [String], cache: GitCache) throws {
         let fm = FileManager.default
-        if fm.fileExists(atPath: root.path) && !fm.fileExists(atPath: root.appendingPathComponent(".git").path) {
-            try fm.removeItem(at: root)
+        if fm.fileExists(atPath: root.path) || (try? fm.destinationOfSymbolicLink(atPath: root.path)) != nil {
+            var remove = CommandSpec(arguments: ["rm", "-rf", "--one-file-system", "--", root.path], workingDirectory: "/")
+            remove.timeoutMilliseconds = 120_000
+            let outcome = CommandRunner.runBlocking(remove, input: Data())
+            guard outcome.succeeded else {
+                throw GitError(description: "cannot clear the workspace: \(String(decoding: outcome.stderr.suffix(300), as: UTF8.self))")
+            }
         }
-        if fm.fileExists(atPath: root.path) {
-            try Git.run(["checkout", "-q", "--detach", "-f", commit], in: root)
-            try Git.run(["clean", "-q", "-ffdx", "-e", ".coevo"], in: root)
-        } else {
-            try fm.createDirectory(at: root.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Git.run(["worktree", "prune"], in: cache.repository)
-            try Git.run(["worktree", "add", "-q", "--detach", "-f", root.path, commit], in: cache.repository)
-        }
-        try? fm.removeItem(at: pool)
+        try fm.createDirectory(at: root, withIntermediateDirectories: true)
+        _ = chmod(root.deletingLastPathComponent().path, 0o711)
+        try Git.run(["init", "-q", "--template="], in: root)
+        try fm.createDirectory(at: root.appendingPathComponent(".git/info"), withIntermediateDirectories: true)
+        // The pool's files never enter a commit (aider's caches in the repository root neither).
+        try Data(".coevo/\n.aider*\n".utf8).write(to: root.appendingPathComponent(".git/info/exclude"))
+        let wanted = [base] + commits.filter { $0 != base && cache.present($0) }
+        try Git.run(["-c", "uploadpack.allowAnySHA1InWant=true", "fetch", "-q", "--no-tags", "--no-write-fetch-head",
+                     cache.repository.path] + wanted.map { "\($0):refs/coevo/\($0)" }, in: root)
+        try Git.run(["checkout", "-q", "--detach", base], in: root)
+    }
+
+    /// Gives the workspace and the agent's home to user `uid`, but not the shared view,
+    /// which stays the worker's (read-only to the agent). Call after `lay`.
+    func give(to uid: UInt32) throws {
+        try GitCache.give(root.path, to: uid)
+        var info = stat()
+        if stat(home.path, &info) != 0 || info.st_uid != uid { try GitCache.give(home.path, to: uid) }
+        try GitCache.give(shared.path, to: 0)
     }
 
     /// Writes the step's files: step.json, the prompt and the shared view.
@@ -145,7 +164,7 @@ public struct DiscoveryWorkspace: Sendable {
                            + "\(Self.mebibytes(Self.maxFileBytes)) each; delete it or list it in .gitignore, then run coevo eval again")
         }
         try Git.run(["add", "-A", "."], in: root, environment: identity)
-        let staged = (try? Git.run(["diff", "--cached", "--quiet"], in: root, environment: identity)) == nil
+        let staged = (try? Git.run(["diff", "--cached", "--quiet", "--no-ext-diff"], in: root, environment: identity)) == nil
         if !staged, try Git.run(["rev-parse", "HEAD"], in: root, environment: identity) == step.base {
             throw GitError(description: "nothing to evaluate: no change since the step's start")
         }
@@ -160,32 +179,22 @@ public struct DiscoveryWorkspace: Sendable {
         return submission
     }
 
-    /// The submission of this step, if the agent made one.
-    func submission() -> Submission? {
-        guard let data = try? Data(contentsOf: submittedFile) else { return nil }
+    /// The submission of this step, if the agent made one, read as `files` allow.
+    func submission(_ files: AgentFiles) -> Submission? {
+        guard let data = try? files.read(".coevo/submitted.json", limit: 64 << 10) else { return nil }
         return try? JSONDecoder().decode(Submission.self, from: data)
     }
 
-    /// What the submission changed, cut at `limit` bytes.
-    func diff(_ submission: Submission, limit: Int = 16 << 10) -> String {
-        let text = (try? Git.run(["diff", submission.parent, submission.commit], in: root)) ?? ""
-        return text.utf8.count <= limit ? text : String(decoding: text.utf8.prefix(limit), as: UTF8.self) + "\n[diff cut at \(limit) bytes]"
-    }
+    /// Where the worker has the agent's user bundle its submission.
+    static let outgoingBundle = ".coevo/out.bundle"
 
-    /// The bundle carrying `submission.parent..commit`.
-    func bundle(_ submission: Submission) throws -> Data {
-        let file = pool.appendingPathComponent("out.bundle")
+    /// The bundle of `submission` made by the worker's own git: only for a workspace no
+    /// agent code ran in (the built-in evolve's).
+    func bundleAsWorker(_ submission: Submission) throws -> Data {
+        let file = root.appendingPathComponent(Self.outgoingBundle)
         defer { try? FileManager.default.removeItem(at: file) }
-        // A bundle carries refs, not bare commits: name the submission first.
-        let ref = "refs/coevo/submitted/\(GitCache.safe(try step().agent))"
-        try Git.run(["update-ref", ref, submission.commit], in: root)
-        try Git.run(["bundle", "create", "-q", file.path, ref, "^\(submission.parent)"], in: root)
-        // A submission committed past `coevo eval`'s size check (git run by hand) is caught here.
-        let size = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
-        guard size <= Self.maxBundleBytes else {
-            _ = try? Git.run(["update-ref", "-d", ref], in: root)  // so that gc may drop it
-            throw GitError(description: "it is \(Self.mebibytes(size)) as a git bundle, over the \(Self.mebibytes(Self.maxBundleBytes)) a submission may be")
-        }
+        try Git.run(["update-ref", "refs/coevo/out", submission.commit], in: root)
+        try Git.run(["bundle", "create", "-q", file.path, "refs/coevo/out", "^\(submission.parent)"], in: root)
         return try Data(contentsOf: file)
     }
 
@@ -214,22 +223,18 @@ public struct DiscoveryWorkspace: Sendable {
     }
 
     /// What the agent left: notes in the order written, skills by name. At most 20 of
-    /// each and 64 KiB a piece, so a flooding agent cannot swamp the pool.
-    func collectOutbox() -> (notes: [String], skills: [SkillDraft]) {
-        let fm = FileManager.default
-        func files(_ name: String) -> [URL] {
-            let directory = outbox.appendingPathComponent(name)
-            return ((try? fm.contentsOfDirectory(atPath: directory.path)) ?? []).sorted().prefix(20).map { directory.appendingPathComponent($0) }
+    /// each and 64 KiB a piece, so a flooding agent cannot swamp the pool; read as `files`
+    /// allow (no links, no FIFOs, the agent's own regular files only).
+    func collectOutbox(_ files: AgentFiles) -> (notes: [String], skills: [SkillDraft]) {
+        func entries(_ name: String) -> [Data] {
+            let directory = ".coevo/outbox/\(name)"
+            return (files.list(directory) ?? []).prefix(20).compactMap { try? files.read("\(directory)/\($0)", limit: 65536) }
         }
-        let notes = files("notes").compactMap { url -> String? in
-            guard let data = try? Data(contentsOf: url), data.count <= 65536 else { return nil }
+        let notes = entries("notes").compactMap { data -> String? in
             let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             return text.isEmpty ? nil : text
         }
-        let skills = files("skills").compactMap { url -> SkillDraft? in
-            guard let data = try? Data(contentsOf: url), data.count <= 65536 else { return nil }
-            return try? JSONDecoder().decode(SkillDraft.self, from: data)
-        }
+        let skills = entries("skills").compactMap { try? JSONDecoder().decode(SkillDraft.self, from: $0) }
         return (notes, skills)
     }
 

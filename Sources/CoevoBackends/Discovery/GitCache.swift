@@ -4,9 +4,12 @@ import Synchronization
 
 /// A worker's cache of one discovery run's commits: a git repository under
 /// `<root>/discovery/<run>/repo` into which the seed commit is made and every shipped
-/// bundle is unbundled, so a commit arrives once per worker. Agents' workspaces are
-/// worktrees of it. Every operation on one cache runs under that cache's lock, on a
-/// thread of its own (git is blocking).
+/// bundle is unbundled, so a commit arrives once per worker. It is the worker's alone
+/// (mode 0700): an agent's workspace is a repository of its own, filled from here, and
+/// what an agent submits comes back as a bundle that is unbundled here, so the worker's
+/// git never runs in a directory an agent could write (its hooks, config and links).
+/// Every operation on one cache runs under that cache's lock, on a thread of its own
+/// (git is blocking).
 public struct GitCache: Sendable {
     public let directory: URL
     public var repository: URL { directory.appendingPathComponent("repo") }
@@ -62,8 +65,31 @@ public struct GitCache: Sendable {
         for entry in viewed where !present(entry.commit) { try unbundle(entry.bundle) }
     }
 
-    private func present(_ sha: String) -> Bool {
+    func present(_ sha: String) -> Bool {
         (try? Git.run(["cat-file", "-e", "\(sha)^{commit}"], in: repository)) != nil
+    }
+
+    /// Takes in what an agent submitted: `bundle` (made in its workspace, as its user)
+    /// must bring `commit`, a descendant of `parent`, which is here. Returns the bundle
+    /// to ship, made again here (so it carries that commit and nothing else the agent
+    /// put in), and the diff from the parent, as this worker's git reads it (no external
+    /// diff or text conversion an agent's attributes could name). Call under `locked`.
+    func accept(_ bundle: Data, commit: String, parent: String) throws -> (bundle: Data, diff: String) {
+        guard commit.wholeMatch(of: /[0-9a-f]{40}/) != nil, parent.wholeMatch(of: /[0-9a-f]{40}/) != nil else {
+            throw GitError(description: "the submission names no commit")
+        }
+        try unbundle(bundle)
+        guard present(commit), (try? Git.run(["merge-base", "--is-ancestor", parent, commit], in: repository)) != nil else {
+            throw GitError(description: "its bundle does not bring commit \(commit.prefix(12)) on top of \(parent.prefix(12))")
+        }
+        try Git.run(["update-ref", "refs/coevo/\(commit)", commit], in: repository)
+        let file = directory.appendingPathComponent("outgoing.bundle")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Git.run(["bundle", "create", "-q", file.path, "refs/coevo/\(commit)", "^\(parent)"], in: repository)
+        let text = (try? Git.run(["diff", "--no-ext-diff", "--no-textconv", parent, commit], in: repository)) ?? ""
+        let limit = 16 << 10
+        let diff = text.utf8.count <= limit ? text : String(decoding: text.utf8.prefix(limit), as: UTF8.self) + "\n[diff cut at \(limit) bytes]"
+        return (try Data(contentsOf: file), diff)
     }
 
     /// Unbundles one bundle into the cache and pins what arrived, so no gc drops it.
@@ -84,10 +110,10 @@ public struct GitCache: Sendable {
         let fm = FileManager.default
         if !fm.fileExists(atPath: repository.appendingPathComponent(".git").path) {
             try fm.createDirectory(at: repository, withIntermediateDirectories: true)
-            _ = try Git.run(["init", "-q"], in: repository)
-            // The pool's files never enter a commit.
-            // (aider's caches in the repository root neither).
-            try Data(".coevo/\n.aider*\n".utf8).write(to: repository.appendingPathComponent(".git/info/exclude"))
+            // Agents reach their own workspaces below the run's directory, never the cache.
+            _ = chmod(directory.path, 0o711)
+            _ = chmod(repository.path, 0o700)
+            _ = try Git.run(["init", "-q", "--template="], in: repository)
         }
         if let sha = try? Git.run(["rev-parse", "--verify", "-q", "refs/coevo/seed"], in: repository), !sha.isEmpty {
             return sha
@@ -105,12 +131,6 @@ public struct GitCache: Sendable {
         let sha = try Git.run(["commit-tree", tree, "-m", "seed"], in: repository, environment: environment)
         _ = try Git.run(["update-ref", "refs/coevo/seed", sha], in: repository)
         return sha
-    }
-
-    /// Gives the repository and `workspace` to user `uid` (an agent that runs as its own
-    /// user commits into the cache). Call under `locked`.
-    func own(by uid: UInt32, _ workspace: DiscoveryWorkspace) throws {
-        for path in [repository.path, workspace.root.path, workspace.home.path] { try Self.give(path, to: uid) }
     }
 
     /// Gives `path` and everything under it to user `uid`. Symbolic links are changed, not
@@ -144,12 +164,15 @@ public struct GitCache: Sendable {
 /// Runs git, blocking, with a scrubbed environment.
 enum Git {
     /// A fixed identity and date: commits are a function of their tree, parent and message.
+    /// No configuration but the repository's own is read, and no hook or file-system
+    /// monitor runs, whatever that configuration says.
     static func identity(agent: String) -> [String: String] {
         ["GIT_AUTHOR_NAME": agent, "GIT_AUTHOR_EMAIL": "\(agent)@coevo", "GIT_COMMITTER_NAME": agent,
          "GIT_COMMITTER_EMAIL": "\(agent)@coevo", "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
-         "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z", "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent",
-         // The cache may belong to an agent's user while the worker's git works in it.
-         "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"]
+         "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
+         "HOME": "/nonexistent", "GIT_TERMINAL_PROMPT": "0",
+         "GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_CONFIG_VALUE_0": "/dev/null",
+         "GIT_CONFIG_KEY_1": "core.fsmonitor", "GIT_CONFIG_VALUE_1": "false"]
     }
 
     /// Stdout, trimmed; throws with git's stderr when it fails.

@@ -187,7 +187,7 @@ struct CoevoDispatchMeasurement {
         defer { polling.store(false, ordering: .relaxed) }
         let service = CoordinatorService(settings: settings, store: store, logger: logger, observer: observer)
         try service.bind()
-        let workerKey = try settings.curve.map { try LocalWorkerKey(directory: directory.path, coordinator: $0.keyPair.publicKey) }
+        let workerKey = try settings.curve.map { try LocalWorkerKey(port: port(of: service.endpoint), coordinator: $0.keyPair.publicKey, directory: directory.path) }
         defer { workerKey?.remove() }
         if let workerKey { service.authorize(workerKey.pair.publicKey, holder: "bench workers") }
         let local = LocalWorkers()

@@ -48,13 +48,12 @@ public struct DiscoveryStepJob: Codable, Hashable, Sendable {
     public var evolve: EvolveMutation?
     public var timeoutMilliseconds: Int
     public var stallMilliseconds: Int
-    public var userID: UInt32?
 
     public var runtime: DiscoverySettings.Runtime { launch.runtime }
 
     public init(key: String, run: String, agent: String, launch: AgentLaunch, session: String? = nil, prompt: String,
                 chain: CommitChain, shared: SharedView, evolve: EvolveMutation?, timeoutMilliseconds: Int,
-                stallMilliseconds: Int, userID: UInt32?) {
+                stallMilliseconds: Int) {
         self.key = key
         self.run = run
         self.agent = agent
@@ -66,7 +65,6 @@ public struct DiscoveryStepJob: Codable, Hashable, Sendable {
         self.evolve = evolve
         self.timeoutMilliseconds = timeoutMilliseconds
         self.stallMilliseconds = stallMilliseconds
-        self.userID = userID
     }
 }
 
@@ -174,12 +172,15 @@ public struct DiscoveryGradeJob: Codable, Hashable, Sendable {
     /// The grader's directory: given to this job only, never to a step.
     public var graderFiles: [DiscoveryFile]
     public var timeoutMilliseconds: Int
+    /// The grader's user id on root workers (`task.grader_user`; nil: the worker's graders' id).
     public var userID: UInt32?
     /// The candidate's own code, run before the grader's files are written.
     public var candidate: CandidateRun?
+    /// The grader may use the network (`task.grader_network`); nil or false: it has none.
+    public var network: Bool?
 
     public init(key: String, run: String, chain: CommitChain, command: [String], graderFiles: [DiscoveryFile],
-                timeoutMilliseconds: Int, userID: UInt32?, candidate: CandidateRun? = nil) {
+                timeoutMilliseconds: Int, userID: UInt32?, candidate: CandidateRun? = nil, network: Bool = false) {
         self.key = key
         self.run = run
         self.chain = chain
@@ -188,24 +189,23 @@ public struct DiscoveryGradeJob: Codable, Hashable, Sendable {
         self.timeoutMilliseconds = timeoutMilliseconds
         self.userID = userID
         self.candidate = candidate
+        self.network = network ? true : nil
     }
 }
 
 /// How a grade runs the candidate's code apart from the grader (`task.candidate_command`):
-/// in the candidate's checkout, as the agents' user, before any grader file exists on the
-/// worker; the grader gets its output.
+/// in the candidate's checkout, in a sandbox of its own, before any grader file exists on
+/// the worker; the grader gets its output.
 public struct CandidateRun: Codable, Hashable, Sendable {
     public var command: [String]
     /// A grader file's path: its bytes are the command's stdin.
     public var input: String?
     public var timeoutMilliseconds: Int
-    public var userID: UInt32?
 
-    public init(command: [String], input: String?, timeoutMilliseconds: Int, userID: UInt32?) {
+    public init(command: [String], input: String?, timeoutMilliseconds: Int) {
         self.command = command
         self.input = input
         self.timeoutMilliseconds = timeoutMilliseconds
-        self.userID = userID
     }
 
     /// The task's candidate run, or nil when the task has none.
@@ -213,7 +213,7 @@ public struct CandidateRun: Codable, Hashable, Sendable {
         let task = settings.task
         guard !task.candidateCommand.isEmpty else { return nil }
         self.init(command: task.candidateCommand, input: task.candidateInput,
-                  timeoutMilliseconds: task.candidateTimeoutMilliseconds ?? task.graderTimeoutMilliseconds, userID: settings.agentUser)
+                  timeoutMilliseconds: task.candidateTimeoutMilliseconds ?? task.graderTimeoutMilliseconds)
     }
 }
 

@@ -214,8 +214,7 @@ public struct DiscoveryPool: Sendable {
             let shared = view(for: member.id, top: ranked.prefix(10))
             var job = DiscoveryStepJob(key: key, run: run, agent: member.id, launch: launch, session: member.session, prompt: prompt,
                                        chain: chain, shared: shared, evolve: evolve,
-                                       timeoutMilliseconds: settings.stepTimeoutMilliseconds, stallMilliseconds: settings.stallMilliseconds,
-                                       userID: settings.agentUser)
+                                       timeoutMilliseconds: settings.stepTimeoutMilliseconds, stallMilliseconds: settings.stallMilliseconds)
             // Only an agent that can run `coevo memory checkout` needs the listed attempts'
             // commits; the evolve runtime starts from its chain's commit and never lists them,
             // and they are the part of a step that grows with the pool's history.
@@ -255,7 +254,7 @@ public struct DiscoveryPool: Sendable {
         let job = DiscoveryGradeJob(
             key: "r\(round).grade.\(agent)", run: run, chain: chain(to: commit), command: settings.task.gradeCommand,
             graderFiles: settings.graderFiles, timeoutMilliseconds: settings.task.graderTimeoutMilliseconds, userID: settings.task.graderUser,
-            candidate: CandidateRun(settings))
+            candidate: CandidateRun(settings), network: settings.task.graderNetwork)
         gradeQueue.append((job, index))
     }
 

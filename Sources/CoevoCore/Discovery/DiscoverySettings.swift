@@ -25,7 +25,6 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
     public var stallMilliseconds = 0
     /// Run command agents as this user id (root workers only): they then cannot read the
     /// grader's files, even of a grade running beside them on the same worker.
-    public var agentUser: UInt32?
     public var heartbeats = Heartbeats()
     public var health = Health()
     /// Set by the loader: the seed directory's files (the first commit of every agent) and
@@ -89,10 +88,12 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         public var graderTimeoutMilliseconds = 60_000
         /// Grades that run at once, over all workers.
         public var graders = 2
-        /// Run graders as this user id (root workers only).
+        /// Run graders as this user id (root workers only; default: the worker's graders' id).
         public var graderUser: UInt32?
+        /// Let the grader use the network (a judge model, say); it has none otherwise.
+        public var graderNetwork = false
         /// Runs the candidate's own code before the grader exists on the worker: argv run in
-        /// the candidate's checkout (as `agent_user` when set), its stdin the grader file
+        /// the candidate's checkout (in a sandbox with no network), its stdin the grader file
         /// `candidateInput` names, its stdout handed to the grader. Empty: the grader runs the
         /// candidate itself, with the grader's files readable.
         public var candidateCommand: [String] = []
@@ -106,6 +107,7 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
             case gradeCommand = "grade_command"
             case graderTimeoutMilliseconds = "grader_timeout_ms"
             case graderUser = "grader_user"
+            case graderNetwork = "grader_network"
             case candidateCommand = "candidate_command"
             case candidateInput = "candidate_input"
             case candidateTimeoutMilliseconds = "candidate_timeout_ms"
@@ -121,6 +123,7 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
             graderTimeoutMilliseconds = try c.value(.graderTimeoutMilliseconds, graderTimeoutMilliseconds)
             graders = try c.value(.graders, graders)
             graderUser = try c.decodeIfPresent(UInt32.self, forKey: .graderUser)
+            graderNetwork = try c.value(.graderNetwork, graderNetwork)
             candidateCommand = try c.value(.candidateCommand, candidateCommand)
             candidateInput = try c.decodeIfPresent(String.self, forKey: .candidateInput)
             candidateTimeoutMilliseconds = try c.decodeIfPresent(Int.self, forKey: .candidateTimeoutMilliseconds)
@@ -306,7 +309,12 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         maxWallSeconds = try c.value(.maxWallSeconds, maxWallSeconds)
         stepTimeoutMilliseconds = try c.value(.stepTimeoutMilliseconds, stepTimeoutMilliseconds)
         stallMilliseconds = try c.value(.stallMilliseconds, stallMilliseconds)
-        agentUser = try c.decodeIfPresent(UInt32.self, forKey: .agentUser)
+        if c.contains(.agentUser) {
+            throw ConfigError(field: "discovery.agent_user", problem: """
+                is gone: a worker running as root gives every agent a user id of its own (from coevo-worker --uid-range) \
+                and runs it in a sandbox; remove the line
+                """)
+        }
         heartbeats = try c.value(.heartbeats, heartbeats)
         health = try c.value(.health, health)
     }

@@ -1,0 +1,101 @@
+import CoevoCore
+import Foundation
+
+/// One step's agent as the worker runs its code: the user it runs as, what its sandbox
+/// shows, and the worker's own reads of what it left. Everything that runs in the agent's
+/// workspace after the worker made it (the agent, and the git that bundles its
+/// submission) runs through `spec`, confined, never with the worker's rights.
+struct StepAgent: Sendable {
+    let job: DiscoveryStepJob
+    let workspace: DiscoveryWorkspace
+    /// The agent's own user id (nil: the worker's user).
+    let user: UInt32?
+    let confinement: Confinement
+    /// Where `coevo` is, first on the agent's PATH.
+    let tools: URL?
+
+    /// The worker's reads of the agent's files.
+    var files: AgentFiles { AgentFiles(root: workspace.root, owner: user) }
+    var homeFiles: AgentFiles { AgentFiles(root: workspace.home, owner: user) }
+
+    var path: String { ([tools?.path].compactMap { $0 } + ["/usr/local/bin", "/usr/bin", "/bin"]).joined(separator: ":") }
+
+    /// Its workspace and home writable; the pool's shared view, the worker's tools, its
+    /// program's installation and any file its command line names read-only; a network
+    /// only for an agent that calls a model (an endpoint, or a CLI that calls its vendor).
+    func view(arguments: [String]) -> SandboxView {
+        var readOnly = [workspace.shared.path] + [tools?.path].compactMap { $0 }
+        if let program = arguments.first, program.hasPrefix("/") { readOnly += Self.installation(of: program) }
+        readOnly += arguments.dropFirst().filter { $0.hasPrefix("/") && $0 != "/" && FileManager.default.fileExists(atPath: $0) }
+        return SandboxView(writable: [workspace.root.path, workspace.home.path], readOnly: readOnly,
+                           network: job.launch.endpoint != nil || job.runtime != .command)
+    }
+
+    /// What running `program` takes besides the system's directories: the file, the file
+    /// its links lead to, the prefix of a `bin` directory either is in (a virtual
+    /// environment, an installation), and the same for the interpreter a script names on
+    /// its `#!` line (a virtual environment's Python may live anywhere, pyenv's under /root).
+    static func installation(of program: String, depth: Int = 0) -> [String] {
+        let resolved = URL(fileURLWithPath: program).resolvingSymlinksInPath().path
+        var paths: [String] = []
+        for path in [program, resolved] where !paths.contains(path) {
+            paths.append(path)
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+            let prefix = directory.deletingLastPathComponent().path
+            if directory.lastPathComponent == "bin" && !["/", "/tmp"].contains(prefix) && !SandboxView.system.contains(prefix) {
+                paths.append(prefix)
+            }
+        }
+        guard depth < 2, let handle = FileHandle(forReadingAtPath: resolved) else { return paths }
+        defer { try? handle.close() }
+        let head = String(decoding: (try? handle.read(upToCount: 256)) ?? Data(), as: UTF8.self)
+        guard head.hasPrefix("#!"), let line = head.dropFirst(2).split(separator: "\n").first,
+              let interpreter = line.split(separator: " ").first, interpreter.hasPrefix("/") else { return paths }
+        return paths + installation(of: String(interpreter), depth: depth + 1)
+    }
+
+    /// `arguments` as they run for this agent, in its workspace, with `environment`.
+    func spec(_ arguments: [String], environment: [String: String], network: Bool? = nil) -> CommandSpec {
+        var spec = CommandSpec(arguments: arguments, workingDirectory: workspace.root.path)
+        spec.environment = environment
+        var view = view(arguments: arguments)
+        if let network { view.network = network }
+        return confinement.confine(spec, view: view, user: user)
+    }
+
+    /// The environment of the agent's own tools (`coevo eval`, git) in its workspace.
+    var toolEnvironment: [String: String] {
+        Git.identity(agent: job.agent).merging(AgentLaunch.workerEnvironment(
+            workspace: workspace.root.path, agent: job.agent, home: workspace.home.path, path: path)) { _, fixed in fixed }
+    }
+
+    /// Runs `coevo eval -m message` as the agent (for runtimes whose clean exit submits
+    /// what they changed). Returns why it did not submit, or nil.
+    func submit(message: String) async -> String? {
+        guard let tools else { return "no coevo beside this worker to submit with" }
+        var spec = spec([tools.appendingPathComponent("coevo").path, "eval", "-m", message], environment: toolEnvironment, network: false)
+        spec.timeoutMilliseconds = 120_000
+        let outcome = await CommandRunner.run(spec)
+        return outcome.succeeded ? nil : String(decoding: outcome.stderr.suffix(400), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The git bundle of `submission`, made in the workspace as the agent (its hooks and
+    /// configuration run with its rights, in its sandbox) and read back as the worker
+    /// reads an agent's files: no link, at most `DiscoveryWorkspace.maxBundleBytes`.
+    func bundle(_ submission: DiscoveryWorkspace.Submission) async throws -> Data {
+        let script = #"git update-ref refs/coevo/out "$1" && git bundle create -q .coevo/out.bundle refs/coevo/out "^$2""#
+        var spec = spec(["/bin/sh", "-c", script, "sh", submission.commit, submission.parent], environment: toolEnvironment, network: false)
+        spec.timeoutMilliseconds = 120_000
+        let outcome = await CommandRunner.run(spec)
+        guard outcome.succeeded else {
+            throw GitError(description: "it could not be bundled: \(String(decoding: outcome.stderr.suffix(300), as: UTF8.self))")
+        }
+        do {
+            return try files.read(DiscoveryWorkspace.outgoingBundle, limit: DiscoveryWorkspace.maxBundleBytes)
+        } catch {
+            guard let size = error.oversize else { throw GitError(description: "its bundle: \(error)") }
+            throw GitError(description: "it is \(DiscoveryWorkspace.mebibytes(size)) as a git bundle, over the "
+                           + "\(DiscoveryWorkspace.mebibytes(DiscoveryWorkspace.maxBundleBytes)) a submission may be")
+        }
+    }
+}

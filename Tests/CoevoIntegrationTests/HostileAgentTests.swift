@@ -1,0 +1,221 @@
+import CoevoTestSupport
+import CoevoWire
+import Foundation
+import Testing
+
+extension ProcessTests {
+    /// Agents that attack the worker, the grader, each other and the coordinator, run the
+    /// way a user runs them: a real coordinator, two workers as root, real git, graders
+    /// under their own user. Each route an agent tries is named in its script and in the
+    /// assertion that says it yielded nothing; the honest agent's score is the best the
+    /// store holds and the pool finishes.
+    @Suite(.enabled(if: getuid() == 0, "the workers must be root to give agents users of their own"))
+    struct HostileAgentTests {
+        @Test func everyRouteAnAgentTriesYieldsNothingAndTheHonestAgentWins() async throws {
+            let scratch = try Scratch("hostile")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let tag = UUID().uuidString.prefix(8)
+            let secrets = (grader: "GRADER-SECRET-\(tag)", root: "ROOT-SECRET-\(tag)", hidden: "hidden-input-\(tag)",
+                           worker: "WORKER-SECRET-\(tag)")
+            // Anything written here came from outside a sandbox: no agent's sandbox shows it.
+            let marks = scratch.url("marks")
+            try FileManager.default.createDirectory(at: marks, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+            _ = chmod(marks.path, 0o777)
+            let rootOnly = try scratch.write("root-only.txt", secrets.root)
+            _ = chmod(rootOnly, 0o600)
+            for directory in ["seed", "grader"] { try FileManager.default.createDirectory(at: scratch.url(directory), withIntermediateDirectories: true) }
+            _ = try scratch.write("seed/TASK.md", "Make candidate.sh print its stdin in capitals.\n")
+            _ = try scratch.write("seed/candidate.sh", "echo nothing\n")
+            _ = try scratch.write("grader/secret.txt", secrets.grader + "\n")
+            _ = try scratch.write("grader/hidden.txt", secrets.hidden + "\n")
+            // 10 for the right answer, 1 otherwise; the candidate's second line is shown to
+            // its agent (this task says so), unless it quotes the hidden input.
+            _ = try scratch.write("grader/grade.sh", """
+                first=$(sed -n 1p "$COEVO_CANDIDATE_STDOUT"); second=$(sed -n 2p "$COEVO_CANDIDATE_STDOUT" | tr -d '"\\\\' | cut -c1-300)
+                case "$second" in *"$(cat hidden.txt)"*) second="(withheld)" ;; esac
+                score=1; [ "$first" = "$(tr a-z A-Z < hidden.txt)" ] && score=10
+                echo "{\\"score\\": $score, \\"feedback\\": \\"candidate: $second\\"}"
+                """)
+            let agent = try scratch.write("agent.sh", """
+                read -r first
+                MARK=\(marks.path); ROOTONLY=\(rootOnly); DB=\(run.database); GRADER_SRC=\(scratch.url("grader").path)
+                W0=\(scratch.url("w-0").path); W1=\(scratch.url("w-1").path); PORT=\(run.port)
+                round1=no; case $first in *"round 1 of"*) round1=yes ;; esac
+                case $COEVO_AGENT in
+                  a0) printf 'tr a-z A-Z\\n# round 1: %s\\n' $round1 > candidate.sh ;;
+                  a1) # route: git hooks, config and attributes that the worker's git (root) would run
+                      d=$(git rev-parse --git-common-dir); mkdir -p "$d/hooks"
+                      for h in reference-transaction post-checkout post-index-change pre-commit post-commit post-rewrite pre-auto-gc; do
+                        printf '#!/bin/sh\\nid -u >> %s/hook-%s\\n' "$MARK" "$h" > "$d/hooks/$h"; chmod +x "$d/hooks/$h"
+                      done
+                      printf '#!/bin/sh\\nid -u >> %s/external\\necho FORGED DIFF\\n' "$MARK" > "$HOME/x"; chmod +x "$HOME/x"
+                      git config diff.external "$HOME/x"; git config core.fsmonitor "$HOME/x"; git config core.pager "$HOME/x"
+                      git config diff.evil.textconv "$HOME/x"; echo '* diff=evil' > .gitattributes
+                      echo "# a1" >> candidate.sh ;;
+                  a2) # route: links, a hard link, a FIFO and a linked directory in the outbox, read by the worker
+                      n=.coevo/outbox/notes
+                      ln -s "$ROOTONLY" $n/001.md; ln -s /proc/1/environ $n/002.md; ln "$ROOTONLY" $n/003.md 2>/dev/null
+                      mkfifo $n/004.md; printf 'a2 plain note\\n' > $n/005.md
+                      rm -rf .coevo/outbox/skills; ln -s "$W0" .coevo/outbox/skills
+                      echo "# a2" >> candidate.sh ;;
+                  a3) # route: other agents' workspaces and homes
+                      seen=$(ls -a "$(dirname "$COEVO_WORKSPACE")" | tr '\\n' ' ')
+                      for d in "$W0"/discovery/*/agents/* "$W1"/discovery/*/agents/*; do
+                        [ "$d" = "$COEVO_WORKSPACE" ] || [ "$d" = "$HOME" ] || { echo pwned > "$d/pwned.txt" 2>/dev/null && echo "$d"; }
+                      done > "$HOME/wrote"
+                      coevo memory add-note "a3 sees [$seen] wrote [$(cat "$HOME/wrote")]"
+                      echo "# a3" >> candidate.sh ;;
+                  a4) # route: the candidate hands its hidden input to its agent (home, /tmp, its tree) and opens sockets
+                      if [ $round1 = yes ]; then
+                        { echo 'h=$(cat)'
+                          echo "echo \\"\\$h\\" > $HOME/leak.txt 2>/dev/null; echo \\"\\$h\\" > /tmp/leak.txt; echo \\"\\$h\\" > leak.txt 2>/dev/null"
+                          echo 'echo nothing'
+                          echo "python3 -c \\"import socket; socket.create_connection(('127.0.0.1', $PORT), 2)\\" 2>&1 | tail -1"; } > candidate.sh
+                      else
+                        coevo memory add-note "a4 found home [$(cat "$HOME/leak.txt" 2>&1)] tmp [$(cat /tmp/leak.txt 2>&1)]"
+                        echo "# a4" >> candidate.sh
+                      fi ;;
+                  a5) # routes: /proc of the worker and grader, environment, the store, the grader's source, the cache's git objects, the coordinator's port
+                      procs=$(ls /proc | grep -c '^[0-9]')
+                      envs=$( { env; cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n'; } | grep -c WORKER-SECRET)
+                      db=$(head -c 16 "$DB" 2>&1 | tr -dc 'a-zA-Z :')
+                      grader=$(cat "$GRADER_SRC/secret.txt" 2>&1)
+                      cache=$(cat "$W0"/discovery/*/repo/.git/HEAD "$W1"/discovery/*/repo/.git/HEAD 2>&1 | tr '\\n' ' ')
+                      port=$(python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 2); print('connected')" 2>&1 | tail -1)
+                      coevo memory add-note "a5 procs=$procs envs=$envs db=[$db] grader=[$grader] cache=[$cache] port=[$port]"
+                      echo "# a5" >> candidate.sh ;;
+                  a6) # route: a detached process that outlives its step
+                      if [ $round1 = yes ]; then
+                        setsid sh -c "sleep 1; echo late > $HOME/late.txt; echo late > $MARK/late" < /dev/null > /dev/null 2>&1 &
+                      else
+                        coevo memory add-note "a6 late [$(cat "$HOME/late.txt" 2>&1)]"
+                      fi
+                      echo "# a6" >> candidate.sh ;;
+                  a7) # routes: a fork bomb, a full /tmp
+                      forks=$(python3 -c "
+                import os, signal, time
+                kids = []
+                try:
+                    for i in range(3000):
+                        pid = os.fork()
+                        if pid == 0:
+                            time.sleep(30); os._exit(0)
+                        kids.append(pid)
+                except OSError:
+                    pass
+                for pid in kids: os.kill(pid, signal.SIGKILL); os.waitpid(pid, 0)
+                print(len(kids))")
+                      head -c 400000000 /dev/zero > /tmp/fill 2>/dev/null; filled=$(stat -c %s /tmp/fill); rm -f /tmp/fill
+                      coevo memory add-note "a7 forks=$forks tmp=$filled"
+                      echo "# a7" >> candidate.sh ;;
+                  a8) # route: rewriting the pool's shared view
+                      r=$( { echo forged > .coevo/shared/notes/forged.md; } 2>&1)
+                      coevo memory add-note "a8 shared [$r]"
+                      echo "# a8" >> candidate.sh ;;
+                esac
+                coevo eval -m "$COEVO_AGENT"
+                """)
+            let config = try scratch.write("discovery.yaml", """
+                run: {name: hostile, seed: 9}
+                coordinator: {bind: \(run.endpoint), database: \(run.database), min_workers: 2}
+                discovery:
+                  task: {seed: \(scratch.url("seed").path), grader: \(scratch.url("grader").path), grade_command: [sh, grade.sh],
+                         candidate_command: [sh, candidate.sh], candidate_input: hidden.txt, graders: 2,
+                         grader_timeout_ms: 10000, candidate_timeout_ms: 10000}
+                  agents: [{runtime: command, count: 9, command: [sh, \(agent)]}]
+                  rounds: 2
+                  step_timeout_ms: 60000
+                """)
+            let coordinator = try run.coordinator(config: config)
+            for id in ["w-0", "w-1"] {
+                _ = try Child("coevo-worker", ["--connect", run.endpoint, "--id", id, "--slots", "5", "--workspace", scratch.url(id).path,
+                                               "--allow-command", "sh"], in: scratch, name: id,
+                              environment: ["COEVO_TEST_WORKER_SECRET": secrets.worker])
+            }
+            #expect(await coordinator.waitForExit(timeout: 240) == 0, "\(scratch.logs)")
+            let db = try Database(run.database)
+            func notes(_ agent: String) throws -> [String] { try db.strings("SELECT body FROM notes WHERE agent = '\(agent)' ORDER BY round") }
+            #expect(try db.strings("SELECT state FROM runs") == ["finished"])
+
+            // The honest agent's answer is the best the store holds; nobody forged a better one.
+            #expect(try db.strings("SELECT DISTINCT agent FROM attempts WHERE score = 10") == ["a0"])
+            #expect(try db.int("SELECT COUNT(*) FROM attempts WHERE score > 10") == 0)
+            #expect(try db.int("SELECT COUNT(*) FROM attempts") == 18)
+            // No secret reached anything the pool stores or exports: notes, feedback, diffs, events.
+            let runID = try db.strings("SELECT id FROM runs")[0]
+            let export = (try? String(contentsOf: scratch.url("exports/\(runID)/attempts.jsonl"), encoding: .utf8)) ?? ""
+            let stored = try db.strings("SELECT body FROM notes UNION ALL SELECT feedback FROM attempts UNION ALL SELECT detail FROM events")
+            for secret in [secrets.grader, secrets.root, secrets.hidden, secrets.worker] {
+                #expect(!export.contains(secret) && !stored.contains { $0.contains(secret) }, "\(secret) leaked")
+            }
+            // git: no hook, external diff, fsmonitor, pager or textconv ran outside a sandbox
+            // (each would have left its uid in MARK), and the exported diff is git's own.
+            let marked = try FileManager.default.contentsOfDirectory(atPath: marks.path)
+            #expect(marked.isEmpty, "written from outside a sandbox: \(marked)")
+            let diffs = export.split(separator: "\n").filter { $0.contains("\"agent\":\"a1\"") }
+            #expect(diffs.count == 2 && diffs.allSatisfy { $0.contains("+++ b/candidate.sh") && !$0.contains("FORGED DIFF") }, "\(diffs)")
+            // Links, a hard link, a FIFO and a linked directory in the outbox: only the plain note came through.
+            #expect(try notes("a2") == ["a2 plain note", "a2 plain note"])
+            // Other agents' workspaces and homes: not in a3's sandbox, so not seen and not written.
+            for note in try notes("a3") {
+                #expect(note.hasPrefix("a3 sees [. .. a3 a3.home ] wrote []"), "\(note)")
+            }
+            let pwned = (FileManager.default.enumerator(atPath: scratch.directory.path)?.allObjects as? [String] ?? [])
+                .filter { $0.hasSuffix("pwned.txt") || $0.hasSuffix("leak.txt") || $0.hasSuffix("late.txt") }
+            #expect(pwned.isEmpty, "\(pwned)")
+            // The candidate could not hand its hidden input on, nor reach the coordinator.
+            let a4Notes = try notes("a4")
+            let expected = ["w-0", "w-1"].map { worker in
+                ["a4 found home [cat: \(scratch.url(worker).path)/discovery/\(runID)/agents/a4.home/leak.txt: No such file or directory] tmp [cat: /tmp/leak.txt: No such file or directory]"]
+            }
+            #expect(expected.contains(a4Notes), "\(a4Notes)")
+            let a4 = try db.strings("SELECT feedback FROM attempts WHERE agent = 'a4' AND round = 1")
+            #expect(a4.count == 1 && a4[0].contains("candidate: ") && !a4[0].contains("connected")
+                    && (a4[0].contains("unreachable") || a4[0].contains("refused")), "\(a4)")
+            // /proc shows the sandbox's own few processes, no environment holds the worker's
+            // secret, and the store, the grader's source, the caches and the port are out of reach.
+            for note in try notes("a5") {
+                let procs = Int(note.firstMatch(of: /procs=([0-9]+)/)?.1 ?? "") ?? 999
+                #expect(procs < 10, "\(note)")
+                #expect(note.contains("envs=0 ") && note.contains("db=[head: cannot open") && note.contains("grader=[cat: ")
+                        && note.contains("No such file") && !note.contains("refs/") && !note.contains("connected"), "\(note)")
+                #expect(note.contains("unreachable") || note.contains("refused"), "\(note)")
+            }
+            // A detached process ended with its step's sandbox: it never wrote, inside or out.
+            let a6 = try notes("a6")
+            #expect(a6.count == 1 && a6[0].hasPrefix("a6 late [cat: ") && a6[0].contains("No such file"), "\(a6)")
+            // A fork bomb stops at the agent's process limit; /tmp at its size.
+            for note in try notes("a7") {
+                let forks = Int(note.firstMatch(of: /forks=([0-9]+)/)?.1 ?? "") ?? 9999
+                let filled = Int(note.firstMatch(of: /tmp=([0-9]+)/)?.1 ?? "") ?? Int.max
+                #expect(forks < 512 && filled <= 256 << 20, "\(note)")
+            }
+            // The shared view is read-only.
+            let a8 = try notes("a8")
+            #expect(a8.count == 2 && a8.allSatisfy { $0.contains("Read-only file system") }, "\(a8)")
+        }
+
+        /// Anyone on the machine could reach `coevo run`'s port: without keys of its own in the
+        /// config it still runs CURVE, so a plain client that says READY gets no answer and no
+        /// job, while `coevo status` of the same user still gets in.
+        @Test func aPlainClientOnTheMachineCannotJoinCoevoRun() async throws {
+            let scratch = try Scratch("run-curve")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let config = try run.config(kind: "sleep", jobs: 3000, sleepMs: 20, workers: 1, slots: 4)
+            let coevo = try Child("coevo", ["run", config], in: scratch, name: "run")
+            #expect(await eventually(timeout: 30) { Database.resultCount(run.database) > 20 }, "\(scratch.logs)")
+            let intruder = try RawPeer(endpoint: run.endpoint, routingID: "intruder")
+            intruder.send(.ready(ReadyMessage.with { $0.workerID = "intruder"; $0.session = "s1"; $0.slots = 64; $0.capabilities = ["sleep"] }))
+            #expect(intruder.receive(timeoutMilliseconds: 3000) == nil)
+            let status = try Child("coevo", ["status", "--connect", run.endpoint], in: scratch, name: "status")
+            #expect(await status.waitForExit(timeout: 15) == 0, "\(status.log)")
+            #expect(status.log.contains("local-0") && !status.log.contains("intruder"), "\(status.log)")
+            #expect(await coevo.waitForExit(timeout: 90) == 0, "\(coevo.log)")
+            #expect(try Database(run.database).strings("SELECT DISTINCT worker FROM results") == ["local-0"])
+            let keyFile = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".coevo/local/\(run.port).key").path
+            #expect(!FileManager.default.fileExists(atPath: keyFile), "the run's keys are removed when it ends")
+        }
+    }
+}
