@@ -149,8 +149,8 @@ extension ProcessTests {
         let coevo = try Child("coevo", ["run", config], in: scratch, name: "run")
         #expect(await coevo.waitForExit(timeout: 60) == 0, "\(coevo.log)")
         #expect(coevo.log.contains("results    500 durable, 500 succeeded, 0 failed"))
-        let keys = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".coevo/local")
-        let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: keys.path)) ?? []).filter { $0.hasPrefix("\(run.port).") }
+        let local = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".coevo/local")
+        let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: local.path)) ?? []).filter { $0.hasPrefix("\(run.port).") }
         #expect(leftovers.isEmpty, "the local workers' key is removed: \(leftovers)")
     }
 

@@ -51,7 +51,9 @@ struct StepAgent: Sendable {
         let head = String(decoding: (try? handle.read(upToCount: 256)) ?? Data(), as: UTF8.self)
         guard head.hasPrefix("#!"), let line = head.dropFirst(2).split(separator: "\n").first,
               let interpreter = line.split(separator: " ").first, interpreter.hasPrefix("/") else { return paths }
-        return paths + installation(of: String(interpreter), depth: depth + 1)
+        return installation(of: String(interpreter), depth: depth + 1).reduce(into: paths) { all, path in
+            if !all.contains(path) { all.append(path) }
+        }
     }
 
     /// `arguments` as they run for this agent, in its workspace, with `environment`.

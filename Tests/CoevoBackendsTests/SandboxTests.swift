@@ -1,0 +1,114 @@
+@testable import CoevoBackends
+import CoevoCore
+import Foundation
+import Glibc
+import Testing
+
+/// The sandbox's pure parts: the bubblewrap command line a view becomes, the user ids
+/// agents get, what a program needs shown, and the worker's reads of what an agent left.
+/// Bad input tried for the reads: a link as the file, a link as a directory on the way,
+/// a FIFO, an oversize file, another user's file (a hard link's look), a path with `..`.
+@Suite struct SandboxTests {
+    static let confinement = Confinement(bubblewrap: "/usr/bin/bwrap", users: UserRange(first: 5000, count: 100), readOnly: ["/srv/extra"])
+
+    @Test func aViewBecomesMountsInAnOrderThatWorks() {
+        let spec = CommandSpec(arguments: ["sh", "agent.sh"], workingDirectory: "/w/ws")
+        let view = SandboxView(writable: ["/w/ws", "/w/ws.home"], readOnly: ["/w/ws/.coevo/shared", "/t/bin", "/t/bin/coevo"])
+        let confined = Self.confinement.confine(spec, view: view, user: 5007)
+        let args = confined.arguments
+        func index(_ sequence: [String]) -> Int? {
+            (0...(args.count - sequence.count)).first { Array(args[$0..<($0 + sequence.count)]) == sequence }
+        }
+        #expect(args.first == "/usr/bin/bwrap" && args.contains("--unshare-net") && args.contains("--unshare-pid"))
+        #expect(args.contains("--unshare-user") == (geteuid() != 0))
+        // The directories above mount points are made passable, once, before any bind.
+        let dirs = [["--perms", "0755", "--dir", "/w"], ["--perms", "0755", "--dir", "/t"]].compactMap(index)
+        #expect(dirs.count == 2 && dirs.allSatisfy { $0 < index(["--bind", "/w/ws", "/w/ws"])! }, "\(args)")
+        #expect(index(["--dir", "/w/ws"]) == nil && index(["--dir", "/w/ws/.coevo"]) == nil)
+        // A file inside a shown directory is shown with it, not mounted again.
+        #expect(index(["--ro-bind-try", "/t/bin", "/t/bin"]) != nil && index(["--ro-bind-try", "/t/bin/coevo", "/t/bin/coevo"]) == nil)
+        #expect(index(["--ro-bind-try", "/srv/extra", "/srv/extra"]) != nil)
+        // The shared view goes read-only over the writable workspace, after it.
+        let workspace = index(["--bind", "/w/ws", "/w/ws"])!, shared = index(["--ro-bind", "/w/ws/.coevo/shared", "/w/ws/.coevo/shared"])!
+        #expect(workspace < shared)
+        // /tmp is private and capped; the user is dropped inside, after the mounts.
+        #expect(index(["--perms", "01777", "--size", String(256 << 20), "--tmpfs", "/tmp"]) != nil)
+        #expect(Array(args.suffix(10)) == ["/usr/bin/setpriv", "--reuid=5007", "--regid=5007", "--clear-groups", "--no-new-privs",
+                                            "--inh-caps=-all", "--bounding-set=-all", "--", "sh", "agent.sh"])
+        #expect(confined.userID == nil && index(["--chdir", "/w/ws", "--"]) != nil)
+
+        var networked = view
+        networked.network = true
+        #expect(!Self.confinement.confine(spec, view: networked, user: 5007).arguments.contains("--unshare-net"))
+        // No sandbox: the command is the same, run as the user where there are users.
+        let bare = Confinement(bubblewrap: nil, users: UserRange(first: 5000, count: 100)).confine(spec, view: view, user: 5007)
+        #expect(bare.arguments == ["sh", "agent.sh"] && bare.userID == 5007)
+        #expect(Confinement.none.confine(spec, view: view, user: 5007).userID == nil)
+        #expect(Confinement.none.warning?.contains("UNSANDBOXED") == true && Self.confinement.warning == nil)
+    }
+
+    @Test func agentsGetUserIdsInOrderAndKeepThem() throws {
+        var table = UserTable(range: UserRange(first: 5000, count: 4), assigned: ["old/a": 4000])
+        #expect(table.assigned.isEmpty, "an id outside the range is forgotten")
+        #expect(try table.user(for: "r/a0") == (5002, true))
+        #expect(try table.user(for: "r/a1") == (5003, true))
+        #expect(try table.user(for: "r/a0") == (5002, false))
+        #expect(throws: UserTable.Exhausted.self) { try table.user(for: "r/a2") }
+        #expect(UserRange(parsing: "2000000000-2000065535") == UserRange(first: 2_000_000_000, count: 65_536))
+        for bad in ["5", "9-3", "0-100", "a-b", "10-11"] { #expect(UserRange(parsing: bad) == nil, "\(bad)") }
+
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-users-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let range = UserRange(first: 7000, count: 10)
+        #expect(try AgentUsers(root: root, range: range).user(run: "r", agent: "a3") == 7002)
+        #expect(try AgentUsers(root: root, range: range).user(run: "r", agent: "a4") == 7003)
+        #expect(try AgentUsers(root: root, range: range).user(run: "r", agent: "a3") == 7002, "a restarted worker keeps the table")
+    }
+
+    @Test func aProgramBringsItsInstallationAndItsInterpreters() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-install-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let fm = FileManager.default
+        for directory in ["venv/bin", "python/bin", "loose"] { try fm.createDirectory(at: root.appendingPathComponent(directory), withIntermediateDirectories: true) }
+        try Data([0x7f, 0x45, 0x4c, 0x46]).write(to: root.appendingPathComponent("python/bin/python3.11"))  // a binary
+        try fm.createSymbolicLink(atPath: root.appendingPathComponent("venv/bin/python3").path, withDestinationPath: root.appendingPathComponent("python/bin/python3.11").path)
+        try Data("#!\(root.path)/venv/bin/python3\nprint(1)\n".utf8).write(to: root.appendingPathComponent("venv/bin/tool"))
+        try Data("echo\n".utf8).write(to: root.appendingPathComponent("loose/script"))
+        let paths = StepAgent.installation(of: root.appendingPathComponent("venv/bin/tool").path)
+        #expect(paths == ["venv/bin/tool", "venv", "venv/bin/python3", "python/bin/python3.11", "python"].map { root.appendingPathComponent($0).path }, "\(paths)")
+        // Outside a bin directory a program brings itself only (its directory may be /tmp).
+        #expect(StepAgent.installation(of: root.appendingPathComponent("loose/script").path) == [root.appendingPathComponent("loose/script").path])
+    }
+
+    @Test func theWorkerReadsOnlyTheAgentsOwnPlainFiles() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-files-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let fm = FileManager.default
+        try fm.createDirectory(at: root.appendingPathComponent("ws/notes"), withIntermediateDirectories: true)
+        try fm.createDirectory(at: root.appendingPathComponent("outside"), withIntermediateDirectories: true)
+        try Data("secret".utf8).write(to: root.appendingPathComponent("outside/secret.txt"))
+        try Data("plain".utf8).write(to: root.appendingPathComponent("ws/notes/1.md"))
+        try fm.createSymbolicLink(atPath: root.appendingPathComponent("ws/notes/2.md").path, withDestinationPath: root.appendingPathComponent("outside/secret.txt").path)
+        try fm.createSymbolicLink(atPath: root.appendingPathComponent("ws/linked").path, withDestinationPath: root.appendingPathComponent("outside").path)
+        #expect(mkfifo(root.appendingPathComponent("ws/notes/3.md").path, 0o644) == 0)
+        try Data(repeating: 65, count: 2000).write(to: root.appendingPathComponent("ws/notes/4.md"))
+        let files = AgentFiles(root: root.appendingPathComponent("ws"), owner: nil)
+
+        #expect(try files.read("notes/1.md", limit: 100) == Data("plain".utf8))
+        #expect(throws: AgentFiles.Refused.self) { try files.read("notes/2.md", limit: 100) }      // a link
+        #expect(throws: AgentFiles.Refused.self) { try files.read("linked/secret.txt", limit: 100) }  // a link on the way
+        #expect(throws: AgentFiles.Refused.self) { try files.read("notes/3.md", limit: 100) }      // a FIFO: refused at once, no hang
+        #expect(throws: AgentFiles.Refused.self) { try files.read("../outside/secret.txt", limit: 100) }
+        do {
+            _ = try files.read("notes/4.md", limit: 1000)
+            Issue.record("an oversize file was read")
+        } catch {
+            #expect(error.oversize == 2000)
+        }
+        #expect(files.list("notes") == ["1.md", "2.md", "3.md", "4.md"] && files.list("linked") == nil)
+        #expect(files.exists("notes/1.md") && !files.exists("notes/2.md") && !files.exists("notes/3.md"))
+        // A file that is not the agent's own (a hard link to another user's file looks so).
+        let owned = AgentFiles(root: root.appendingPathComponent("ws"), owner: getuid() + 1)
+        #expect(throws: AgentFiles.Refused.self) { try owned.read("notes/1.md", limit: 100) }
+    }
+}
