@@ -1,8 +1,9 @@
 # coevo: every target installs what it needs first (idempotent), so each works on a
 # fresh Debian machine with Swift. `make help` lists them.
 SHELL := /bin/bash
-# bubblewrap: every discovery agent, candidate and grader runs in a sandbox of its own.
-APT_PACKAGES := libzmq3-dev libcurl4-openssl-dev libsqlite3-dev pkg-config bubblewrap
+# bubblewrap: every discovery agent, candidate and grader runs in a sandbox of its own;
+# socat relays an agent's sandbox to its model endpoint and nowhere else.
+APT_PACKAGES := libzmq3-dev libcurl4-openssl-dev libsqlite3-dev pkg-config bubblewrap socat
 # The tests also run the Python worker of docs/PROTOCOL.md against a real coordinator.
 # ... and submit Deploy/slurm's batch scripts to a real Slurm controller on this machine
 # (Deploy/slurm/test-cluster.sh starts it per test; nothing in /etc is used).

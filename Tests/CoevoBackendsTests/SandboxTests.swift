@@ -1,5 +1,6 @@
 @testable import CoevoBackends
 import CoevoCore
+import CoevoTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -110,5 +111,65 @@ import Testing
         // A file that is not the agent's own (a hard link to another user's file looks so).
         let owned = AgentFiles(root: root.appendingPathComponent("ws"), owner: getuid() + 1)
         #expect(throws: AgentFiles.Refused.self) { try owned.read("notes/1.md", limit: 100) }
+    }
+
+    @Test func endpointsAreRelayedByNameOrLoopbackAddress() {
+        let directory = URL(fileURLWithPath: "/w/a0.relay")
+        let relay = EndpointRelay.plan(urls: ["http://127.0.0.1:8081/v1", "https://api.example.com", "https://other.example.org/x",
+                                              "http://localhost:8081"], directory: directory)
+        #expect(relay?.routes.map { "\($0.host) \($0.port) \($0.address)" }
+                == ["127.0.0.1 8081 127.0.0.1", "api.example.com 443 127.0.2.2", "other.example.org 443 127.0.2.3", "localhost 8081 127.0.0.1"])
+        #expect(relay?.hosts == "127.0.0.1 localhost\n::1 localhost\n127.0.2.2 api.example.com\n127.0.2.3 other.example.org\n")
+        #expect(relay?.wrap(["mini", "-t", "go"]).suffix(4) == ["sh", "mini", "-t", "go"])
+        #expect(relay?.wrap(["x"])[2].contains("socat TCP-LISTEN:443,bind=127.0.2.2,fork,reuseaddr UNIX-CONNECT:/w/a0.relay/1.sock &") == true)
+        #expect(relay?.wrap(["x"])[2].contains("':01BB 00000000:0000 0A'") == true, "port 443 as /proc/net/tcp writes it")
+        // An address off loopback cannot be dialled inside a sandbox.
+        #expect(EndpointRelay.plan(urls: ["http://10.1.2.3:8000"], directory: directory) == nil)
+        #expect(EndpointRelay.plan(urls: ["http://[fd00::1]:8000"], directory: directory) == nil)
+    }
+
+    /// An agent that calls an endpoint reaches it through the relay, and nothing else on
+    /// the machine: a stand-in mini-swe-agent asks the endpoint (a real HTTP server) and
+    /// then another service listening on loopback, and says what each answered.
+    @Test(.enabled(if: getuid() == 0 && Confinement.detected.bubblewrap != nil && access("/usr/bin/socat", X_OK) == 0,
+                   "needs root, bubblewrap and socat"))
+    func anAgentReachesItsEndpointAndNothingElse() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-relay-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("site"), withIntermediateDirectories: true)
+        try Data("endpoint-ok".utf8).write(to: root.appendingPathComponent("site/health"))
+        let endpointPort = TestSupport.freePort(), otherPort = TestSupport.freePort()
+        var servers: [Process] = []
+        defer { for server in servers { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() } }
+        for port in [endpointPort, otherPort] {
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            server.arguments = ["-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", root.appendingPathComponent("site").path]
+            server.standardOutput = FileHandle.nullDevice
+            server.standardError = FileHandle.nullDevice
+            try server.run()
+            servers.append(server)
+        }
+        try await Task.sleep(for: .milliseconds(700))
+        let mini = root.appendingPathComponent("bin/mini")
+        try FileManager.default.createDirectory(at: mini.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data("""
+            #!/bin/sh
+            ask() { /usr/bin/python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$1/health', timeout=5).read().decode())" 2>&1 | tail -1 | tr -d '"'; }
+            printf '{"info":{"exit_status":"LimitsExceeded","model_stats":{"api_calls":1}},"messages":[{"extra":{"model_response":"endpoint=%s other=%s"}}]}' "$(ask \(endpointPort))" "$(ask \(otherPort))" > .coevo/trajectory.json
+            """.utf8).write(to: mini)
+        _ = chmod(mini.path, 0o755)
+        var group = DiscoverySettings.AgentGroup()
+        group.runtime = .miniSweAgent
+        group.program = mini.path
+        group.resolvedEndpoint = LLMJob.Endpoint(name: "local", url: "http://127.0.0.1:\(endpointPort)", model: "m")
+        let job = try JSONEncoder().encode(DiscoveryStepJob(
+            key: "r1.step.a0", run: "run-relay", agent: "a0", launch: AgentLaunch(group: group, seed: 1), prompt: "go",
+            chain: CommitChain(seedFiles: DiscoveryExecutorTests.seed, bundles: [], commit: nil), shared: SharedView(), evolve: nil,
+            timeoutMilliseconds: 30_000, stallMilliseconds: 0))
+        let outcome = await DiscoveryStepExecutor(root: root.appendingPathComponent("worker"), policy: WorkerPolicy(commands: [mini.path])).run(payload: job)
+        #expect(outcome.status == .succeeded, "\(outcome.error)")
+        let output = try JSONDecoder().decode(DiscoveryStepOutput.self, from: outcome.output)
+        #expect(output.transcript.hasPrefix("endpoint=endpoint-ok other=") && output.transcript.contains("Connection refused"), "\(output.transcript) \(output.exit)")
     }
 }

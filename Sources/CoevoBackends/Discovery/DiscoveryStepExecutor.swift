@@ -161,6 +161,20 @@ public struct DiscoveryStepExecutor: JobExecutor {
         spec.fileBytes = Self.maxAgentFileBytes
         // The limit counts every process of the user: only an agent's own user can be held to it.
         spec.processes = agent.user == nil ? nil : Self.maxAgentProcesses
+        var relay: EndpointRelay.Running?
+        if case .relayed(let plan) = agent.network {
+            do {
+                try? FileManager.default.removeItem(at: plan.directory)
+                try FileManager.default.createDirectory(at: plan.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
+                try Data(plan.hosts.utf8).write(to: plan.directory.appendingPathComponent("hosts"))
+                relay = try plan.start(owner: agent.user)
+            } catch {
+                output.exit = "the relay to its endpoint did not start: \(error)"
+                output.crashed = true
+                return
+            }
+        }
+        defer { relay?.stop() }
         // Only a plain command reads its prompt on stdin; the CLI agents get it as an argument
         // (claude -p would read stdin as more context).
         let outcome = await CommandRunner.run(spec, input: job.runtime == .command ? Data(prompt.utf8) : Data())

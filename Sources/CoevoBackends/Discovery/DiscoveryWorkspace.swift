@@ -20,6 +20,9 @@ public struct DiscoveryWorkspace: Sendable {
     /// The agent's home directory on this worker, beside its workspace: it outlives the
     /// workspace's reset between steps, so a CLI agent's sessions stay there.
     public var home: URL { root.deletingLastPathComponent().appendingPathComponent(root.lastPathComponent + ".home") }
+    /// Where the worker's ends of the agent's endpoint relay live (`EndpointRelay`), beside
+    /// its workspace: the worker's, shown read-only to the agent.
+    var relayDirectory: URL { root.deletingLastPathComponent().appendingPathComponent(root.lastPathComponent + ".relay") }
     /// The session this worker last saw the agent run in.
     var sessionFile: URL { root.deletingLastPathComponent().appendingPathComponent(root.lastPathComponent + ".session") }
 

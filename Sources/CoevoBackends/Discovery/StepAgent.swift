@@ -20,15 +20,43 @@ struct StepAgent: Sendable {
 
     var path: String { ([tools?.path].compactMap { $0 } + ["/usr/local/bin", "/usr/bin", "/bin"]).joined(separator: ":") }
 
+    /// How the agent reaches the network: not at all (a command agent), only its endpoint
+    /// through an `EndpointRelay` (an agent that calls one), or as the worker does (a CLI
+    /// that calls its vendor, or an endpoint the relay cannot serve).
+    enum Network {
+        case none
+        case relayed(EndpointRelay)
+        case shared
+    }
+
+    var network: Network {
+        guard let endpoint = job.launch.endpoint else { return job.runtime == .command ? .none : .shared }
+        guard confinement.bubblewrap != nil,
+              let relay = EndpointRelay.plan(urls: [endpoint.url], directory: workspace.relayDirectory) else { return .shared }
+        return .relayed(relay)
+    }
+
     /// Its workspace and home writable; the pool's shared view, the worker's tools, its
-    /// program's installation and any file its command line names read-only; a network
-    /// only for an agent that calls a model (an endpoint, or a CLI that calls its vendor).
+    /// program's installation and any file its command line names read-only; the
+    /// network `network` says.
     func view(arguments: [String]) -> SandboxView {
         var readOnly = [workspace.shared.path] + [tools?.path].compactMap { $0 }
         if let program = arguments.first, program.hasPrefix("/") { readOnly += Self.installation(of: program) }
-        readOnly += arguments.dropFirst().filter { $0.hasPrefix("/") && $0 != "/" && FileManager.default.fileExists(atPath: $0) }
-        return SandboxView(writable: [workspace.root.path, workspace.home.path], readOnly: readOnly,
-                           network: job.launch.endpoint != nil || job.runtime != .command)
+        let writable = [workspace.root.path, workspace.home.path]
+        // A path its command line names outside them (a script); inside, it is writable already.
+        readOnly += arguments.dropFirst().filter { argument in
+            argument.hasPrefix("/") && argument != "/" && FileManager.default.fileExists(atPath: argument)
+                && !writable.contains { argument == $0 || argument.hasPrefix($0 + "/") }
+        }
+        var view = SandboxView(writable: writable, readOnly: readOnly)
+        switch network {
+        case .none: break
+        case .shared: view.network = true
+        case .relayed(let relay):
+            view.readOnly.append(relay.directory.path)
+            view.hosts = relay.directory.appendingPathComponent("hosts").path
+        }
+        return view
     }
 
     /// What running `program` takes besides the system's directories: the file, the file
@@ -56,12 +84,18 @@ struct StepAgent: Sendable {
         }
     }
 
-    /// `arguments` as they run for this agent, in its workspace, with `environment`.
-    func spec(_ arguments: [String], environment: [String: String], network: Bool? = nil) -> CommandSpec {
-        var spec = CommandSpec(arguments: arguments, workingDirectory: workspace.root.path)
-        spec.environment = environment
+    /// `arguments` as they run for this agent, in its workspace, with `environment`; with
+    /// `offline`, with no network at all (its own tools: git, `coevo eval`).
+    func spec(_ arguments: [String], environment: [String: String], offline: Bool = false) -> CommandSpec {
         var view = view(arguments: arguments)
-        if let network { view.network = network }
+        var command = arguments
+        if offline {
+            view = SandboxView(writable: view.writable, readOnly: view.readOnly)
+        } else if case .relayed(let relay) = network {
+            command = relay.wrap(arguments)
+        }
+        var spec = CommandSpec(arguments: command, workingDirectory: workspace.root.path)
+        spec.environment = environment
         return confinement.confine(spec, view: view, user: user)
     }
 
@@ -75,7 +109,7 @@ struct StepAgent: Sendable {
     /// what they changed). Returns why it did not submit, or nil.
     func submit(message: String) async -> String? {
         guard let tools else { return "no coevo beside this worker to submit with" }
-        var spec = spec([tools.appendingPathComponent("coevo").path, "eval", "-m", message], environment: toolEnvironment, network: false)
+        var spec = spec([tools.appendingPathComponent("coevo").path, "eval", "-m", message], environment: toolEnvironment, offline: true)
         spec.timeoutMilliseconds = 120_000
         let outcome = await CommandRunner.run(spec)
         return outcome.succeeded ? nil : String(decoding: outcome.stderr.suffix(400), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -86,7 +120,7 @@ struct StepAgent: Sendable {
     /// reads an agent's files: no link, at most `DiscoveryWorkspace.maxBundleBytes`.
     func bundle(_ submission: DiscoveryWorkspace.Submission) async throws -> Data {
         let script = #"git update-ref refs/coevo/out "$1" && git bundle create -q .coevo/out.bundle refs/coevo/out "^$2""#
-        var spec = spec(["/bin/sh", "-c", script, "sh", submission.commit, submission.parent], environment: toolEnvironment, network: false)
+        var spec = spec(["/bin/sh", "-c", script, "sh", submission.commit, submission.parent], environment: toolEnvironment, offline: true)
         spec.timeoutMilliseconds = 120_000
         let outcome = await CommandRunner.run(spec)
         guard outcome.succeeded else {

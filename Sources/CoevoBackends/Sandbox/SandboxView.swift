@@ -11,6 +11,8 @@ public struct SandboxView: Hashable, Sendable {
     /// Shares the worker's network (an agent that calls a model endpoint); otherwise the
     /// sandbox has a loopback of its own and nothing else.
     public var network = false
+    /// A file shown as the sandbox's `/etc/hosts` (the names an `EndpointRelay` serves).
+    public var hosts: String?
     public var tmpBytes = 256 << 20
 
     public init(writable: [String] = [], readOnly: [String] = [], network: Bool = false) {
@@ -43,6 +45,7 @@ extension Confinement {
         if geteuid() != 0 { arguments.append("--unshare-user") }
         if !view.network { arguments.append("--unshare-net") }
         for path in SandboxView.system { arguments += ["--ro-bind-try", path, path] }
+        if let hosts = view.hosts { arguments += ["--ro-bind", hosts, "/etc/hosts"] }
         arguments += ["--proc", "/proc", "--dev", "/dev",
                       "--perms", "01777", "--size", String(view.tmpBytes), "--tmpfs", "/tmp"]
         // Read-only paths inside a writable one (a workspace's view of the pool's memory)

@@ -1,0 +1,108 @@
+import Foundation
+import Glibc
+
+/// How an agent that calls model endpoints reaches them and nothing else. Its sandbox has
+/// no network but a loopback of its own; for each endpoint the worker listens on a Unix
+/// socket in a directory the sandbox sees and relays every connection to the endpoint's
+/// host and port, and inside the sandbox a relay listens where the agent dials (the
+/// endpoint's own loopback address and port, or an address of its own that the sandbox's
+/// `/etc/hosts` gives the endpoint's host name) and hands each connection to that socket.
+/// TLS passes through untouched. Both relays are socat.
+///
+/// An endpoint whose host is an address off loopback cannot be dialled inside (the
+/// sandbox has no such address): `plan` returns nil, and the agent shares the worker's network.
+public struct EndpointRelay: Sendable {
+    public struct Route: Hashable, Sendable {
+        public let host: String
+        public let port: Int
+        /// Where the agent dials inside the sandbox.
+        public let address: String
+        public let socket: String
+    }
+
+    public let routes: [Route]
+    public let directory: URL
+
+    /// The relay for `urls` with its sockets in `directory`; nil when one cannot be relayed.
+    public static func plan(urls: [String], directory: URL) -> EndpointRelay? {
+        var routes: [Route] = []
+        for url in urls {
+            guard let parts = URLComponents(string: url), let host = parts.host?.lowercased() else { return nil }
+            let port = parts.port ?? (parts.scheme?.lowercased() == "https" ? 443 : 80)
+            guard !routes.contains(where: { $0.host == host && $0.port == port }) else { continue }
+            let address: String
+            if host == "localhost" || host.hasPrefix("127.") {
+                address = host == "localhost" ? "127.0.0.1" : host
+            } else if host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) {
+                return nil  // an address off loopback
+            } else {
+                // A name: an address of its own inside, so two names may share a port.
+                address = "127.0.2.\(routes.count + 1)"
+            }
+            routes.append(Route(host: host, port: port, address: address,
+                                socket: directory.appendingPathComponent("\(routes.count).sock").path))
+        }
+        return EndpointRelay(routes: routes, directory: directory)
+    }
+
+    /// The sandbox's `/etc/hosts`: loopback, and each endpoint name at its address.
+    public var hosts: String {
+        (["127.0.0.1 localhost", "::1 localhost"] + routes.filter { !$0.host.hasPrefix("127.") && $0.host != "localhost" }
+            .map { "\($0.address) \($0.host)" }).joined(separator: "\n") + "\n"
+    }
+
+    /// `arguments` run inside the sandbox behind the inner relays: each listens first, and
+    /// the agent starts once all do (read from the sandbox's own `/proc/net/tcp`).
+    public func wrap(_ arguments: [String]) -> [String] {
+        var script = routes.map { route in
+            "socat TCP-LISTEN:\(route.port),bind=\(route.address),fork,reuseaddr UNIX-CONNECT:\(route.socket) &"
+        }
+        let ports = routes.map { String(format: ":%04X 00000000:0000 0A", $0.port) }
+        script.append("""
+            n=0; while [ $n -lt 250 ]; do up=1; for p in \(ports.map { "'\($0)'" }.joined(separator: " ")); do \
+            grep -q "$p" /proc/net/tcp || up=0; done; [ $up = 1 ] && break; sleep 0.02; n=$((n+1)); done
+            """)
+        script.append(#"exec "$@""#)
+        return ["/bin/sh", "-c", script.joined(separator: "\n"), "sh"] + arguments
+    }
+
+    /// Starts the worker's side: one relay per endpoint, its socket the agent's (`owner`)
+    /// to connect to. Returns once every socket exists; `stop` ends them.
+    public func start(owner: UInt32?) throws -> Running {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let running = Running()
+        for route in routes {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/socat")
+            let access = owner.map { ",user=\($0),mode=600" } ?? ",mode=600"
+            process.arguments = ["UNIX-LISTEN:\(route.socket),fork,unlink-early\(access)", "TCP:\(route.host):\(route.port)"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            running.processes.append(process)
+        }
+        let deadline = Date(timeIntervalSinceNow: 5)
+        while !routes.allSatisfy({ access($0.socket, F_OK) == 0 }) {
+            guard Date() < deadline, running.processes.allSatisfy(\.isRunning) else {
+                running.stop()
+                throw RelayError(description: "the relay to \(routes.map { "\($0.host):\($0.port)" }.joined(separator: ", ")) did not start (is socat installed?)")
+            }
+            usleep(5_000)
+        }
+        return running
+    }
+
+    public final class Running: @unchecked Sendable {
+        fileprivate var processes: [Process] = []
+        /// SIGKILL: a relay keeps nothing, and SIGTERM may be ignored by what we inherited.
+        /// A connection already relayed ends with its agent's side.
+        public func stop() {
+            for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            for process in processes { process.waitUntilExit() }
+        }
+    }
+
+    struct RelayError: Error, CustomStringConvertible {
+        let description: String
+    }
+}
