@@ -26,6 +26,9 @@ public struct CoordinatorStateMachine {
     private var lastSentTo: [WorkerID: MonotonicTime] = [:]
     /// The CURVE key each registered worker joined with: its id and route are its own.
     private var owners: [WorkerID: CurvePublicKey] = [:]
+    /// The key each worker id first registered with, kept after it leaves: while its owner
+    /// restarts, another authorized key cannot take the id (and the leases it would get).
+    private var claims: [WorkerID: CurvePublicKey] = [:]
     /// The keys the allow-list holds, once it has changed while running (nil before:
     /// the ZAP handler let in only authorized keys).
     private var authorized: Set<CurvePublicKey>?
@@ -139,6 +142,8 @@ public struct CoordinatorStateMachine {
             return finish()
         case .authorizedKeys(let keys):
             authorized = keys
+            // A withdrawn key gives its ids back: a node that made a new key keeps its name.
+            claims = claims.filter { keys.contains($0.value) }
             for (worker, key) in owners.sorted(by: { $0.key < $1.key }) where !keys.contains(key) {
                 out.log(.warning, "the key of worker \(worker) (\(key)) was withdrawn from the authorized keys: it is dropped and its leases requeued")
                 record(.workerRefused, worker: worker.rawValue, detail: "key withdrawn")
@@ -354,6 +359,14 @@ public struct CoordinatorStateMachine {
             }
             return
         }
+        // Away (restarting, say), its id is still its key's.
+        if let claimed = claims[worker], claimed != key {
+            if strike(routing, .warning, "refused READY from \(Self.printable(routing)): worker id '\(worker)' belongs to another key") {
+                reply(routing, .duplicateWorker, "worker id '\(worker)' belongs to the key that first registered it; give this worker another --id")
+                record(.workerRefused, worker: worker.rawValue, detail: "id belongs to another key")
+            }
+            return
+        }
         let kinds = Set(ready.capabilities.map { JobKind($0) })
         switch scheduler.register(worker, session: ready.session, slots: Int(ready.slots), now: now.monotonic, kinds: kinds) {
         case .duplicate:
@@ -365,7 +378,10 @@ public struct CoordinatorStateMachine {
             return
         case .accepted:
             out.log(.info, "worker \(worker) joined: \(ready.slots) slots, host \(ready.hostname), pid \(ready.pid), kinds \(ready.capabilities.joined(separator: ","))")
-            record(.workerJoined, worker: worker.rawValue, detail: "slots=\(ready.slots) host=\(ready.hostname) pid=\(ready.pid)")
+            // With the key, every result is traceable to the key that sent it: an id belongs to
+            // one key for the coordinator's life (`claims`).
+            record(.workerJoined, worker: worker.rawValue, detail: "slots=\(ready.slots) host=\(ready.hostname) pid=\(ready.pid)"
+                   + (key.map { " key=\($0)" } ?? ""))
             if scheduler.workersAwaited > 0 {
                 out.log(.info, "waiting for \(scheduler.workersAwaited) more worker(s) before leasing jobs (coordinator.min_workers)")
             }
@@ -375,12 +391,13 @@ public struct CoordinatorStateMachine {
             out.log(.info, "worker \(worker) restarted (new session); its previous process's jobs are requeued")
             if let old = routes[worker] { peers[old] = nil }
             carryOut(events)
-            record(.workerJoined, worker: worker.rawValue, detail: "replaced an expired process; slots=\(ready.slots)")
+            record(.workerJoined, worker: worker.rawValue, detail: "replaced an expired process; slots=\(ready.slots)" + (key.map { " key=\($0)" } ?? ""))
         }
         if let old = routes[worker], old != routing { peers[old] = nil }
         peers[routing] = worker
         routes[worker] = routing
         owners[worker] = key
+        if let key { claims[worker] = key }
         var welcome = WelcomeMessage()
         welcome.coordinatorSession = session
         welcome.heartbeatIntervalMs = UInt32(settings.heartbeatIntervalMilliseconds)
@@ -779,10 +796,13 @@ public struct CoordinatorStateMachine {
     }
 
     /// Routing ids are usually "worker/session" text; show them as text when they are.
+    /// A routing id for a log line. A worker's is `<id>/<session>`, and its session is
+    /// what READY would need to take its place: only the id is ever shown.
     static func printable(_ routing: Data) -> String {
         if let text = String(data: routing, encoding: .utf8), text.allSatisfy({ !$0.isASCII || ($0.isLetter || $0.isNumber || "-_./:".contains($0)) }) {
-            return text
+            return text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).count == 2
+                ? String(text.prefix { $0 != "/" }) + "/(session withheld)" : text
         }
-        return "0x" + routing.map { String(format: "%02x", $0) }.joined()
+        return "0x" + routing.prefix(8).map { String(format: "%02x", $0) }.joined() + (routing.count > 8 ? "..." : "")
     }
 }

@@ -179,6 +179,36 @@ import Testing
         #expect(m.resultsApplied == 1)
     }
 
+    /// Bad input: another authorized key taking a worker's id in the gap while its owner
+    /// restarts (the id went silent and expired), and a log line that would show a
+    /// worker's session (READY with it could take the worker's place).
+    @Test func anIdStaysWithItsKeyWhileItsOwnerIsAwayUntilTheKeyIsWithdrawn() {
+        let owner = CurvePublicKey(bytes: Data(repeating: 1, count: 32))
+        let other = CurvePublicKey(bytes: Data(repeating: 2, count: 32))
+        func from(_ routing: String, _ key: CurvePublicKey, _ body: Envelope.OneOf_Body) -> CoordinatorInput {
+            .received([.message(from: Self.routing(routing), key: key, body)])
+        }
+        var m = Self.machine([Self.batch([(Self.job(1), 0), (Self.job(2), 0)])])
+        let joined = m.handle(from("w1/a", owner, Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
+        // The join names the key, so every result of w1 traces to it.
+        #expect(Self.events(joined).first { $0.kind == .workerJoined }?.detail.hasSuffix("key=\(owner)") == true)
+        _ = m.handle(from("w1/a", owner, .disconnect(DisconnectMessage())), at: Self.t(10))
+        #expect(m.scheduler.workerCount == 0 && m.scheduler.queuedCount == 2)
+        var out = m.handle(from("w1/b", other, Self.ready("w1", session: "b", slots: 1)), at: Self.t(20))
+        #expect(Self.errors(out, to: "w1/b") == [.duplicateWorker] && Self.leases(out, to: "w1/b").isEmpty)
+        #expect(Self.events(out).map(\.detail) == ["id belongs to another key"])
+        #expect(!Self.logs(out).joined().contains("w1/b"), "\(Self.logs(out))")
+        // Its owner gets it back.
+        out = m.handle(from("w1/c", owner, Self.ready("w1", session: "c", slots: 1)), at: Self.t(30))
+        #expect(Self.leases(out, to: "w1/c").count == 1)
+        // Once the owner's key is withdrawn, the id is free for the node's new key.
+        _ = m.handle(.authorizedKeys([other]), at: Self.t(40))
+        out = m.handle(from("w1/d", other, Self.ready("w1", session: "d", slots: 1)), at: Self.t(50))
+        #expect(Self.leases(out, to: "w1/d").count == 1, "\(Self.errors(out, to: "w1/d"))")
+        #expect(CoordinatorStateMachine.printable(Data("w-1/0123456789abcdef".utf8)) == "w-1/(session withheld)")
+        #expect(CoordinatorStateMachine.printable(Data("raw-1".utf8)) == "raw-1")
+    }
+
     /// Bad input: a registered worker sending 1,000 results for a job whose lease is not its own.
     @Test func aStormOfLateResultsCostsAFewEventRowsAndOneSummary() {
         var m = Self.machine([Self.batch([(Self.job(1), 0), (Self.job(2), 0)])])

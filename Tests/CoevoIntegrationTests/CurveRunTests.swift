@@ -108,6 +108,34 @@ extension ProcessTests {
         #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'worker_joined'") == 1, "only the owner ever joined")
     }
 
+    /// What `scp NODE.pub head:.../workers/` does when a node makes a new key: the file is
+    /// rewritten in place, and neither the directory's entries nor its time change. The
+    /// new key gets in within seconds and the old one is dropped.
+    @Test func aKeyFileRewrittenInPlaceTakesEffect() async throws {
+        let scratch = try Scratch("curveinplace")
+        defer { scratch.close() }
+        let run = TestRun(scratch: scratch)
+        let curve = try await CurveSetup(run, workers: ["node"])
+        try await Self.keys("node-new", dir: curve.keys + "/pending", in: scratch)
+        let coordinator = try run.coordinator(config: try curve.config(jobs: 200, sleepMs: 100, slots: 2))
+        _ = try curve.worker(id: "node", key: "node", slots: 2)
+        let db = try Database(run.database)
+        #expect(await eventually(timeout: 30) { Database.resultCount(run.database) >= 4 }, "\(scratch.logs)")
+        let file = "\(curve.keys)/workers/node.pub"
+        let directoryTime = try FileManager.default.attributesOfItem(atPath: curve.keys + "/workers")[.modificationDate] as? Date
+        let handle = try #require(FileHandle(forWritingAtPath: file))
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: try Data(contentsOf: URL(fileURLWithPath: "\(curve.keys)/pending/node-new.pub")))
+        try handle.close()
+        #expect(try FileManager.default.attributesOfItem(atPath: curve.keys + "/workers")[.modificationDate] as? Date == directoryTime)
+        #expect(await eventually(timeout: 10) { coordinator.log.contains("was withdrawn") }, "\(coordinator.log)")
+        _ = try Child("coevo-worker", ["--connect", run.endpoint, "--id", "node-2", "--slots", "2", "--coordinator-key",
+                                       "\(curve.keys)/coordinator.pub", "--key", "\(curve.keys)/pending/node-new.key"], in: scratch, name: "node-new")
+        #expect(await coordinator.waitForExit(timeout: 90) == 0, "\(scratch.logs)")
+        #expect(try db.int("SELECT COUNT(*) FROM results") == 200)
+        #expect(try db.int("SELECT COUNT(*) FROM results WHERE worker = 'node-2'") > 0)
+    }
+
     /// Bad input: a worker whose key is withdrawn from the allow-list while it is
     /// connected and holding leases (ZAP only asks at the handshake).
     @Test func aWithdrawnKeysWorkerIsDroppedWhileConnected() async throws {

@@ -89,6 +89,17 @@ import Testing
         defer { misled.close(lingerMilliseconds: 0) }
         #expect(router.receive(timeoutMilliseconds: 1500) == nil, "neither the stranger nor the misled client gets through")
         #expect(refused.lines.contains { $0.contains(stranger.publicKey.z85) })
+
+        // Bad input: a flood of handshakes from 40 more strangers. The log takes the first
+        // few a minute, not a line each, and the authorized client is still heard.
+        let flood = try (0..<40).map { _ in try client(server.publicKey, try CurveKeyPair.generate()) }
+        defer { for socket in flood { socket.close(lingerMilliseconds: 0) } }
+        let deadline = Date(timeIntervalSinceNow: 10)
+        while refused.lines.count < ZapHandler.refusalsLoggedPerMinute && Date() < deadline { usleep(20_000) }
+        usleep(300_000)
+        #expect(refused.lines.count == ZapHandler.refusalsLoggedPerMinute, "\(refused.lines.count) refusal lines")
+        _ = good.send([Data("still here".utf8)])
+        #expect(router.receive(timeoutMilliseconds: 3000)?.last == Data("still here".utf8))
     }
 }
 

@@ -1,5 +1,6 @@
 import CZeroMQ
 import Foundation
+import Glibc
 import Synchronization
 
 /// Answers libzmq's authentication requests (ZAP, RFC 27) for the CURVE server sockets of
@@ -15,8 +16,13 @@ public final class ZapHandler: Sendable {
         var keys: AuthorizedKeys
         var extra: [CurvePublicKey: String] = [:]
         var checkedAt = Date.distantPast
-        var modified: Date?
+        /// What the allow-list looked like when last read (`fingerprint`).
+        var modified: String?
         var stop = false
+        /// Refusals logged in the current minute, and those only counted.
+        var refusalWindow = Date.distantPast
+        var refusalsLogged = 0
+        var refusalsUnlogged = 0
         /// Bumped whenever the set of keys changes (a reload, an `allow`).
         var generation = 0
     }
@@ -32,7 +38,7 @@ public final class ZapHandler: Sendable {
         self.path = path
         self.log = log
         let keys = try path.map(AuthorizedKeys.init(path:)) ?? AuthorizedKeys()
-        state = Mutex(State(keys: keys, modified: path.flatMap(Self.modified)))
+        state = Mutex(State(keys: keys, modified: path.flatMap(Self.fingerprint)))
     }
 
     public var authorizedCount: Int { state.withLock { $0.keys.count + $0.extra.count } }
@@ -91,7 +97,7 @@ public final class ZapHandler: Sendable {
                 decision = ZapPolicy.decide(frames, keys: merged())
             }
             _ = socket.send(decision.reply)
-            if !decision.accepted { log(decision.line) }
+            if !decision.accepted { logRefusal(decision.line) }
         }
     }
 
@@ -106,15 +112,16 @@ public final class ZapHandler: Sendable {
     }
 
     /// Reads the allow-list again if the file or directory changed: checked at most once
-    /// a second unless `force`d.
+    /// a second, or four times a second when `force`d (each refused handshake forces one,
+    /// and a flood of them must not become a flood of directory reads).
     private func reloadIfChanged(force: Bool = false) {
         let now = Date()
-        let (due, known) = state.withLock { s -> (Bool, Date?) in
-            let due = force || now.timeIntervalSince(s.checkedAt) >= 1
+        let (due, known) = state.withLock { s -> (Bool, String?) in
+            let due = now.timeIntervalSince(s.checkedAt) >= (force ? 0.25 : 1)
             if due { s.checkedAt = now }
             return (due, s.modified)
         }
-        if due, let path, let modified = Self.modified(path), modified != known {
+        if due, let path, let modified = Self.fingerprint(path), modified != known {
             do {
                 let fresh = try AuthorizedKeys(path: path)
                 state.withLock { $0.keys = fresh; $0.modified = modified; $0.generation += 1 }
@@ -126,6 +133,28 @@ public final class ZapHandler: Sendable {
         }
     }
 
+    /// The most refusals logged a minute: a flood of handshakes from strangers costs the log
+    /// a few lines and a count, not a line each.
+    static let refusalsLoggedPerMinute = 20
+
+    private func logRefusal(_ line: String) {
+        let now = Date()
+        let (say, unlogged) = state.withLock { s -> (Bool, Int) in
+            var unlogged = 0
+            if now.timeIntervalSince(s.refusalWindow) >= 60 {
+                unlogged = s.refusalsUnlogged
+                s.refusalWindow = now
+                s.refusalsLogged = 0
+                s.refusalsUnlogged = 0
+            }
+            let say = s.refusalsLogged < Self.refusalsLoggedPerMinute
+            if say { s.refusalsLogged += 1 } else { s.refusalsUnlogged += 1 }
+            return (say, unlogged)
+        }
+        if unlogged > 0 { log("\(unlogged) more CURVE handshakes refused in the minute before (not logged one by one)") }
+        if say { log(line) }
+    }
+
     /// The keys from the allow-list and those `allow`ed.
     private func merged() -> AuthorizedKeys { state.withLock { merged($0) } }
 
@@ -135,7 +164,17 @@ public final class ZapHandler: Sendable {
         return keys
     }
 
-    private static func modified(_ path: String) -> Date? {
-        (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+    /// The allow-list's inode, size and modification time, and each of its files' when it
+    /// is a directory: a `.pub` rewritten in place (as `scp` does) changes its file's, not
+    /// the directory's.
+    static func fingerprint(_ path: String) -> String? {
+        func stamp(_ path: String) -> String? {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            return "\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        }
+        guard let own = stamp(path) else { return nil }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path))?.sorted() ?? []
+        return ([own] + names.map { "\($0)=\(stamp((path as NSString).appendingPathComponent($0)) ?? "-")" }).joined(separator: " ")
     }
 }
