@@ -354,6 +354,14 @@ public final class CoevoStore: Sendable {
         try kindCounts(in: "jobs WHERE run_key = (\(Self.runKeySQL))", run: run)
     }
 
+    /// How long each result of a job of `kind` took its worker, in microseconds (every run).
+    public func resultDurations(kind: JobKind) throws -> [Int] {
+        try pool.read { db in
+            try Int.fetchAll(db, sql: "SELECT r.duration_us FROM results r JOIN jobs j ON j.id = r.job_id WHERE j.kind = ?",
+                             arguments: [kind.rawValue])
+        }
+    }
+
     /// A run's rows (`rows`: a table and a condition on the run), counted by their `kind`.
     private func kindCounts(in rows: String, run: String) throws -> [String: Int] {
         try pool.read { db in

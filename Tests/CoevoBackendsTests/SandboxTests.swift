@@ -172,4 +172,33 @@ import Testing
         let output = try JSONDecoder().decode(DiscoveryStepOutput.self, from: outcome.output)
         #expect(output.transcript.hasPrefix("endpoint=endpoint-ok other=") && output.transcript.contains("Connection refused"), "\(output.transcript) \(output.exit)")
     }
+
+    /// A worker that cannot sandbox hands agent steps and grades back, saying why, and still
+    /// runs the built-in evolve (no code of an agent's); one started with --unsandboxed runs
+    /// them, and the step's result says so.
+    @Test func aWorkerWithoutASandboxRefusesAgentsOrSaysItRanThemUnsandboxed() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-nosandbox-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var group = DiscoverySettings.AgentGroup()
+        group.runtime = .command
+        group.command = ["sh", "-c", "read -r x; echo more >> TASK.md; coevo eval -m more"]
+        let job = try JSONEncoder().encode(DiscoveryStepJob(
+            key: "r1.step.a0", run: "run-n", agent: "a0", launch: AgentLaunch(group: group, seed: 1), prompt: "go",
+            chain: CommitChain(seedFiles: DiscoveryExecutorTests.seed, bundles: [], commit: nil), shared: SharedView(), evolve: nil,
+            timeoutMilliseconds: 30_000, stallMilliseconds: 0))
+        let unable = Confinement(bubblewrap: nil, users: nil, refusal: "no sandbox here")
+        let refused = await DiscoveryStepExecutor(root: root, policy: WorkerPolicy(commands: ["sh"], confinement: unable)).run(payload: job)
+        #expect(refused.status == .unsupported && refused.error.contains("no sandbox here"), "\(refused.error)")
+        let grade = await DiscoveryGradeExecutor(root: root, policy: WorkerPolicy(commands: ["sh"], confinement: unable))
+            .run(payload: DiscoveryExecutorTests.grade(key: "g", chain: CommitChain(seedFiles: DiscoveryExecutorTests.seed, bundles: [], commit: nil), script: "echo"))
+        #expect(grade.status == .unsupported && grade.error.contains("no sandbox here"))
+        let evolve = await DiscoveryStepExecutor(root: root, policy: WorkerPolicy(confinement: unable))
+            .run(payload: DiscoveryExecutorTests.step(key: "r1.step.a1", agent: "a1", chain: CommitChain(seedFiles: DiscoveryExecutorTests.seed, bundles: [], commit: nil)))
+        #expect(evolve.status == .succeeded)
+
+        let ran = await DiscoveryStepExecutor(root: root, policy: WorkerPolicy(commands: ["sh"], confinement: .none)).run(payload: job)
+        #expect(ran.status == .succeeded, "\(ran.error)")
+        let output = try JSONDecoder().decode(DiscoveryStepOutput.self, from: ran.output)
+        #expect(output.commit != nil && output.exit.contains("UNSANDBOXED"), "\(output.exit)")
+    }
 }

@@ -8,7 +8,8 @@ import Foundation
 /// `coevo bench discovery`: each agent runtime of a discovery config alone on the same
 /// task, evaluation budget and seeds (the improvement CORAL claims over a fixed
 /// evolutionary search is measured this way), then grading with several graders at once
-/// against one at a time. Every run is a real `coevo run` of a variant of the config.
+/// against one at a time, then what the sandbox costs a step and a grade. Every run is a
+/// real `coevo run` of a variant of the config.
 struct DiscoveryBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "discovery",
@@ -32,6 +33,10 @@ struct DiscoveryBenchCommand: ParsableCommand {
     var gradingAgents = 8
     @Flag(help: "Skip the grading measurement.")
     var skipGrading = false
+    @Flag(help: "Skip the sandbox measurement (command agents' steps and grades with and without bubblewrap).")
+    var skipSandbox = false
+    @Option(help: "Runs of each mode in the sandbox measurement, alternated.")
+    var sandboxRuns = 3
 
     func run() throws {
         let text = try String(contentsOfFile: config, encoding: .utf8)
@@ -76,7 +81,11 @@ struct DiscoveryBenchCommand: ParsableCommand {
                          runs.reduce(0) { $0 + $1.evaluations }))
         }
 
-        guard !skipGrading else { return }
+        if !skipGrading { try measureGrading(text, discovery, in: directory) }
+        if !skipSandbox { try measureSandbox(text, discovery, in: directory) }
+    }
+
+    private func measureGrading(_ text: String, _ discovery: DiscoverySettings, in directory: URL) throws {
         let graders = self.graders ?? max(2, discovery.task.graders)
         var walls: [Int: Outcome] = [:]
         for count in [1, graders] {
@@ -97,6 +106,47 @@ struct DiscoveryBenchCommand: ParsableCommand {
         print(String(format: "grading, %d evolve agents x 3 rounds: 1 grader %.1f s (%.1f grades/s), %d graders %.1f s (%.1f grades/s): %.2fx",
                      gradingAgents, serial.seconds, Double(serial.evaluations) / serial.seconds, graders, parallel.seconds,
                      Double(parallel.evaluations) / parallel.seconds, serial.seconds / parallel.seconds))
+    }
+
+    /// What bubblewrap costs: the same command agents' steps (append a line, `coevo eval`)
+    /// and their grades, run sandboxed and with `--unsandboxed`, alternated. On a root
+    /// worker both give each agent its own user, so the difference is the sandbox's alone.
+    private func measureSandbox(_ text: String, _ discovery: DiscoverySettings, in directory: URL) throws {
+        guard Confinement.detected.refusal == nil, Confinement.detected.bubblewrap != nil else {
+            print("sandbox: this machine cannot sandbox (\(Confinement.detected.refusal ?? "no bubblewrap")); not measured")
+            return
+        }
+        let file = Self.evolveFiles(discovery).first ?? "TASK.md"
+        var samples: [Bool: (steps: [Int], grades: [Int])] = [true: ([], []), false: ([], [])]
+        for index in 0..<(2 * max(1, sandboxRuns)) {
+            let sandboxed = index % 2 == 0
+            let variant = try VariantRun.start(text, in: directory, name: "sandbox-\(index)", arguments: sandboxed ? [] : ["--unsandboxed"]) { tree in
+                var section = tree["discovery"] as? [String: Any] ?? [:]
+                section["agents"] = [["runtime": "command", "count": 4,
+                                      "command": ["sh", "-c", "read -r first; echo \"# $(date +%N)\" >> \(file); coevo eval -m step"]]]
+                section["rounds"] = 5
+                section["target_score"] = nil
+                tree["discovery"] = section
+                tree["model_server"] = nil
+                tree["run"] = ["name": "bench-sandbox", "seed": 1]
+            }
+            let store = try CoevoStore(path: variant.database)
+            defer { store.writer.stop() }
+            for (kind, isStep) in [(JobKind.discoveryStep, true), (JobKind.discoveryGrade, false)] {
+                let durations = try store.resultDurations(kind: kind)
+                if isStep { samples[sandboxed]!.steps += durations } else { samples[sandboxed]!.grades += durations }
+            }
+        }
+        func median(_ values: [Int]) -> Double {
+            let sorted = values.sorted()
+            return sorted.isEmpty ? 0 : Double(sorted[sorted.count / 2]) / 1000
+        }
+        for (noun, pick) in [("step", \(steps: [Int], grades: [Int]).steps), ("grade", \(steps: [Int], grades: [Int]).grades)] {
+            let on = samples[true]!, off = samples[false]!
+            print(String(format: "sandbox, %@ (median of %d / %d): %.1f ms sandboxed, %.1f ms unsandboxed: %+.1f ms", noun,
+                         on[keyPath: pick].count, off[keyPath: pick].count, median(on[keyPath: pick]), median(off[keyPath: pick]),
+                         median(on[keyPath: pick]) - median(off[keyPath: pick])))
+        }
     }
 
     /// The files the config's evolve agents mutate (the grading measurement runs evolve).

@@ -8,7 +8,9 @@ struct VariantRun {
     let database: String
     let seconds: Double
 
-    static func start(_ text: String, in directory: URL, name: String, _ change: (inout [String: Any]) -> Void) throws -> VariantRun {
+    /// `arguments` go to `coevo run` after the config's path.
+    static func start(_ text: String, in directory: URL, name: String, arguments: [String] = [],
+                      _ change: (inout [String: Any]) -> Void) throws -> VariantRun {
         let database = directory.appendingPathComponent("\(name).sqlite").path
         let variant = try ConfigLoader.variant(of: text) { tree in
             change(&tree)
@@ -21,7 +23,7 @@ struct VariantRun {
         try variant.write(to: file, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: OwnExecutable.path)
-        process.arguments = ["run", file.path, "--log-level", "warning"]
+        process.arguments = ["run", file.path, "--log-level", "warning"] + arguments
         let log = directory.appendingPathComponent("\(name).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: log)
