@@ -69,9 +69,9 @@ public struct DiscoveryWorkspace: Sendable {
 
     /// Makes the workspace afresh at `base`: whatever the agent left in it last time is
     /// removed (links are removed, not followed), and a new repository gets `base` and
-    /// `commits` (the attempts the agent may check out) from the cache. The cache is the
-    /// worker's and the directory is new, so this git reads nothing an agent wrote. Call
-    /// under the cache's lock.
+    /// `commits` (the attempts the agent may check out, all in the cache) from the cache.
+    /// The cache is the worker's and the directory is new, so this git reads nothing an
+    /// agent wrote. Call under the cache's lock.
     func make(at base: String, commits: [String], cache: GitCache) throws {
         let fm = FileManager.default
         if fm.fileExists(atPath: root.path) || (try? fm.destinationOfSymbolicLink(atPath: root.path)) != nil {
@@ -88,19 +88,33 @@ public struct DiscoveryWorkspace: Sendable {
         try fm.createDirectory(at: root.appendingPathComponent(".git/info"), withIntermediateDirectories: true)
         // The pool's files never enter a commit (aider's caches in the repository root neither).
         try Data(".coevo/\n.aider*\n".utf8).write(to: root.appendingPathComponent(".git/info/exclude"))
-        let wanted = [base] + commits.filter { $0 != base && cache.present($0) }
+        let wanted = [base] + Set(commits).subtracting([base]).sorted()
         try Git.run(["-c", "uploadpack.allowAnySHA1InWant=true", "fetch", "-q", "--no-tags", "--no-write-fetch-head",
                      cache.repository.path] + wanted.map { "\($0):refs/coevo/\($0)" }, in: root)
         try Git.run(["checkout", "-q", "--detach", base], in: root)
     }
 
     /// Gives the workspace and the agent's home to user `uid`, but not the shared view,
-    /// which stays the worker's (read-only to the agent). Call after `lay`.
+    /// which stays the worker's (read-only to the agent). Call after `lay`. The workspace
+    /// holds only what the worker just wrote, so it is walked here; the home holds what the
+    /// agent left, and goes to `chown -R`, which changes links and never follows them.
     func give(to uid: UInt32) throws {
-        try GitCache.give(root.path, to: uid)
+        try Self.own(root.path, by: uid, except: shared.path)
         var info = stat()
-        if stat(home.path, &info) != 0 || info.st_uid != uid { try GitCache.give(home.path, to: uid) }
-        try GitCache.give(shared.path, to: 0)
+        if lstat(home.path, &info) != 0 || info.st_uid != uid { try GitCache.give(home.path, to: uid) }
+    }
+
+    /// `lchown`s `path` and everything under it but `except`, descending into no link.
+    private static func own(_ path: String, by uid: UInt32, except: String) throws {
+        guard path != except else { return }
+        guard lchown(path, uid, uid) == 0 else {
+            throw GitError(description: "cannot give \(path) to user \(uid): \(String(cString: strerror(errno)))")
+        }
+        var info = stat()
+        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { return }
+        for name in try FileManager.default.contentsOfDirectory(atPath: path) {
+            try own(path + "/" + name, by: uid, except: except)
+        }
     }
 
     /// Writes the step's files: step.json, the prompt and the shared view.

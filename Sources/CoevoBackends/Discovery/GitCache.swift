@@ -49,23 +49,31 @@ public struct GitCache: Sendable {
     public func prepare(_ chain: CommitChain) throws -> String {
         let seed = try seedCommit(chain.seedFiles)
         // A commit this worker already has needs none of the bundles.
-        if let commit = chain.commit, !present(commit) {
-            for bundle in chain.bundles { try unbundle(bundle) }
+        guard let commit = chain.commit, !present(commit) else { return chain.commit ?? seed }
+        for bundle in chain.bundles { try unbundle(bundle) }
+        guard present(commit) else {
+            throw GitError(description: "commit \(commit.prefix(12)) is not in the bundles the job carried")
         }
-        let target = chain.commit ?? seed
-        guard present(target) else {
-            throw GitError(description: "commit \(target.prefix(12)) is not in the bundles the job carried")
-        }
-        return target
+        return commit
     }
 
     /// Brings in the commits of `viewed` this worker lacks, in order (each bundle's parent
     /// is the seed, an earlier one, or already here).
     public func fetch(_ viewed: [CommittedBundle]) throws {
-        for entry in viewed where !present(entry.commit) { try unbundle(entry.bundle) }
+        guard !viewed.isEmpty else { return }
+        let missing = try self.missing(viewed.map(\.commit))
+        for entry in viewed where missing.contains(entry.commit) { try unbundle(entry.bundle) }
     }
 
-    func present(_ sha: String) -> Bool {
+    /// Which of `shas` are not commits here, asked of one git process.
+    private func missing(_ shas: [String]) throws -> Set<String> {
+        let listed = try Git.run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], in: repository,
+                                 input: Data(shas.map { $0 + "\n" }.joined().utf8))
+        let present = Set(listed.split(separator: "\n").filter { $0.hasSuffix(" commit") }.map { String($0.prefix(40)) })
+        return Set(shas).subtracting(present)
+    }
+
+    private func present(_ sha: String) -> Bool {
         (try? Git.run(["cat-file", "-e", "\(sha)^{commit}"], in: repository)) != nil
     }
 
@@ -79,7 +87,8 @@ public struct GitCache: Sendable {
             throw GitError(description: "the submission names no commit")
         }
         try unbundle(bundle)
-        guard present(commit), (try? Git.run(["merge-base", "--is-ancestor", parent, commit], in: repository)) != nil else {
+        // Fails as well when the bundle did not bring the commit.
+        guard (try? Git.run(["merge-base", "--is-ancestor", parent, commit], in: repository)) != nil else {
             throw GitError(description: "its bundle does not bring commit \(commit.prefix(12)) on top of \(parent.prefix(12))")
         }
         try Git.run(["update-ref", "refs/coevo/\(commit)", commit], in: repository)
@@ -165,24 +174,27 @@ public struct GitCache: Sendable {
 enum Git {
     /// A fixed identity and date: commits are a function of their tree, parent and message.
     /// No configuration but the repository's own is read, and no hook or file-system
-    /// monitor runs, whatever that configuration says.
+    /// monitor runs, whatever that configuration says; nor does automatic maintenance (a
+    /// process after every fetch and commit, for repositories that live a step).
     static func identity(agent: String) -> [String: String] {
         ["GIT_AUTHOR_NAME": agent, "GIT_AUTHOR_EMAIL": "\(agent)@coevo", "GIT_COMMITTER_NAME": agent,
          "GIT_COMMITTER_EMAIL": "\(agent)@coevo", "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
          "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
          "HOME": "/nonexistent", "GIT_TERMINAL_PROMPT": "0",
-         "GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_CONFIG_VALUE_0": "/dev/null",
-         "GIT_CONFIG_KEY_1": "core.fsmonitor", "GIT_CONFIG_VALUE_1": "false"]
+         "GIT_CONFIG_COUNT": "4", "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_CONFIG_VALUE_0": "/dev/null",
+         "GIT_CONFIG_KEY_1": "core.fsmonitor", "GIT_CONFIG_VALUE_1": "false",
+         "GIT_CONFIG_KEY_2": "maintenance.auto", "GIT_CONFIG_VALUE_2": "false", "GIT_CONFIG_KEY_3": "gc.auto", "GIT_CONFIG_VALUE_3": "0"]
     }
 
     /// Stdout, trimmed; throws with git's stderr when it fails.
     @discardableResult
-    static func run(_ arguments: [String], in directory: URL, environment: [String: String] = Git.identity(agent: "coevo")) throws -> String {
+    static func run(_ arguments: [String], in directory: URL, environment: [String: String] = Git.identity(agent: "coevo"),
+                    input: Data = Data()) throws -> String {
         var spec = CommandSpec(arguments: ["git"] + arguments, workingDirectory: directory.path)
         spec.environment = environment
         spec.timeoutMilliseconds = 120_000
         spec.maxOutputBytes = 64 << 20
-        let outcome = CommandRunner.runBlocking(spec, input: Data())
+        let outcome = CommandRunner.runBlocking(spec, input: input)
         guard outcome.succeeded else {
             throw GitError(description: "git \(arguments.first ?? "") failed (\(outcome.summary)): \(String(decoding: outcome.stderr.suffix(400), as: UTF8.self))")
         }
