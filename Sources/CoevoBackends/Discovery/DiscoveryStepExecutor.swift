@@ -90,7 +90,11 @@ public struct DiscoveryStepExecutor: JobExecutor {
             try await cache.locked {
                 let base = try cache.prepare(job.chain)
                 try cache.fetch(job.viewed)
-                try workspace.make(at: base, commits: job.viewed.map(\.commit), cache: cache)
+                if job.runtime == .evolve {
+                    try workspace.checkoutWorktree(base, cache: cache)
+                } else {
+                    try workspace.make(at: base, commits: job.viewed.map(\.commit), cache: cache)
+                }
                 try workspace.lay(job, base: base)
                 if let user { try workspace.give(to: user) }
             }
@@ -112,9 +116,14 @@ public struct DiscoveryStepExecutor: JobExecutor {
         (output.notes, output.skills) = workspace.collectOutbox(agent.files)
         if let submission = workspace.submission(agent.files) {
             do {
-                // evolve's workspace holds nothing but the worker's own writes: its git may bundle there.
-                let bundle = job.runtime == .evolve ? try workspace.bundleAsWorker(submission) : try await agent.bundle(submission)
-                let accepted = try await cache.locked { try cache.accept(bundle, commit: submission.commit, parent: submission.parent) }
+                // evolve committed into a worktree of the cache: its commit is there already.
+                let accepted: (bundle: Data, diff: String)
+                if job.runtime == .evolve {
+                    accepted = try await cache.locked { try cache.export(submission.commit, parent: submission.parent) }
+                } else {
+                    let bundle = try await agent.bundle(submission)
+                    accepted = try await cache.locked { try cache.accept(bundle, commit: submission.commit, parent: submission.parent) }
+                }
                 output.bundle = accepted.bundle
                 output.diff = accepted.diff
                 output.commit = submission.commit

@@ -94,6 +94,26 @@ public struct DiscoveryWorkspace: Sendable {
         try Git.run(["checkout", "-q", "--detach", base], in: root)
     }
 
+    /// The built-in evolve's workspace: a worktree of the cache, checked out at `commit`.
+    /// No code of an agent's ever runs in it (the worker mutates it itself), so the cache
+    /// may share its objects, and a submission needs no bundle to come back. Call under
+    /// the cache's lock.
+    func checkoutWorktree(_ commit: String, cache: GitCache) throws {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: root.path) && !fm.fileExists(atPath: root.appendingPathComponent(".git").path) {
+            try fm.removeItem(at: root)
+        }
+        if fm.fileExists(atPath: root.path) {
+            try Git.run(["checkout", "-q", "--detach", "-f", commit], in: root)
+            try Git.run(["clean", "-q", "-ffdx", "-e", ".coevo"], in: root)
+        } else {
+            try fm.createDirectory(at: root.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Git.run(["worktree", "prune"], in: cache.repository)
+            try Git.run(["worktree", "add", "-q", "--detach", "-f", root.path, commit], in: cache.repository)
+        }
+        try? fm.removeItem(at: pool)
+    }
+
     /// Gives the workspace and the agent's home to user `uid`, but not the shared view,
     /// which stays the worker's (read-only to the agent). Call after `lay`. The workspace
     /// holds only what the worker just wrote, so it is walked here; the home holds what the
@@ -205,15 +225,6 @@ public struct DiscoveryWorkspace: Sendable {
     /// Where the worker has the agent's user bundle its submission.
     static let outgoingBundle = ".coevo/out.bundle"
 
-    /// The bundle of `submission` made by the worker's own git: only for a workspace no
-    /// agent code ran in (the built-in evolve's).
-    func bundleAsWorker(_ submission: Submission) throws -> Data {
-        let file = root.appendingPathComponent(Self.outgoingBundle)
-        defer { try? FileManager.default.removeItem(at: file) }
-        try Git.run(["update-ref", "refs/coevo/out", submission.commit], in: root)
-        try Git.run(["bundle", "create", "-q", file.path, "refs/coevo/out", "^\(submission.parent)"], in: root)
-        return try Data(contentsOf: file)
-    }
 
     static func mebibytes(_ bytes: Int) -> String {
         String(format: "%.1f MiB", Double(bytes) / 1_048_576)

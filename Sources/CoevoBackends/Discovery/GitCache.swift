@@ -91,6 +91,12 @@ public struct GitCache: Sendable {
         guard (try? Git.run(["merge-base", "--is-ancestor", parent, commit], in: repository)) != nil else {
             throw GitError(description: "its bundle does not bring commit \(commit.prefix(12)) on top of \(parent.prefix(12))")
         }
+        return try export(commit, parent: parent)
+    }
+
+    /// The bundle of `commit` on top of `parent`, both here, and the diff between them, as
+    /// `accept` returns them; `commit` is pinned. Call under `locked`.
+    func export(_ commit: String, parent: String) throws -> (bundle: Data, diff: String) {
         try Git.run(["update-ref", "refs/coevo/\(commit)", commit], in: repository)
         let file = directory.appendingPathComponent("outgoing.bundle")
         defer { try? FileManager.default.removeItem(at: file) }
@@ -123,6 +129,9 @@ public struct GitCache: Sendable {
             _ = chmod(directory.path, 0o711)
             _ = chmod(repository.path, 0o700)
             _ = try Git.run(["init", "-q", "--template="], in: repository)
+            // The pool's files never enter a commit of evolve's worktrees (nor aider's caches).
+            try fm.createDirectory(at: repository.appendingPathComponent(".git/info"), withIntermediateDirectories: true)
+            try Data(".coevo/\n.aider*\n".utf8).write(to: repository.appendingPathComponent(".git/info/exclude"))
         }
         if let sha = try? Git.run(["rev-parse", "--verify", "-q", "refs/coevo/seed"], in: repository), !sha.isEmpty {
             return sha
