@@ -85,12 +85,12 @@ struct LocalWorkerKey {
         pair = try CurveKeyPair.generate()
         self.coordinator = coordinator
         let directory = directory ?? Self.privateDirectory
-        file = (directory as NSString).appendingPathComponent("\(port).key")
+        file = Self.keyFile(port: port, in: directory)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             _ = chmod(directory, 0o700)
             try pair.writeKeyFile(file)
-            try Data((coordinator.z85 + "\n").utf8).write(to: URL(fileURLWithPath: Self.coordinatorFile(file)))
+            try Data((coordinator.z85 + "\n").utf8).write(to: URL(fileURLWithPath: Self.coordinatorFile(of: file)))
         } catch {
             throw UserFacingError("the local workers' key in \(directory): \(error)")
         }
@@ -100,7 +100,9 @@ struct LocalWorkerKey {
         FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".coevo/local").path
     }
 
-    private static func coordinatorFile(_ keyFile: String) -> String { keyFile.replacingOccurrences(of: ".key", with: ".coordinator") }
+    private static func keyFile(port: Int, in directory: String) -> String { (directory as NSString).appendingPathComponent("\(port).key") }
+    /// `PORT.coordinator` beside `PORT.key`: the coordinator's public key.
+    private static func coordinatorFile(of keyFile: String) -> String { String(keyFile.dropLast(".key".count)) + ".coordinator" }
 
     /// The key as `--coordinator-key=KEY`: Z85 text may begin with `-`, which, as an
     /// argument of its own, would be read as an option (and the workers would not start).
@@ -108,16 +110,15 @@ struct LocalWorkerKey {
 
     func remove() {
         try? FileManager.default.removeItem(atPath: file)
-        try? FileManager.default.removeItem(atPath: Self.coordinatorFile(file))
+        try? FileManager.default.removeItem(atPath: Self.coordinatorFile(of: file))
     }
 
     /// The keys of the `coevo run` on this machine that serves `endpoint`, for a client of
     /// the same user (`coevo status`, another `coevo-worker`); nil when there is none.
     static func client(for endpoint: String) -> CurveRole? {
-        guard let port = URLComponents(string: endpoint.replacingOccurrences(of: "tcp://", with: "http://"))?.port,
-              endpoint.hasPrefix("tcp://127.") || endpoint.hasPrefix("tcp://localhost:") else { return nil }
-        let file = (privateDirectory as NSString).appendingPathComponent("\(port).key")
-        guard let text = try? String(contentsOfFile: coordinatorFile(file), encoding: .utf8),
+        guard endpoint.hasPrefix("tcp://127.") || endpoint.hasPrefix("tcp://localhost:"), port(of: endpoint) > 0 else { return nil }
+        let file = keyFile(port: port(of: endpoint), in: privateDirectory)
+        guard let text = try? String(contentsOfFile: coordinatorFile(of: file), encoding: .utf8),
               let server = try? curvePublicKey(text.trimmingCharacters(in: .whitespacesAndNewlines)),
               let own = try? CurveKeyPair(file: file) else { return nil }
         return .client(server: server, own: own)

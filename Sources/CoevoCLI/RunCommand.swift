@@ -56,7 +56,8 @@ public struct RunCommand: AsyncParsableCommand {
         // Nobody but this run's own workers may join it, even from this machine (an agent
         // under a user of its own, a stray client): with no keys configured, CURVE still
         // runs, on a coordinator key made for this run and held in memory.
-        if settings.curve == nil { settings.curve = (try CurveKeyPair.generate(), nil) }
+        let curve = try settings.curve ?? (CurveKeyPair.generate(), nil)
+        settings.curve = curve
         if config.discovery != nil, !unsandboxed, let refusal = Confinement.detected.refusal {
             throw UserFacingError("\(refusal) (for coevo run: --unsandboxed)")
         }
@@ -71,11 +72,9 @@ public struct RunCommand: AsyncParsableCommand {
         let service = CoordinatorService(settings: settings, store: store, logger: logger, observer: observer)
         try bindOrExplain(service, config: config)
         // The local workers get a key made for this run, let in from memory.
-        let localKey = try settings.curve.map { curve in
-            try LocalWorkerKey(port: port(of: service.endpoint), coordinator: curve.keyPair.publicKey)
-        }
-        defer { localKey?.remove() }
-        if let localKey { service.authorize(localKey.pair.publicKey, holder: "coevo run's local workers") }
+        let localKey = try LocalWorkerKey(port: port(of: service.endpoint), coordinator: curve.keyPair.publicKey)
+        defer { localKey.remove() }
+        service.authorize(localKey.pair.publicKey, holder: "coevo run's local workers")
 
         var modelServer: ManagedModelServer?
         if let server = config.modelServer {
@@ -93,7 +92,7 @@ public struct RunCommand: AsyncParsableCommand {
             count: config.workers.count, endpoint: endpoint, slots: config.workers.slots,
             heartbeatMs: config.coordinator.heartbeatIntervalMilliseconds, liveness: config.coordinator.liveness,
             logLevel: logging.logLevel ?? "warning",
-            extraArguments: (localKey?.workerArguments ?? []) + Self.permissions(config) + (unsandboxed ? ["--unsandboxed"] : []))
+            extraArguments: localKey.workerArguments + Self.permissions(config) + (unsandboxed ? ["--unsandboxed"] : []))
         logger.info("started \(config.workers.count) local worker(s) on \(endpoint)")
         if config.workers.count == 0 {
             logger.notice("no local workers: start some with `coevo-worker --connect \(endpoint)`")

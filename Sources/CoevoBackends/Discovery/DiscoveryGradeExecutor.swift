@@ -37,7 +37,7 @@ public struct DiscoveryGradeExecutor: JobExecutor {
             return JobOutcome(status: .unsupported, error: refusal)
         }
         let confinement = policy.confinement
-        let graderUser = job.userID ?? confinement.users?.grader
+        let graderUser = confinement.graderUser(configured: job.userID)
         let cache = GitCache(root: root, run: job.run)
         let place = cache.directory.appendingPathComponent("grades").appendingPathComponent(GitCache.safe(job.key))
         let candidate = place.appendingPathComponent("candidate"), grader = place.appendingPathComponent("grader")
@@ -69,7 +69,7 @@ public struct DiscoveryGradeExecutor: JobExecutor {
             // makes it, cannot read them even while the grade runs, nor while they are written).
             try FileManager.default.createDirectory(at: grader, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             try cache.write(job.graderFiles, into: grader)
-            if let graderUser, confinement.users != nil { try GitCache.give(grader.path, to: graderUser) }
+            if let graderUser { try GitCache.give(grader.path, to: graderUser) }
         } catch {
             return JobOutcome(status: .failed, error: "cannot prepare the grade of \(job.key): \(error)")
         }
@@ -107,11 +107,11 @@ public struct DiscoveryGradeExecutor: JobExecutor {
         spec = policy.confinement.confine(spec, view: SandboxView(readOnly: [candidate.path]), user: policy.confinement.users?.candidate)
         let outcome = await CommandRunner.run(spec, input: input)
         let stdout = place.appendingPathComponent("candidate.stdout"), stderr = place.appendingPathComponent("candidate.stderr")
-        let graderUser = job.userID ?? policy.confinement.users?.grader
+        let graderUser = policy.confinement.graderUser(configured: job.userID)
         for (file, data) in [(stdout, outcome.stdout), (stderr, outcome.stderr)] {
             try data.write(to: file)
             _ = chmod(file.path, 0o600)
-            if let graderUser, policy.confinement.users != nil { _ = chown(file.path, graderUser, graderUser) }
+            if let graderUser { _ = chown(file.path, graderUser, graderUser) }
         }
         var variables = ["COEVO_CANDIDATE_STDOUT": stdout.path, "COEVO_CANDIDATE_STDERR": stderr.path,
                          "COEVO_CANDIDATE_STATUS": outcome.summary]

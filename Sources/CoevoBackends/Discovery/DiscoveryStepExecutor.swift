@@ -173,9 +173,6 @@ public struct DiscoveryStepExecutor: JobExecutor {
         var relay: EndpointRelay.Running?
         if case .relayed(let plan) = agent.network {
             do {
-                try? FileManager.default.removeItem(at: plan.directory)
-                try FileManager.default.createDirectory(at: plan.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
-                try Data(plan.hosts.utf8).write(to: plan.directory.appendingPathComponent("hosts"))
                 relay = try plan.start(owner: agent.user)
             } catch {
                 output.exit = "the relay to its endpoint did not start: \(error)"

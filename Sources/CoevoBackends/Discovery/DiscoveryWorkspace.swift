@@ -84,10 +84,7 @@ public struct DiscoveryWorkspace: Sendable {
         }
         try fm.createDirectory(at: root, withIntermediateDirectories: true)
         _ = chmod(root.deletingLastPathComponent().path, 0o711)
-        try Git.run(["init", "-q", "--template="], in: root)
-        try fm.createDirectory(at: root.appendingPathComponent(".git/info"), withIntermediateDirectories: true)
-        // The pool's files never enter a commit (aider's caches in the repository root neither).
-        try Data(".coevo/\n.aider*\n".utf8).write(to: root.appendingPathComponent(".git/info/exclude"))
+        try Git.initialise(root)
         let wanted = [base] + Set(commits).subtracting([base]).sorted()
         try Git.run(["-c", "uploadpack.allowAnySHA1InWant=true", "fetch", "-q", "--no-tags", "--no-write-fetch-head",
                      cache.repository.path] + wanted.map { "\($0):refs/coevo/\($0)" }, in: root)
@@ -224,7 +221,6 @@ public struct DiscoveryWorkspace: Sendable {
 
     /// Where the worker has the agent's user bundle its submission.
     static let outgoingBundle = ".coevo/out.bundle"
-
 
     static func mebibytes(_ bytes: Int) -> String {
         String(format: "%.1f MiB", Double(bytes) / 1_048_576)

@@ -128,10 +128,7 @@ public struct GitCache: Sendable {
             // Agents reach their own workspaces below the run's directory, never the cache.
             _ = chmod(directory.path, 0o711)
             _ = chmod(repository.path, 0o700)
-            _ = try Git.run(["init", "-q", "--template="], in: repository)
-            // The pool's files never enter a commit of evolve's worktrees (nor aider's caches).
-            try fm.createDirectory(at: repository.appendingPathComponent(".git/info"), withIntermediateDirectories: true)
-            try Data(".coevo/\n.aider*\n".utf8).write(to: repository.appendingPathComponent(".git/info/exclude"))
+            try Git.initialise(repository)  // evolve's worktrees share its exclude list
         }
         if let sha = try? Git.run(["rev-parse", "--verify", "-q", "refs/coevo/seed"], in: repository), !sha.isEmpty {
             return sha
@@ -193,6 +190,15 @@ enum Git {
          "GIT_CONFIG_COUNT": "4", "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_CONFIG_VALUE_0": "/dev/null",
          "GIT_CONFIG_KEY_1": "core.fsmonitor", "GIT_CONFIG_VALUE_1": "false",
          "GIT_CONFIG_KEY_2": "maintenance.auto", "GIT_CONFIG_VALUE_2": "false", "GIT_CONFIG_KEY_3": "gc.auto", "GIT_CONFIG_VALUE_3": "0"]
+    }
+
+    /// Makes an empty repository at `directory` (which exists): no sample hooks, and the
+    /// pool's files never enter a commit (nor aider's caches in the repository root).
+    static func initialise(_ directory: URL) throws {
+        try run(["init", "-q", "--template="], in: directory)
+        let info = directory.appendingPathComponent(".git/info")
+        try FileManager.default.createDirectory(at: info, withIntermediateDirectories: true)
+        try Data(".coevo/\n.aider*\n".utf8).write(to: info.appendingPathComponent("exclude"))
     }
 
     /// Stdout, trimmed; throws with git's stderr when it fails.

@@ -54,7 +54,7 @@ struct StepAgent: Sendable {
         case .shared: view.network = true
         case .relayed(let relay):
             view.readOnly.append(relay.directory.path)
-            view.hosts = relay.directory.appendingPathComponent("hosts").path
+            view.hosts = relay.hostsFile.path
         }
         return view
     }

@@ -72,6 +72,12 @@ public struct Confinement: Hashable, Sendable {
         var reason: String
     }
 
+    /// The user a grader runs as: the task's (`configured`), else the range's graders' id;
+    /// nil where the worker hands out no users.
+    public func graderUser(configured: UInt32?) -> UInt32? {
+        users.map { configured ?? $0.grader }
+    }
+
     /// What a step's result says of how its agent ran, when it ran without a sandbox.
     public var warning: String? {
         guard bubblewrap == nil else { return nil }

@@ -45,6 +45,9 @@ public struct EndpointRelay: Sendable {
         return EndpointRelay(routes: routes, directory: directory)
     }
 
+    /// The file shown as the sandbox's `/etc/hosts` (`hosts`), beside the sockets.
+    public var hostsFile: URL { directory.appendingPathComponent("hosts") }
+
     /// The sandbox's `/etc/hosts`: loopback, and each endpoint name at its address.
     public var hosts: String {
         (["127.0.0.1 localhost", "::1 localhost"] + routes.filter { !$0.host.hasPrefix("127.") && $0.host != "localhost" }
@@ -66,10 +69,13 @@ public struct EndpointRelay: Sendable {
         return ["/bin/sh", "-c", script.joined(separator: "\n"), "sh"] + arguments
     }
 
-    /// Starts the worker's side: one relay per endpoint, its socket the agent's (`owner`)
-    /// to connect to. Returns once every socket exists; `stop` ends them.
+    /// Starts the worker's side afresh in `directory` (passable, not listable): the hosts
+    /// file, and one relay per endpoint, its socket the agent's (`owner`) to connect to.
+    /// Returns once every socket exists; `stop` ends them.
     public func start(owner: UInt32?) throws -> Running {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
+        try Data(hosts.utf8).write(to: hostsFile)
         let running = Running()
         for route in routes {
             let process = Process()

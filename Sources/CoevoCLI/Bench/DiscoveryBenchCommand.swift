@@ -117,7 +117,8 @@ struct DiscoveryBenchCommand: ParsableCommand {
             return
         }
         let file = Self.evolveFiles(discovery).first ?? "TASK.md"
-        var samples: [Bool: (steps: [Int], grades: [Int])] = [true: ([], []), false: ([], [])]
+        // Durations in microseconds, by job kind, keyed by whether the run was sandboxed.
+        var samples: [JobKind: [Bool: [Int]]] = [.discoveryStep: [:], .discoveryGrade: [:]]
         for index in 0..<(2 * max(1, sandboxRuns)) {
             let sandboxed = index % 2 == 0
             let variant = try VariantRun.start(text, in: directory, name: "sandbox-\(index)", arguments: sandboxed ? [] : ["--unsandboxed"]) { tree in
@@ -132,20 +133,16 @@ struct DiscoveryBenchCommand: ParsableCommand {
             }
             let store = try CoevoStore(path: variant.database)
             defer { store.writer.stop() }
-            for (kind, isStep) in [(JobKind.discoveryStep, true), (JobKind.discoveryGrade, false)] {
-                let durations = try store.resultDurations(kind: kind)
-                if isStep { samples[sandboxed]!.steps += durations } else { samples[sandboxed]!.grades += durations }
-            }
+            for kind in samples.keys { samples[kind]![sandboxed, default: []] += try store.resultDurations(kind: kind) }
         }
         func median(_ values: [Int]) -> Double {
             let sorted = values.sorted()
             return sorted.isEmpty ? 0 : Double(sorted[sorted.count / 2]) / 1000
         }
-        for (noun, pick) in [("step", \(steps: [Int], grades: [Int]).steps), ("grade", \(steps: [Int], grades: [Int]).grades)] {
-            let on = samples[true]!, off = samples[false]!
+        for (noun, kind) in [("step", JobKind.discoveryStep), ("grade", JobKind.discoveryGrade)] {
+            let on = samples[kind]![true] ?? [], off = samples[kind]![false] ?? []
             print(String(format: "sandbox, %@ (median of %d / %d): %.1f ms sandboxed, %.1f ms unsandboxed: %+.1f ms", noun,
-                         on[keyPath: pick].count, off[keyPath: pick].count, median(on[keyPath: pick]), median(off[keyPath: pick]),
-                         median(on[keyPath: pick]) - median(off[keyPath: pick])))
+                         on.count, off.count, median(on), median(off), median(on) - median(off)))
         }
     }
 
