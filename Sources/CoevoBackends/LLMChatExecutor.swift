@@ -59,7 +59,7 @@ public final class LLMChatExecutor: JobExecutor {
                 switch error {
                 case .unavailable:
                     down.append(error.description)
-                case .circuitOpen(_, let wait):
+                case .circuitOpen(_, let wait, _):
                     down.append(error.description)
                     soonest = min(soonest ?? wait, wait)
                 default:

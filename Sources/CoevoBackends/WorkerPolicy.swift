@@ -23,8 +23,9 @@ public struct WorkerPolicy: Hashable, Sendable {
 
     public init(endpoints: [String] = [], keys: [String: [String]] = [:], commands: [String] = [], agentKeys: [String] = [],
                 confinement: Confinement = .detected) {
-        self.endpoints = endpoints
-        self.keys = keys
+        // Written either way (`http://host/v1` or `http://host`), as endpoint URLs are.
+        self.endpoints = endpoints.map(LLMJob.Endpoint.base)
+        self.keys = keys.mapValues { $0.map(LLMJob.Endpoint.base) }
         self.commands = commands
         self.agentKeys = agentKeys
         self.confinement = confinement

@@ -135,3 +135,18 @@ func startModelServer(_ section: ExperimentConfig.ModelServerSection, logPath: S
     return managed
 }
 
+
+/// Asks every endpoint for one token; refuses with exit status 2, each failing endpoint's
+/// URL and the server's words, when any does not answer.
+func checkEndpoints(_ endpoints: [LLMJob.Endpoint], logger: Logger) async throws {
+    guard !endpoints.isEmpty else { return }
+    let problems = await EndpointCheck.problems(endpoints)
+    guard !problems.isEmpty else {
+        logger.info("endpoints answered: \(endpoints.map(\.name).joined(separator: ", "))")
+        return
+    }
+    FileHandle.standardError.write(Data((problems.map { "error: \($0)" } + [
+        "nothing was started or written; fix the endpoint (or start it), or pass --skip-endpoint-check to start anyway",
+    ]).joined(separator: "\n").appending("\n").utf8))
+    throw ExitCode(2)
+}

@@ -41,11 +41,12 @@ public struct CoordinatorCommand: AsyncParsableCommand {
         var settings = try coordinatorOptions.settings(for: config)
         settings.exitWhenDone = exitWhenDone
         let store = try openStore(config, logger: logger)
-        _ = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
+        // Ports first: a coordinator that cannot listen writes no run.
         var observer = CoordinatorObserver()
-        let dashboard = DashboardOptions.server(dashboardSettings, store: store, logger: logger, observer: &observer)
+        let dashboard = try DashboardOptions.server(dashboardSettings, store: store, logger: logger, observer: &observer)
         let service = CoordinatorService(settings: settings, store: store, logger: logger, observer: observer)
         try bindOrExplain(service, config: config)
+        _ = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
         try await runUntilShutdown([service] + (dashboard.map { [$0] } ?? []), logger: logger)
         store.writer.stop()
         ZMQContext.shared.terminate()

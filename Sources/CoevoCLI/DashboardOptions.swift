@@ -29,10 +29,11 @@ struct DashboardOptions: ParsableArguments {
     }
 
     /// The server, with `observer` chained so it sees progress and job activity; nil
-    /// without --dashboard.
+    /// without --dashboard. Throws when its port is taken.
     static func server(_ settings: DashboardSettings?, store: CoevoStore, logger: Logger,
-                       observer: inout CoordinatorObserver) -> DashboardServer? {
+                       observer: inout CoordinatorObserver) throws -> DashboardServer? {
         guard let settings else { return nil }
+        do { try settings.checkPortIsFree() } catch let error as DashboardError { throw UserFacingError(error.description) }
         let server = DashboardServer(settings: settings, store: store, logger: logger)
         observer = server.observing(observer)
         return server

@@ -34,6 +34,9 @@ public struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Let the local workers run discovery agents, candidates and graders without a sandbox where this machine cannot make one (no bubblewrap).")
     var unsandboxed = false
 
+    @Flag(name: .long, help: "Start without asking each endpoint for one token first (by default a run whose endpoint does not answer is refused before anything is written).")
+    var skipEndpointCheck = false
+
     @OptionGroup var coordinatorOptions: CoordinatorOverrides
 
     @OptionGroup var dashboardOptions: DashboardOptions
@@ -62,13 +65,13 @@ public struct RunCommand: AsyncParsableCommand {
             throw UserFacingError("\(refusal) (for coevo run: --unsandboxed)")
         }
         let store = try openStore(config, logger: logger)
-        let plan = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
-        let runIDs = plan.runIDs
 
+        // Every port is bound, the model server is up and every endpoint has answered
+        // before the run is written: a run that cannot go is refused with nothing left behind.
         let display = ProgressDisplay()
         var observer = CoordinatorObserver()
         observer.progress = { progress in progress.summary.map(display.show) }
-        let dashboard = DashboardOptions.server(dashboardSettings, store: store, logger: logger, observer: &observer)
+        let dashboard = try DashboardOptions.server(dashboardSettings, store: store, logger: logger, observer: &observer)
         let service = CoordinatorService(settings: settings, store: store, logger: logger, observer: observer)
         try bindOrExplain(service, config: config)
         // The local workers get a key made for this run, let in from memory.
@@ -82,6 +85,10 @@ public struct RunCommand: AsyncParsableCommand {
             modelServer = try await startModelServer(server, logPath: log) { logger.info("\($0)") }
         }
         defer { modelServer?.stop() }
+        if !skipEndpointCheck { try await checkEndpoints(config.endpoints, logger: logger) }
+
+        let plan = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
+        let runIDs = plan.runIDs
 
         // The endpoint bound, not the one asked for: `tcp://127.0.0.1:*` picks a free port.
         let endpoint = localEndpoint(forBind: service.endpoint)
@@ -108,8 +115,10 @@ public struct RunCommand: AsyncParsableCommand {
         localWorkers.stop()
         store.writer.stop()
         ZMQContext.shared.terminate()
-        try printSummary(store: store, runs: runIDs, config: config, seconds: Date().timeIntervalSince(started))
+        let failed = try printSummary(store: store, runs: runIDs, config: config, seconds: Date().timeIntervalSince(started))
         try failIfTheStoreGaveUp(store)
+        fflush(nil)  // the summary (stdout) before the error (stderr)
+        if let failed { throw UserFacingError(failed) }
     }
 
     /// The local workers may call the config's endpoints and send each its named key, and
@@ -125,7 +134,10 @@ public struct RunCommand: AsyncParsableCommand {
         return endpoints + programs.sorted().flatMap { ["--allow-command", $0] }
     }
 
-    private func printSummary(store: CoevoStore, runs: [String], config: ExperimentConfig, seconds: Double) throws {
+    /// Prints each run's summary; returns what to exit non-zero with when every finished
+    /// job of a run failed.
+    private func printSummary(store: CoevoStore, runs: [String], config: ExperimentConfig, seconds: Double) throws -> String? {
+        var failure: String?
         for id in runs {
             let state = try store.run(id: id)?.state ?? .interrupted
             let counts = try store.counts(ofRun: id)
@@ -136,7 +148,11 @@ public struct RunCommand: AsyncParsableCommand {
                 lines.append("  resume     run the same command again; it continues where this one stopped")
             }
             print(lines.joined(separator: "\n"))
+            if counts.failed > 0 && counts.succeeded == 0 {
+                failure = "every finished job of run \(id) failed (\(counts.failed)); the first said: \(counts.firstFailure ?? "nothing")"
+            }
         }
+        return failure
     }
 }
 
@@ -155,6 +171,7 @@ func runSummary(store: CoevoStore, run: String, counts: CoevoStore.RunCounts) th
     lines += try chamberSummary(store: store, run: run, simulated: kinds[JobKind.simTurn.rawValue] != nil)
     lines += try protocolSummary(store: store, run: run)
     lines.append("  results    \(counts.results) durable, \(counts.succeeded) succeeded, \(counts.failed) failed")
+    if let first = counts.firstFailure { lines.append("  1st fail   \(first.prefix(300))") }
     return lines
 }
 

@@ -35,7 +35,7 @@ struct BatchDriver: RunDriver {
     init(config: ExperimentConfig, run: RunID, stored: CoevoStore.RunJobs) {
         self.run = run
         plan = Plan(config)
-        made = stored.done.count + stored.failed.count + stored.unfinished.count
+        made = stored.succeeded.count + stored.failed.count + stored.unfinished.count
         open = stored.unfinished.count
         unfinished = stored.unfinished
     }

@@ -9,6 +9,8 @@ public struct CoordinatorProgress: Sendable {
     public var slots: [WorkerID: (total: Int, leased: Int)] = [:]
     /// The coordinator's budget: its limits and what was spent against them.
     public var budget = Budget()
+    /// What last went wrong in each run that had a failure or a deferral.
+    public var lastProblem: [RunID: String] = [:]
     public var uptimeMilliseconds: Int64 = 0
     /// The figures displays show, with rates and times left (set on the once-a-second
     /// snapshots observers get).

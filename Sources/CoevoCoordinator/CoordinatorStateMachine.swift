@@ -75,6 +75,10 @@ public struct CoordinatorStateMachine {
     private var slotsTold = 0
     /// Rates and times left for the summary the progress snapshots and STATUS carry.
     private var tracker = ProgressTracker()
+    /// What last went wrong in each run (a failed result, a deferral), for the progress
+    /// line; the first failed result of a run is also logged.
+    private var lastProblem: [RunID: String] = [:]
+    private var failureLogged: Set<RunID> = []
     private var now = CoordinatorTime(monotonic: .zero, wall: 0)
 
     /// `runs` are the unfinished runs of the store (what `ServedRun.load` reads);
@@ -210,7 +214,7 @@ public struct CoordinatorStateMachine {
             var (driver, description) = Self.makeDriver(config, run: run)
             activeRuns.insert(run.id)
             for entry in run.storedJobs {
-                if entry.outcome != nil { scheduler.recordFinished(entry.job.id, run: run.id, failed: false) }
+                if let outcome = entry.outcome { scheduler.recordFinished(entry.job.id, run: run.id, failed: outcome.status != .succeeded) }
                 else if entry.failed { scheduler.recordFinished(entry.job.id, run: run.id, failed: true) }
             }
             let step = driver.start(ids: &nextJobID, at: now.wall)
@@ -222,7 +226,7 @@ public struct CoordinatorStateMachine {
             return
         }
         let jobs = run.jobs
-        for done in jobs.done { scheduler.recordFinished(done, run: run.id, failed: false) }
+        for done in jobs.succeeded { scheduler.recordFinished(done, run: run.id, failed: false) }
         for failed in jobs.failed { scheduler.recordFinished(failed, run: run.id, failed: true) }
         var config = run.config ?? ExperimentConfig()
         if run.config == nil { config.workload.jobs = 0 }  // nothing more to make: serve what is stored
@@ -235,7 +239,7 @@ public struct CoordinatorStateMachine {
         storedWhenLeased.insert(run.id)
         activeRuns.insert(run.id)
         apply(step, of: run.id)
-        out.log(.info, "serving run \(run.id): \(jobs.done.count + jobs.failed.count) finished, \(total - jobs.done.count - jobs.failed.count) to go")
+        out.log(.info, "serving run \(run.id): \(jobs.succeeded.count + jobs.failed.count) finished, \(total - jobs.succeeded.count - jobs.failed.count) to go")
     }
 
     /// The driver that makes a protocol run's jobs, and a line describing the run.
@@ -416,10 +420,12 @@ public struct CoordinatorStateMachine {
             let run = lease.job.run
             out.log(.warning, "worker \(worker) deferred job \(lease.job.id) (\(result.error)); run \(run) gets no leases for \(wait) ms, other runs go on, nothing is lost")
             record(.jobDeferred, run: run.rawValue, job: lease.job.id, worker: worker.rawValue, detail: result.error)
+            lastProblem[run] = "job \(lease.job.id) deferred: \(result.error)"
             activity.note(lease.job, .deferred)
             queuedSince[lease.job.id] = now.monotonic
+            // No wake of its own: the regular tick dispatches once the pause ends, and a
+            // later deadline would replace the tick's (heartbeats and expiry would stop).
             carryOut(events)
-            out.append(.wake(at: t + wait))
             return
         }
         if result.status == .unsupported {
@@ -446,7 +452,7 @@ public struct CoordinatorStateMachine {
             carryOut(events)
             return
         }
-        switch scheduler.complete(result.jobID, attempt: result.attempt, from: worker) {
+        switch scheduler.complete(result.jobID, attempt: result.attempt, from: worker, failed: result.status != .succeeded) {
         case .apply(let lease):
             resultsApplied += 1
             applied.append(lease.job.id)
@@ -461,6 +467,13 @@ public struct CoordinatorStateMachine {
             let result = AppliedResult(job: lease.job, outcome: outcome, worker: worker)
             if let output = result.llmOutput { charge(output, run: lease.job.run) }
             let run = lease.job.run
+            if outcome.status != .succeeded {
+                let problem = "job \(lease.job.id) \(outcome.status.rawValue) on worker \(worker): \(outcome.error)"
+                if failureLogged.insert(run).inserted {
+                    out.log(.warning, "run \(run): \(problem) (further failures are counted on the progress line)")
+                }
+                lastProblem[run] = problem
+            }
             if let step = drivers[run]?.completed(result, ids: &nextJobID, at: now.wall) { apply(step, of: run) }
         case .unknownJob:
             if strike(routing, .warning, "worker \(worker) sent a result for unknown job \(result.jobID)") {
@@ -585,6 +598,7 @@ public struct CoordinatorStateMachine {
             case .jobFailed(let job, let run, let kind, let reason):
                 activity.marks.append(JobActivity.Mark(kind: kind, run: run, change: .failed))
                 out.log(.warning, "job \(job) of run \(run) failed: \(reason)")
+                lastProblem[run] = "job \(job) failed: \(reason)"
                 out.store(.failed(job, attempts: scheduler.settings.maxAttempts, reason: reason))
                 record(.jobFailed, run: run.rawValue, job: job, detail: reason)
                 if drivers[run] != nil {
@@ -678,7 +692,7 @@ public struct CoordinatorStateMachine {
         for run in done {
             activeRuns.remove(run)
             let progress = scheduler.progress(of: run) ?? RunProgress()
-            out.log(.info, "run \(run) finished: \(progress.completed) results, \(progress.failed) failed")
+            out.log(.info, "run \(run) finished: \(progress.completed) succeeded, \(progress.failed) failed")
             out.append(.observe(.runFinished(run, progress)))
         }
         return activeRuns.isEmpty
@@ -742,6 +756,7 @@ public struct CoordinatorStateMachine {
         snapshot.stages = drivers.compactMapValues(\.stage)
         for worker in scheduler.registeredWorkers { snapshot.slots[worker] = scheduler.slots(of: worker) }
         snapshot.budget = budget
+        snapshot.lastProblem = lastProblem
         snapshot.uptimeMilliseconds = max(0, now.monotonic - started)
         return snapshot
     }

@@ -29,11 +29,13 @@ public struct LiveSummary: Codable, Sendable, Equatable {
         public var fraction: Double
         /// At the pace this coordinator has seen; nil until it has seen some.
         public var secondsLeft: Double?
+        /// What last went wrong (a failed result, a deferral), with the server's words.
+        public var lastProblem: String?
 
         public init(id: String, jobs: Int, expected: Int, completed: Int, failed: Int, stage: RunStage?, fraction: Double,
-                    secondsLeft: Double?) {
+                    secondsLeft: Double?, lastProblem: String? = nil) {
             (self.id, self.jobs, self.expected, self.completed, self.failed) = (id, jobs, expected, completed, failed)
-            (self.stage, self.fraction, self.secondsLeft) = (stage, fraction, secondsLeft)
+            (self.stage, self.fraction, self.secondsLeft, self.lastProblem) = (stage, fraction, secondsLeft, lastProblem)
         }
     }
 
@@ -95,7 +97,8 @@ public struct ProgressTracker: Sendable {
             }
             return LiveSummary.Run(id: id.rawValue, jobs: counts.total, expected: counts.expected, completed: counts.completed,
                                    failed: counts.failed, stage: stage,
-                                   fraction: total <= 0 ? 1 : min(1, Double(done) / Double(total)), secondsLeft: left)
+                                   fraction: total <= 0 ? 1 : min(1, Double(done) / Double(total)), secondsLeft: left,
+                                   lastProblem: progress.lastProblem[id])
         }
         return LiveSummary(
             uptimeSeconds: Double(progress.uptimeMilliseconds) / 1000,
@@ -122,6 +125,7 @@ extension LiveSummary {
                            run.expected, run.failed)
             line += ", " + (run.secondsLeft.map { "ETA \(Self.duration($0))" } ?? "ETA unknown yet")
             lines.append(line)
+            if let problem = run.lastProblem { lines.append("  last problem: \(problem)") }
         }
         if calls > 0 || maxTokens != nil || maxUSD != nil {
             var line = String(format: "model: %d calls, %d tokens, $%.4f", calls, tokens, usd)

@@ -36,6 +36,30 @@ public struct DashboardSettings: Sendable {
     }
 
     var isLoopbackOnly: Bool { host == "127.0.0.1" || host == "localhost" || host == "::1" }
+
+    /// Throws, naming the port, when something already listens where the dashboard would:
+    /// checked before a run writes anything, since the server itself binds only once the
+    /// run is under way.
+    public func checkPortIsFree() throws {
+        guard port != 0 else { return }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE
+        var found: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &found) == 0, let address = found else {
+            throw DashboardError("--dashboard: cannot resolve host '\(host)'")
+        }
+        defer { freeaddrinfo(found) }
+        let fd = socket(address.pointee.ai_family, address.pointee.ai_socktype, address.pointee.ai_protocol)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var on: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        if bind(fd, address.pointee.ai_addr, address.pointee.ai_addrlen) != 0 {
+            let why = String(cString: strerror(errno))
+            throw DashboardError("--dashboard \(host):\(port): \(why) (another dashboard or server listens there? pick another port)")
+        }
+    }
 }
 
 public struct DashboardError: Error, CustomStringConvertible {
@@ -54,6 +78,9 @@ public final class DashboardServer: Service, Sendable {
     let logger: Logger
     private let live = Mutex<LiveSummary?>(nil)
     private let bound = Mutex<Int?>(nil)
+    /// Set on graceful shutdown: open event streams end, so a finished run's process
+    /// exits with clients still connected.
+    private let closing = Mutex(false)
 
     public init(settings: DashboardSettings, store: CoevoStore, metrics: CoordinatorMetrics = CoordinatorMetrics(), logger: Logger) {
         self.settings = settings
@@ -113,13 +140,15 @@ public final class DashboardServer: Service, Sendable {
         router.get("/api/stream") { [self] _, _ in
             Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
                      body: ResponseBody { writer in
-                         while !Task.isCancelled {
-                             if let summary = self.summary {
+                         var sent = ContinuousClock.now - .seconds(1)
+                         while !Task.isCancelled && !self.isClosing {
+                             if ContinuousClock.now - sent >= .seconds(1), let summary = self.summary {
+                                 sent = .now
                                  let event = StreamEvent(html: ReportPage.summarySection(summary), version: summary.resultsDurable, summary: summary)
                                  let data = try JSONEncoder().encode(event)
                                  try await writer.write(ByteBuffer(string: "event: summary\ndata: \(String(decoding: data, as: UTF8.self))\n\n"))
                              }
-                             try await Task.sleep(for: .seconds(1))
+                             try await Task.sleep(for: .milliseconds(100))
                          }
                          try await writer.finish(nil)
                      })
@@ -133,8 +162,14 @@ public final class DashboardServer: Service, Sendable {
                 logger.info("dashboard at http://\(settings.host):\(port)/ (metrics at /metrics)")
             },
             logger: logger)
-        try await app.runService()
+        try await withGracefulShutdownHandler {
+            try await app.runService()
+        } onGracefulShutdown: { [self] in
+            closing.withLock { $0 = true }
+        }
     }
+
+    private var isClosing: Bool { closing.withLock { $0 } }
 
     private func html(_ text: String) -> Response {
         Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))

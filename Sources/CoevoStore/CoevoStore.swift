@@ -270,12 +270,14 @@ public final class CoevoStore: Sendable {
     /// far (leased ones come back as queued), and the ids of finished ones.
     public struct RunJobs: Sendable {
         public var unfinished: [(job: Job, attempts: UInt32)] = []
-        public var done: [JobID] = []
+        /// Jobs with a succeeded result.
+        public var succeeded: [JobID] = []
+        /// Jobs with a result that did not succeed, or none after their last attempt.
         public var failed: [JobID] = []
 
-        public init(unfinished: [(job: Job, attempts: UInt32)] = [], done: [JobID] = [], failed: [JobID] = []) {
+        public init(unfinished: [(job: Job, attempts: UInt32)] = [], succeeded: [JobID] = [], failed: [JobID] = []) {
             self.unfinished = unfinished
-            self.done = done
+            self.succeeded = succeeded
             self.failed = failed
         }
     }
@@ -284,15 +286,16 @@ public final class CoevoStore: Sendable {
         try pool.read { db in
             var out = RunJobs()
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT j.id, j.kind, j.payload, j.timeout_ms, j.state, j.attempts, r.job_id IS NOT NULL AS done
+                SELECT j.id, j.kind, j.payload, j.timeout_ms, j.state, j.attempts, r.job_id IS NOT NULL AS done,
+                       COALESCE(r.status = 'succeeded', 0) AS succeeded
                 FROM jobs j LEFT JOIN results r ON r.job_id = j.id
                 WHERE j.run_key = (\(Self.runKeySQL)) ORDER BY j.id
                 """, arguments: [run])
             while let row = try rows.next() {
                 let id = JobID(bitPattern: row["id"] as Int64)
-                if row["done"] as Bool {
-                    out.done.append(id)
-                } else if (row["state"] as String) == "failed" {
+                if row["succeeded"] as Bool {
+                    out.succeeded.append(id)
+                } else if row["done"] as Bool || (row["state"] as String) == "failed" {
                     out.failed.append(id)
                 } else {
                     let job = Job(id: id, run: RunID(run), kind: JobKind(rawValue: row["kind"]), payload: row["payload"],
@@ -380,6 +383,8 @@ public final class CoevoStore: Sendable {
         public var results = 0
         public var succeeded = 0
         public var failed = 0
+        /// What the first failure said (a failed result's error, or why a job gave up).
+        public var firstFailure: String?
         public init() {}
     }
 
@@ -394,9 +399,22 @@ public final class CoevoStore: Sendable {
                 """, arguments: [key])
             counts.results = row?["results"] ?? 0
             counts.succeeded = row?["succeeded"] ?? 0
-            counts.failed = try Int.fetchOne(
+            // A failed result and a job that spent its attempts without one both failed.
+            let exhausted = try Int.fetchOne(
                 db, sql: "SELECT COUNT(*) FROM jobs j WHERE run_key = ? AND state = 'failed' AND NOT EXISTS (SELECT 1 FROM results r WHERE r.job_id = j.id)",
                 arguments: [key]) ?? 0
+            counts.failed = counts.results - counts.succeeded + exhausted
+            if counts.failed > 0 {
+                counts.firstFailure = try String.fetchOne(db, sql: """
+                    SELECT why FROM (
+                        SELECT r.error AS why, r.completed_at AS at FROM jobs j JOIN results r ON r.job_id = j.id
+                        WHERE j.run_key = ? AND r.status != 'succeeded'
+                        UNION ALL
+                        SELECT COALESCE(j.failure, 'attempts spent'), j.leased_at FROM jobs j
+                        WHERE j.run_key = ? AND j.state = 'failed' AND NOT EXISTS (SELECT 1 FROM results r WHERE r.job_id = j.id))
+                    ORDER BY at LIMIT 1
+                    """, arguments: [key, key])
+            }
             return counts
         }
     }

@@ -117,11 +117,13 @@ import Testing
             _ = try await llm.chat("html", question)
             Issue.record("the breaker should be open")
         } catch {
-            guard case .circuitOpen(let endpoint, let wait) = error else {
+            guard case .circuitOpen(let endpoint, let wait, let last) = error else {
                 Issue.record("expected an open circuit, got \(error)")
                 return
             }
             #expect(endpoint == "html" && wait > 59_000 && wait <= 60_000)
+            // What opened it is said again, with the URL called, so a user sees the cause.
+            #expect(last.hasPrefix("POST \(server.endpoint("html").url)/v1/chat/completions: "), "\(last)")
         }
         #expect(await server.count("hits", "html") == 2)  // nothing more reached the server
     }

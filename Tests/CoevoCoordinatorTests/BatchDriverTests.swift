@@ -57,7 +57,7 @@ import Testing
         let config = Self.config(jobs: 10)
         let stored = (0..<4).map { WorkloadPlan.job($0, for: config, run: "r", id: JobID(100 + $0)) }
         var driver = BatchDriver(config: config, run: "r",
-                                 stored: CoevoStore.RunJobs(unfinished: [(stored[3], 1)], done: [100, 101], failed: [102]))
+                                 stored: CoevoStore.RunJobs(unfinished: [(stored[3], 1)], succeeded: [100, 101], failed: [102]))
         var ids: JobID = 500
         let step = driver.start(ids: &ids, at: 0)
         #expect(step.requeued.map(\.job.id) == [103] && step.requeued.first?.attempts == 1)

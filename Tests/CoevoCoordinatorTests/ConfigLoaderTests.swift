@@ -109,6 +109,19 @@ import Testing
         #expect(config.makeProtocolEngine() is ProposerSolverEngine)
     }
 
+    @Test func anEndpointsBaseURLMayEndInV1AsOpenAIsSDKWritesIt() throws {
+        let config = try ConfigLoader.parse("""
+            endpoints:
+              - {name: a, url: "http://127.0.0.1:8082/v1", model: m}
+              - {name: b, url: "http://127.0.0.1:8082/v1/", model: m}
+              - {name: c, url: "https://host.example/api/v1", model: m}
+              - {name: d, url: "http://127.0.0.1:8082/", model: m}
+              - {name: e, url: "http://127.0.0.1:8082/v10", model: m}
+            """)
+        #expect(config.endpoints.map(\.url) == ["http://127.0.0.1:8082", "http://127.0.0.1:8082", "https://host.example/api",
+                                                "http://127.0.0.1:8082", "http://127.0.0.1:8082/v10"])
+    }
+
     @Test func aChamberConfigCarriesTheRunSeedAndTheEvolutionSections() throws {
         let config = try ConfigLoader.parse("""
             run: {seed: 5}

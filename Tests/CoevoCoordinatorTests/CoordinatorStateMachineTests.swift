@@ -37,7 +37,7 @@ import Testing
         var config = config
         config?.workload.jobs = unfinished.count + done.count + failed.count
         return ServedRun(id: run, state: .running, config: config,
-                  jobs: CoevoStore.RunJobs(unfinished: unfinished.map { (job: $0.0, attempts: $0.1) }, done: done, failed: failed),
+                  jobs: CoevoStore.RunJobs(unfinished: unfinished.map { (job: $0.0, attempts: $0.1) }, succeeded: done, failed: failed),
                   exportDirectory: FileManager.default.temporaryDirectory)
     }
 
@@ -92,6 +92,10 @@ import Testing
             guard case .store(let writes) = directive else { return [] }
             return writes.compactMap { if case .event(let e) = $0 { return e } else { return nil } }
         }
+    }
+
+    static func wakes(_ directives: [CoordinatorDirective]) -> [MonotonicTime] {
+        directives.compactMap { if case .wake(let time) = $0 { time } else { nil } }
     }
 
     static func exits(_ directives: [CoordinatorDirective]) -> Bool {
@@ -358,6 +362,9 @@ import Testing
         out = m.handle(Self.from("w1/a", Self.results([(1, 1, deferred)])), at: Self.t(100))
         #expect(m.scheduler.pausedRuns == ["r": MonotonicTime(milliseconds: 800)])
         #expect(Self.events(out).map(\.kind) == [.jobDeferred])
+        // The regular tick goes on: heartbeats, progress and lease expiry do not wait for
+        // the pause to end (a later wake would replace the tick's deadline).
+        #expect(Self.wakes(out).allSatisfy { $0 <= MonotonicTime(milliseconds: 100) + m.settings.tickMilliseconds }, "\(Self.wakes(out))")
         // The other run is not held up: its job takes the free slot at once.
         #expect(Self.leases(out, to: "w1/a").map(\.0) == [11])
         out = m.handle(Self.from("w1/a", Self.results([(11, 1, Self.ok())])), at: Self.t(200))

@@ -34,7 +34,7 @@ import Testing
         // A second store on the same file is what a restarted coordinator sees.
         let reopened = try CoevoStore(path: path)
         let state = try reopened.jobs(ofRun: "r1")
-        #expect(state.done == [1])
+        #expect(state.succeeded == [1])
         #expect(state.failed == [3])
         #expect(state.unfinished.map(\.job.id) == [2, 4, 5, 6, 7, 8, 9, 10])
         #expect(state.unfinished.first { $0.job.id == 4 }?.attempts == 1)
@@ -92,7 +92,7 @@ import Testing
         #expect(errors.all.count == 1)
         #expect(errors.all.first?.contains("second result for job 30") == true)
         let state = try store.jobs(ofRun: "r1")
-        #expect(state.done.count == 51)
+        #expect(state.succeeded.count + state.failed.count == 51)
         #expect(state.unfinished.count == 100)
         #expect(state.unfinished.first { $0.job.id == 149 }?.attempts == 1)
         try DatabaseQueue(path: path).read { db in
@@ -180,7 +180,7 @@ import Testing
         #expect(errors.all.sorted() == ["store refused job 10's row: the store has no run nowhere",
                                         "store refused job 11's row: the store has no run nowhere"])
         let state = try store.jobs(ofRun: "r1")
-        #expect(state.done == [1])
+        #expect(state.succeeded == [1])
         #expect(state.unfinished.map(\.job.id) == [2, 3, 4, 5])
         #expect(try store.jobs(ofRun: "nowhere").unfinished.isEmpty)
         store.writer.stop()
@@ -215,7 +215,10 @@ import Testing
 
         let store = try CoevoStore(path: path)
         let zeta = try store.jobs(ofRun: "zeta-20261203-101010")
-        #expect(zeta.done == [2, 4] && zeta.failed == [5])
+        // Job 4's result failed: it is finished, and counted as failed, not succeeded.
+        #expect(zeta.succeeded == [2] && zeta.failed == [4, 5])
+        let counts = try store.counts(ofRun: "zeta-20261203-101010")
+        #expect([counts.results, counts.succeeded, counts.failed] as [Int] == [2, 1, 2], "a failed result and a job without one")
         #expect(zeta.unfinished.map(\.job.id) == [1, 3, 6])
         #expect(zeta.unfinished.map(\.attempts) == [0, 0, 1])
         #expect(zeta.unfinished.allSatisfy { $0.job.run == "zeta-20261203-101010" && $0.job.payload == Data([UInt8($0.job.id)]) })

@@ -32,7 +32,8 @@ public enum LLMError: Error, Hashable, Sendable, CustomStringConvertible {
     case unknownEndpoint(String)
     case missingAPIKey(endpoint: String, variable: String)
     case budgetExhausted(String)
-    case circuitOpen(endpoint: String, retryAfterMilliseconds: Int64)
+    /// `last`: what the call that opened it met.
+    case circuitOpen(endpoint: String, retryAfterMilliseconds: Int64, last: String)
     case failed(endpoint: String, attempts: Int, last: String)
     /// Every attempt met a fault of the endpoint's own (down, overloaded, cut off): worth
     /// trying again later, unlike `failed`, which the request itself caused.
@@ -45,7 +46,7 @@ public enum LLMError: Error, Hashable, Sendable, CustomStringConvertible {
         case .unknownEndpoint(let name): "no endpoint named '\(name)' in the config"
         case .missingAPIKey(let endpoint, let variable): "endpoint '\(endpoint)' needs an API key in $\(variable), which is not set"
         case .budgetExhausted(let why): "budget exhausted: \(why)"
-        case .circuitOpen(let endpoint, let wait): "endpoint '\(endpoint)' keeps failing; its circuit breaker is open for \(wait) ms more"
+        case .circuitOpen(let endpoint, let wait, let last): "endpoint '\(endpoint)' keeps failing (last: \(last)); its circuit breaker is open for \(wait) ms more"
         case .failed(let endpoint, let attempts, let last): "endpoint '\(endpoint)' failed after \(attempts) attempt(s): \(last)"
         case .unavailable(let endpoint, let attempts, let last): "endpoint '\(endpoint)' unavailable after \(attempts) attempt(s): \(last)"
         case .cancelled(let endpoint): "call to endpoint '\(endpoint)' cancelled"
@@ -62,6 +63,8 @@ public actor LLMClient {
         var config: EndpointConfig
         var apiKey: String?
         var breaker: CircuitBreaker
+        /// What the last failed call met, with its URL: said again while the breaker is open.
+        var lastFailure = ""
         var inFlight = 0
         var waiting: [CheckedContinuation<Void, Never>] = []
     }
@@ -112,7 +115,7 @@ public actor LLMClient {
             guard endpoints[endpointName]!.breaker.allow(now: now) else {
                 var wait: Int64 = 0
                 if case .open(let until) = endpoints[endpointName]!.breaker.state { wait = max(0, until - now) }
-                throw .circuitOpen(endpoint: endpointName, retryAfterMilliseconds: wait)
+                throw .circuitOpen(endpoint: endpointName, retryAfterMilliseconds: wait, last: endpoints[endpointName]!.lastFailure)
             }
             let failure: RetryPolicy.Failure
             let detail: String
@@ -129,14 +132,15 @@ public actor LLMClient {
                     return chat
                 } catch {
                     failure = error.retryFailure
-                    detail = error.description
+                    detail = "POST \(http.url): \(error.description)"
                 }
             case .failure(.cancelled):
                 throw .cancelled(endpoint: endpointName)
             case .failure(let error):
                 failure = error.retryFailure
-                detail = error.description
+                detail = "POST \(http.url): \(error.description)"
             }
+            endpoints[endpointName]!.lastFailure = scrub(detail, endpointName)
             // Only the endpoint's own trouble counts against it, not a request it refuses.
             if RetryPolicy.isRetryable(failure) { endpoints[endpointName]!.breaker.record(success: false, now: .now()) }
             switch retry.decide(attempt: attempt, failure: failure, using: &rng) {

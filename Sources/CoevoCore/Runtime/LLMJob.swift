@@ -46,7 +46,7 @@ public struct LLMJob: Hashable, Sendable, Codable {
         public init(from decoder: any Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            self.init(name: try c.decode(String.self, forKey: .name), url: try c.decode(String.self, forKey: .url),
+            self.init(name: try c.decode(String.self, forKey: .name), url: Self.base(try c.decode(String.self, forKey: .url)),
                       model: try c.value(.model, ""))
             api = try c.value(.api, api)
             apiKeyEnv = try c.decodeIfPresent(String.self, forKey: .apiKeyEnv)
@@ -92,6 +92,17 @@ public struct LLMJob: Hashable, Sendable, Codable {
 }
 
 extension LLMJob.Endpoint {
+    /// The base URL the API's paths (`/v1/chat/completions`, `/v1/messages`) go under.
+    /// `http://host:8080/v1`, how OpenAI's SDK, LiteLLM, vLLM and Ollama write a base URL,
+    /// means `http://host:8080`, as does a trailing slash.
+    public static func base(_ url: String) -> String {
+        var url = url
+        while url.hasSuffix("/") { url.removeLast() }
+        if url.hasSuffix("/v1") { url.removeLast(3) }
+        while url.hasSuffix("/") { url.removeLast() }
+        return url
+    }
+
     /// Agent `agent` (1-based) of a role calls endpoint agent mod n of the role's pool,
     /// and falls back on the rest of the pool in order after it.
     public static func assign(agent: Int, pool: [LLMJob.Endpoint]) -> (LLMJob.Endpoint, [LLMJob.Endpoint]?) {

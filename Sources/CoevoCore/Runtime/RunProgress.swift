@@ -7,9 +7,9 @@ public struct RunProgress: Hashable, Sendable {
     public var planned: Int = 0
     /// What progress displays show a share of.
     public var expected: Int { max(total, planned) }
-    /// Jobs with an applied result (whatever the result's status).
+    /// Jobs whose applied result succeeded.
     public var completed: Int = 0
-    /// Jobs that exhausted their attempts without a result.
+    /// Jobs that finished without success: a failed result, or attempts spent without one.
     public var failed: Int = 0
     public var isFinished: Bool { completed + failed >= total }
     public init() {}

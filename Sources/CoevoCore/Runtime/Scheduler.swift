@@ -204,8 +204,9 @@ public struct Scheduler: Sendable {
         return out
     }
 
-    /// Judges a RESULT from `worker` for attempt `attempt` of job `id`.
-    public mutating func complete(_ id: JobID, attempt: UInt32, from worker: WorkerID) -> Completion {
+    /// Judges a RESULT from `worker` for attempt `attempt` of job `id`; `failed`: the
+    /// result says the job did not succeed (it is final all the same).
+    public mutating func complete(_ id: JobID, attempt: UInt32, from worker: WorkerID, failed: Bool = false) -> Completion {
         guard let lease = takeBack(id, attempt: attempt, from: worker) else {
             if leases[id] != nil { return .staleLease }
             if isDone(id) { return .alreadyFinished }
@@ -213,7 +214,7 @@ public struct Scheduler: Sendable {
         }
         pending[id] = nil
         markFinished(id)
-        runs[position(of: lease.job.run)].progress.completed += 1
+        if failed { runs[position(of: lease.job.run)].progress.failed += 1 } else { runs[position(of: lease.job.run)].progress.completed += 1 }
         return .apply(lease)
     }
 

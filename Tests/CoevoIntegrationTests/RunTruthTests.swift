@@ -1,0 +1,152 @@
+import CoevoTestSupport
+import Foundation
+import Testing
+
+extension ProcessTests {
+    /// A run tells the truth at once: an endpoint that cannot answer is refused before
+    /// anything is written, failures are counted and named, a finished run exits, and an
+    /// outage does not stop the coordinator's clock. Every endpoint here is the fault
+    /// server (Tests/CoevoBackendsTests/Fixtures/fault_server.py), a real HTTP server whose
+    /// answers the URL's first path segment picks, or a port nothing listens on.
+    @Suite struct RunTruthTests {
+        /// A scratch with the fault server up, and a `coevo run` config of `jobs` chat calls to `url`.
+        struct Setting {
+            let scratch: Scratch
+            let run: TestRun
+            let server: Process
+            let serverPort: Int
+
+            init(_ name: String) throws {
+                scratch = try Scratch(name)
+                run = TestRun(scratch: scratch)
+                (server, serverPort) = try TestSupport.startFaultServer()
+            }
+
+            func config(url: String, jobs: Int = 4, extra: String = "", kind: String = "llm.chat") throws -> String {
+                try scratch.write("run.yaml", """
+                    run: {name: truth, seed: 3}
+                    coordinator: {bind: "\(run.endpoint)", database: \(run.database)}
+                    workers: {count: 1, slots: 4}
+                    endpoints: [{name: e, url: "\(url)", model: m, max_attempts: 1}]
+                    workload: {kind: \(kind), jobs: \(jobs), endpoint: e, prompt: "say {i}"}
+                    \(extra)
+                    """)
+            }
+
+            func runs() throws -> Int {
+                FileManager.default.fileExists(atPath: run.database) ? try Database(run.database).int("SELECT COUNT(*) FROM runs") : 0
+            }
+
+            func close() {
+                kill(server.processIdentifier, SIGKILL)
+                server.waitUntilExit()
+                scratch.close()
+            }
+        }
+
+        /// Bad input: a port nothing listens on, and a URL whose path the server does not
+        /// serve. Each is refused at once (exit 2) with the URL and the server's words, and
+        /// no run is written. Before: about 30 minutes of "0% done, ETA unknown".
+        @Test func anEndpointThatDoesNotAnswerIsRefusedBeforeAnythingIsWritten() async throws {
+            let setting = try Setting("endpoint-check")
+            defer { setting.close() }
+            let closed = freePort()
+            let cases = [("http://127.0.0.1:\(closed)", "POST http://127.0.0.1:\(closed)/v1/chat/completions: connection failed"),
+                         ("http://127.0.0.1:\(setting.serverPort)/nosuch", "HTTP 404: no such scenario")]
+            for (index, (url, words)) in cases.enumerated() {
+                let coevo = try Child("coevo", ["run", try setting.config(url: url)], in: setting.scratch, name: "run-\(index)")
+                #expect(await coevo.waitForExit(timeout: 30) == 2, "\(coevo.log)")
+                #expect(coevo.log.contains(words), "\(coevo.log)")
+                #expect(!coevo.log.contains("started 1 local worker"), "nothing started: \(coevo.log)")
+                #expect(try setting.runs() == 0, "no run written for \(url)")
+            }
+        }
+
+        /// Every call fails (HTTP 404 on each): the summary counts them as failed, names the
+        /// first failure with its URL and the server's words, and the run exits non-zero.
+        /// Before: "4 durable, 0 succeeded, 0 failed" and exit 0. A base URL written with a
+        /// trailing /v1, as OpenAI's SDK writes it, calls the same paths as without.
+        @Test func aRunWhoseCallsAllFailSaysSoAndExitsNonZero() async throws {
+            let setting = try Setting("all-failed")
+            defer { setting.close() }
+            let base = "http://127.0.0.1:\(setting.serverPort)"
+            let failing = try Child("coevo", ["run", try setting.config(url: base + "/nosuch/v1"), "--skip-endpoint-check"],
+                                    in: setting.scratch, name: "failing")
+            #expect(await failing.waitForExit(timeout: 60) == 1, "\(failing.log)")
+            #expect(failing.log.contains("results    4 durable, 0 succeeded, 4 failed"), "\(failing.log)")
+            #expect(failing.log.contains("1st fail   endpoint 'e' failed after 1 attempt(s): POST \(base)/nosuch/v1/chat/completions: HTTP 404: no such scenario"),
+                    "\(failing.log)")
+            #expect(failing.log.contains("every finished job of run truth-"), "\(failing.log)")
+            #expect(failing.log.components(separatedBy: "further failures are counted").count == 2, "the first failure logged once: \(failing.log)")
+
+            try FileManager.default.removeItem(atPath: setting.run.database)
+            let working = try Child("coevo", ["run", try setting.config(url: base + "/ok/v1/")], in: setting.scratch, name: "working")
+            #expect(await working.waitForExit(timeout: 60) == 0, "\(working.log)")
+            #expect(working.log.contains("results    4 durable, 4 succeeded, 0 failed"), "\(working.log)")
+        }
+
+        /// A client reading the dashboard's event stream does not keep a finished run's
+        /// process alive. Before: it lived until the client left (here curl's 60 s limit).
+        @Test func aFinishedRunExitsWithADashboardStreamOpen() async throws {
+            let setting = try Setting("dashboard-exit")
+            defer { setting.close() }
+            let http = freePort()
+            let config = try setting.run.config(kind: "sleep", jobs: 40, sleepMs: 100, workers: 1, slots: 2)
+            let coevo = try Child("coevo", ["run", config, "--dashboard", "\(http)"], in: setting.scratch, name: "run")
+            let summary = "http://127.0.0.1:\(http)/api/summary"
+            #expect(await eventually(timeout: 30) { (try? DashboardTests.curl(summary).code) == 200 }, "\(coevo.log)")
+            let stream = try Child("/usr/bin/curl", ["-sN", "-m", "60", "http://127.0.0.1:\(http)/api/stream"],
+                                   in: setting.scratch, name: "stream")
+            #expect(await coevo.waitForExit(timeout: 20) == 0, "the run did not exit with a stream open: \(coevo.log)")
+            #expect(coevo.log.contains("run it-") && coevo.log.contains(": finished"), "\(coevo.log)")
+            #expect(stream.log.contains("event: summary"), "the stream was served: \(stream.log)")
+            // The run's wall time does not count a wait for the client.
+            let wall = coevo.log.components(separatedBy: "wall time  ").last.flatMap { Double($0.prefix { $0 != " " }) }
+            #expect((wall ?? 99) < 15, "\(coevo.log)")
+        }
+
+        /// Bad input: a dashboard port and a coordinator port something already listens on
+        /// (the fault server's). Each is refused naming the port, before a run is written.
+        /// Before: the dashboard's port was found out at the end (no summary, exit 1), and
+        /// the coordinator's after a phantom "running" run was stored.
+        @Test func aTakenPortIsRefusedBeforeAnythingIsWritten() async throws {
+            let setting = try Setting("ports")
+            defer { setting.close() }
+            let taken = setting.serverPort
+            let config = try setting.run.config(kind: "noop", jobs: 10, workers: 1)
+            let dashboard = try Child("coevo", ["run", config, "--dashboard", "\(taken)"], in: setting.scratch, name: "dashboard")
+            #expect(await dashboard.waitForExit(timeout: 30) == 1, "\(dashboard.log)")
+            #expect(dashboard.log.contains("--dashboard 127.0.0.1:\(taken): Address already in use"), "\(dashboard.log)")
+            #expect(try setting.runs() == 0)
+
+            let busy = try setting.scratch.write("busy.yaml", """
+                run: {name: busy}
+                coordinator: {bind: "tcp://127.0.0.1:\(taken)", database: \(setting.run.database)}
+                workload: {kind: noop, jobs: 10}
+                """)
+            for (binary, arguments) in [("coevo", ["run", busy]), ("coevo-coordinator", ["--config", busy])] {
+                let child = try Child(binary, arguments, in: setting.scratch, name: binary)
+                #expect(await child.waitForExit(timeout: 30) == 1, "\(child.log)")
+                #expect(child.log.contains("cannot bind tcp://127.0.0.1:\(taken)"), "\(child.log)")
+                #expect(try setting.runs() == 0, "\(binary) wrote no run")
+            }
+        }
+
+        /// An endpoint that is down all through (nothing listens on its port) defers every
+        /// call for the breaker's 30 s; the coordinator's tick goes on all the same:
+        /// heartbeats reach the worker, which never finds the coordinator silent. Before:
+        /// the deferral's wake replaced the tick, and the worker reconnected every 5 s.
+        @Test func anEndpointOutageLeavesTheCoordinatorsClockRunning() async throws {
+            let setting = try Setting("outage")
+            defer { setting.close() }
+            let config = try setting.config(url: "http://127.0.0.1:\(freePort())", jobs: 8)
+            let coordinator = try setting.run.coordinator(config: config)
+            let worker = try setting.run.worker("w-1", slots: 4)
+            #expect(await eventually(timeout: 20) { coordinator.log.contains("deferred job") }, "\(setting.scratch.logs)")
+            try await Task.sleep(for: .seconds(8))
+            #expect(!worker.log.contains("coordinator silent"), "\(worker.log)")
+            #expect(coordinator.log.contains("deferred job") && coordinator.log.contains("POST http://127.0.0.1:"), "the deferral names the URL: \(coordinator.log)")
+            #expect(coordinator.isRunning && worker.isRunning)
+        }
+    }
+}
