@@ -23,9 +23,8 @@ public struct WorkerPolicy: Hashable, Sendable {
 
     public init(endpoints: [String] = [], keys: [String: [String]] = [:], commands: [String] = [], agentKeys: [String] = [],
                 confinement: Confinement = .detected) {
-        // Written either way (`http://host/v1` or `http://host`), as endpoint URLs are.
-        self.endpoints = endpoints.map(LLMJob.Endpoint.base)
-        self.keys = keys.mapValues { $0.map(LLMJob.Endpoint.base) }
+        self.endpoints = endpoints
+        self.keys = keys
         self.commands = commands
         self.agentKeys = agentKeys
         self.confinement = confinement
@@ -33,7 +32,9 @@ public struct WorkerPolicy: Hashable, Sendable {
 
     /// Why this worker may not call `endpoint`, or nil when it may.
     public func refusal(for endpoint: LLMJob.Endpoint) -> String? {
-        guard let url = URLComponents(string: endpoint.url), url.host != nil else {
+        // Judged by where calls go (every API path is under the base's /v1), so an
+        // allowed `https://host/v1` and an endpoint written `https://host` agree.
+        guard URLComponents(string: endpoint.url)?.host != nil, let url = URLComponents(string: endpoint.url + "/v1") else {
             return "endpoint \(endpoint.name) has no usable URL ('\(endpoint.url)')"
         }
         if !Self.isLoopback(url) && !endpoints.contains(where: { Self.url(url, isUnder: $0) }) {

@@ -13,10 +13,21 @@ struct LoggingOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (or COEVO_LOG_LEVEL).")
     var logLevel: String?
 
+    /// The level asked for by --log-level or COEVO_LOG_LEVEL; info when neither.
+    private var level: Logger.Level? {
+        Logger.Level(rawValue: (logLevel ?? ProcessInfo.processInfo.environment["COEVO_LOG_LEVEL"] ?? "info").lowercased())
+    }
+
+    func validate() throws {
+        guard level == nil else { return }
+        let source = logLevel != nil ? "--log-level" : "COEVO_LOG_LEVEL"
+        let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+        throw ValidationError("\(source) '\(logLevel ?? ProcessInfo.processInfo.environment["COEVO_LOG_LEVEL"] ?? "")' is not a level: use one of \(levels)")
+    }
+
     /// Sets up swift-log once per process: lines to stderr, at the chosen level.
     func bootstrap(label: String) -> Logger {
-        let name = logLevel ?? ProcessInfo.processInfo.environment["COEVO_LOG_LEVEL"] ?? "info"
-        let level = Logger.Level(rawValue: name.lowercased()) ?? .info
+        let level = self.level ?? .info
         if !loggingBootstrapped.exchange(true, ordering: .relaxed) {
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
@@ -31,6 +42,45 @@ struct LoggingOptions: ParsableArguments {
 }
 
 private let loggingBootstrapped = Atomic<Bool>(false)
+
+/// `--resume` / `--new-run`: what to do with an unfinished run of the config's name.
+struct ResumeOptions: ParsableArguments {
+    @Flag(name: .long, help: "Continue the unfinished run of the config's name on its stored config, even if the config file changed since.")
+    var resume = false
+
+    @Flag(name: .long, help: "Set aside the unfinished run of the config's name (kept, never resumed) and start a new one on this config.")
+    var newRun = false
+
+    func validate() throws {
+        if resume && newRun { throw ValidationError("--resume and --new-run exclude each other: pick one") }
+    }
+
+    var intent: RunLauncher.Intent { resume ? .resume : newRun ? .newRun : .auto }
+}
+
+/// Prepares the config's run (see `RunLauncher`); a refusal exits 2 with its reason.
+func prepareRun(_ config: ExperimentConfig, text: String, given: Bool, resume: ResumeOptions, store: CoevoStore,
+                logger: Logger) throws -> RunLauncher.Plan {
+    try exitingOnRefusal {
+        try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger, configGiven: given, intent: resume.intent)
+    }
+}
+
+/// What `prepareRun` would refuse, found before anything slow starts; writes nothing.
+func checkRun(_ config: ExperimentConfig, text: String, given: Bool, resume: ResumeOptions, store: CoevoStore) throws {
+    try exitingOnRefusal {
+        try RunLauncher.check(config: config, configText: text, store: store, configGiven: given, intent: resume.intent)
+    }
+}
+
+private func exitingOnRefusal<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let refusal as RunLauncher.Refusal {
+        FileHandle.standardError.write(Data("error: \(refusal)\n".utf8))
+        throw ExitCode(2)
+    }
+}
 
 /// Exit code 2 with a message naming the field: what the issue tracker promises users for
 /// a broken config.

@@ -22,6 +22,8 @@ public struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Experiment config (YAML). Omit for the embedded defaults.")
     var config: String?
 
+    @OptionGroup var resumeOptions: ResumeOptions
+
     @OptionGroup var coordinatorOptions: CoordinatorOverrides
 
     @Flag(name: .long, help: "Exit once every run in the database is finished.")
@@ -46,7 +48,7 @@ public struct CoordinatorCommand: AsyncParsableCommand {
         let dashboard = try DashboardOptions.server(dashboardSettings, store: store, logger: logger, observer: &observer)
         let service = CoordinatorService(settings: settings, store: store, logger: logger, observer: observer)
         try bindOrExplain(service, config: config)
-        _ = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
+        _ = try prepareRun(config, text: text, given: self.config != nil, resume: resumeOptions, store: store, logger: logger)
         try await runUntilShutdown([service] + (dashboard.map { [$0] } ?? []), logger: logger)
         store.writer.stop()
         ZMQContext.shared.terminate()

@@ -37,6 +37,8 @@ public struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Start without asking each endpoint for one token first (by default a run whose endpoint does not answer is refused before anything is written).")
     var skipEndpointCheck = false
 
+    @OptionGroup var resumeOptions: ResumeOptions
+
     @OptionGroup var coordinatorOptions: CoordinatorOverrides
 
     @OptionGroup var dashboardOptions: DashboardOptions
@@ -65,6 +67,7 @@ public struct RunCommand: AsyncParsableCommand {
             throw UserFacingError("\(refusal) (for coevo run: --unsandboxed)")
         }
         let store = try openStore(config, logger: logger)
+        try checkRun(config, text: text, given: self.config != nil, resume: resumeOptions, store: store)
 
         // Every port is bound, the model server is up and every endpoint has answered
         // before the run is written: a run that cannot go is refused with nothing left behind.
@@ -87,7 +90,7 @@ public struct RunCommand: AsyncParsableCommand {
         defer { modelServer?.stop() }
         if !skipEndpointCheck { try await checkEndpoints(config.endpoints, logger: logger) }
 
-        let plan = try RunLauncher.prepare(config: config, configText: text, store: store, logger: logger)
+        let plan = try prepareRun(config, text: text, given: self.config != nil, resume: resumeOptions, store: store, logger: logger)
         let runIDs = plan.runIDs
 
         // The endpoint bound, not the one asked for: `tcp://127.0.0.1:*` picks a free port.

@@ -24,7 +24,9 @@ public enum ConfigLoader {
     /// run's settings, away from where the run started).
     public static func parse(_ text: String, readingFiles: Bool = true) throws(ConfigError) -> ExperimentConfig {
         var config: ExperimentConfig
-        if text.allSatisfy({ $0.isWhitespace || $0.isNewline }) {
+        // Nothing but comments is the embedded defaults too (how a run started without a
+        // config stores its config).
+        if text.split(whereSeparator: \.isNewline).allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty || $0.trimmingCharacters(in: .whitespaces).hasPrefix("#") }) {
             config = ExperimentConfig()
         } else {
             do {

@@ -225,9 +225,22 @@ public final class CoevoStore: Sendable {
     /// Runs that were started and never finished: what a restarted coordinator resumes.
     public func unfinishedRuns() throws -> [StoredRun] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE state != 'finished' ORDER BY created_at")
+            try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE state NOT IN ('finished', 'abandoned') ORDER BY created_at")
                 .map(Self.storedRun)
         }
+    }
+
+    /// Sets an unfinished run aside for good (see `StoredRun.State.abandoned`).
+    public func abandon(run id: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE runs SET state = 'abandoned', updated_at = ? WHERE id = ? AND state != 'finished'",
+                           arguments: [Date().timeIntervalSince1970, id])
+        }
+    }
+
+    /// How many runs the database holds, finished or not.
+    public func runCount() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM runs") ?? 0 }
     }
 
     private static func storedRun(_ row: Row) -> StoredRun {
@@ -407,12 +420,13 @@ public final class CoevoStore: Sendable {
             if counts.failed > 0 {
                 counts.firstFailure = try String.fetchOne(db, sql: """
                     SELECT why FROM (
-                        SELECT r.error AS why, r.completed_at AS at FROM jobs j JOIN results r ON r.job_id = j.id
+                        SELECT CASE r.error WHEN '' THEN r.status ELSE r.error END AS why, r.completed_at AS at
+                        FROM jobs j JOIN results r ON r.job_id = j.id
                         WHERE j.run_key = ? AND r.status != 'succeeded'
                         UNION ALL
                         SELECT COALESCE(j.failure, 'attempts spent'), j.leased_at FROM jobs j
                         WHERE j.run_key = ? AND j.state = 'failed' AND NOT EXISTS (SELECT 1 FROM results r WHERE r.job_id = j.id))
-                    ORDER BY at LIMIT 1
+                    ORDER BY at IS NULL, at LIMIT 1
                     """, arguments: [key, key])
             }
             return counts

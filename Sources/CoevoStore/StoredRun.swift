@@ -2,6 +2,9 @@
 public struct StoredRun: Hashable, Sendable {
     public enum State: String, Hashable, Sendable {
         case running, finished, interrupted
+        /// Set aside unfinished when a new run of the same name started (`--new-run`):
+        /// kept for reading, never resumed.
+        case abandoned
     }
 
     public var id: String

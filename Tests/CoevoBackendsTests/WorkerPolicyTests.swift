@@ -21,8 +21,10 @@ import Testing
         let open = WorkerPolicy(endpoints: ["https://api.example.invalid/v1"])
         #expect(open.refusal(for: endpoint("https://api.example.invalid/v1")) == nil)
         #expect(open.refusal(for: endpoint("https://API.example.invalid:443/v1/chat")) == nil)
+        // Written without /v1, the endpoint's calls go to the same /v1 paths: allowed.
+        #expect(open.refusal(for: endpoint("https://api.example.invalid")) == nil)
         for lookalike in ["https://api.example.invalid.evil.invalid/v1", "https://api.example.invalid/v10",
-                          "https://api.example.invalid:8443/v1", "http://api.example.invalid/v1", "https://api.example.invalid"] {
+                          "https://api.example.invalid:8443/v1", "http://api.example.invalid/v1", "https://api.example.invalid/other"] {
             #expect(open.refusal(for: endpoint(lookalike)) != nil, "\(lookalike) is not under the allowed base")
         }
     }

@@ -9,6 +9,9 @@ import Testing
     @Test func anEmptyFileIsTheEmbeddedDefaults() throws {
         #expect(try ConfigLoader.parse("") == ExperimentConfig())
         #expect(try ConfigLoader.parse("\n  \n") == ExperimentConfig())
+        // What a run started without a config stores, read back when it resumes.
+        #expect(try ConfigLoader.parse(ConfigLoader.load(path: nil).text) == ExperimentConfig())
+        #expect(try ConfigLoader.parse("# a note\n  # another\n") == ExperimentConfig())
     }
 
     @Test func fieldsOverrideDefaults() throws {
@@ -37,7 +40,7 @@ import Testing
         ("workers: {slots: 0}", "workers.slots", "between 1 and 100000"),
         ("workers: {count: -1}", "workers.count", "must not be negative"),
         ("workload: {kind: telepathy}", "workload.kind", "unknown kind 'telepathy'"),
-        ("workload: {jobs: -5}", "workload.jobs", "must not be negative"),
+        ("workload: {jobs: -5}", "workload.jobs", "at least 1"),
         ("coordinator: {bind: 'localhost:5555'}", "coordinator.bind", "tcp:// or ipc://"),
         ("coordinator: {liveness: 0}", "coordinator.liveness", "between 1 and 100"),
         ("coordinator: {max_attempts: 0}", "coordinator.max_attempts", "at least 1"),
@@ -45,6 +48,9 @@ import Testing
         ("coordinator: 12", "coordinator", "expected a mapping"),
         ("run: {name: 'has space'}", "run.name", "letters, digits"),
         ("chamber: {agents: 2}", "evolution.team_size", "population starts with 2"),
+        // Silent acceptances refused: a batch beside an experiment, and a batch of nothing.
+        ("chamber: {}\nworkload: {kind: sleep, jobs: 5}", "workload", "chamber runs instead"),
+        ("workload: {jobs: 0}", "workload.jobs", "at least 1"),
         ("chamber: {mix: lumpy}", "chamber.mix", "unknown mix 'lumpy'"),
         ("chamber: {agent: 5}", "chamber.agent", "unknown field"),
         ("chamber: {backend: quantum}", "chamber.backend", "unknown backend 'quantum'"),

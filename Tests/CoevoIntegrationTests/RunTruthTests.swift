@@ -148,5 +148,70 @@ extension ProcessTests {
             #expect(coordinator.log.contains("deferred job") && coordinator.log.contains("POST http://127.0.0.1:"), "the deferral names the URL: \(coordinator.log)")
             #expect(coordinator.isRunning && worker.isRunning)
         }
+    
+        /// A run of the embedded defaults (no config) stopped before it finished resumes
+        /// with the same command, and `coevo-coordinator --database OLD` without a config
+        /// writes no new run into a database whose runs finished. Before: "its stored config
+        /// does not load here" (exit 0), and a fresh 20,000-job run in the old database.
+        @Test func aRunOfTheEmbeddedDefaultsResumesAndAnOldDatabaseGetsNoNewRun() async throws {
+            let setting = try Setting("defaults")
+            defer { setting.close() }
+            let database = setting.run.database
+            let place = ["--database", database, "--bind", "tcp://127.0.0.1:*"]
+            let idle = try Child("coevo", ["run", "--workers", "0"] + place, in: setting.scratch, name: "idle")
+            #expect(await eventually(timeout: 20) { idle.log.contains("no local workers") }, "\(idle.log)")
+            idle.signal(SIGTERM)
+            #expect(await idle.waitForExit(timeout: 20) == 0, "\(idle.log)")
+            #expect(idle.log.contains(": interrupted"), "\(idle.log)")
+
+            let resumed = try Child("coevo", ["run"] + place, in: setting.scratch, name: "resumed")
+            #expect(await resumed.waitForExit(timeout: 60) == 0, "\(resumed.log)")
+            #expect(resumed.log.contains("resuming") && resumed.log.contains("20000 durable, 20000 succeeded"), "\(resumed.log)")
+            #expect(try setting.runs() == 1)
+
+            let reader = try Child("coevo-coordinator", place, in: setting.scratch, name: "reader")
+            #expect(await reader.waitForExit(timeout: 20) == 2, "\(reader.log)")
+            #expect(reader.log.contains("every run in \(database) is finished"), "\(reader.log)")
+            #expect(try setting.runs() == 1, "no new run was written")
+        }
+
+        /// An edited config while its run is unfinished is refused with the choice named
+        /// (exit 2, nothing written); --new-run sets the old run aside and starts afresh.
+        /// Before: the edit was silently ignored and the old run resumed.
+        @Test func anEditedConfigIsNotSilentlyIgnoredOnResume() async throws {
+            let setting = try Setting("edited")
+            defer { setting.close() }
+            let config = try setting.run.config(kind: "noop", jobs: 30, workers: 0)
+            let idle = try Child("coevo", ["run", config], in: setting.scratch, name: "idle")
+            #expect(await eventually(timeout: 20) { idle.log.contains("no local workers") }, "\(idle.log)")
+            idle.signal(SIGTERM)
+            #expect(await idle.waitForExit(timeout: 20) == 0, "\(idle.log)")
+
+            let edited = try setting.run.config(kind: "noop", jobs: 40, workers: 1)
+            let refused = try Child("coevo", ["run", edited], in: setting.scratch, name: "refused")
+            #expect(await refused.waitForExit(timeout: 20) == 2, "\(refused.log)")
+            #expect(refused.log.contains("changed: workload") && refused.log.contains("--new-run"), "\(refused.log)")
+            #expect(!refused.log.contains("started 1 local worker"), "\(refused.log)")
+
+            let fresh = try Child("coevo", ["run", edited, "--new-run"], in: setting.scratch, name: "fresh")
+            #expect(await fresh.waitForExit(timeout: 60) == 0, "\(fresh.log)")
+            #expect(fresh.log.contains("40 durable, 40 succeeded"), "\(fresh.log)")
+            let states = try Database(setting.run.database).strings("SELECT state FROM runs ORDER BY created_at")
+            #expect(states == ["abandoned", "finished"])
+        }
+
+        /// Bad input: a log level that is none, by flag and by environment. Before: both ran at info.
+        @Test func aLogLevelThatIsNoneIsRefused() async throws {
+            let setting = try Setting("loglevel")
+            defer { setting.close() }
+            let config = try setting.run.config(kind: "noop", jobs: 5, workers: 1)
+            let flag = try Child("coevo", ["run", config, "--log-level", "loud"], in: setting.scratch, name: "flag")
+            #expect(await flag.waitForExit(timeout: 20) == 64, "\(flag.log)")
+            #expect(flag.log.contains("--log-level 'loud' is not a level: use one of trace, debug, info"), "\(flag.log)")
+            let variable = try Child("coevo", ["run", config], in: setting.scratch, name: "env", environment: ["COEVO_LOG_LEVEL": "loud"])
+            #expect(await variable.waitForExit(timeout: 20) == 64, "\(variable.log)")
+            #expect(variable.log.contains("COEVO_LOG_LEVEL 'loud' is not a level"), "\(variable.log)")
+            #expect(try setting.runs() == 0)
+        }
     }
 }

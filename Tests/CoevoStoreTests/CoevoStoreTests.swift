@@ -40,7 +40,7 @@ import Testing
         #expect(state.unfinished.first { $0.job.id == 4 }?.attempts == 1)
         #expect(state.unfinished.first { $0.job.id == 2 }?.attempts == 1)
         let counts = try reopened.counts(ofRun: "r1")
-        #expect(counts == { var c = CoevoStore.RunCounts(); c.jobs = 10; c.results = 1; c.succeeded = 1; c.failed = 1; return c }())
+        #expect(counts == { var c = CoevoStore.RunCounts(); c.jobs = 10; c.results = 1; c.succeeded = 1; c.failed = 1; c.firstFailure = "lease lost"; return c }())
         #expect(try reopened.unfinishedRuns().map(\.id) == ["r1"])
         reopened.writer.enqueue(.runState("r1", .finished, at: 1))
         reopened.writer.flush()
@@ -226,7 +226,7 @@ import Testing
         #expect(alpha.map(\.job.id) == [7, 8, 9])
         #expect(alpha[1].outcome == JobOutcome(status: .succeeded, output: Data([8, 0])) && alpha[1].completedAt == 8)
         #expect(try store.counts(ofRun: "zeta-20261203-101010")
-            == { var c = CoevoStore.RunCounts(); c.jobs = 6; c.results = 2; c.succeeded = 1; c.failed = 1; return c }())
+            == { var c = CoevoStore.RunCounts(); c.jobs = 6; c.results = 2; c.succeeded = 1; c.failed = 2; c.firstFailure = "failed"; return c }())
         #expect(try store.jobKinds(ofRun: "alpha-20261203-101011") == ["sleep": 2, "noop": 1])
         #expect(try store.runs().map(\.id) == ["zeta-20261203-101010", "alpha-20261203-101011"])
 

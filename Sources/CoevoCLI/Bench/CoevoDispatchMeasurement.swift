@@ -109,7 +109,7 @@ struct CoevoDispatchMeasurement {
         """
         run: {name: bench-\(name), seed: 1}
         coordinator: {bind: "tcp://127.0.0.1:*", database: "\(database)"\(extraCoordinator)}
-        workload: {kind: \(kind.rawValue), jobs: \(jobs), payload_bytes: \(payloadBytes), sleep_ms: \(sleepMilliseconds)}
+        \(jobs > 0 ? "workload: {kind: \(kind.rawValue), jobs: \(jobs), payload_bytes: \(payloadBytes), sleep_ms: \(sleepMilliseconds)}" : "")
 
         """
     }

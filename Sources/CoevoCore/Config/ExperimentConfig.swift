@@ -317,7 +317,7 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         try require((1...100_000).contains(workers.slots), "workers.slots", "must be between 1 and 100000 (got \(workers.slots))")
         try require(JobKind.workloadKinds.contains(workload.kind), "workload.kind",
                     "unknown kind '\(workload.kind)' (expected one of: \(JobKind.workloadKinds.map(\.rawValue).joined(separator: ", ")))")
-        try require(workload.jobs >= 0, "workload.jobs", "must not be negative (got \(workload.jobs))")
+        try require(workload.jobs >= 1, "workload.jobs", "must be at least 1 (got \(workload.jobs))")
         try require((0...(16 << 20)).contains(workload.payloadBytes), "workload.payload_bytes",
                     "must be between 0 and 16777216 (got \(workload.payloadBytes))")
         try require(workload.sleepMilliseconds >= 0, "workload.sleep_ms", "must not be negative (got \(workload.sleepMilliseconds))")
@@ -348,6 +348,8 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         let experiments = [chamber != nil ? "chamber" : nil, proposerSolver != nil ? "proposer_solver" : nil,
                            redBlue != nil ? "red_blue" : nil, discovery != nil ? "discovery" : nil].compactMap { $0 }
         try require(experiments.count <= 1, experiments.joined(separator: ", "), "a config runs one experiment; keep one of these sections")
+        try require(experiments.isEmpty || workload == WorkloadSection(), "workload",
+                    "a workload batch is a run of its own, and \(experiments.first ?? "") runs instead: remove the workload section (or the experiment's)")
         try proposerSolver?.validate()
         try redBlue?.validate()
         try discovery?.validate()
