@@ -150,7 +150,6 @@ struct CoordinatorOverrides: ParsableArguments {
     }
 }
 
-/// A failure the user can fix, printed without a stack of type names.
 /// The run database `source` names: the file itself, or a config's `coordinator.database`.
 func openDatabase(_ source: String) throws -> CoevoStore {
     var path = source
@@ -167,6 +166,7 @@ func openDatabase(_ source: String) throws -> CoevoStore {
     }
 }
 
+/// A failure the user can fix, printed without a stack of type names.
 struct UserFacingError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }

@@ -17,7 +17,7 @@ public struct StatusCommand: ParsableCommand {
     @Option(name: .long, help: "How long to wait for an answer, in milliseconds.")
     var timeoutMs: Int = 3000
 
-    @Flag(name: .long, help: "Print the reply as JSON.")
+    @Flag(name: .long, help: "Print the figures as JSON (the dashboard's /api/summary, with the coordinator's session and endpoint).")
     var json = false
 
     @OptionGroup var curve: CurveClientOptions
@@ -28,17 +28,37 @@ public struct StatusCommand: ParsableCommand {
         // A `coevo run` of this user on this machine left its keys where only we can read them.
         let role = try curve.role() ?? LocalWorkerKey.client(for: connect)
         let reply = try StatusClient.request(endpoint: connect, timeoutMilliseconds: timeoutMs, curve: role)
+        let summary = LiveSummary(reply)
         if json {
-            print(try reply.jsonString())
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try encoder.encode(StatusJSON(coordinator: connect, session: reply.coordinatorSession, summary: summary)),
+                         as: UTF8.self))
             return
         }
-        let summary = LiveSummary(reply)
         print("coordinator \(reply.coordinatorSession) at \(connect), up \(LiveSummary.duration(summary.uptimeSeconds))")
         for line in summary.lines { print(line) }
         for worker in summary.workers {
             print("  worker \(worker.id): \(worker.leased) of \(worker.slots) slots leased")
         }
     }
+}
+
+/// `coevo status --json`: plain JSON numbers and strings, not protobuf's JSON mapping
+/// (which writes 64-bit integers as strings).
+struct StatusJSON: Encodable {
+    var coordinator: String
+    var session: String
+    var summary: LiveSummary
+
+    func encode(to encoder: any Encoder) throws {
+        try summary.encode(to: encoder)
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(coordinator, forKey: .coordinator)
+        try container.encode(session, forKey: .session)
+    }
+
+    enum Key: String, CodingKey { case coordinator, session }
 }
 
 extension LiveSummary {
@@ -54,7 +74,8 @@ extension LiveSummary {
                 Run(id: run.runID, jobs: Int(run.jobs), expected: Int(run.total), completed: Int(run.completed), failed: Int(run.failed),
                     stage: run.hasStage ? RunStage(unit: run.stage.unit, current: Int(run.stage.current), total: Int(run.stage.total),
                                                    phase: run.stage.phase, finished: Int(run.stage.finished)) : nil,
-                    fraction: run.fraction, secondsLeft: run.hasSecondsLeft ? run.secondsLeft : nil)
+                    fraction: run.fraction, secondsLeft: run.hasSecondsLeft ? run.secondsLeft : nil,
+                    lastProblem: run.hasLastProblem ? run.lastProblem : nil)
             },
             calls: Int(reply.calls), tokens: Int(reply.tokens), usd: reply.usd,
             maxTokens: reply.hasMaxTokens ? Int(reply.maxTokens) : nil, maxUSD: reply.hasMaxUsd ? reply.maxUsd : nil,

@@ -796,6 +796,7 @@ public struct CoordinatorStateMachine {
             status.failed = UInt64(run.failed)
             status.fraction = run.fraction
             if let left = run.secondsLeft { status.secondsLeft = left }
+            if let problem = run.lastProblem { status.lastProblem = problem }
             if let stage = run.stage {
                 status.stage = .with {
                     $0.unit = stage.unit

@@ -41,6 +41,13 @@ extension ProcessTests {
         // One run, with its share of the jobs done.
         #expect(status.log.components(separatedBy: "\nrun it-").count == 2 && status.log.contains("% done"), "\(status.log)")
         #expect(status.log.contains("2 worker(s), 16 slot(s)"), "\(status.log)")
+        // --json is plain JSON: numbers are numbers (protobuf's mapping wrote 64-bit ones as strings).
+        let json = try Child("coevo", ["status", "--connect", run.endpoint, "--json"], in: scratch, name: "status-json")
+        #expect(await json.waitForExit(timeout: 15) == 0, "\(json.log)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.log.utf8)) as? [String: Any], "\(json.log)")
+        #expect((object["workers"] as? [[String: Any]])?.map { $0["slots"] as? Int } == [8, 8], "\(json.log)")
+        #expect(((object["runs"] as? [[String: Any]])?.first?["expected"] as? Int) == 2000, "\(json.log)")
+        #expect(object["resultsDurable"] is Int && object["coordinator"] as? String == run.endpoint, "\(json.log)")
 
         #expect(await eventually(timeout: 10) { first.log.contains("progress:") }, "no progress line\n\(first.log)")
 

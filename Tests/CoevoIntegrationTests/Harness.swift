@@ -220,7 +220,7 @@ struct TestRun {
         status.waitUntilExit()
         let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
         let workers = object?["workers"] as? [[String: Any]] ?? []
-        return workers.first { $0["workerId"] as? String == worker }?["leased"] as? Int ?? 0
+        return workers.first { $0["id"] as? String == worker }?["leased"] as? Int ?? 0
     }
 
     func worker(_ id: String, slots: Int = 8) throws -> Child {

@@ -213,5 +213,25 @@ extension ProcessTests {
             #expect(variable.log.contains("COEVO_LOG_LEVEL 'loud' is not a level"), "\(variable.log)")
             #expect(try setting.runs() == 0)
         }
+
+        /// `coevo validate` says what `coevo run` would, running and writing nothing. Bad
+        /// input: an endpoint path the server does not serve, a field that is no field.
+        @Test func validateChecksAConfigItsEndpointsAndItsDatabaseWithoutRunning() async throws {
+            let setting = try Setting("validate")
+            defer { setting.close() }
+            let base = "http://127.0.0.1:\(setting.serverPort)"
+            let good = try Child("coevo", ["validate", try setting.config(url: base + "/ok")], in: setting.scratch, name: "good")
+            #expect(await good.waitForExit(timeout: 30) == 0, "\(good.log)")
+            #expect(good.log.contains("a batch of 4 llm.chat jobs") && good.log.contains("model 'm'): answered")
+                    && good.log.contains("coevo run would create it"), "\(good.log)")
+            let bad = try Child("coevo", ["validate", try setting.config(url: base + "/nosuch")], in: setting.scratch, name: "bad")
+            #expect(await bad.waitForExit(timeout: 30) == 2, "\(bad.log)")
+            #expect(bad.log.contains("POST \(base)/nosuch/v1/chat/completions: HTTP 404"), "\(bad.log)")
+            let broken = try Child("coevo", ["validate", try setting.config(url: base + "/ok", extra: "budget: {max_calls: -1}")],
+                                   in: setting.scratch, name: "broken")
+            #expect(await broken.waitForExit(timeout: 30) == 2, "\(broken.log)")
+            #expect(broken.log.contains("budget"), "\(broken.log)")
+            #expect(!FileManager.default.fileExists(atPath: setting.run.database), "nothing written")
+        }
     }
 }

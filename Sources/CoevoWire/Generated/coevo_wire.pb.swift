@@ -512,12 +512,23 @@ public nonisolated struct Coevo_Wire_V1_RunStatus: Sendable {
   /// Clears the value of `secondsLeft`. Subsequent reads from it will return its default value.
   public mutating func clearSecondsLeft() {self._secondsLeft = nil}
 
+  /// What last went wrong in the run (a failed result, a deferral), with the server's words.
+  public var lastProblem: String {
+    get {_lastProblem ?? String()}
+    set {_lastProblem = newValue}
+  }
+  /// Returns true if `lastProblem` has been explicitly set.
+  public var hasLastProblem: Bool {self._lastProblem != nil}
+  /// Clears the value of `lastProblem`. Subsequent reads from it will return its default value.
+  public mutating func clearLastProblem() {self._lastProblem = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _stage: Coevo_Wire_V1_RunStage? = nil
   fileprivate var _secondsLeft: Double? = nil
+  fileprivate var _lastProblem: String? = nil
 }
 
 public nonisolated struct Coevo_Wire_V1_RunStage: Sendable {
@@ -1530,7 +1541,7 @@ nonisolated extension Coevo_Wire_V1_WorkerStatus: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Coevo_Wire_V1_RunStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{1}total\0\u{1}completed\0\u{1}failed\0\u{1}jobs\0\u{1}stage\0\u{1}fraction\0\u{3}seconds_left\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{1}total\0\u{1}completed\0\u{1}failed\0\u{1}jobs\0\u{1}stage\0\u{1}fraction\0\u{3}seconds_left\0\u{3}last_problem\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1546,6 +1557,7 @@ nonisolated extension Coevo_Wire_V1_RunStatus: SwiftProtobuf.Message, SwiftProto
       case 6: try { try decoder.decodeSingularMessageField(value: &self._stage) }()
       case 7: try { try decoder.decodeSingularDoubleField(value: &self.fraction) }()
       case 8: try { try decoder.decodeSingularDoubleField(value: &self._secondsLeft) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self._lastProblem) }()
       default: break
       }
     }
@@ -1580,6 +1592,9 @@ nonisolated extension Coevo_Wire_V1_RunStatus: SwiftProtobuf.Message, SwiftProto
     try { if let v = self._secondsLeft {
       try visitor.visitSingularDoubleField(value: v, fieldNumber: 8)
     } }()
+    try { if let v = self._lastProblem {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 9)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1592,6 +1607,7 @@ nonisolated extension Coevo_Wire_V1_RunStatus: SwiftProtobuf.Message, SwiftProto
     if lhs._stage != rhs._stage {return false}
     if lhs.fraction != rhs.fraction {return false}
     if lhs._secondsLeft != rhs._secondsLeft {return false}
+    if lhs._lastProblem != rhs._lastProblem {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
