@@ -8,9 +8,10 @@ APT_PACKAGES := libzmq3-dev libcurl4-openssl-dev libsqlite3-dev pkg-config bubbl
 # ... and submit Deploy/slurm's batch scripts to a real Slurm controller on this machine
 # (Deploy/slurm/test-cluster.sh starts it per test; nothing in /etc is used).
 TEST_APT_PACKAGES := protobuf-compiler slurmctld slurmd slurm-client munge
-# ... and open the dashboard and the HTML report in headless Chromium, and have a real
-# Prometheus server scrape the coordinator's /metrics.
-TEST_APT_PACKAGES += chromium prometheus curl
+# ... and open the dashboard and the HTML report in headless Chromium, have a real
+# Prometheus server scrape the coordinator's /metrics, and read coevo run's progress
+# display off an 80-column tmux pane.
+TEST_APT_PACKAGES += chromium prometheus curl tmux
 # ... and validate the Kubernetes manifests offline against the API schemas.
 TEST_PIP_PACKAGES := pyzmq protobuf kubernetes-validate
 # The LLM tests talk to a real llama.cpp server (llama-cpp-python[server]) serving the

@@ -30,9 +30,14 @@ struct LoggingOptions: ParsableArguments {
         let level = self.level ?? .info
         if !loggingBootstrapped.exchange(true, ordering: .relaxed) {
             LoggingSystem.bootstrap { label in
+                if CompactLogHandler.chosen {
+                    var handler = CompactLogHandler(label: label)
+                    handler.logLevel = level
+                    return handler
+                }
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = level
-                return TerminalBlock.isTerminal ? BlockAwareLogHandler(inner: handler) : handler
+                return handler
             }
         }
         var logger = Logger(label: label)

@@ -25,6 +25,7 @@ final class LocalWorkers {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: OwnExecutable.path)
             process.arguments = arguments(index)
+            if TerminalBlock.isTerminal { relayAboveTheBlock(process) }
             process.terminationHandler = { [exits, onAllExited] process in
                 let all: [Int32]? = exits.statuses.withLock { exits in
                     exits?.append(process.terminationStatus)
@@ -34,6 +35,29 @@ final class LocalWorkers {
             }
             try process.run()
             processes.append(process)
+        }
+    }
+
+    /// On a terminal the workers' lines come through this process, so they go above the
+    /// progress display like the coordinator's own, in the same short form.
+    private func relayAboveTheBlock(_ process: Process) {
+        var environment = ProcessInfo.processInfo.environment
+        environment["COEVO_LOG_COMPACT"] = "1"
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardError = pipe
+        let pending = Mutex(Data())
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let chunk = handle.availableData
+            if chunk.isEmpty { handle.readabilityHandler = nil }
+            let lines: Data = pending.withLock { buffer in
+                buffer.append(chunk)
+                // Whole lines only, or everything once the worker is gone.
+                guard let last = chunk.isEmpty ? buffer.indices.last : buffer.lastIndex(of: UInt8(ascii: "\n")) else { return Data() }
+                defer { buffer.removeSubrange(...last) }
+                return buffer[...last]
+            }
+            if !lines.isEmpty { TerminalBlock.above { FileHandle.standardError.write(lines) } }
         }
     }
 
