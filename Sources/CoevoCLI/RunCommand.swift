@@ -145,7 +145,7 @@ public struct RunCommand: AsyncParsableCommand {
             let state = try store.run(id: id)?.state ?? .interrupted
             let counts = try store.counts(ofRun: id)
             var lines = ["run \(id): \(state.rawValue)"] + (try runSummary(store: store, run: id, counts: counts))
-            lines.append(String(format: "  wall time  %.1f s (%.0f results/s)", seconds, Double(counts.results) / max(seconds, 0.001)))
+            lines.append(String(format: "  wall time  %.1f s", seconds) + " (\(LiveSummary.rate(Double(counts.results) / max(seconds, 0.001))))")
             lines.append("  database   \(store.path)")
             if state != .finished {
                 lines.append("  resume     run the same command again; it continues where this one stopped")

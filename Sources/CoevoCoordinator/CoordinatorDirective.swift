@@ -29,8 +29,9 @@ public enum CoordinatorInput: Sendable {
     case tick
     /// A message to a departed peer was dropped by the socket.
     case unroutable(Data)
-    /// A line from the socket's transport monitor, or a socket error.
-    case transport(String)
+    /// What the socket's transport monitor saw.
+    case transport(TransportEvent)
+    /// The socket could not be (re)opened, or a send was dropped.
     case socketError(String)
     /// Ctrl-C or SIGTERM: drain.
     case shutdown

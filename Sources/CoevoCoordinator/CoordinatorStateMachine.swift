@@ -120,8 +120,10 @@ public struct CoordinatorStateMachine {
             out.append(.wake(at: t + settings.tickMilliseconds))
         case .unroutable(let routing):
             out.log(.debug, "message to a departed peer dropped (\(Self.printable(routing)))")
-        case .transport(let line):
-            out.log(.notice, line)
+        case .transport(let event):
+            // A closed connection is every `coevo status` leaving, and a worker that is
+            // really gone is found by its silence: worth a line only when debugging.
+            out.log(event.kind == .closed ? .debug : .notice, event.description)
         case .socketError(let line):
             out.log(.warning, line)
         case .shutdown:

@@ -114,8 +114,8 @@ public struct ProgressTracker: Sendable {
 extension LiveSummary {
     /// The lines the terminal display and `coevo status` print.
     public var lines: [String] {
-        var lines = [String(format: "%d worker(s), %d slot(s); %d queued, %d leased; %.0f results/s; %d results (%d durable)",
-                            workers.count, slots, queued, leased, jobsPerSecond, resultsApplied, resultsDurable)]
+        var lines = ["\(workers.count) worker(s), \(slots) slot(s); \(queued) queued, \(leased) leased; \(Self.rate(jobsPerSecond)); "
+                     + "\(resultsApplied) results (\(resultsDurable) durable)"]
         for run in runs {
             var line = "run \(run.id): "
             if let stage = run.stage {
@@ -135,6 +135,12 @@ extension LiveSummary {
             lines.append(line)
         }
         return lines
+    }
+
+    /// A rate a reader can use: per second from 1/s up, per minute below (a model run's
+    /// 0.4 results/s would print as "0 results/s").
+    public static func rate(_ perSecond: Double, of noun: String = "results") -> String {
+        perSecond >= 1 || perSecond == 0 ? String(format: "%.0f", perSecond) + " \(noun)/s" : String(format: "%.1f", perSecond * 60) + " \(noun)/min"
     }
 
     public static func duration(_ seconds: Double) -> String {

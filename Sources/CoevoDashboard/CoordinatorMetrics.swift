@@ -89,18 +89,53 @@ public final class CoordinatorMetrics: Sendable {
         for (run, counts) in progress.runs {
             let labels = [("run", run.rawValue)]
             gauge("coevo_run_jobs_expected", labels).record(counts.expected)
-            gauge("coevo_run_jobs_completed", labels).record(counts.completed)
+            gauge("coevo_run_jobs_succeeded", labels).record(counts.completed)
             gauge("coevo_run_jobs_failed", labels).record(counts.failed)
             if let stage = progress.stages[run] {
                 gauge("coevo_run_round", labels).record(stage.current)
                 gauge("coevo_run_rounds_finished", labels).record(stage.finished)
-                gauge("coevo_run_rounds_total", labels).record(stage.total)
+                gauge("coevo_run_rounds_planned", labels).record(stage.total)
             }
         }
     }
 
-    /// The Prometheus text exposition.
-    public func exposition() -> String { registry.emitToString() }
+    /// The Prometheus text exposition, each metric with its `# HELP` line (swift-metrics,
+    /// through which the metrics are made, carries no help text).
+    public func exposition() -> String {
+        registry.emitToString().split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            guard line.hasPrefix("# TYPE "), let name = line.dropFirst(7).split(separator: " ").first,
+                  let help = Self.help[String(name)] else { return String(line) }
+            return "# HELP \(name) \(help)\n\(line)"
+        }.joined(separator: "\n")
+    }
+
+    /// What each metric counts, as `# HELP` says it.
+    static let help: [String: String] = [
+        "coevo_jobs_submitted_total": "Jobs made, by kind and run.",
+        "coevo_jobs_leased_total": "Leases handed to workers (a job leased again counts again).",
+        "coevo_jobs_deferred_total": "Jobs a worker handed back for later (its endpoint down).",
+        "coevo_jobs_requeued_total": "Jobs queued again after a lost lease or a timeout.",
+        "coevo_jobs_failed_total": "Jobs that spent their attempts without a result.",
+        "coevo_jobs_completed_total": "Results applied, by the result's status (succeeded, failed).",
+        "coevo_job_duration_seconds": "Time from lease to result, by kind.",
+        "coevo_lease_wait_seconds": "Time a job waited in the queue before its lease, by kind.",
+        "coevo_llm_calls_total": "Model calls, by endpoint, role and run.",
+        "coevo_llm_tokens_total": "Model tokens, by endpoint, role, run and direction (prompt, completion).",
+        "coevo_llm_cost_usd_total": "Model cost in US dollars at the endpoint's configured prices.",
+        "coevo_queue_depth": "Jobs queued now.",
+        "coevo_jobs_leased": "Jobs leased now.",
+        "coevo_workers": "Workers connected now.",
+        "coevo_worker_slots": "Slots of the connected workers.",
+        "coevo_results_applied": "Results applied since the coordinator started.",
+        "coevo_results_durable": "Results committed to the database since the coordinator started.",
+        "coevo_budget_left": "What is left of the run budget, by resource (tokens, calls, usd).",
+        "coevo_run_jobs_expected": "Jobs a run will have in all where known, else made so far.",
+        "coevo_run_jobs_succeeded": "A run's jobs whose result succeeded.",
+        "coevo_run_jobs_failed": "A run's jobs that finished without success (a failed result, or attempts spent).",
+        "coevo_run_round": "A run's round (or chamber step) under way.",
+        "coevo_run_rounds_finished": "A run's rounds finished.",
+        "coevo_run_rounds_planned": "A run's rounds in all.",
+    ]
 
     private func counter(_ key: CounterKey) -> CoreMetrics.Counter {
         counters.withLock { cache in

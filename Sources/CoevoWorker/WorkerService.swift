@@ -89,7 +89,9 @@ struct WorkerShell {
                 feed(.shutdown(reason: "parent process \(parent) is gone; stopping"))
             }
             feed(.tick)
-        case .transport(let line), .socketError(let line):
+        case .transport(let event):
+            feed(.socketProblem(event.description))
+        case .socketError(let line):
             feed(.socketProblem(line))
         case .unroutable:
             break

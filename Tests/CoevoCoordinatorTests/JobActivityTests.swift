@@ -81,4 +81,14 @@ import Testing
         summary = tracker.summary(Self.progress(finished: 10, total: 10, applied: 400), at: 111)
         #expect(summary.runs[0].secondsLeft == 0 && summary.jobsPerSecond == 0)
     }
+
+    /// A model run's pace, under one result a second, reads per minute, not "0 results/s".
+    @Test func aRateUnderOneASecondIsPerMinute() {
+        #expect(LiveSummary.rate(0.4) == "24.0 results/min")
+        #expect(LiveSummary.rate(40) == "40 results/s" && LiveSummary.rate(0) == "0 results/s")
+        var tracker = ProgressTracker()
+        _ = tracker.summary(Self.progress(finished: 0, total: 4, applied: 0), at: 0)
+        let slow = tracker.summary(Self.progress(finished: 0, total: 4, applied: 4), at: 10)
+        #expect(slow.lines[0].contains("; 24.0 results/min; 4 results"), "\(slow.lines[0])")
+    }
 }

@@ -154,6 +154,12 @@ extension ProcessTests {
             defer { prometheus.stop() }
             let (scraped, answer) = await prometheus.answers("sum(coevo_jobs_completed_total)", "\(completed)")
             #expect(scraped, "PromQL answered \(answer) for \(completed) completed jobs")
+            // Every metric says what it counts, and only counters end in _total.
+            let lines = try Self.curl(served.base + "/metrics").body.split(separator: "\n").map(String.init)
+            let types = lines.indices.filter { lines[$0].hasPrefix("# TYPE ") }
+            #expect(types.count > 10 && types.allSatisfy { $0 > 0 && lines[$0 - 1].hasPrefix("# HELP ") }, "\(lines.prefix(40))")
+            let gauges = types.map { lines[$0] }.filter { $0.hasSuffix(" gauge") }
+            #expect(!gauges.isEmpty && !gauges.contains { $0.contains("_total ") }, "\(gauges)")
         }
 
         /// The autoscaler's rule (Deploy/kubernetes/autoscaler.yaml) is PromQL that

@@ -144,9 +144,12 @@ extension ProcessTests {
         #expect(try db.int("SELECT COUNT(DISTINCT worker) FROM results") == 1)
         let log = coordinator.log
         for line in ["malformed message", "protocol version mismatch", "unknown job 987654321",
-                     "in use by a live worker", "unusable READY", "connection on"] {
+                     "in use by a live worker", "unusable READY"] {
             #expect(log.contains(line), "coordinator log lacks '\(line)'")
         }
+        // The oversize message's dropped connection is logged at debug only: libzmq reports
+        // it as any peer leaving, which every `coevo status` does.
+        #expect(!log.contains("connection on"))
         #expect(worker.isRunning)
     }
 }

@@ -30,7 +30,7 @@ public final class SocketLoop<Posted: Sendable>: Sendable {
         /// A ROUTER message whose peer is gone (ROUTER_MANDATORY); carries the routing id.
         case unroutable(Data)
         /// A transport event worth a log line (a peer's connection closed or failed its handshake).
-        case transport(String)
+        case transport(TransportEvent)
         /// The socket could not be (re)opened or a send had to be dropped.
         case socketError(String)
         /// What `post(_:)` handed in, in the order posted; handled before the next poll.
@@ -279,7 +279,7 @@ public final class SocketLoop<Posted: Sendable>: Sendable {
             }
             if let monitor, items[count - 1].revents != 0 {
                 while let frames = monitor.receive() {
-                    if let line = TransportMonitor.describe(frames) { deliver(.transport(line)) }
+                    if let event = TransportMonitor.describe(frames) { deliver(.transport(event)) }
                 }
             }
             if let deadline {
@@ -329,19 +329,42 @@ private enum TransportMonitor {
 
     /// A monitor message is two frames: event id (uint16) + value (uint32), then the
     /// peer's endpoint.
-    static func describe(_ frames: [Data]) -> String? {
+    static func describe(_ frames: [Data]) -> TransportEvent? {
         guard frames.count == 2, frames[0].count >= 6 else { return nil }
         let event = Int32(UInt16(frames[0][0]) | UInt16(frames[0][1]) << 8)
         let endpoint = String(decoding: frames[1], as: UTF8.self)
         switch event {
-        case ZMQ_EVENT_DISCONNECTED:
-            return "connection on \(endpoint) closed (peer left, or it sent an oversize or malformed ZMTP message)"
+        case ZMQ_EVENT_DISCONNECTED: return TransportEvent(kind: .closed, endpoint: endpoint)
         case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
-            return "handshake failed on \(endpoint) (the peer does not speak ZMTP or sent garbage)"
-        case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-            return "authentication failed on \(endpoint)"
-        default:
-            return nil
+            return TransportEvent(kind: .handshakeFailed, endpoint: endpoint)
+        case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: return TransportEvent(kind: .authenticationFailed, endpoint: endpoint)
+        default: return nil
+        }
+    }
+}
+
+/// What the socket's monitor saw happen to a connection.
+public struct TransportEvent: Sendable, Hashable, CustomStringConvertible {
+    public enum Kind: Sendable, Hashable {
+        /// A peer left (every `coevo status` does), or sent an oversize or malformed message.
+        case closed
+        case handshakeFailed
+        case authenticationFailed
+    }
+
+    public var kind: Kind
+    public var endpoint: String
+
+    public init(kind: Kind, endpoint: String) {
+        self.kind = kind
+        self.endpoint = endpoint
+    }
+
+    public var description: String {
+        switch kind {
+        case .closed: "connection on \(endpoint) closed (peer left, or it sent an oversize or malformed ZMTP message)"
+        case .handshakeFailed: "handshake failed on \(endpoint) (the peer does not speak ZMTP or sent garbage)"
+        case .authenticationFailed: "authentication failed on \(endpoint)"
         }
     }
 }
