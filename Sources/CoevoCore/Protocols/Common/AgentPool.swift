@@ -164,18 +164,25 @@ struct AgentPool: Sendable {
         -> (event: ProtocolEvent, record: CodreamRecord, delivered: Int, flow: ProtocolEvent) {
         let (recipients, delivered) = route(insights, niche: event.niche, producer: event.producer)
         let producer = population.agents[event.producer].id
-        let record = CodreamRecord(
-            round: round, role: role, niche: nicheNames[event.niche], task: event.task, outcome: event.outcome,
-            members: event.members.map {
-                CodreamRecord.Member(agent: population.agents[$0.agent].id.description, answer: $0.answer,
-                                     verdict: $0.verdict, reflection: $0.reflection)
-            },
-            distiller: producer.description, insights: insights, recipients: recipients)
+        var record = self.record(of: event, round: round)
+        (record.insights, record.recipients) = (insights, recipients)
         let line = "round \(round) \(nicheNames[event.niche]): \(producer) -> \(recipients.joined(separator: ",").nilIfEmpty ?? "nobody"): "
             + insights.joined(separator: " | ")
         let flow = InsightFlow(round: round, role: role, niche: nicheNames[event.niche], from: producer.description,
                                to: recipients, insights: insights.count)
         return (ProtocolEvent(.pool(role, "codream"), line), record, delivered, ProtocolEvent(.insightFlow, flow.json))
+    }
+
+    /// A CODREAM event as the run keeps it, before anything was distilled or routed: a
+    /// distillation that yielded nothing is kept like this, with the distiller's words.
+    func record(of event: CodreamCase, round: Int) -> CodreamRecord {
+        CodreamRecord(
+            round: round, role: role, niche: nicheNames[event.niche], task: event.task, outcome: event.outcome,
+            members: event.members.map {
+                CodreamRecord.Member(agent: population.agents[$0.agent].id.description, answer: $0.answer,
+                                     verdict: $0.verdict, reflection: $0.reflection)
+            },
+            distiller: population.agents[event.producer].id.description, insights: [], recipients: [])
     }
 
     /// Archives `texts` as insights of one event by `producer` and delivers them where

@@ -111,4 +111,9 @@ struct CodreamRecord: Encodable, Sendable {
     var distiller: String
     var insights: [String]
     var recipients: [String]
+    /// Why the distillation yielded no insight (its call failed, or its reply held no
+    /// list); nil when it did.
+    var failure: String?
+    /// The distiller's reply, kept when it yielded no insight, so a reader sees its words.
+    var reply: String?
 }

@@ -122,6 +122,9 @@ struct RoundEnd<Figures: RoundFigures>: Sendable {
             guard !insights.isEmpty else {
                 let why = reply.text == nil ? "the call failed" : "no INSIGHT: line or list item in the reply"
                 outbox.post(ProtocolEvent(.distilFailure, "round \(round) \(call.key): \(why)"))
+                var record = (item.role == first.role ? first : second).record(of: item, round: round)
+                (record.failure, record.reply) = (why, reply.text)
+                records.append(record)
                 continue
             }
             let (event, record, delivered, flow) = item.role == first.role
