@@ -25,12 +25,15 @@ public struct LiveSummary: Codable, Sendable, Equatable {
         public var completed: Int
         public var failed: Int
         public var stage: RunStage?
-        /// Share done, 0...1: rounds for a protocol run, jobs for a batch.
+        /// Share done, 0...1: for a protocol run its rounds finished plus the share of the
+        /// round under way (its jobs done against a round's jobs so far); jobs for a batch.
         public var fraction: Double
         /// At the pace this coordinator has seen; nil until it has seen some.
         public var secondsLeft: Double?
         /// What last went wrong (a failed result, a deferral), with the server's words.
         public var lastProblem: String?
+        /// Jobs finished in the round (or step) under way; nil for a batch.
+        public var roundJobsDone: Int?
 
         public init(id: String, jobs: Int, expected: Int, completed: Int, failed: Int, stage: RunStage?, fraction: Double,
                     secondsLeft: Double?, lastProblem: String? = nil) {
@@ -66,51 +69,6 @@ public struct LiveSummary: Codable, Sendable, Equatable {
     public var slots: Int { workers.reduce(0) { $0 + $1.slots } }
 }
 
-/// Turns the coordinator's progress snapshots into summaries with rates and times left.
-/// Pure: it is given the time with each snapshot, so tests drive it with a fake clock.
-public struct ProgressTracker: Sendable {
-    /// What was first seen of a run in this coordinator's life: its pace is measured
-    /// from there (a resumed run's earlier rounds took another life's time).
-    private var first: [RunID: (at: Double, finished: Int)] = [:]
-    private var lastResults: (at: Double, applied: UInt64)?
-    private var rate = 0.0
-
-    public init() {}
-
-    public mutating func summary(_ progress: CoordinatorProgress, at now: Double) -> LiveSummary {
-        if let last = lastResults, now > last.at {
-            rate = Double(progress.resultsApplied &- last.applied) / (now - last.at)
-        }
-        lastResults = (now, progress.resultsApplied)
-        let runs = progress.runs.keys.sorted().map { id -> LiveSummary.Run in
-            let counts = progress.runs[id]!
-            let stage = progress.stages[id]
-            let done = stage?.finished ?? (counts.completed + counts.failed)
-            let total = stage?.total ?? counts.expected
-            if first[id] == nil { first[id] = (now, done) }
-            let seen = first[id]!
-            var left: Double?
-            if done >= total {
-                left = 0
-            } else if done > seen.finished, now > seen.at {
-                left = (now - seen.at) / Double(done - seen.finished) * Double(total - done)
-            }
-            return LiveSummary.Run(id: id.rawValue, jobs: counts.total, expected: counts.expected, completed: counts.completed,
-                                   failed: counts.failed, stage: stage,
-                                   fraction: total <= 0 ? 1 : min(1, Double(done) / Double(total)), secondsLeft: left,
-                                   lastProblem: progress.lastProblem[id])
-        }
-        return LiveSummary(
-            uptimeSeconds: Double(progress.uptimeMilliseconds) / 1000,
-            workers: progress.slots.keys.sorted().map { LiveSummary.Worker(id: $0.rawValue, slots: progress.slots[$0]!.total,
-                                                                            leased: progress.slots[$0]!.leased) },
-            queued: progress.queued, leased: progress.leased, resultsApplied: progress.resultsApplied,
-            resultsDurable: progress.resultsDurable, jobsPerSecond: rate, runs: runs,
-            calls: progress.budget.calls, tokens: progress.budget.tokens, usd: progress.budget.usd,
-            maxTokens: progress.budget.maxTokens, maxUSD: progress.budget.maxUSD, maxCalls: progress.budget.maxCalls)
-    }
-}
-
 extension LiveSummary {
     /// The lines the terminal display and `coevo status` print.
     public var lines: [String] {
@@ -119,7 +77,8 @@ extension LiveSummary {
         for run in runs {
             var line = "run \(run.id): "
             if let stage = run.stage {
-                line += "\(stage.unit) \(stage.current)/\(stage.total) (\(stage.phase)), "
+                let jobs = (run.roundJobsDone ?? 0) > 0 && stage.finished < stage.total ? ", \(run.roundJobsDone!) jobs done" : ""
+                line += "\(stage.unit) \(stage.current)/\(stage.total) (\(stage.phase)\(jobs)), "
             }
             line += String(format: "%.0f%% done, %d/%d jobs, %d failed", run.fraction * 100, run.completed + run.failed,
                            run.expected, run.failed)
