@@ -110,9 +110,10 @@ struct ProtocolDriver: RunDriver {
     private mutating func jobs(_ calls: [AgentCall], ids: inout JobID) -> [Job] {
         calls.map { call in
             let (endpoint, fallbacks) = LLMJob.Endpoint.assign(agent: call.agent.rawValue, pool: endpointsByRole[call.role] ?? [])
-            let payload = LLMJob(endpoint: endpoint, system: call.system, prompt: call.prompt, maxTokens: call.maxTokens,
+            var payload = LLMJob(endpoint: endpoint, system: call.system, prompt: call.prompt, maxTokens: call.maxTokens,
                                  temperature: call.temperature, seed: call.seed, call: call.key, fallbacks: fallbacks,
                                  role: call.role)
+            (payload.agent, payload.round, payload.phase) = (call.agent.description, engine.stage.current, engine.stage.phase)
             let id = ids
             ids += 1
             pending[id] = call.key

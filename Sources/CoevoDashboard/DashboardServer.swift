@@ -135,8 +135,13 @@ public final class DashboardServer: Service, Sendable {
         router.get("/fragment/runs") { [self] request, _ in
             let top = try Self.count(request, "top", default: 20)
             let runs = try store.runs().compactMap { try RunFigures.read($0.id, from: store, leaderboardSize: top) }
-            return html(runs.map(ReportPage.runSection).joined())
+            return html(runs.map { ReportPage.runSection($0, live: true) }.joined())
         }
+        router.get("/runs/:run/words") { [self] request, context in
+            let words = try self.words(request, context)
+            return html(ReportPage.wordsDocument(words))
+        }
+        router.get("/api/runs/:run/words") { [self] request, context in try json(try self.words(request, context)) }
         router.get("/api/stream") { [self] _, _ in
             Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
                      body: ResponseBody { writer in
@@ -180,6 +185,23 @@ public final class DashboardServer: Service, Sendable {
         encoder.outputFormatting = .sortedKeys
         return Response(status: status, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    /// The run's agents' words the query's filter admits, or a 404 or 400 that says why.
+    private func words(_ request: Request, _ context: DashboardContext) throws -> AgentWords {
+        let id = try context.parameters.require("run")
+        let query = request.uri.queryParameters
+        func text(_ name: String) -> String? { query[name[...]].map(String.init).flatMap { $0.isEmpty ? nil : $0 } }
+        var round: Int?
+        if let given = text("round") {
+            guard let number = Int(given) else { throw HTTPError(.badRequest, message: "'round' takes a whole number; got '\(given)'") }
+            round = number
+        }
+        let filter = AgentWords.Filter(agent: text("agent"), role: text("role"), round: round, phase: text("phase"))
+        guard let words = try AgentWords.read(id, from: store, filter: filter, limit: try Self.count(request, "top", default: 300)) else {
+            throw HTTPError(.notFound, message: "no run '\(id)' in \(store.path)")
+        }
+        return words
     }
 
     /// A positive count from the query, or a 400 that says what was wrong.

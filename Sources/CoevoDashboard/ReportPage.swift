@@ -15,7 +15,7 @@ public enum ReportPage {
         <style>\(style)</style></head>
         <body><header><h1>\(HTML.escape(title))</h1><span id="status">\(live ? "connecting…" : "report written \(HTML.escape(ISO8601DateFormatter().string(from: Date())))")</span></header>
         <section id="summary">\(summary.map(summarySection) ?? "")</section>
-        <main id="runs">\(runs.map(runSection).joined())</main>
+        <main id="runs">\(runs.map { runSection($0, live: live) }.joined())</main>
         \(live ? "<script>\(liveScript)</script>" : "")
         </body></html>
         """
@@ -52,9 +52,10 @@ public enum ReportPage {
     }
 
     /// One run: its counts, charts, heatmaps, lineage, insight flow and discovery memory.
-    public static func runSection(_ run: RunFigures) -> String {
+    /// `live`: served by the dashboard, which links the run's agents' words.
+    public static func runSection(_ run: RunFigures, live: Bool = false) -> String {
         var html = "<section class=\"run\" data-run=\"\(HTML.escape(run.id))\"><h2>\(HTML.escape(run.id))</h2>"
-        html += "<p>\(HTML.escape(run.name)), seed \(run.seed), \(HTML.escape(run.state)).</p><dl class=\"figures\">"
+        html += "<p>\(HTML.escape(run.name)), seed \(run.seed), \(HTML.escape(run.state)).\(live ? " " + wordsLink(run.id) : "")</p><dl class=\"figures\">"
         html += figure("jobs", "\(run.jobs)", "jobs") + figure("run-results", "\(run.results)", "results")
         html += figure("succeeded", "\(run.succeeded)", "succeeded") + figure("failed", "\(run.failed)", "failed")
         html += "</dl>"

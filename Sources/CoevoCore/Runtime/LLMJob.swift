@@ -76,6 +76,11 @@ public struct LLMJob: Hashable, Sendable, Codable {
     /// Whose call it is (a protocol role, `agent` for a chamber turn); the worker hands it
     /// back with the output so metrics count calls by role. Nil for plain chat batches.
     public var role: String?
+    /// Which agent made the call, in which round and phase of its protocol: for readers of
+    /// a run (the dashboard's agents' words); workers ignore them.
+    public var agent: String?
+    public var round: Int?
+    public var phase: String?
 
     public init(endpoint: Endpoint, system: String, prompt: String, maxTokens: Int, temperature: Double,
                 seed: UInt64? = nil, call: String? = nil, fallbacks: [Endpoint]? = nil, role: String? = nil) {

@@ -1,0 +1,67 @@
+import CoevoTestSupport
+import Foundation
+import Testing
+
+extension ProcessTests {
+    /// What the agents said, read in headless Chromium off a live dashboard: a proposer/
+    /// solver run on the fault server's scripted endpoint (a reply is a function of its
+    /// request), every model call's prompt and reply shown as the database holds them, and
+    /// the page's filters admitting one agent's, one round's calls only. Bad input tried: a
+    /// round that is no number (400), a run that is not there (404).
+    @Suite struct AgentWordsTests {
+        @Test func theDashboardShowsEachAgentsPromptsAndRepliesFilteredByAgentAndRound() async throws {
+            let scratch = try Scratch("words")
+            defer { scratch.close() }
+            let (server, port) = try TestSupport.startFaultServer()
+            defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+            let run = TestRun(scratch: scratch)
+            let http = freePort()
+            let config = try scratch.write("ps.yaml", """
+                run: {name: words, seed: 4}
+                coordinator: {bind: \(run.endpoint), database: \(run.database)}
+                endpoints: [{name: scripted, url: "http://127.0.0.1:\(port)/scripted", model: m}]
+                proposer_solver: {rounds: 2, proposers: 2, solvers: 2, tasks_per_proposer: 1, attempts: 2, max_tokens: 48}
+                """)
+            _ = try Child("coevo-coordinator", ["--config", config, "--dashboard", "127.0.0.1:\(http)"], in: scratch, name: "coordinator")
+            _ = try run.worker("w-1", slots: 8)
+            let database = run.database
+            #expect(await eventually(timeout: 60) { (try? Database(database).strings("SELECT state FROM runs")) == ["finished"] },
+                    "\(scratch.logs)")
+            let db = try Database(database)
+            let id = try #require(try db.strings("SELECT id FROM runs").first)
+            // The database's own record of agent a1's round-2 calls: prompt and reply.
+            let rows = try db.strings("""
+                SELECT json_extract(CAST(j.payload AS TEXT), '$.prompt') || char(31) || json_extract(CAST(r.output AS TEXT), '$.text')
+                FROM jobs j JOIN results r ON r.job_id = j.id
+                WHERE json_extract(CAST(j.payload AS TEXT), '$.agent') = 'a1' AND json_extract(CAST(j.payload AS TEXT), '$.round') = 2
+                ORDER BY j.id
+                """)
+            try #require(!rows.isEmpty, "a1 made calls in round 2")
+            let all = try db.int("SELECT COUNT(*) FROM jobs WHERE kind = 'llm.chat'")
+
+            let base = "http://127.0.0.1:\(http)"
+            let front = try DashboardTests.chromium(["--timeout=4000", "--dump-dom", base + "/"])
+            #expect(front.contains("href=\"runs/\(id)/words\""), "the run links its agents' words")
+            let page = try DashboardTests.chromium(["--timeout=4000", "--dump-dom", "\(base)/runs/\(id)/words?agent=a1&round=2"])
+            let calls = page.components(separatedBy: "<article class=\"call\"").dropFirst()
+            #expect(calls.count == rows.count, "\(calls.count) calls shown, \(rows.count) stored")
+            #expect(calls.allSatisfy { $0.contains("data-agent=\"a1\"") && $0.contains("data-round=\"2\"") })
+            for (shown, stored) in zip(calls, rows) {
+                let parts = stored.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init)
+                #expect(shown.contains("<pre class=\"prompt\">\(Self.escaped(parts[0]))</pre>"), "prompt: \(parts[0])")
+                #expect(shown.contains("<pre class=\"reply\">\(Self.escaped(parts[1]))</pre>"), "reply: \(parts[1])")
+            }
+            let unfiltered = try DashboardTests.curl("\(base)/api/runs/\(id)/words?top=10000").body
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(unfiltered.utf8)) as? [String: Any])
+            #expect(object["matching"] as? Int == all && (object["roles"] as? [String]) == ["proposer", "solver"], "\(object.keys)")
+            #expect(try DashboardTests.curl("\(base)/runs/\(id)/words?round=two").code == 400)
+            #expect(try DashboardTests.curl("\(base)/runs/nope/words").code == 404)
+        }
+
+        /// As Chromium writes text into the DOM it dumps.
+        static func escaped(_ text: String) -> String {
+            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;")
+        }
+    }
+}
