@@ -147,7 +147,7 @@ public enum ReportPage {
         h1{font-size:1.4em}h2{font-size:1.2em;border-bottom:1px solid #ddd}h3{font-size:1em;margin-top:1.2em}
         dl.figures{display:flex;flex-wrap:wrap;gap:1.2em}dl.figures div{min-width:5em}dt{color:#666;font-size:.85em}dd{margin:0;font-size:1.3em;font-weight:600}
         table{border-collapse:collapse;margin:.5em 0}td,th{padding:2px 8px;border-bottom:1px solid #eee;text-align:left}
-        .charts{display:flex;flex-wrap:wrap;gap:1em;overflow-x:auto}svg .title{font-weight:600;font-size:12px}svg .tick{font-size:10px;fill:#555}svg .cell{font-size:9px;fill:#111}
+        .charts{display:flex;flex-wrap:wrap;gap:1em;overflow-x:auto}svg{max-width:100%;height:auto}svg .title{font-weight:600;font-size:12px}svg .tick{font-size:10px;fill:#555}svg .cell{font-size:9px;fill:#111}
         pre{white-space:pre-wrap;background:#f6f6f6;padding:.5em}#status{color:#666}
         """
 

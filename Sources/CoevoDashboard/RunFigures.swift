@@ -22,6 +22,9 @@ public struct RunFigures: Codable, Sendable {
         /// Rates and counts start their axis at 0; a score axis fits its values, so that
         /// a best going from 1.876 to 2.065 is not a flat line.
         public var fromZero = true
+        /// The x values the axis spans at least: the run's planned rounds or steps, so
+        /// that a run's first round is not one point on a 1..2 axis.
+        public var xSpan: [Double]?
     }
 
     /// Rows are agents, columns niches; nil where the agent has no attempt on the niche.
@@ -78,6 +81,11 @@ public struct RunFigures: Codable, Sendable {
         figures.charts += try proposerSolverCharts(events.decode(.proposerSolverRound, as: ProposerSolverRoundReport.self, snakeCase: true))
         figures.charts += try redBlueCharts(events.decode(.redBlueRound, as: RedBlueRoundReport.self, snakeCase: true))
         figures.charts += try chamberCharts(events.decode(.chamberStep, as: StepReport.self, snakeCase: false))
+        // The run's own config says how many rounds or steps it plans (files it names need not be here).
+        let config = try? ConfigLoader.parse(run.config, readingFiles: false)
+        if let planned = config?.proposerSolver?.rounds ?? config?.redBlue?.rounds ?? config?.chamber?.steps {
+            for index in figures.charts.indices { figures.charts[index].xSpan = [1, Double(planned)] }
+        }
         let snapshots = try events.decode(.population, as: PopulationSnapshot.self, snakeCase: true)
         figures.heatmaps = latestPerPool(snapshots).map(heatmap)
         figures.lineage = latestPerPool(snapshots).flatMap { snapshot in
@@ -94,8 +102,7 @@ public struct RunFigures: Codable, Sendable {
                 LineageNode(pool: "attempts", id: String($0.commit.prefix(7)), parents: $0.parent.map { [String($0.prefix(7))] } ?? [],
                             origin: $0.agent, born: $0.round, status: $0.status.rawValue)
             }
-            // The run's own config says which way is better (files it names need not be here).
-            let direction = (try? ConfigLoader.parse(run.config, readingFiles: false))?.discovery?.task.direction ?? .maximize
+            let direction = config?.discovery?.task.direction ?? .maximize
             figures.leaderboard = Array(leaderboard(attempts, direction: direction).prefix(leaderboardSize))
             figures.notes = try store.notes(ofRun: id)
             figures.skills = Dictionary(grouping: try store.skills(ofRun: id), by: \.name).values

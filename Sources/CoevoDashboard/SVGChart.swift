@@ -6,19 +6,32 @@ import Foundation
 enum SVGChart {
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
-    /// Lines over rounds (or steps, or evaluations), one colour per series, with a legend.
-    static func lines(_ chart: RunFigures.Chart, width: Double = 520, height: Double = 240) -> String {
+    /// The opening tag of a chart: its size, and a view box so that CSS can scale it
+    /// down to a narrow page.
+    static func open(_ kind: String, width: Double, height: Double, label: String) -> String {
+        "<svg class=\"\(kind)\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
+            + "viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(HTML.escape(label))\">"
+    }
+
+    /// Width a 12 px title or a 10 px label of `text` takes, near enough.
+    static func textWidth(_ text: String, size: Double = 12) -> Double { Double(text.count) * size * 0.62 }
+
+    /// Lines over rounds (or steps, or evaluations), one colour per series, with a legend;
+    /// the x axis spans `chart.xSpan` (the planned rounds) where the run says it.
+    static func lines(_ chart: RunFigures.Chart, width minimum: Double = 520, height: Double = 240) -> String {
         let (left, right, top, bottom) = (48.0, 12.0, 24.0, 36.0)
         let points = chart.series.flatMap(\.points)
         guard !points.isEmpty else { return "" }
-        let xs = points.map { $0[0] }, ys = points.map { $0[1] }
+        let legend = chart.series.reduce(0.0) { $0 + 24 + Double($1.name.count) * 6.5 }
+        let width = max(minimum, left + textWidth(chart.title) + right, left + legend + right)
+        let xs = points.map { $0[0] } + (chart.xSpan ?? []), ys = points.map { $0[1] }
         let (x0, x1) = (xs.min()!, max(xs.max()!, xs.min()! + 1))
         var (y0, y1) = (chart.fromZero ? min(0, ys.min()!) : ys.min()!, ys.max()!)
         if y1 - y0 < 1e-9 { (y0, y1) = chart.fromZero ? (y0, y0 + 1) : (y0 - 0.5, y1 + 0.5) }
         let plotW = width - left - right, plotH = height - top - bottom
         func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * plotW }
         func py(_ y: Double) -> Double { top + (1 - (y - y0) / (y1 - y0)) * plotH }
-        var svg = "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"\(HTML.escape(chart.title))\">"
+        var svg = open("chart", width: width, height: height, label: chart.title)
         svg += "<text x=\"\(left)\" y=\"15\" class=\"title\">\(HTML.escape(chart.title))</text>"
         svg += "<line x1=\"\(left)\" y1=\"\(top + plotH)\" x2=\"\(left + plotW)\" y2=\"\(top + plotH)\" stroke=\"#888\"/>"
         svg += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(top + plotH)\" stroke=\"#888\"/>"
@@ -51,10 +64,14 @@ enum SVGChart {
     static func matrix(title: String, rows: [String], columns: [String], values: [[Double?]], cellClass: String,
                        scaleToMax: Bool = false) -> String {
         guard !rows.isEmpty, !columns.isEmpty else { return "" }
-        let cell = 28.0, left = 8 + Double(rows.map(\.count).max()!) * 7, top = 24 + Double(min(24, columns.map(\.count).max()!)) * 6
-        let width = left + Double(columns.count) * cell + 8, height = top + Double(rows.count) * cell + 8
+        // Column labels stand at 45 degrees: a label of n characters reaches about 0.45 n
+        // em up and as far right of its column.
+        let label = Double(min(24, columns.map(\.count).max()!)) * 10 * 0.62 * 0.72
+        let cell = 28.0, left = 8 + Double(rows.map(\.count).max()!) * 7, top = 30 + label
+        let width = max(left + Double(columns.count) * cell + label + 8, 8 + textWidth(title) + 8)
+        let height = top + Double(rows.count) * cell + 8
         let largest = scaleToMax ? max(1e-9, values.flatMap { $0.compactMap { $0 } }.max() ?? 1) : 1
-        var svg = "<svg class=\"matrix\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"\(HTML.escape(title))\">"
+        var svg = open("matrix", width: width, height: height, label: title)
         svg += "<text x=\"8\" y=\"15\" class=\"title\">\(HTML.escape(title))</text>"
         for (c, column) in columns.enumerated() {
             let x = left + Double(c) * cell + cell / 2
@@ -84,7 +101,10 @@ enum SVGChart {
         guard !nodes.isEmpty else { return "" }
         let columns = Dictionary(grouping: nodes, by: \.born)
         let order = columns.keys.sorted()
-        let rowHeight = 22.0, columnWidth = 70.0, top = 28.0, left = 30.0
+        // Many rounds share a page's width (names then only in each node's tooltip); a
+        // 60-step chamber was one row 4,120 px wide.
+        let columnWidth = max(14, min(70, 1080 / Double(order.count))), labelled = columnWidth >= 50
+        let rowHeight = 22.0, top = 28.0, left = 30.0
         var position: [String: (x: Double, y: Double)] = [:]
         for (c, born) in order.enumerated() {
             for (r, node) in columns[born]!.enumerated() {
@@ -92,10 +112,11 @@ enum SVGChart {
             }
         }
         let height = top + Double(columns.values.map(\.count).max()!) * rowHeight + 10
-        let width = left + Double(order.count) * columnWidth + 30
         let pool = nodes[0].pool
-        var svg = "<svg class=\"lineage\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"\(HTML.escape(pool)) lineage\">"
-        svg += "<text x=\"8\" y=\"15\" class=\"title\">\(HTML.escape(pool)) lineage (column: the round it was made)</text>"
+        let title = "\(pool) lineage (column: the round it was made)"
+        let width = max(left + Double(order.count) * columnWidth + (labelled ? 30 : 10), 8 + textWidth(title) + 8)
+        var svg = open("lineage", width: width, height: height, label: "\(pool) lineage")
+        svg += "<text x=\"8\" y=\"15\" class=\"title\">\(HTML.escape(title))</text>"
         for node in nodes {
             let to = position[node.id]!
             for parent in node.parents {
@@ -119,7 +140,7 @@ enum SVGChart {
             default: "<circle cx=\(quote(at.x)) cy=\(quote(at.y)) r=\"5\" fill=\"\(colour)\"/>"
             }
             svg += "<g class=\"lineage-node\" data-agent=\"\(HTML.escape(node.id))\" data-origin=\"\(node.origin)\" data-status=\"\(node.status)\">"
-            svg += shape + "<text x=\(quote(at.x + 8)) y=\(quote(at.y + 4)) class=\"tick\">\(HTML.escape(node.id))</text>"
+            svg += shape + (labelled ? "<text x=\(quote(at.x + 8)) y=\(quote(at.y + 4)) class=\"tick\">\(HTML.escape(node.id))</text>" : "")
             svg += "<title>\(HTML.escape(node.id)): \(node.origin) at \(node.born) from \(HTML.escape(node.parents.joined(separator: ", ")).isEmpty ? "-" : HTML.escape(node.parents.joined(separator: ", "))), \(node.status)</title></g>"
         }
         return svg + "</svg>"

@@ -19,6 +19,15 @@ import Testing
         #expect(!charts[0].fromZero)
     }
 
+    /// After round 1 of 3 the axis spans the planned rounds: before, one point on a 1..2 axis.
+    @Test func aRunsFirstRoundIsDrawnOnTheAxisOfItsPlannedRounds() {
+        var chart = RunFigures.Chart(title: "Solve rate", x: "round", series: [RunFigures.Series(name: "solve rate", points: [[1, 0.25]])])
+        #expect(SVGChart.lines(chart).contains(">2</text>"), "without a plan the axis is 1..2")
+        chart.xSpan = [1, 3]
+        let svg = SVGChart.lines(chart)
+        #expect(svg.contains("text-anchor=\"end\" class=\"tick\">3</text>") && !svg.contains(">2</text>"), "\(svg)")
+    }
+
     @Test func theLeaderboardRanksByTheTasksDirectionAndLeavesOutCrashes() {
         let attempts = [Self.attempt("1", 3), Self.attempt("2", nil), Self.attempt("3", 1), Self.attempt("4", 2), Self.attempt("5", 1)]
         #expect(RunFigures.leaderboard(attempts, direction: .maximize).map(\.key) == ["1", "4", "3", "5"])

@@ -1,0 +1,78 @@
+import CoevoTestSupport
+import Foundation
+import Testing
+
+extension ProcessTests {
+    /// The report's charts laid out by headless Chromium at 1400 and 800 px: every chart
+    /// inside the viewport, every title and label inside its chart (element boxes, not
+    /// pixels), for a 60-step chamber (a lineage 4,120 px wide before) and a proposer/
+    /// solver run whose category names are long ("order-of-operations" was cut).
+    @Suite struct ChartLayoutTests {
+        /// Appended to a copy of the report (the report itself runs no script): measures
+        /// each chart and each of its texts and writes what sticks out into the page.
+        static let measure = """
+            <script>
+            const width = document.documentElement.clientWidth, problems = [];
+            const svgs = [...document.querySelectorAll('svg')];
+            for (const svg of svgs) {
+              const box = svg.getBoundingClientRect(), name = svg.getAttribute('aria-label');
+              if (box.right > width + 0.5) problems.push(`${name}: right edge ${Math.round(box.right)} past ${width}`);
+              for (const text of svg.querySelectorAll('text')) {
+                const t = text.getBoundingClientRect();
+                if (t.width === 0) continue;
+                if (t.left < box.left - 1 || t.right > box.right + 1 || t.top < box.top - 1 || t.bottom > box.bottom + 1)
+                  problems.push(`${name}: "${text.textContent}" outside its chart`);
+              }
+            }
+            document.body.insertAdjacentHTML('beforeend', '<pre id="layout">' + JSON.stringify({width, charts: svgs.length, problems}) + '</pre>');
+            </script>
+            """
+
+        @Test func everyChartFitsThePageAt1400And800Pixels() async throws {
+            let scratch = try Scratch("layout")
+            defer { scratch.close() }
+            let (server, port) = try TestSupport.startFaultServer()
+            defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+            let run = TestRun(scratch: scratch)
+            let configs = [
+                try scratch.write("chamber.yaml", """
+                    run: {name: layout-chamber, seed: 2}
+                    coordinator: {bind: "tcp://127.0.0.1:*", database: \(run.database)}
+                    workers: {count: 1, slots: 16}
+                    chamber: {niches: 4, agents: 8, steps: 60, tasks_per_step: 16}
+                    evolution: {lifecycle: {every_tasks: 10, max_population: 12}}
+                    """),
+                try scratch.write("ps.yaml", """
+                    run: {name: layout-ps, seed: 4}
+                    coordinator: {bind: "tcp://127.0.0.1:*", database: \(run.database)}
+                    workers: {count: 1, slots: 8}
+                    endpoints: [{name: scripted, url: "http://127.0.0.1:\(port)/scripted", model: m}]
+                    proposer_solver: {rounds: 3, proposers: 2, solvers: 3, tasks_per_proposer: 2, attempts: 2, max_tokens: 48}
+                    """),
+            ]
+            for (index, config) in configs.enumerated() {
+                let coevo = try Child("coevo", ["run", config], in: scratch, name: "run-\(index)")
+                #expect(await coevo.waitForExit(timeout: 120) == 0, "\(coevo.log)")
+            }
+            let report = scratch.url("report.html").path
+            let (status, output) = try TestSupport.capture([try Binaries.path("coevo"), "report", run.database, "--html", report])
+            try #require(status == 0, "\(output)")
+            let measured = scratch.url("measured.html")
+            try (try String(contentsOfFile: report, encoding: .utf8)).replacingOccurrences(of: "</body>", with: Self.measure + "</body>")
+                .write(to: measured, atomically: true, encoding: .utf8)
+
+            for width in [1400, 800] {
+                let shot = scratch.url("report-\(width).png").path
+                _ = try DashboardTests.chromium(["--window-size=\(width),3000", "--screenshot=\(shot)", "file://" + report])
+                #expect(((try? Data(contentsOf: URL(fileURLWithPath: shot)))?.count ?? 0) > 20_000, "a real screenshot at \(width) px")
+                let dom = try DashboardTests.chromium(["--window-size=\(width),3000", "--dump-dom", measured.absoluteString])
+                let json = try #require(dom.firstMatch(of: /<pre id="layout">(\{[^<]*)<\/pre>/)?.1, "no measurement in \(dom.suffix(500))")
+                let text = String(json).replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&lt;", with: "<")
+                    .replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&amp;", with: "&")
+                let layout = try #require(try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not JSON: \(text)")
+                #expect((layout["charts"] as? Int ?? 0) >= 10, "\(layout)")
+                #expect((layout["problems"] as? [String]) == [], "at \(width) px: \(layout)")
+            }
+        }
+    }
+}
