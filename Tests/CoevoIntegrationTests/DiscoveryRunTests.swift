@@ -539,6 +539,11 @@ extension ProcessTests {
                   rounds: 2
                   step_timeout_ms: 400000
                 """)
+            // The gateway is up before the run starts, which asks each endpoint for a token first.
+            let up = await eventually(timeout: 120) {
+                (try? DashboardTests.curl("http://127.0.0.1:\(gatewayPort)/health/liveliness").code) == 200
+            }
+            #expect(up, "the gateway did not come up: \(scratch.logs)")
             let coevo = try Child("coevo", ["run", config], in: scratch, name: "run", environment: ["COEVO_GATEWAY_KEY": key])
             #expect(await coevo.waitForExit(timeout: 900) == 0, "\(scratch.logs)")
             let db = try Database(run.database)
