@@ -13,12 +13,27 @@ struct LoggingOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (or COEVO_LOG_LEVEL).")
     var logLevel: String?
 
-    /// The level asked for by --log-level or COEVO_LOG_LEVEL; info when neither.
+    @Flag(name: .shortAndLong, help: "Log at debug: every connection, lease and decision (--log-level debug).")
+    var verbose = false
+
+    @Flag(name: .shortAndLong, help: "Log warnings and errors only (--log-level warning); progress and the summary still show.")
+    var quiet = false
+
+    /// The level asked for by -v, -q, --log-level or COEVO_LOG_LEVEL; info when none.
     private var level: Logger.Level? {
-        Logger.Level(rawValue: (logLevel ?? ProcessInfo.processInfo.environment["COEVO_LOG_LEVEL"] ?? "info").lowercased())
+        if verbose { return .debug }
+        if quiet { return .warning }
+        return Logger.Level(rawValue: (logLevel ?? ProcessInfo.processInfo.environment["COEVO_LOG_LEVEL"] ?? "info").lowercased())
     }
 
+    /// The level `coevo run` gives its local workers: what was asked for, else warning
+    /// (their info lines would repeat the coordinator's).
+    var workerLevel: String { verbose ? "debug" : quiet ? "warning" : logLevel ?? "warning" }
+
     func validate() throws {
+        if [verbose, quiet, logLevel != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("-v, -q and --log-level each set the log level: give one of them")
+        }
         guard level == nil else { return }
         let source = logLevel != nil ? "--log-level" : "COEVO_LOG_LEVEL"
         let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")

@@ -106,7 +106,7 @@ public struct RunCommand: AsyncParsableCommand {
         try localWorkers.startWorkers(
             count: config.workers.count, endpoint: endpoint, slots: config.workers.slots,
             heartbeatMs: config.coordinator.heartbeatIntervalMilliseconds, liveness: config.coordinator.liveness,
-            logLevel: logging.logLevel ?? "warning",
+            logLevel: logging.workerLevel,
             extraArguments: localKey.workerArguments + Self.permissions(config) + (unsandboxed ? ["--unsandboxed"] : []))
         logger.info("started \(config.workers.count) local worker(s) on \(endpoint)")
         if config.workers.count == 0 {

@@ -211,7 +211,13 @@ extension ProcessTests {
             let variable = try Child("coevo", ["run", config], in: setting.scratch, name: "env", environment: ["COEVO_LOG_LEVEL": "loud"])
             #expect(await variable.waitForExit(timeout: 20) == 64, "\(variable.log)")
             #expect(variable.log.contains("COEVO_LOG_LEVEL 'loud' is not a level"), "\(variable.log)")
+            let both = try Child("coevo", ["run", config, "-v", "-q"], in: setting.scratch, name: "both")
+            #expect(await both.waitForExit(timeout: 20) == 64, "\(both.log)")
             #expect(try setting.runs() == 0)
+            // -q keeps the summary and drops the info lines.
+            let quiet = try Child("coevo", ["run", config, "-q"], in: setting.scratch, name: "quiet")
+            #expect(await quiet.waitForExit(timeout: 30) == 0, "\(quiet.log)")
+            #expect(quiet.log.contains("results    5 durable, 5 succeeded") && !quiet.log.contains(" info "), "\(quiet.log)")
         }
 
         /// `coevo validate` says what `coevo run` would, running and writing nothing. Bad
