@@ -112,7 +112,8 @@ struct ChamberDriver: RunDriver {
                            payload: SimTurnCodec.encode(request, parameters: engine.settings.simulator),
                            timeoutMilliseconds: timeoutMilliseconds)
             }
-            let call = ChamberTurnPrompt.job(for: request, settings: engine.settings, pool: endpoints)
+            var call = ChamberTurnPrompt.job(for: request, settings: engine.settings, pool: endpoints)
+            (call.agent, call.round, call.phase) = (AgentID(request.agent).description, engine.stage.current, request.action.rawValue)
             return Job(id: id, run: run, kind: .llm, payload: (try? JSONEncoder().encode(call)) ?? Data(),
                        timeoutMilliseconds: timeoutMilliseconds)
         }

@@ -5,7 +5,13 @@ import Foundation
 /// figures as `data-*` attributes.
 extension ReportPage {
     static func wordsLink(_ run: String) -> String {
-        "<a class=\"words-link\" href=\"runs/\(HTML.escape(run))/words\">What the agents said</a>"
+        "<a class=\"words-link\" href=\"\(HTML.escape(wordsURL(run)))\">What the agents said</a>"
+    }
+
+    /// The words page of a run (relative to the dashboard's root), one agent's when given.
+    static func wordsURL(_ run: String, agent: String? = nil, role: String? = nil) -> String {
+        let path = "runs/\(run.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? run)/words"
+        return path + AgentWords.Filter(agent: agent, role: role).query
     }
 
     public static func wordsDocument(_ words: AgentWords) -> String {

@@ -55,7 +55,10 @@ public enum ReportPage {
     /// `live`: served by the dashboard, which links the run's agents' words.
     public static func runSection(_ run: RunFigures, live: Bool = false) -> String {
         var html = "<section class=\"run\" data-run=\"\(HTML.escape(run.id))\"><h2>\(HTML.escape(run.id))</h2>"
-        html += "<p>\(HTML.escape(run.name)), seed \(run.seed), \(HTML.escape(run.state)).\(live ? " " + wordsLink(run.id) : "")</p><dl class=\"figures\">"
+        // Served live, a run with model calls links its agents' words: the whole run from
+        // here, one agent's from its heatmap row and its lineage node.
+        let words = live && run.hasWords
+        html += "<p>\(HTML.escape(run.name)), seed \(run.seed), \(HTML.escape(run.state)).\(words ? " " + wordsLink(run.id) : "")</p><dl class=\"figures\">"
         html += figure("jobs", "\(run.jobs)", "jobs") + figure("run-results", "\(run.results)", "results")
         html += figure("succeeded", "\(run.succeeded)", "succeeded") + figure("failed", "\(run.failed)", "failed")
         html += "</dl>"
@@ -64,12 +67,18 @@ public enum ReportPage {
         }
         if !run.heatmaps.isEmpty {
             html += "<h3>Niche competence</h3><div class=\"charts\">"
-            html += run.heatmaps.map { SVGChart.matrix(title: $0.title, rows: $0.rows, columns: $0.columns, values: $0.values, cellClass: "heat-cell") }.joined()
+            html += run.heatmaps.map { map in
+                SVGChart.matrix(title: map.title, rows: map.rows, columns: map.columns, values: map.values, cellClass: "heat-cell",
+                                rowLink: words ? { wordsURL(run.id, agent: $0, role: map.pool) } : nil)
+            }.joined()
             html += "</div>"
         }
         if !run.lineage.isEmpty {
             html += "<h3>Lineage</h3><div class=\"charts\">"
-            html += Dictionary(grouping: run.lineage, by: \.pool).sorted { $0.key < $1.key }.map { SVGChart.lineage($0.value) }.joined()
+            html += Dictionary(grouping: run.lineage, by: \.pool).sorted { $0.key < $1.key }.map { pool, nodes in
+                // A discovery pool's lineage is of commits, not agents.
+                SVGChart.lineage(nodes, link: words && pool != "attempts" ? { wordsURL(run.id, agent: $0.id, role: pool) } : nil)
+            }.joined()
             html += "</div>"
         }
         if !run.flows.isEmpty {

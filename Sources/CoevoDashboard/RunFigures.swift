@@ -29,6 +29,8 @@ public struct RunFigures: Codable, Sendable {
 
     /// Rows are agents, columns niches; nil where the agent has no attempt on the niche.
     public struct Heatmap: Codable, Sendable {
+        /// The pool (role) whose agents are the rows.
+        public var pool: String
         public var title: String
         public var rows: [String]
         public var columns: [String]
@@ -70,6 +72,8 @@ public struct RunFigures: Codable, Sendable {
     public var notes: [Note] = []
     /// The latest version of each skill.
     public var skills: [Skill] = []
+    /// The run made model calls, whose words the dashboard shows.
+    public var hasWords = false
 
     /// Reads run `id` from `store`; nil when the database has no such run.
     public static func read(_ id: String, from store: CoevoStore, leaderboardSize: Int = 20) throws -> RunFigures? {
@@ -77,6 +81,7 @@ public struct RunFigures: Codable, Sendable {
         let counts = try store.counts(ofRun: id)
         var figures = RunFigures(id: id, name: run.name, seed: run.seed, state: run.state.rawValue, jobs: counts.jobs,
                                  results: counts.results, succeeded: counts.succeeded, failed: counts.failed)
+        figures.hasWords = try store.jobKinds(ofRun: id)[JobKind.llm.rawValue] != nil
         let events = EventReader(store: store, run: id)
         figures.charts += try proposerSolverCharts(events.decode(.proposerSolverRound, as: ProposerSolverRoundReport.self, snakeCase: true))
         figures.charts += try redBlueCharts(events.decode(.redBlueRound, as: RedBlueRoundReport.self, snakeCase: true))
@@ -196,7 +201,7 @@ public struct RunFigures: Codable, Sendable {
 
     static func heatmap(_ snapshot: PopulationSnapshot) -> Heatmap {
         let active = snapshot.members.filter { $0.status == "active" }
-        return Heatmap(title: "\(snapshot.role) competence by niche (\(snapshot.round))", rows: active.map(\.id),
+        return Heatmap(pool: snapshot.role, title: "\(snapshot.role) competence by niche (\(snapshot.round))", rows: active.map(\.id),
                        columns: snapshot.niches,
                        values: active.map { member in
                            zip(member.competence, member.attempts).map { $1 > 0 ? $0 : nil }

@@ -61,8 +61,9 @@ enum SVGChart {
 
     /// A matrix of values as coloured cells (competence 0...1, or counts scaled to the
     /// largest); each cell carries its row, column and value as data attributes.
+    /// `rowLink`: where a row's label leads (an agent's words), if anywhere.
     static func matrix(title: String, rows: [String], columns: [String], values: [[Double?]], cellClass: String,
-                       scaleToMax: Bool = false) -> String {
+                       scaleToMax: Bool = false, rowLink: ((String) -> String)? = nil) -> String {
         guard !rows.isEmpty, !columns.isEmpty else { return "" }
         // Column labels stand at 45 degrees: a label of n characters reaches about 0.45 n
         // em up and as far right of its column.
@@ -79,7 +80,8 @@ enum SVGChart {
         }
         for (r, row) in rows.enumerated() {
             let y = top + Double(r) * cell
-            svg += "<text x=\(quote(left - 4)) y=\(quote(y + cell / 2 + 4)) text-anchor=\"end\" class=\"tick\">\(HTML.escape(row))</text>"
+            let label = "<text x=\(quote(left - 4)) y=\(quote(y + cell / 2 + 4)) text-anchor=\"end\" class=\"tick\">\(HTML.escape(row))</text>"
+            svg += rowLink.map { "<a class=\"words\" href=\"\(HTML.escape($0(row)))\">\(label)</a>" } ?? label
             for (c, column) in columns.enumerated() {
                 let value = values[r][c]
                 let fill = value.map { heat($0 / largest) } ?? "#eee"
@@ -97,7 +99,8 @@ enum SVGChart {
 
     /// The lineage tree: agents placed by the round they were made at, an edge from each
     /// parent; the shape says how it came to be, the colour whether it is still active.
-    static func lineage(_ nodes: [RunFigures.LineageNode]) -> String {
+    /// `link`: where a node leads (its agent's words), if anywhere.
+    static func lineage(_ nodes: [RunFigures.LineageNode], link: ((RunFigures.LineageNode) -> String)? = nil) -> String {
         guard !nodes.isEmpty else { return "" }
         let columns = Dictionary(grouping: nodes, by: \.born)
         let order = columns.keys.sorted()
@@ -139,9 +142,11 @@ enum SVGChart {
             case "seed": "<polygon points=\"\(fmt(at.x)),\(fmt(at.y - 6)) \(fmt(at.x + 6)),\(fmt(at.y + 5)) \(fmt(at.x - 6)),\(fmt(at.y + 5))\" fill=\"\(colour)\"/>"
             default: "<circle cx=\(quote(at.x)) cy=\(quote(at.y)) r=\"5\" fill=\"\(colour)\"/>"
             }
+            if let link { svg += "<a class=\"words\" href=\"\(HTML.escape(link(node)))\">" }
             svg += "<g class=\"lineage-node\" data-agent=\"\(HTML.escape(node.id))\" data-origin=\"\(node.origin)\" data-status=\"\(node.status)\">"
             svg += shape + (labelled ? "<text x=\(quote(at.x + 8)) y=\(quote(at.y + 4)) class=\"tick\">\(HTML.escape(node.id))</text>" : "")
             svg += "<title>\(HTML.escape(node.id)): \(node.origin) at \(node.born) from \(HTML.escape(node.parents.joined(separator: ", ")).isEmpty ? "-" : HTML.escape(node.parents.joined(separator: ", "))), \(node.status)</title></g>"
+            if link != nil { svg += "</a>" }
         }
         return svg + "</svg>"
     }

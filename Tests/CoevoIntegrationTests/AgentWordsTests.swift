@@ -42,6 +42,16 @@ extension ProcessTests {
             let base = "http://127.0.0.1:\(http)"
             let front = try DashboardTests.chromium(["--timeout=4000", "--dump-dom", base + "/"])
             #expect(front.contains("href=\"runs/\(id)/words\""), "the run links its agents' words")
+            // An agent's heatmap row and lineage node link its own words, in its pool.
+            let solverLink = "href=\"runs/\(id)/words?agent=a1&amp;role=solver\""
+            #expect(front.components(separatedBy: solverLink).count - 1 == 2, "heatmap row and lineage node of solver a1")
+            let solver = try DashboardTests.chromium(["--timeout=4000", "--dump-dom", "\(base)/runs/\(id)/words?agent=a1&role=solver"])
+            let solverCalls = solver.components(separatedBy: "<article class=\"call\"").dropFirst()
+            #expect(!solverCalls.isEmpty && solverCalls.allSatisfy { $0.contains("data-agent=\"a1\" data-role=\"solver\"") })
+            #expect(solverCalls.count == (try db.int("""
+                SELECT COUNT(*) FROM jobs WHERE json_extract(CAST(payload AS TEXT), '$.agent') = 'a1'
+                AND json_extract(CAST(payload AS TEXT), '$.role') = 'solver'
+                """)))
             let page = try DashboardTests.chromium(["--timeout=4000", "--dump-dom", "\(base)/runs/\(id)/words?agent=a1&round=2"])
             let calls = page.components(separatedBy: "<article class=\"call\"").dropFirst()
             #expect(calls.count == rows.count, "\(calls.count) calls shown, \(rows.count) stored")
