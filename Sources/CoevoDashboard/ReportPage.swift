@@ -30,7 +30,9 @@ public enum ReportPage {
         html += figure("leased", "\(summary.leased)", "leased")
         let rate = LiveSummary.rate(summary.jobsPerSecond).split(separator: " ", maxSplits: 1)
         html += figure("rate", String(rate[0]), String(rate[1]))
-        html += figure("results", "\(summary.resultsApplied)", "results")
+        // Applied now, in the coordinator's memory; a run's section counts what the
+        // database holds, a moment behind: the labels say which.
+        html += figure("results", "\(summary.resultsApplied)", "results applied")
         html += figure("tokens", "\(summary.tokens)", "tokens")
         html += figure("cost", String(format: "$%.4f", summary.usd), "cost")
         if let maxTokens = summary.maxTokens { html += figure("tokens-left", "\(max(0, maxTokens - summary.tokens))", "tokens left") }
@@ -43,6 +45,9 @@ public enum ReportPage {
             html += "<td><progress max=\"1\" value=\"\(run.fraction)\"></progress> \(Int(run.fraction * 100))%</td>"
             html += "<td>\(run.completed + run.failed)/\(run.expected)</td><td>\(run.failed)</td>"
             html += "<td>\(run.secondsLeft.map { LiveSummary.duration($0) } ?? "–")</td></tr>"
+            if let problem = run.lastProblem {
+                html += "<tr class=\"run-problem\"><td></td><td colspan=\"5\">last problem: \(HTML.escape(problem))</td></tr>"
+            }
         }
         html += "</table><details><summary>workers</summary><table><tr><th>worker</th><th>slots</th><th>leased</th></tr>"
         for worker in summary.workers {
@@ -59,7 +64,7 @@ public enum ReportPage {
         // here, one agent's from its heatmap row and its lineage node.
         let words = live && run.hasWords
         html += "<p>\(HTML.escape(run.name)), seed \(run.seed), \(HTML.escape(run.state)).\(words ? " " + wordsLink(run.id) : "")</p><dl class=\"figures\">"
-        html += figure("jobs", "\(run.jobs)", "jobs") + figure("run-results", "\(run.results)", "results")
+        html += figure("jobs", "\(run.jobs)", "jobs") + figure("run-results", "\(run.results)", "results stored")
         html += figure("succeeded", "\(run.succeeded)", "succeeded") + figure("failed", "\(run.failed)", "failed")
         html += "</dl>"
         if !run.charts.isEmpty {

@@ -139,14 +139,22 @@ extension ProcessTests {
         @Test func anEndpointOutageLeavesTheCoordinatorsClockRunning() async throws {
             let setting = try Setting("outage")
             defer { setting.close() }
-            let config = try setting.config(url: "http://127.0.0.1:\(freePort())", jobs: 8)
-            let coordinator = try setting.run.coordinator(config: config)
+            let down = "http://127.0.0.1:\(freePort())"
+            let config = try setting.config(url: down, jobs: 8)
+            let http = freePort()
+            let coordinator = try Child("coevo-coordinator", ["--config", config, "--dashboard", "\(http)"], in: setting.scratch,
+                                        name: "coordinator")
             let worker = try setting.run.worker("w-1", slots: 4)
             #expect(await eventually(timeout: 20) { coordinator.log.contains("deferred job") }, "\(setting.scratch.logs)")
             try await Task.sleep(for: .seconds(8))
             #expect(!worker.log.contains("coordinator silent"), "\(worker.log)")
             #expect(coordinator.log.contains("deferred job") && coordinator.log.contains("POST http://127.0.0.1:"), "the deferral names the URL: \(coordinator.log)")
             #expect(coordinator.isRunning && worker.isRunning)
+            // The dashboard says what is wrong, with the URL, in Chromium as in its JSON.
+            let page = try DashboardTests.chromium(["--timeout=3000", "--dump-dom", "http://127.0.0.1:\(http)/"])
+            #expect(page.contains("class=\"run-problem\"") && page.contains("POST \(down)/v1/chat/completions"), "\(page.suffix(3000))")
+            let summary = try DashboardTests.curl("http://127.0.0.1:\(http)/api/summary").body
+            #expect(summary.contains("\"lastProblem\"") && summary.contains(down), "\(summary)")
         }
     
         /// A run of the embedded defaults (no config) stopped before it finished resumes
