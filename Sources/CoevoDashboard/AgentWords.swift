@@ -19,6 +19,19 @@ public struct AgentWords: Sendable, Encodable {
         public var status: String
         public var error: String?
         public var tokens: Int
+        /// For a discovery step: what it submitted, wrote and was told.
+        public var step: Step?
+    }
+
+    /// A discovery step's work beside its transcript (the call's reply).
+    public struct Step: Sendable, Encodable, Equatable {
+        public var message: String
+        public var diff: String
+        public var notes: [String]
+        public var exit: String
+        /// The grader's words and score, once its submission was graded.
+        public var feedback: String?
+        public var score: Double?
     }
 
     /// Which calls to show; each field left nil shows all.
@@ -63,7 +76,9 @@ public struct AgentWords: Sendable, Encodable {
     public static func read(_ run: String, from store: CoevoStore, filter: Filter, limit: Int = 300) throws -> AgentWords? {
         guard try store.run(id: run) != nil else { return nil }
         let decoder = JSONDecoder()
+        let attempts = Dictionary(try store.attempts(ofRun: run).map { ($0.attempt.key, $0.attempt) }) { first, _ in first }
         let all = try store.storedJobs(ofRun: run).compactMap { stored -> Call? in
+            if stored.job.kind == .discoveryStep { return step(stored, attempts: attempts, decoder: decoder) }
             guard stored.job.kind == .llm, let job = try? decoder.decode(LLMJob.self, from: stored.job.payload) else { return nil }
             let outcome = stored.outcome
             let output = outcome?.status == .succeeded ? try? decoder.decode(LLMJobOutput.self, from: outcome!.output) : nil
@@ -78,5 +93,22 @@ public struct AgentWords: Sendable, Encodable {
                           agents: Set(all.compactMap(\.agent)).sorted { ($0.count, $0) < ($1.count, $1) },
                           roles: Set(all.compactMap(\.role)).sorted(), rounds: Set(all.compactMap(\.round)).sorted(),
                           phases: Set(all.compactMap(\.phase)).sorted())
+    }
+
+    /// A discovery step as a call: its prompt and the tail of what the agent printed, with
+    /// its commit's message and diff, its notes, how it ended and what the grader said.
+    static func step(_ stored: CoevoStore.StoredJob, attempts: [String: Attempt], decoder: JSONDecoder) -> Call? {
+        guard let job = try? decoder.decode(DiscoveryStepJob.self, from: stored.job.payload) else { return nil }
+        let outcome = stored.outcome
+        let output = outcome?.status == .succeeded ? try? decoder.decode(DiscoveryStepOutput.self, from: outcome!.output) : nil
+        let attempt = attempts[job.key]
+        return Call(job: stored.job.id, role: job.runtime.rawValue, agent: job.agent, round: job.round ?? attempt?.round, phase: "step",
+                    key: job.key, system: "", prompt: job.prompt, reply: output?.transcript,
+                    status: outcome?.status.rawValue ?? (stored.failed ? "failed" : "pending"),
+                    error: outcome.flatMap { $0.error.isEmpty ? nil : $0.error }, tokens: output?.tokens ?? 0,
+                    step: output.map {
+                        Step(message: $0.message, diff: $0.diff, notes: $0.notes, exit: $0.exit,
+                             feedback: attempt?.feedback, score: attempt?.score)
+                    })
     }
 }

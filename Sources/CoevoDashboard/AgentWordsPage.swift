@@ -38,6 +38,15 @@ extension ReportPage {
             if !call.system.isEmpty { html += "<details><summary>system</summary><pre class=\"system\">\(HTML.escape(call.system))</pre></details>" }
             html += "<pre class=\"prompt\">\(HTML.escape(call.prompt))</pre>"
             if let reply = call.reply { html += "<pre class=\"reply\">\(HTML.escape(reply))</pre>" }
+            if let step = call.step {
+                html += "<p class=\"step\">\(HTML.escape(step.exit))\(step.message.isEmpty ? "" : "; submitted: " + HTML.escape(step.message))</p>"
+                if !step.diff.isEmpty { html += "<details><summary>diff</summary><pre class=\"diff\">\(HTML.escape(step.diff))</pre></details>" }
+                for note in step.notes { html += "<details><summary>note</summary><pre class=\"note\">\(HTML.escape(note))</pre></details>" }
+                if let feedback = step.feedback {
+                    let score = step.score.map { String(format: "%.6g", $0) } ?? "no score"
+                    html += "<details open><summary>grader (\(score))</summary><pre class=\"feedback\">\(HTML.escape(feedback))</pre></details>"
+                }
+            }
             if let error = call.error { html += "<pre class=\"error\">\(HTML.escape(error))</pre>" }
             html += "</article>"
         }

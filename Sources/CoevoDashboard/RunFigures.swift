@@ -81,7 +81,8 @@ public struct RunFigures: Codable, Sendable {
         let counts = try store.counts(ofRun: id)
         var figures = RunFigures(id: id, name: run.name, seed: run.seed, state: run.state.rawValue, jobs: counts.jobs,
                                  results: counts.results, succeeded: counts.succeeded, failed: counts.failed)
-        figures.hasWords = try store.jobKinds(ofRun: id)[JobKind.llm.rawValue] != nil
+        let kinds = try store.jobKinds(ofRun: id)
+        figures.hasWords = kinds[JobKind.llm.rawValue] != nil || kinds[JobKind.discoveryStep.rawValue] != nil
         let events = EventReader(store: store, run: id)
         figures.charts += try proposerSolverCharts(events.decode(.proposerSolverRound, as: ProposerSolverRoundReport.self, snakeCase: true))
         figures.charts += try redBlueCharts(events.decode(.redBlueRound, as: RedBlueRoundReport.self, snakeCase: true))

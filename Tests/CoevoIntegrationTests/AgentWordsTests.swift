@@ -73,5 +73,41 @@ extension ProcessTests {
             text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
                 .replacingOccurrences(of: ">", with: "&gt;")
         }
+
+        /// A discovery pool's steps on the same page: each step's prompt, how it ended, its
+        /// commit's message and diff, and the grader's words and score, as the database holds
+        /// them (evolve agents on the shipped circle-packing task: no model needed).
+        @Test func aDiscoveryStepShowsItsDiffAndTheGradersWords() async throws {
+            let scratch = try Scratch("words-discovery")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let http = freePort()
+            let config = try scratch.write("discovery.yaml", """
+                run: {name: words-discovery, seed: 5}
+                coordinator: {bind: \(run.endpoint), database: \(run.database)}
+                discovery:
+                  task: {\(DiscoveryRunTests.packingTask)}
+                  agents: [{runtime: evolve, count: 2, files: [pack.py], scale: 0.01}]
+                  rounds: 2
+                """)
+            _ = try Child("coevo-coordinator", ["--config", config, "--dashboard", "127.0.0.1:\(http)"], in: scratch, name: "coordinator")
+            try DiscoveryRunTests.workers(run, scratch)
+            let database = run.database
+            #expect(await eventually(timeout: 90) { (try? Database(database).strings("SELECT state FROM runs")) == ["finished"] },
+                    "\(scratch.logs)")
+            let db = try Database(database)
+            let id = try #require(try db.strings("SELECT id FROM runs").first)
+            let feedback = try #require(try db.strings("SELECT feedback FROM attempts WHERE key = 'r2.step.a1'").first)
+            let score = try #require(try db.strings("SELECT printf('%.6g', score) FROM attempts WHERE key = 'r2.step.a1'").first)
+            #expect(!feedback.isEmpty, "the grader said something")
+            let page = try DashboardTests.chromium(["--timeout=4000", "--dump-dom",
+                                                    "http://127.0.0.1:\(http)/runs/\(id)/words?agent=a1&round=2"])
+            let steps = page.components(separatedBy: "<article class=\"call\"").dropFirst()
+            #expect(steps.count == 1 && steps.first?.contains("data-role=\"evolve\" data-round=\"2\" data-phase=\"step\"") == true,
+                    "\(page.suffix(3000))")
+            let step = String(steps.first ?? "")
+            #expect(step.contains("<pre class=\"diff\">") && step.contains("+++ b/pack.py"), "the commit's diff: \(step.prefix(2000))")
+            #expect(step.contains("grader (\(score))") && step.contains(AgentWordsTests.escaped(feedback)), "the grader's words: \(step.prefix(3000))")
+        }
     }
 }

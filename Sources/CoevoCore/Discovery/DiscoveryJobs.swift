@@ -48,6 +48,8 @@ public struct DiscoveryStepJob: Codable, Hashable, Sendable {
     public var evolve: EvolveMutation?
     public var timeoutMilliseconds: Int
     public var stallMilliseconds: Int
+    /// The pool's round, for readers of the run (the dashboard's agents' words).
+    public var round: Int?
 
     public var runtime: DiscoverySettings.Runtime { launch.runtime }
 

@@ -215,6 +215,7 @@ public struct DiscoveryPool: Sendable {
             var job = DiscoveryStepJob(key: key, run: run, agent: member.id, launch: launch, session: member.session, prompt: prompt,
                                        chain: chain, shared: shared, evolve: evolve,
                                        timeoutMilliseconds: settings.stepTimeoutMilliseconds, stallMilliseconds: settings.stallMilliseconds)
+            job.round = round
             // Only an agent that can run `coevo memory checkout` needs the listed attempts'
             // commits; the evolve runtime starts from its chain's commit and never lists them,
             // and they are the part of a step that grows with the pool's history.
