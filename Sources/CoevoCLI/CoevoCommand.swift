@@ -10,7 +10,7 @@ public struct CoevoCommand: AsyncParsableCommand {
             On a cluster: coevo-coordinator --config X.yaml on the head node, coevo-worker --connect tcp://HEAD:5555 on every node.
             """,
         subcommands: [
-            RunCommand.self, ValidateCommand.self, CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, ReportCommand.self, AblateCommand.self,
+            RunCommand.self, ValidateCommand.self, CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, ReportCommand.self, DashboardCommand.self, AblateCommand.self,
             BenchCommand.self, KeysCommand.self, CalibrateCommand.self, MemoryCommand.self, EvalCommand.self,
         ])
 

@@ -20,6 +20,20 @@ public struct ReportCommand: ParsableCommand {
         print("wrote \(files.count) SVG plot(s) into \(directory)")
     }
 
+    /// One CSV per chart, named like its SVG plot: a row per point of each series.
+    private func writeTables(_ figures: [RunFigures], to directory: String) throws {
+        let files = figures.flatMap(ReportPage.tables)
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            for (name, text) in files {
+                try text.write(toFile: (directory as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
+            }
+        } catch {
+            throw UserFacingError("cannot write the tables into \(directory): \(error.localizedDescription)")
+        }
+        print("wrote \(files.count) CSV table(s) into \(directory)")
+    }
+
     public static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Summarise the runs in a coevo database, or print their events of a kind.",
@@ -29,6 +43,8 @@ public struct ReportCommand: ParsableCommand {
               coevo report Configs/quickstart.yaml --events '*_reflect'
               coevo report runs/red-blue.sqlite --run red-blue-20261122-211332 --events rb_round
               coevo report runs/discovery.sqlite --html report.html
+              coevo report runs/quickstart.sqlite --csv tables/
+              coevo dashboard runs/quickstart.sqlite     (the live dashboard, over a finished run)
 
             --html writes one self-contained page (inline SVG charts, no scripts, nothing
             fetched) with what the live dashboard shows of each run: the per-round figures,
@@ -47,6 +63,10 @@ public struct ReportCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Also write each chart, heatmap and lineage tree as an SVG file into this directory.",
                                             valueName: "DIR"))
     var plots: String?
+
+    @Option(name: .long, help: ArgumentHelp("Also write each chart's data as a CSV file (series, x, y) into this directory.",
+                                            valueName: "DIR"))
+    var csv: String?
 
     @Option(name: .long, help: "Attempts the --html leaderboard lists per discovery run.")
     var top: Int = 20
@@ -70,10 +90,11 @@ public struct ReportCommand: ParsableCommand {
             print("\(store.path) holds no runs yet")
             return
         }
-        if html != nil || plots != nil {
+        if html != nil || plots != nil || csv != nil {
             guard top >= 1 else { throw UserFacingError("--top takes a whole number of 1 or more; got \(top)") }
             let figures = try runs.compactMap { try RunFigures.read($0.id, from: store, leaderboardSize: top) }
             if let plots { try writePlots(figures, to: plots) }
+            if let csv { try writeTables(figures, to: csv) }
             guard let html else { return }
             let page = ReportPage.document(title: "coevo report: \(URL(fileURLWithPath: store.path).lastPathComponent)",
                                            summary: nil, runs: figures, live: false)

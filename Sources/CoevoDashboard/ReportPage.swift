@@ -126,11 +126,32 @@ public enum ReportPage {
     }
 
     /// Each chart, heatmap and lineage tree of a run as a standalone SVG file: name -> text.
-    public static func plots(_ run: RunFigures) -> [(name: String, svg: String)] {
-        func file(_ title: String) -> String {
-            let slug = (run.id + "-" + title).lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }
-            return String(slug).split(separator: "-").joined(separator: "-") + ".svg"
+    /// A file name for a run's chart: the run and the title, lowercased, dashes between.
+    static func fileName(_ run: String, _ title: String) -> String {
+        String((run + "-" + title).lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }).split(separator: "-").joined(separator: "-")
+    }
+
+    /// Each line chart's data as CSV (`series,x,y`), named as its SVG plot is, and each
+    /// heatmap's (`agent,niche,value`, blank where no attempt).
+    public static func tables(_ run: RunFigures) -> [(name: String, csv: String)] {
+        func field(_ text: String) -> String {
+            text.contains(where: { ",\"\n".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
         }
+        let charts = run.charts.map { chart in
+            (fileName(run.id, chart.title) + ".csv", "series,\(field(chart.x)),value\n" + chart.series.flatMap { series in
+                series.points.map { "\(field(series.name)),\(SVGChart.number($0[0])),\($0[1])\n" }
+            }.joined())
+        }
+        let heatmaps = run.heatmaps.map { map in
+            (fileName(run.id, map.title) + ".csv", "agent,niche,competence\n" + map.rows.enumerated().flatMap { r, row in
+                map.columns.enumerated().map { c, column in "\(field(row)),\(field(column)),\(map.values[r][c].map { String($0) } ?? "")\n" }
+            }.joined())
+        }
+        return charts + heatmaps
+    }
+
+    public static func plots(_ run: RunFigures) -> [(name: String, svg: String)] {
+        func file(_ title: String) -> String { fileName(run.id, title) + ".svg" }
         var files = run.charts.map { (file($0.title), SVGChart.lines($0)) }
         files += run.heatmaps.map { (file($0.title), SVGChart.matrix(title: $0.title, rows: $0.rows, columns: $0.columns, values: $0.values, cellClass: "heat-cell")) }
         files += Dictionary(grouping: run.lineage, by: \.pool).sorted { $0.key < $1.key }.map { (file("\($0.key) lineage"), SVGChart.lineage($0.value)) }

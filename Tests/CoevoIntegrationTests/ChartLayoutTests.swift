@@ -74,5 +74,48 @@ extension ProcessTests {
                 #expect((layout["problems"] as? [String]) == [], "at \(width) px: \(layout)")
             }
         }
+
+        /// A finished database, looked at after the fact: `coevo dashboard DB` serves the same
+        /// pages (read in Chromium) and stops on SIGTERM, and `coevo report --csv` writes each
+        /// chart's data, the chamber's accuracy per step equal to the database's. Bad input
+        /// tried: a dashboard port already taken.
+        @Test func aFinishedDatabaseIsServedAndItsChartsWrittenAsCSV() async throws {
+            let scratch = try Scratch("finished")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            let config = try scratch.write("chamber.yaml", """
+                run: {name: finished, seed: 3}
+                coordinator: {bind: "tcp://127.0.0.1:*", database: \(run.database)}
+                workers: {count: 1, slots: 16}
+                chamber: {niches: 4, agents: 8, steps: 12, tasks_per_step: 16}
+                """)
+            let coevo = try Child("coevo", ["run", config], in: scratch, name: "run")
+            #expect(await coevo.waitForExit(timeout: 120) == 0, "\(coevo.log)")
+            let db = try Database(run.database)
+            let id = try #require(try db.strings("SELECT id FROM runs").first)
+
+            let tables = scratch.url("tables").path
+            let (status, output) = try TestSupport.capture([try Binaries.path("coevo"), "report", run.database, "--csv", tables])
+            #expect(status == 0, "\(output)")
+            let accuracy = try String(contentsOfFile: tables + "/\(id)-accuracy.csv", encoding: .utf8)
+            // Accuracy is successes over tasks, as the step's event stores them.
+            let stored = try db.strings("""
+                SELECT CAST(json_extract(detail, '$.successes') AS REAL) / json_extract(detail, '$.tasks')
+                FROM events WHERE kind = 'chamber_step' ORDER BY seq
+                """)
+            let rows = accuracy.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
+            #expect(accuracy.hasPrefix("series,step,value\n") && rows.count == 12, "\(accuracy)")
+            #expect(zip(rows, stored).allSatisfy { abs(Double($0[2])! - Double($1)!) < 1e-12 }, "\(accuracy) vs \(stored)")
+
+            let http = freePort()
+            let served = try Child("coevo", ["dashboard", run.database, "--port", "\(http)"], in: scratch, name: "dashboard")
+            #expect(await eventually(timeout: 20) { (try? DashboardTests.curl("http://127.0.0.1:\(http)/api/runs").code) == 200 }, "\(served.log)")
+            let page = try DashboardTests.chromium(["--timeout=3000", "--dump-dom", "http://127.0.0.1:\(http)/"])
+            #expect(page.contains("data-run=\"\(id)\"") && page.contains("aria-label=\"Accuracy\""), "\(page.suffix(2000))")
+            let taken = try Child("coevo", ["dashboard", run.database, "--port", "\(http)"], in: scratch, name: "taken")
+            #expect(await taken.waitForExit(timeout: 20) == 1 && taken.log.contains("Address already in use"), "\(taken.log)")
+            served.signal(SIGTERM)
+            #expect(await served.waitForExit(timeout: 20) == 0, "\(served.log)")
+        }
     }
 }
