@@ -43,16 +43,18 @@ public struct ReportCommand: ParsableCommand {
               coevo report Configs/quickstart.yaml --events '*_reflect'
               coevo report runs/red-blue.sqlite --run red-blue-20261122-211332 --events rb_round
               coevo report runs/discovery.sqlite --html report.html
+              coevo report runs/asymmetric.sqlite runs/symmetric.sqlite --html compare.html
               coevo report runs/quickstart.sqlite --csv tables/
               coevo dashboard runs/quickstart.sqlite     (the live dashboard, over a finished run)
 
             --html writes one self-contained page (inline SVG charts, no scripts, nothing
             fetched) with what the live dashboard shows of each run: the per-round figures,
-            niche competence, lineage, insight flow, and a discovery pool's attempts.
+            niche competence, lineage, insight flow, and a discovery pool's attempts; with
+            more than one run, the charts they share overlaid at the top.
             """)
 
-    @Argument(help: "The run database (coordinator.database), or a config that names it.")
-    var source: String
+    @Argument(help: "The run database (coordinator.database), or a config that names it; with --html, two or more are compared (their runs' shared charts overlaid).")
+    var sources: [String]
 
     @Option(name: .customLong("run"), help: "Only this run (default: every run in the database).")
     var runID: String?
@@ -76,28 +78,37 @@ public struct ReportCommand: ParsableCommand {
 
     public init() {}
 
+    public func validate() throws {
+        if sources.isEmpty { throw ValidationError("name a run database (or a config that names it)") }
+    }
+
     public func run() throws {
-        let store = try openDatabase(source)
-        defer { store.writer.stop() }
-        var runs = try store.runs()
-        if let runID {
-            guard runs.contains(where: { $0.id == runID }) else {
-                throw UserFacingError("no run '\(runID)' in \(store.path); it holds: \(runs.map(\.id).joined(separator: ", "))")
-            }
-            runs = runs.filter { $0.id == runID }
+        let stores = try sources.map(openDatabase)
+        defer { stores.forEach { $0.writer.stop() } }
+        var selected: [(store: CoevoStore, runs: [StoredRun])] = []
+        for store in stores {
+            var runs = try store.runs()
+            if let runID { runs = runs.filter { $0.id == runID } }
+            selected.append((store, runs))
         }
-        guard !runs.isEmpty else {
-            print("\(store.path) holds no runs yet")
+        if let runID, selected.allSatisfy({ $0.runs.isEmpty }) {
+            let held = try stores.flatMap { try $0.runs().map(\.id) }
+            throw UserFacingError("no run '\(runID)' in \(sources.joined(separator: ", ")); they hold: \(held.joined(separator: ", "))")
+        }
+        guard selected.contains(where: { !$0.runs.isEmpty }) else {
+            print("\(stores.map(\.path).joined(separator: ", ")) hold(s) no runs yet")
             return
         }
         if html != nil || plots != nil || csv != nil {
             guard top >= 1 else { throw UserFacingError("--top takes a whole number of 1 or more; got \(top)") }
-            let figures = try runs.compactMap { try RunFigures.read($0.id, from: store, leaderboardSize: top) }
+            let figures = try selected.flatMap { store, runs in
+                try runs.compactMap { try RunFigures.read($0.id, from: store, leaderboardSize: top) }
+            }
             if let plots { try writePlots(figures, to: plots) }
             if let csv { try writeTables(figures, to: csv) }
             guard let html else { return }
-            let page = ReportPage.document(title: "coevo report: \(URL(fileURLWithPath: store.path).lastPathComponent)",
-                                           summary: nil, runs: figures, live: false)
+            let names = stores.map { URL(fileURLWithPath: $0.path).lastPathComponent }.joined(separator: ", ")
+            let page = ReportPage.document(title: "coevo report: \(names)", summary: nil, runs: figures, live: false)
             do {
                 try page.write(toFile: html, atomically: true, encoding: .utf8)
             } catch {
@@ -106,22 +117,24 @@ public struct ReportCommand: ParsableCommand {
             print("wrote \(html): \(figures.count) run(s), \(figures.reduce(0) { $0 + $1.charts.count }) chart(s), \(page.utf8.count / 1024) KiB")
             return
         }
-        if let events {
-            let wanted = Set(runs.map(\.id))
-            let matching = try store.events(kindMatching: events).filter { $0.run.map(wanted.contains) ?? false }
-            for event in matching {
-                let detail = event.kind == .protocolSummary ? summaryLines(event.detail).joined(separator: "\n") : event.detail
-                print("\(event.run ?? "-")  \(event.kind)  \(detail.replacingOccurrences(of: "\n", with: "\n    "))")
+        for (store, runs) in selected {
+            if let events {
+                let wanted = Set(runs.map(\.id))
+                let matching = try store.events(kindMatching: events).filter { $0.run.map(wanted.contains) ?? false }
+                for event in matching {
+                    let detail = event.kind == .protocolSummary ? summaryLines(event.detail).joined(separator: "\n") : event.detail
+                    print("\(event.run ?? "-")  \(event.kind)  \(detail.replacingOccurrences(of: "\n", with: "\n    "))")
+                }
+                if matching.isEmpty { print("no events of a kind matching '\(events)' in \(store.path)") }
+                continue
             }
-            if matching.isEmpty { print("no events of a kind matching '\(events)'") }
-            return
-        }
-        for stored in runs {
-            var lines = ["run \(stored.id) (\(stored.name), seed \(stored.seed)): \(stored.state.rawValue)"]
-            lines += try runSummary(store: store, run: stored.id, counts: try store.counts(ofRun: stored.id))
-            let counts = try store.eventCounts(ofRun: stored.id).sorted { $0.key < $1.key }
-            lines.append("  events     " + counts.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
-            print(lines.joined(separator: "\n"))
+            for stored in runs {
+                var lines = ["run \(stored.id) (\(stored.name), seed \(stored.seed)): \(stored.state.rawValue)"]
+                lines += try runSummary(store: store, run: stored.id, counts: try store.counts(ofRun: stored.id))
+                let counts = try store.eventCounts(ofRun: stored.id).sorted { $0.key < $1.key }
+                lines.append("  events     " + counts.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+                print(lines.joined(separator: "\n"))
+            }
         }
     }
 }

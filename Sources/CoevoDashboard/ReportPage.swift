@@ -15,10 +15,42 @@ public enum ReportPage {
         <style>\(style)</style></head>
         <body><header><h1>\(HTML.escape(title))</h1><span id="status">\(live ? "connecting…" : "report written \(HTML.escape(ISO8601DateFormatter().string(from: Date())))")</span></header>
         <section id="summary">\(summary.map(summarySection) ?? "")</section>
+        \(live ? "" : comparisonSection(runs))
         <main id="runs">\(runs.map { runSection($0, live: live) }.joined())</main>
         \(live ? "<script>\(liveScript)</script>" : "")
         </body></html>
         """
+    }
+
+    /// The figures several runs share, overlaid: each chart (title and x axis) two or more
+    /// runs have becomes one chart with every run's series (e.g. two routing modes' accuracy
+    /// per step).
+    /// Empty for a single run.
+    static func comparisonSection(_ runs: [RunFigures]) -> String {
+        guard runs.count > 1 else { return "" }
+        var titles: [String] = []
+        var shared: [String: [(run: RunFigures, chart: RunFigures.Chart)]] = [:]
+        for run in runs {
+            for chart in run.charts {
+                let key = chart.title + " per " + chart.x
+                if shared[key] == nil { titles.append(key) }
+                shared[key, default: []].append((run, chart))
+            }
+        }
+        let overlaid = titles.compactMap { title -> RunFigures.Chart? in
+            guard let charts = shared[title], charts.count > 1 else { return nil }
+            var chart = charts[0].chart
+            chart.title = "\(charts[0].chart.title), \(charts.count) runs"
+            chart.series = charts.flatMap { entry in
+                entry.chart.series.map { RunFigures.Series(name: "\(entry.run.id): \(String($0.name))", points: $0.points) }
+            }
+            chart.xSpan = charts.compactMap(\.chart.xSpan).max { ($0.last ?? 0) < ($1.last ?? 0) }
+            chart.fromZero = charts.allSatisfy(\.chart.fromZero)
+            return chart
+        }
+        guard !overlaid.isEmpty else { return "" }
+        return "<section class=\"comparison\"><h2>\(runs.count) runs compared</h2><div class=\"charts\">"
+            + overlaid.map { SVGChart.lines($0) }.joined() + "</div></section>"
     }
 
     /// Workers, throughput, each run's round and phase with its time left, cost and budget.

@@ -116,6 +116,35 @@ extension ProcessTests {
             #expect(await taken.waitForExit(timeout: 20) == 1 && taken.log.contains("Address already in use"), "\(taken.log)")
             served.signal(SIGTERM)
             #expect(await served.waitForExit(timeout: 20) == 0, "\(served.log)")
+
+            // A second database, the same chamber with symmetric routing: the report of both
+            // overlays their accuracy per step, each run's points those of its database.
+            let other = scratch.url("symmetric.sqlite").path
+            let symmetric = try scratch.write("symmetric.yaml", """
+                run: {name: finished-symmetric, seed: 3}
+                coordinator: {bind: "tcp://127.0.0.1:*", database: \(other)}
+                workers: {count: 1, slots: 16}
+                chamber: {niches: 4, agents: 8, steps: 12, tasks_per_step: 16}
+                evolution: {codream: {routing: symmetric}}
+                """)
+            let second = try Child("coevo", ["run", symmetric], in: scratch, name: "run-symmetric")
+            #expect(await second.waitForExit(timeout: 120) == 0, "\(second.log)")
+            let otherID = try #require(try Database(other).strings("SELECT id FROM runs").first)
+            let compared = scratch.url("compare.html").path
+            let made = try TestSupport.capture([try Binaries.path("coevo"), "report", run.database, other, "--html", compared])
+            #expect(made.status == 0, "\(made.output)")
+            let dom = try DashboardTests.chromium(["--dump-dom", "file://" + compared])
+            let chart = try #require(dom.range(of: "aria-label=\"Accuracy, 2 runs\"").map { String(dom[$0.lowerBound...].prefix(20_000)) },
+                                     "no overlaid accuracy chart")
+            let chartEnd = chart.range(of: "</svg>").map { String(chart[..<$0.lowerBound]) } ?? chart
+            #expect(chartEnd.components(separatedBy: "<polyline").count - 1 == 2, "one line per run")
+            for (runID, database) in [(id, run.database), (otherID, other)] {
+                let first = try Database(database).strings("""
+                    SELECT printf('%.3f', CAST(json_extract(detail, '$.successes') AS REAL) / json_extract(detail, '$.tasks'))
+                    FROM events WHERE kind = 'chamber_step' ORDER BY seq LIMIT 1
+                    """)[0]
+                #expect(chartEnd.contains("<title>\(runID): accuracy 1: \(first)</title>"), "\(runID) step 1 at \(first)")
+            }
         }
     }
 }
