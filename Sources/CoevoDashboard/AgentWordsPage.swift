@@ -9,9 +9,9 @@ extension ReportPage {
     }
 
     /// The words page of a run (relative to the dashboard's root), one agent's when given.
-    static func wordsURL(_ run: String, agent: String? = nil, role: String? = nil) -> String {
+    static func wordsURL(_ run: String, agent: String? = nil, role: String? = nil, round: Int? = nil) -> String {
         let path = "runs/\(run.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? run)/words"
-        return path + AgentWords.Filter(agent: agent, role: role).query
+        return path + AgentWords.Filter(agent: agent, role: role, round: round).query
     }
 
     public static func wordsDocument(_ words: AgentWords) -> String {

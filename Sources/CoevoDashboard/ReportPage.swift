@@ -138,7 +138,7 @@ public enum ReportPage {
             html += "<h3>Attempts leaderboard</h3><table class=\"leaderboard\"><tr><th>#</th><th>score</th><th>agent</th><th>round</th><th>commit</th><th>status</th><th>message</th></tr>"
             for (rank, attempt) in run.leaderboard.enumerated() {
                 html += "<tr class=\"attempt\" data-commit=\"\(attempt.commit)\" data-score=\"\(attempt.score.map { String($0) } ?? "")\">"
-                html += "<td>\(rank + 1)</td><td>\(attempt.score.map { String(format: "%.6g", $0) } ?? "–")</td><td>\(HTML.escape(attempt.agent))</td>"
+                html += "<td>\(rank + 1)</td><td>\(attempt.score.map { String(format: "%.6g", $0) } ?? "–")</td><td>\(words ? "<a class=\"words\" href=\"\(HTML.escape(wordsURL(run.id, agent: attempt.agent, round: attempt.round)))\">\(HTML.escape(attempt.agent))</a>" : HTML.escape(attempt.agent))</td>"
                 html += "<td>\(attempt.round)</td><td><code>\(attempt.commit.prefix(10))</code></td><td>\(attempt.status.rawValue)\(attempt.poolBest ? " ★" : "")</td>"
                 html += "<td>\(HTML.escape(String(attempt.message.prefix(120))))</td></tr>"
             }

@@ -100,6 +100,9 @@ extension ProcessTests {
             let feedback = try #require(try db.strings("SELECT feedback FROM attempts WHERE key = 'r2.step.a1'").first)
             let score = try #require(try db.strings("SELECT printf('%.6g', score) FROM attempts WHERE key = 'r2.step.a1'").first)
             #expect(!feedback.isEmpty, "the grader said something")
+            // The attempts leaderboard links each attempt's step: its agent, in its round.
+            let front = try DashboardTests.chromium(["--timeout=4000", "--dump-dom", "http://127.0.0.1:\(http)/"])
+            #expect(front.contains("href=\"runs/\(id)/words?agent=a1&amp;round=2\""), "\(front.suffix(3000))")
             let page = try DashboardTests.chromium(["--timeout=4000", "--dump-dom",
                                                     "http://127.0.0.1:\(http)/runs/\(id)/words?agent=a1&round=2"])
             let steps = page.components(separatedBy: "<article class=\"call\"").dropFirst()
