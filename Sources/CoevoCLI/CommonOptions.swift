@@ -19,11 +19,14 @@ struct LoggingOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Log warnings and errors only (--log-level warning); progress and the summary still show.")
     var quiet = false
 
-    /// The level asked for by -v, -q, --log-level or COEVO_LOG_LEVEL; info when none.
+    /// The level named by --log-level or COEVO_LOG_LEVEL; "info" when neither.
+    private var named: String { logLevel ?? ProcessInfo.processInfo.environment["COEVO_LOG_LEVEL"] ?? "info" }
+
+    /// The level asked for by -v, -q, --log-level or COEVO_LOG_LEVEL; nil when named wrong.
     private var level: Logger.Level? {
         if verbose { return .debug }
         if quiet { return .warning }
-        return Logger.Level(rawValue: (logLevel ?? ProcessInfo.processInfo.environment["COEVO_LOG_LEVEL"] ?? "info").lowercased())
+        return Logger.Level(rawValue: named.lowercased())
     }
 
     /// The level `coevo run` gives its local workers: what was asked for, else warning
@@ -37,7 +40,7 @@ struct LoggingOptions: ParsableArguments {
         guard level == nil else { return }
         let source = logLevel != nil ? "--log-level" : "COEVO_LOG_LEVEL"
         let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
-        throw ValidationError("\(source) '\(logLevel ?? ProcessInfo.processInfo.environment["COEVO_LOG_LEVEL"] ?? "")' is not a level: use one of \(levels)")
+        throw ValidationError("\(source) '\(named)' is not a level: use one of \(levels)")
     }
 
     /// Sets up swift-log once per process: lines to stderr, at the chosen level.

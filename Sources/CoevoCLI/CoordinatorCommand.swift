@@ -45,7 +45,7 @@ public struct CoordinatorCommand: AsyncParsableCommand {
         let store = try openStore(config, logger: logger)
         // Ports first: a coordinator that cannot listen writes no run.
         var observer = CoordinatorObserver()
-        let dashboard = try DashboardOptions.server(dashboardSettings, store: store, logger: logger, observer: &observer)
+        let dashboard = DashboardOptions.server(dashboardSettings, store: store, logger: logger, observer: &observer)
         let service = CoordinatorService(settings: settings, store: store, logger: logger, observer: observer)
         try bindOrExplain(service, config: config)
         _ = try prepareRun(config, text: text, given: self.config != nil, resume: resumeOptions, store: store, logger: logger)

@@ -32,14 +32,7 @@ public struct DashboardCommand: AsyncParsableCommand {
         let logger = logging.bootstrap(label: "coevo.dashboard")
         let store = try openDatabase(source)
         defer { store.writer.stop() }
-        let token = dashboardToken ?? ProcessInfo.processInfo.environment["COEVO_DASHBOARD_TOKEN"]
-        let settings: DashboardSettings
-        do {
-            settings = try DashboardSettings.parse(port, token: token)
-            try settings.checkPortIsFree()
-        } catch let error as DashboardError {
-            throw UserFacingError(error.description)
-        }
+        let settings = try DashboardOptions.settings(port, token: dashboardToken)
         let runs = try store.runs()
         logger.notice("\(runs.count) run(s) in \(store.path): \(runs.map(\.id).joined(separator: ", "))")
         try await runUntilShutdown([DashboardServer(settings: settings, store: store, logger: logger)], logger: logger)

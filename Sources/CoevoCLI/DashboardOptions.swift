@@ -17,23 +17,28 @@ struct DashboardOptions: ParsableArguments {
     var dashboardToken: String?
 
     /// Checked before anything else starts: a dashboard open to the network without a
-    /// token is refused before the database is touched.
+    /// token, or on a port something listens on, is refused before the database is touched.
     func settings() throws -> DashboardSettings? {
-        guard let dashboard else { return nil }
-        let token = dashboardToken ?? ProcessInfo.processInfo.environment["COEVO_DASHBOARD_TOKEN"]
+        try dashboard.map { try Self.settings($0, token: dashboardToken) }
+    }
+
+    /// `[HOST:]PORT` and the token (default: $COEVO_DASHBOARD_TOKEN) as settings whose
+    /// port is free; `coevo dashboard` takes the same.
+    static func settings(_ address: String, token: String?) throws -> DashboardSettings {
         do {
-            return try DashboardSettings.parse(dashboard, token: token)
+            let settings = try DashboardSettings.parse(address, token: token ?? ProcessInfo.processInfo.environment["COEVO_DASHBOARD_TOKEN"])
+            try settings.checkPortIsFree()
+            return settings
         } catch let error as DashboardError {
             throw UserFacingError(error.description)
         }
     }
 
     /// The server, with `observer` chained so it sees progress and job activity; nil
-    /// without --dashboard. Throws when its port is taken.
+    /// without --dashboard.
     static func server(_ settings: DashboardSettings?, store: CoevoStore, logger: Logger,
-                       observer: inout CoordinatorObserver) throws -> DashboardServer? {
+                       observer: inout CoordinatorObserver) -> DashboardServer? {
         guard let settings else { return nil }
-        do { try settings.checkPortIsFree() } catch let error as DashboardError { throw UserFacingError(error.description) }
         let server = DashboardServer(settings: settings, store: store, logger: logger)
         observer = server.observing(observer)
         return server

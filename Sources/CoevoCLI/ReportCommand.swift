@@ -7,31 +7,17 @@ import Foundation
 /// `coevo-coordinator` on a cluster, or one stopped and not yet resumed): the summary
 /// `coevo run` prints, what the operators did, and any event kind in full.
 public struct ReportCommand: ParsableCommand {
-    private func writePlots(_ figures: [RunFigures], to directory: String) throws {
-        let files = figures.flatMap(ReportPage.plots)
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            for (name, svg) in files {
-                try svg.write(toFile: (directory as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
-            }
-        } catch {
-            throw UserFacingError("cannot write the plots into \(directory): \(error.localizedDescription)")
-        }
-        print("wrote \(files.count) SVG plot(s) into \(directory)")
-    }
-
-    /// One CSV per chart, named like its SVG plot: a row per point of each series.
-    private func writeTables(_ figures: [RunFigures], to directory: String) throws {
-        let files = figures.flatMap(ReportPage.tables)
+    /// Writes `files` (name, text) into `directory`, made if need be; `what` names them.
+    private func write(_ files: [(String, String)], into directory: String, what: String) throws {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             for (name, text) in files {
                 try text.write(toFile: (directory as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
             }
         } catch {
-            throw UserFacingError("cannot write the tables into \(directory): \(error.localizedDescription)")
+            throw UserFacingError("cannot write the \(what) into \(directory): \(error.localizedDescription)")
         }
-        print("wrote \(files.count) CSV table(s) into \(directory)")
+        print("wrote \(files.count) \(what) into \(directory)")
     }
 
     public static let configuration = CommandConfiguration(
@@ -104,8 +90,9 @@ public struct ReportCommand: ParsableCommand {
             let figures = try selected.flatMap { store, runs in
                 try runs.compactMap { try RunFigures.read($0.id, from: store, leaderboardSize: top) }
             }
-            if let plots { try writePlots(figures, to: plots) }
-            if let csv { try writeTables(figures, to: csv) }
+            // One file per chart: an SVG plot, a CSV of its data (a row per point), named alike.
+            if let plots { try write(figures.flatMap(ReportPage.plots), into: plots, what: "SVG plot(s)") }
+            if let csv { try write(figures.flatMap(ReportPage.tables), into: csv, what: "CSV table(s)") }
             guard let html else { return }
             let names = stores.map { URL(fileURLWithPath: $0.path).lastPathComponent }.joined(separator: ", ")
             let page = ReportPage.document(title: "coevo report: \(names)", summary: nil, runs: figures, live: false)

@@ -79,7 +79,7 @@ public struct RunCommand: AsyncParsableCommand {
         let display = ProgressDisplay()
         var observer = CoordinatorObserver()
         observer.progress = { progress in progress.summary.map(display.show) }
-        let dashboard = try DashboardOptions.server(dashboardSettings, store: store, logger: logger, observer: &observer)
+        let dashboard = DashboardOptions.server(dashboardSettings, store: store, logger: logger, observer: &observer)
         let service = CoordinatorService(settings: settings, store: store, logger: logger, observer: observer)
         try bindOrExplain(service, config: config)
         // The local workers get a key made for this run, let in from memory.

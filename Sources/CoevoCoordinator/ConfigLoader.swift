@@ -26,7 +26,7 @@ public enum ConfigLoader {
         var config: ExperimentConfig
         // Nothing but comments is the embedded defaults too (how a run started without a
         // config stores its config).
-        if text.split(whereSeparator: \.isNewline).allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty || $0.trimmingCharacters(in: .whitespaces).hasPrefix("#") }) {
+        if text.split(whereSeparator: \.isNewline).map({ $0.trimmingCharacters(in: .whitespaces) }).allSatisfy({ $0.isEmpty || $0.hasPrefix("#") }) {
             config = ExperimentConfig()
         } else {
             do {

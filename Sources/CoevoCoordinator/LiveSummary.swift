@@ -98,8 +98,14 @@ extension LiveSummary {
 
     /// A rate a reader can use: per second from 1/s up, per minute below (a model run's
     /// 0.4 results/s would print as "0 results/s").
-    public static func rate(_ perSecond: Double, of noun: String = "results") -> String {
-        perSecond >= 1 || perSecond == 0 ? String(format: "%.0f", perSecond) + " \(noun)/s" : String(format: "%.1f", perSecond * 60) + " \(noun)/min"
+    public static func rate(_ perSecond: Double) -> String {
+        let (figure, unit) = rateParts(perSecond)
+        return "\(figure) \(unit)"
+    }
+
+    /// `rate`'s figure and unit apart ("24.0", "results/min"), for a page that sets them apart.
+    public static func rateParts(_ perSecond: Double) -> (figure: String, unit: String) {
+        perSecond >= 1 || perSecond == 0 ? (String(format: "%.0f", perSecond), "results/s") : (String(format: "%.1f", perSecond * 60), "results/min")
     }
 
     public static func duration(_ seconds: Double) -> String {

@@ -35,27 +35,36 @@ public enum RunLauncher {
     /// work to do (a model server to start) before it writes the run.
     public static func check(config: ExperimentConfig, configText: String, store: CoevoStore,
                              configGiven: Bool = true, intent: Intent = .auto) throws {
+        _ = try decide(config: config, configText: configText, store: store, configGiven: configGiven, intent: intent)
+    }
+
+    /// What the store holds that decides a start: its unfinished runs, and whether only
+    /// they are served (no config given, on a database that has runs). Throws the refusal.
+    private static func decide(config: ExperimentConfig, configText: String, store: CoevoStore, configGiven: Bool,
+                               intent: Intent) throws -> (unfinished: [StoredRun], resumeOnly: Bool) {
         let unfinished = try store.unfinishedRuns()
         if !configGiven, try store.runCount() > 0 {
             if unfinished.isEmpty {
                 throw Refusal(description: "every run in \(store.path) is finished and no config was given, so nothing is served: read them with `coevo report \(store.path)`, or start a run with --config")
             }
-            return
+            return (unfinished, true)
         }
         if intent == .auto, let old = unfinished.last(where: { $0.name == config.run.name }),
            let change = Self.change(from: old.config, to: configText) {
             throw Refusal(description: "run \(old.id) of '\(config.run.name)' is unfinished in \(store.path) and its config differs from the one given (\(change)); say which you mean: --resume continues it on its stored config, --new-run sets it aside and starts afresh on this one")
         }
+        return (unfinished, false)
     }
 
     /// `configGiven`: false when the config is the embedded defaults because none was
     /// named; then a database that already holds runs is only resumed, never given a new one.
     public static func prepare(config: ExperimentConfig, configText: String, store: CoevoStore, logger: Logger,
                                configGiven: Bool = true, intent: Intent = .auto, now: Date = Date()) throws -> Plan {
-        try check(config: config, configText: configText, store: store, configGiven: configGiven, intent: intent)
-        var plan = Plan(resumed: try store.unfinishedRuns())
+        let (unfinished, resumeOnly) = try decide(config: config, configText: configText, store: store,
+                                                  configGiven: configGiven, intent: intent)
+        var plan = Plan(resumed: unfinished)
         let same = plan.resumed.filter { $0.name == config.run.name }
-        if !configGiven, try store.runCount() > 0 {
+        if resumeOnly {
             logger.info("database \(store.path) has \(plan.resumed.count) unfinished run(s): resuming \(plan.resumed.map(\.id).joined(separator: ", ")) on their stored configs")
             return plan
         }

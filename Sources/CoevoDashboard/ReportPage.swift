@@ -24,25 +24,24 @@ public enum ReportPage {
 
     /// The figures several runs share, overlaid: each chart (title and x axis) two or more
     /// runs have becomes one chart with every run's series (e.g. two routing modes' accuracy
-    /// per step).
-    /// Empty for a single run.
+    /// per step). Empty for a single run.
     static func comparisonSection(_ runs: [RunFigures]) -> String {
         guard runs.count > 1 else { return "" }
-        var titles: [String] = []
+        var keys: [String] = []
         var shared: [String: [(run: RunFigures, chart: RunFigures.Chart)]] = [:]
         for run in runs {
             for chart in run.charts {
                 let key = chart.title + " per " + chart.x
-                if shared[key] == nil { titles.append(key) }
+                if shared[key] == nil { keys.append(key) }
                 shared[key, default: []].append((run, chart))
             }
         }
-        let overlaid = titles.compactMap { title -> RunFigures.Chart? in
-            guard let charts = shared[title], charts.count > 1 else { return nil }
+        let overlaid = keys.compactMap { key -> RunFigures.Chart? in
+            guard let charts = shared[key], charts.count > 1 else { return nil }
             var chart = charts[0].chart
             chart.title = "\(charts[0].chart.title), \(charts.count) runs"
             chart.series = charts.flatMap { entry in
-                entry.chart.series.map { RunFigures.Series(name: "\(entry.run.id): \(String($0.name))", points: $0.points) }
+                entry.chart.series.map { RunFigures.Series(name: "\(entry.run.id): \($0.name)", points: $0.points) }
             }
             chart.xSpan = charts.compactMap(\.chart.xSpan).max { ($0.last ?? 0) < ($1.last ?? 0) }
             chart.fromZero = charts.allSatisfy(\.chart.fromZero)
@@ -60,8 +59,8 @@ public enum ReportPage {
         html += figure("slots", "\(summary.slots)", "slots")
         html += figure("queued", "\(summary.queued)", "queued")
         html += figure("leased", "\(summary.leased)", "leased")
-        let rate = LiveSummary.rate(summary.jobsPerSecond).split(separator: " ", maxSplits: 1)
-        html += figure("rate", String(rate[0]), String(rate[1]))
+        let rate = LiveSummary.rateParts(summary.jobsPerSecond)
+        html += figure("rate", rate.figure, rate.unit)
         // Applied now, in the coordinator's memory; a run's section counts what the
         // database holds, a moment behind: the labels say which.
         html += figure("results", "\(summary.resultsApplied)", "results applied")

@@ -33,6 +33,16 @@ extension ProcessTests {
                     """)
             }
 
+            /// `coevo run ARGUMENTS` with no local workers, stopped with SIGTERM once it waits
+            /// for some: its run is stored, unfinished. Returns what it logged.
+            func interruptedRun(_ arguments: [String]) async throws -> String {
+                let idle = try Child("coevo", ["run"] + arguments, in: scratch, name: "idle")
+                #expect(await eventually(timeout: 20) { idle.log.contains("no local workers") }, "\(idle.log)")
+                idle.signal(SIGTERM)
+                #expect(await idle.waitForExit(timeout: 20) == 0, "\(idle.log)")
+                return idle.log
+            }
+
             func runs() throws -> Int {
                 FileManager.default.fileExists(atPath: run.database) ? try Database(run.database).int("SELECT COUNT(*) FROM runs") : 0
             }
@@ -166,11 +176,8 @@ extension ProcessTests {
             defer { setting.close() }
             let database = setting.run.database
             let place = ["--database", database, "--bind", "tcp://127.0.0.1:*"]
-            let idle = try Child("coevo", ["run", "--workers", "0"] + place, in: setting.scratch, name: "idle")
-            #expect(await eventually(timeout: 20) { idle.log.contains("no local workers") }, "\(idle.log)")
-            idle.signal(SIGTERM)
-            #expect(await idle.waitForExit(timeout: 20) == 0, "\(idle.log)")
-            #expect(idle.log.contains(": interrupted"), "\(idle.log)")
+            let idle = try await setting.interruptedRun(["--workers", "0"] + place)
+            #expect(idle.contains(": interrupted"), "\(idle)")
 
             let resumed = try Child("coevo", ["run"] + place, in: setting.scratch, name: "resumed")
             #expect(await resumed.waitForExit(timeout: 60) == 0, "\(resumed.log)")
@@ -190,10 +197,7 @@ extension ProcessTests {
             let setting = try Setting("edited")
             defer { setting.close() }
             let config = try setting.run.config(kind: "noop", jobs: 30, workers: 0)
-            let idle = try Child("coevo", ["run", config], in: setting.scratch, name: "idle")
-            #expect(await eventually(timeout: 20) { idle.log.contains("no local workers") }, "\(idle.log)")
-            idle.signal(SIGTERM)
-            #expect(await idle.waitForExit(timeout: 20) == 0, "\(idle.log)")
+            _ = try await setting.interruptedRun([config])
 
             let edited = try setting.run.config(kind: "noop", jobs: 40, workers: 1)
             let refused = try Child("coevo", ["run", edited], in: setting.scratch, name: "refused")

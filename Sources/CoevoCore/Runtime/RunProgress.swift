@@ -12,5 +12,9 @@ public struct RunProgress: Hashable, Sendable {
     /// Jobs that finished without success: a failed result, or attempts spent without one.
     public var failed: Int = 0
     public var isFinished: Bool { completed + failed >= total }
+    /// Counts a job that finished, with success or not.
+    public mutating func finish(failed: Bool) {
+        if failed { self.failed += 1 } else { completed += 1 }
+    }
     public init() {}
 }

@@ -112,7 +112,7 @@ public struct Scheduler: Sendable {
         highestKnown = max(highestKnown, id)
         let run = position(of: run)
         runs[run].progress.total += 1
-        if failed { runs[run].progress.failed += 1 } else { runs[run].progress.completed += 1 }
+        runs[run].progress.finish(failed: failed)
     }
 
     /// A run whose jobs are made as it goes announces how many it will have.
@@ -214,7 +214,7 @@ public struct Scheduler: Sendable {
         }
         pending[id] = nil
         markFinished(id)
-        if failed { runs[position(of: lease.job.run)].progress.failed += 1 } else { runs[position(of: lease.job.run)].progress.completed += 1 }
+        runs[position(of: lease.job.run)].progress.finish(failed: failed)
         return .apply(lease)
     }
 
