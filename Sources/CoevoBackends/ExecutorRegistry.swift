@@ -10,12 +10,13 @@ public struct ExecutorRegistry: Sendable {
         for executor in executors { self.executors[executor.kind] = executor }
     }
 
-    /// Everything this build can run, within what `policy` allows; command agents get
+    /// Everything this build can run, within what `policy` allows; discovery agents get
     /// their workspaces under `workspaceRoot`.
     public static func standard(workspaceRoot: URL, policy: WorkerPolicy = WorkerPolicy()) -> ExecutorRegistry {
-        ExecutorRegistry([NoopExecutor(), SleepExecutor(), SimulatorExecutor(), LLMChatExecutor(policy: policy),
-                          CommandAgentExecutor(root: workspaceRoot, policy: policy),
-                          DiscoveryStepExecutor(root: workspaceRoot, policy: policy), DiscoveryGradeExecutor(root: workspaceRoot, policy: policy)])
+        let chat = LLMChatExecutor(policy: policy)
+        return ExecutorRegistry([NoopExecutor(), SleepExecutor(), SimulatorExecutor(), chat,
+                                 DiscoveryStepExecutor(root: workspaceRoot, policy: policy, chat: chat),
+                                 DiscoveryGradeExecutor(root: workspaceRoot, policy: policy)])
     }
 
     public func executor(for kind: JobKind) -> (any JobExecutor)? { executors[kind] }

@@ -4,7 +4,7 @@ import Foundation
 /// What a worker lets its jobs use, set by whoever starts the worker and never by a job:
 /// which endpoints an `llm.chat` job may call, which of the worker's environment
 /// variables (API keys) may be sent to which endpoint, and which programs an
-/// `agent.command` job may run, and how code it does not trust is confined. A job asking
+/// discovery agent may run, and how code it does not trust is confined. A job asking
 /// for anything else fails, and the error names what was refused and the flag that would
 /// allow it. Pure: decides, does nothing.
 public struct WorkerPolicy: Hashable, Sendable {
@@ -13,9 +13,9 @@ public struct WorkerPolicy: Hashable, Sendable {
     public var endpoints: [String]
     /// Environment variable -> base URLs its value may be sent to.
     public var keys: [String: [String]]
-    /// Programs (argv[0], exactly) an agent command may start.
+    /// Programs (argv[0], exactly) a discovery agent may start.
     public var commands: [String]
-    /// Environment variables whose values an agent command may be given.
+    /// Environment variables whose values a discovery agent may be given.
     public var agentKeys: [String]
     /// How agents, candidates and graders run here (by default: sandboxed where this
     /// machine can, each with a user id of its own where the worker is root).

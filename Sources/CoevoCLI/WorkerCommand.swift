@@ -54,10 +54,10 @@ public struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "VAR=BASE-URL: the key in environment variable VAR may be sent to endpoints under BASE-URL (repeat for more). No key is sent otherwise.")
     var allowKey: [String] = []
 
-    @Option(name: .long, help: "A program agent.command jobs may run here (argv[0], exactly; repeat for more). None otherwise.")
+    @Option(name: .long, help: "A program discovery agents may run here (argv[0], exactly; repeat for more). None otherwise.")
     var allowCommand: [String] = []
 
-    @Option(name: .long, help: "An environment variable of this worker whose value agent.command jobs may ask for by name (an API key; repeat for more). None otherwise.")
+    @Option(name: .long, help: "An environment variable of this worker whose value discovery agents may ask for by name (an API key; repeat for more). None otherwise.")
     var allowAgentKey: [String] = []
 
     @Flag(name: .long, help: "Run discovery agents, candidates and graders without a sandbox where this machine cannot make one (no bubblewrap): they then see what the worker sees. Every step's result says so.")

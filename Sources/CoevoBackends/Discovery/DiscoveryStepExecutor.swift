@@ -21,20 +21,22 @@ public struct DiscoveryStepExecutor: JobExecutor {
     private let secrets: [String: String]
     /// Endpoint keys: this worker's environment, only the variables its policy sends somewhere.
     private let endpointKeys: [String: String]
-    /// How an `evolve` agent with `mutation: model` calls its endpoint: the worker's chat
-    /// path, with its retries, breaker and policy.
-    private let chat: LLMChatExecutor
+    /// How an `evolve` agent with `mutation: model` calls its endpoint: the worker's own
+    /// `llm.chat` executor, so its calls share each endpoint's breaker and concurrency limit.
+    let chat: LLMChatExecutor
     /// Each agent's user id on this worker, when the worker hands them out.
     private let users: AgentUsers?
 
-    public init(root: URL, policy: WorkerPolicy = WorkerPolicy(), toolsDirectory: URL? = DiscoveryStepExecutor.ownDirectory,
+    /// `chat` is the worker's `llm.chat` executor (a new one, with `policy`, when nil).
+    public init(root: URL, policy: WorkerPolicy = WorkerPolicy(), chat: LLMChatExecutor? = nil,
+                toolsDirectory: URL? = DiscoveryStepExecutor.ownDirectory,
                 secrets: [String: String] = ProcessInfo.processInfo.environment) {
         self.root = root
         self.policy = policy
         self.toolsDirectory = toolsDirectory
         self.secrets = secrets.filter { policy.agentKeys.contains($0.key) }
         endpointKeys = secrets.filter { policy.keys[$0.key] != nil }
-        chat = LLMChatExecutor(policy: policy)
+        self.chat = chat ?? LLMChatExecutor(policy: policy)
         users = policy.confinement.users.map { AgentUsers(root: root, range: $0) }
     }
 

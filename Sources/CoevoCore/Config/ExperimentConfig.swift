@@ -331,8 +331,6 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
             try require(e.maxAttempts >= 1, "endpoints[\(i)].max_attempts", "must be at least 1")
             try require(e.breakerOpenMs >= 0, "endpoints[\(i)].breaker_open_ms", "must not be negative")
         }
-        try require(workload.kind != .agentCommand, "workload.kind",
-                    "agent.command jobs are made by experiment protocols, not by a workload batch")
         if workload.kind == .llm {
             try require(endpoints.contains { $0.name == workload.endpoint }, "workload.endpoint",
                         "names no endpoint (have: \(endpoints.map(\.name).joined(separator: ", ")))")

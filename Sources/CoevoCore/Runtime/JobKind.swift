@@ -16,8 +16,6 @@ public struct JobKind: RawRepresentable, Hashable, Comparable, Sendable, Codable
     public static let sleep = JobKind("sleep")
     /// One chat call to the endpoint in its payload (`LLMJob`), answered with `LLMJobOutput`.
     public static let llm = JobKind("llm.chat")
-    /// A command-line agent run in its own workspace (`CommandAgentJob`).
-    public static let agentCommand = JobKind("agent.command")
     /// One step of a discovery pool's agent (`DiscoveryStepJob`), and one grade of a
     /// submission (`DiscoveryGradeJob`).
     public static let discoveryStep = JobKind("discovery.step")
@@ -26,7 +24,7 @@ public struct JobKind: RawRepresentable, Hashable, Comparable, Sendable, Codable
     public static let simTurn = JobKind("sim.turn")
 
     /// The kinds a config's `workload` may name (protocols make the others).
-    public static let workloadKinds: [JobKind] = [.noop, .sleep, .llm, .agentCommand]
+    public static let workloadKinds: [JobKind] = [.noop, .sleep, .llm]
 
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)

@@ -16,8 +16,6 @@ public enum WorkloadPlan {
                              prompt: workload.prompt.replacingOccurrences(of: "{i}", with: "\(index)"),
                              maxTokens: workload.maxTokens, temperature: workload.temperature)
             payload = (try? JSONEncoder().encode(job)) ?? Data()
-        case .agentCommand:
-            payload = Data()  // refused by validate(): protocols make these jobs
         default:  // noop, the only other kind validate() lets through
             // A stream per job (SplitMix64 seeds spread by the golden ratio).
             var rng = SeededGenerator(seed: config.run.seed ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15))

@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 import Synchronization
 
-/// How to run a command agent or a command grader.
+/// How to run a command: a discovery agent, a candidate, a grader, git.
 public struct CommandSpec: Hashable, Sendable {
     public var arguments: [String]
     public var workingDirectory: String
