@@ -119,3 +119,13 @@ struct ChamberDriver: RunDriver {
         }
     }
 }
+
+extension RunKind {
+    static let chamber = RunKind { config, run in
+        guard let chamber = config.chamberSettings else { return nil }
+        let agents = chamber.backend == .model ? config.endpoints(forRole: "agent") : []
+        let driver = ChamberDriver(settings: chamber, run: run.id, timeoutMilliseconds: config.coordinator.jobTimeoutMilliseconds,
+                                   endpoints: agents, storedJobs: run.storedJobs, loggedEvents: run.loggedEvents)
+        return (driver, "chamber run \(run.id) on the \(chamber.backend.rawValue): \(chamber.steps) steps of \(chamber.tasksPerStep) tasks, \(chamber.agents) agents, \(chamber.niches) niches, routing \(chamber.evolution.codream.routing.rawValue)")
+    }
+}

@@ -71,7 +71,7 @@ public final class CoordinatorService: Service, Sendable {
                                                                        self.logger, self.observer, self.zap.withLock { $0 })
         store.writer.onError { logger.error("\($0)") }
         try await withGracefulShutdownHandler {
-            let ids = try store.reserveJobIDs(CoordinatorStateMachine.jobIDBlock)
+            let ids = try store.reserveJobIDs(RunBook.jobIDBlock)
             let machine = CoordinatorStateMachine(settings: settings, session: session, runs: try ServedRun.load(from: store),
                                                   jobIDs: ids)
             // The shell runs on the socket's thread (see `SocketLoop`).

@@ -152,3 +152,14 @@ struct DiscoveryDriver: RunDriver {
         }
     }
 }
+
+extension RunKind {
+    static let discovery = RunKind { config, run in
+        guard let discovery = config.discoverySettings else { return nil }
+        let pool = DiscoveryPool(settings: discovery, run: run.id.rawValue, startedAt: run.createdAt)
+        let runtimes = discovery.agents.map { "\($0.count) \($0.runtime.rawValue)" }.joined(separator: ", ")
+        let driver = DiscoveryDriver(pool: pool, run: run.id, exportDirectory: run.exportDirectory, storedJobs: run.storedJobs,
+                                     loggedEvents: run.loggedEvents)
+        return (driver, "discovery run \(run.id): \(runtimes) agent(s), \(discovery.rounds) rounds, \(discovery.task.graders) grader(s) at once; exports to \(run.exportDirectory.path)")
+    }
+}

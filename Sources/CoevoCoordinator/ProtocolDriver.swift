@@ -122,3 +122,18 @@ struct ProtocolDriver: RunDriver {
         }
     }
 }
+
+extension RunKind {
+    /// Proposer/solver and red-blue: the protocols that are model calls.
+    static let experimentProtocol = RunKind { config, run in
+        guard let engine = config.makeProtocolEngine() else { return nil }
+        var pools: [String: [LLMJob.Endpoint]] = [:]
+        for role in config.protocolRoles { pools[role] = config.endpoints(forRole: role) }
+        let driver = ProtocolDriver(engine: engine, run: run.id, endpointsByRole: pools,
+                                    timeoutMilliseconds: config.coordinator.jobTimeoutMilliseconds,
+                                    exportDirectory: run.exportDirectory, storedJobs: run.storedJobs, loggedEvents: run.loggedEvents)
+        let kind = config.proposerSolver != nil ? "proposer/solver" : "red-blue"
+        let roles = config.protocolRoles.map { "\($0) -> \(pools[$0]!.map(\.name).joined(separator: ","))" }.joined(separator: "; ")
+        return (driver, "\(kind) run \(run.id): \(roles); exports to \(run.exportDirectory.path)")
+    }
+}

@@ -153,7 +153,7 @@ import Testing
         #expect(Self.errors(out, to: "x") == [.versionMismatch])
         out = m.handle(Self.from("x", Self.ready("", session: "s", slots: 4)), at: Self.t(14))
         #expect(Self.errors(out, to: "x") == [.invalidReady])
-        #expect(m.scheduler.workerCount == 0 && m.scheduler.queuedCount == 1 && m.resultsApplied == 0)
+        #expect(m.scheduler.workerCount == 0 && m.scheduler.queuedCount == 1 && m.meters.resultsApplied == 0)
     }
 
     /// Bad input: another authenticated key naming a live worker's id (even with its
@@ -174,13 +174,13 @@ import Testing
         #expect(Self.sent(out, to: "w1/a").isEmpty && m.scheduler.leasedCount == 1)
         // The route is claimed: the forged result is not applied, the worker is dropped.
         out = m.handle(from("w1/a", other, Self.results([(1, 1, Self.ok())])), at: Self.t(20))
-        #expect(m.resultsApplied == 0 && m.scheduler.workerCount == 0 && m.scheduler.queuedCount == 1)
+        #expect(m.meters.resultsApplied == 0 && m.scheduler.workerCount == 0 && m.scheduler.queuedCount == 1)
         #expect(Self.events(out).map(\.kind).contains(.routeClaimed))
         // The real worker comes back with its own key and gets the job again.
         out = m.handle(from("w1/a", owner, Self.ready("w1", session: "a", slots: 1)), at: Self.t(30))
         #expect(Self.leases(out, to: "w1/a").map { [$0.0, JobID($0.1)] } == [[1, 2]])
         out = m.handle(from("w1/a", owner, Self.results([(1, 2, Self.ok())])), at: Self.t(40))
-        #expect(m.resultsApplied == 1)
+        #expect(m.meters.resultsApplied == 1)
     }
 
     /// Bad input: another authorized key taking a worker's id in the gap while its owner
@@ -218,7 +218,7 @@ import Testing
         var m = Self.machine([Self.batch([(Self.job(1), 0), (Self.job(2), 0)])])
         _ = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
         let out = m.handle(Self.from("w1/a", Self.results((0..<1000).map { _ in (1, 7, Self.ok()) })), at: Self.t(10))
-        #expect(m.resultsApplied == 0)
+        #expect(m.meters.resultsApplied == 0)
         #expect(Self.events(out).filter { $0.kind == .resultDiscarded }.count == PeerConduct.reportedStrikes)
         _ = m.handle(Self.from("w1/a", .heartbeat(HeartbeatMessage())), at: Self.t(2000))
         let later = m.handle(.tick, at: Self.t(PeerConduct.windowMilliseconds + 10))
@@ -236,7 +236,7 @@ import Testing
         #expect(Self.events(out).map(\.detail).contains("key withdrawn"))
         out = m.handle(.received([.message(from: Self.routing("w1/a"), key: key, Self.results([(1, 1, Self.ok())]))]), at: Self.t(20))
         out += m.handle(.received([.message(from: Self.routing("w1/a"), key: key, Self.ready("w1", session: "a", slots: 1))]), at: Self.t(30))
-        #expect(m.resultsApplied == 0 && m.scheduler.workerCount == 0 && Self.sent(out, to: "w1/a").isEmpty)
+        #expect(m.meters.resultsApplied == 0 && m.scheduler.workerCount == 0 && Self.sent(out, to: "w1/a").isEmpty)
     }
 
     /// Bad input: 10,000 malformed frames from one peer, in the same batches as a real
@@ -250,7 +250,7 @@ import Testing
             if round <= 3 { batch.insert(.message(from: Self.routing("w1/a"), Self.results([(JobID(round), 1, Self.ok())])), at: 500) }
             out += m.handle(.received(batch), at: Self.t(Int64(round)))
         }
-        #expect(m.resultsApplied == 3, "the real worker's results are applied during the flood")
+        #expect(m.meters.resultsApplied == 3, "the real worker's results are applied during the flood")
         #expect(Self.errors(out, to: "evil").count == PeerConduct.reportedStrikes)
         #expect(Self.logs(out).count <= PeerConduct.reportedStrikes + 5, "\(Self.logs(out).count) log lines")
         #expect(Self.events(out).map(\.kind).filter { $0 == .peerIgnored }.count == 1)
@@ -266,7 +266,7 @@ import Testing
         var out = m.handle(Self.from("w1/a", Self.results([(99, 1, Self.ok())])), at: Self.t(5))
         #expect(Self.errors(out, to: "w1/a") == [.unknownJob])
         out = m.handle(Self.from("w1/a", Self.results([(1, 1, Self.ok()), (1, 1, Self.ok())])), at: Self.t(6))
-        #expect(m.resultsApplied == 1, "the second copy of the same result is not applied")
+        #expect(m.meters.resultsApplied == 1, "the second copy of the same result is not applied")
         #expect(Self.events(out).map(\.kind) == [.resultDiscarded])
         #expect(out.contains { if case .observe(.resultsApplied([1])) = $0 { return true } else { return false } })
     }
@@ -290,7 +290,7 @@ import Testing
         var out = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
         let timedOut = JobOutcome(status: .timedOut, error: "job exceeded its timeout of 10000 ms")
         out = m.handle(Self.from("w1/a", Self.results([(1, 1, timedOut)])), at: Self.t(10))
-        #expect(m.resultsApplied == 0 && Self.leases(out, to: "w1/a").map { [$0.0, JobID($0.1)] } == [[1, 2]])
+        #expect(m.meters.resultsApplied == 0 && Self.leases(out, to: "w1/a").map { [$0.0, JobID($0.1)] } == [[1, 2]])
         // maxAttempts is 2: the second time out is final, with its reason.
         out = m.handle(Self.from("w1/a", Self.results([(1, 2, timedOut)])), at: Self.t(20))
         let failed = out.flatMap { d -> [String] in
@@ -309,10 +309,10 @@ import Testing
         _ = m.handle(Self.from("w1/a", .heartbeat(HeartbeatMessage())), at: Self.t(2000))
         _ = m.handle(.tick, at: Self.t(2200))
         _ = m.handle(Self.from("w1/a", Self.results([(1, 2, Self.reply(tokens: 5))])), at: Self.t(2300))
-        #expect(m.budget.calls == 1 && m.resultsApplied == 1)
+        #expect(m.budget.calls == 1 && m.meters.resultsApplied == 1)
         // Attempt 1 comes back late: discarded, and its paid call charged.
         let out = m.handle(Self.from("w1/a", Self.results([(1, 1, Self.reply(tokens: 7))])), at: Self.t(2400))
-        #expect(m.resultsApplied == 1 && m.budget.calls == 2 && m.budget.tokens == 14)
+        #expect(m.meters.resultsApplied == 1 && m.budget.calls == 2 && m.budget.tokens == 14)
         #expect(Self.events(out).map(\.detail).contains { $0.contains("is charged") })
     }
 
@@ -331,7 +331,7 @@ import Testing
         #expect(Self.leases(out, to: "w1/a").isEmpty && !Self.exits(out))
         // Job 3 comes back (and is kept, charged): nothing is out, so the run stops.
         out = m.handle(Self.from("w1/a", Self.results([(3, 1, Self.reply(tokens: 5))])), at: Self.t(300))
-        #expect(m.resultsApplied == 3 && m.budget.calls == 3)
+        #expect(m.meters.resultsApplied == 3 && m.budget.calls == 3)
         #expect(Self.exits(out))
         #expect(Self.sent(out, to: "w1/a").contains { if case .disconnect = $0 { return true } else { return false } })
         let interrupted = out.flatMap { d -> [String] in
@@ -440,7 +440,7 @@ import Testing
         _ = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
         _ = m.handle(.shutdown, at: Self.t(100))
         let out = m.handle(Self.from("w1/a", Self.results([(1, 1, Self.ok())])), at: Self.t(150))
-        #expect(Self.exits(out) && m.resultsApplied == 1)
+        #expect(Self.exits(out) && m.meters.resultsApplied == 1)
         #expect(Self.leases(out, to: "w1/a").isEmpty)
     }
 
@@ -457,7 +457,7 @@ import Testing
         #expect(reply.leased == 2 && reply.uptimeMs == 1500 && reply.workers.map(\.workerID) == ["w1"])
         // A result for a job finished in an earlier life is late, not applied again.
         let late = m.handle(Self.from("w1/a", Self.results([(1, 1, Self.ok())])), at: Self.t(1600))
-        #expect(Self.events(late).map(\.kind) == [.resultDiscarded] && m.resultsApplied == 0)
+        #expect(Self.events(late).map(\.kind) == [.resultDiscarded] && m.meters.resultsApplied == 0)
     }
 
     @Test func anOverdueLeaseIsCancelledAndASilentWorkersLeasesAreTakenBack() {
@@ -566,7 +566,7 @@ import Testing
         settings.exitWhenDone = true
         var m = CoordinatorStateMachine(settings: settings, session: "c1", runs: [run], jobIDs: 10..<20)
         let out = m.handle(.start, at: Self.t(0))
-        #expect(m.unserved == ["r"])
+        #expect(m.runs.unserved == ["r"])
         #expect(out.contains { if case .log(.error, let line) = $0 { return line.contains("intents.jsonl") && line.contains("stays unfinished") } else { return false } })
         let states = out.flatMap { d -> [StoredRun.State] in
             guard case .store(let writes) = d else { return [] }
@@ -598,7 +598,7 @@ import Testing
         #expect(Self.leases(out, to: "picky/a").map(\.0) == [1])
         let refused = JobOutcome(status: .unsupported, error: "endpoint e is not allowed on this worker")
         out = m.handle(Self.from("picky/a", Self.results([(1, 1, refused)])), at: Self.t(10))
-        #expect(m.resultsApplied == 0 && Self.events(out).map(\.kind) == [.jobUnsupported])
+        #expect(m.meters.resultsApplied == 0 && Self.events(out).map(\.kind) == [.jobUnsupported])
         out = m.handle(Self.from("able/b", Self.ready("able", session: "b", slots: 1)), at: Self.t(20))
         #expect(Self.leases(out, to: "able/b").map { [$0.0, JobID($0.1)] } == [[1, 2]])
         #expect(Self.leases(out, to: "picky/a").isEmpty)
@@ -632,7 +632,7 @@ import Testing
             #expect(!newIDs.isEmpty && newIDs.allSatisfy { $0 >= 5 && $0 < below })
             // Reserved once, as the first proposal's three attempts (ids 5-7) passed the
             // ceiling: the other tasks' attempts go out within that block.
-            #expect(below == 8 + JobID(CoordinatorStateMachine.jobIDBlock))
+            #expect(below == 8 + JobID(RunBook.jobIDBlock))
         }
     }
 }
