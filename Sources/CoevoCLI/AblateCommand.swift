@@ -206,14 +206,13 @@ final class ModelTurns: @unchecked Sendable {
 
     func runOnce(_ base: ChamberSettings, mode: RoutingMode, seed: UInt64, options: AblateCommand) async -> AblateCommand.Row {
         var engine = ChamberEngine(settings: options.settings(base, mode: mode, seed: seed))
-        while !engine.isFinished {
-            var due = engine.beginStep()
-            while !due.isEmpty {
-                let results = await answer(due, settings: engine.settings)
-                var next: [TurnRequest] = []
-                for (request, result) in zip(due, results) { next += engine.complete(request, result) }
-                due = next
-            }
+        // A step's last turn brings the next step's first: the turns run out at the end.
+        var due = engine.start().requests
+        while !due.isEmpty {
+            let results = await answer(due, settings: engine.settings)
+            var next: [TurnRequest] = []
+            for (request, result) in zip(due, results) { next += engine.complete(request, result).requests }
+            due = next
         }
         return AblateCommand.row(engine, mode: mode, seed: seed)
     }

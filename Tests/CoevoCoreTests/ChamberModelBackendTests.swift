@@ -75,24 +75,23 @@ import Testing
         settings.evolution.structures = [.vote]
         var engine = ChamberEngine(settings: settings)
         var lessonsSeen = false
-        for _ in 0..<settings.steps {
-            var queue = engine.beginStep()
-            var cursor = 0
-            while cursor < queue.count {
-                let request = queue[cursor]
-                cursor += 1
-                #expect(!request.question.isEmpty)
-                lessonsSeen = lessonsSeen || !request.insights.isEmpty
-                // Agent 1 always answers right, the others never do.
-                let reply: String = switch request.action {
-                case .answer, .revise: request.agent == 1 ? "ANSWER: \(request.correctAnswer)" : "ANSWER: no idea"
-                case .distil: "Read the question twice.\nCheck the units."
-                default: ""
-                }
-                queue += engine.complete(request, ChamberTurnPrompt.result(for: request, reply: reply, tokens: 3))
+        // The turn that closes a step brings the next step's first turns.
+        var queue = engine.start().requests
+        var cursor = 0
+        while cursor < queue.count {
+            let request = queue[cursor]
+            cursor += 1
+            #expect(!request.question.isEmpty)
+            lessonsSeen = lessonsSeen || !request.insights.isEmpty
+            // Agent 1 always answers right, the others never do.
+            let reply: String = switch request.action {
+            case .answer, .revise: request.agent == 1 ? "ANSWER: \(request.correctAnswer)" : "ANSWER: no idea"
+            case .distil: "Read the question twice.\nCheck the units."
+            default: ""
             }
+            queue += engine.complete(request, ChamberTurnPrompt.result(for: request, reply: reply, tokens: 3))
         }
-        #expect(engine.isFinished)
+        #expect(engine.isFinished && engine.reports.count == settings.steps)
         // Lessons are the distiller's lines, routed and then shown in later prompts.
         #expect(engine.reports.reduce(0) { $0 + $1.insightsRouted } > 0)
         #expect(lessonsSeen)
@@ -120,10 +119,10 @@ import Testing
         settings.evolution.heartbeats.reflectEvery = 0
         settings.evolution.heartbeats.consolidateEvery = 0
         var engine = ChamberEngine(settings: settings)
-        let answers = engine.beginStep()
+        let answers = engine.start()
         #expect(answers.count == 3 && answers.allSatisfy { $0.action == .answer })
         let correct = answers[0].correctAnswer
-        var reflections: [TurnRequest] = []
+        var reflections = EngineStep<TurnRequest>()
         for request in answers {
             // Agent 1 is right, agents 2 and 3 give the same wrong answer: the vote fails.
             let reply = request.agent == 1 ? "ANSWER: \(correct)" : "ANSWER: 999999"
@@ -133,7 +132,7 @@ import Testing
         let outcome = "the team answered 999999, which is wrong; the right answer is \(correct)"
         #expect(reflections.allSatisfy { ChamberTurnPrompt.call(for: $0).prompt.contains("Outcome: \(outcome)") })
         let notes = ["REFLECTION: I trusted my first guess.", "**Reflection:** I should have checked.", "..."]
-        var distil: [TurnRequest] = []
+        var distil = EngineStep<TurnRequest>()
         for (request, reply) in zip(reflections, notes) {
             #expect(distil.isEmpty, "the distiller waits for every reflection")
             distil += engine.complete(request, ChamberTurnPrompt.result(for: request, reply: reply, tokens: 3))
@@ -144,7 +143,7 @@ import Testing
         #expect(prompt.contains("Outcome: \(outcome)"))
         #expect(prompt.contains("Your team's answers:\n- \(correct) (right)\n- 999999 (wrong)\n- 999999 (wrong)"))
         #expect(prompt.contains("Their reflections:\n- I trusted my first guess.\n- I should have checked.\nWrite at most 3"))
-        #expect(engine.takeEvents().filter { $0.kind == .chamber("reflection") }.count == 2)
+        #expect([answers, reflections, distil].flatMap(\.events).filter { $0.kind == .chamber("reflection") }.count == 2)
         #expect(engine.complete(request, ChamberTurnPrompt.result(for: request, reply: "Check the last digit.", tokens: 3)).isEmpty)
         #expect(engine.isFinished)
         #expect(engine.archive[0]?.map(\.text) == ["Check the last digit."])
@@ -169,9 +168,9 @@ import Testing
         settings.evolution.heartbeats.consolidateEvery = 6
         settings.evolution.heartbeats.pivotAfter = 0
         var engine = ChamberEngine(settings: settings)
-        var answers = engine.beginStep()
+        var answers = engine.start()
         let correct = answers[0].correctAnswer
-        var notes: [TurnRequest] = []
+        var notes = EngineStep<TurnRequest>()
         for request in answers {
             notes += engine.complete(request, ChamberTurnPrompt.result(for: request, reply: request.agent == 1 ? "ANSWER: \(correct)" : "ANSWER: 7", tokens: 10))
         }
@@ -179,36 +178,39 @@ import Testing
         let prompt = ChamberTurnPrompt.call(for: notes[1]).prompt
         #expect(prompt.contains("Your latest attempt was on this question. Question: \(answers[0].question)\n") && prompt.contains("You answered 7, which was wrong."))
         #expect(ChamberTurnPrompt.call(for: notes[0]).prompt.contains("which was right"))
+        var closing = EngineStep<TurnRequest>()
         for request in notes.reversed() {
-            _ = engine.complete(request, ChamberTurnPrompt.result(for: request, reply: "- lesson of a\(request.agent)", tokens: 20))
+            closing += engine.complete(request, ChamberTurnPrompt.result(for: request, reply: "- lesson of a\(request.agent)", tokens: 20))
         }
         let first = try #require(engine.reports.last)
         #expect(first.agentTurns == 6 && first.tokens == 3 * 10 + 3 * 20, "the notes are turns, charged")
         for agent in engine.population.agents {
             #expect(agent.insights[0]?.map(\.text) == ["lesson of \(agent.id)"], "a note is its writer's own")
         }
-        #expect(engine.takeEvents().filter { $0.kind == .chamber("reflect") }.count == 3)
-        // Step 2: each agent's prompt carries its note; the sixth evaluation fires the
-        // consolidation, by the strongest agent (a1) over the three notes.
-        answers = engine.beginStep()
+        #expect([answers, notes, closing].flatMap(\.events).filter { $0.kind == .chamber("reflect") }.count == 3)
+        // Step 2 began with step 1's last turn: each agent's prompt carries its note; the
+        // sixth evaluation fires the consolidation, by the strongest agent (a1) over the
+        // three notes.
+        answers = closing
         #expect(answers.allSatisfy { $0.insights == ["lesson of a\($0.agent)"] })
-        var heartbeats: [TurnRequest] = []
+        var heartbeats = EngineStep<TurnRequest>()
         for request in answers {
             heartbeats += engine.complete(request, ChamberTurnPrompt.result(for: request, reply: "ANSWER: 7", tokens: 10))
         }
         let consolidate = try #require(heartbeats.first { $0.action == .consolidate })
         #expect(heartbeats.count == 4 && consolidate.agent == 1 && consolidate.count == 3)
         #expect(Set(consolidate.othersAnswers) == ["lesson of a1", "lesson of a2", "lesson of a3"])
+        var last = EngineStep<TurnRequest>()
         for request in heartbeats {
             let reply = request.action == .consolidate ? "Read twice.\nCheck the sign." : "..."
-            _ = engine.complete(request, ChamberTurnPrompt.result(for: request, reply: reply, tokens: 5))
+            last += engine.complete(request, ChamberTurnPrompt.result(for: request, reply: reply, tokens: 5))
         }
         #expect(engine.isFinished)
         for agent in engine.population.agents {
             #expect(agent.insights[0]?.map(\.text) == ["lesson of \(agent.id)", "Read twice.", "Check the sign."])
         }
         // The notes of step 2 had no words: each is a logged failure, nothing kept.
-        #expect(engine.takeEvents().filter { $0.kind == .chamber("heartbeat_failure") }.count == 3)
+        #expect([heartbeats, last].flatMap(\.events).filter { $0.kind == .chamber("heartbeat_failure") }.count == 3)
     }
 }
 

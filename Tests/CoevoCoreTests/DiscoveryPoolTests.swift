@@ -49,34 +49,39 @@ import Testing
         return stopped
     }
 
-    static func steps(_ requests: [DiscoveryPool.Request]) -> [DiscoveryStepJob] {
+    static func steps(_ requests: some Sequence<DiscoveryPool.Request>) -> [DiscoveryStepJob] {
         requests.compactMap { if case .step(let job) = $0 { job } else { nil } }
     }
 
-    static func grades(_ requests: [DiscoveryPool.Request]) -> [DiscoveryGradeJob] {
+    static func grades(_ requests: some Sequence<DiscoveryPool.Request>) -> [DiscoveryGradeJob] {
         requests.compactMap { if case .grade(let job) = $0 { job } else { nil } }
     }
 
     /// Plays one round: every step submits `c<round><agent>`, every grade scores as `score`
-    /// says; steps and grades answered in `order` (agent indices). Returns the next requests.
-    static func playRound(_ pool: inout DiscoveryPool, _ requests: [DiscoveryPool.Request], order: [Int],
-                          score: (String) -> DiscoveryGradeOutput) -> [DiscoveryPool.Request] {
+    /// says; steps and grades answered in `order` (agent indices). Returns the next
+    /// requests, with what the pool said during the round.
+    static func playRound(_ pool: inout DiscoveryPool, _ requests: some Sequence<DiscoveryPool.Request>, order: [Int],
+                          score: (String) -> DiscoveryGradeOutput) -> EngineStep<DiscoveryPool.Request> {
         let steps = steps(requests)
+        var said = EngineStep<DiscoveryPool.Request>()
         var next: [DiscoveryPool.Request] = []
         var gradesOut: [DiscoveryGradeJob] = []
         for index in order {
             let job = steps[index]
             let due = pool.complete(job.key, submitted(job, commit: "c\(pool.round)\(job.agent)"))
+            said += EngineStep(events: due.events, memory: due.memory, progress: due.progress)
             gradesOut += grades(due)
             next += Self.steps(due).map { .step($0) }
         }
         while !gradesOut.isEmpty {
             let grade = gradesOut.removeFirst()
             let due = pool.complete(grade.key, .grade(score(grade.chain.commit!)))
+            said += EngineStep(events: due.events, memory: due.memory, progress: due.progress)
             gradesOut += grades(due)
             next += Self.steps(due).map { .step($0) }
         }
-        return next
+        said.requests = next
+        return said
     }
 
     @Test func gradesGoOutAsStepsReturnAtMostGradersAtOnce() {
@@ -161,14 +166,16 @@ import Testing
         // 1.005 is within epsilon of 1.0: not a personal best.
         let scores = [1.0, 1.005, 0.9, 0.95, 0.96, 0.97]
         var pivotedBefore: [Bool] = []
+        var heard: [ProtocolEvent] = []
         for score in scores {
             requests = Self.playRound(&pool, requests, order: [0]) { _ in .init(score: score, feedback: "") }
+            heard += requests.events
             pivotedBefore.append(Self.steps(requests)[0].prompt.contains("# Pivot"))
         }
         #expect(pool.attempts.map(\.status) == [.baseline, .baseline, .regressed, .regressed, .regressed, .regressed])
         // Two without a best after evaluation 3: pivot. Evaluations 4 and 5 are in the cooldown; 6 pivots again.
         #expect(pivotedBefore == [false, false, true, false, false, true])
-        #expect(pool.takeEvents().filter { $0.kind == .discoveryHeartbeat }.count == 2)
+        #expect(heard.filter { $0.kind == .discoveryHeartbeat }.count == 2)
         // Every graded attempt is reflected on in the next prompt.
         #expect(Self.steps(requests)[0].prompt.contains("# Reflect"))
     }
@@ -179,33 +186,41 @@ import Testing
         var pool = DiscoveryPool(settings: settings, run: "r")
         var requests = pool.start()
         requests = Self.playRound(&pool, requests, order: [0, 1, 2]) { _ in .init(score: 1, feedback: "") }
+        var heard = requests.events
         // 3 evaluations: one consolidation (at 2), asked of a0.
         #expect(Self.steps(requests).map { $0.prompt.contains("# Consolidate") } == [true, false, false])
         requests = Self.playRound(&pool, requests, order: [2, 1, 0]) { _ in .init(score: 1, feedback: "") }
+        heard += requests.events
         // 6 evaluations: two more (at 4 and 6), to a1 and a2 in turn.
         #expect(Self.steps(requests).map { $0.prompt.contains("# Consolidate") } == [false, true, true])
-        #expect(pool.takeEvents().filter { $0.kind == .discoveryHeartbeat }.count == 3)
+        #expect(heard.filter { $0.kind == .discoveryHeartbeat }.count == 3)
     }
 
     @Test func failedStepsAndGradesAreRecordedNotHidden() {
         var pool = DiscoveryPool(settings: Self.settings(agents: 4, graders: 4), run: "r")
-        let steps = Self.steps(pool.start())
+        var said = pool.start()
+        let steps = Self.steps(said)
         var grades: [DiscoveryGradeJob] = []
-        grades += Self.grades(pool.complete(steps[0].key, Self.submitted(steps[0], commit: "ok")))
-        grades += Self.grades(pool.complete(steps[1].key, Self.submitted(steps[1], commit: "crash")))
-        grades += Self.grades(pool.complete(steps[2].key, Self.submitted(steps[2], commit: "hang")))
+        for (step, commit) in zip(steps, ["ok", "crash", "hang"]) {
+            let due = pool.complete(step.key, Self.submitted(step, commit: commit))
+            grades += Self.grades(due)
+            said += due
+        }
         // a3's step failed for good: no attempt, an event.
-        #expect(pool.complete(steps[3].key, .failed("lease lost 3 times")).isEmpty)
+        let lost = pool.complete(steps[3].key, .failed("lease lost 3 times"))
+        #expect(lost.isEmpty)
+        said += lost
         #expect(grades.count == 3)
-        _ = pool.complete(grades[2].key, .grade(.init(score: nil, feedback: "grader killed after its timeout", failure: .timeout)))
-        _ = pool.complete(grades[1].key, .failed("grade job failed for good"))
+        said += pool.complete(grades[2].key, .grade(.init(score: nil, feedback: "grader killed after its timeout", failure: .timeout)))
+        said += pool.complete(grades[1].key, .failed("grade job failed for good"))
         let next = pool.complete(grades[0].key, .grade(.init(score: 0.5, feedback: "valid")))
+        said += next
         #expect(pool.attempts.map(\.status) == [.baseline, .crashed, .timeout])
         #expect(pool.attempts.map(\.score) == [0.5, nil, nil])
         #expect(pool.best?.commit == "ok")
-        #expect(pool.takeEvents().contains { $0.kind == .discoveryStepFailed && $0.detail.contains("r1.step.a3") })
+        #expect(said.events.contains { $0.kind == .discoveryStepFailed && $0.detail.contains("r1.step.a3") })
         #expect(Self.steps(next).count == 4)  // the pool goes on
-        let memory = pool.takeMemory()
+        let memory = said.memory
         #expect(memory.filter { if case .attempt = $0 { true } else { false } }.count == 3)
         #expect(memory.filter { if case .note = $0 { true } else { false } }.count == 3)
     }
@@ -341,7 +356,8 @@ import Testing
         settings.health.crashLimit = 2
         settings.health.pauseRounds = 1
         var pool = DiscoveryPool(settings: settings, run: "r")
-        var requests = pool.start()
+        var requests = pool.start().requests
+        var heard: [ProtocolEvent] = []
         func crash(_ job: DiscoveryStepJob) -> DiscoveryPool.Reply {
             var output = DiscoveryStepOutput(commit: nil, parent: nil, message: "", bundle: nil, notes: [], skills: [], exit: "exit code 3",
                                              transcript: "Traceback: boom")
@@ -355,14 +371,19 @@ import Testing
                 if job.agent == "a0" { roundsOfA0.append(pool.round) }
                 let due = job.agent == "a0" ? pool.complete(job.key, crash(job)) : pool.complete(job.key, Self.submitted(job, commit: "c\(pool.round)"))
                 next += due
-                for grade in Self.grades(due) { next += pool.complete(grade.key, .grade(.init(score: 1, feedback: ""))) }
+                heard += due.events
+                for grade in Self.grades(due) {
+                    let graded = pool.complete(grade.key, .grade(.init(score: 1, feedback: "")))
+                    next += graded
+                    heard += graded.events
+                }
             }
             requests = next.filter { if case .step = $0 { true } else { false } }
         }
         // Two crashes in a row (rounds 1, 2) pause a0 through round 3; it is back in round 4,
         // crashes in rounds 4 and 5, and the second pause is twice as long (rounds 6 and 7).
         #expect(roundsOfA0 == [1, 2, 4, 5, 8])
-        let faults = pool.takeEvents().filter { $0.kind == .discoveryAgentFault }.map(\.detail)
+        let faults = heard.filter { $0.kind == .discoveryAgentFault }.map(\.detail)
         #expect(faults.contains { $0.hasPrefix("r1.step.a0: exit code 3") && $0.contains("Traceback: boom") })
         #expect(faults.contains("a0 paused for 1 round(s) after 2 unclean steps in a row"))
         #expect(faults.contains("a0 paused in round 3 (through round 3)"))

@@ -18,11 +18,12 @@ import Testing
         return s
     }
 
-    /// Answers every call of a phase, in the given order, and returns the next phase's calls.
-    static func answer(_ engine: inout ProposerSolverEngine, _ calls: [AgentCall], reversed: Bool = false,
-                       _ reply: (AgentCall) -> AgentReply) -> [AgentCall] {
-        var next: [AgentCall] = []
-        for call in reversed ? calls.reversed() : calls { next += engine.complete(call.key, reply(call)) }
+    /// Answers every call of a phase, in the given order; returns the next phase's calls
+    /// with what the engine said meanwhile.
+    static func answer(_ engine: inout ProposerSolverEngine, _ calls: some Sequence<AgentCall>, reversed: Bool = false,
+                       _ reply: (AgentCall) -> AgentReply) -> EngineStep<AgentCall> {
+        var next = EngineStep<AgentCall>()
+        for call in reversed ? Array(calls).reversed() : Array(calls) { next += engine.complete(call.key, reply(call)) }
         return next
     }
 
@@ -58,16 +59,17 @@ import Testing
         #expect(distil.map(\.key) == ["r1.codream.solver.0.distil"] && distil[0].agent == AgentID(1))
         #expect(distil[0].prompt.contains("- a1: 42 / 42 (correct / correct)\n- a2: 41 / nothing readable (wrong / wrong)"))
         #expect(distil[0].prompt.contains("Their reflections:\n- a1: I added the ones first.\n- a2: I forgot to carry the one."))
-        #expect(Self.answer(&engine, distil) { _ in
+        let last = Self.answer(&engine, distil) { _ in
             .text("Here you go.\nINSIGHT: carry the one when the ones add up past 9\n- **Insight:** check by subtracting")
-        }.isEmpty)
+        }
+        #expect(last.isEmpty)
         #expect(engine.isFinished)
 
         let report = try #require(engine.reports.first)
         // p = 2/4: R-Zero pays 1 - 2|0.5 - 0.5| = 1; the format failure pays 0; mean 0.5.
         #expect(report.proposals == 2 && report.formatFailures == 1 && report.tasks == 1 && report.kept == 1)
         #expect(report.solveRate == 0.5 && report.meanProposerReward == 0.5)
-        let events = engine.takeEvents()
+        let events = [proposals, attempts, reflections, distil, last].flatMap(\.events)
         #expect(events.contains { $0.kind == .formatFailure && $0.detail.contains("r1.propose.a2.0") })
         // a1 solved, a2 failed: the examples channel sends a1's worked example to a2, and
         // CODREAM the two insights a1 distilled.
@@ -169,7 +171,7 @@ import Testing
     @Test func theSameRepliesInAnyOrderGiveTheSameRun() {
         func run(shuffledBy seed: UInt64?) -> [String: [String]] {
             var engine = ProposerSolverEngine(settings: Self.settings(rounds: 3), evolution: EvolutionSettings())
-            var outstanding = engine.start()
+            var outstanding = engine.start().requests
             var order = SeededGenerator(seed: seed ?? 0)
             while !outstanding.isEmpty {
                 // First come first answered, or a seeded random one of those out.

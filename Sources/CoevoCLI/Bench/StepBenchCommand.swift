@@ -31,7 +31,7 @@ struct StepBenchCommand: ParsableCommand {
         var failures = 0
         for _ in 0..<steps {
             let t0 = clock.now
-            let report = engine.runStepInProcess()
+            let report = engine.runStepInProcess().report
             times.append(clock.now - t0)
             turns += report.agentTurns
             failures += report.codreamEvents

@@ -2,53 +2,42 @@ import CoevoCore
 import CoevoStore
 import Foundation
 
-/// Runs a model-call protocol (proposer/solver, red-blue) over workers: each `AgentCall`
-/// becomes an `llm.chat` job on the endpoint its role's pool gives the agent, each result
-/// goes back to the engine. A call whose job fails for good, or whose output cannot be
-/// read, reaches the engine as a failed reply (a format failure there): a bad worker or
-/// endpoint costs that agent its reward, never the round.
-///
-/// Resuming after a coordinator restart replays the run (see `StoredReplay`): the engine
-/// reads replies in call order (at the end of a phase, or as far as they are in), so
-/// feeding it the stored replies (matched by call key) reaches the exact state the lost
-/// engine had. The exports (JSON lines) are asked for after every round; once the engine
-/// has finished and its last exports are written, the summary is logged as a
-/// `protocol_summary` event.
-struct ProtocolDriver: RunDriver {
-    private var engine: any ProtocolEngine
-    private let run: RunID
-    private let endpointsByRole: [String: [LLMJob.Endpoint]]
-    private let timeoutMilliseconds: Int64
-    private let exportDirectory: URL
-    private var pending: [JobID: String] = [:]
-    private var replay: StoredReplay<String>
-    private var log: EventLog
-    private var summaryLogged = false
+/// A model-call protocol (proposer/solver, red-blue) over workers: each `AgentCall`
+/// becomes an `llm.chat` job on the endpoint its role's pool gives the agent. A call
+/// whose job fails for good, or whose output cannot be read, reaches the engine as a
+/// failed reply (a format failure there).
+typealias ProtocolDriver = EngineDriver<ProtocolCodec>
 
-    init(engine: any ProtocolEngine, run: RunID, endpointsByRole: [String: [LLMJob.Endpoint]], timeoutMilliseconds: Int64,
-         exportDirectory: URL, storedJobs: [CoevoStore.StoredJob] = [], loggedEvents: [EventKind: Int] = [:]) {
-        self.engine = engine
-        self.run = run
-        self.endpointsByRole = endpointsByRole
-        self.timeoutMilliseconds = timeoutMilliseconds
-        self.exportDirectory = exportDirectory
-        log = EventLog(run: run, alreadyLogged: loggedEvents)
-        replay = StoredReplay(storedJobs) { job in (try? JSONDecoder().decode(LLMJob.self, from: job.payload))?.call }
+struct ProtocolCodec: EngineCodec {
+    typealias Engine = AnyProtocolEngine
+    let endpointsByRole: [String: [LLMJob.Endpoint]]
+    let timeoutMilliseconds: Int64
+
+    func job(_ call: AgentCall, id: JobID, run: RunID, stage: RunStage) -> Job {
+        let (endpoint, fallbacks) = LLMJob.Endpoint.assign(agent: call.agent.rawValue, pool: endpointsByRole[call.role] ?? [])
+        var payload = LLMJob(endpoint: endpoint, system: call.system, prompt: call.prompt, maxTokens: call.maxTokens,
+                             temperature: call.temperature, seed: call.seed, call: call.key, fallbacks: fallbacks,
+                             role: call.role)
+        (payload.agent, payload.round, payload.phase) = (call.agent.description, stage.current, stage.phase)
+        return Job(id: id, run: run, kind: .llm, payload: (try? JSONEncoder().encode(payload)) ?? Data(),
+                   timeoutMilliseconds: timeoutMilliseconds)
     }
 
-    var isFinished: Bool { engine.isFinished && pending.isEmpty && summaryLogged }
-    var stage: RunStage? { engine.stage }
+    func storedKey(of job: Job) -> String? { (try? JSONDecoder().decode(LLMJob.self, from: job.payload))?.call }
+    func storedKey(of call: AgentCall) -> String { call.key }
 
-    mutating func start(ids: inout JobID, at: Double) -> DriverStep {
-        let (requeued, fresh) = replay.resume(engine.start(), key: \.key) { call, answered in
-            engine.complete(call.key, Self.reply(answered.result, failure: "failed in an earlier life of the run"))
-        }
-        var step = collect(at: at)
-        for entry in requeued { pending[entry.job.id] = entry.request.key }
-        replay.finish()
-        step.requeued = requeued.map { ($0.job, $0.attempts) }
-        step.jobs = jobs(fresh, ids: &ids)
-        return step
+    func reply(_ result: AppliedResult, to call: AgentCall) -> (AgentReply, note: (EventKind, String)?) {
+        let reply = Self.reply(result, failure: "")
+        guard case .failed(let why) = reply else { return (reply, nil) }
+        return (reply, (.callFailed, "\(call.key): \(why)"))
+    }
+
+    func replayed(_ result: AppliedResult?, for call: AgentCall) -> AgentReply {
+        Self.reply(result, failure: "failed in an earlier life of the run")
+    }
+
+    func failure(_ reason: String, of call: AgentCall) -> (AgentReply, note: (EventKind, String)) {
+        (.failed(reason), (.callFailed, "\(call.key): \(reason)"))
     }
 
     /// The reply a job's result carries for the engine.
@@ -58,69 +47,28 @@ struct ProtocolDriver: RunDriver {
         guard let output = result.llmOutput else { return .failed(result.llmOutputProblem ?? "no output") }
         return .text(output.text)
     }
+}
 
-    mutating func completed(_ result: AppliedResult, ids: inout JobID, at: Double) -> DriverStep {
-        guard let key = pending.removeValue(forKey: result.job.id) else { return DriverStep() }
-        let reply = Self.reply(result, failure: "")
-        var noted: [EventRecord] = []
-        if case .failed(let why) = reply { noted.append(log.note(.callFailed, job: result.job.id, "\(key): \(why)", at: at)) }
-        return advance(key, reply, noted: noted, ids: &ids, at: at)
+extension EngineDriver where Codec == ProtocolCodec {
+    init(engine: any ProtocolEngine, run: RunID, endpointsByRole: [String: [LLMJob.Endpoint]], timeoutMilliseconds: Int64,
+         exportDirectory: URL, storedJobs: [CoevoStore.StoredJob] = [], loggedEvents: [EventKind: Int] = [:]) {
+        self.init(engine: AnyProtocolEngine(engine), codec: ProtocolCodec(endpointsByRole: endpointsByRole, timeoutMilliseconds: timeoutMilliseconds),
+                  run: run, exportDirectory: exportDirectory, storedJobs: storedJobs, loggedEvents: loggedEvents)
     }
+}
 
-    mutating func failed(_ job: JobID, reason: String, ids: inout JobID, at: Double) -> DriverStep {
-        guard let key = pending.removeValue(forKey: job) else { return DriverStep() }
-        let noted = [log.note(.callFailed, job: job, "\(key): \(reason)", at: at)]
-        return advance(key, .failed(reason), noted: noted, ids: &ids, at: at)
-    }
+/// Whichever protocol a config names, as one engine type (a protocol's existential is
+/// not itself a `RunEngine`).
+struct AnyProtocolEngine: ProtocolEngine {
+    private var base: any ProtocolEngine
+    init(_ base: any ProtocolEngine) { self.base = base }
 
-    /// After the last round's exports: where they are (or why not) and the summary.
-    mutating func exportsWritten(failure: String?, at: Double) -> DriverStep {
-        guard engine.isFinished, !summaryLogged else { return DriverStep() }
-        summaryLogged = true
-        var step = DriverStep()
-        if let failure {
-            step.events += log.record(.exportsFailed, failure, at: at)
-        } else {
-            step.events += log.record(.exportsWritten, exportDirectory.path, at: at)
-        }
-        step.events += log.record(.protocolSummary, RunSummary(engine.summary).json, at: at)
-        return step
-    }
-
-    private mutating func advance(_ key: String, _ reply: AgentReply, noted: [EventRecord], ids: inout JobID, at: Double) -> DriverStep {
-        let next = engine.complete(key, reply)
-        var step = collect(at: at)
-        step.events = noted + step.events
-        step.jobs = jobs(next, ids: &ids)
-        return step
-    }
-
-    /// The engine's events and progress. The exports are asked for after every round,
-    /// so a run stopped early (a budget reached, Ctrl-C) still has the data of the rounds
-    /// it finished.
-    private mutating func collect(at: Double) -> DriverStep {
-        var step = DriverStep()
-        for event in engine.takeEvents() { step.events += log.record(event.kind, event.detail, at: at) }
-        guard let line = engine.takeProgressLine() else { return step }
-        step.progress = line
-        step.exports = (exportDirectory, engine.exports())
-        return step
-    }
-
-    private mutating func jobs(_ calls: [AgentCall], ids: inout JobID) -> [Job] {
-        calls.map { call in
-            let (endpoint, fallbacks) = LLMJob.Endpoint.assign(agent: call.agent.rawValue, pool: endpointsByRole[call.role] ?? [])
-            var payload = LLMJob(endpoint: endpoint, system: call.system, prompt: call.prompt, maxTokens: call.maxTokens,
-                                 temperature: call.temperature, seed: call.seed, call: call.key, fallbacks: fallbacks,
-                                 role: call.role)
-            (payload.agent, payload.round, payload.phase) = (call.agent.description, engine.stage.current, engine.stage.phase)
-            let id = ids
-            ids += 1
-            pending[id] = call.key
-            return Job(id: id, run: run, kind: .llm, payload: (try? JSONEncoder().encode(payload)) ?? Data(),
-                       timeoutMilliseconds: timeoutMilliseconds)
-        }
-    }
+    mutating func start() -> EngineStep<AgentCall> { base.start() }
+    mutating func complete(_ key: String, _ reply: AgentReply, at: Double?) -> EngineStep<AgentCall> { base.complete(key, reply, at: at) }
+    var isFinished: Bool { base.isFinished }
+    var stage: RunStage { base.stage }
+    var summary: [SummaryLine] { base.summary }
+    func exports() -> [String: [String]] { base.exports() }
 }
 
 extension RunKind {

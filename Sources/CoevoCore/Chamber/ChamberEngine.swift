@@ -11,7 +11,7 @@ import Foundation
 /// strongest agent merging the pool's lessons on its busiest niche (consolidate). Results
 /// are applied in task order whatever order they arrive in, and every turn's randomness
 /// is its own, so a seed replays the same evolution in process and over workers.
-public struct ChamberEngine: Sendable {
+public struct ChamberEngine: RunEngine {
     struct TaskState: Sendable {
         var task: SimulatedTask
         var members: [Int]
@@ -44,7 +44,7 @@ public struct ChamberEngine: Sendable {
     public internal(set) var heartbeats: HeartbeatScheduler
     public internal(set) var archive: [Int: [Insight]] = [:]
     /// Event lines and the latest step's progress line, for the driver to take.
-    var outbox = Outbox<ProtocolEvent>()
+    var outbox = Outbox()
     public internal(set) var reports: [StepReport] = []
     public internal(set) var step = 0
     var phase = Phase.idle
@@ -107,16 +107,32 @@ public struct ChamberEngine: Sendable {
                         finished: isStepOpen ? step - 1 : step)
     }
 
-    /// Event lines since the last call (`chamber_team`, `chamber_codream`, `chamber_step`, ...).
-    public mutating func takeEvents() -> [ProtocolEvent] { outbox.takeEvents() }
-    /// One line about the latest finished step, if one finished since the last call.
-    public mutating func takeProgressLine() -> String? { outbox.takeProgressLine() }
     public var isStepOpen: Bool { phase == .teamwork || phase == .reflect || phase == .distil }
 
     // MARK: Driving
 
+    public static func key(of request: TurnRequest) -> TurnRequest { request }
+
+    /// The first step's first turns (none once finished). Event lines are `chamber_team`,
+    /// `chamber_codream`, `chamber_step` and the like; a step's progress line comes with
+    /// the turn that closed it.
+    public mutating func start() -> EngineStep<TurnRequest> {
+        outbox.step(isFinished || isStepOpen ? [] : beginStep())
+    }
+
+    /// Applies one turn's result; the turns that became due, and the next step's first
+    /// turns when this one closed the step.
+    public mutating func complete(_ request: TurnRequest, _ result: TurnResult, at: Double? = nil) -> EngineStep<TurnRequest> {
+        var due = completeTurn(request, result)
+        if !isStepOpen && !isFinished { due += beginStep() }
+        return outbox.step(due)
+    }
+
+    public var summary: [SummaryLine] { [] }
+    public func exports() -> [String: [String]] { [:] }
+
     /// Starts the next step; returns the first round of turns.
-    public mutating func beginStep() -> [TurnRequest] {
+    mutating func beginStep() -> [TurnRequest] {
         precondition(!isStepOpen, "a step is already running")
         step += 1
         phase = .teamwork
@@ -159,8 +175,8 @@ public struct ChamberEngine: Sendable {
         return requests
     }
 
-    /// Applies one turn's result; returns the turns that became due.
-    public mutating func complete(_ request: TurnRequest, _ result: TurnResult) -> [TurnRequest] {
+    /// Applies one turn's result; returns the turns of this step that became due.
+    mutating func completeTurn(_ request: TurnRequest, _ result: TurnResult) -> [TurnRequest] {
         stepTurns += 1
         stepTokens += result.tokens
         switch phase {
@@ -206,17 +222,17 @@ public struct ChamberEngine: Sendable {
         }
     }
 
-    /// Runs one whole step here, answering turns with the simulator.
+    /// Runs one whole step here, answering turns with the simulator: its report and what it said.
     @discardableResult
-    public mutating func runStepInProcess() -> StepReport {
+    public mutating func runStepInProcess() -> (report: StepReport, events: [ProtocolEvent]) {
         var queue = beginStep()
         var cursor = 0
         while cursor < queue.count {
             let request = queue[cursor]
             cursor += 1
-            queue += complete(request, SimulatedWorld.execute(request, parameters: settings.simulator))
+            queue += completeTurn(request, SimulatedWorld.execute(request, parameters: settings.simulator))
         }
-        return reports.last!
+        return (reports.last!, outbox.step([TurnRequest]()).events)
     }
 
     // MARK: Teamwork

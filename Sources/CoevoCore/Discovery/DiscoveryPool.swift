@@ -7,7 +7,7 @@ import Foundation
 /// (statuses, heartbeats, the parents `evolve` picks) does not depend on which worker
 /// finishes first, and a run replayed after a crash reaches exactly the state it had:
 /// the heartbeat counters and the pivot cooldown survive a coordinator restart.
-public struct DiscoveryPool: Sendable {
+public struct DiscoveryPool: RunEngine {
     public enum Request: Hashable, Sendable {
         case step(DiscoveryStepJob)
         case grade(DiscoveryGradeJob)
@@ -104,10 +104,23 @@ public struct DiscoveryPool: Sendable {
                         finished: isFinished ? round : max(0, round - 1))
     }
 
-    public mutating func start() -> [Request] { beginRound() }
+    public static func key(of request: Request) -> String { request.key }
+
+    public mutating func start() -> EngineStep<Request> { step(beginRound()) }
 
     /// `at`: the reply's wall time (seconds since 1970), for `max_wall_seconds`.
-    public mutating func complete(_ key: String, _ reply: Reply, at: Double? = nil) -> [Request] {
+    public mutating func complete(_ key: String, _ reply: Reply, at: Double? = nil) -> EngineStep<Request> {
+        step(record(key, reply, at: at))
+    }
+
+    /// The requests with the events, shared-memory rows and progress line made since the
+    /// last step.
+    private mutating func step(_ requests: [Request]) -> EngineStep<Request> {
+        defer { (events, memory, progressLine) = ([], [], nil) }
+        return EngineStep(requests: requests, events: events, memory: memory, progress: progressLine)
+    }
+
+    private mutating func record(_ key: String, _ reply: Reply, at: Double?) -> [Request] {
         if let at {
             latest = max(latest ?? at, at)
             if startedAt == nil { startedAt = at }
@@ -129,22 +142,6 @@ public struct DiscoveryPool: Sendable {
             if stopReason == nil { due += beginRound() }
         }
         return due
-    }
-
-    public mutating func takeEvents() -> [ProtocolEvent] {
-        defer { events = [] }
-        return events
-    }
-
-    /// Shared-memory rows made since the last call, for the store.
-    public mutating func takeMemory() -> [MemoryRecord] {
-        defer { memory = [] }
-        return memory
-    }
-
-    public mutating func takeProgressLine() -> String? {
-        defer { progressLine = nil }
-        return progressLine
     }
 
     public var summary: [SummaryLine] {

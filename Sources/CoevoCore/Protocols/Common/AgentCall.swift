@@ -56,25 +56,11 @@ public struct ProtocolEvent: Hashable, Sendable {
     }
 }
 
-/// An experiment protocol as a pure state machine: it emits model calls and consumes
-/// their replies; rounds advance when every call of a phase has its reply, and replies
-/// are read in key order, so the evolution does not depend on the order replies arrive
-/// in (a run over many workers, or replayed after a crash, takes the same course).
-public protocol ProtocolEngine: Sendable {
-    /// The first calls.
-    mutating func start() -> [AgentCall]
-    /// A call's reply; returns the calls that become due (the next phase's, when this
-    /// reply completed one). A key the engine is not waiting for is ignored.
-    mutating func complete(_ key: String, _ reply: AgentReply) -> [AgentCall]
-    var isFinished: Bool { get }
-    /// The round under way and its phase.
-    var stage: RunStage { get }
-    /// Event log lines since the last call.
-    mutating func takeEvents() -> [ProtocolEvent]
-    /// One line about the latest finished round, if one finished since the last call.
-    mutating func takeProgressLine() -> String?
-    /// The end-of-run summary, a line per figure.
-    var summary: [SummaryLine] { get }
-    /// Training-data exports: file name -> JSON lines.
-    func exports() -> [String: [String]]
+/// An experiment protocol whose requests are model calls (proposer/solver, red-blue):
+/// replies are read in key order, so the evolution does not depend on the order they
+/// arrive in.
+public protocol ProtocolEngine: RunEngine where Request == AgentCall, Key == String, Reply == AgentReply {}
+
+extension ProtocolEngine {
+    public static func key(of call: AgentCall) -> String { call.key }
 }

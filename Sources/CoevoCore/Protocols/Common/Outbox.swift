@@ -1,24 +1,22 @@
-/// What a run's state machine has to say since it was last asked: event lines for the
-/// store and the latest progress line for the log. Engines and drivers post here; the
-/// coordinator takes.
-public struct Outbox<Event: Sendable>: Sendable {
-    private var events: [Event] = []
+/// What an engine has said since its last step: event lines for the store and the
+/// latest progress line for the log, handed out with the step's requests.
+public struct Outbox: Sendable {
+    private var events: [ProtocolEvent] = []
     private var progressLine: String?
 
     public init() {}
 
-    public mutating func post(_ event: Event) { events.append(event) }
-    public mutating func post(contentsOf more: [Event]) { events += more }
+    public mutating func post(_ event: ProtocolEvent) { events.append(event) }
+    public mutating func post(contentsOf more: [ProtocolEvent]) { events += more }
     /// Replaces any progress line not yet taken: only the latest matters.
     public mutating func progress(_ line: String) { progressLine = line }
 
-    public mutating func takeEvents() -> [Event] {
-        defer { events.removeAll() }
-        return events
-    }
-
-    public mutating func takeProgressLine() -> String? {
-        defer { progressLine = nil }
-        return progressLine
+    /// `requests` with everything said since the last step, which is then cleared.
+    public mutating func step<Request>(_ requests: [Request], memory: [MemoryRecord] = []) -> EngineStep<Request> {
+        defer {
+            events.removeAll()
+            progressLine = nil
+        }
+        return EngineStep(requests: requests, events: events, memory: memory, progress: progressLine)
     }
 }

@@ -49,7 +49,7 @@ struct RoundEnd<Figures: RoundFigures>: Sendable {
     init(_ figures: Figures, round: Int, maxTokens: Int, seed: UInt64,
          _ first: inout AgentPool, _ firstVoice: HeartbeatVoice,
          _ second: inout AgentPool, _ secondVoice: HeartbeatVoice,
-         codream: [CodreamCase] = [], outbox: inout Outbox<ProtocolEvent>) {
+         codream: [CodreamCase] = [], outbox: inout Outbox) {
         outbox.post(contentsOf: first.takePivotEvents() + second.takePivotEvents())
         var calls = first.heartbeatCalls(round: round, base: firstVoice.base, maxTokens: maxTokens,
                                          temperature: firstVoice.temperature, seed: seed)
@@ -114,7 +114,7 @@ struct RoundEnd<Figures: RoundFigures>: Sendable {
     /// in `records`), runs the lifecycle on both pools, logs the figures and the progress
     /// line; returns the figures complete.
     func close(rounds: Int, tasksSeen: [Int], _ first: inout AgentPool, _ second: inout AgentPool,
-               records: inout [CodreamRecord], outbox: inout Outbox<ProtocolEvent>) -> Figures {
+               records: inout [CodreamRecord], outbox: inout Outbox) -> Figures {
         var report = figures
         outbox.post(contentsOf: AgentPool.applyHeartbeats(firstStage ?? CallBatch([]), round: round, to: &first, &second))
         for ((call, reply), item) in zip(batch.answered, cases) {

@@ -22,7 +22,7 @@ public struct ProposerSolverEngine: ProtocolEngine {
     private var phase: Phase
     private var taskHistory: [WordFingerprint] = []
     private var tasksSeen: [Int]
-    private var outbox = Outbox<ProtocolEvent>()
+    private var outbox = Outbox()
     public private(set) var reports: [ProposerSolverRoundReport] = []
     private var proposalRecords: [ProposalRecord] = []
     private var keptTasks: [KeptTaskRecord] = []
@@ -92,12 +92,17 @@ public struct ProposerSolverEngine: ProtocolEngine {
         return .protocolRound(round, of: settings.rounds, phase: name)
     }
 
-    public mutating func start() -> [AgentCall] {
-        guard round == 1, case .idle = phase else { return [] }
-        return beginRound()
+    public mutating func start() -> EngineStep<AgentCall> {
+        guard round == 1, case .idle = phase else { return outbox.step([]) }
+        return outbox.step(beginRound())
     }
 
-    public mutating func complete(_ key: String, _ reply: AgentReply) -> [AgentCall] {
+    public mutating func complete(_ key: String, _ reply: AgentReply, at: Double? = nil) -> EngineStep<AgentCall> {
+        outbox.step(record(key, reply))
+    }
+
+    /// A reply recorded; the calls that became due.
+    private mutating func record(_ key: String, _ reply: AgentReply) -> [AgentCall] {
         switch phase {
         case .work(var work):
             var calls: [AgentCall] = []
@@ -125,8 +130,6 @@ public struct ProposerSolverEngine: ProtocolEngine {
         }
     }
 
-    public mutating func takeEvents() -> [ProtocolEvent] { outbox.takeEvents() }
-    public mutating func takeProgressLine() -> String? { outbox.takeProgressLine() }
 
     // MARK: Phases
 

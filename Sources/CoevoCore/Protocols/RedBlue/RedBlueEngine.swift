@@ -37,7 +37,7 @@ public struct RedBlueEngine: ProtocolEngine {
     public internal(set) var round = 1
     var phase: Phase = .idle
     var tasksSeen: [Int]
-    var outbox = Outbox<ProtocolEvent>()
+    var outbox = Outbox()
     public internal(set) var reports: [RedBlueRoundReport] = []
     var attackRecords: [AttackRecord] = []
     var sftRecords: [SFTRecord] = []
@@ -142,12 +142,17 @@ public struct RedBlueEngine: ProtocolEngine {
         return .protocolRound(round, of: settings.rounds, phase: name)
     }
 
-    public mutating func start() -> [AgentCall] {
-        guard round == 1, case .idle = phase else { return [] }
-        return beginRound()
+    public mutating func start() -> EngineStep<AgentCall> {
+        guard round == 1, case .idle = phase else { return outbox.step([]) }
+        return outbox.step(beginRound())
     }
 
-    public mutating func complete(_ key: String, _ reply: AgentReply) -> [AgentCall] {
+    public mutating func complete(_ key: String, _ reply: AgentReply, at: Double? = nil) -> EngineStep<AgentCall> {
+        outbox.step(record(key, reply))
+    }
+
+    /// A reply recorded; the calls that became due.
+    private mutating func record(_ key: String, _ reply: AgentReply) -> [AgentCall] {
         switch phase {
         case .attack(var batch, let slots):
             guard batch.record(key, reply) else { return [] }
@@ -172,8 +177,6 @@ public struct RedBlueEngine: ProtocolEngine {
         }
     }
 
-    public mutating func takeEvents() -> [ProtocolEvent] { outbox.takeEvents() }
-    public mutating func takeProgressLine() -> String? { outbox.takeProgressLine() }
 
     // MARK: Phases
 
