@@ -87,9 +87,13 @@ import Testing
             {"type":"assistant","message":{"content":[{"type":"text","text":"working"}]},"session_id":"3f2a"}
             {"type":"result","subtype":"success","is_error":false,"num_turns":4,"result":"done, submitted","session_id":"3f2a","total_cost_usd":0.0215,"usage":{"input_tokens":1200,"output_tokens":300}}
             """
-        let c = CLIAgentReport.read(.claudeCode, stdout: Data(claude.utf8), home: AgentFiles(root: URL(fileURLWithPath: "/nonexistent"), owner: nil))
-        #expect(c == CLIAgentReport(session: "3f2a", usage: TokenUsage(promptTokens: 1200, completionTokens: 300), costUSD: 0.0215,
-                                    turns: 4, lastWords: "done, submitted"))
+        func report(_ runtime: DiscoverySettings.Runtime, _ text: String, exit: Int32? = 0, home: Set<String> = [],
+                    workspace: [String: Data] = [:]) -> AgentStepReport {
+            runtime.agent!.report(AgentRunOutput(stdout: Data(text.utf8), exitCode: exit, workspaceFile: { workspace[$0] },
+                                                 homeHas: { home.contains($0) }))
+        }
+        #expect(report(.claudeCode, claude) == AgentStepReport(session: "3f2a", usage: TokenUsage(promptTokens: 1200, completionTokens: 300),
+                                                                costUSD: 0.0215, turns: 4, lastWords: "done, submitted"))
 
         let codex = """
             {"type":"thread.started","thread_id":"0199a213-81c0"}
@@ -97,33 +101,60 @@ import Testing
             {"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"I moved the circles."}}
             {"type":"turn.completed","usage":{"input_tokens":24763,"cached_input_tokens":24448,"output_tokens":122}}
             """
-        let x = CLIAgentReport.read(.codex, stdout: Data(codex.utf8), home: AgentFiles(root: URL(fileURLWithPath: "/nonexistent"), owner: nil))
-        #expect(x == CLIAgentReport(session: "0199a213-81c0", usage: TokenUsage(promptTokens: 24763, completionTokens: 122), turns: 1,
-                                    lastWords: "I moved the circles."))
+        #expect(report(.codex, codex) == AgentStepReport(session: "0199a213-81c0", usage: TokenUsage(promptTokens: 24763, completionTokens: 122),
+                                                         turns: 1, lastWords: "I moved the circles."))
 
         let opencode = """
             {"type":"step_start","sessionID":"ses_ab12","part":{"type":"step-start","sessionID":"ses_ab12"}}
             {"type":"text","sessionID":"ses_ab12","part":{"type":"text","text":"Edited pack.py","sessionID":"ses_ab12"}}
             {"type":"step_finish","sessionID":"ses_ab12","part":{"type":"step-finish","tokens":{"input":900,"output":80},"cost":0.004,"sessionID":"ses_ab12"}}
             """
-        let o = CLIAgentReport.read(.opencode, stdout: Data(opencode.utf8), home: AgentFiles(root: URL(fileURLWithPath: "/nonexistent"), owner: nil))
-        #expect(o == CLIAgentReport(session: "ses_ab12", usage: TokenUsage(promptTokens: 900, completionTokens: 80), costUSD: 0.004,
-                                    turns: 1, lastWords: "Edited pack.py"))
+        #expect(report(.opencode, opencode) == AgentStepReport(session: "ses_ab12", usage: TokenUsage(promptTokens: 900, completionTokens: 80),
+                                                               costUSD: 0.004, turns: 1, lastWords: "Edited pack.py"))
+        // Only `coevo eval` submits for these: no rule of their own.
+        #expect([report(.claudeCode, claude), report(.codex, codex), report(.opencode, opencode)].allSatisfy { $0.submitMessage == nil })
 
-        // aider: the session is its chat history in the agent's home.
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-aider-\(UUID().uuidString.prefix(8))")
-        try? FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        #expect(CLIAgentReport.read(.aider, stdout: Data("Applied edit to pack.py".utf8), home: AgentFiles(root: home, owner: nil)).session == nil)
+        // aider: the session is its chat history in the agent's home; a clean exit submits.
+        #expect(report(.aider, "Applied edit to pack.py").session == nil)
         let aider = """
             Aider v0.86.2
             Tokens: 735 sent, 12 received.
             Applied edit to pack.py
             Tokens: 2.3k sent, 145 received. Cost: $0.01 message, $0.02 session.
             """
-        let a = CLIAgentReport.read(.aider, stdout: Data(aider.utf8), home: AgentFiles(root: home, owner: nil))
-        #expect(a.usage == TokenUsage(promptTokens: 3035, completionTokens: 157) && a.turns == 2 && a.costUSD == 0.01)
-        try? Data("# aider chat\\n".utf8).write(to: home.appendingPathComponent(".aider.chat.history.md"))
-        #expect(CLIAgentReport.read(.aider, stdout: Data(), home: AgentFiles(root: home, owner: nil)).session == "aider-chat-history")
+        let a = report(.aider, aider)
+        #expect(a.usage == TokenUsage(promptTokens: 3035, completionTokens: 157) && a.tokens == 3192 && a.turns == 2 && a.costUSD == 0.01)
+        #expect(a.submitMessage == "aider: its changes" && report(.aider, aider, exit: 1).submitMessage == nil)
+        #expect(report(.aider, "", home: [".aider.chat.history.md"]).session == "aider-chat-history")
+
+        // A plain command reports nothing of its own and reads its prompt on stdin.
+        #expect(report(.command, claude) == AgentStepReport() && DiscoverySettings.Runtime.command.agent!.promptOnStdin)
+        #expect(DiscoverySettings.Runtime.evolve.agent == nil)
+    }
+
+    /// mini-swe-agent's trajectory: its calls, tokens and last replies; "Submitted" (its
+    /// own end, echoing a marker) counts as a submission, any other end does not. Bad input
+    /// tried: no trajectory, a trajectory that is not JSON.
+    @Test func miniSweAgentsTrajectoryGivesItsCallsAndItsSubmission() {
+        let mini = DiscoverySettings.Runtime.miniSweAgent.agent!
+        func report(_ trajectory: String?) -> AgentStepReport {
+            mini.report(AgentRunOutput(stdout: Data(), exitCode: 0, workspaceFile: { $0 == ".coevo/trajectory.json" ? trajectory.map { Data($0.utf8) } : nil }))
+        }
+        let trajectory = """
+            {"info": {"exit_status": "Submitted", "model_stats": {"api_calls": 2}},
+             "messages": [{"role": "system", "content": "x"},
+                          {"role": "assistant", "extra": {"model_response": "ls", "response": {"usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}}}},
+                          {"role": "assistant", "extra": {"model_response": "echo done", "response": {"usage": {"prompt_tokens": 20, "completion_tokens": 4, "total_tokens": 24}}}}]}
+            """
+        let submitted = report(trajectory)
+        #expect(submitted == AgentStepReport(usage: TokenUsage(promptTokens: 30, completionTokens: 7), tokens: 37, turns: 2,
+                                             lastWords: "ls\n---\necho done", exitNote: "; mini-swe-agent: Submitted",
+                                             submitMessage: "mini-swe-agent: submitted"))
+        let limited = report(trajectory.replacingOccurrences(of: "Submitted", with: "LimitsExceeded"))
+        #expect(limited.submitMessage == nil && limited.exitNote == "; mini-swe-agent: LimitsExceeded")
+        #expect(report(nil) == AgentStepReport(exitNote: "; mini-swe-agent left no trajectory"))
+        #expect(report("not json").exitNote == "; mini-swe-agent left no trajectory")
+        #expect(mini.needsEndpoint && !mini.resumes && !mini.promptOnStdin)
     }
 
     @Test func aWorkerResumesOnlyASessionItHoldsAndTellsAMovedAgentSo() async throws {

@@ -185,48 +185,26 @@ public struct DiscoveryStepExecutor: JobExecutor {
         defer { relay?.stop() }
         // Only a plain command reads its prompt on stdin; the CLI agents get it as an argument
         // (claude -p would read stdin as more context).
-        let outcome = await CommandRunner.run(spec, input: job.runtime == .command ? Data(prompt.utf8) : Data())
+        let runtime = job.runtime.agent
+        let outcome = await CommandRunner.run(spec, input: runtime?.promptOnStdin == true ? Data(prompt.utf8) : Data())
         output.exit = outcome.summary + (resume.map { "; resumed session \($0)" } ?? "")
         output.crashed = !(outcome.exitCode == 0 || outcome.stoppedByFile)
         output.transcript = String(decoding: (outcome.stdout + outcome.stderr).suffix(8192), as: UTF8.self)
-        switch job.runtime {
-        case .miniSweAgent:
-            await readTrajectory(into: &output, of: agent)
-        case .claudeCode, .codex, .opencode, .aider:
-            let report = CLIAgentReport.read(job.runtime, stdout: outcome.stdout, home: agent.homeFiles)
-            output.session = report.session
-            output.tokens = report.tokens
-            output.costUSD = job.launch.cost(reported: report.costUSD, usage: report.usage)
-            output.modelCalls = report.turns
-            if !report.lastWords.isEmpty { output.transcript = report.lastWords }
-            if let session = report.session { workspace.hold(session: session) }
-            // aider edits files but runs no `coevo eval`: a clean exit submits what it changed.
-            if job.runtime == .aider, outcome.exitCode == 0, workspace.submission(agent.files) == nil,
-               let refusal = await agent.submit(message: "aider: its changes") {
-                output.exit += " (\(refusal))"
-            }
-        default:
-            break
-        }
-    }
-
-    /// What mini-swe-agent's trajectory says: how it ended, its model calls and tokens, its
-    /// last replies. It finishes by echoing its own submit marker rather than calling
-    /// `coevo eval`; that counts as a submission of what it changed.
-    private func readTrajectory(into output: inout DiscoveryStepOutput, of agent: StepAgent) async {
-        guard let data = try? agent.files.read(AgentLaunch.trajectory, limit: 64 << 20),
-              let trajectory = try? JSONDecoder().decode(MiniSweTrajectory.self, from: data) else {
-            output.exit += "; mini-swe-agent left no trajectory"
-            return
-        }
-        output.modelCalls = trajectory.info.modelStats?.apiCalls ?? 0
-        output.tokens = trajectory.messages.reduce(0) { $0 + ($1.extra?.response?.usage?.totalTokens ?? 0) }
-        output.costUSD = agent.job.launch.cost(reported: 0, usage: trajectory.usage)
-        output.transcript = trajectory.messages.compactMap { $0.extra?.modelResponse }.suffix(3).joined(separator: "\n---\n")
-        let status = trajectory.info.exitStatus ?? "unknown"
-        output.exit += "; mini-swe-agent: \(status)"
-        if status == "Submitted", agent.workspace.submission(agent.files) == nil,
-           let refusal = await agent.submit(message: "mini-swe-agent: submitted") {
+        guard let runtime else { return }
+        let files = agent.files, home = agent.homeFiles
+        let report = runtime.report(AgentRunOutput(stdout: outcome.stdout, exitCode: outcome.exitCode,
+                                                   workspaceFile: { try? files.read($0, limit: 64 << 20) },
+                                                   homeHas: { home.exists($0) }))
+        output.exit += report.exitNote
+        output.session = report.session
+        output.tokens = report.tokens
+        output.costUSD = job.launch.cost(reported: report.costUSD, usage: report.usage)
+        output.modelCalls = report.turns
+        if let words = report.lastWords { output.transcript = words }
+        if let session = report.session { workspace.hold(session: session) }
+        // A tool that ends its own way (no `coevo eval`) submits what it changed.
+        if let message = report.submitMessage, workspace.submission(agent.files) == nil,
+           let refusal = await agent.submit(message: message) {
             output.exit += " (\(refusal))"
         }
     }

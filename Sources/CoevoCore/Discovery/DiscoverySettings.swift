@@ -49,29 +49,27 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         case opencode
         case aider
 
-        /// The program a group of this runtime runs unless it names one.
-        public var defaultProgram: String {
+        /// What the runtime's tool is and does (nil for `evolve`, which runs no tool):
+        /// the registry of agent runtimes, each in its own file in `Runtimes/`.
+        public var agent: (any AgentRuntime)? {
             switch self {
-            case .evolve, .command: ""
-            case .miniSweAgent: "mini"
-            case .claudeCode: "claude"
-            case .codex: "codex"
-            case .opencode: "opencode"
-            case .aider: "aider"
+            case .evolve: nil
+            case .command: CommandRuntime()
+            case .miniSweAgent: MiniSweAgentRuntime()
+            case .claudeCode: ClaudeCodeRuntime()
+            case .codex: CodexRuntime()
+            case .opencode: OpencodeRuntime()
+            case .aider: AiderRuntime()
             }
         }
 
-        /// The API an agent of this runtime speaks when it calls an endpoint itself
-        /// (claude-code Anthropic's Messages API; mini-swe-agent and aider OpenAI's chat API
-        /// through litellm; codex OpenAI's Responses API); nil: its calls go through the
-        /// worker's own client, which speaks both (evolve), or it calls none.
-        public var endpointAPI: String? {
-            switch self {
-            case .evolve, .command, .opencode: nil
-            case .claudeCode: "anthropic"
-            case .miniSweAgent, .codex, .aider: "openai"
-            }
-        }
+        /// The program a group of this runtime runs unless it names one.
+        public var defaultProgram: String { agent?.defaultProgram ?? "" }
+
+        /// The API an agent of this runtime speaks when it calls an endpoint itself; nil:
+        /// its calls go through the worker's own client, which speaks both (evolve), or it
+        /// calls none.
+        public var endpointAPI: String? { agent?.endpointAPI }
     }
 
     public struct Task: Decodable, Hashable, Sendable {
@@ -177,12 +175,8 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         /// The agent calls the config endpoint it names (the worker checks the endpoint
         /// against its policy and gives it its key).
         public var callsAnEndpoint: Bool {
-            switch runtime {
-            case .miniSweAgent: true
-            case .aider, .claudeCode, .codex: !endpoint.isEmpty
-            case .evolve: mutation == .model
-            case .command, .opencode: false
-            }
+            guard let agent = runtime.agent else { return mutation == .model }  // evolve
+            return agent.endpointAPI != nil && (agent.needsEndpoint || !endpoint.isEmpty)
         }
 
         enum CodingKeys: String, CodingKey, CaseIterable {
@@ -364,8 +358,8 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
             case .miniSweAgent, .claudeCode, .codex, .opencode, .aider:
                 try require(group.program.map { !$0.isEmpty } ?? true, "agents[\(i)].program", "must name the agent's program")
                 try require(group.maxTurns >= 1, "agents[\(i)].max_turns", "must be at least 1")
-                if group.runtime == .miniSweAgent {
-                    try require(!group.endpoint.isEmpty, "agents[\(i)].endpoint", "a mini-swe-agent agent needs the name of an endpoint it calls")
+                if group.runtime.agent?.needsEndpoint == true {
+                    try require(!group.endpoint.isEmpty, "agents[\(i)].endpoint", "a \(group.runtime.rawValue) agent needs the name of an endpoint it calls")
                 }
             }
         }

@@ -1,6 +1,6 @@
-import CoevoCore
+import Foundation
 
-/// The part of mini-swe-agent's trajectory file (`-o`) a step reports: how the agent
+/// The part of mini-swe-agent's trajectory file (`-o`) its runtime reads: how the agent
 /// ended, its model calls, and per message the model's reply and its token usage. (Its
 /// `instance_cost` is not read: mini-swe-agent always calls an endpoint of the config,
 /// whose prices are the step's.)
