@@ -1,8 +1,10 @@
-import CoevoWire
+import CoevoCore
 
+/// STATUS on the wire: the coordinator's `LiveSummary` both ways, so the coordinator and
+/// `coevo status` share one mapping.
 extension StatusReplyMessage {
     /// The reply to STATUS_REQUEST: the coordinator's summary on the wire.
-    init(_ summary: LiveSummary, session: String) {
+    public init(_ summary: LiveSummary, session: String) {
         self.init()
         resultsPerSecond = summary.jobsPerSecond
         calls = UInt64(summary.calls)
@@ -45,5 +47,27 @@ extension StatusReplyMessage {
             }
             return status
         }
+    }
+}
+
+extension LiveSummary {
+    /// The dashboard's summary from a STATUS reply: the same figures the coordinator
+    /// shows on its dashboard and progress display.
+    public init(_ reply: StatusReplyMessage) {
+        self.init(
+            uptimeSeconds: Double(reply.uptimeMs) / 1000,
+            workers: reply.workers.map { Worker(id: $0.workerID, slots: Int($0.slots), leased: Int($0.leased)) },
+            queued: Int(reply.queued), leased: Int(reply.leased), resultsApplied: reply.resultsApplied,
+            resultsDurable: reply.resultsDurable, jobsPerSecond: reply.resultsPerSecond,
+            runs: reply.runs.map { run in
+                Run(id: run.runID, jobs: Int(run.jobs), expected: Int(run.total), completed: Int(run.completed), failed: Int(run.failed),
+                    stage: run.hasStage ? RunStage(unit: run.stage.unit, current: Int(run.stage.current), total: Int(run.stage.total),
+                                                   phase: run.stage.phase, finished: Int(run.stage.finished)) : nil,
+                    fraction: run.fraction, secondsLeft: run.hasSecondsLeft ? run.secondsLeft : nil,
+                    lastProblem: run.hasLastProblem ? run.lastProblem : nil)
+            },
+            calls: Int(reply.calls), tokens: Int(reply.tokens), usd: reply.usd,
+            maxTokens: reply.hasMaxTokens ? Int(reply.maxTokens) : nil, maxUSD: reply.hasMaxUsd ? reply.maxUsd : nil,
+            maxCalls: reply.hasMaxCalls ? Int(reply.maxCalls) : nil)
     }
 }

@@ -1,4 +1,3 @@
-import CoevoCore
 import Foundation
 
 /// A running coordinator's figures as the dashboard's summary, `coevo status` and the
