@@ -55,7 +55,7 @@ public struct MemoryCommand: ParsableCommand {
                 }
             }
             guard let (run, attempts) = chosen else { throw UserFacingError("no run in \(store.path) has discovery attempts") }
-            let direction = (try? ConfigLoader.parse(run.config, readingFiles: false))?.discovery?.task.direction ?? .maximize
+            let direction = RunRecord(run).direction
             var latest: [String: Skill] = [:]
             for skill in try store.skills(ofRun: run.id) { latest[skill.name] = skill }
             return (SharedView(attempts: attempts, notes: try store.notes(ofRun: run.id),

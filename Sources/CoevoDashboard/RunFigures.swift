@@ -88,8 +88,8 @@ public struct RunFigures: Codable, Sendable {
         figures.charts += try redBlueCharts(events.decode(.redBlueRound, as: RedBlueRoundReport.self, snakeCase: true))
         figures.charts += try chamberCharts(events.decode(.chamberStep, as: StepReport.self, snakeCase: false))
         // The run's own config says how many rounds or steps it plans (files it names need not be here).
-        let config = try? ConfigLoader.parse(run.config, readingFiles: false)
-        if let planned = config?.proposerSolver?.rounds ?? config?.redBlue?.rounds ?? config?.chamber?.steps {
+        let record = RunRecord(run)
+        if let planned = record.plannedRounds {
             for index in figures.charts.indices { figures.charts[index].xSpan = [1, Double(planned)] }
         }
         let snapshots = try events.decode(.population, as: PopulationSnapshot.self, snakeCase: true)
@@ -108,7 +108,7 @@ public struct RunFigures: Codable, Sendable {
                 LineageNode(pool: "attempts", id: String($0.commit.prefix(7)), parents: $0.parent.map { [String($0.prefix(7))] } ?? [],
                             origin: $0.agent, born: $0.round, status: $0.status.rawValue)
             }
-            let direction = config?.discovery?.task.direction ?? .maximize
+            let direction = record.direction
             figures.leaderboard = Array(leaderboard(attempts, direction: direction).prefix(leaderboardSize))
             figures.notes = try store.notes(ofRun: id)
             figures.skills = Dictionary(grouping: try store.skills(ofRun: id), by: \.name).values

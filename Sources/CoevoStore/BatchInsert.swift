@@ -3,10 +3,10 @@ import GRDB
 import GRDBSQLite
 
 /// One of the hot path's inserts (a job's row, a result's row) written many rows per
-/// statement and bound straight through SQLite's C API. `coevo bench dispatch` found the
-/// store writer to be what capped durable dispatch, and a third of its time went to
-/// GRDB's `StatementArguments` (an existential box and an allocation per value) and to
-/// SQLite's per-statement overhead, not to SQLite's own work.
+/// statement and bound straight through SQLite's C API: the store writer caps durable
+/// dispatch, and GRDB's `StatementArguments` (an existential box and an allocation per
+/// value) and SQLite's per-statement overhead cost it more than SQLite's own work
+/// (docs/ARCHITECTURE.md, "Measured choices").
 struct BatchInsert<Row>: Sendable {
     /// A row the table refused (a constraint), with SQLite's message.
     struct Refusal {

@@ -37,8 +37,8 @@ public final class CoevoStore: Sendable {
     }
 
     /// SQLite's process-wide settings, made before the first connection opens (see
-    /// CSQLiteConfig): no mutex per call and no global lock per allocation. `coevo bench
-    /// dispatch` found 6% of the store writer's time in those locks.
+    /// CSQLiteConfig): no mutex per call and no global lock per allocation, which the store
+    /// writer's one thread does not need (docs/ARCHITECTURE.md, "Measured choices").
     private static let processConfigured: Int32 = coevo_sqlite_configure_process()
 
     static var migrator: DatabaseMigrator {

@@ -172,7 +172,7 @@ struct DiscoveryBenchCommand: ParsableCommand {
         defer { store.writer.stop() }
         guard let run = try store.runs().first else { return outcome }
         let attempts = try store.attempts(ofRun: run.id).map(\.attempt)
-        let direction = (try? ConfigLoader.parse(run.config, readingFiles: false))?.discovery?.task.direction ?? .maximize
+        let direction = RunRecord(run).direction
         outcome.evaluations = attempts.count
         outcome.steps = try store.jobKinds(ofRun: run.id)[JobKind.discoveryStep.rawValue] ?? 0
         outcome.improved = attempts.filter { $0.status == .improved }.count

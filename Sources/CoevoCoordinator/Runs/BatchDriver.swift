@@ -10,8 +10,8 @@ struct BatchDriver: RunDriver {
     static let minimumWindow = 16_384
     /// Jobs made and not finished, at most: four times the slots of the registered
     /// workers, so the queue never runs dry between refills (made when half is done),
-    /// and no more, since every job waiting costs the scheduler's tables cache misses:
-    /// 100,000 ahead cost 4-7% more coordinator CPU per job in `coevo bench dispatch`.
+    /// and no more, since every job waiting costs the scheduler's tables cache misses
+    /// (docs/ARCHITECTURE.md, "Measured choices").
     private(set) var window = minimumWindow
 
     static func window(forSlots slots: Int) -> Int { max(minimumWindow, 4 * slots) }

@@ -57,7 +57,7 @@ struct AppliedResult {
     /// The worker that sent it (nil for a result an earlier life of the run stored).
     var worker: WorkerID?
     /// The model reply of a succeeded `llm.chat` job; nil for other kinds, failures and
-    /// outputs that do not decode (`outputProblem` says why).
+    /// outputs that do not decode (`llmOutputProblem` says why).
     var llmOutput: LLMJobOutput?
 
     init(job: Job, outcome: JobOutcome, worker: WorkerID? = nil) {

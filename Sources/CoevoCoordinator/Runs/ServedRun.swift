@@ -45,13 +45,11 @@ public struct ServedRun {
             var run = ServedRun(id: RunID(stored.id), state: stored.state, config: nil,
                                 exportDirectory: exports.appendingPathComponent(stored.id))
             run.createdAt = stored.createdAt
-            let config: ExperimentConfig
-            do {
-                config = try ConfigLoader.parse(stored.config)
-            } catch {
+            let record = RunRecord(stored, readingFiles: true)
+            guard let config = record.config else {
                 // E.g. a red-blue intents_file that is not where this coordinator runs. Such
                 // a run is not served, so none of its jobs are read.
-                run.configProblem = "\(error)"
+                run.configProblem = record.configProblem
                 return run
             }
             run.config = config

@@ -6,8 +6,8 @@ import Foundation
 /// Immutable, and everything but the id sits behind one reference: a job is copied into
 /// the scheduler's tables, its lease, the store's queue and the metrics' marks, and with
 /// five reference-counted fields inline every copy and every drop cost five atomic
-/// operations (perf on `coevo bench dispatch` put a third of the coordinator's time in
-/// retain/release, most of it copies of jobs and leases).
+/// operations, most of the coordinator's retain/release traffic (docs/ARCHITECTURE.md,
+/// "Measured choices").
 public struct Job: Hashable, Sendable {
     public let id: JobID
     private let fields: Fields

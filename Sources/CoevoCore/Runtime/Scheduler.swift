@@ -43,8 +43,7 @@ public struct Scheduler: Sendable {
     private var runs: [RunEntry] = []
     private var positionOfRun: [RunID: Int] = [:]
     /// The run `position(of:)` found last: a run's jobs come together, and comparing a run
-    /// id with the one before is cheaper than hashing it (perf put string hashing at 5% of
-    /// the coordinator's state machine in `coevo bench dispatch`).
+    /// id with the one before is cheaper than hashing it.
     private var lastPosition = 0
     /// Runs that have queued jobs (positions in `runs`), in the order they are served next.
     private var runRing: Deque<Int> = []
@@ -55,8 +54,8 @@ public struct Scheduler: Sendable {
     private var workerOrder: [WorkerID] = []
     private var dispatchCursor = 0
     /// Jobs finished (with a result or failed for good) at or above `finishedBelow`. A
-    /// `RangeSet` would hold fewer entries but cost 10-20% of dispatch throughput in
-    /// `coevo bench dispatch` (inserts land among thousands of in-flight gaps).
+    /// `RangeSet` would hold fewer entries but its inserts land among thousands of
+    /// in-flight gaps, which costs dispatch throughput (docs/ARCHITECTURE.md).
     private var finished = Set<JobID>()
     /// Every id below this is finished (or was never a job): the oldest unfinished job's
     /// id when `finished` was last compacted. It keeps `finished` as small as the spread

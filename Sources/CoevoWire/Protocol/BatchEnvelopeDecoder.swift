@@ -4,8 +4,8 @@ import Foundation
 /// `BatchEnvelopeEncoder`.
 ///
 /// SwiftProtobuf's generic decoder walks every field through its visitor machinery and
-/// copies each nested message's bytes before reading them; `coevo bench dispatch` put
-/// decoding RESULTS at 7% of the coordinator's state-machine thread. This reads an
+/// copies each nested message's bytes before reading them, a cost the coordinator pays on
+/// every result (docs/ARCHITECTURE.md, "Measured choices"). This reads an
 /// envelope whose body is a JOBS or RESULTS batch, its fields in any order, as
 /// SwiftProtobuf would. Anything else (another body, a field this schema does not have,
 /// a wire type or length that does not fit, text that is not UTF-8) gives nil and is left

@@ -5,8 +5,8 @@ import Foundation
 ///
 /// SwiftProtobuf sizes a nested message again at every level it is nested in before
 /// writing it, so an envelope of a batch of leases had each lease sized three times and
-/// then written; `coevo bench dispatch` put that at a ninth of the coordinator's
-/// state-machine task and a quarter of a worker's CPU. This writes exactly the bytes
+/// then written (docs/ARCHITECTURE.md, "Measured choices", has what that cost). This
+/// writes exactly the bytes
 /// SwiftProtobuf writes (fields in number order, proto3 defaults left out;
 /// `WireCodecTests` compares the two), sizing each element once. A batch carrying unknown
 /// fields (one decoded from a newer peer) is left to SwiftProtobuf (nil).

@@ -12,7 +12,7 @@ import Synchronization
 ///
 /// Why the shell runs here rather than on a task: a message that crosses from this thread
 /// to the cooperative pool and back pays two thread wake-ups each way, which was most of
-/// a dispatch round trip (issue 14: p50 3.2x raw libzmq with them). Reading stops while
+/// a dispatch round trip (docs/ARCHITECTURE.md, "Sockets"). Reading stops while
 /// the handler works, so a flood waits in libzmq's fair per-peer queues (bounded by the
 /// receive high-water mark, then TCP), not in this process.
 ///

@@ -57,8 +57,8 @@ public struct ProtocolEvent: Hashable, Sendable {
 }
 
 /// An experiment protocol whose requests are model calls (proposer/solver, red-blue):
-/// replies are read in key order, so the evolution does not depend on the order they
-/// arrive in.
+/// a phase's replies are read in call order, so the evolution does not depend on the
+/// order they arrive in.
 public protocol ProtocolEngine: RunEngine where Request == AgentCall, Key == String, Reply == AgentReply {}
 
 extension ProtocolEngine {

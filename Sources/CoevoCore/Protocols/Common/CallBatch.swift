@@ -1,5 +1,5 @@
 /// The calls of one protocol phase, waiting for their replies. The phase is complete when
-/// every call has a reply; `replies` hands them over in the order the calls were made,
+/// every call has a reply; `takeReadyInOrder` and `answered` hand them over in the order the calls were made,
 /// whatever order they arrived in. A batch can grow while it is answered, and be read as
 /// it goes: `takeReadyInOrder` hands over each reply once every earlier call has one.
 struct CallBatch: Sendable {
