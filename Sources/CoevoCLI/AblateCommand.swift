@@ -11,9 +11,9 @@ struct AblateCommand: AsyncParsableCommand {
         commandName: "ablate",
         abstract: "Compare CODREAM routing modes on the simulator (table + CSV).",
         discussion: """
-            Every run uses the config's chamber, evolution and simulator sections with only
-            evolution.codream.routing and the seed changed, so the difference between rows is
-            the routing. Accuracy is the mean team success rate over the second half of the
+            Every run uses the config's chamber, evolution and simulator sections with only \
+            evolution.codream.routing and the seed changed, so the difference between rows is \
+            the routing. Accuracy is the mean team success rate over the second half of the \
             steps (after the population has had time to adapt).
             """)
 

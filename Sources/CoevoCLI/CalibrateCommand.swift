@@ -10,12 +10,12 @@ struct CalibrateCommand: AsyncParsableCommand {
         commandName: "calibrate",
         abstract: "Measure the simulator's distraction, length, lost-in-the-middle and conformity parameters on a model.",
         discussion: """
-            Asks the chamber's built-in questions under six conditions (plain, short and long
-            off-topic lessons, the answer as a lesson first or in the middle of the list, a
-            wrong majority in a revise turn) on the config's `agent` pool (else its first
-            endpoint), starting the config's model_server first if it has one. Each parameter
-            is read off the difference in log-odds of a right answer, in the simulator's units
-            (divided by its steepness). The result is a `simulator:` section to put in a
+            Asks the chamber's built-in questions under six conditions (plain, short and long \
+            off-topic lessons, the answer as a lesson first or in the middle of the list, a \
+            wrong majority in a revise turn) on the config's `agent` pool (else its first \
+            endpoint), starting the config's model_server first if it has one. Each parameter \
+            is read off the difference in log-odds of a right answer, in the simulator's units \
+            (divided by its steepness). The result is a `simulator:` section to put in a \
             chamber config; gaps, wrong lessons and error correlation are not measured.
             """)
 

@@ -13,9 +13,9 @@ public struct CoordinatorCommand: AsyncParsableCommand {
         commandName: "coordinator",
         abstract: "Run a coordinator: serve the config's run (or resume the database's unfinished runs) to workers.",
         discussion: """
-            The coordinator binds a ZeroMQ ROUTER socket; start workers anywhere with
-            `coevo-worker --connect tcp://THIS-HOST:PORT`. Killing it (even with SIGKILL) loses
-            nothing: start it again on the same --database and it resumes, and workers
+            The coordinator binds a ZeroMQ ROUTER socket; start workers anywhere with \
+            `coevo-worker --connect tcp://THIS-HOST:PORT`. Killing it (even with SIGKILL) loses \
+            nothing: start it again on the same --database and it resumes, and workers \
             reconnect on their own. SIGTERM or Ctrl-C drains leased jobs first.
             """)
 

@@ -9,7 +9,7 @@ public struct DashboardCommand: AsyncParsableCommand {
         commandName: "dashboard",
         abstract: "Serve the dashboard over a run database: its runs' charts, heatmaps, lineage and agents' words.",
         discussion: """
-            The same pages as `coevo run --dashboard`, read from the database; there is no
+            The same pages as `coevo run --dashboard`, read from the database; there is no \
             coordinator, so no live summary (/api/summary answers 503). Ctrl-C stops it.
             Example: coevo dashboard runs/quickstart.sqlite --port 8080
             """)

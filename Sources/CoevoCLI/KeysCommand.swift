@@ -8,12 +8,12 @@ public struct KeysCommand: ParsableCommand {
         commandName: "keys",
         abstract: "Make CURVE key pairs: the coordinator's, and one per worker or client.",
         discussion: """
-            A cluster reachable from other machines runs with CURVE: every connection is
-            encrypted, the coordinator lets in only the public keys in its authorized_keys,
+            A cluster reachable from other machines runs with CURVE: every connection is \
+            encrypted, the coordinator lets in only the public keys in its authorized_keys, \
             and workers refuse any coordinator but the one whose public key they pin.
               coevo keys generate coordinator --dir keys
               coevo keys generate worker-1 --dir keys/workers     # one per worker node
-            then coordinator.curve_key: keys/coordinator.key and coordinator.authorized_keys:
+            then coordinator.curve_key: keys/coordinator.key and coordinator.authorized_keys: \
             keys/workers in the config, and on each worker node
               coevo-worker --connect tcp://HEAD:5555 --coordinator-key keys/coordinator.pub --key keys/workers/worker-1.key
             """,

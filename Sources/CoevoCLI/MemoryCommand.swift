@@ -12,8 +12,8 @@ public struct MemoryCommand: ParsableCommand {
         commandName: "memory",
         abstract: "Read and add to a discovery pool's shared memory: attempts, notes, skills.",
         discussion: """
-            Inside an agent's workspace it reads the view the step was given (.coevo/shared/) and
-            adds notes and skills that travel back with the step. With --db it reads the run's
+            Inside an agent's workspace it reads the view the step was given (.coevo/shared/) and \
+            adds notes and skills that travel back with the step. With --db it reads the run's \
             database on the head node.
               coevo memory attempts --top 5
               coevo memory add-note "grid spacing 0.19 lets the radii grow"

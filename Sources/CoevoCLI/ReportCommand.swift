@@ -33,9 +33,9 @@ public struct ReportCommand: ParsableCommand {
               coevo report runs/quickstart.sqlite --csv tables/
               coevo dashboard runs/quickstart.sqlite     (the live dashboard, over a finished run)
 
-            --html writes one self-contained page (inline SVG charts, no scripts, nothing
-            fetched) with what the live dashboard shows of each run: the per-round figures,
-            niche competence, lineage, insight flow, and a discovery pool's attempts; with
+            --html writes one self-contained page (inline SVG charts, no scripts, nothing \
+            fetched) with what the live dashboard shows of each run: the per-round figures, \
+            niche competence, lineage, insight flow, and a discovery pool's attempts; with \
             more than one run, the charts they share overlaid at the top.
             """)
 

@@ -16,14 +16,14 @@ public struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run an experiment here: a coordinator plus local worker processes.",
         discussion: """
-            Before anything is written it binds its ports, starts the config's model server and
-            asks every endpoint for one token; an endpoint that does not answer is refused
-            (exit 2) with its URL and the server's words. Progress is shown every second:
-            redrawn in place on a terminal, one line a second otherwise. --dashboard PORT
-            serves a live dashboard and Prometheus metrics. Ctrl-C (or SIGTERM) drains
-            in-flight jobs and exits; running the same command again resumes the run from its
-            database (an edited config asks for --resume or --new-run). A run whose every job
-            failed exits 1. The same config runs on a cluster with coevo-coordinator and
+            Before anything is written it binds its ports, starts the config's model server and \
+            asks every endpoint for one token; an endpoint that does not answer is refused \
+            (exit 2) with its URL and the server's words. Progress is shown every second: \
+            redrawn in place on a terminal, one line a second otherwise. --dashboard PORT \
+            serves a live dashboard and Prometheus metrics. Ctrl-C (or SIGTERM) drains \
+            in-flight jobs and exits; running the same command again resumes the run from its \
+            database (an edited config asks for --resume or --new-run). A run whose every job \
+            failed exits 1. The same config runs on a cluster with coevo-coordinator and \
             coevo-worker; `coevo validate CONFIG` checks it without running.
             """)
 

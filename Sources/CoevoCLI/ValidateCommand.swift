@@ -13,9 +13,9 @@ public struct ValidateCommand: AsyncParsableCommand {
         commandName: "validate",
         abstract: "Check a config, its endpoints and its database without running it.",
         discussion: """
-            Loads and checks the config (exit 2 naming the field on a problem), asks each
-            endpoint for one token (endpoints the config's model_server serves are skipped:
-            coevo run starts that server first), and says what `coevo run` would do with
+            Loads and checks the config (exit 2 naming the field on a problem), asks each \
+            endpoint for one token (endpoints the config's model_server serves are skipped: \
+            coevo run starts that server first), and says what `coevo run` would do with \
             the database: start a new run, resume one, or refuse an edited config.
             """)
 

@@ -11,9 +11,9 @@ public struct WorkerCommand: AsyncParsableCommand {
         commandName: "worker",
         abstract: "Run a worker: connect to a coordinator and execute the jobs it leases.",
         discussion: """
-            A worker keeps no state between jobs. If the coordinator goes away it reconnects
-            with backoff (1 s doubling to 32 s) and registers again without a restart.
-            SIGTERM or Ctrl-C finishes running jobs (up to --drain-timeout-ms), reports them,
+            A worker keeps no state between jobs. If the coordinator goes away it reconnects \
+            with backoff (1 s doubling to 32 s) and registers again without a restart. \
+            SIGTERM or Ctrl-C finishes running jobs (up to --drain-timeout-ms), reports them, \
             and disconnects.
             """)
 

@@ -27,6 +27,28 @@ extension ProcessTests {
         #expect(missing.log.contains("nope.yaml"))
     }
 
+    /// Every command's help reads as paragraphs at 80 columns: a line of prose that the
+    /// help wrapped again (an orphan of a word or two before the next source line) was the
+    /// sign of a paragraph broken by hand. Each of `coevo`'s commands is asked.
+    @Test func everyCommandsHelpWrapsIntoWholeLines() async throws {
+        let scratch = try Scratch("help")
+        defer { scratch.close() }
+        let commands = [["run"], ["validate"], ["coordinator"], ["worker"], ["status"], ["report"], ["dashboard"], ["ablate"],
+                        ["calibrate"], ["memory"], ["keys"], ["bench", "dispatch"], ["bench", "model"], ["bench", "scale"],
+                        ["bench", "soak"], ["bench", "discovery"]]
+        for command in commands {
+            let child = try Child("coevo", command + ["--help"], in: scratch, name: command.joined(separator: "-"),
+                                  environment: ["COLUMNS": "80"])
+            #expect(await child.waitForExit(timeout: 30) == 0, "\(command): \(child.log)")
+            let overview = child.log.components(separatedBy: "USAGE:")[0].components(separatedBy: "\n")
+            // A short line followed by a line of prose: a paragraph wrapped twice.
+            for (line, next) in zip(overview, overview.dropFirst())
+            where !line.isEmpty && line.count < 25 && !next.isEmpty && !line.hasSuffix(":") && !line.hasPrefix(" ") && !next.hasPrefix(" ") {
+                Issue.record("coevo \(command.joined(separator: " ")) --help has an orphan line '\(line)' before '\(next)'")
+            }
+        }
+    }
+
     @Test func runShowsProgressDrainsOnSigtermAndResumes() async throws {
         let scratch = try Scratch("run")
         defer { scratch.close() }

@@ -18,8 +18,8 @@ struct DispatchBenchCommand: AsyncParsableCommand {
         commandName: "dispatch",
         abstract: "Durable noop jobs/s and round trips through coordinator + worker processes, vs raw libzmq.",
         discussion: """
-            Both sides use the same number of worker processes over tcp loopback and the
-            same number of messages in flight (workers x slots). coevo's figure counts a job
+            Both sides use the same number of worker processes over tcp loopback and the \
+            same number of messages in flight (workers x slots). coevo's figure counts a job \
             only once its result is committed to SQLite.
             """)
 

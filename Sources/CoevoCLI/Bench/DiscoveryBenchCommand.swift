@@ -16,8 +16,8 @@ struct DiscoveryBenchCommand: ParsableCommand {
         abstract: "Per runtime: best score and improvement per evaluation on the same budget and seeds; parallel vs serial grading.",
         discussion: """
             Example: coevo bench discovery Configs/discovery.yaml --seeds 3
-            Each agent group of the config runs alone with the config's total number of agents,
-            rounds and seeds 1..N. The grading figure runs the evolve baseline with --grading-agents
+            Each agent group of the config runs alone with the config's total number of agents, \
+            rounds and seeds 1..N. The grading figure runs the evolve baseline with --grading-agents \
             agents and 1 grader, then with --graders (the config's task.graders).
             """)
 

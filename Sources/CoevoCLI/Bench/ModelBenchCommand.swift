@@ -14,10 +14,10 @@ struct ModelBenchCommand: AsyncParsableCommand {
         commandName: "model",
         abstract: "An experiment's model calls/s against the model server's own rate on the same calls.",
         discussion: """
-            Starts the config's model_server (if it has one) once for both measurements.
-            The experiment's rate counts its succeeded llm.chat jobs over the wall time of
-            `coevo run`; the server's rate counts the same calls replayed through the worker's
-            chat executor with the endpoints' concurrency in flight. Seeded calls give the
+            Starts the config's model_server (if it has one) once for both measurements. \
+            The experiment's rate counts its succeeded llm.chat jobs over the wall time of \
+            `coevo run`; the server's rate counts the same calls replayed through the worker's \
+            chat executor with the endpoints' concurrency in flight. Seeded calls give the \
             same replies both times, so both sides generate the same tokens (printed).
             """)
 

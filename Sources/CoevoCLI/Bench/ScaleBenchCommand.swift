@@ -15,11 +15,11 @@ struct ScaleBenchCommand: AsyncParsableCommand {
         commandName: "scale",
         abstract: "One coordinator against 10, 100, 1000 workers: join time, dispatch rate, heartbeat load, CPU, RSS.",
         discussion: """
-            Each worker is a real one to the coordinator (its own DEALER socket, READY,
-            heartbeats, leases, results), run many to a process by `coevo bench swarm` so a
-            thousand fit on one machine. For each W the coordinator (in this process) gets a
-            run of noop jobs that starts once all W have joined; then, with the run done and
-            the workers still connected, an idle window measures what heartbeats alone cost.
+            Each worker is a real one to the coordinator (its own DEALER socket, READY, \
+            heartbeats, leases, results), run many to a process by `coevo bench swarm` so a \
+            thousand fit on one machine. For each W the coordinator (in this process) gets a \
+            run of noop jobs that starts once all W have joined; then, with the run done and \
+            the workers still connected, an idle window measures what heartbeats alone cost. \
             Coordinator CPU is this process's; the swarm processes are not counted.
             """)
 

@@ -12,8 +12,8 @@ struct SoakBenchCommand: AsyncParsableCommand {
         commandName: "soak",
         abstract: "A long noop batch and a long simulated chamber through one coordinator, its RSS sampled.",
         discussion: """
-            The coordinator runs in this process, the workers in their own; RSS is this
-            process's, read once a second. Each phase prints RSS at tenths of the run and
+            The coordinator runs in this process, the workers in their own; RSS is this \
+            process's, read once a second. Each phase prints RSS at tenths of the run and \
             its growth from the first tenth (warm-up) to the end.
             """)
 
