@@ -126,11 +126,13 @@ struct EngineDriver<Codec: EngineCodec>: RunDriver {
     }
 
     private mutating func jobs(_ requests: [Engine.Request], ids: inout JobID) -> [Job] {
-        requests.map { request in
+        guard !requests.isEmpty else { return [] }
+        let stage = engine.stage  // once: a chamber step asks for thousands of turns at a time
+        return requests.map { request in
             let id = ids
             ids += 1
             pending[id] = request
-            return codec.job(request, id: id, run: run, stage: engine.stage)
+            return codec.job(request, id: id, run: run, stage: stage)
         }
     }
 }
