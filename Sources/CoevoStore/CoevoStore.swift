@@ -174,6 +174,12 @@ public final class CoevoStore: Sendable {
                     FROM jobs j JOIN runs u ON u.key = j.run_key LEFT JOIN results r ON r.job_id = j.id;
                 """)
         }
+        // The CURVE key each worker id first registered with: an id stays its key's across
+        // coordinator restarts, so another authorized key cannot take it while its owner
+        // restarts along with the coordinator.
+        migrator.registerMigration("v7-worker-claims") { db in
+            try db.execute(sql: "CREATE TABLE worker_claims (worker TEXT PRIMARY KEY, key TEXT NOT NULL)")
+        }
         return migrator
     }
 
@@ -255,6 +261,14 @@ public final class CoevoStore: Sendable {
     /// largest stored id says nothing about the ids the lost process gave out; the ceiling
     /// does, and new ids always start above it. So no id is ever given to two jobs, and a
     /// worker still running a job of the lost process never sees its id again.
+    /// Worker id -> the CURVE public key (Z85) it first registered with.
+    public func workerClaims() throws -> [String: String] {
+        try pool.read { db in
+            Dictionary(try Row.fetchAll(db, sql: "SELECT worker, key FROM worker_claims").map { ($0["worker"] as String, $0["key"] as String) },
+                       uniquingKeysWith: { first, _ in first })
+        }
+    }
+
     public func reserveJobIDs(_ count: Int) throws -> Range<JobID> {
         try pool.write { db in
             let ceiling = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'job_id_ceiling'") ?? 1

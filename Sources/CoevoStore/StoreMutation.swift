@@ -20,6 +20,11 @@ public enum StoreMutation: Sendable {
     /// again) is left as it is.
     case memory(MemoryRecord, run: String)
     case runState(String, StoredRun.State, at: Double)
+    /// A worker id now belongs to the CURVE key (Z85) that registered it; an id claimed
+    /// already keeps its first key.
+    case workerClaimed(WorkerID, key: String)
+    /// These ids' keys were withdrawn from the allow-list: the ids are free again.
+    case workerClaimsReleased([WorkerID])
 }
 
 /// An applied result: one row per job, ever (the table's primary key enforces it).

@@ -285,6 +285,13 @@ public final class StoreWriter: @unchecked Sendable {
                         case .runState(let run, let state, let at):
                             try db.cachedStatement(sql: "UPDATE runs SET state = ?, updated_at = ? WHERE id = ?")
                                 .execute(arguments: [state.rawValue, at, run])
+                        case .workerClaimed(let worker, let key):
+                            try db.cachedStatement(sql: "INSERT OR IGNORE INTO worker_claims (worker, key) VALUES (?, ?)")
+                                .execute(arguments: [worker.rawValue, key])
+                        case .workerClaimsReleased(let workers):
+                            for worker in workers {
+                                try db.cachedStatement(sql: "DELETE FROM worker_claims WHERE worker = ?").execute(arguments: [worker.rawValue])
+                            }
                         }
                     } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
                         // One refused row must not lose the rest of the batch.

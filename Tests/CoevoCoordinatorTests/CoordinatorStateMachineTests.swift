@@ -213,6 +213,45 @@ import Testing
         #expect(CoordinatorStateMachine.printable(Data("raw-1".utf8)) == "raw-1")
     }
 
+    /// What claims the machine asks the store to keep, and what a restarted machine does
+    /// with them. Bad input: another authorized key naming a claimed id after the
+    /// coordinator restarted (when the id's owner restarts with it).
+    @Test func claimsAreStoredAndARestartedCoordinatorHoldsThem() {
+        let owner = CurvePublicKey(bytes: Data(repeating: 1, count: 32))
+        let other = CurvePublicKey(bytes: Data(repeating: 2, count: 32))
+        func from(_ routing: String, _ key: CurvePublicKey, _ body: Envelope.OneOf_Body) -> CoordinatorInput {
+            .received([.message(from: Self.routing(routing), key: key, body)])
+        }
+        func claims(_ out: [CoordinatorDirective]) -> [String] {
+            out.flatMap { directive -> [String] in
+                guard case .store(let writes) = directive else { return [] }
+                return writes.compactMap {
+                    switch $0 {
+                    case .workerClaimed(let worker, let key): "\(worker)=\(key)"
+                    case .workerClaimsReleased(let workers): "released " + workers.map(\.rawValue).joined(separator: ",")
+                    default: nil
+                    }
+                }
+            }
+        }
+        var m = Self.machine([Self.batch([(Self.job(1), 0)])])
+        var out = m.handle(from("w1/a", owner, Self.ready("w1", session: "a", slots: 1)), at: Self.t(0))
+        #expect(claims(out) == ["w1=\(owner.z85)"])
+        out = m.handle(from("w1/b", owner, Self.ready("w1", session: "b", slots: 1)), at: Self.t(10))
+        #expect(claims(out).isEmpty, "a claim is stored once")
+        out = m.handle(.authorizedKeys([other]), at: Self.t(20))
+        #expect(claims(out) == ["released w1"])
+
+        // A new life, with the store's claims: the id is still the owner's.
+        var restarted = CoordinatorStateMachine(settings: Self.settings(), session: "c2", runs: [Self.batch([(Self.job(1), 0)])],
+                                                jobIDs: 100..<1_000_100, claims: ["w1": owner])
+        _ = restarted.handle(.start, at: Self.t(0))
+        out = restarted.handle(from("w1/x", other, Self.ready("w1", session: "x", slots: 1)), at: Self.t(10))
+        #expect(Self.errors(out, to: "w1/x") == [.duplicateWorker] && Self.leases(out, to: "w1/x").isEmpty)
+        out = restarted.handle(from("w1/y", owner, Self.ready("w1", session: "y", slots: 1)), at: Self.t(20))
+        #expect(Self.leases(out, to: "w1/y").count == 1 && claims(out).isEmpty)
+    }
+
     /// Bad input: a registered worker sending 1,000 results for a job whose lease is not its own.
     @Test func aStormOfLateResultsCostsAFewEventRowsAndOneSummary() {
         var m = Self.machine([Self.batch([(Self.job(1), 0), (Self.job(2), 0)])])

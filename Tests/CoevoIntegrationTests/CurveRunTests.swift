@@ -108,6 +108,37 @@ extension ProcessTests {
         #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'worker_joined'") == 1, "only the owner ever joined")
     }
 
+    /// Bad input: a second authorized key starting a worker under an id after the
+    /// coordinator was killed with its owner (a machine that restarts whole): the id stays
+    /// the first key's across the restart, because the store keeps the claim.
+    @Test func anIdStaysWithItsKeyAcrossACoordinatorRestart() async throws {
+        let scratch = try Scratch("curverestart")
+        defer { scratch.close() }
+        let run = TestRun(scratch: scratch)
+        let curve = try await CurveSetup(run, workers: ["owner", "twin"])
+        let config = try curve.config(jobs: 60, sleepMs: 100, slots: 2)
+        let first = try run.coordinator(config: config, name: "coordinator-1")
+        let owner = try curve.worker(id: "w", key: "owner", slots: 2)
+        #expect(await eventually(timeout: 20) { Database.resultCount(run.database) >= 4 }, "\(first.log)")
+        owner.signal(SIGKILL)
+        first.signal(SIGKILL)
+        _ = await first.waitForExit(timeout: 10)
+        let second = try run.coordinator(config: config, name: "coordinator-2")
+        #expect(await eventually(timeout: 20) { second.log.contains("CURVE on") }, "\(second.log)")
+        let twin = try curve.worker(id: "w", key: "twin", slots: 2)
+        #expect(await eventually(timeout: 20) { second.log.contains("belongs to another key") }, "\(second.log)")
+        #expect(await eventually(timeout: 10) { twin.log.contains("refused registration") }, "\(twin.log)")
+        twin.signal(SIGKILL)
+        _ = try curve.worker(id: "w", key: "owner", slots: 2)
+        #expect(await second.waitForExit(timeout: 60) == 0, "\(second.log)")
+        let db = try Database(run.database)
+        #expect(try db.int("SELECT COUNT(*) FROM results") == 60)
+        let ownerKey = try String(contentsOfFile: "\(curve.keys)/workers/owner.pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try db.strings("SELECT key FROM worker_claims WHERE worker = 'w'") == [ownerKey])
+        #expect(try db.int("SELECT COUNT(*) FROM events WHERE kind = 'worker_joined' AND detail LIKE '%key=\(ownerKey)'") == 2,
+                "the owner joined in both lives, the twin never")
+    }
+
     /// What `scp NODE.pub head:.../workers/` does when a node makes a new key: the file is
     /// rewritten in place, and neither the directory's entries nor its time change. The
     /// new key gets in within seconds and the old one is dropped.

@@ -135,7 +135,9 @@ extension CoordinatorStateMachine {
             carryOut(events)
             record(.workerJoined, worker: worker.rawValue, detail: "replaced an expired process; slots=\(ready.slots)" + (key.map { " key=\($0)" } ?? ""))
         }
-        peers.bind(worker, to: routing, key: key)
+        if peers.bind(worker, to: routing, key: key), let key {
+            out.store(.workerClaimed(worker, key: key.z85))
+        }
         var welcome = WelcomeMessage()
         welcome.coordinatorSession = session
         welcome.heartbeatIntervalMs = UInt32(settings.heartbeatIntervalMilliseconds)

@@ -24,7 +24,7 @@ public struct CoordinatorStateMachine {
     /// Random per process; workers see it change when the coordinator restarts.
     public let session: String
     public internal(set) var scheduler: Scheduler
-    var peers = PeerRegistry()
+    var peers: PeerRegistry
     var conduct = PeerConduct()
     var runs: RunBook
     var meters = CoordinatorMeters()
@@ -43,10 +43,13 @@ public struct CoordinatorStateMachine {
     var now = CoordinatorTime(monotonic: .zero, wall: 0)
 
     /// `runs` are the unfinished runs of the store (what `ServedRun.load` reads);
-    /// `jobIDs` the ids the store has reserved for this coordinator's new jobs.
-    public init(settings: CoordinatorSettings, session: String, runs: [ServedRun], jobIDs: Range<JobID>) {
+    /// `jobIDs` the ids the store has reserved for this coordinator's new jobs; `claims`
+    /// the worker ids earlier lives saw registered, with their keys (the store's).
+    public init(settings: CoordinatorSettings, session: String, runs: [ServedRun], jobIDs: Range<JobID>,
+                claims: [WorkerID: CurvePublicKey] = [:]) {
         self.settings = settings
         self.session = session
+        peers = PeerRegistry(claims: claims)
         self.served = runs
         self.runs = RunBook(jobIDs: jobIDs)
         scheduler = Scheduler(settings: settings.scheduler)
@@ -107,7 +110,9 @@ public struct CoordinatorStateMachine {
             exit()
             return finish()
         case .authorizedKeys(let keys):
-            for (worker, key) in peers.authorize(keys) {
+            let (released, withdrawn) = peers.authorize(keys)
+            if !released.isEmpty { out.store(.workerClaimsReleased(released)) }
+            for (worker, key) in withdrawn {
                 out.log(.warning, "the key of worker \(worker) (\(key)) was withdrawn from the authorized keys: it is dropped and its leases requeued")
                 record(.workerRefused, worker: worker.rawValue, detail: "key withdrawn")
                 drop(worker)

@@ -19,6 +19,9 @@ struct PeerRegistry {
     /// ZAP handler let in only authorized keys).
     private var authorized: Set<CurvePublicKey>?
 
+    /// `claims`: the ids earlier lives of the coordinator saw registered, with their keys.
+    init(claims: [WorkerID: CurvePublicKey] = [:]) { self.claims = claims }
+
     /// Whether READY from `key` may take `worker`'s id.
     enum Claim: Equatable {
         case free
@@ -49,12 +52,15 @@ struct PeerRegistry {
     }
 
     /// A registered worker is reached at `routing` from now on, and its id is `key`'s.
-    mutating func bind(_ worker: WorkerID, to routing: Data, key: CurvePublicKey?) {
+    /// Returns true when that claim is new (to be stored).
+    mutating func bind(_ worker: WorkerID, to routing: Data, key: CurvePublicKey?) -> Bool {
         if let old = routes[worker], old != routing { workers[old] = nil }
         workers[routing] = worker
         routes[worker] = routing
         owners[worker] = key
-        if let key { claims[worker] = key }
+        guard let key, claims[worker] != key else { return false }
+        claims[worker] = key
+        return true
     }
 
     /// A restarted worker's old route stops answering for it (its new one is bound next).
@@ -70,12 +76,13 @@ struct PeerRegistry {
     }
 
     /// The allow-list changed: claims of withdrawn keys are given back (a node that made a
-    /// new key keeps its name). Returns the registered workers whose key was withdrawn,
-    /// by id, for the machine to drop.
-    mutating func authorize(_ keys: Set<CurvePublicKey>) -> [(worker: WorkerID, key: CurvePublicKey)] {
+    /// new key keeps its name). Returns the ids given back, and the registered workers
+    /// whose key was withdrawn, by id, for the machine to drop.
+    mutating func authorize(_ keys: Set<CurvePublicKey>) -> (released: [WorkerID], withdrawn: [(worker: WorkerID, key: CurvePublicKey)]) {
         authorized = keys
-        claims = claims.filter { keys.contains($0.value) }
-        return owners.filter { !keys.contains($0.value) }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        let released = claims.filter { !keys.contains($0.value) }.keys.sorted()
+        for worker in released { claims[worker] = nil }
+        return (released, owners.filter { !keys.contains($0.value) }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
     }
 
     mutating func sent(to worker: WorkerID, at time: MonotonicTime) { lastSent[worker] = time }

@@ -72,8 +72,12 @@ public final class CoordinatorService: Service, Sendable {
         store.writer.onError { logger.error("\($0)") }
         try await withGracefulShutdownHandler {
             let ids = try store.reserveJobIDs(RunBook.jobIDBlock)
+            var claims: [WorkerID: CurvePublicKey] = [:]
+            for (worker, key) in try store.workerClaims() {
+                if let key = CurvePublicKey(key) { claims[WorkerID(worker)] = key }
+            }
             let machine = CoordinatorStateMachine(settings: settings, session: session, runs: try ServedRun.load(from: store),
-                                                  jobIDs: ids)
+                                                  jobIDs: ids, claims: claims)
             // The shell runs on the socket's thread (see `SocketLoop`).
             var shell = CoordinatorShell(machine: machine, loop: loop, store: store, logger: logger, observer: observer, zap: zap)
             loop.post(.start)
