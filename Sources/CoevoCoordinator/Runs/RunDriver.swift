@@ -2,8 +2,8 @@ import CoevoCore
 import CoevoStore
 import Foundation
 
-/// Makes a run's jobs as it goes, for the experiment protocols whose next jobs depend on
-/// the last results (a fixed batch needs none).
+/// Makes a run's jobs as it goes: `EngineDriver` for a run whose next jobs depend on the
+/// last results (every `RunEngine`), `BatchDriver` for a workload batch.
 ///
 /// Contract: the coordinator state machine calls it from its one task, in order: `start`
 /// once, then `completed`, `failed` and `exportsWritten` as those happen. Job ids come

@@ -4,8 +4,8 @@ import CoevoCore
 /// the chamber, a discovery pool): which configs it takes and how to drive one. A plain
 /// batch (`workload`) is what a config is when no kind takes it.
 ///
-/// A new kind is a driver in its own file with a `RunKind` beside it, and one line in
-/// `registered`.
+/// A new kind is an engine (`RunEngine`, in CoevoCore), a codec (`EngineCodec`) and its
+/// `RunKind` in one file of this folder, and one line in `registered`.
 struct RunKind: Sendable {
     /// A driver for `run` and a line describing it for the log, or nil when `config` is
     /// not of this kind.
