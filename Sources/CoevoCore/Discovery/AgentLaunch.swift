@@ -37,7 +37,8 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
         runtime = group.runtime
         argv = group.runtime == .command ? group.command : []
         program = group.runtime == .command ? (group.command.first ?? "") : (group.program ?? group.runtime.defaultProgram)
-        model = group.runtime == .miniSweAgent ? group.resolvedEndpoint?.model : group.model
+        // An agent that cannot run without an endpoint calls that endpoint's model.
+        model = group.runtime.agent?.needsEndpoint == true ? group.resolvedEndpoint?.model : group.model
         apiBase = group.resolvedEndpoint.map { "\($0.url)/v1" }
         endpoint = group.callsAnEndpoint ? group.resolvedEndpoint : nil
         maxTurns = group.maxTurns
