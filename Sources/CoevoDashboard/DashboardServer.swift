@@ -135,7 +135,7 @@ public final class DashboardServer: Service, Sendable {
         router.get("/fragment/runs") { [self] request, _ in
             let top = try Self.count(request, "top", default: 20)
             let runs = try store.runs().compactMap { try RunFigures.read($0.id, from: store, leaderboardSize: top) }
-            return html(runs.map { ReportPage.runSection($0, live: true) }.joined())
+            return html(ReportPage.runSections(runs, summary: summary, live: true))
         }
         router.get("/runs/:run/words") { [self] request, context in
             let words = try self.words(request, context)

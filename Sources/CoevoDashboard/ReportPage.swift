@@ -16,7 +16,7 @@ public enum ReportPage {
         <body><header><h1>\(HTML.escape(title))</h1><span id="status">\(live ? "connecting…" : "report written \(HTML.escape(ISO8601DateFormatter().string(from: Date())))")</span></header>
         <section id="summary">\(summary.map(summarySection) ?? "")</section>
         \(live ? "" : comparisonSection(runs))
-        <main id="runs">\(runs.map { runSection($0, live: live) }.joined())</main>
+        <main id="runs">\(runSections(runs, summary: summary, live: live))</main>
         \(live ? "<script>\(liveScript)</script>" : "")
         </body></html>
         """
@@ -71,9 +71,10 @@ public enum ReportPage {
         html += "</dl><table class=\"runs\"><tr><th>run</th><th>stage</th><th>done</th><th>jobs</th><th>failed</th><th>ETA</th></tr>"
         for run in summary.runs {
             let stage = run.stage.map { "\($0.unit) \($0.current)/\($0.total) · \($0.phase)" } ?? "batch"
-            html += "<tr class=\"run-progress\" data-run=\"\(HTML.escape(run.id))\" data-round=\"\(run.stage?.current ?? 0)\" data-rounds=\"\(run.stage?.total ?? 0)\">"
+            html += "<tr class=\"run-progress\" data-run=\"\(HTML.escape(run.id))\" data-round=\"\(run.stage?.current ?? 0)\" data-rounds=\"\(run.stage?.total ?? 0)\""
+                + " data-succeeded=\"\(run.completed)\" data-failed=\"\(run.failed)\">"
             html += "<td>\(HTML.escape(run.id))</td><td>\(HTML.escape(stage))</td>"
-            html += "<td><progress max=\"1\" value=\"\(run.fraction)\"></progress> \(Int(run.fraction * 100))%</td>"
+            html += "<td><progress max=\"1\" value=\"\(run.fraction)\"></progress> \(run.percentDone)%</td>"
             html += "<td>\(run.completed + run.failed)/\(run.expected)</td><td>\(run.failed)</td>"
             html += "<td>\(run.secondsLeft.map { LiveSummary.duration($0) } ?? "–")</td></tr>"
             if let problem = run.lastProblem {
@@ -87,17 +88,29 @@ public enum ReportPage {
         return html + "</table></details>"
     }
 
-    /// One run: its counts, charts, heatmaps, lineage, insight flow and discovery memory.
-    /// `live`: served by the dashboard, which links the run's agents' words.
-    public static func runSection(_ run: RunFigures, live: Bool = false) -> String {
+    /// The runs' sections under a summary. A run the live summary counts has its counts
+    /// there only: the summary's figures are the coordinator's at one moment, and a second
+    /// set read from the database a moment apart would disagree with them.
+    public static func runSections(_ runs: [RunFigures], summary: LiveSummary?, live: Bool) -> String {
+        let counted = Set(summary?.runs.map(\.id) ?? [])
+        return runs.map { runSection($0, live: live, counts: !counted.contains($0.id)) }.joined()
+    }
+
+    /// One run: its counts (unless `counts` is false: a live summary shows them),
+    /// charts, heatmaps, lineage, insight flow and discovery memory. `live`: served by the
+    /// dashboard, which links the run's agents' words.
+    public static func runSection(_ run: RunFigures, live: Bool = false, counts: Bool = true) -> String {
         var html = "<section class=\"run\" data-run=\"\(HTML.escape(run.id))\"><h2>\(HTML.escape(run.id))</h2>"
         // Served live, a run with model calls links its agents' words: the whole run from
         // here, one agent's from its heatmap row and its lineage node.
         let words = live && run.hasWords
-        html += "<p>\(HTML.escape(run.name)), seed \(run.seed), \(HTML.escape(run.state)).\(words ? " " + wordsLink(run.id) : "")</p><dl class=\"figures\">"
-        html += figure("jobs", "\(run.jobs)", "jobs") + figure("run-results", "\(run.results)", "results stored")
-        html += figure("succeeded", "\(run.succeeded)", "succeeded") + figure("failed", "\(run.failed)", "failed")
-        html += "</dl>"
+        html += "<p>\(HTML.escape(run.name)), seed \(run.seed), \(HTML.escape(run.state)).\(words ? " " + wordsLink(run.id) : "")</p>"
+        if counts {
+            html += "<dl class=\"figures\">"
+            html += figure("jobs", "\(run.jobs)", "jobs") + figure("run-results", "\(run.results)", "results stored")
+            html += figure("succeeded", "\(run.succeeded)", "succeeded") + figure("failed", "\(run.failed)", "failed")
+            html += "</dl>"
+        }
         if !run.charts.isEmpty {
             html += "<div class=\"charts\">" + run.charts.map { SVGChart.lines($0) }.joined() + "</div>"
         }

@@ -103,7 +103,14 @@ import Testing
         // Round 1 took 40 jobs; 20 of round 2's are done: half of it.
         summary = tracker.summary(progress(finished: 1, done: 60), at: 30)
         #expect(summary.runs[0].fraction == 0.375 && abs((summary.runs[0].secondsLeft ?? 0) - 50) < 1e-9)
-        #expect(summary.lines[1].contains("(solve, 20 jobs done), 38% done"), "\(summary.lines[1])")
+        #expect(summary.lines[1].contains("(solve, 20 jobs done), 37% done"), "\(summary.lines[1])")
+        // The share is shown rounded down: 100% only once all is done (a run's last jobs
+        // used to show "100% done" with 13 of 172 still out).
+        for (fraction, shown) in [(0.997, 99), (1.0, 100), (0.29, 29), (0.0, 0)] {
+            var run = summary.runs[0]
+            run.fraction = fraction
+            #expect(run.percentDone == shown, "\(fraction)")
+        }
         // A round longer than the last never reads as the next one begun.
         summary = tracker.summary(progress(finished: 1, done: 200), at: 40)
         #expect(summary.runs[0].fraction < 0.5)

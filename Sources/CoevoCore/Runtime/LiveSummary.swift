@@ -27,6 +27,8 @@ public struct LiveSummary: Codable, Sendable, Equatable {
         /// Share done, 0...1: for a protocol run its rounds finished plus the share of the
         /// round under way (its jobs done against a round's jobs so far); jobs for a batch.
         public var fraction: Double
+        /// The share done in whole percent, rounded down: 100 only once it is all done.
+        public var percentDone: Int { Int((fraction * 100 + 1e-9).rounded(.down)) }
         /// At the pace this coordinator has seen; nil until it has seen some.
         public var secondsLeft: Double?
         /// What last went wrong (a failed result, a deferral), with the server's words.
@@ -79,7 +81,7 @@ extension LiveSummary {
                 let jobs = (run.roundJobsDone ?? 0) > 0 && stage.finished < stage.total ? ", \(run.roundJobsDone!) jobs done" : ""
                 line += "\(stage.unit) \(stage.current)/\(stage.total) (\(stage.phase)\(jobs)), "
             }
-            line += String(format: "%.0f%% done, %d/%d jobs, %d failed", run.fraction * 100, run.completed + run.failed,
+            line += String(format: "%d%% done, %d/%d jobs, %d failed", run.percentDone, run.completed + run.failed,
                            run.expected, run.failed)
             line += ", " + (run.secondsLeft.map { "ETA \(Self.duration($0))" } ?? "ETA unknown yet")
             lines.append(line)
