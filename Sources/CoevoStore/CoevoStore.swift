@@ -180,6 +180,11 @@ public final class CoevoStore: Sendable {
         migrator.registerMigration("v7-worker-claims") { db in
             try db.execute(sql: "CREATE TABLE worker_claims (worker TEXT PRIMARY KEY, key TEXT NOT NULL)")
         }
+        // The key of the request a job carries (`Job.key`): a resume matches stored jobs
+        // by it instead of decoding each payload. Rows from before have none.
+        migrator.registerMigration("v8-job-keys") { db in
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN call_key TEXT")
+        }
         return migrator
     }
 
@@ -313,7 +318,7 @@ public final class CoevoStore: Sendable {
         try pool.read { db in
             var out = RunJobs()
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT j.id, j.kind, j.payload, j.timeout_ms, j.state, j.attempts, r.job_id IS NOT NULL AS done,
+                SELECT j.id, j.kind, j.payload, j.timeout_ms, j.call_key, j.state, j.attempts, r.job_id IS NOT NULL AS done,
                        COALESCE(r.status = 'succeeded', 0) AS succeeded
                 FROM jobs j LEFT JOIN results r ON r.job_id = j.id
                 WHERE j.run_key = (\(Self.runKeySQL)) ORDER BY j.id
@@ -326,7 +331,7 @@ public final class CoevoStore: Sendable {
                     out.failed.append(id)
                 } else {
                     let job = Job(id: id, run: RunID(run), kind: JobKind(rawValue: row["kind"]), payload: row["payload"],
-                                  timeoutMilliseconds: row["timeout_ms"])
+                                  timeoutMilliseconds: row["timeout_ms"], key: row["call_key"])
                     out.unfinished.append((job, UInt32(row["attempts"] as Int64)))
                 }
             }
@@ -357,13 +362,13 @@ public final class CoevoStore: Sendable {
         try pool.read { db in
             var out: [StoredJob] = []
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT j.id, j.kind, j.payload, j.timeout_ms, j.state, j.attempts, r.status, r.output, r.error, r.completed_at
+                SELECT j.id, j.kind, j.payload, j.timeout_ms, j.call_key, j.state, j.attempts, r.status, r.output, r.error, r.completed_at
                 FROM jobs j LEFT JOIN results r ON r.job_id = j.id
                 WHERE j.run_key = (\(Self.runKeySQL)) ORDER BY j.id
                 """, arguments: [run])
             while let row = try rows.next() {
                 let job = Job(id: JobID(bitPattern: row["id"] as Int64), run: RunID(run), kind: JobKind(rawValue: row["kind"]),
-                              payload: row["payload"], timeoutMilliseconds: row["timeout_ms"])
+                              payload: row["payload"], timeoutMilliseconds: row["timeout_ms"], key: row["call_key"])
                 let outcome = (row["status"] as String?).map { status in
                     JobOutcome(status: JobOutcome.Status(rawValue: status) ?? .failed, output: row["output"], error: row["error"])
                 }

@@ -189,7 +189,7 @@ public final class StoreWriter: @unchecked Sendable {
     }
 
     private static let jobRows = BatchInsert<JobRow>(
-        "INSERT INTO jobs (id, run_key, kind, payload, timeout_ms, state, attempts, worker, leased_at)", columns: 9
+        "INSERT INTO jobs (id, run_key, kind, payload, timeout_ms, state, attempts, worker, leased_at, call_key)", columns: 10
     ) { binder, first, row in
         let job = row.job
         binder.bind(first, Int64(bitPattern: job.id))
@@ -208,6 +208,7 @@ public final class StoreWriter: @unchecked Sendable {
             binder.bind(first + 7, worker.rawValue)
             binder.bind(first + 8, at)
         }
+        if let key = job.key { binder.bind(first + 9, key) }  // NULL for a batch's jobs
     }
 
     private static let resultRows = BatchInsert<ResultRecord>(

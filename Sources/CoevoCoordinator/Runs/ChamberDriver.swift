@@ -20,12 +20,12 @@ struct ChamberCodec: EngineCodec {
     func job(_ request: TurnRequest, id: JobID, run: RunID, stage: RunStage) -> Job {
         guard settings.backend == .model else {
             return Job(id: id, run: run, kind: .simTurn, payload: SimTurnCodec.encode(request, parameters: settings.simulator),
-                       timeoutMilliseconds: timeoutMilliseconds)
+                       timeoutMilliseconds: timeoutMilliseconds, key: storedKey(of: request))
         }
         var call = ChamberTurnPrompt.job(for: request, settings: settings, pool: endpoints)
         (call.agent, call.round, call.phase) = (AgentID(request.agent).description, stage.current, request.action.rawValue)
         return Job(id: id, run: run, kind: .llm, payload: (try? JSONEncoder().encode(call)) ?? Data(),
-                   timeoutMilliseconds: timeoutMilliseconds)
+                   timeoutMilliseconds: timeoutMilliseconds, key: storedKey(of: request))
     }
 
     /// A stored turn is known by the call name its job carries (llm.chat) or by the

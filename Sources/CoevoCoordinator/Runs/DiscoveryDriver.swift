@@ -25,11 +25,11 @@ struct DiscoveryCodec: EngineCodec {
             // The step's own watchdogs end it; the lease outlives them a little.
             return Job(id: id, run: run, kind: .discoveryStep, payload: (try? encoder.encode(step)) ?? Data(),
                        timeoutMilliseconds: Int64(step.timeoutMilliseconds) + 30_000, preferredWorker: lastWorker[step.agent],
-                       storedPayload: (try? encoder.encode(step.stored)) ?? Data())
+                       storedPayload: (try? encoder.encode(step.stored)) ?? Data(), key: step.key)
         case .grade(let grade):
             return Job(id: id, run: run, kind: .discoveryGrade, payload: (try? encoder.encode(grade)) ?? Data(),
                        timeoutMilliseconds: Int64(grade.timeoutMilliseconds) + 30_000,
-                       storedPayload: (try? encoder.encode(grade.stored)) ?? Data())
+                       storedPayload: (try? encoder.encode(grade.stored)) ?? Data(), key: grade.key)
         }
     }
 

@@ -6,13 +6,15 @@ import Foundation
 /// replies: all a run kind adds to the generic `EngineDriver`.
 protocol EngineCodec {
     associatedtype Engine: RunEngine
-    /// The job that carries `request`; `stage` is the engine's as the request is made.
+    /// The job that carries `request`, keyed `storedKey(of: request)`; `stage` is the
+    /// engine's as the request is made.
     mutating func job(_ request: Engine.Request, id: JobID, run: RunID, stage: RunStage) -> Job
     /// The job to queue again for `request`, which an earlier life stored as `stored` and
     /// never finished (by default the stored job as it is).
     func requeued(_ stored: Job, for request: Engine.Request, run: RunID, stage: RunStage) -> Job
-    /// The key a stored job was made for (nil: not one of this kind's), matched on resume
-    /// to `storedKey(of:)` of the requests a fresh engine makes.
+    /// The key a stored job was made for, read from its payload (nil: not one of this
+    /// kind's), for rows stored before jobs carried their key (`Job.key`); matched on
+    /// resume to `storedKey(of:)` of the requests a fresh engine makes.
     func storedKey(of job: Job) -> String?
     func storedKey(of request: Engine.Request) -> String
     /// The reply a result carries for `request`, and a line (kind, detail) for the log
@@ -60,7 +62,7 @@ struct EngineDriver<Codec: EngineCodec>: RunDriver {
         self.run = run
         self.exportDirectory = exportDirectory
         log = EventLog(run: run, alreadyLogged: loggedEvents)
-        replay = StoredReplay(storedJobs) { job in codec.storedKey(of: job) }
+        replay = StoredReplay(storedJobs) { job in job.key ?? codec.storedKey(of: job) }
     }
 
     var isFinished: Bool { engine.isFinished && pending.isEmpty && (summaryLogged || exportDirectory == nil) }

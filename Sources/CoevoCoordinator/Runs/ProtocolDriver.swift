@@ -20,7 +20,7 @@ struct ProtocolCodec: EngineCodec {
                              role: call.role)
         (payload.agent, payload.round, payload.phase) = (call.agent.description, stage.current, stage.phase)
         return Job(id: id, run: run, kind: .llm, payload: (try? JSONEncoder().encode(payload)) ?? Data(),
-                   timeoutMilliseconds: timeoutMilliseconds)
+                   timeoutMilliseconds: timeoutMilliseconds, key: call.key)
     }
 
     func storedKey(of job: Job) -> String? { (try? JSONDecoder().decode(LLMJob.self, from: job.payload))?.call }

@@ -19,14 +19,17 @@ public struct Job: Hashable, Sendable {
         let timeoutMilliseconds: Int64
         let preferredWorker: WorkerID?
         let storedPayload: Data?
+        let key: String?
 
-        init(run: RunID, kind: JobKind, payload: Data, timeoutMilliseconds: Int64, preferredWorker: WorkerID?, storedPayload: Data?) {
+        init(run: RunID, kind: JobKind, payload: Data, timeoutMilliseconds: Int64, preferredWorker: WorkerID?, storedPayload: Data?,
+             key: String?) {
             self.run = run
             self.kind = kind
             self.payload = payload
             self.timeoutMilliseconds = timeoutMilliseconds
             self.preferredWorker = preferredWorker
             self.storedPayload = storedPayload
+            self.key = key
         }
     }
 
@@ -44,18 +47,22 @@ public struct Job: Hashable, Sendable {
     /// driver makes again on resume (a discovery job's commits and task files, which
     /// would otherwise be stored once per job): the driver reads back only its key.
     public var storedPayload: Data? { fields.storedPayload }
+    /// What the run's engine calls the request this job carries (a call's key, a chamber
+    /// turn's name, a discovery step's): stored with the job, so a resumed run matches
+    /// its stored jobs to its engine's requests without decoding payloads. Nil for a batch.
+    public var key: String? { fields.key }
 
     public init(id: JobID, run: RunID, kind: JobKind, payload: Data, timeoutMilliseconds: Int64, preferredWorker: WorkerID? = nil,
-                storedPayload: Data? = nil) {
+                storedPayload: Data? = nil, key: String? = nil) {
         self.id = id
         fields = Fields(run: run, kind: kind, payload: payload, timeoutMilliseconds: timeoutMilliseconds,
-                        preferredWorker: preferredWorker, storedPayload: storedPayload)
+                        preferredWorker: preferredWorker, storedPayload: storedPayload, key: key)
     }
 
     public static func == (a: Job, b: Job) -> Bool {
         a.id == b.id && (a.fields === b.fields
             || (a.run == b.run && a.kind == b.kind && a.payload == b.payload && a.timeoutMilliseconds == b.timeoutMilliseconds
-                && a.preferredWorker == b.preferredWorker && a.storedPayload == b.storedPayload))
+                && a.preferredWorker == b.preferredWorker && a.storedPayload == b.storedPayload && a.key == b.key))
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -66,5 +73,6 @@ public struct Job: Hashable, Sendable {
         hasher.combine(timeoutMilliseconds)
         hasher.combine(preferredWorker)
         hasher.combine(storedPayload)
+        hasher.combine(key)
     }
 }
