@@ -9,7 +9,7 @@ struct CoordinatorMeters {
     var resultsDurable: UInt64 = 0
     /// Heartbeats received: the load that grows with workers whatever they do.
     var heartbeatsReceived: UInt64 = 0
-    private(set) var started = MonotonicTime.zero
+    private var started = MonotonicTime.zero
     private var lastSnapshot = MonotonicTime.zero
     /// What happened to jobs during the input in hand.
     var activity = JobActivity()

@@ -158,22 +158,21 @@ extension CoordinatorStateMachine {
     }
 
     mutating func submit(requeued: [(job: Job, attempts: UInt32)]) {
-        for (job, attempts) in requeued {
-            scheduler.submit(job, attemptsSoFar: attempts)
-            meters.activity.note(job, .submitted)
-            meters.queued(job.id, at: now.monotonic)
-        }
+        for (job, attempts) in requeued { submit(job, attemptsSoFar: attempts) }
+    }
+
+    /// Queues a job, counted as submitted and timed from now until it is leased.
+    private mutating func submit(_ job: Job, attemptsSoFar: UInt32 = 0) {
+        scheduler.submit(job, attemptsSoFar: attemptsSoFar)
+        meters.activity.note(job, .submitted)
+        meters.queued(job.id, at: now.monotonic)
     }
 
     /// What a driver said: its new jobs into the scheduler and the store, its events into
     /// the store, its progress into the log, its exports to the shell.
     mutating func apply(_ step: DriverStep, of run: RunID) {
         if !step.jobs.isEmpty {
-            for job in step.jobs {
-                scheduler.submit(job)
-                meters.activity.note(job, .submitted)
-                meters.queued(job.id, at: now.monotonic)
-            }
+            for job in step.jobs { submit(job) }
             let stored = runs.jobsToStore(step.jobs, of: run)
             if !stored.isEmpty { out.store(contentsOf: stored.map { .submitted($0) }) }
         }

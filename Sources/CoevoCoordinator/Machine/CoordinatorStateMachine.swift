@@ -211,7 +211,7 @@ public struct CoordinatorStateMachine {
         }
     }
 
-    mutating func dispatch() {
+    private mutating func dispatch() {
         if scheduler.totalSlots != slotsTold {
             slotsTold = scheduler.totalSlots
             for run in runs.runs {
@@ -294,7 +294,7 @@ public struct CoordinatorStateMachine {
         out.log(.info, "coordinator draining: waiting for \(scheduler.leasedCount) leased job(s)")
     }
 
-    mutating func sayGoodbye(reason: String) {
+    private mutating func sayGoodbye(reason: String) {
         for worker in scheduler.registeredWorkers { send(to: worker, .disconnect(DisconnectMessage.with { $0.reason = reason })) }
         out.append(.flushStore)
     }

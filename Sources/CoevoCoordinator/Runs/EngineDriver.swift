@@ -44,7 +44,7 @@ extension EngineCodec {
 /// summary is logged as a `protocol_summary` event.
 struct EngineDriver<Codec: EngineCodec>: RunDriver {
     typealias Engine = Codec.Engine
-    private(set) var engine: Engine
+    private var engine: Engine
     private var codec: Codec
     private let run: RunID
     /// Where the exports go after each round; nil for a run kind without exports (and
@@ -70,6 +70,8 @@ struct EngineDriver<Codec: EngineCodec>: RunDriver {
 
     mutating func start(ids: inout JobID, at: Double) -> DriverStep {
         let first = engine.start()
+        // What the engine says while it is replayed, logged once the replay is over; not its
+        // requests, which a long run's replay would otherwise hold by the million.
         var said = EngineStep<Engine.Request>(events: first.events, memory: first.memory, progress: first.progress)
         let (requeued, fresh) = replay.resume(first.requests, key: codec.storedKey(of:)) { request, answered in
             let next = engine.complete(Engine.key(of: request), codec.replayed(answered.result, for: request), at: answered.completedAt)

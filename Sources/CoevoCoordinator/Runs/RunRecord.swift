@@ -22,16 +22,9 @@ public struct RunRecord {
         }
     }
 
-    public var id: String { stored.id }
-
     /// Which way a discovery run's scores improve (maximize for every other kind).
     public var direction: DiscoverySettings.Direction { config?.discovery?.task.direction ?? .maximize }
 
     /// The rounds (or chamber steps) an experiment plans; nil for a batch and a discovery pool.
     public var plannedRounds: Int? { config?.proposerSolver?.rounds ?? config?.redBlue?.rounds ?? config?.chamber?.steps }
-
-    /// The run `id` of `store`, nil when it has none of that id.
-    public static func read(_ id: String, from store: CoevoStore) throws -> RunRecord? {
-        try store.run(id: id).map { RunRecord($0) }
-    }
 }

@@ -82,9 +82,8 @@ public struct DiscoveryPool: RunEngine {
     private var gradesOut: [String: Int] = [:]
     private var grades: [Int: DiscoveryGradeOutput] = [:]
 
-    private var events: [ProtocolEvent] = []
-    private var memory: [MemoryRecord] = []
-    private var progressLine: String?
+    /// What the pool has said since its last step.
+    private var outbox = Outbox()
     private var roundLines: [String] = []
 
     /// `startedAt`: when the run was created (nil: the first reply's time).
@@ -106,18 +105,11 @@ public struct DiscoveryPool: RunEngine {
 
     public static func key(of request: Request) -> String { request.key }
 
-    public mutating func start() -> EngineStep<Request> { step(beginRound()) }
+    public mutating func start() -> EngineStep<Request> { outbox.step(beginRound()) }
 
     /// `at`: the reply's wall time (seconds since 1970), for `max_wall_seconds`.
     public mutating func complete(_ key: String, _ reply: Reply, at: Double? = nil) -> EngineStep<Request> {
-        step(record(key, reply, at: at))
-    }
-
-    /// The requests with the events, shared-memory rows and progress line made since the
-    /// last step.
-    private mutating func step(_ requests: [Request]) -> EngineStep<Request> {
-        defer { (events, memory, progressLine) = ([], [], nil) }
-        return EngineStep(requests: requests, events: events, memory: memory, progress: progressLine)
+        outbox.step(record(key, reply, at: at))
     }
 
     private mutating func record(_ key: String, _ reply: Reply, at: Double?) -> [Request] {
@@ -190,7 +182,7 @@ public struct DiscoveryPool: RunEngine {
         for index in members.indices {
             let member = members[index]
             if member.pausedThrough >= round {
-                events.append(ProtocolEvent(.discoveryAgentFault, "\(member.id) paused in round \(round) (through round \(member.pausedThrough))"))
+                outbox.post(ProtocolEvent(.discoveryAgentFault, "\(member.id) paused in round \(round) (through round \(member.pausedThrough))"))
                 continue
             }
             let key = "r\(round).step.\(member.id)"
@@ -229,7 +221,7 @@ public struct DiscoveryPool: RunEngine {
         let agent = members[index].id
         guard case .step(let output) = reply else {
             let why = if case .failed(let why) = reply { why } else { "a step job answered with a grade" }
-            events.append(ProtocolEvent(.discoveryStepFailed, "\(key): \(why)"))
+            outbox.post(ProtocolEvent(.discoveryStepFailed, "\(key): \(why)"))
             fault(index, key: key, why: why)
             return
         }
@@ -244,7 +236,7 @@ public struct DiscoveryPool: RunEngine {
         tokens += output.tokens
         usd += output.costUSD
         guard let commit = output.commit, let bundle = output.bundle else {
-            events.append(ProtocolEvent(.discoveryNoSubmission, "\(key): \(output.exit); no `coevo eval`"))
+            outbox.post(ProtocolEvent(.discoveryNoSubmission, "\(key): \(output.exit); no `coevo eval`"))
             return
         }
         bundles[commit] = bundle
@@ -259,7 +251,7 @@ public struct DiscoveryPool: RunEngine {
     /// An unclean step: logged with the tail of the agent's output; `crash_limit` in a row
     /// pause the agent, each pause twice as long as its last.
     private mutating func fault(_ index: Int, key: String, why: String) {
-        events.append(ProtocolEvent(.discoveryAgentFault, "\(key): \(why)"))
+        outbox.post(ProtocolEvent(.discoveryAgentFault, "\(key): \(why)"))
         members[index].faults += 1
         guard members[index].faults >= settings.health.crashLimit else { return }
         // Restart backoff: each pause twice the last (at most 64 times the first).
@@ -267,7 +259,7 @@ public struct DiscoveryPool: RunEngine {
         members[index].faults = 0
         members[index].pauses += 1
         members[index].pausedThrough = round + length
-        events.append(ProtocolEvent(.discoveryAgentFault,
+        outbox.post(ProtocolEvent(.discoveryAgentFault,
                                     "\(members[index].id) paused for \(length) round(s) after \(settings.health.crashLimit) unclean steps in a row"))
     }
 
@@ -307,11 +299,11 @@ public struct DiscoveryPool: RunEngine {
                                       status: status, poolBest: poolBest, feedback: grade.feedback, message: output.message)
                 attempts.append(attempt)
                 details[key] = (output.diff, String(output.transcript.suffix(8192)))
-                memory.append(.attempt(attempt, bundle: bundles[commit]))
+                outbox.remember(.attempt(attempt, bundle: bundles[commit]))
                 if let parent = output.parent { children[parent, default: 0] += 1 }
                 if poolBest {
                     best = attempt
-                    events.append(ProtocolEvent(.discoveryBest, "\(member.id) \(commit.prefix(8)): \(DiscoveryPrompt.format(score!))"))
+                    outbox.post(ProtocolEvent(.discoveryBest, "\(member.id) \(commit.prefix(8)): \(DiscoveryPrompt.format(score!))"))
                 }
                 member.evaluations += 1
                 evaluations += 1
@@ -332,19 +324,19 @@ public struct DiscoveryPool: RunEngine {
             for (n, body) in output.notes.enumerated() {
                 let note = Note(key: "\(key).note\(n + 1)", agent: members[index].id, round: round, body: body)
                 notes.append(note)
-                memory.append(.note(note))
+                outbox.remember(.note(note))
             }
             for draft in output.skills {
                 let skill = Skill(name: draft.name, version: (skills[draft.name]?.version ?? 0) + 1, description: draft.description,
                                   body: draft.body, agent: members[index].id, round: round)
                 skills[draft.name] = skill
-                memory.append(.skill(skill))
+                outbox.remember(.skill(skill))
             }
         }
         stepOutputs = [:]
         grades = [:]
         let bestText = best.map { "\(DiscoveryPrompt.format($0.score!)) (\($0.agent))" } ?? "none"
-        progressLine = "round \(round)/\(settings.rounds): \(graded) graded, \(improved) improved, \(failed) without a score; best \(bestText); \(evaluations) evaluations"
+        outbox.progress("round \(round)/\(settings.rounds): \(graded) graded, \(improved) improved, \(failed) without a score; best \(bestText); \(evaluations) evaluations")
         if settings.maxEvaluations > 0 && evaluations >= settings.maxEvaluations {
             stopReason = "max_evaluations (\(settings.maxEvaluations)) reached"
         } else if settings.maxTokens > 0 && tokens >= settings.maxTokens {
@@ -359,7 +351,7 @@ public struct DiscoveryPool: RunEngine {
         } else if round >= settings.rounds {
             stopReason = "all \(settings.rounds) rounds done"
         }
-        if let stopReason { events.append(ProtocolEvent(.discoveryStopped, stopReason)) }
+        if let stopReason { outbox.post(ProtocolEvent(.discoveryStopped, stopReason)) }
     }
 
     /// Reflect after every evaluation, pivot after `pivot_after` without a personal best
@@ -372,7 +364,7 @@ public struct DiscoveryPool: RunEngine {
             member.heartbeats.append(.pivot(evaluationsWithoutBest: member.sinceBest, best: member.best))
             member.lastPivot = member.evaluations
             member.pivoting = true
-            events.append(ProtocolEvent(.discoveryHeartbeat, "pivot \(member.id) after \(member.sinceBest) evaluations without a best"))
+            outbox.post(ProtocolEvent(.discoveryHeartbeat, "pivot \(member.id) after \(member.sinceBest) evaluations without a best"))
         }
         for custom in config.custom where member.evaluations % custom.every == 0 {
             member.heartbeats.append(.custom(name: custom.name, prompt: custom.prompt))
@@ -388,7 +380,7 @@ public struct DiscoveryPool: RunEngine {
         let index = consolidations % members.count
         consolidations += 1
         members[index].heartbeats.append(.consolidate(notes: notes.count))
-        events.append(ProtocolEvent(.discoveryHeartbeat, "consolidate \(members[index].id) after \(evaluations) evaluations"))
+        outbox.post(ProtocolEvent(.discoveryHeartbeat, "consolidate \(members[index].id) after \(evaluations) evaluations"))
     }
 
     // MARK: What a job carries
