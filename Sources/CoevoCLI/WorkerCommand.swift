@@ -128,6 +128,9 @@ public struct WorkerCommand: AsyncParsableCommand {
         } else if confinement.bubblewrap == nil {
             logger.warning("--unsandboxed: discovery agents, candidates and graders run with this worker's view of the machine")
         }
+        if case .failure(let why) = confinement.cgroups {
+            logger.warning("no control group per step here (\(why.reason)): an agent's memory is not limited, and its processes and CPU time only per process")
+        }
         settings.policy = WorkerPolicy(endpoints: allowEndpoint, keys: try keyBindings(), commands: allowCommand, agentKeys: allowAgentKey,
                                        confinement: confinement)
         if let workspace { settings.workspaceRoot = workspace }

@@ -92,7 +92,9 @@ extension ProcessTests {
                         coevo memory add-note "a6 late [$(cat "$HOME/late.txt" 2>&1)]"
                       fi
                       echo "# a6" >> candidate.sh ;;
-                  a7) # routes: a fork bomb, a full /tmp
+                  a7) # routes: a full /tmp, a fork bomb (which ends its step at the process limit)
+                      head -c 400000000 /dev/zero > /tmp/fill 2>/dev/null; filled=$(stat -c %s /tmp/fill); rm -f /tmp/fill
+                      coevo memory add-note "a7 tmp=$filled"
                       forks=$(python3 -c "
                 import os, signal, time
                 kids = []
@@ -106,9 +108,7 @@ extension ProcessTests {
                     pass
                 for pid in kids: os.kill(pid, signal.SIGKILL); os.waitpid(pid, 0)
                 print(len(kids))")
-                      head -c 400000000 /dev/zero > /tmp/fill 2>/dev/null; filled=$(stat -c %s /tmp/fill); rm -f /tmp/fill
-                      coevo memory add-note "a7 forks=$forks tmp=$filled"
-                      echo "# a7" >> candidate.sh ;;
+                      sleep 5; echo "# a7 forks=$forks" >> candidate.sh ;;
                   a8) # route: rewriting the pool's shared view
                       r=$( { echo forged > .coevo/shared/notes/forged.md; } 2>&1)
                       coevo memory add-note "a8 shared [$r]"
@@ -141,7 +141,9 @@ extension ProcessTests {
             // The honest agent's answer is the best the store holds; nobody forged a better one.
             #expect(try db.strings("SELECT DISTINCT agent FROM attempts WHERE score = 10") == ["a0"])
             #expect(try db.int("SELECT COUNT(*) FROM attempts WHERE score > 10") == 0)
-            #expect(try db.int("SELECT COUNT(*) FROM attempts") == 18)
+            // a7's fork bomb ends both its steps: no attempt of its.
+            #expect(try db.int("SELECT COUNT(*) FROM attempts") == 16)
+            #expect(try db.int("SELECT COUNT(*) FROM attempts WHERE agent = 'a7'") == 0)
             // No secret reached anything the pool stores or exports: notes, feedback, diffs, events.
             let runID = try db.strings("SELECT id FROM runs")[0]
             let export = (try? String(contentsOf: scratch.url("exports/\(runID)/attempts.jsonl"), encoding: .utf8)) ?? ""
@@ -185,15 +187,95 @@ extension ProcessTests {
             // A detached process ended with its step's sandbox: it never wrote, inside or out.
             let a6 = try notes("a6")
             #expect(a6.count == 1 && a6[0].hasPrefix("a6 late [cat: ") && a6[0].contains("No such file"), "\(a6)")
-            // A fork bomb stops at the agent's process limit; /tmp at its size.
-            for note in try notes("a7") {
-                let forks = Int(note.firstMatch(of: /forks=([0-9]+)/)?.1 ?? "") ?? 9999
-                let filled = Int(note.firstMatch(of: /tmp=([0-9]+)/)?.1 ?? "") ?? Int.max
-                #expect(forks < 512 && filled <= 256 << 20, "\(note)")
-            }
+            // /tmp stops at its size; a fork bomb at the step's process limit, which ends the step.
+            let a7 = try notes("a7")
+            #expect(a7.count == 2 && a7.allSatisfy { Int($0.firstMatch(of: /tmp=([0-9]+)/)?.1 ?? "") ?? .max <= 256 << 20 }, "\(a7)")
+            let a7Faults = try db.strings("SELECT detail FROM events WHERE kind = 'discovery_agent_fault' AND detail LIKE '%.step.a7:%'")
+            #expect(a7Faults.count == 2 && a7Faults.allSatisfy { $0.contains("forks were refused at its 512-process limit") }, "\(a7Faults)")
             // The shared view is read-only.
             let a8 = try notes("a8")
             #expect(a8.count == 2 && a8.allSatisfy { $0.contains("Read-only file system") }, "\(a8)")
+        }
+
+        /// Agents that go past each of a step's limits, on a worker that holds them with a
+        /// control group per step: memory, processes, CPU time, the disk of workspace and
+        /// home together (five files, each under the per-file limit), and a tree nested too
+        /// deep to be counted. Each step ends with its limit named, a home that went past
+        /// the disk limit is emptied, and the honest agent's attempt is graded and stored.
+        @Test(.enabled(if: access("/sys/fs/cgroup/memory", W_OK) == 0 || access("/sys/fs/cgroup/cgroup.subtree_control", W_OK) == 0,
+                       "the worker needs writable cgroups (v1 memory, or v2) to hold a step"))
+        func everyLimitAStepGoesPastEndsItNamedAndThePoolGoesOn() async throws {
+            let scratch = try Scratch("limits")
+            defer { scratch.close() }
+            let run = TestRun(scratch: scratch)
+            for directory in ["seed", "grader"] { try FileManager.default.createDirectory(at: scratch.url(directory), withIntermediateDirectories: true) }
+            _ = try scratch.write("seed/answer.txt", "nothing\n")
+            _ = try scratch.write("seed/TASK.md", "Write good into answer.txt.\n")
+            _ = try scratch.write("grader/grade.sh", """
+                score=1; grep -q good "$COEVO_CANDIDATE/answer.txt" && score=10
+                echo "{\\"score\\": $score}"
+                """)
+            let agent = try scratch.write("agent.sh", """
+                case $COEVO_AGENT in
+                  a0) echo good > answer.txt ;;
+                  a1) # route: memory past the limit
+                      python3 -c "
+                x = []
+                while True:
+                    x.append(b'x' * (16 << 20)); open('$HOME/held', 'w').write(str(len(x) * 16))" ;;
+                  a2) # route: a full disk, in files each under the per-file limit
+                      for i in 1 2 3; do head -c 25000000 /dev/urandom > "$HOME/fill$i"; head -c 25000000 /dev/urandom > "fill$i"; done ;;
+                  a3) # route: a fork bomb
+                      python3 -c "
+                import os, time
+                while True:
+                    if os.fork() == 0: time.sleep(60); os._exit(0)" ;;
+                  a4) # route: CPU without end
+                      python3 -c "while True: pass" ;;
+                  a5) # route: files hidden below more directories than a count goes
+                      python3 -c "
+                import os
+                for i in range(300): os.mkdir('d'); os.chdir('d')
+                open('big', 'wb').write(os.urandom(1 << 20))" ;;
+                esac
+                # Past a limit, a step is ended within seconds; otherwise it would submit after this.
+                [ $COEVO_AGENT = a0 ] || sleep 20
+                coevo eval -m "$COEVO_AGENT"
+                """)
+            let config = try scratch.write("discovery.yaml", """
+                run: {name: limits, seed: 3}
+                coordinator: {bind: \(run.endpoint), database: \(run.database), min_workers: 1}
+                discovery:
+                  task: {seed: \(scratch.url("seed").path), grader: \(scratch.url("grader").path), grade_command: [sh, grade.sh]}
+                  agents: [{runtime: command, count: 6, command: [sh, \(agent)]}]
+                  rounds: 1
+                  step_timeout_ms: 60000
+                  limits: {memory_mb: 128, disk_mb: 64, processes: 48, cpu_seconds: 3}
+                """)
+            let coordinator = try run.coordinator(config: config)
+            let workspace = scratch.url("w")
+            _ = try Child("coevo-worker", ["--connect", run.endpoint, "--id", "w", "--slots", "6", "--workspace", workspace.path,
+                                           "--allow-command", "sh"], in: scratch, name: "w")
+            #expect(await coordinator.waitForExit(timeout: 120) == 0, "\(scratch.logs)")
+            let db = try Database(run.database)
+            #expect(try db.strings("SELECT state FROM runs") == ["finished"])
+            #expect(try db.strings("SELECT agent || ' ' || score FROM attempts") == ["a0 10.0"])
+            let faults = try db.strings("SELECT detail FROM events WHERE kind = 'discovery_agent_fault'").joined(separator: "\n")
+            func fault(_ agent: String) -> String {
+                faults.split(separator: "\n").first { $0.hasPrefix("r1.step.\(agent):") }.map(String.init) ?? "(no fault of \(agent))"
+            }
+            #expect(fault("a1").contains("at its 128 MiB memory limit (discovery.limits.memory_mb)"), "\(faults)")
+            #expect(fault("a2").contains("took more than its 64 MiB of disk (discovery.limits.disk_mb); its home was emptied"), "\(faults)")
+            #expect(fault("a3").contains("refused at its 48-process limit (discovery.limits.processes)"), "\(faults)")
+            #expect(fault("a4").contains("used more than its 3 CPU seconds (discovery.limits.cpu_seconds)"), "\(faults)")
+            #expect(fault("a5").contains("nested more than 256 directories deep"), "\(faults)")
+            #expect(!faults.contains("r1.step.a0:"), "\(faults)")
+            // What a1 held when it was stopped, and a2's home is gone.
+            let runID = try db.strings("SELECT id FROM runs")[0]
+            let agents = workspace.appendingPathComponent("discovery/\(runID)/agents")
+            let held = Int((try? String(contentsOf: agents.appendingPathComponent("a1.home/held"), encoding: .utf8)) ?? "") ?? .max
+            #expect(held <= 128, "a1 held \(held) MiB")
+            #expect(!FileManager.default.fileExists(atPath: agents.appendingPathComponent("a2.home").path))
         }
 
         /// Anyone on the machine could reach `coevo run`'s port: without keys of its own in the

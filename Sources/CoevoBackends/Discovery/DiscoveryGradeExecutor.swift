@@ -104,8 +104,15 @@ public struct DiscoveryGradeExecutor: JobExecutor {
         spec.environment = ["HOME": "/tmp"]
         // Its tree is read-only and its /tmp goes with its sandbox: nothing it writes
         // outlives it but what it prints, which goes to the grader alone.
+        // Its memory and processes are held together, not per process, where the worker can.
+        let cgroup = try policy.confinement.cgroup(memoryBytes: Self.candidateMemoryBytes, processes: Self.candidateProcesses)
+        defer { cgroup?.remove() }
+        spec.cgroups = cgroup?.procs ?? []
         spec = policy.confinement.confine(spec, view: SandboxView(readOnly: [candidate.path]), user: policy.confinement.users?.candidate)
-        let outcome = await CommandRunner.run(spec, input: input)
+        var outcome = await CommandRunner.run(spec, input: input)
+        if let cgroup, cgroup.memoryKills + cgroup.refusedForks > 0 {
+            outcome.stderr += Data("\n[coevo] the candidate went past its limits: \(cgroup.memoryKills) processes killed at \(Self.candidateMemoryBytes >> 20) MiB, \(cgroup.refusedForks) forks refused at \(Self.candidateProcesses) processes\n".utf8)
+        }
         let stdout = place.appendingPathComponent("candidate.stdout"), stderr = place.appendingPathComponent("candidate.stderr")
         let graderUser = policy.confinement.graderUser(configured: job.userID)
         for (file, data) in [(stdout, outcome.stdout), (stderr, outcome.stderr)] {
@@ -120,6 +127,10 @@ public struct DiscoveryGradeExecutor: JobExecutor {
         }
         return variables
     }
+
+    /// What all of a candidate's processes may hold together.
+    static let candidateMemoryBytes = 4 << 30
+    static let candidateProcesses = 256
 
     /// A grade's command (the grader's or the candidate's): its time, CPU seconds to match,
     /// 4 GiB of memory, 1 MiB of output kept.

@@ -103,7 +103,16 @@ public struct DiscoveryStepExecutor: JobExecutor {
         } catch {
             return JobOutcome(status: .failed, error: "cannot prepare the workspace of agent \(job.agent): \(error)")
         }
-        let agent = StepAgent(job: job, workspace: workspace, user: user, confinement: policy.confinement, tools: toolsDirectory)
+        var agent = StepAgent(job: job, workspace: workspace, user: user, confinement: policy.confinement, tools: toolsDirectory)
+        let limits = job.limits ?? StepLimits()
+        if job.runtime != .evolve {
+            do {
+                agent.cgroup = try policy.confinement.cgroup(memoryBytes: limits.memoryBytes, processes: limits.processes)
+            } catch {
+                return JobOutcome(status: .failed, error: "cannot hold agent \(job.agent) to its limits: \(error)")
+            }
+        }
+        defer { agent.cgroup?.remove() }
 
         var output = DiscoveryStepOutput(commit: nil, parent: nil, message: "", bundle: nil, notes: [], skills: [], exit: "", transcript: "")
         switch job.runtime {
@@ -112,7 +121,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
         case .evolve:
             output.exit = evolve(job, in: workspace)
         default:
-            await runAgent(agent, endpointKey: endpointKey, into: &output)
+            await runAgent(agent, limits: limits, endpointKey: endpointKey, into: &output)
             if let warning = policy.confinement.warning { output.exit += "; " + warning }
         }
         (output.notes, output.skills) = workspace.collectOutbox(agent.files)
@@ -144,14 +153,11 @@ public struct DiscoveryStepExecutor: JobExecutor {
     /// The largest file an agent may write: room for a package download, not for filling
     /// the worker's disk. (Its submission is held to far less: `DiscoveryWorkspace.maxFileBytes`.)
     static let maxAgentFileBytes = 1 << 30
-    /// The most processes an agent's user may have at once (RLIMIT_NPROC): room for a
-    /// build, not for a fork bomb that starves the worker.
-    static let maxAgentProcesses = 512
 
     /// Runs a command or CLI agent in its workspace, confined. A CLI agent whose last
     /// session this worker holds resumes it; one whose session is elsewhere starts afresh
     /// and is told so.
-    private func runAgent(_ agent: StepAgent, endpointKey: String?, into output: inout DiscoveryStepOutput) async {
+    private func runAgent(_ agent: StepAgent, limits: StepLimits, endpointKey: String?, into output: inout DiscoveryStepOutput) async {
         let job = agent.job, workspace = agent.workspace
         let held = workspace.heldSession()
         let resume = job.launch.resumes && job.session != nil && held == job.session ? job.session : nil
@@ -170,8 +176,13 @@ public struct DiscoveryStepExecutor: JobExecutor {
         spec.stallMilliseconds = job.stallMilliseconds
         spec.stopFile = workspace.submittedFile.path
         spec.fileBytes = Self.maxAgentFileBytes
-        // The limit counts every process of the user: only an agent's own user can be held to it.
-        spec.processes = agent.user == nil ? nil : Self.maxAgentProcesses
+        if agent.cgroup == nil {
+            // No control group here: rlimits hold each process, not the step. The process
+            // limit counts every process of the user, so only an agent's own user can have it.
+            spec.processes = agent.user == nil ? nil : limits.processes
+            spec.cpuSeconds = limits.cpuSeconds > 0 ? limits.cpuSeconds : nil
+        }
+        let quota = StepQuota(limits: limits, cgroup: agent.cgroup, directories: [workspace.root.path, workspace.home.path])
         var relay: EndpointRelay.Running?
         if case .relayed(let plan) = agent.network {
             do {
@@ -186,9 +197,18 @@ public struct DiscoveryStepExecutor: JobExecutor {
         // Only a plain command reads its prompt on stdin; the CLI agents get it as an argument
         // (claude -p would read stdin as more context).
         let runtime = job.runtime.agent
-        let outcome = await CommandRunner.run(spec, input: runtime?.promptOnStdin == true ? Data(prompt.utf8) : Data())
+        let outcome = await CommandRunner.run(spec, input: runtime?.promptOnStdin == true ? Data(prompt.utf8) : Data(), watch: quota.check)
         output.exit = outcome.summary + (resume.map { "; resumed session \($0)" } ?? "")
         output.crashed = !(outcome.exitCode == 0 || outcome.stoppedByFile)
+        if outcome.overLimit == nil, !outcome.stoppedByFile, let refused = quota.refused() {
+            output.exit += "; " + refused
+            output.crashed = true
+        }
+        if quota.wentOverDisk {
+            // What it left in its home may be what went past the limit: the next step starts within it.
+            workspace.emptyHome()
+            output.exit += "; its home was emptied"
+        }
         output.transcript = String(decoding: (outcome.stdout + outcome.stderr).suffix(8192), as: UTF8.self)
         guard let runtime else { return }
         let files = agent.files, home = agent.homeFiles

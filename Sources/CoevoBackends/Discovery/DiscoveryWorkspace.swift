@@ -74,14 +74,7 @@ public struct DiscoveryWorkspace: Sendable {
     /// agent wrote. Call under the cache's lock.
     func make(at base: String, commits: [String], cache: GitCache) throws {
         let fm = FileManager.default
-        if fm.fileExists(atPath: root.path) || (try? fm.destinationOfSymbolicLink(atPath: root.path)) != nil {
-            var remove = CommandSpec(arguments: ["rm", "-rf", "--one-file-system", "--", root.path], workingDirectory: "/")
-            remove.timeoutMilliseconds = 120_000
-            let outcome = CommandRunner.runBlocking(remove, input: Data())
-            guard outcome.succeeded else {
-                throw GitError(description: "cannot clear the workspace: \(String(decoding: outcome.stderr.suffix(300), as: UTF8.self))")
-            }
-        }
+        try Self.remove(root, what: "the workspace")
         try fm.createDirectory(at: root, withIntermediateDirectories: true)
         _ = chmod(root.deletingLastPathComponent().path, 0o711)
         try Git.initialise(root)
@@ -89,6 +82,24 @@ public struct DiscoveryWorkspace: Sendable {
         try Git.run(["-c", "uploadpack.allowAnySHA1InWant=true", "fetch", "-q", "--no-tags", "--no-write-fetch-head",
                      cache.repository.path] + wanted.map { "\($0):refs/coevo/\($0)" }, in: root)
         try Git.run(["checkout", "-q", "--detach", base], in: root)
+    }
+
+    /// Removes the agent's home, sessions and all: what a step that went past its disk
+    /// limit left there (the next step makes it afresh).
+    func emptyHome() {
+        try? Self.remove(home, what: "the agent's home")
+    }
+
+    /// Removes `directory` and what is in it, following no link and leaving its file system.
+    private static func remove(_ directory: URL, what: String) throws {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: directory.path) || (try? fm.destinationOfSymbolicLink(atPath: directory.path)) != nil else { return }
+        var remove = CommandSpec(arguments: ["rm", "-rf", "--one-file-system", "--", directory.path], workingDirectory: "/")
+        remove.timeoutMilliseconds = 120_000
+        let outcome = CommandRunner.runBlocking(remove, input: Data())
+        guard outcome.succeeded else {
+            throw GitError(description: "cannot clear \(what): \(String(decoding: outcome.stderr.suffix(300), as: UTF8.self))")
+        }
     }
 
     /// The built-in evolve's workspace: a worktree of the cache, checked out at `commit`.

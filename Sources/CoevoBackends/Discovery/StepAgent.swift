@@ -13,6 +13,8 @@ struct StepAgent: Sendable {
     let confinement: Confinement
     /// Where `coevo` is, first on the agent's PATH.
     let tools: URL?
+    /// The step's control group, which everything run as the agent joins (nil: none here).
+    var cgroup: StepCgroup? = nil
 
     /// The worker's reads of the agent's files.
     var files: AgentFiles { AgentFiles(root: workspace.root, owner: user) }
@@ -96,6 +98,7 @@ struct StepAgent: Sendable {
         }
         var spec = CommandSpec(arguments: command, workingDirectory: workspace.root.path)
         spec.environment = environment
+        spec.cgroups = cgroup?.procs ?? []
         return confinement.confine(spec, view: view, user: user)
     }
 

@@ -28,6 +28,9 @@ public struct CommandSpec: Hashable, Sendable {
     /// Ended (its group killed) once this file exists: how a discovery agent's step ends
     /// when it submits, while the agent would go on.
     public var stopFile: String?
+    /// `cgroup.procs` files the command joins before it starts (`StepCgroup.procs`), so
+    /// it and everything it starts are held to that group's limits.
+    public var cgroups: [String] = []
 
     public init(arguments: [String], workingDirectory: String) {
         self.arguments = arguments
@@ -49,12 +52,15 @@ public struct CommandOutcome: Hashable, Sendable {
     public var cancelled = false
     /// It was ended because its `stopFile` appeared.
     public var stoppedByFile = false
+    /// Why its `Watch` ended it (a quota it went past).
+    public var overLimit: String?
 
-    public var succeeded: Bool { exitCode == 0 && !timedOut && !stalled && !cancelled }
+    public var succeeded: Bool { exitCode == 0 && !timedOut && !stalled && !cancelled && overLimit == nil }
 
     /// One line for logs and results.
     public var summary: String {
         if stoppedByFile { return "ended: it submitted" }
+        if let overLimit { return "killed: \(overLimit)" }
         if cancelled { return "killed: its job was cancelled" }
         if timedOut { return "killed after its timeout" }
         if stalled { return "killed by the stall watchdog (no output)" }
@@ -68,6 +74,10 @@ public struct CommandOutcome: Hashable, Sendable {
 /// stopped, so no child it forked outlives it. Blocking work happens on a thread of its
 /// own, never on the cooperative pool.
 public enum CommandRunner {
+    /// Asked about once a second while a command runs: a reason to end it (a quota it
+    /// went past), or nil to let it go on. Runs on the command's own thread.
+    public typealias Watch = @Sendable () -> String?
+
     /// A command that exits without reading its stdin makes our write fail with SIGPIPE,
     /// whose default action kills this whole process (a worker, with every job on it):
     /// ignore it once, and let the write report EPIPE instead.
@@ -75,12 +85,12 @@ public enum CommandRunner {
 
     /// Runs the command; cancelling the calling task kills its whole process group
     /// within one poll interval (50 ms), so a cancelled agent stops working and costing.
-    public static func run(_ spec: CommandSpec, input: Data = Data()) async -> CommandOutcome {
+    public static func run(_ spec: CommandSpec, input: Data = Data(), watch: Watch? = nil) async -> CommandOutcome {
         _ = ignoreBrokenPipes
         let stop = StopFlag()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let thread = Thread { continuation.resume(returning: runBlocking(spec, input: input, stop: stop)) }
+                let thread = Thread { continuation.resume(returning: runBlocking(spec, input: input, stop: stop, watch: watch)) }
                 thread.name = "coevo-command"
                 thread.start()
             }
@@ -97,7 +107,7 @@ public enum CommandRunner {
         public var isRaised: Bool { raised.load(ordering: .relaxed) }
     }
 
-    public static func runBlocking(_ spec: CommandSpec, input: Data, stop: StopFlag = StopFlag()) -> CommandOutcome {
+    public static func runBlocking(_ spec: CommandSpec, input: Data, stop: StopFlag = StopFlag(), watch: Watch? = nil) -> CommandOutcome {
         _ = ignoreBrokenPipes
         let started = Date()
         func failed(_ why: String) -> CommandOutcome {
@@ -108,8 +118,9 @@ public enum CommandRunner {
         guard pipe(&stdinPipe) == 0, pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0 else { return failed("pipe failed") }
 
         // Limits are set by a tiny shell that then execs the command; privileges are dropped
-        // by setpriv (util-linux) when a user id is asked for.
-        var limits: [String] = []
+        // by setpriv (util-linux) when a user id is asked for. It joins its cgroups first,
+        // while it is still the worker's, so nothing of the command ever runs outside them.
+        var limits = spec.cgroups.map { "echo $$ > \(Self.quoted($0)) || exit 125" }
         if let cpu = spec.cpuSeconds { limits.append("ulimit -t \(cpu)") }
         if let memory = spec.memoryBytes { limits.append("ulimit -v \(max(1, memory / 1024))") }
         if let files = spec.openFiles { limits.append("ulimit -n \(files)") }
@@ -166,8 +177,9 @@ public enum CommandRunner {
 
         var stdout = Data(), stderr = Data()
         var truncated = false, timedOut = false, stalled = false, cancelled = false, stoppedByFile = false
+        var overLimit: String?
         let deadline = Date(timeIntervalSinceNow: Double(spec.timeoutMilliseconds) / 1000)
-        var lastOutput = Date()
+        var lastOutput = Date(), lastWatched = Date()
         var pendingInput = input
         var writing = !pendingInput.isEmpty
         if !writing { close(stdinPipe[1]) }
@@ -180,6 +192,10 @@ public enum CommandRunner {
             if let file = spec.stopFile, access(file, F_OK) == 0 { stoppedByFile = true; break }
             if now >= deadline { timedOut = true; break }
             if spec.stallMilliseconds > 0, now.timeIntervalSince(lastOutput) * 1000 >= Double(spec.stallMilliseconds) { stalled = true; break }
+            if let watch, now.timeIntervalSince(lastWatched) >= 1 {
+                lastWatched = now
+                if let reason = watch() { overLimit = reason; break }
+            }
             var fds = [pollfd(fd: open.out ? stdoutPipe[0] : -1, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: open.err ? stderrPipe[0] : -1, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: writing ? stdinPipe[1] : -1, events: Int16(POLLOUT), revents: 0)]
@@ -215,10 +231,14 @@ public enum CommandRunner {
         // its output is not yet exiting), unless it was already stopped.
         var status: Int32 = 0
         var reaped = false
-        while !timedOut && !stalled && !cancelled && !stoppedByFile && !reaped {
+        while !timedOut && !stalled && !cancelled && !stoppedByFile && overLimit == nil && !reaped {
             reaped = waitpid(pid, &status, WNOHANG) == pid
             if reaped { break }
             if stop.isRaised { cancelled = true; break }
+            if let watch, Date().timeIntervalSince(lastWatched) >= 1 {
+                lastWatched = Date()
+                if let reason = watch() { overLimit = reason; break }
+            }
             if Date() >= deadline { timedOut = true; break }
             usleep(2_000)
         }
@@ -232,6 +252,12 @@ public enum CommandRunner {
             exitCode: exited ? (status >> 8) & 0xff : nil,
             signal: exited ? nil : status & 0x7f,
             stdout: stdout, stderr: stderr, timedOut: timedOut, stalled: stalled, outputTruncated: truncated,
-            durationMilliseconds: Int(Date().timeIntervalSince(started) * 1000), cancelled: cancelled, stoppedByFile: stoppedByFile)
+            durationMilliseconds: Int(Date().timeIntervalSince(started) * 1000), cancelled: cancelled, stoppedByFile: stoppedByFile,
+            overLimit: overLimit)
+    }
+
+    /// `text` as one word for `/bin/sh`.
+    static func quoted(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }

@@ -9,6 +9,9 @@ import Glibc
 ///   private `/tmp`, the system's directories read-only, and only the paths its view names.
 /// - With `users` (the worker is root), each agent, the candidates and the graders run as
 ///   user ids of their own from that range; without, everything runs as the worker's user.
+/// - With `cgroups` (the worker is root, or was delegated its group), every step's agent
+///   and every candidate runs in a control group of its own that holds its memory and
+///   processes; without, only per-process rlimits hold them.
 /// - Without bubblewrap a worker refuses agents and candidates unless it was started with
 ///   `--unsandboxed`, and then every step says so in its result.
 public struct Confinement: Hashable, Sendable {
@@ -20,12 +23,16 @@ public struct Confinement: Hashable, Sendable {
     public var readOnly: [String]
     /// Why agent code may not run here; nil: it may.
     public var refusal: String?
+    /// Where a step's control group is made, or why none can be.
+    public var cgroups: Result<StepCgroups, StepCgroups.Unavailable>
 
-    public init(bubblewrap: String?, users: UserRange?, readOnly: [String] = [], refusal: String? = nil) {
+    public init(bubblewrap: String?, users: UserRange?, readOnly: [String] = [], refusal: String? = nil,
+                cgroups: Result<StepCgroups, StepCgroups.Unavailable> = .failure(.init(reason: "not asked for"))) {
         self.bubblewrap = bubblewrap
         self.users = users
         self.readOnly = readOnly
         self.refusal = refusal
+        self.cgroups = cgroups
     }
 
     /// Neither a sandbox nor other users: what `--unsandboxed` gives a worker that is not root.
@@ -36,16 +43,17 @@ public struct Confinement: Hashable, Sendable {
     /// warning in every step) where there is none, or where the caller wants none.
     public static func detect(unsandboxed: Bool, users range: UserRange = .default, readOnly: [String] = []) -> Confinement {
         let users = geteuid() == 0 ? range : nil
-        if unsandboxed { return Confinement(bubblewrap: nil, users: users, readOnly: readOnly) }
+        let cgroups = StepCgroups.detect()
+        if unsandboxed { return Confinement(bubblewrap: nil, users: users, readOnly: readOnly, cgroups: cgroups) }
         switch probe(users: users) {
         case .success(let path):
-            return Confinement(bubblewrap: path, users: users, readOnly: readOnly)
+            return Confinement(bubblewrap: path, users: users, readOnly: readOnly, cgroups: cgroups)
         case .failure(let why):
             return Confinement(bubblewrap: nil, users: users, readOnly: readOnly, refusal: """
                 this worker cannot sandbox agents (\(why.reason)); install bubblewrap (apt-get install bubblewrap) and, \
                 when not running as root, allow user namespaces, or start the worker with --unsandboxed to run agents \
                 with the worker's rights
-                """)
+                """, cgroups: cgroups)
         }
     }
 
@@ -76,6 +84,13 @@ public struct Confinement: Hashable, Sendable {
     /// nil where the worker hands out no users.
     public func graderUser(configured: UInt32?) -> UInt32? {
         users.map { configured ?? $0.grader }
+    }
+
+    /// A new control group for one command, held to `memoryBytes` and `processes`; nil
+    /// where this worker makes none (then only rlimits hold it).
+    public func cgroup(memoryBytes: Int, processes: Int) throws -> StepCgroup? {
+        guard case .success(let cgroups) = cgroups else { return nil }
+        return try cgroups.make("coevo-\(getpid())-\(UUID().uuidString.prefix(13))", memoryBytes: memoryBytes, processes: processes)
     }
 
     /// What a step's result says of how its agent ran, when it ran without a sandbox.

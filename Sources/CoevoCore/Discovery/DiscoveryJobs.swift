@@ -50,6 +50,8 @@ public struct DiscoveryStepJob: Codable, Hashable, Sendable {
     public var stallMilliseconds: Int
     /// The pool's round, for readers of the run (the dashboard's agents' words).
     public var round: Int?
+    /// What the step may use of its worker (nil: `StepLimits()`).
+    public var limits: StepLimits?
 
     public var runtime: DiscoverySettings.Runtime { launch.runtime }
 

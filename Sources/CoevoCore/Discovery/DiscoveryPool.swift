@@ -205,6 +205,7 @@ public struct DiscoveryPool: RunEngine {
                                        chain: chain, shared: shared, evolve: evolve,
                                        timeoutMilliseconds: settings.stepTimeoutMilliseconds, stallMilliseconds: settings.stallMilliseconds)
             job.round = round
+            job.limits = settings.limits
             // Only an agent that can run `coevo memory checkout` needs the listed attempts'
             // commits; the evolve runtime starts from its chain's commit and never lists them,
             // and they are the part of a step that grows with the pool's history.

@@ -23,8 +23,8 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
     /// Longest an agent's step may take, and longest it may go without output (0: no watchdog).
     public var stepTimeoutMilliseconds = 600_000
     public var stallMilliseconds = 0
-    /// Run command agents as this user id (root workers only): they then cannot read the
-    /// grader's files, even of a grade running beside them on the same worker.
+    /// What each step may use of its worker.
+    public var limits = StepLimits()
     public var heartbeats = Heartbeats()
     public var health = Health()
     /// Set by the loader: the seed directory's files (the first commit of every agent) and
@@ -288,6 +288,7 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         case maxWallSeconds = "max_wall_seconds"
         case stepTimeoutMilliseconds = "step_timeout_ms"
         case stallMilliseconds = "stall_ms"
+        case limits
         case agentUser = "agent_user"
     }
     public init(from decoder: any Decoder) throws {
@@ -303,6 +304,7 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         maxWallSeconds = try c.value(.maxWallSeconds, maxWallSeconds)
         stepTimeoutMilliseconds = try c.value(.stepTimeoutMilliseconds, stepTimeoutMilliseconds)
         stallMilliseconds = try c.value(.stallMilliseconds, stallMilliseconds)
+        limits = try c.value(.limits, limits)
         if c.contains(.agentUser) {
             throw ConfigError(field: "discovery.agent_user", problem: """
                 is gone: a worker running as root gives every agent a user id of its own (from coevo-worker --uid-range) \
@@ -370,6 +372,7 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         try require(maxWallSeconds >= 0 && maxWallSeconds.isFinite, "max_wall_seconds", "must be 0 (no limit) or more")
         try require(stepTimeoutMilliseconds >= 100, "step_timeout_ms", "must be at least 100")
         try require(stallMilliseconds >= 0, "stall_ms", "must be 0 (no watchdog) or more")
+        try limits.validate(require)
         try require(heartbeats.epsilon >= 0, "heartbeats.epsilon", "must be 0 or more")
         try require(health.crashLimit >= 1, "health.crash_limit", "must be at least 1")
         try require(health.pauseRounds >= 0, "health.pause_rounds", "must be 0 or more")
