@@ -15,6 +15,42 @@ extension ProcessTests {
             let scratch = try Scratch("hostile")
             defer { scratch.close() }
             let run = TestRun(scratch: scratch)
+            try await playHostileAgents(in: scratch, database: run.database, endpoint: run.endpoint, port: run.port,
+                                        coordinator: { try run.coordinator(config: $0) }, worker: { _ in ([], []) })
+        }
+
+        /// The same agents with the coordinator and each worker on a host of its own
+        /// (network namespaces joined by a bridge), over CURVE, as on a cluster: the
+        /// coordinator's port is another host's, and the agents still reach nothing.
+        @Test(.enabled(if: NetnsLab.available, "needs root and ip netns"))
+        func everyRouteYieldsNothingWithTheWorkersOnHostsOfTheirOwn() async throws {
+            let scratch = try Scratch("hostile-netns")
+            let lab = try NetnsLab()
+            defer { scratch.close(); lab.close() }
+            let keys = scratch.url("keys").path
+            try await CurveRunTests.keys("coordinator", dir: keys, in: scratch)
+            for id in ["w-0", "w-1"] { try await CurveRunTests.keys(id, dir: keys + "/workers", in: scratch) }
+            let coordinatorHost = try lab.host("coord", address: 1)
+            let hosts = ["w-0": try lab.host("w0", address: 11), "w-1": try lab.host("w1", address: 12)]
+            try await playHostileAgents(
+                in: scratch, database: scratch.url("run.sqlite").path, endpoint: "tcp://10.77.0.1:5555", port: 5555,
+                coordinatorSettings: "curve_key: \(keys)/coordinator.key, authorized_keys: \(keys)/workers",
+                coordinator: { config in
+                    try Child("coevo-coordinator", ["--config", config, "--exit-when-done"], in: scratch, name: "coordinator",
+                              wrapper: lab.wrapper(coordinatorHost))
+                },
+                worker: { id in
+                    (["--coordinator-key", "\(keys)/coordinator.pub", "--key", "\(keys)/workers/\(id).key"], lab.network(hosts[id]!))
+                })
+        }
+
+        /// Nine agents, one honest and eight trying the routes their scripts name, on two
+        /// root workers (`worker` gives a worker's extra arguments and wrapper); what each
+        /// route yielded is read from the store, the exports and the machine.
+        func playHostileAgents(in scratch: Scratch, database: String, endpoint: String, port: Int, coordinatorSettings: String = "",
+                               coordinator makeCoordinator: (String) throws -> Child,
+                               worker: (String) -> (arguments: [String], wrapper: [String])) async throws {
+            let host = URLComponents(string: endpoint)?.host ?? "127.0.0.1"
             let tag = UUID().uuidString.prefix(8)
             let secrets = (grader: "GRADER-SECRET-\(tag)", root: "ROOT-SECRET-\(tag)", hidden: "hidden-input-\(tag)",
                            worker: "WORKER-SECRET-\(tag)")
@@ -39,8 +75,8 @@ extension ProcessTests {
                 """)
             let agent = try scratch.write("agent.sh", """
                 read -r first
-                MARK=\(marks.path); ROOTONLY=\(rootOnly); DB=\(run.database); GRADER_SRC=\(scratch.url("grader").path)
-                W0=\(scratch.url("w-0").path); W1=\(scratch.url("w-1").path); PORT=\(run.port)
+                MARK=\(marks.path); ROOTONLY=\(rootOnly); DB=\(database); GRADER_SRC=\(scratch.url("grader").path)
+                W0=\(scratch.url("w-0").path); W1=\(scratch.url("w-1").path); HOST=\(host); PORT=\(port)
                 round1=no; case $first in *"round 1 of"*) round1=yes ;; esac
                 case $COEVO_AGENT in
                   a0) printf 'tr a-z A-Z\\n# round 1: %s\\n' $round1 > candidate.sh ;;
@@ -71,7 +107,7 @@ extension ProcessTests {
                         { echo 'h=$(cat)'
                           echo "echo \\"\\$h\\" > $HOME/leak.txt 2>/dev/null; echo \\"\\$h\\" > /tmp/leak.txt; echo \\"\\$h\\" > leak.txt 2>/dev/null"
                           echo 'echo nothing'
-                          echo "python3 -c \\"import socket; socket.create_connection(('127.0.0.1', $PORT), 2)\\" 2>&1 | tail -1"; } > candidate.sh
+                          echo "python3 -c \\"import socket; socket.create_connection(('$HOST', $PORT), 2)\\" 2>&1 | tail -1"; } > candidate.sh
                       else
                         coevo memory add-note "a4 found home [$(cat "$HOME/leak.txt" 2>&1)] tmp [$(cat /tmp/leak.txt 2>&1)]"
                         echo "# a4" >> candidate.sh
@@ -82,7 +118,7 @@ extension ProcessTests {
                       db=$(head -c 16 "$DB" 2>&1 | tr -dc 'a-zA-Z :')
                       grader=$(cat "$GRADER_SRC/secret.txt" 2>&1)
                       cache=$(cat "$W0"/discovery/*/repo/.git/HEAD "$W1"/discovery/*/repo/.git/HEAD 2>&1 | tr '\\n' ' ')
-                      port=$(python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 2); print('connected')" 2>&1 | tail -1)
+                      port=$(python3 -c "import socket; socket.create_connection(('$HOST', $PORT), 2); print('connected')" 2>&1 | tail -1)
                       coevo memory add-note "a5 procs=$procs envs=$envs db=[$db] grader=[$grader] cache=[$cache] port=[$port]"
                       echo "# a5" >> candidate.sh ;;
                   a6) # route: a detached process that outlives its step
@@ -118,7 +154,7 @@ extension ProcessTests {
                 """)
             let config = try scratch.write("discovery.yaml", """
                 run: {name: hostile, seed: 9}
-                coordinator: {bind: \(run.endpoint), database: \(run.database), min_workers: 2}
+                coordinator: {bind: "\(endpoint)", database: \(database), min_workers: 2\(coordinatorSettings.isEmpty ? "" : ", " + coordinatorSettings)}
                 discovery:
                   task: {seed: \(scratch.url("seed").path), grader: \(scratch.url("grader").path), grade_command: [sh, grade.sh],
                          candidate_command: [sh, candidate.sh], candidate_input: hidden.txt, graders: 2,
@@ -127,14 +163,15 @@ extension ProcessTests {
                   rounds: 2
                   step_timeout_ms: 60000
                 """)
-            let coordinator = try run.coordinator(config: config)
+            let coordinator = try makeCoordinator(config)
             for id in ["w-0", "w-1"] {
-                _ = try Child("coevo-worker", ["--connect", run.endpoint, "--id", id, "--slots", "5", "--workspace", scratch.url(id).path,
-                                               "--allow-command", "sh"], in: scratch, name: id,
+                let (arguments, wrapper) = worker(id)
+                _ = try Child("coevo-worker", ["--connect", endpoint, "--id", id, "--slots", "5", "--workspace", scratch.url(id).path,
+                                               "--allow-command", "sh"] + arguments, in: scratch, name: id, wrapper: wrapper,
                               environment: ["COEVO_TEST_WORKER_SECRET": secrets.worker])
             }
             #expect(await coordinator.waitForExit(timeout: 240) == 0, "\(scratch.logs)")
-            let db = try Database(run.database)
+            let db = try Database(database)
             func notes(_ agent: String) throws -> [String] { try db.strings("SELECT body FROM notes WHERE agent = '\(agent)' ORDER BY round") }
             #expect(try db.strings("SELECT state FROM runs") == ["finished"])
 

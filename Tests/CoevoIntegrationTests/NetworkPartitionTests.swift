@@ -63,6 +63,10 @@ final class NetnsLab: @unchecked Sendable {
 
     func wrapper(_ namespace: String) -> [String] { ["/usr/sbin/ip", "netns", "exec", namespace] }
 
+    /// Joins only the namespace's network: `ip netns exec` also mounts a /sys of its own,
+    /// which hides the cgroup mounts a worker holds steps with.
+    func network(_ namespace: String) -> [String] { ["/usr/bin/nsenter", "--net=/run/netns/\(namespace)", "--"] }
+
     func close() {
         for namespace in namespaces.reversed() { _ = try? Self.run(["netns", "del", namespace]) }
     }

@@ -29,6 +29,9 @@ public struct StepCgroups: Hashable, Sendable {
         for controller in ["memory", "pids", "cpuacct"] {
             guard let path = own[controller] else { return .failure(Unavailable(reason: "no cgroup v1 \(controller) hierarchy")) }
             let directory = "\(root)/\(controller)\(path == "/" ? "" : path)"
+            guard access(directory, F_OK) == 0 else {
+                return .failure(Unavailable(reason: "\(directory) is not there (is the cgroup v1 \(controller) hierarchy mounted in this mount namespace?)"))
+            }
             guard access(directory, W_OK) == 0 else {
                 return .failure(Unavailable(reason: "\(directory) is not writable by this worker (run it as root)"))
             }
