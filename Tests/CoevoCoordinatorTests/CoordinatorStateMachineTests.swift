@@ -299,6 +299,24 @@ import Testing
         #expect(Self.logs(out).contains { $0.contains("dropped unread from ignored peers") })
     }
 
+    /// Bad input: 100,000 failed handshakes (strangers' CURVE keys) while a worker registers.
+    @Test func aHandshakeFloodCostsAFewLogLinesAndOneSummary() {
+        var m = Self.machine([Self.batch([(Self.job(1), 0)])])
+        var out: [CoordinatorDirective] = []
+        for i in 0..<100_000 {
+            out += m.handle(.transport(TransportEvent(kind: .handshakeFailed, endpoint: "tcp://10.0.0.\(i % 250):5555")), at: Self.t(Int64(i / 100)))
+        }
+        #expect(Self.logs(out).count == PeerConduct.reportedStrikes, "\(Self.logs(out).count) log lines")
+        out = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 1)), at: Self.t(1001))
+        #expect(Self.leases(out, to: "w1/a").count == 1, "a worker registers and is leased during the flood")
+        out = m.handle(.tick, at: Self.t(PeerConduct.windowMilliseconds + 10))
+        #expect(Self.logs(out).contains { $0.contains("\(100_000 - PeerConduct.reportedStrikes) more failed handshakes not logged one by one") },
+                "\(Self.logs(out))")
+        // The next window logs its first few again.
+        out = m.handle(.transport(TransportEvent(kind: .handshakeFailed, endpoint: "tcp://10.0.0.1:5555")), at: Self.t(PeerConduct.windowMilliseconds + 20))
+        #expect(Self.logs(out).count == 1)
+    }
+
     @Test func aResultForAJobNeverSubmittedIsAnsweredAndALateOneIsDiscarded() {
         var m = Self.machine([Self.batch([(Self.job(1), 0), (Self.job(2), 0)])])
         _ = m.handle(Self.from("w1/a", Self.ready("w1", session: "a", slots: 2)), at: Self.t(0))

@@ -86,7 +86,11 @@ public struct CoordinatorStateMachine {
         case .transport(let event):
             // A closed connection is every `coevo status` leaving, and a worker that is
             // really gone is found by its silence: worth a line only when debugging.
-            out.log(event.kind == .closed ? .debug : .notice, event.description)
+            if event.kind == .closed {
+                out.log(.debug, event.description)
+            } else if conduct.transportFailed() {
+                out.log(.notice, event.description)
+            }
         case .socketError(let line):
             out.log(.warning, line)
         case .shutdown:

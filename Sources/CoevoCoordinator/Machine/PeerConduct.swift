@@ -38,6 +38,10 @@ struct PeerConduct {
     /// Discarded (late) results per peer this window, and those not written down one by one.
     private var discards: [Data: Int] = [:]
     private var unrecordedDiscards = 0
+    /// Connections that failed their handshake this window (no peer to tell them apart:
+    /// a handshake fails before there is one), and those not logged one by one.
+    private var transportFailures = 0
+    private var unloggedTransportFailures = 0
 
     /// Whether messages from `routing` are dropped unread now; counts the drop when so.
     mutating func ignores(_ routing: Data, now: MonotonicTime) -> Bool {
@@ -79,6 +83,18 @@ struct PeerConduct {
         return true
     }
 
+    /// A connection failed its handshake (garbage, another protocol, a CURVE key not
+    /// authorized): true when it is to be logged, false when only counted. A flood of
+    /// strangers' handshakes costs a counter each, not a log line each.
+    mutating func transportFailed() -> Bool {
+        transportFailures += 1
+        guard transportFailures <= Self.reportedStrikes else {
+            unloggedTransportFailures += 1
+            return false
+        }
+        return true
+    }
+
     /// Counts one for `routing` in a per-window tally of at most `trackedPeersLimit`
     /// peers: the new count, or nil when the tally is full and `routing` is not in it.
     private static func tally(_ counts: inout [Data: Int], _ routing: Data) -> Int? {
@@ -95,10 +111,20 @@ struct PeerConduct {
         strikes.removeAll(keepingCapacity: true)
         discards.removeAll(keepingCapacity: true)
         ignoredUntil = ignoredUntil.filter { $0.value > now }
-        defer { unreported = 0; dropped = 0; unrecordedDiscards = 0; offenders.removeAll(keepingCapacity: true) }
-        guard unreported > 0 || dropped > 0 || unrecordedDiscards > 0 else { return nil }
-        return "in the last \(Self.windowMilliseconds / 1000) s: \(unreported) more bad message(s) not logged one by one, "
-            + "\(dropped) dropped unread from ignored peers, \(unrecordedDiscards) late results discarded without an event each; "
-            + "\(offenders.count) peer(s) misbehaved, \(ignoredUntil.count) ignored now"
+        defer {
+            unreported = 0; dropped = 0; unrecordedDiscards = 0; transportFailures = 0; unloggedTransportFailures = 0
+            offenders.removeAll(keepingCapacity: true)
+        }
+        var said: [String] = []
+        if unreported > 0 || dropped > 0 || unrecordedDiscards > 0 {
+            said.append("\(unreported) more bad message(s) not logged one by one, \(dropped) dropped unread from ignored peers, "
+                + "\(unrecordedDiscards) late results discarded without an event each; \(offenders.count) peer(s) misbehaved, "
+                + "\(ignoredUntil.count) ignored now")
+        }
+        if unloggedTransportFailures > 0 {
+            said.append("\(unloggedTransportFailures) more failed handshakes not logged one by one")
+        }
+        guard !said.isEmpty else { return nil }
+        return "in the last \(Self.windowMilliseconds / 1000) s: " + said.joined(separator: "; ")
     }
 }

@@ -363,7 +363,7 @@ public struct TransportEvent: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch kind {
         case .closed: "connection on \(endpoint) closed (peer left, or it sent an oversize or malformed ZMTP message)"
-        case .handshakeFailed: "handshake failed on \(endpoint) (the peer does not speak ZMTP or sent garbage)"
+        case .handshakeFailed: "handshake failed on \(endpoint) (the peer does not speak ZMTP, sent garbage, or its CURVE key was refused)"
         case .authenticationFailed: "authentication failed on \(endpoint)"
         }
     }
