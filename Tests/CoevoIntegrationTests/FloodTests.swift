@@ -82,6 +82,95 @@ extension ProcessTests {
         #expect(try db.int("SELECT COUNT(*) FROM events") < 2000, "nor an event row each")
     }
 
+    /// A flood of CURVE handshakes from keys the coordinator does not know, as fast as a
+    /// client on the same machine can make them (pyzmq, each refusal redialled at once),
+    /// while an authorized worker runs short jobs. Its results/s before and during are
+    /// printed; the worker must never be dropped nor go 5 s without a result, and the log
+    /// must not grow by a line a handshake.
+    @Test func aHandshakeFloodNeitherDropsNorStallsAnAuthorizedWorker() async throws {
+        let scratch = try Scratch("handshakes")
+        defer { scratch.close() }
+        let run = TestRun(scratch: scratch)
+        let curve = try await CurveRunTests.CurveSetup(run, workers: ["w1"])
+        let coordinator = try run.coordinator(config: try curve.config(jobs: 50_000_000, sleepMs: 0, slots: 8))
+        _ = try curve.worker(id: "w1", key: "w1", slots: 8)
+        #expect(await eventually(timeout: 30) { Database.resultCount(run.database) > 1000 }, "\(scratch.logs)")
+        let flooder = try scratch.write("flood.py", Self.handshakeFlooder)
+
+        func rate(over seconds: Double) async throws -> Double {
+            let start = Database.resultCount(run.database)
+            try await Task.sleep(for: .seconds(seconds))
+            return Double(Database.resultCount(run.database) - start) / seconds
+        }
+        let before = try await rate(over: 5)
+        let logBefore = coordinator.log.utf8.count
+        let flood = try Child("/usr/bin/env", ["python3", flooder, run.endpoint, "\(curve.keys)/coordinator.pub", "\(Self.handshakes)"],
+                              in: scratch, name: "flood")
+        let started = Date()
+        var counts = [Database.resultCount(run.database)]
+        while flood.isRunning && Date().timeIntervalSince(started) < 400 {
+            try await Task.sleep(for: .seconds(1))
+            counts.append(Database.resultCount(run.database))
+        }
+        let seconds = Date().timeIntervalSince(started)
+        let during = Double(counts.last! - counts.first!) / seconds
+        let logGrowth = coordinator.log.utf8.count - logBefore
+        // The longest stretch of whole seconds in which no result was stored.
+        var stall = 0, longest = 0
+        for (a, b) in zip(counts, counts.dropFirst()) { stall = b == a ? stall + 1 : 0; longest = max(longest, stall) }
+        print(String(format: "handshake flood: %@ in %.0f s; w1 %.0f results/s before, %.0f during (%.0f%%); longest stall %d s; log +%d bytes",
+                     flood.log.split(separator: "\n").last.map(String.init) ?? "?", seconds, before, during, 100 * during / before, longest, logGrowth))
+
+        #expect(await flood.waitForExit(timeout: 5) == 0, "\(flood.log.suffix(500))")
+        #expect(flood.log.contains("\(Self.handshakes) refused"), "\(flood.log.suffix(500))")
+        #expect(longest < 5, "w1 stored nothing for \(longest) s during the flood")
+        #expect(logGrowth < 100_000, "the log grew \(logGrowth) bytes for \(Self.handshakes) handshakes")
+        coordinator.signal(SIGTERM)
+        #expect(await coordinator.waitForExit(timeout: 60) != nil)
+        let db = try Database(run.database)
+        let dropped = try db.strings("SELECT kind || ' ' || detail FROM events WHERE worker = 'w1' AND kind IN ('worker_expired', 'worker_left', 'worker_replaced', 'lease_lost')")
+        #expect(dropped.isEmpty, "\(dropped)")
+        #expect(try db.strings("SELECT DISTINCT worker FROM results") == ["w1"])
+    }
+
+    static let handshakes = 100_000
+
+    /// Dials a CURVE server from 64 sockets with keys of their own, redialling each as
+    /// soon as its handshake is refused; prints a count a second and exits at the target.
+    static let handshakeFlooder = """
+        import sys, time, zmq
+        endpoint, target = sys.argv[1], int(sys.argv[3])
+        server = open(sys.argv[2]).read().strip().encode()
+        ctx = zmq.Context()
+        poller, sockets = zmq.Poller(), {}
+        failed = zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+        for _ in range(64):
+            s = ctx.socket(zmq.DEALER)
+            s.curve_serverkey = server
+            s.curve_publickey, s.curve_secretkey = zmq.curve_keypair()
+            s.linger = 0
+            monitor = s.get_monitor_socket(failed)
+            poller.register(monitor, zmq.POLLIN)
+            sockets[monitor] = s
+            s.connect(endpoint)
+        refused, started, said = 0, time.time(), time.time()
+        while refused < target:
+            for monitor, _ in poller.poll(200):
+                while True:
+                    try:
+                        monitor.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    refused += 1
+                    # libzmq does not dial again after a refusal: the attacker does.
+                    sockets[monitor].disconnect(endpoint)
+                    sockets[monitor].connect(endpoint)
+            if time.time() - said >= 1:
+                said = time.time()
+                print(f"{refused} handshakes in {said - started:.0f} s", flush=True)
+        print(f"{refused} refused", flush=True)
+        """
+
     /// The coordinator's peak resident set (VmHWM), in KiB.
     static func peakRSS(_ pid: Int32) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
