@@ -17,16 +17,20 @@ public struct WorkerPolicy: Hashable, Sendable {
     public var commands: [String]
     /// Environment variables whose values a discovery agent may be given.
     public var agentKeys: [String]
+    /// Hosts a group's `egress` may name (`EgressProxy` domains; a group's domain must be one
+    /// of these or under one). A CLI's own vendor needs none: allowing the program allows it.
+    public var egress: [String]
     /// How agents, candidates and graders run here (by default: sandboxed where this
     /// machine can, each with a user id of its own where the worker is root).
     public var confinement: Confinement
 
     public init(endpoints: [String] = [], keys: [String: [String]] = [:], commands: [String] = [], agentKeys: [String] = [],
-                confinement: Confinement = .detected) {
+                egress: [String] = [], confinement: Confinement = .detected) {
         self.endpoints = endpoints
         self.keys = keys
         self.commands = commands
         self.agentKeys = agentKeys
+        self.egress = egress
         self.confinement = confinement
     }
 
@@ -55,6 +59,18 @@ public struct WorkerPolicy: Hashable, Sendable {
         }
         if let name = secretNames.first(where: { !agentKeys.contains($0) }) {
             return "\(noun) '\(program)' asks for $\(name); this worker gives agents no variable it was not told to: start it with --allow-agent-key \(name)"
+        }
+        return nil
+    }
+
+    /// Why an agent may not reach the hosts its group's `egress` names here, or nil.
+    public func refusal(forEgress domains: [String]) -> String? {
+        let allowed = EgressProxy(domains: egress, socket: "")
+        for domain in domains {
+            let parts = domain.split(separator: ":", maxSplits: 1)
+            if !allowed.allows(host: String(parts[0]), port: parts.count == 2 ? Int(parts[1]) ?? 0 : 443) {
+                return "egress to \(domain) is not allowed on this worker: start it with --allow-egress \(domain)"
+            }
         }
         return nil
     }

@@ -129,9 +129,9 @@ public struct RunCommand: AsyncParsableCommand {
         if let failed { throw UserFacingError(failed) }
     }
 
-    /// The local workers may call the config's endpoints and send each its named key, and
-    /// run its discovery agents', grader's and candidate's programs: whoever runs `coevo run`
-    /// owns both the config and the workers.
+    /// The local workers may call the config's endpoints and send each its named key, run
+    /// its discovery agents', grader's and candidate's programs and let agents reach their
+    /// groups' egress: whoever runs `coevo run` owns both the config and the workers.
     static func permissions(_ config: ExperimentConfig) -> [String] {
         let endpoints = config.endpoints.flatMap { endpoint in
             ["--allow-endpoint", endpoint.url] + (endpoint.apiKeyEnv.map { ["--allow-key", "\($0)=\(endpoint.url)"] } ?? [])
@@ -139,7 +139,8 @@ public struct RunCommand: AsyncParsableCommand {
         guard let discovery = config.discovery else { return endpoints }
         let agents = discovery.agents.filter { $0.runtime != .evolve }.map { AgentLaunch(group: $0, seed: 0).program }
         let programs = Set(agents + discovery.task.gradeCommand.prefix(1) + discovery.task.candidateCommand.prefix(1))
-        return endpoints + programs.sorted().flatMap { ["--allow-command", $0] }
+        let egress = Set(discovery.agents.flatMap(\.egress))
+        return endpoints + programs.sorted().flatMap { ["--allow-command", $0] } + egress.sorted().flatMap { ["--allow-egress", $0] }
     }
 
     /// Prints each run's summary; returns what to exit non-zero with when every finished

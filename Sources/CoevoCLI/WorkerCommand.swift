@@ -60,6 +60,9 @@ public struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "An environment variable of this worker whose value discovery agents may ask for by name (an API key; repeat for more). None otherwise.")
     var allowAgentKey: [String] = []
 
+    @Option(name: .long, help: "A host discovery agents may reach when their group's egress names it (HOST: port 443, and every name under HOST; HOST:PORT; repeat for more). A CLI's own vendor (Anthropic's for claude) needs none.")
+    var allowEgress: [String] = []
+
     @Flag(name: .long, help: "Run discovery agents, candidates and graders without a sandbox where this machine cannot make one (no bubblewrap): they then see what the worker sees. Every step's result says so.")
     var unsandboxed = false
 
@@ -132,6 +135,7 @@ public struct WorkerCommand: AsyncParsableCommand {
             logger.warning("no control group per step here (\(why.reason)): an agent's memory is not limited, and its processes and CPU time only per process")
         }
         settings.policy = WorkerPolicy(endpoints: allowEndpoint, keys: try keyBindings(), commands: allowCommand, agentKeys: allowAgentKey,
+                                       egress: allowEgress,
                                        confinement: confinement)
         if let workspace { settings.workspaceRoot = workspace }
         var server: ManagedModelServer?

@@ -72,6 +72,9 @@ public struct DiscoveryStepExecutor: JobExecutor {
         if job.runtime != .evolve, let refusal = policy.refusal(forCommand: [job.launch.program], secretNames: job.launch.secrets) {
             return JobOutcome(status: .unsupported, error: refusal)  // another worker may allow it
         }
+        if let refusal = policy.refusal(forEgress: job.launch.egress ?? []) {
+            return JobOutcome(status: .unsupported, error: "agent \(job.agent): \(refusal)")  // another worker may allow it
+        }
         if let missing = job.launch.secrets.first(where: { secrets[$0] == nil }) {
             return JobOutcome(status: .unsupported, error: "agent \(job.agent) needs $\(missing), which is not set on this worker")
         }

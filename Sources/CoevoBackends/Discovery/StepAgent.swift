@@ -22,9 +22,9 @@ struct StepAgent: Sendable {
 
     var path: String { ([tools?.path].compactMap { $0 } + ["/usr/local/bin", "/usr/bin", "/bin"]).joined(separator: ":") }
 
-    /// How the agent reaches the network: not at all (a command agent), only its endpoint
-    /// through an `EndpointRelay` (an agent that calls one), or as the worker does (a CLI
-    /// that calls its vendor, or an endpoint the relay cannot serve).
+    /// How the agent reaches the network: not at all (it calls nothing), only its endpoint
+    /// and its egress hosts (a CLI's vendor, its group's `egress`) through an
+    /// `EndpointRelay`, or as the worker does (no sandbox, or an endpoint the relay cannot serve).
     enum Network {
         case none
         case relayed(EndpointRelay)
@@ -32,9 +32,10 @@ struct StepAgent: Sendable {
     }
 
     var network: Network {
-        guard let endpoint = job.launch.endpoint else { return job.runtime == .command ? .none : .shared }
+        let urls = job.launch.endpoint.map { [$0.url] } ?? [], egress = job.launch.egressDomains
+        guard !urls.isEmpty || !egress.isEmpty else { return .none }
         guard confinement.bubblewrap != nil,
-              let relay = EndpointRelay.plan(urls: [endpoint.url], directory: workspace.relayDirectory) else { return .shared }
+              let relay = EndpointRelay.plan(urls: urls, egress: egress, directory: workspace.relayDirectory) else { return .shared }
         return .relayed(relay)
     }
 
@@ -98,6 +99,7 @@ struct StepAgent: Sendable {
         }
         var spec = CommandSpec(arguments: command, workingDirectory: workspace.root.path)
         spec.environment = environment
+        if !offline, case .relayed(let relay) = network { spec.environment.merge(relay.environment) { _, proxy in proxy } }
         spec.cgroups = cgroup?.procs ?? []
         return confinement.confine(spec, view: view, user: user)
     }

@@ -9,6 +9,10 @@ import Glibc
 /// `/etc/hosts` gives the endpoint's host name) and hands each connection to that socket.
 /// TLS passes through untouched. Both relays are socat.
 ///
+/// Hosts it may reach besides (`egress`: its CLI's vendor, its group's `egress`) it reaches
+/// through an `EgressProxy` on another socket, dialled inside at `proxyURL`, which the
+/// sandbox's `HTTPS_PROXY` names.
+///
 /// An endpoint whose host is an address off loopback cannot be dialled inside (the
 /// sandbox has no such address): `plan` returns nil, and the agent shares the worker's network.
 public struct EndpointRelay: Sendable {
@@ -22,9 +26,15 @@ public struct EndpointRelay: Sendable {
 
     public let routes: [Route]
     public let directory: URL
+    public let egress: EgressProxy?
 
-    /// The relay for `urls` with its sockets in `directory`; nil when one cannot be relayed.
-    public static func plan(urls: [String], directory: URL) -> EndpointRelay? {
+    /// Where the agent finds its egress proxy inside: a loopback address no endpoint takes.
+    static let proxyAddress = "127.0.3.1", proxyPort = 3128
+    public static var proxyURL: String { "http://\(proxyAddress):\(proxyPort)" }
+
+    /// The relay for `urls` and a proxy to `egress` (none when empty), with its sockets in
+    /// `directory`; nil when an endpoint cannot be relayed.
+    public static func plan(urls: [String], egress: [String] = [], directory: URL) -> EndpointRelay? {
         var routes: [Route] = []
         for url in urls {
             guard let parts = URLComponents(string: url), let host = parts.host?.lowercased() else { return nil }
@@ -42,7 +52,22 @@ public struct EndpointRelay: Sendable {
             routes.append(Route(host: host, port: port, address: address,
                                 socket: directory.appendingPathComponent("\(routes.count).sock").path))
         }
-        return EndpointRelay(routes: routes, directory: directory)
+        let proxy = egress.isEmpty ? nil : EgressProxy(domains: egress, socket: directory.appendingPathComponent("egress.sock").path)
+        return EndpointRelay(routes: routes, directory: directory, egress: proxy)
+    }
+
+    /// What the agent's environment says of the proxy: every HTTP client's variables, and
+    /// its endpoints' hosts (relayed directly) past it.
+    public var environment: [String: String] {
+        guard egress != nil else { return [:] }
+        let direct = (["localhost", "127.0.0.1"] + routes.map(\.host)).joined(separator: ",")
+        return ["HTTPS_PROXY": Self.proxyURL, "https_proxy": Self.proxyURL, "HTTP_PROXY": Self.proxyURL, "http_proxy": Self.proxyURL,
+                "NO_PROXY": direct, "no_proxy": direct]
+    }
+
+    /// What listens inside: each endpoint's route, then the proxy's.
+    private var listeners: [(address: String, port: Int, socket: String)] {
+        routes.map { ($0.address, $0.port, $0.socket) } + (egress.map { [(Self.proxyAddress, Self.proxyPort, $0.socket)] } ?? [])
     }
 
     /// The file shown as the sandbox's `/etc/hosts` (`hosts`), beside the sockets.
@@ -57,10 +82,10 @@ public struct EndpointRelay: Sendable {
     /// `arguments` run inside the sandbox behind the inner relays: each listens first, and
     /// the agent starts once all do (read from the sandbox's own `/proc/net/tcp`).
     public func wrap(_ arguments: [String]) -> [String] {
-        var script = routes.map { route in
-            "socat TCP-LISTEN:\(route.port),bind=\(route.address),fork,reuseaddr UNIX-CONNECT:\(route.socket) &"
+        var script = listeners.map { listener in
+            "socat TCP-LISTEN:\(listener.port),bind=\(listener.address),fork,reuseaddr UNIX-CONNECT:\(listener.socket) &"
         }
-        let ports = routes.map { String(format: ":%04X 00000000:0000 0A", $0.port) }
+        let ports = listeners.map { String(format: ":%04X 00000000:0000 0A", $0.port) }
         script.append("""
             n=0; while [ $n -lt 250 ]; do up=1; for p in \(ports.map { "'\($0)'" }.joined(separator: " ")); do \
             grep -q "$p" /proc/net/tcp || up=0; done; [ $up = 1 ] && break; sleep 0.02; n=$((n+1)); done
@@ -77,6 +102,7 @@ public struct EndpointRelay: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
         try Data(hosts.utf8).write(to: hostsFile)
         let running = Running()
+        if let egress { running.proxy = try egress.start(owner: owner) }
         for route in routes {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/socat")
@@ -100,9 +126,11 @@ public struct EndpointRelay: Sendable {
 
     public final class Running: @unchecked Sendable {
         fileprivate var processes: [Process] = []
+        fileprivate var proxy: EgressProxy.Running?
         /// SIGKILL: a relay keeps nothing, and SIGTERM may be ignored by what we inherited.
         /// A connection already relayed ends with its agent's side.
         public func stop() {
+            proxy?.stop()
             for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
             for process in processes { process.waitUntilExit() }
         }

@@ -24,6 +24,8 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
     /// The group's plain environment settings, over the runtime's defaults; nil when it
     /// sets none (so a step job stored before there were any still decodes).
     public var environment: [String: String]?
+    /// The group's `egress` (nil when none, so older step jobs still decode).
+    public var egress: [String]?
 
     /// What an agent whose session is not on this worker is told first.
     public static let resumedPreface = """
@@ -47,6 +49,13 @@ public struct AgentLaunch: Codable, Hashable, Sendable {
             ?? Price()
         secrets = group.secrets
         environment = group.environment.isEmpty ? nil : group.environment
+        egress = group.egress.isEmpty ? nil : group.egress
+    }
+
+    /// Every host the agent may reach besides its endpoint: its tool's vendor when it calls
+    /// no endpoint of the config, and its group's `egress`.
+    public var egressDomains: [String] {
+        (endpoint == nil ? runtime.agent?.vendorDomains ?? [] : []) + (egress ?? [])
     }
 
     /// A step's cost. An agent that calls a config endpoint pays that endpoint's prices for

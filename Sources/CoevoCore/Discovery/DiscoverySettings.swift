@@ -167,6 +167,9 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         /// over the runtime's own defaults. Not for keys: they travel in the job and the
         /// database; keys go by name, through `secrets` or an endpoint's `api_key_env`.
         public var environment: [String: String] = [:]
+        /// Hosts the agent may reach besides its endpoint (`EgressProxy` domains: `pypi.org`,
+        /// `host:port`), on workers whose `--allow-egress` lists them.
+        public var egress: [String] = []
         /// Set from `endpoint` by `ExperimentConfig.discoverySettings`.
         public var resolvedEndpoint: LLMJob.Endpoint?
 
@@ -180,7 +183,7 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case runtime, count, command, files, scale, mutation, program, model, endpoint, secrets, environment
+            case runtime, count, command, files, scale, mutation, program, model, endpoint, secrets, environment, egress
             case maxTurns = "max_turns"
         }
 
@@ -201,6 +204,7 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
             endpoint = try c.value(.endpoint, endpoint)
             secrets = try c.value(.secrets, secrets)
             environment = try c.value(.environment, environment)
+            egress = try c.value(.egress, egress)
             maxTurns = try c.value(.maxTurns, maxTurns)
         }
     }
@@ -348,6 +352,10 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
                             "\(name) is the worker's to set")
                 try require(!group.secrets.contains(name), "agents[\(i)].environment",
                             "\(name) is a secret: its value comes from the worker, not the config")
+            }
+            for domain in group.egress {
+                try require(domain.wholeMatch(of: /[A-Za-z0-9.-]+(:[0-9]{1,5})?/) != nil && domain.contains("."), "agents[\(i)].egress",
+                            "'\(domain)' is not a host name (optionally with :PORT), e.g. pypi.org")
             }
             switch group.runtime {
             case .command: try require(!group.command.isEmpty, "agents[\(i)].command", "a command agent needs its argv")

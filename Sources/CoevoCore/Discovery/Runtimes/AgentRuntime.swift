@@ -20,6 +20,9 @@ public protocol AgentRuntime: Sendable {
     var resumes: Bool { get }
     /// True when the prompt goes on stdin rather than on the command line.
     var promptOnStdin: Bool { get }
+    /// The hosts the tool calls when it has no endpoint of the config (its vendor's API and
+    /// sign-in), as `EgressProxy` domains: all the network its sandbox gets then.
+    var vendorDomains: [String] { get }
     /// The command line and the runtime's own environment settings for one step; `home`
     /// is the agent's home on the worker, `session` the session to resume (nil: a fresh one).
     func command(_ launch: AgentLaunch, prompt: String, home: String, resume session: String?) -> (argv: [String], environment: [String: String])
@@ -31,6 +34,7 @@ extension AgentRuntime {
     public var needsEndpoint: Bool { false }
     public var resumes: Bool { false }
     public var promptOnStdin: Bool { false }
+    public var vendorDomains: [String] { [] }
 }
 
 /// What a step's process left for its runtime to read.

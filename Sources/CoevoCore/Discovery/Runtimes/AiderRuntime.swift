@@ -10,6 +10,8 @@ struct AiderRuntime: AgentRuntime {
     static let chatHistory = ".aider.chat.history.md"
 
     var defaultProgram: String { "aider" }
+    /// The APIs of the two providers aider picks a default model from by the keys it finds.
+    var vendorDomains: [String] { ["anthropic.com", "openai.com"] }
     var endpointAPI: String? { "openai" }
     var resumes: Bool { true }
 

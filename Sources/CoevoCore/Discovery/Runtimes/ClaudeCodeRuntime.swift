@@ -7,6 +7,8 @@
 /// "total_cost_usd":…,"usage":{"input_tokens":…,"output_tokens":…},"result":…}` line last.
 struct ClaudeCodeRuntime: AgentRuntime {
     var defaultProgram: String { "claude" }
+    /// Anthropic's API and its sign-in (a Claude subscription's token is refreshed there).
+    var vendorDomains: [String] { ["anthropic.com", "claude.ai", "claude.com"] }
     var endpointAPI: String? { "anthropic" }
     var resumes: Bool { true }
 

@@ -8,6 +8,8 @@
 /// {"type":"agent_message","text":…}}`. It never says what its calls cost.
 struct CodexRuntime: AgentRuntime {
     var defaultProgram: String { "codex" }
+    /// OpenAI's API, its sign-in, and ChatGPT's backend (a ChatGPT plan's codex calls it).
+    var vendorDomains: [String] { ["openai.com", "chatgpt.com"] }
     var endpointAPI: String? { "openai" }
     var resumes: Bool { true }
 

@@ -3,6 +3,8 @@
 /// finished steps and `"text"` on text parts (checked against its documented formats).
 struct OpencodeRuntime: AgentRuntime {
     var defaultProgram: String { "opencode" }
+    /// Its own service, the model catalogue it reads at start, and the two main providers' APIs.
+    var vendorDomains: [String] { ["opencode.ai", "models.dev", "anthropic.com", "openai.com"] }
     var endpointAPI: String? { nil }
     var resumes: Bool { true }
 
