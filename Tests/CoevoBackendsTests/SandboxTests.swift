@@ -128,6 +128,57 @@ import Testing
         #expect(EndpointRelay.plan(urls: ["http://[fd00::1]:8000"], directory: directory) == nil)
     }
 
+    /// Which tunnels the proxy opens. Bad input tried: a name that only ends like an allowed
+    /// one, another port, a bare top-level name, requests that are not CONNECT, a missing port.
+    @Test func theEgressProxyOpensOnlyWhatItsDomainsName() {
+        let proxy = EgressProxy(domains: ["anthropic.com", "localhost:8080"], socket: "/x")
+        #expect(proxy.allows(host: "api.anthropic.com", port: 443) && proxy.allows(host: "ANTHROPIC.COM.", port: 443))
+        #expect(!proxy.allows(host: "evilanthropic.com", port: 443) && !proxy.allows(host: "anthropic.com.evil.org", port: 443))
+        #expect(!proxy.allows(host: "api.anthropic.com", port: 80) && !proxy.allows(host: "com", port: 443))
+        #expect(proxy.allows(host: "localhost", port: 8080) && !proxy.allows(host: "localhost", port: 8081) && !proxy.allows(host: "127.0.0.1", port: 8080))
+        #expect(EgressProxy.target(of: "CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: x\r\n\r\n")! == ("api.anthropic.com", 443))
+        #expect(EgressProxy.target(of: "CONNECT [::1]:443 HTTP/1.1\r\n\r\n")! == ("::1", 443))
+        for bad in ["GET http://a.com/ HTTP/1.1\r\n\r\n", "CONNECT a.com HTTP/1.1\r\n\r\n", "CONNECT a.com:99999 HTTP/1.1\r\n\r\n",
+                    "CONNECT a.com:443 SPDY/3\r\n\r\n"] {
+            #expect(EgressProxy.target(of: bad) == nil, "\(bad)")
+        }
+        // A worker allows a group's egress only under what its --allow-egress names.
+        #expect(WorkerPolicy(egress: ["pypi.org"]).refusal(forEgress: ["files.pypi.org", "pypi.org"]) == nil)
+        #expect(WorkerPolicy(egress: ["pypi.org"]).refusal(forEgress: ["github.com"])?.contains("--allow-egress github.com") == true)
+    }
+
+    /// A CLI with no endpoint reaches its vendor through the proxy and nothing else; an
+    /// agent with an endpoint and egress gets both, its endpoint past the proxy.
+    @Test func aCLIWithoutAnEndpointGetsItsVendorThroughTheProxy() throws {
+        let workspace = DiscoveryWorkspace(root: URL(fileURLWithPath: "/w/run/agents/a0"))
+        func agent(_ group: DiscoverySettings.AgentGroup) -> StepAgent {
+            let job = DiscoveryStepJob(key: "r1.step.a0", run: "r", agent: "a0", launch: AgentLaunch(group: group, seed: 1), prompt: "p",
+                                       chain: CommitChain(seedFiles: [], bundles: [], commit: nil), shared: SharedView(), evolve: nil,
+                                       timeoutMilliseconds: 1000, stallMilliseconds: 0)
+            return StepAgent(job: job, workspace: workspace, user: 5003, confinement: Self.confinement, tools: nil)
+        }
+        var claude = DiscoverySettings.AgentGroup()
+        claude.runtime = .claudeCode
+        guard case .relayed(let relay) = agent(claude).network else { Issue.record("claude-code shares the worker's network"); return }
+        #expect(relay.routes.isEmpty && relay.egress?.domains == ["anthropic.com", "claude.ai", "claude.com"])
+        let spec = agent(claude).spec(["claude", "-p", "go"], environment: [:])
+        #expect(spec.environment["HTTPS_PROXY"] == EndpointRelay.proxyURL && spec.arguments.contains("--unshare-net"))
+        #expect(spec.arguments.joined(separator: " ").contains("socat TCP-LISTEN:3128,bind=127.0.3.1,fork,reuseaddr UNIX-CONNECT:/w/run/agents/a0.relay/egress.sock"))
+
+        var mini = DiscoverySettings.AgentGroup()
+        mini.runtime = .miniSweAgent
+        mini.egress = ["pypi.org"]
+        mini.resolvedEndpoint = LLMJob.Endpoint(name: "gw", url: "https://gateway.example.net", model: "m")
+        guard case .relayed(let both) = agent(mini).network else { Issue.record("mini-swe-agent shares the worker's network"); return }
+        #expect(both.routes.map(\.host) == ["gateway.example.net"] && both.egress?.domains == ["pypi.org"])
+        #expect(both.environment["NO_PROXY"] == "localhost,127.0.0.1,gateway.example.net")
+        // A command agent that asks for nothing gets no network at all.
+        var command = DiscoverySettings.AgentGroup()
+        command.runtime = .command
+        command.command = ["sh", "x"]
+        guard case .none = agent(command).network else { Issue.record("a command agent got a network"); return }
+    }
+
     /// An agent that calls an endpoint reaches it through the relay, and nothing else on
     /// the machine: a stand-in mini-swe-agent asks the endpoint (a real HTTP server) and
     /// then another service listening on loopback, and says what each answered.
@@ -171,6 +222,72 @@ import Testing
         #expect(outcome.status == .succeeded, "\(outcome.error)")
         let output = try JSONDecoder().decode(DiscoveryStepOutput.self, from: outcome.output)
         #expect(output.transcript.hasPrefix("endpoint=endpoint-ok other=") && output.transcript.contains("Connection refused"), "\(output.transcript) \(output.exit)")
+    }
+
+    /// A command agent whose group allows one host reaches it through the proxy, and nothing
+    /// else: not another port on the machine's loopback, not an outside name, not its own
+    /// host without the proxy. Each attempt is a raw CONNECT, as an HTTPS client makes it.
+    @Test(.enabled(if: getuid() == 0 && Confinement.detected.bubblewrap != nil && access("/usr/bin/socat", X_OK) == 0,
+                   "needs root, bubblewrap and socat"))
+    func anAgentReachesItsEgressHostsAndNothingElse() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-egress-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("site"), withIntermediateDirectories: true)
+        try Data("egress-ok".utf8).write(to: root.appendingPathComponent("site/health"))
+        let allowedPort = TestSupport.freePort(), otherPort = TestSupport.freePort()
+        var servers: [Process] = []
+        defer { for server in servers { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() } }
+        for port in [allowedPort, otherPort] {
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            server.arguments = ["-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", root.appendingPathComponent("site").path]
+            server.standardOutput = FileHandle.nullDevice
+            server.standardError = FileHandle.nullDevice
+            try server.run()
+            servers.append(server)
+        }
+        try await Task.sleep(for: .milliseconds(700))
+        let script = root.appendingPathComponent("agent.py")
+        try Data("""
+            import os, socket
+            proxy = os.environ["HTTPS_PROXY"].split("//")[1].split(":")
+            def tunnel(target):
+                try:
+                    s = socket.create_connection((proxy[0], int(proxy[1])), 5)
+                    s.sendall(f"CONNECT {target} HTTP/1.1\\r\\nHost: {target}\\r\\n\\r\\n".encode())
+                    status = s.recv(4096).decode().split("\\r\\n")[0]
+                    if " 200 " not in status: return status
+                    s.sendall(b"GET /health HTTP/1.0\\r\\n\\r\\n")
+                    reply = b""
+                    while chunk := s.recv(4096): reply += chunk
+                    return reply.decode().split("\\r\\n\\r\\n")[-1]
+                except OSError as e:
+                    return type(e).__name__
+            def direct(port):
+                try:
+                    socket.create_connection(("127.0.0.1", port), 5); return "connected"
+                except OSError as e:
+                    return type(e).__name__
+            print(f"allowed=[{tunnel('localhost:\(allowedPort)')}] other=[{tunnel('localhost:\(otherPort)')}] "
+                  f"ip=[{tunnel('127.0.0.1:\(allowedPort)')}] outside=[{tunnel('example.org:443')}] direct=[{direct(\(allowedPort))}]")
+            """.utf8).write(to: script)
+        var group = DiscoverySettings.AgentGroup()
+        group.runtime = .command
+        group.command = ["/usr/bin/python3", script.path]
+        group.egress = ["localhost:\(allowedPort)"]
+        let job = try JSONEncoder().encode(DiscoveryStepJob(
+            key: "r1.step.a0", run: "run-egress", agent: "a0", launch: AgentLaunch(group: group, seed: 1), prompt: "go",
+            chain: CommitChain(seedFiles: DiscoveryExecutorTests.seed, bundles: [], commit: nil), shared: SharedView(), evolve: nil,
+            timeoutMilliseconds: 30_000, stallMilliseconds: 0))
+        let refused = await DiscoveryStepExecutor(root: root.appendingPathComponent("worker"), policy: WorkerPolicy(commands: ["/usr/bin/python3"]))
+            .run(payload: job)
+        #expect(refused.status == .unsupported && refused.error.contains("--allow-egress localhost:\(allowedPort)"), "\(refused.error)")
+        let policy = WorkerPolicy(commands: ["/usr/bin/python3"], egress: ["localhost:\(allowedPort)"])
+        let outcome = await DiscoveryStepExecutor(root: root.appendingPathComponent("worker"), policy: policy).run(payload: job)
+        #expect(outcome.status == .succeeded, "\(outcome.error)")
+        let output = try JSONDecoder().decode(DiscoveryStepOutput.self, from: outcome.output)
+        #expect(output.transcript.contains("allowed=[egress-ok] other=[HTTP/1.1 403 Forbidden] ip=[HTTP/1.1 403 Forbidden] "
+                                           + "outside=[HTTP/1.1 403 Forbidden] direct=[ConnectionRefusedError]"), "\(output.transcript) \(output.exit)")
     }
 
     /// A worker that cannot sandbox hands agent steps and grades back, saying why, and still

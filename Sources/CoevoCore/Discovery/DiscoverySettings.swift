@@ -354,8 +354,10 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
                             "\(name) is a secret: its value comes from the worker, not the config")
             }
             for domain in group.egress {
-                try require(domain.wholeMatch(of: /[A-Za-z0-9.-]+(:[0-9]{1,5})?/) != nil && domain.contains("."), "agents[\(i)].egress",
-                            "'\(domain)' is not a host name (optionally with :PORT), e.g. pypi.org")
+                // A bare top-level name ("com") would let the agent reach every host under it.
+                let name = domain.split(separator: ":").first.map(String.init) ?? ""
+                try require(domain.wholeMatch(of: /[A-Za-z0-9.-]+(:[0-9]{1,5})?/) != nil && (name.contains(".") || name == "localhost"),
+                            "agents[\(i)].egress", "'\(domain)' is not a host name with a dot (optionally with :PORT), e.g. pypi.org")
             }
             switch group.runtime {
             case .command: try require(!group.command.isEmpty, "agents[\(i)].command", "a command agent needs its argv")
