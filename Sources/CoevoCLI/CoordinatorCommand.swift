@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoevoBackends
 import CoevoCoordinator
 import CoevoCore
 import CoevoStore
@@ -40,6 +41,7 @@ public struct CoordinatorCommand: AsyncParsableCommand {
         let dashboardSettings = try dashboardOptions.settings()
         let (config, text) = try loadConfig(self.config) { coordinatorOptions.apply(to: &$0) }
 
+        try refuseAnExposedGrader(config)
         var settings = try coordinatorOptions.settings(for: config)
         settings.exitWhenDone = exitWhenDone
         let store = try openStore(config, logger: logger)
@@ -53,6 +55,14 @@ public struct CoordinatorCommand: AsyncParsableCommand {
         store.writer.stop()
         ZMQContext.shared.terminate()
         try failIfTheStoreGaveUp(store)
+    }
+}
+
+/// Agents sandboxed on this machine (a `coevo run`'s local workers, or workers beside the
+/// coordinator) must not find the task's grader among what their sandboxes show.
+func refuseAnExposedGrader(_ config: ExperimentConfig) throws {
+    if let grader = config.discovery?.task.grader, let problem = GraderExposure.problem(grader: grader, shown: []) {
+        throw UserFacingError(problem)
     }
 }
 

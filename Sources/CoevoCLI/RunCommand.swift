@@ -71,6 +71,7 @@ public struct RunCommand: AsyncParsableCommand {
         if config.discovery != nil, !unsandboxed, let refusal = Confinement.detected.refusal {
             throw UserFacingError("\(refusal) (for coevo run: --unsandboxed)")
         }
+        try refuseAnExposedGrader(config)
         let store = try openStore(config, logger: logger)
         try checkRun(config, text: text, given: self.config != nil, resume: resumeOptions, store: store)
 

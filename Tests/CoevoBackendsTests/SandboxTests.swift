@@ -147,6 +147,24 @@ import Testing
         #expect(WorkerPolicy(egress: ["pypi.org"]).refusal(forEgress: ["github.com"])?.contains("--allow-egress github.com") == true)
     }
 
+    /// A grader directory where sandboxes look (here a `--sandbox-ro` path), readable by
+    /// others, is refused with the fix; private, or anywhere sandboxes do not look, it is not.
+    @Test func aGraderWhereSandboxesLookMustNotBeReadableByOthers() throws {
+        let shown = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-shown-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: shown) }
+        let grader = shown.appendingPathComponent("task/grader")
+        try FileManager.default.createDirectory(at: grader, withIntermediateDirectories: true)
+        _ = chmod(grader.path, 0o700)
+        try Data("secret".utf8).write(to: grader.appendingPathComponent("hidden.txt"))
+        _ = chmod(grader.appendingPathComponent("hidden.txt").path, 0o644)
+        let problem = GraderExposure.problem(grader: grader.path, shown: [shown.path])
+        #expect(problem?.contains("\(grader.path)/hidden.txt can be read by any user") == true
+                && problem?.contains("chmod -R o-rwx \(grader.path)") == true, "\(problem ?? "nil")")
+        #expect(GraderExposure.problem(grader: grader.path, shown: []) == nil, "not under anything a sandbox shows")
+        _ = chmod(grader.appendingPathComponent("hidden.txt").path, 0o600)
+        #expect(GraderExposure.problem(grader: grader.path, shown: [shown.path]) == nil)
+    }
+
     /// A CLI with no endpoint reaches its vendor through the proxy and nothing else; an
     /// agent with an endpoint and egress gets both, its endpoint past the proxy.
     @Test func aCLIWithoutAnEndpointGetsItsVendorThroughTheProxy() throws {
