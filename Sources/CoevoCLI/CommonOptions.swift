@@ -161,6 +161,13 @@ struct CoordinatorOverrides: ParsableArguments {
             } catch let error as CurveKeyError {
                 throw UserFacingError("coordinator.curve_key: \(error)")
             }
+            if let graders = config.coordinator.graderKeys {
+                do {
+                    settings.graderKeys = Set(try AuthorizedKeys(path: graders).holders.keys)
+                } catch {
+                    throw UserFacingError("coordinator.grader_keys: \(error)")
+                }
+            }
         } else if !config.coordinator.bindsLocally && !insecure {
             throw UserFacingError("""
                 coordinator.bind \(config.coordinator.bind) can be reached from other machines, and without CURVE \

@@ -45,6 +45,7 @@ import Testing
         ("coordinator: {liveness: 0}", "coordinator.liveness", "between 1 and 100"),
         ("coordinator: {max_attempts: 0}", "coordinator.max_attempts", "at least 1"),
         ("coordinator: {min_workers: 0}", "coordinator.min_workers", "between 1 and 100000"),
+        ("coordinator: {grader_keys: keys/graders}", "coordinator.grader_keys", "needs CURVE"),
         ("coordinator: 12", "coordinator", "expected a mapping"),
         ("run: {name: 'has space'}", "run.name", "letters, digits"),
         ("chamber: {agents: 2}", "evolution.team_size", "population starts with 2"),

@@ -299,6 +299,28 @@ import Testing
         #expect(Self.logs(out).contains { $0.contains("dropped unread from ignored peers") })
     }
 
+    /// Bad input: an authorized worker whose key is not trusted to grade, announcing every
+    /// kind, then one announcing none (which would mean "any").
+    @Test func gradeJobsGoOnlyToWorkersTrustedToGrade() {
+        let trusted = CurvePublicKey(bytes: Data(repeating: 1, count: 32)), other = CurvePublicKey(bytes: Data(repeating: 2, count: 32))
+        var settings = Self.settings()
+        settings.graderKeys = [trusted]
+        var m = Self.machine([Self.batch([(Self.job(1, kind: .discoveryGrade), 0), (Self.job(2, kind: .discoveryGrade), 0),
+                                          (Self.job(3, kind: .noop), 0)])], settings: settings)
+        func ready(_ id: String, _ session: String, kinds: [String]) -> Envelope.OneOf_Body {
+            guard case .ready(var message) = Self.ready(id, session: session, slots: 4) else { fatalError() }
+            message.capabilities = kinds
+            return .ready(message)
+        }
+        var out = m.handle(.received([.message(from: Self.routing("u/a"), key: other, ready("u", "a", kinds: ["discovery.grade", "noop"]))]), at: Self.t(0))
+        #expect(Self.leases(out, to: "u/a").map(\.0) == [3], "the untrusted worker gets only the noop job")
+        #expect(Self.logs(out).contains { $0.contains("worker u gets no discovery.grade jobs") })
+        out = m.handle(.received([.message(from: Self.routing("v/a"), key: other, ready("v", "a", kinds: []))]), at: Self.t(10))
+        #expect(Self.leases(out, to: "v/a").isEmpty, "announcing no kinds is no way around it")
+        out = m.handle(.received([.message(from: Self.routing("t/a"), key: trusted, ready("t", "a", kinds: ["discovery.grade"]))]), at: Self.t(20))
+        #expect(Self.leases(out, to: "t/a").map(\.0).sorted() == [1, 2])
+    }
+
     /// Bad input: 100,000 failed handshakes (strangers' CURVE keys) while a worker registers.
     @Test func aHandshakeFloodCostsAFewLogLinesAndOneSummary() {
         var m = Self.machine([Self.batch([(Self.job(1), 0)])])

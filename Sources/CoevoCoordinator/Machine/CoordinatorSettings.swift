@@ -27,6 +27,9 @@ public struct CoordinatorSettings: Sendable {
     /// CurveZMQ: the coordinator's key pair and where the authorized keys are (read by
     /// whoever builds the settings: the config holds only paths).
     public var curve: (keyPair: CurveKeyPair, authorizedKeys: String?)?
+    /// The workers trusted to grade (`coordinator.grader_keys`): a worker with another key
+    /// gets no `discovery.grade` job, whatever it says it can run. Nil: every worker may.
+    public var graderKeys: Set<CurvePublicKey>?
 
     public init(config: ExperimentConfig.CoordinatorSection) {
         bind = config.bind

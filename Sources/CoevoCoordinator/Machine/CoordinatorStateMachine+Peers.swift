@@ -110,7 +110,13 @@ extension CoordinatorStateMachine {
             break
         }
         let kinds = Set(ready.capabilities.map { JobKind($0) })
-        switch scheduler.register(worker, session: ready.session, slots: Int(ready.slots), now: now.monotonic, kinds: kinds) {
+        // A grade carries the grader's files: only a worker whose key the run trusts with them gets one.
+        var withheld: Set<JobKind> = []
+        if let graders = settings.graderKeys, !(key.map(graders.contains) ?? false) {
+            withheld.insert(.discoveryGrade)
+            out.log(.info, "worker \(worker) gets no discovery.grade jobs: its key is not among coordinator.grader_keys")
+        }
+        switch scheduler.register(worker, session: ready.session, slots: Int(ready.slots), now: now.monotonic, kinds: kinds, withheld: withheld) {
         case .duplicate:
             out.log(.warning, "refused READY from \(Self.printable(routing)): worker id '\(worker)' is in use by a live worker")
             // The live worker's session stays out of the reply: with it, READY could take

@@ -143,12 +143,17 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         /// The workers' (and `coevo status`') public keys: a directory of `.pub` files or a
         /// file with one key a line. Read again when it changes.
         public var authorizedKeys: String?
+        /// The keys (a directory of `.pub` files or a file) of the workers trusted to grade
+        /// discovery attempts: grade jobs, which carry the grader's files, go only to them.
+        /// Unset: every authorized worker grades. Read at start.
+        public var graderKeys: String?
 
         public init() {}
         enum CodingKeys: String, CodingKey, CaseIterable {
             case bind, database, liveness
             case curveKey = "curve_key"
             case authorizedKeys = "authorized_keys"
+            case graderKeys = "grader_keys"
             case heartbeatIntervalMilliseconds = "heartbeat_interval_ms"
             case maxAttempts = "max_attempts"
             case jobTimeoutMilliseconds = "job_timeout_ms"
@@ -172,6 +177,7 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
             minWorkers = try c.value(.minWorkers, minWorkers)
             curveKey = try c.decodeIfPresent(String.self, forKey: .curveKey)
             authorizedKeys = try c.decodeIfPresent(String.self, forKey: .authorizedKeys)
+            graderKeys = try c.decodeIfPresent(String.self, forKey: .graderKeys)
         }
 
         /// True when `bind` can only be reached from this machine (loopback or ipc).
@@ -311,6 +317,8 @@ public struct ExperimentConfig: Decodable, Hashable, Sendable {
         try require((coordinator.curveKey == nil) == (coordinator.authorizedKeys == nil),
                     coordinator.curveKey == nil ? "coordinator.curve_key" : "coordinator.authorized_keys",
                     "curve_key and authorized_keys go together: the coordinator's key pair, and the keys it lets in")
+        try require(coordinator.graderKeys == nil || coordinator.curveKey != nil, "coordinator.grader_keys",
+                    "needs CURVE (coordinator.curve_key and authorized_keys): a worker is known by its key")
         try require((1...100_000).contains(coordinator.minWorkers),
                     "coordinator.min_workers", "must be between 1 and 100000 (got \(coordinator.minWorkers))")
         try require(workers.count >= 0, "workers.count", "must not be negative (got \(workers.count))")

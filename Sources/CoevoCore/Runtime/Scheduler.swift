@@ -15,7 +15,7 @@ public struct Scheduler: Sendable {
         var lastHeard: MonotonicTime
         /// The kinds it announced (nil: it announced none, so it is offered any).
         var kinds: Set<JobKind>?
-        /// Kinds it answered UNSUPPORTED for after all: not offered again.
+        /// Kinds it answered UNSUPPORTED for after all, and kinds withheld from it: never offered.
         var refused: Set<JobKind> = []
         var freeSlots: Int { slots - leased }
 
@@ -271,9 +271,10 @@ public struct Scheduler: Sendable {
     // MARK: Workers
 
     /// Handles a READY. See `Registration` for the cases.
-    /// `kinds`: the job kinds it announced (nil or empty: it is offered any kind).
+    /// `kinds`: the job kinds it announced (nil or empty: it is offered any kind);
+    /// `withheld`: kinds it is never offered, whatever it announced.
     public mutating func register(
-        _ worker: WorkerID, session: String, slots: Int, now: MonotonicTime, kinds: Set<JobKind>? = nil
+        _ worker: WorkerID, session: String, slots: Int, now: MonotonicTime, kinds: Set<JobKind>? = nil, withheld: Set<JobKind> = []
     ) -> Registration {
         let kinds = kinds?.isEmpty == true ? nil : kinds
         if let existing = workers[worker] {
@@ -282,6 +283,7 @@ public struct Scheduler: Sendable {
                 workers[worker]!.slots = max(0, slots)
                 workers[worker]!.lastHeard = now
                 workers[worker]!.kinds = kinds
+                workers[worker]!.refused.formUnion(withheld)
                 return .resumed
             }
             if now - existing.lastHeard < settings.workerSilenceLimitMilliseconds {
@@ -289,10 +291,10 @@ public struct Scheduler: Sendable {
             }
             var events = [SchedulerEvent.workerReplaced(worker)]
             events += removeWorker(worker)
-            addWorker(worker, session: session, slots: slots, now: now, kinds: kinds)
+            addWorker(worker, session: session, slots: slots, now: now, kinds: kinds, withheld: withheld)
             return .replaced(events)
         }
-        addWorker(worker, session: session, slots: slots, now: now, kinds: kinds)
+        addWorker(worker, session: session, slots: slots, now: now, kinds: kinds, withheld: withheld)
         return .accepted
     }
 
@@ -358,8 +360,9 @@ public struct Scheduler: Sendable {
 
     // MARK: Internals
 
-    private mutating func addWorker(_ id: WorkerID, session: String, slots: Int, now: MonotonicTime, kinds: Set<JobKind>?) {
-        workers[id] = WorkerEntry(session: session, slots: max(0, slots), lastHeard: now, kinds: kinds)
+    private mutating func addWorker(_ id: WorkerID, session: String, slots: Int, now: MonotonicTime, kinds: Set<JobKind>?,
+                                    withheld: Set<JobKind>) {
+        workers[id] = WorkerEntry(session: session, slots: max(0, slots), lastHeard: now, kinds: kinds, refused: withheld)
         totalSlots += max(0, slots)
         workerOrder.append(id)
     }
