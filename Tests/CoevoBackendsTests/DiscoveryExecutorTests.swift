@@ -69,6 +69,21 @@ import Testing
         #expect(torn.load(ordering: .relaxed) == 0, "\(torn.load(ordering: .relaxed)) of \(seen.load(ordering: .relaxed)) reads found submitted.json half-written")
     }
 
+    /// Bad input: a grader that crashes quoting what it was given (a traceback with the
+    /// hidden input), one that prints no score line but the candidate's output, and one
+    /// that splits what agents see from what only the run's owner sees.
+    @Test func agentsSeeAGradersFeedbackAndOnlyItsOwnerSeesTheRest() {
+        func grade(_ script: String) -> DiscoveryGradeOutput {
+            DiscoveryGradeExecutor.verdict(CommandRunner.runBlocking(CommandSpec(arguments: ["/bin/sh", "-c", script], workingDirectory: "/"), input: Data()))
+        }
+        let crashed = grade("echo 'ValueError: invalid literal: hidden-42' >&2; exit 3")
+        #expect(crashed.failure == .crashed && crashed.feedback == "grader exit code 3" && crashed.detail?.contains("hidden-42") == true, "\(crashed)")
+        let silent = grade("echo 'candidate said hidden-42'")
+        #expect(silent.failure == .crashed && !silent.feedback.contains("hidden-42") && silent.detail?.contains("hidden-42") == true, "\(silent)")
+        let split = grade(#"echo '{"score": 2.5, "feedback": "close", "detail": "expected hidden-42"}'"#)
+        #expect(split.score == 2.5 && split.feedback == "close" && split.detail == "expected hidden-42" && split.failure == nil, "\(split)")
+    }
+
     @Test func aCommitMadeOnOneWorkerIsRebuiltAndGradedOnAnother() async throws {
         let first = Self.root("w0"), second = Self.root("w1")
         let stepOutcome = await DiscoveryStepExecutor(root: first, policy: Self.policy)

@@ -211,7 +211,8 @@ import Testing
         #expect(lost.isEmpty)
         said += lost
         #expect(grades.count == 3)
-        said += pool.complete(grades[2].key, .grade(.init(score: nil, feedback: "grader killed after its timeout", failure: .timeout)))
+        said += pool.complete(grades[2].key, .grade(.init(score: nil, feedback: "grader killed after its timeout", failure: .timeout,
+                                                          detail: "Traceback: hidden-7")))
         said += pool.complete(grades[1].key, .failed("grade job failed for good"))
         let next = pool.complete(grades[0].key, .grade(.init(score: 0.5, feedback: "valid")))
         said += next
@@ -219,6 +220,9 @@ import Testing
         #expect(pool.attempts.map(\.score) == [0.5, nil, nil])
         #expect(pool.best?.commit == "ok")
         #expect(said.events.contains { $0.kind == .discoveryStepFailed && $0.detail.contains("r1.step.a3") })
+        // What the grader printed for the owner is an event, never the agents' feedback.
+        #expect(said.events.filter { $0.kind == .discoveryGradeDetail }.map(\.detail) == ["r1.grade.a2: Traceback: hidden-7"])
+        #expect(!pool.attempts.contains { $0.feedback.contains("hidden-7") })
         #expect(Self.steps(next).count == 4)  // the pool goes on
         let memory = said.memory
         #expect(memory.filter { if case .attempt = $0 { true } else { false } }.count == 3)

@@ -143,24 +143,28 @@ public struct DiscoveryGradeExecutor: JobExecutor {
         return spec
     }
 
-    /// What the grader's run says.
-    static func verdict(_ outcome: CommandOutcome) -> DiscoveryGradeOutput {
-        let stderr = String(decoding: outcome.stderr.suffix(400), as: UTF8.self)
+    /// What the grader's run says. The agents see the grader's `feedback` and, when it
+    /// fails, only how; what a failed grader printed (a traceback may quote the candidate's
+    /// output and the hidden input it was given) and its `detail` go to the run's owner.
+    public static func verdict(_ outcome: CommandOutcome) -> DiscoveryGradeOutput {
+        let stderr = String(decoding: outcome.stderr.suffix(4000), as: UTF8.self)
         if outcome.timedOut || outcome.stalled {
-            return DiscoveryGradeOutput(score: nil, feedback: "grader \(outcome.summary)", failure: .timeout)
+            return DiscoveryGradeOutput(score: nil, feedback: "grader \(outcome.summary)", failure: .timeout, detail: stderr.isEmpty ? nil : stderr)
         }
         guard outcome.succeeded else {
-            return DiscoveryGradeOutput(score: nil, feedback: "grader \(outcome.summary)" + (stderr.isEmpty ? "" : ": \(stderr)"), failure: .crashed)
+            return DiscoveryGradeOutput(score: nil, feedback: "grader \(outcome.summary)", failure: .crashed, detail: stderr.isEmpty ? nil : stderr)
         }
         let lastLine = String(decoding: outcome.stdout, as: UTF8.self).split(separator: "\n").last { !$0.allSatisfy(\.isWhitespace) }
         struct Line: Decodable {
             var score: Double
             var feedback: String?
+            var detail: String?
         }
         guard let lastLine, let line = try? JSONDecoder().decode(Line.self, from: Data(lastLine.utf8)), line.score.isFinite else {
-            return DiscoveryGradeOutput(score: nil, feedback: "grader printed no {\"score\": NUMBER} line: \(String(decoding: outcome.stdout.suffix(200), as: UTF8.self))",
-                                        failure: .crashed)
+            return DiscoveryGradeOutput(score: nil, feedback: "grader printed no {\"score\": NUMBER} line", failure: .crashed,
+                                        detail: String(decoding: outcome.stdout.suffix(4000), as: UTF8.self))
         }
-        return DiscoveryGradeOutput(score: line.score, feedback: String((line.feedback ?? "").prefix(4000)))
+        return DiscoveryGradeOutput(score: line.score, feedback: String((line.feedback ?? "").prefix(4000)),
+                                    detail: line.detail.map { String($0.prefix(4000)) })
     }
 }

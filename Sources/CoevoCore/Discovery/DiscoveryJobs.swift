@@ -229,12 +229,17 @@ public struct DiscoveryGradeOutput: Codable, Hashable, Sendable {
         case crashed, timeout
     }
     public var score: Double?
+    /// What the agents are shown (the grader's `feedback`, or why the grade failed).
     public var feedback: String
     public var failure: Failure?
+    /// What only the run's owner sees, in the store's events: the grader's `detail`, or what
+    /// a failed grader printed, which may quote the candidate's output and hidden inputs.
+    public var detail: String?
 
-    public init(score: Double?, feedback: String, failure: Failure? = nil) {
+    public init(score: Double?, feedback: String, failure: Failure? = nil, detail: String? = nil) {
         self.score = score
         self.feedback = feedback
         self.failure = failure
+        self.detail = detail
     }
 }

@@ -299,6 +299,9 @@ public struct DiscoveryPool: RunEngine {
                 let attempt = Attempt(key: key, round: round, agent: member.id, commit: commit, parent: output.parent, score: score,
                                       status: status, poolBest: poolBest, feedback: grade.feedback, message: output.message)
                 attempts.append(attempt)
+                if let detail = grade.detail, !detail.isEmpty {
+                    outbox.post(ProtocolEvent(.discoveryGradeDetail, "r\(round).grade.\(member.id): \(detail)"))
+                }
                 details[key] = (output.diff, String(output.transcript.suffix(8192)))
                 outbox.remember(.attempt(attempt, bundle: bundles[commit]))
                 if let parent = output.parent { children[parent, default: 0] += 1 }

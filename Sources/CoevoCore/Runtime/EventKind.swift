@@ -41,6 +41,8 @@ public struct EventKind: RawRepresentable, Hashable, Comparable, Sendable, Custo
     public static let discoveryHeartbeat = EventKind(rawValue: "discovery_heartbeat")
     /// An agent's unclean step (with the tail of its output), or its pause by the crash breaker.
     public static let discoveryAgentFault = EventKind(rawValue: "discovery_agent_fault")
+    /// What a grade said for the run's owner only (`DiscoveryGradeOutput.detail`).
+    public static let discoveryGradeDetail = EventKind(rawValue: "discovery_grade_detail")
     /// Why the pool stopped.
     public static let discoveryStopped = EventKind(rawValue: "discovery_stopped")
     /// A chamber turn's job failed, or its output was not a turn result.
