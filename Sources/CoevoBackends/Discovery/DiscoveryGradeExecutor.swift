@@ -102,12 +102,12 @@ public struct DiscoveryGradeExecutor: JobExecutor {
         var spec = Self.limited(run.command, in: candidate, timeoutMilliseconds: run.timeoutMilliseconds)
         spec.fileBytes = 256 << 20
         spec.environment = ["HOME": "/tmp"]
-        // Its tree is read-only and its /tmp goes with its sandbox: nothing it writes
-        // outlives it but what it prints, which goes to the grader alone.
         // Its memory and processes are held together, not per process, where the worker can.
         let cgroup = try policy.confinement.cgroup(memoryBytes: Self.candidateMemoryBytes, processes: Self.candidateProcesses)
         defer { cgroup?.remove() }
         spec.cgroups = cgroup?.procs ?? []
+        // Its tree is read-only and its /tmp goes with its sandbox: nothing it writes
+        // outlives it but what it prints, which goes to the grader alone.
         spec = policy.confinement.confine(spec, view: SandboxView(readOnly: [candidate.path]), user: policy.confinement.users?.candidate)
         var outcome = await CommandRunner.run(spec, input: input)
         if let cgroup, cgroup.memoryKills + cgroup.refusedForks > 0 {
