@@ -9,10 +9,6 @@ public final class ZMQContext: @unchecked Sendable {
 
     private init() {
         guard let ctx = zmq_ctx_new() else { fatalError("zmq_ctx_new failed: \(ZMQError("zmq_ctx_new"))") }
-        // Two I/O threads: libzmq puts each new connection on the less busy one, so CURVE
-        // handshakes of strangers flooding the port no longer share one thread with every
-        // worker's traffic.
-        zmq_ctx_set(ctx, ZMQ_IO_THREADS, 2)
         handle = ctx
     }
 
