@@ -124,8 +124,12 @@ import Testing
         #expect(relay?.wrap(["x"])[2].contains("socat TCP-LISTEN:443,bind=127.0.2.2,fork,reuseaddr UNIX-CONNECT:/w/a0.relay/1.sock &") == true)
         #expect(relay?.wrap(["x"])[2].contains("':01BB 00000000:0000 0A'") == true, "port 443 as /proc/net/tcp writes it")
         // An address off loopback cannot be dialled inside a sandbox.
-        #expect(EndpointRelay.plan(urls: ["http://10.1.2.3:8000"], directory: directory) == nil)
-        #expect(EndpointRelay.plan(urls: ["http://[fd00::1]:8000"], directory: directory) == nil)
+        // An address off loopback gets one of its own inside, and the agent that address in
+        // its URL; over TLS the certificate would not match, so that one is not relayed.
+        let lan = EndpointRelay.plan(urls: ["http://10.1.2.3:8000", "http://[fd00::1]:8000"], directory: directory)
+        #expect(lan?.inside("http://10.1.2.3:8000/v1") == "http://127.0.2.1:8000/v1" && lan?.inside("http://[fd00::1]:8000") == "http://127.0.2.2:8000")
+        #expect(lan?.hosts == "127.0.0.1 localhost\n::1 localhost\n" && relay?.inside("https://api.example.com/v1") == "https://api.example.com/v1")
+        #expect(EndpointRelay.plan(urls: ["https://10.1.2.3"], directory: directory) == nil)
     }
 
     /// Which tunnels the proxy opens. Bad input tried: a name that only ends like an allowed
@@ -189,12 +193,30 @@ import Testing
         mini.resolvedEndpoint = LLMJob.Endpoint(name: "gw", url: "https://gateway.example.net", model: "m")
         guard case .relayed(let both) = agent(mini).network else { Issue.record("mini-swe-agent shares the worker's network"); return }
         #expect(both.routes.map(\.host) == ["gateway.example.net"] && both.egress?.domains == ["pypi.org"])
-        #expect(both.environment["NO_PROXY"] == "localhost,127.0.0.1,gateway.example.net")
+        #expect(both.environment["NO_PROXY"] == "localhost,127.0.0.1,gateway.example.net,127.0.2.1")
         // A command agent that asks for nothing gets no network at all.
         var command = DiscoverySettings.AgentGroup()
         command.runtime = .command
         command.command = ["sh", "x"]
         guard case .none = agent(command).network else { Issue.record("a command agent got a network"); return }
+    }
+
+    /// Real HTTP servers on loopback `ports`, each answering `/health` with `health`.
+    static func serve(_ health: String, at site: URL, on ports: [Int], bind: String = "127.0.0.1") async throws -> [Process] {
+        try FileManager.default.createDirectory(at: site, withIntermediateDirectories: true)
+        try Data(health.utf8).write(to: site.appendingPathComponent("health"))
+        var servers: [Process] = []
+        for port in ports {
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            server.arguments = ["-m", "http.server", "\(port)", "--bind", bind, "--directory", site.path]
+            server.standardOutput = FileHandle.nullDevice
+            server.standardError = FileHandle.nullDevice
+            try server.run()
+            servers.append(server)
+        }
+        try await Task.sleep(for: .milliseconds(700))
+        return servers
     }
 
     /// An agent that calls an endpoint reaches it through the relay, and nothing else on
@@ -205,21 +227,9 @@ import Testing
     func anAgentReachesItsEndpointAndNothingElse() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-relay-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: root) }
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("site"), withIntermediateDirectories: true)
-        try Data("endpoint-ok".utf8).write(to: root.appendingPathComponent("site/health"))
         let endpointPort = TestSupport.freePort(), otherPort = TestSupport.freePort()
-        var servers: [Process] = []
+        let servers = try await Self.serve("endpoint-ok", at: root.appendingPathComponent("site"), on: [endpointPort, otherPort])
         defer { for server in servers { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() } }
-        for port in [endpointPort, otherPort] {
-            let server = Process()
-            server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            server.arguments = ["-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", root.appendingPathComponent("site").path]
-            server.standardOutput = FileHandle.nullDevice
-            server.standardError = FileHandle.nullDevice
-            try server.run()
-            servers.append(server)
-        }
-        try await Task.sleep(for: .milliseconds(700))
         let mini = root.appendingPathComponent("bin/mini")
         try FileManager.default.createDirectory(at: mini.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data("""
@@ -242,6 +252,49 @@ import Testing
         #expect(output.transcript.hasPrefix("endpoint=endpoint-ok other=") && output.transcript.contains("Connection refused"), "\(output.transcript) \(output.exit)")
     }
 
+    /// This machine's first IPv4 address off loopback, if it has one.
+    static var lanAddress: String? {
+        guard let (status, output) = try? TestSupport.capture(["hostname", "-I"]), status == 0 else { return nil }
+        return output.split(separator: " ").map(String.init).first { $0.contains(".") && !$0.hasPrefix("127.") }
+    }
+
+    /// An endpoint at an address off loopback (a model server on the LAN) is reached through
+    /// a loopback address of its own inside, which the agent is given in its URL; the real
+    /// address itself is out of reach from the sandbox.
+    @Test(.enabled(if: getuid() == 0 && Confinement.detected.bubblewrap != nil && access("/usr/bin/socat", X_OK) == 0
+                   && lanAddress != nil, "needs root, bubblewrap, socat and an address off loopback"))
+    func anEndpointOffLoopbackIsReachedThroughAnAddressOfItsOwnInside() async throws {
+        let lan = try #require(Self.lanAddress)
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-lan-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let port = TestSupport.freePort()
+        let servers = try await Self.serve("lan-ok", at: root.appendingPathComponent("site"), on: [port], bind: lan)
+        defer { for server in servers { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() } }
+        let mini = root.appendingPathComponent("bin/mini")
+        try FileManager.default.createDirectory(at: mini.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data("""
+            #!/bin/sh
+            for a in "$@"; do case $a in model.model_kwargs.api_base=*) base=${a#model.model_kwargs.api_base=} ;; esac; done
+            ask() { /usr/bin/python3 -c "import urllib.request, sys; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())" "$1" 2>&1 | tail -1 | tr -d '"'; }
+            printf '{"info":{"exit_status":"LimitsExceeded","model_stats":{"api_calls":1}},"messages":[{"extra":{"model_response":"given=%s endpoint=%s direct=%s"}}]}' "$base" "$(ask ${base%/v1}/health)" "$(ask http://\(lan):\(port)/health)" > .coevo/trajectory.json
+            """.utf8).write(to: mini)
+        _ = chmod(mini.path, 0o755)
+        var group = DiscoverySettings.AgentGroup()
+        group.runtime = .miniSweAgent
+        group.program = mini.path
+        group.resolvedEndpoint = LLMJob.Endpoint(name: "lan", url: "http://\(lan):\(port)", model: "m")
+        let job = try JSONEncoder().encode(DiscoveryStepJob(
+            key: "r1.step.a0", run: "run-lan", agent: "a0", launch: AgentLaunch(group: group, seed: 1), prompt: "go",
+            chain: CommitChain(seedFiles: DiscoveryExecutorTests.seed, bundles: [], commit: nil), shared: SharedView(), evolve: nil,
+            timeoutMilliseconds: 30_000, stallMilliseconds: 0))
+        let policy = WorkerPolicy(endpoints: ["http://\(lan):\(port)"], commands: [mini.path])
+        let outcome = await DiscoveryStepExecutor(root: root.appendingPathComponent("worker"), policy: policy).run(payload: job)
+        #expect(outcome.status == .succeeded, "\(outcome.error)")
+        let output = try JSONDecoder().decode(DiscoveryStepOutput.self, from: outcome.output)
+        #expect(output.transcript.hasPrefix("given=http://127.0.2.1:\(port)/v1 endpoint=lan-ok direct=")
+                && output.transcript.contains("unreachable"), "\(output.transcript) \(output.exit)")
+    }
+
     /// A command agent whose group allows one host reaches it through the proxy, and nothing
     /// else: not another port on the machine's loopback, not an outside name, not its own
     /// host without the proxy. Each attempt is a raw CONNECT, as an HTTPS client makes it.
@@ -250,21 +303,9 @@ import Testing
     func anAgentReachesItsEgressHostsAndNothingElse() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("coevo-egress-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: root) }
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("site"), withIntermediateDirectories: true)
-        try Data("egress-ok".utf8).write(to: root.appendingPathComponent("site/health"))
         let allowedPort = TestSupport.freePort(), otherPort = TestSupport.freePort()
-        var servers: [Process] = []
+        let servers = try await Self.serve("egress-ok", at: root.appendingPathComponent("site"), on: [allowedPort, otherPort])
         defer { for server in servers { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() } }
-        for port in [allowedPort, otherPort] {
-            let server = Process()
-            server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            server.arguments = ["-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", root.appendingPathComponent("site").path]
-            server.standardOutput = FileHandle.nullDevice
-            server.standardError = FileHandle.nullDevice
-            try server.run()
-            servers.append(server)
-        }
-        try await Task.sleep(for: .milliseconds(700))
         let script = root.appendingPathComponent("agent.py")
         try Data("""
             import os, socket

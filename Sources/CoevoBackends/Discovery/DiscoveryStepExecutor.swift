@@ -165,7 +165,7 @@ public struct DiscoveryStepExecutor: JobExecutor {
         let held = workspace.heldSession()
         let resume = job.launch.resumes && job.session != nil && held == job.session ? job.session : nil
         let prompt = job.launch.resumes && job.session != nil && resume == nil ? AgentLaunch.resumedPreface + job.prompt : job.prompt
-        var (arguments, environment) = job.launch.command(prompt: prompt, home: workspace.home.path, resume: resume)
+        var (arguments, environment) = agent.launch.command(prompt: prompt, home: workspace.home.path, resume: resume)
         // A relative program path is the worker's (e.g. a virtual environment beside it).
         if arguments[0].contains("/") && !arguments[0].hasPrefix("/") {
             arguments[0] = URL(fileURLWithPath: arguments[0]).standardizedFileURL.path

@@ -39,6 +39,15 @@ struct StepAgent: Sendable {
         return .relayed(relay)
     }
 
+    /// The launch as the agent sees it: its endpoint's URL as it dials it inside the sandbox.
+    var launch: AgentLaunch {
+        guard case .relayed(let relay) = network else { return job.launch }
+        var launch = job.launch
+        if let url = launch.endpoint?.url { launch.endpoint?.url = relay.inside(url) }
+        launch.apiBase = launch.apiBase.map(relay.inside)
+        return launch
+    }
+
     /// Its workspace and home writable; the pool's shared view, the worker's tools, its
     /// program's installation and any file its command line names read-only; the
     /// network `network` says.

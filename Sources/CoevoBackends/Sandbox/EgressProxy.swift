@@ -127,7 +127,14 @@ public struct EgressProxy: Hashable, Sendable {
         while let entry = cursor {
             let fd = Glibc.socket(entry.pointee.ai_family, entry.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), entry.pointee.ai_protocol)
             if fd >= 0 {
-                if connect(fd, entry.pointee.ai_addr, entry.pointee.ai_addrlen) == 0 { return fd }
+                // A host that drops the SYN holds a connect for minutes: 10 s is enough.
+                var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                if connect(fd, entry.pointee.ai_addr, entry.pointee.ai_addrlen) == 0 {
+                    timeout = timeval(tv_sec: 0, tv_usec: 0)  // the tunnel itself waits as long as its peers do
+                    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                    return fd
+                }
                 close(fd)
             }
             cursor = entry.pointee.ai_next
@@ -185,12 +192,13 @@ public struct EgressProxy: Hashable, Sendable {
         }
 
         func remember(_ fd: Int32) { open.withLock { _ = $0.insert(fd) } }
+        /// Call before closing `fd`: `stop` then never touches a number reused since.
         func forget(_ fd: Int32) { open.withLock { _ = $0.remove(fd) } }
 
         /// Stops listening and ends every tunnel.
         public func stop() {
             shutdown(listener, Int32(SHUT_RDWR))
-            for fd in open.withLock({ $0 }) { shutdown(fd, Int32(SHUT_RDWR)) }
+            open.withLock { for fd in $0 { shutdown(fd, Int32(SHUT_RDWR)) } }
         }
     }
 

@@ -13,8 +13,10 @@ import Glibc
 /// through an `EgressProxy` on another socket, dialled inside at `proxyURL`, which the
 /// sandbox's `HTTPS_PROXY` names.
 ///
-/// An endpoint whose host is an address off loopback cannot be dialled inside (the
-/// sandbox has no such address): `plan` returns nil, and the agent shares the worker's network.
+/// An endpoint whose host is a plain-HTTP address off loopback gets a loopback address of
+/// its own inside, and the agent is given its URL with that address (`inside`): the sandbox
+/// has no such address to dial. Over HTTPS that would break the certificate check, so
+/// `plan` returns nil for one, and the agent shares the worker's network.
 public struct EndpointRelay: Sendable {
     public struct Route: Hashable, Sendable {
         public let host: String
@@ -43,10 +45,10 @@ public struct EndpointRelay: Sendable {
             let address: String
             if host == "localhost" || host.hasPrefix("127.") {
                 address = host == "localhost" ? "127.0.0.1" : host
-            } else if host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) {
-                return nil  // an address off loopback
+            } else if Self.isAddress(host) && parts.scheme?.lowercased() != "http" {
+                return nil  // an address off loopback, over TLS
             } else {
-                // A name: an address of its own inside, so two names may share a port.
+                // A name or an address: an address of its own inside, so two may share a port.
                 address = "127.0.2.\(routes.count + 1)"
             }
             routes.append(Route(host: host, port: port, address: address,
@@ -56,13 +58,27 @@ public struct EndpointRelay: Sendable {
         return EndpointRelay(routes: routes, directory: directory, egress: proxy)
     }
 
+    static func isAddress(_ host: String) -> Bool { host.contains(":") || host.allSatisfy { $0.isNumber || $0 == "." } }
+
+    /// `url` as the agent dials it inside: an address off loopback becomes its route's
+    /// address; any other URL is unchanged (a name resolves to it through `hosts`).
+    public func inside(_ url: String) -> String {
+        guard var parts = URLComponents(string: url), let host = parts.host?.lowercased(), Self.isAddress(host),
+              let route = routes.first(where: { $0.host == host && $0.port == (parts.port ?? 80) }),
+              route.address != host else { return url }
+        parts.host = route.address
+        return parts.string ?? url
+    }
+
     /// What the agent's environment says of the proxy: every HTTP client's variables, and
-    /// its endpoints' hosts (relayed directly) past it.
+    /// its endpoints (relayed directly) past it.
     public var environment: [String: String] {
         guard egress != nil else { return [:] }
-        let direct = (["localhost", "127.0.0.1"] + routes.map(\.host)).joined(separator: ",")
+        var direct = ["localhost", "127.0.0.1"]
+        for name in routes.flatMap({ [$0.host, $0.address] }) where !direct.contains(name) { direct.append(name) }
+        let bypass = direct.joined(separator: ",")
         return ["HTTPS_PROXY": Self.proxyURL, "https_proxy": Self.proxyURL, "HTTP_PROXY": Self.proxyURL, "http_proxy": Self.proxyURL,
-                "NO_PROXY": direct, "no_proxy": direct]
+                "NO_PROXY": bypass, "no_proxy": bypass]
     }
 
     /// What listens inside: each endpoint's route, then the proxy's.
@@ -75,7 +91,7 @@ public struct EndpointRelay: Sendable {
 
     /// The sandbox's `/etc/hosts`: loopback, and each endpoint name at its address.
     public var hosts: String {
-        (["127.0.0.1 localhost", "::1 localhost"] + routes.filter { !$0.host.hasPrefix("127.") && $0.host != "localhost" }
+        (["127.0.0.1 localhost", "::1 localhost"] + routes.filter { !$0.host.hasPrefix("127.") && $0.host != "localhost" && !Self.isAddress($0.host) }
             .map { "\($0.address) \($0.host)" }).joined(separator: "\n") + "\n"
     }
 
