@@ -221,8 +221,8 @@ import Testing
 
     /// Runs one step of a stand-in mini-swe-agent (`body`: a shell script that writes
     /// `.coevo/trajectory.json`; its model response becomes the step's transcript) calling
-    /// `endpoint`, on a worker with `policy`; returns the step's output.
-    static func standInStep(_ body: String, endpoint: String, policy: (String) -> WorkerPolicy, in root: URL) async throws -> DiscoveryStepOutput {
+    /// `endpoint`, on a worker with `policy`; returns how the step's job ended.
+    static func standInStep(_ body: String, endpoint: String, policy: (String) -> WorkerPolicy, in root: URL) async throws -> JobOutcome {
         let mini = root.appendingPathComponent("bin/mini")
         try FileManager.default.createDirectory(at: mini.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data(("#!/bin/sh\n" + body).utf8).write(to: mini)
@@ -235,7 +235,10 @@ import Testing
             key: "r1.step.a0", run: "run-e", agent: "a0", launch: AgentLaunch(group: group, seed: 1), prompt: "go",
             chain: CommitChain(seedFiles: DiscoveryExecutorTests.seed, bundles: [], commit: nil), shared: SharedView(), evolve: nil,
             timeoutMilliseconds: 30_000, stallMilliseconds: 0))
-        let outcome = await DiscoveryStepExecutor(root: root.appendingPathComponent("worker"), policy: policy(mini.path)).run(payload: job)
+        return await DiscoveryStepExecutor(root: root.appendingPathComponent("worker"), policy: policy(mini.path)).run(payload: job)
+    }
+
+    static func output(_ outcome: JobOutcome) throws -> DiscoveryStepOutput {
         #expect(outcome.status == .succeeded, "\(outcome.error)")
         return try JSONDecoder().decode(DiscoveryStepOutput.self, from: outcome.output)
     }
@@ -251,10 +254,10 @@ import Testing
         let endpointPort = TestSupport.freePort(), otherPort = TestSupport.freePort()
         let servers = try await Self.serve("endpoint-ok", at: root.appendingPathComponent("site"), on: [endpointPort, otherPort])
         defer { for server in servers { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() } }
-        let output = try await Self.standInStep("""
+        let output = try Self.output(try await Self.standInStep("""
             ask() { /usr/bin/python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$1/health', timeout=5).read().decode())" 2>&1 | tail -1 | tr -d '"'; }
             printf '{"info":{"exit_status":"LimitsExceeded","model_stats":{"api_calls":1}},"messages":[{"extra":{"model_response":"endpoint=%s other=%s"}}]}' "$(ask \(endpointPort))" "$(ask \(otherPort))" > .coevo/trajectory.json
-            """, endpoint: "http://127.0.0.1:\(endpointPort)", policy: { WorkerPolicy(commands: [$0]) }, in: root)
+            """, endpoint: "http://127.0.0.1:\(endpointPort)", policy: { WorkerPolicy(commands: [$0]) }, in: root))
         #expect(output.transcript.hasPrefix("endpoint=endpoint-ok other=") && output.transcript.contains("Connection refused"), "\(output.transcript) \(output.exit)")
     }
 
@@ -276,13 +279,17 @@ import Testing
         let port = TestSupport.freePort()
         let servers = try await Self.serve("lan-ok", at: root.appendingPathComponent("site"), on: [port], bind: lan)
         defer { for server in servers { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() } }
-        let output = try await Self.standInStep("""
+        let output = try Self.output(try await Self.standInStep("""
             for a in "$@"; do case $a in model.model_kwargs.api_base=*) base=${a#model.model_kwargs.api_base=} ;; esac; done
             ask() { /usr/bin/python3 -c "import urllib.request, sys; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())" "$1" 2>&1 | tail -1 | tr -d '"'; }
             printf '{"info":{"exit_status":"LimitsExceeded","model_stats":{"api_calls":1}},"messages":[{"extra":{"model_response":"given=%s endpoint=%s direct=%s"}}]}' "$base" "$(ask ${base%/v1}/health)" "$(ask http://\(lan):\(port)/health)" > .coevo/trajectory.json
-            """, endpoint: "http://\(lan):\(port)", policy: { WorkerPolicy(endpoints: ["http://\(lan):\(port)"], commands: [$0]) }, in: root)
+            """, endpoint: "http://\(lan):\(port)", policy: { WorkerPolicy(endpoints: ["http://\(lan):\(port)"], commands: [$0]) }, in: root))
         #expect(output.transcript.hasPrefix("given=http://127.0.2.1:\(port)/v1 endpoint=lan-ok direct=")
                 && output.transcript.contains("unreachable"), "\(output.transcript) \(output.exit)")
+        // Over HTTPS it cannot be relayed: the step is refused, not run on the worker's network.
+        let https = try await Self.standInStep("exit 0", endpoint: "https://\(lan):\(port)",
+                                               policy: { WorkerPolicy(endpoints: ["https://\(lan):\(port)"], commands: [$0]) }, in: root)
+        #expect(https.status == .failed && https.error.contains("name the endpoint by a host name"), "\(https.status) \(https.error)")
     }
 
     /// A command agent whose group allows one host reaches it through the proxy, and nothing

@@ -107,6 +107,12 @@ public struct DiscoveryStepExecutor: JobExecutor {
             return JobOutcome(status: .failed, error: "cannot prepare the workspace of agent \(job.agent): \(error)")
         }
         var agent = StepAgent(job: job, workspace: workspace, user: user, confinement: policy.confinement, tools: toolsDirectory)
+        if policy.confinement.bubblewrap != nil, case .shared = agent.network, let endpoint = job.launch.endpoint {
+            // A sandbox that would have to share the worker's network is no sandbox: say so rather than run it.
+            return JobOutcome(status: .failed, error: "agent \(job.agent): its endpoint \(endpoint.url) is an address off loopback "
+                              + "over HTTPS, which cannot be relayed into its sandbox (the certificate names that address); "
+                              + "name the endpoint by a host name")
+        }
         let limits = job.limits ?? StepLimits()
         if job.runtime != .evolve {
             do {

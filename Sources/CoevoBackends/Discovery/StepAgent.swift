@@ -24,7 +24,8 @@ struct StepAgent: Sendable {
 
     /// How the agent reaches the network: not at all (it calls nothing), only its endpoint
     /// and its egress hosts (a CLI's vendor, its group's `egress`) through an
-    /// `EndpointRelay`, or as the worker does (no sandbox, or an endpoint the relay cannot serve).
+    /// `EndpointRelay`, or as the worker does (no sandbox; or an endpoint the relay cannot
+    /// serve, which a sandboxing worker refuses to run).
     enum Network {
         case none
         case relayed(EndpointRelay)
