@@ -65,10 +65,9 @@ public struct WorkerPolicy: Hashable, Sendable {
 
     /// Why an agent may not reach the hosts its group's `egress` names here, or nil.
     public func refusal(forEgress domains: [String]) -> String? {
-        let allowed = EgressProxy(domains: egress, socket: "")
         for domain in domains {
-            let parts = domain.split(separator: ":", maxSplits: 1)
-            if !allowed.allows(host: String(parts[0]), port: parts.count == 2 ? Int(parts[1]) ?? 0 : 443) {
+            let (host, port) = EgressProxy.hostAndPort(domain)
+            if !EgressProxy.allows(host: host, port: port ?? 0, under: egress) {
                 return "egress to \(domain) is not allowed on this worker: start it with --allow-egress \(domain)"
             }
         }

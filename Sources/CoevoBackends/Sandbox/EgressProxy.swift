@@ -20,14 +20,22 @@ public struct EgressProxy: Hashable, Sendable {
     }
 
     /// Whether a tunnel to `host`:`port` is allowed.
-    public func allows(host: String, port: Int) -> Bool {
+    public func allows(host: String, port: Int) -> Bool { Self.allows(host: host, port: port, under: domains) }
+
+    /// Whether `domains` let a tunnel open to `host`:`port`.
+    static func allows(host: String, port: Int, under domains: [String]) -> Bool {
         let host = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
         guard !host.isEmpty else { return false }
         return domains.contains { rule in
-            let parts = rule.lowercased().split(separator: ":", maxSplits: 1)
-            let name = String(parts[0]), wanted = parts.count == 2 ? Int(parts[1]) : 443
+            let (name, wanted) = hostAndPort(rule.lowercased())
             return port == wanted && (host == name || host.hasSuffix("." + name))
         }
+    }
+
+    /// A domain as it is written (`example.com`, `host:port`): its name and port (443 unless named).
+    static func hostAndPort(_ domain: String) -> (host: String, port: Int?) {
+        let parts = domain.split(separator: ":", maxSplits: 1)
+        return (String(parts.first ?? ""), parts.count == 2 ? Int(parts[1]) : 443)
     }
 
     /// The request line of a CONNECT, or why it is refused.
