@@ -35,7 +35,7 @@ import Testing
         out = m.handle(SM.from("w1/a", SM.results([(1, 1, SM.ok())])), at: SM.t(2500))
         #expect(Self.changes(out) == ["r noop completed succeeded 1.5", "r noop leased after 2.5"])
         // A heartbeat changes no job: no observation at all.
-        out = m.handle(SM.from("w1/a", .heartbeat(HeartbeatMessage())), at: SM.t(2600))
+        out = m.handle(SM.from("w1/a", .heartbeat), at: SM.t(2600))
         #expect(Self.activity(out).isEmpty)
     }
 
@@ -51,7 +51,7 @@ import Testing
         // Job 2's lease (100 ms + grace) runs out twice: requeued, then failed (max_attempts 2).
         var seen: [String] = []
         for at in stride(from: Int64(100), through: 12_000, by: 500) {
-            seen += Self.changes(m.handle(SM.from("w1/a", .heartbeat(HeartbeatMessage())), at: SM.t(at)) + m.handle(.tick, at: SM.t(at)))
+            seen += Self.changes(m.handle(SM.from("w1/a", .heartbeat), at: SM.t(at)) + m.handle(.tick, at: SM.t(at)))
         }
         #expect(seen.count == 3 && seen[0] == "r llm.chat requeued" && seen[1].hasPrefix("r llm.chat leased after 0.")
                 && seen[2] == "r llm.chat failed", "\(seen)")

@@ -2,7 +2,6 @@ import CoevoCore
 import CoevoStore
 import CoevoWire
 import Foundation
-import Logging
 
 /// The time a coordinator input happened: the monotonic clock for every decision, and
 /// the wall clock for what is written down (event and result timestamps).
@@ -51,7 +50,7 @@ public enum CoordinatorInput: Sendable {
 public enum ReceivedMessage: Sendable {
     /// A message from the peer with this routing id, and the CURVE key it authenticated
     /// with (nil without CURVE).
-    case message(from: Data, key: CurvePublicKey? = nil, Envelope.OneOf_Body)
+    case message(from: Data, key: CurvePublicKey? = nil, WorkerMessage)
     /// Frames that were not a message: wrong frame count or a bad envelope.
     case malformed(from: Data, MalformedMessage)
 }
@@ -65,13 +64,14 @@ public enum MalformedMessage: Sendable, Hashable {
 
 /// What the shell must do, in order.
 public enum CoordinatorDirective: Sendable {
-    /// Send one envelope to a peer (by routing id).
-    case send(to: Data, Envelope.OneOf_Body)
+    /// Send one message to a peer (by routing id).
+    case send(to: Data, CoordinatorMessage)
     /// Queue writes for the store (write-behind).
     case store([StoreMutation])
     /// Wait until every queued write is on disk (a finished run is a durable run).
     case flushStore
-    case log(Logger.Level, String)
+    /// Tell the operator (the shell logs it at its level).
+    case notice(CoordinatorNotice)
     /// Make sure the store has reserved every job id below this one before anything
     /// after this directive goes out (see `CoevoStore.reserveJobIDs`); stop if it cannot.
     case reserveJobIDs(below: JobID)
@@ -109,7 +109,7 @@ struct DirectiveBuffer {
         directives.append(directive)
     }
 
-    mutating func log(_ level: Logger.Level, _ message: String) { append(.log(level, message)) }
+    mutating func notice(_ notice: CoordinatorNotice) { append(.notice(notice)) }
 
     mutating func take() -> [CoordinatorDirective] {
         closeWrites()

@@ -7,54 +7,57 @@ import Foundation
 /// timeouts, which are not results), the scheduler's decisions, the budget's charges and
 /// what the run drivers say in answer.
 extension CoordinatorStateMachine {
-    mutating func apply(_ result: ResultMessage, from worker: WorkerID, routing: Data, applied: inout [JobID]) {
-        if result.status == .deferred {
+    mutating func apply(_ report: JobReport, from worker: WorkerID, routing: Data, applied: inout [JobID]) {
+        let outcome = report.outcome
+        switch outcome.status {
+        case .deferred:
             let t = now.monotonic
-            let wait = deferralWait(asked: result.retryAfterMs, by: worker)
-            guard let (lease, events) = scheduler.deferJob(result.jobID, attempt: result.attempt, from: worker, until: t + wait) else {
-                out.log(.notice, "discarded a late DEFERRED for job \(result.jobID) from \(worker)")
+            let wait = deferralWait(asked: outcome.retryAfterMilliseconds, by: worker)
+            guard let (lease, events) = scheduler.deferJob(report.job, attempt: report.attempt, from: worker, until: t + wait) else {
+                out.notice(.lateReport(.deferred, job: report.job, from: worker))
                 return
             }
             let run = lease.job.run
-            out.log(.warning, "worker \(worker) deferred job \(lease.job.id) (\(result.error)); run \(run) gets no leases for \(wait) ms, other runs go on, nothing is lost")
-            record(.jobDeferred, run: run.rawValue, job: lease.job.id, worker: worker.rawValue, detail: result.error)
-            meters.problem("job \(lease.job.id) deferred: \(result.error)", in: run)
+            out.notice(.jobDeferred(lease.job.id, by: worker, error: outcome.error, run: run, pauseMilliseconds: wait))
+            record(.jobDeferred, run: run.rawValue, job: lease.job.id, worker: worker.rawValue, detail: outcome.error)
+            meters.problem("job \(lease.job.id) deferred: \(outcome.error)", in: run)
             meters.activity.note(lease.job, .deferred)
             meters.queued(lease.job.id, at: now.monotonic)
             // No wake of its own: the regular tick dispatches once the pause ends, and a
             // later deadline would replace the tick's (heartbeats and expiry would stop).
             carryOut(events)
-            return
-        }
-        if result.status == .unsupported {
+        case .unsupported:
             // Not a result: this worker cannot run the job (no executor, or its own policy
             // refuses the endpoint, key or program). Another worker may.
-            guard let (lease, events) = scheduler.unsupported(result.jobID, attempt: result.attempt, from: worker, reason: result.error) else {
-                out.log(.notice, "discarded a late UNSUPPORTED for job \(result.jobID) from \(worker)")
+            guard let (lease, events) = scheduler.unsupported(report.job, attempt: report.attempt, from: worker, reason: outcome.error) else {
+                out.notice(.lateReport(.unsupported, job: report.job, from: worker))
                 return
             }
-            out.log(.notice, "worker \(worker) cannot run job \(lease.job.id) (\(result.error)); it is offered to workers that can")
-            record(.jobUnsupported, run: lease.job.run.rawValue, job: lease.job.id, worker: worker.rawValue, detail: result.error)
+            out.notice(.jobUnsupported(lease.job.id, by: worker, error: outcome.error))
+            record(.jobUnsupported, run: lease.job.run.rawValue, job: lease.job.id, worker: worker.rawValue, detail: outcome.error)
             carryOut(events)
-            return
-        }
-        if result.status == .timedOut {
+        case .timedOut:
             // Transient: another attempt, maybe on a less loaded worker, may finish in time.
-            guard let (lease, events) = scheduler.retry(result.jobID, attempt: result.attempt, from: worker,
-                                                          reason: "timed out (last: \(result.error))") else {
-                out.log(.notice, "discarded a late TIMED_OUT for job \(result.jobID) from \(worker)")
+            guard let (lease, events) = scheduler.retry(report.job, attempt: report.attempt, from: worker,
+                                                          reason: "timed out (last: \(outcome.error))") else {
+                out.notice(.lateReport(.timedOut, job: report.job, from: worker))
                 return
             }
-            out.log(.notice, "job \(lease.job.id) timed out on worker \(worker) (\(result.error)); it is tried again within its attempts")
-            record(.leaseLost, job: lease.job.id, worker: worker.rawValue, detail: "attempt \(result.attempt): timed out")
+            out.notice(.jobTimedOut(lease.job.id, on: worker, error: outcome.error))
+            record(.leaseLost, job: lease.job.id, worker: worker.rawValue, detail: "attempt \(report.attempt): timed out")
             carryOut(events)
-            return
+        case .succeeded, .failed:
+            complete(report, from: worker, routing: routing, applied: &applied)
         }
-        switch scheduler.complete(result.jobID, attempt: result.attempt, from: worker, failed: result.status != .succeeded) {
+    }
+
+    /// A result proper: applied if its lease is live, else discarded (and its model call charged).
+    private mutating func complete(_ report: JobReport, from worker: WorkerID, routing: Data, applied: inout [JobID]) {
+        let outcome = report.outcome
+        switch scheduler.complete(report.job, attempt: report.attempt, from: worker, failed: outcome.status != .succeeded) {
         case .apply(let lease):
             meters.resultsApplied += 1
             applied.append(lease.job.id)
-            let outcome = result.outcome
             // The lease began a timeout and a grace before its deadline.
             let ran = now.monotonic - lease.deadline + lease.job.timeoutMilliseconds + scheduler.settings.leaseGraceMilliseconds
             meters.activity.note(lease.job, .completed(outcome.status, seconds: Double(max(0, ran)) / 1000))
@@ -67,23 +70,21 @@ extension CoordinatorStateMachine {
             let run = lease.job.run
             if outcome.status != .succeeded {
                 let problem = "job \(lease.job.id) \(outcome.status.rawValue) on worker \(worker): \(outcome.error)"
-                if meters.failedResult(problem, in: run) {
-                    out.log(.warning, "run \(run): \(problem) (further failures are counted on the progress line)")
-                }
+                if meters.failedResult(problem, in: run) { out.notice(.failedResult(run, problem: problem)) }
             }
             if let step = runs.completed(result, at: now.wall) { apply(step, of: run) }
         case .unknownJob:
-            if strike(routing, .warning, "worker \(worker) sent a result for unknown job \(result.jobID)") {
-                reply(routing, .unknownJob, "no job \(result.jobID) was ever submitted", job: result.jobID)
+            if strike(routing, .unknownJob(report.job, from: worker)) {
+                reply(routing, .unknownJob, "no job \(report.job) was ever submitted", job: report.job)
             }
         case .alreadyFinished, .staleLease:
             // Discarded, but a model call it made was paid for all the same.
-            let paid = result.status == .succeeded ? try? JSONDecoder().decode(LLMJobOutput.self, from: result.output) : nil
+            let paid = outcome.status == .succeeded ? try? JSONDecoder().decode(LLMJobOutput.self, from: outcome.output) : nil
             if let paid { charge(paid, run: nil) }
             guard conduct.discarded(routing) else { return }
-            out.log(.notice, "discarded late result for job \(result.jobID) attempt \(result.attempt) from \(worker): its lease had expired")
-            record(.resultDiscarded, job: result.jobID, worker: worker.rawValue,
-                   detail: "attempt \(result.attempt): lease expired or job already finished" + (paid.map { "; its call (\($0.promptTokens + $0.completionTokens) tokens) is charged" } ?? ""))
+            out.notice(.lateResult(report.job, attempt: report.attempt, from: worker))
+            record(.resultDiscarded, job: report.job, worker: worker.rawValue,
+                   detail: "attempt \(report.attempt): lease expired or job already finished" + (paid.map { "; its call (\($0.promptTokens + $0.completionTokens) tokens) is charged" } ?? ""))
         }
     }
 
@@ -94,7 +95,7 @@ extension CoordinatorStateMachine {
         guard asked > 0 else { return settings.deferPauseMilliseconds }
         let longest = CoordinatorSettings.longestDeferralMilliseconds
         guard asked <= UInt64(longest) else {
-            out.log(.notice, "worker \(worker) asked to retry after \(asked) ms; waiting the longest allowed, \(longest) ms")
+            out.notice(.deferralCapped(worker, askedMilliseconds: asked, longestMilliseconds: longest))
             return longest
         }
         return Int64(asked)
@@ -111,7 +112,7 @@ extension CoordinatorStateMachine {
         budget.chargeCost(TokenUsage(promptTokens: output.promptTokens, completionTokens: output.completionTokens), usd: output.costUSD)
         if budgetStop == nil, let why = budget.exhausted {
             budgetStop = why
-            out.log(.warning, "\(why): no new jobs are dispatched; running ones finish and are kept")
+            out.notice(.budgetExhausted(why))
             record(.budgetExhausted, detail: why)
         }
     }
@@ -123,7 +124,7 @@ extension CoordinatorStateMachine {
             out.append(.observe(.schedulerEvent(event, now.monotonic)))
             switch event {
             case .workerExpired(let worker, let silence):
-                out.log(.warning, "worker \(worker) silent for \(silence) ms: expired")
+                out.notice(.workerExpired(worker, silentMilliseconds: silence))
                 peers.forget(worker)
                 record(.workerExpired, worker: worker.rawValue, detail: "silent for \(silence) ms")
             case .workerLeft:
@@ -134,10 +135,7 @@ extension CoordinatorStateMachine {
                 requeuedByWorker[worker, default: 0] += 1
                 record(.leaseLost, job: job, worker: worker.rawValue, detail: "attempt \(attempt): \(reason.rawValue)")
                 if reason == .deadline, peers.route(of: worker) != nil {
-                    var cancel = CancelMessage()
-                    cancel.jobIds = [job]
-                    cancel.reason = "lease deadline passed"
-                    send(to: worker, .cancel(cancel))
+                    send(to: worker, .cancel([job], reason: "lease deadline passed"))
                 }
             case .jobRequeued(let job, let run, let kind, let nextAttempt):
                 meters.activity.marks.append(JobActivity.Mark(kind: kind, run: run, change: .requeued))
@@ -145,7 +143,7 @@ extension CoordinatorStateMachine {
                 out.store(.requeued(job, attempts: nextAttempt - 1))
             case .jobFailed(let job, let run, let kind, let reason):
                 meters.activity.marks.append(JobActivity.Mark(kind: kind, run: run, change: .failed))
-                out.log(.warning, "job \(job) of run \(run) failed: \(reason)")
+                out.notice(.jobFailed(job, run: run, reason: reason))
                 meters.problem("job \(job) failed: \(reason)", in: run)
                 out.store(.failed(job, attempts: scheduler.settings.maxAttempts, reason: reason))
                 record(.jobFailed, run: run.rawValue, job: job, detail: reason)
@@ -153,7 +151,7 @@ extension CoordinatorStateMachine {
             }
         }
         for (worker, count) in requeuedByWorker.sorted(by: { $0.key < $1.key }) {
-            out.log(.info, "took back \(count) lease(s) from worker \(worker)")
+            out.notice(.leasesTakenBack(worker, count: count))
         }
     }
 
@@ -183,7 +181,7 @@ extension CoordinatorStateMachine {
         }
         out.store(contentsOf: step.events.map { .event($0) })
         out.store(contentsOf: step.memory.map { .memory($0, run: run.rawValue) })
-        if let line = step.progress { out.log(.info, "\(run) \(line)") }
+        if let line = step.progress { out.notice(.runProgress(run, line)) }
         if let exports = step.exports {
             out.append(.writeExports(run, directory: exports.directory, files: exports.files))
         }

@@ -2,7 +2,6 @@ import CoevoCore
 import CoevoStore
 import CoevoWire
 import Foundation
-import Logging
 
 /// The coordinator's decisions as a pure state machine, in the manner of
 /// swift-cluster-membership's `SWIM.Instance`: `handle` takes one input with the time
@@ -68,9 +67,9 @@ public struct CoordinatorStateMachine {
             var applied: [JobID] = []
             for message in batch {
                 switch message {
-                case .message(let routing, let key, let body):
+                case .message(let routing, let key, let message):
                     if conduct.ignores(routing, now: t) { continue }
-                    handle(body, from: routing, key: key, applied: &applied)
+                    handle(message, from: routing, key: key, applied: &applied)
                 case .malformed(let routing, let problem):
                     if conduct.ignores(routing, now: t) { continue }
                     refuse(routing, problem)
@@ -82,17 +81,13 @@ public struct CoordinatorStateMachine {
             tick()
             out.append(.wake(at: t + settings.tickMilliseconds))
         case .unroutable(let routing):
-            out.log(.debug, "message to a departed peer dropped (\(Self.printable(routing)))")
+            out.notice(.unroutable(peer: Self.printable(routing)))
         case .transport(let event):
             // A closed connection is every `coevo status` leaving, and a worker that is
             // really gone is found by its silence: worth a line only when debugging.
-            if event.kind == .closed {
-                out.log(.debug, event.description)
-            } else if conduct.transportFailed() {
-                out.log(.notice, event.description)
-            }
+            if event.kind == .closed || conduct.transportFailed() { out.notice(.transport(event)) }
         case .socketError(let line):
-            out.log(.warning, line)
+            out.notice(.socketError(line))
         case .shutdown:
             beginDrain()
         case .storeCommitted(let durable, let backlog):
@@ -100,16 +95,16 @@ public struct CoordinatorStateMachine {
             let wasBehind = storeBehind
             storeBehind = backlog >= settings.storeBacklogLimit
             if storeBehind && !wasBehind {
-                out.log(.warning, "the store is \(backlog) writes behind; no new leases until it catches up (a slow disk?)")
+                out.notice(.storeBehind(backlog: backlog))
             } else if wasBehind && !storeBehind {
-                out.log(.info, "the store caught up (\(backlog) writes queued); leasing resumes")
+                out.notice(.storeCaughtUp(backlog: backlog))
                 dispatch()
             }
             return finish()
         case .storeFailed(let why):
             // Results that cannot be kept must not be asked for: stop now. What the
             // database holds is consistent, so the next start resumes from it.
-            out.log(.critical, "the store cannot be written (\(why)); stopping: nothing more is leased. Fix the database (disk space, permissions) and start again: the run resumes from what was committed")
+            out.notice(.storeFailed(why))
             sayGoodbye(reason: "coordinator stopping: its store cannot be written")
             exit()
             return finish()
@@ -117,7 +112,7 @@ public struct CoordinatorStateMachine {
             let (released, withdrawn) = peers.authorize(keys)
             if !released.isEmpty { out.store(.workerClaimsReleased(released)) }
             for (worker, key) in withdrawn {
-                out.log(.warning, "the key of worker \(worker) (\(key)) was withdrawn from the authorized keys: it is dropped and its leases requeued")
+                out.notice(.keyWithdrawn(worker, key))
                 record(.workerRefused, worker: worker.rawValue, detail: "key withdrawn")
                 drop(worker)
             }
@@ -140,11 +135,11 @@ public struct CoordinatorStateMachine {
         meters.start(at: now.monotonic)
         for run in served { serve(run) }
         served = []
-        out.log(.info, "coordinator \(session) listening on \(settings.bind)")
+        out.notice(.listening(session: session, bind: settings.bind))
         out.append(.wake(at: now.monotonic + settings.tickMilliseconds))
         if finishRunsIfDone(), settings.exitWhenDone {
             if !runs.unserved.isEmpty {
-                out.log(.error, "nothing left to serve here (not served: \(runs.unserved.map(\.rawValue).joined(separator: ", ")))")
+                out.notice(.nothingToServe(unserved: runs.unserved))
             }
             exit()
         }
@@ -154,7 +149,7 @@ public struct CoordinatorStateMachine {
         if let problem = run.configProblem {
             // E.g. a red-blue intents_file that is not where this coordinator runs. Serving
             // its stored jobs alone would mark an experiment finished that never was.
-            out.log(.error, "run \(run.id) is not served: its stored config does not load here (\(problem)). It stays unfinished; start the coordinator where the config's files are to resume it")
+            out.notice(.runNotServed(run.id, problem: problem))
             runs.leaveUnserved(run.id)
             return
         }
@@ -179,8 +174,7 @@ public struct CoordinatorStateMachine {
             let step = runs.serve(run.id, driver: driver, storedWhenLeased: false, at: now.wall)
             submit(requeued: step.requeued)
             apply(step, of: run.id)
-            let resumed = run.storedJobs.isEmpty ? "" : "; resumed by replaying \(run.storedJobs.count) stored jobs, \(step.requeued.count + step.jobs.count) to go"
-            out.log(.info, "serving \(description)\(resumed)")
+            out.notice(.serving(description: description, replayed: run.storedJobs.count, toGo: step.requeued.count + step.jobs.count))
             return
         }
         let jobs = run.jobs
@@ -194,7 +188,7 @@ public struct CoordinatorStateMachine {
         let step = runs.serve(run.id, driver: driver, storedWhenLeased: true, at: now.wall)
         submit(requeued: step.requeued)
         apply(step, of: run.id)
-        out.log(.info, "serving run \(run.id): \(jobs.succeeded.count + jobs.failed.count) finished, \(total - jobs.succeeded.count - jobs.failed.count) to go")
+        out.notice(.servingBatch(run.id, finished: jobs.succeeded.count + jobs.failed.count, toGo: total - jobs.succeeded.count - jobs.failed.count))
     }
 
     // MARK: Timers and scheduling
@@ -204,10 +198,10 @@ public struct CoordinatorStateMachine {
         carryOut(scheduler.expire(now: t))
         for worker in scheduler.registeredWorkers
         where peers.heartbeatDue(worker, now: t, interval: settings.heartbeatIntervalMilliseconds) {
-            send(to: worker, .heartbeat(HeartbeatMessage()))
+            send(to: worker, .heartbeat)
         }
         dispatch()
-        if let line = conduct.summary(now: t) { out.log(.notice, line) }
+        if let summary = conduct.summary(now: t) { out.notice(.conduct(summary)) }
         if meters.snapshotDue(at: t) {
             var snapshot = progress
             snapshot.summary = meters.advanceSummary(snapshot, at: t)
@@ -228,9 +222,7 @@ public struct CoordinatorStateMachine {
             var start = 0
             while start < leases.count {
                 let end = min(leases.count, start + settings.leasesPerMessage)
-                var batch = JobBatchMessage()
-                batch.leases = leases[start..<end].map(LeaseMessage.init)
-                send(to: worker, .jobs(batch))
+                send(to: worker, .jobs(Array(leases[start..<end])))
                 start = end
             }
             for lease in leases {
@@ -252,19 +244,18 @@ public struct CoordinatorStateMachine {
         let t = now.monotonic
         let allDone = finishRunsIfDone()
         if allDone && settings.exitWhenDone && drainDeadline == nil {
-            out.log(.info, runs.unserved.isEmpty ? "every run is finished; exiting"
-                : "every run it could serve is finished; exiting (not served: \(runs.unserved.map(\.rawValue).joined(separator: ", ")))")
+            out.notice(.allFinished(unserved: runs.unserved))
             sayGoodbye(reason: "coordinator finished its runs")
             exit()
             return
         }
         if budgetStop != nil && scheduler.leasedCount == 0 && drainDeadline == nil {
-            out.log(.info, "budget spent and every running job back: stopping (run the same command with a larger budget to go on)")
+            out.notice(.budgetSpentStopping)
             drainDeadline = t
         }
         if let deadline = drainDeadline, scheduler.leasedCount == 0 || t >= deadline {
             if scheduler.leasedCount > 0 {
-                out.log(.warning, "drain timeout: \(scheduler.leasedCount) leased job(s) stay queued for the next start")
+                out.notice(.drainTimedOut(leased: scheduler.leasedCount))
             }
             sayGoodbye(reason: "coordinator shutting down")
             for run in runs.active.sorted() {
@@ -286,7 +277,7 @@ public struct CoordinatorStateMachine {
         out.append(.flushStore)
         for run in done {
             let progress = scheduler.progress(of: run) ?? RunProgress()
-            out.log(.info, "run \(run) finished: \(progress.completed) succeeded, \(progress.failed) failed")
+            out.notice(.runFinished(run, progress))
             out.append(.observe(.runFinished(run, progress)))
         }
         return runs.active.isEmpty
@@ -295,11 +286,11 @@ public struct CoordinatorStateMachine {
     private mutating func beginDrain() {
         guard drainDeadline == nil else { return }
         drainDeadline = now.monotonic + settings.drainTimeoutMilliseconds
-        out.log(.info, "coordinator draining: waiting for \(scheduler.leasedCount) leased job(s)")
+        out.notice(.draining(leased: scheduler.leasedCount))
     }
 
     private mutating func sayGoodbye(reason: String) {
-        for worker in scheduler.registeredWorkers { send(to: worker, .disconnect(DisconnectMessage.with { $0.reason = reason })) }
+        for worker in scheduler.registeredWorkers { send(to: worker, .disconnect(reason: reason)) }
         out.append(.flushStore)
     }
 
@@ -326,9 +317,5 @@ public struct CoordinatorStateMachine {
         snapshot.lastProblem = meters.lastProblem
         snapshot.uptimeMilliseconds = meters.uptime(at: now.monotonic)
         return snapshot
-    }
-
-    func status() -> StatusReplyMessage {
-        StatusReplyMessage(meters.summary(progress, at: now.monotonic), session: session)
     }
 }

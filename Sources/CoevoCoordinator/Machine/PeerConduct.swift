@@ -105,7 +105,7 @@ struct PeerConduct {
 
     /// Once per window: what went unsaid, or nil when nothing did. Starts a new window
     /// (strikes are counted per window) and forgets ignores that have run out.
-    mutating func summary(now: MonotonicTime) -> String? {
+    mutating func summary(now: MonotonicTime) -> ConductSummary? {
         guard now - windowStart >= Self.windowMilliseconds else { return nil }
         windowStart = now
         strikes.removeAll(keepingCapacity: true)
@@ -115,16 +115,9 @@ struct PeerConduct {
             unreported = 0; dropped = 0; unrecordedDiscards = 0; transportFailures = 0; unloggedTransportFailures = 0
             offenders.removeAll(keepingCapacity: true)
         }
-        var said: [String] = []
-        if unreported > 0 || dropped > 0 || unrecordedDiscards > 0 {
-            said.append("\(unreported) more bad message(s) not logged one by one, \(dropped) dropped unread from ignored peers, "
-                + "\(unrecordedDiscards) late results discarded without an event each; \(offenders.count) peer(s) misbehaved, "
-                + "\(ignoredUntil.count) ignored now")
-        }
-        if unloggedTransportFailures > 0 {
-            said.append("\(unloggedTransportFailures) more failed handshakes not logged one by one")
-        }
-        guard !said.isEmpty else { return nil }
-        return "in the last \(Self.windowMilliseconds / 1000) s: " + said.joined(separator: "; ")
+        guard unreported > 0 || dropped > 0 || unrecordedDiscards > 0 || unloggedTransportFailures > 0 else { return nil }
+        return ConductSummary(unreported: unreported, dropped: dropped, unrecordedDiscards: unrecordedDiscards,
+                              offenders: offenders.count, ignored: ignoredUntil.count,
+                              unloggedTransportFailures: unloggedTransportFailures)
     }
 }

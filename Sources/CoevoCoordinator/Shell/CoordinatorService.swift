@@ -101,7 +101,7 @@ public final class CoordinatorService: Service, Sendable {
                 guard frames.count == 2 else { return .malformed(from: routing, .frameCount(frames.count - 1)) }
                 do throws(WireDecodingError) {
                     return .message(from: routing, key: message.peerKey.flatMap(CurvePublicKey.init),
-                                    try WireCodec.decode(frames[1]))
+                                    WorkerMessage(try WireCodec.decode(frames[1])))
                 } catch {
                     return .malformed(from: routing, .undecodable(error))
                 }
@@ -189,14 +189,14 @@ struct CoordinatorShell {
         for directive in directives {
             if halted { return }
             switch directive {
-            case .send(let routing, let body):
-                outgoing.append([routing, WireCodec.encode(body)])
+            case .send(let routing, let message):
+                outgoing.append([routing, WireCodec.encode(Envelope.OneOf_Body(message))])
             case .store(let mutations):
                 store.writer.enqueue(contentsOf: mutations)
             case .flushStore:
                 store.writer.flush()
-            case .log(let level, let message):
-                logger.log(level: level, "\(message)")
+            case .notice(let notice):
+                logger.log(level: notice.level, "\(notice)")
             case .reserveJobIDs(let ceiling):
                 do {
                     try store.raiseJobIDCeiling(to: ceiling)

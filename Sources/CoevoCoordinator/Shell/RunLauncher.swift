@@ -104,7 +104,7 @@ public enum RunLauncher {
     /// they say the same (comments, layout and the local workers' count aside).
     static func change(from stored: String, to given: String) -> String? {
         guard var old = try? ConfigLoader.parse(stored, readingFiles: false) else { return "the stored config does not load here" }
-        guard var new = try? ConfigLoader.parse(given, readingFiles: false) else { return "the config given does not load" }
+        guard let new = try? ConfigLoader.parse(given, readingFiles: false) else { return "the config given does not load" }
         // How many local workers serve a run, and where it listens and is stored, do not
         // change the run.
         old.workers = new.workers

@@ -7,12 +7,7 @@ public enum WireDecodingError: Error, Hashable, Sendable, CustomStringConvertibl
     case malformed(String)
     case versionMismatch(got: UInt32)
 
-    public var code: WireErrorCode {
-        switch self {
-        case .malformed: .malformed
-        case .versionMismatch: .versionMismatch
-        }
-    }
+    public var code: WireErrorCode { WireErrorCode(refusal) }
 
     public var description: String {
         switch self {
