@@ -214,3 +214,26 @@ import Testing
     }
 }
 
+
+/// What the two backends decide, side by side. Bad input tried: a blank line, a line of
+/// digits only, a line naming no lesson, a niche past the task bank.
+@Suite struct ChamberBackendTests {
+    @Test func eachBackendReadsReflectionsShowsInsightsAndNamesNichesItsOwnWay() {
+        let simulator = ChamberSettings.Backend.simulator.behaviour, model = ChamberSettings.Backend.model.behaviour
+        #expect(simulator.reading("niche 2 lesson 7") == .insight(simulatedLesson: 7))
+        #expect(simulator.reading("check the units") == .unparsed)
+        #expect(model.reading("check the units") == .insight(simulatedLesson: nil))
+        #expect(model.reading("  42 ") == .skipped && model.reading("") == .skipped)
+
+        let held = [Insight(id: 1, text: "carry the one", niche: 0, producer: AgentID(1), event: 0, simulatedLesson: 3)]
+        #expect(simulator.shownInsights(held).isEmpty, "simulated agents read lessons by number")
+        #expect(model.shownInsights(held) == ["carry the one"])
+
+        #expect(simulator.nicheName(1) == "niche 1")
+        #expect(model.nicheName(0) == ChamberTaskBank.niches[0] && model.nicheName(ChamberTaskBank.niches.count) == "niche \(ChamberTaskBank.niches.count)")
+
+        let world = SimulatedWorld(seed: 5, nicheCount: 4, parameters: .init())
+        #expect(simulator.task(id: 3, niche: 1, seed: 5, world: world) == world.task(id: 3, niche: 1))
+        #expect(model.task(id: 3, niche: 1, seed: 5, world: world) == ChamberTaskBank.task(seed: 5, id: 3, niche: 1))
+    }
+}

@@ -12,30 +12,16 @@ typealias ChamberDriver = EngineDriver<ChamberCodec>
 
 struct ChamberCodec: EngineCodec {
     typealias Engine = ChamberEngine
-    let settings: ChamberSettings
+    /// How turns become jobs and results turns on the configured backend.
+    let turns: any ChamberTurnJobs
     let timeoutMilliseconds: Int64
-    /// The `agent` pool, for the model backend: agent i calls endpoint i mod n.
-    let endpoints: [LLMJob.Endpoint]
 
     func job(_ request: TurnRequest, id: JobID, run: RunID, stage: RunStage) -> Job {
-        guard settings.backend == .model else {
-            return Job(id: id, run: run, kind: .simTurn, payload: SimTurnCodec.encode(request, parameters: settings.simulator),
-                       timeoutMilliseconds: timeoutMilliseconds, key: storedKey(of: request))
-        }
-        var call = ChamberTurnPrompt.job(for: request, settings: settings, pool: endpoints)
-        (call.agent, call.round, call.phase) = (AgentID(request.agent).description, stage.current, request.action.rawValue)
-        return Job(id: id, run: run, kind: .llm, payload: (try? JSONEncoder().encode(call)) ?? Data(),
-                   timeoutMilliseconds: timeoutMilliseconds, key: storedKey(of: request))
+        let (kind, payload) = turns.job(request, stage: stage)
+        return Job(id: id, run: run, kind: kind, payload: payload, timeoutMilliseconds: timeoutMilliseconds, key: storedKey(of: request))
     }
 
-    /// A stored turn is known by the call name its job carries (llm.chat) or by the
-    /// request its payload holds (sim.turn), both named by `ChamberTurnPrompt.callName`.
-    func storedKey(of job: Job) -> String? {
-        if job.kind == .simTurn, let (request, _) = try? SimTurnCodec.decodeRequest(job.payload) {
-            return ChamberTurnPrompt.callName(request)
-        }
-        return (try? JSONDecoder().decode(LLMJob.self, from: job.payload))?.call
-    }
+    func storedKey(of job: Job) -> String? { turns.storedKey(of: job) }
 
     func storedKey(of request: TurnRequest) -> String { ChamberTurnPrompt.callName(request) }
 
@@ -61,9 +47,7 @@ struct ChamberCodec: EngineCodec {
     /// The turn result a succeeded job's output holds, or nil.
     private func turnResult(_ result: AppliedResult, for request: TurnRequest) -> TurnResult? {
         guard result.outcome.status == .succeeded else { return nil }
-        guard settings.backend == .model else { return try? SimTurnCodec.decodeResult(result.outcome.output) }
-        guard let output = result.llmOutput else { return nil }
-        return ChamberTurnPrompt.result(for: request, reply: output.text, tokens: output.promptTokens + output.completionTokens)
+        return turns.turn(result, for: request)
     }
 }
 
@@ -71,7 +55,8 @@ extension EngineDriver where Codec == ChamberCodec {
     init(settings: ChamberSettings, run: RunID, timeoutMilliseconds: Int64, endpoints: [LLMJob.Endpoint] = [],
          storedJobs: [CoevoStore.StoredJob] = [], loggedEvents: [EventKind: Int] = [:]) {
         self.init(engine: ChamberEngine(settings: settings),
-                  codec: ChamberCodec(settings: settings, timeoutMilliseconds: timeoutMilliseconds, endpoints: endpoints),
+                  codec: ChamberCodec(turns: settings.backend.turnJobs(settings: settings, endpoints: endpoints),
+                                      timeoutMilliseconds: timeoutMilliseconds),
                   run: run, exportDirectory: nil, storedJobs: storedJobs, loggedEvents: loggedEvents)
     }
 }

@@ -25,7 +25,7 @@ extension ChamberEngine {
                 routed += given.count
             }
             if !deliveries.isEmpty {
-                let flow = InsightFlow(round: step, role: "agent", niche: nicheName(niche), from: population.agents[producer].id.description,
+                let flow = InsightFlow(round: step, role: "agent", niche: backend.nicheName(niche), from: population.agents[producer].id.description,
                                        to: deliveries.map { population.agents[$0.recipient].id.description }, insights: insights.count)
                 outbox.post(ProtocolEvent(.insightFlow, flow.json))
             }
@@ -65,7 +65,7 @@ extension ChamberEngine {
         outbox.post(ProtocolEvent(.chamberStep, report.json))
         // Large simulated studies keep about a hundred snapshots, the last among them.
         if step % max(1, settings.steps / 100) == 0 || step == settings.steps {
-            let niches = (0..<settings.niches).map(nicheName)
+            let niches = (0..<settings.niches).map(backend.nicheName)
             outbox.post(ProtocolEvent(.population, PopulationSnapshot(population, role: "agent", niches: niches, round: step).json))
         }
         outbox.progress(String(format: "step %d/%d: accuracy %.3f, population %d, insights routed %d, specialists %d (%d stable), %d agent turns",

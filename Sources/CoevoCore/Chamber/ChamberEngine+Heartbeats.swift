@@ -40,7 +40,7 @@ extension ChamberEngine {
             skill: world.skill(agent.id, niche: niche), gap: world.gap(agent.id, niche: niche, mode: task.mode), mode: task.mode,
             insightLessons: held.compactMap(\.simulatedLesson),
             ownAnswer: ownAnswer, othersAnswers: lessons, count: count, question: task.question,
-            insights: settings.backend == .model ? held.map(\.text) : [], outcome: outcome)
+            insights: backend.shownInsights(held), outcome: outcome)
     }
 
     /// Applies the heartbeat turns' lessons in turn order, whatever order they came back
@@ -66,21 +66,18 @@ extension ChamberEngine {
         heartbeatTurns = []
     }
 
-    /// Insights from a turn's lines, at most `limit`: on a model, the lines with a letter
-    /// in them; on the simulator, lines naming a lesson (others are logged as unparsed).
+    /// Insights from a turn's lines, at most `limit`, as the backend reads them (lines it
+    /// cannot parse are noted).
     mutating func lessons(in text: String, niche: Int, producer: AgentID, event: Int, limit: Int, source: String) -> [Insight] {
         var out: [Insight] = []
         for line in text.split(separator: "\n") where out.count < limit {
             let lesson: Int?
-            if settings.backend == .model {
-                guard line.contains(where: \.isLetter) else { continue }
-                lesson = nil
-            } else {
-                lesson = SimulatedWorld.lesson(inText: String(line))
-                guard lesson != nil else {
-                    note("insight_unparsed", "\(source): '\(line)'")
-                    continue
-                }
+            switch backend.reading(line) {
+            case .skipped: continue
+            case .unparsed:
+                note("insight_unparsed", "\(source): '\(line)'")
+                continue
+            case .insight(let simulated): lesson = simulated
             }
             out.append(Insight(id: nextInsightID, text: String(line), niche: niche, producer: producer, event: event,
                                simulatedLesson: lesson))

@@ -38,6 +38,8 @@ public struct ChamberEngine: RunEngine {
     static let codreamRound = 1000
 
     public let settings: ChamberSettings
+    /// What differs between the simulator and a model (`settings.backend`'s behaviour).
+    let backend: any ChamberBackend
     public internal(set) var population: Population
     public internal(set) var world: SimulatedWorld
     public internal(set) var bandit: StructureBandit
@@ -81,6 +83,7 @@ public struct ChamberEngine: RunEngine {
 
     public init(settings: ChamberSettings) {
         self.settings = settings
+        backend = settings.backend.behaviour
         population = Population(nicheCount: settings.niches)
         world = SimulatedWorld(seed: settings.seed, nicheCount: settings.niches, parameters: settings.simulator)
         bandit = StructureBandit(nicheCount: settings.niches)
@@ -158,8 +161,7 @@ public struct ChamberEngine: RunEngine {
         let center = population.competenceMeans()
         var requests: [TurnRequest] = []
         for (id, niche) in drawn {
-            let task = settings.backend == .model ? ChamberTaskBank.task(seed: settings.seed, id: id, niche: niche)
-                                                  : world.task(id: id, niche: niche)
+            let task = backend.task(id: id, niche: niche, seed: settings.seed, world: world)
             let team = TeamAssembler.assemble(size: teamSize, snapshot: snapshots[niche]!, population: population,
                                               center: center, scoutCandidates: settings.evolution.scoutCandidates, using: &rng)
             let structure = bandit.choose(niche: niche, allowed: settings.evolution.structures, using: &rng)
@@ -251,7 +253,7 @@ public struct ChamberEngine: RunEngine {
             sharedMemory: sharedMemory(index, team: state.members, niche: niche),
             ownAnswer: member < state.answers.count ? (state.answers[member] ?? "") : "",
             othersAnswers: othersAnswers, critique: critique, count: count, question: state.task.question,
-            insights: settings.backend == .model ? (agent.insights[niche] ?? []).map(\.text) : [],
+            insights: backend.shownInsights(agent.insights[niche] ?? []),
             outcome: outcome, reflections: reflections)
     }
 
@@ -333,11 +335,6 @@ public struct ChamberEngine: RunEngine {
         phase = .reflect
         codreamPending = codreamRequests.count
         return codreamRequests
-    }
-
-    /// A niche's name: the task bank's for the model backend, its number for the simulator.
-    func nicheName(_ niche: Int) -> String {
-        settings.backend == .model && niche < ChamberTaskBank.niches.count ? ChamberTaskBank.niches[niche] : "niche \(niche)"
     }
 
     /// An event line: `chamber_<action>`, its detail prefixed with the step.
