@@ -188,14 +188,13 @@ func runSummary(store: CoevoStore, run: String, counts: CoevoStore.RunCounts) th
 /// The chamber's figures from the event log: the last step, and totals of what the
 /// operators did.
 func chamberSummary(store: CoevoStore, run: String, simulated: Bool) throws -> [String] {
-    let steps = try store.events(kind: .chamberStep).filter { $0.run == run }
-        .compactMap { try? JSONDecoder().decode(StepReport.self, from: Data($0.detail.utf8)) }
+    let steps = try store.reports(StepReport.self, run: run)
     guard let last = steps.last else { return [] }
     let late = steps.suffix(max(1, steps.count / 2))
     let accuracy = Double(late.reduce(0) { $0 + $1.successes }) / Double(max(1, late.reduce(0) { $0 + $1.tasks }))
     var lifecycle: [String] = []
     for kind in EventKind.chamberLifecycle {
-        let n = try store.events(kind: kind).filter { $0.run == run }.count
+        let n = try store.events(kind: kind, run: run).count
         lifecycle.append("\(n) \(kind.rawValue.dropFirst("chamber_".count))")
     }
     return [
@@ -209,10 +208,10 @@ func chamberSummary(store: CoevoStore, run: String, simulated: Bool) throws -> [
 /// A model-call protocol's summary (the engine's own lines) and where its exports are.
 func protocolSummary(store: CoevoStore, run: String) throws -> [String] {
     var lines: [String] = []
-    if let event = try store.events(kind: .protocolSummary).last(where: { $0.run == run }) {
+    if let event = try store.events(kind: .protocolSummary, run: run).last {
         lines += summaryLines(event.detail).map { "  \($0)" }
     }
-    if let exports = try store.events(kind: .exportsWritten).last(where: { $0.run == run }) {
+    if let exports = try store.events(kind: .exportsWritten, run: run).last {
         lines.append("  exports    \(exports.detail)/*.jsonl")
     }
     return lines

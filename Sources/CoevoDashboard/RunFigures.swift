@@ -83,23 +83,22 @@ public struct RunFigures: Codable, Sendable {
                                  results: counts.results, succeeded: counts.succeeded, failed: counts.failed)
         let kinds = try store.jobKinds(ofRun: id)
         figures.hasWords = kinds[JobKind.llm.rawValue] != nil || kinds[JobKind.discoveryStep.rawValue] != nil
-        let events = EventReader(store: store, run: id)
-        figures.charts += try proposerSolverCharts(events.decode(.proposerSolverRound, as: ProposerSolverRoundReport.self, snakeCase: true))
-        figures.charts += try redBlueCharts(events.decode(.redBlueRound, as: RedBlueRoundReport.self, snakeCase: true))
-        figures.charts += try chamberCharts(events.decode(.chamberStep, as: StepReport.self, snakeCase: false))
+        figures.charts += try proposerSolverCharts(store.reports(ProposerSolverRoundReport.self, run: id))
+        figures.charts += try redBlueCharts(store.reports(RedBlueRoundReport.self, run: id))
+        figures.charts += try chamberCharts(store.reports(StepReport.self, run: id))
         // The run's own config says how many rounds or steps it plans (files it names need not be here).
         let record = RunRecord(run)
         if let planned = record.plannedRounds {
             for index in figures.charts.indices { figures.charts[index].xSpan = [1, Double(planned)] }
         }
-        let snapshots = try events.decode(.population, as: PopulationSnapshot.self, snakeCase: true)
+        let snapshots = try store.reports(PopulationSnapshot.self, run: id)
         figures.heatmaps = latestPerPool(snapshots).map(heatmap)
         figures.lineage = latestPerPool(snapshots).flatMap { snapshot in
             snapshot.members.map {
                 LineageNode(pool: snapshot.role, id: $0.id, parents: $0.parents, origin: $0.origin, born: $0.born, status: $0.status)
             }
         }
-        figures.flows = flows(try events.decode(.insightFlow, as: InsightFlow.self, snakeCase: true))
+        figures.flows = flows(try store.reports(InsightFlow.self, run: id))
         let attempts = try store.attempts(ofRun: id).map(\.attempt)
         if !attempts.isEmpty {
             figures.charts += discoveryCharts(attempts)
@@ -225,19 +224,5 @@ public struct RunFigures: Codable, Sendable {
             }
         }
         return order.map { sums[$0]! }
-    }
-}
-
-/// A run's events of one kind, decoded from their JSON detail.
-struct EventReader {
-    let store: CoevoStore
-    let run: String
-
-    func decode<T: Decodable>(_ kind: EventKind, as type: T.Type, snakeCase: Bool) throws -> [T] {
-        let decoder = JSONDecoder()
-        if snakeCase { decoder.keyDecodingStrategy = .convertFromSnakeCase }
-        return try store.events(kind: kind, run: run).compactMap {
-            try? decoder.decode(T.self, from: Data($0.detail.utf8))
-        }
     }
 }

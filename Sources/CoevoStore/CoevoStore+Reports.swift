@@ -59,6 +59,13 @@ extension CoevoStore {
         try events(where: "kind GLOB ?", glob)
     }
 
+    /// One run's reports of a type, oldest first, each decoded as its type stores it; an
+    /// event whose detail is not one (a database from before the type's stored form)
+    /// is skipped.
+    public func reports<Report: EventReport>(_ type: Report.Type, run: String) throws -> [Report] {
+        try events(kind: Report.event, run: run).compactMap { Report(json: $0.detail) }
+    }
+
     /// One run's event log lines of a kind, oldest first (the dashboard and the report).
     public func events(kind: EventKind, run: String) throws -> [EventRecord] {
         try events(where: "kind = ? AND run_id = ?", kind.rawValue, run)

@@ -27,7 +27,7 @@ extension ChamberEngine {
             if !deliveries.isEmpty {
                 let flow = InsightFlow(round: step, role: "agent", niche: backend.nicheName(niche), from: population.agents[producer].id.description,
                                        to: deliveries.map { population.agents[$0.recipient].id.description }, insights: insights.count)
-                outbox.post(ProtocolEvent(.insightFlow, flow.json))
+                outbox.post(flow.event)
             }
             note("codream",
                 "event \(event) niche \(niche) producer \(population.agents[producer].id): \(insights.count) insights to "
@@ -62,11 +62,11 @@ extension ChamberEngine {
         var report = report(codreamEvents: codreamEvents, routed: routed, lifecycleEvents: lifecycleEvents)
         report.stableSpecialists = updateLeadership(report.leaders)
         reports.append(report)
-        outbox.post(ProtocolEvent(.chamberStep, report.json))
+        outbox.post(report.event)
         // Large simulated studies keep about a hundred snapshots, the last among them.
         if step % max(1, settings.steps / 100) == 0 || step == settings.steps {
             let niches = (0..<settings.niches).map(backend.nicheName)
-            outbox.post(ProtocolEvent(.population, PopulationSnapshot(population, role: "agent", niches: niches, round: step).json))
+            outbox.post(PopulationSnapshot(population, role: "agent", niches: niches, round: step).event)
         }
         outbox.progress(String(format: "step %d/%d: accuracy %.3f, population %d, insights routed %d, specialists %d (%d stable), %d agent turns",
                                report.step, settings.steps, report.accuracy, report.population,

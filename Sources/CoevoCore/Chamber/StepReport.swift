@@ -1,7 +1,11 @@
 import Foundation
 
 /// What one chamber step did, for progress lines, reports and ablation tables.
-public struct StepReport: Hashable, Sendable, Codable {
+public struct StepReport: EventReport, Hashable {
+    public static var event: EventKind { .chamberStep }
+    /// Stored with Swift's key names since the chamber's first runs.
+    public static var snakeCaseKeys: Bool { false }
+
     public var step: Int
     public var tasks: Int
     public var successes: Int
@@ -29,12 +33,4 @@ public struct StepReport: Hashable, Sendable, Codable {
     public var simulatedMilliseconds: Double
 
     public var accuracy: Double { tasks == 0 ? 0 : Double(successes) / Double(tasks) }
-
-    /// As the `chamber_step` event stores it: keys sorted, so one seed gives the same
-    /// bytes every time (JSONEncoder's key order otherwise varies between runs).
-    public var json: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-    }
 }

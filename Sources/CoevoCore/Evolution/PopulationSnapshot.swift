@@ -3,7 +3,9 @@ import Foundation
 /// A pool's agents as the dashboard and the report draw them: who descends from whom
 /// (the lineage tree) and how competent each is on each niche (the heatmap). Engines
 /// post one as a `population` event at the end of a round or chamber step.
-public struct PopulationSnapshot: Codable, Hashable, Sendable {
+public struct PopulationSnapshot: EventReport, Hashable {
+    public static var event: EventKind { .population }
+
     public struct Member: Codable, Hashable, Sendable {
         public var id: String
         public var parents: [String]
@@ -36,13 +38,12 @@ public struct PopulationSnapshot: Codable, Hashable, Sendable {
                           competence: row.map { ($0.competence * 1000).rounded() / 1000 }, attempts: row.map { Int($0.attempts) })
         }
     }
-
-    /// As the event stores it: keys sorted, so one seed gives the same bytes.
-    public var json: String { ExportLine.json(self) }
 }
 
 /// Who CODREAM gave a failure's insights to: one `insight_flow` event per routed event.
-public struct InsightFlow: Codable, Hashable, Sendable {
+public struct InsightFlow: EventReport, Hashable {
+    public static var event: EventKind { .insightFlow }
+
     public var round: Int
     public var role: String
     public var niche: String
@@ -58,6 +59,4 @@ public struct InsightFlow: Codable, Hashable, Sendable {
         self.to = to
         self.insights = insights
     }
-
-    public var json: String { ExportLine.json(self) }
 }

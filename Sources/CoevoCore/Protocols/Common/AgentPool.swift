@@ -170,7 +170,7 @@ struct AgentPool: Sendable {
             + insights.joined(separator: " | ")
         let flow = InsightFlow(round: round, role: role, niche: nicheNames[event.niche], from: producer.description,
                                to: recipients, insights: insights.count)
-        return (ProtocolEvent(.pool(role, "codream"), line), record, delivered, ProtocolEvent(.insightFlow, flow.json))
+        return (ProtocolEvent(.pool(role, "codream"), line), record, delivered, flow.event)
     }
 
     /// A CODREAM event as the run keeps it, before anything was distilled or routed: a
@@ -231,7 +231,7 @@ struct AgentPool: Sendable {
 
     /// The pool as the dashboard draws it.
     func snapshot(round: Int) -> ProtocolEvent {
-        ProtocolEvent(.population, PopulationSnapshot(population, role: role, niches: nicheNames, round: round).json)
+        PopulationSnapshot(population, role: role, niches: nicheNames, round: round).event
     }
 
     /// A niche's archived insights (best first after a cut).

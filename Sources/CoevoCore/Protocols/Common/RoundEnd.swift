@@ -1,6 +1,6 @@
 /// A round's figures as a two-pool protocol reports them; the shared `RoundEnd` fills in
 /// what every protocol counts the same way.
-protocol RoundFigures: Encodable, Sendable {
+protocol RoundFigures: EventReport {
     /// Reflections, consolidations and custom heartbeats asked of the model.
     var heartbeatCalls: Int { get set }
     /// CODREAM events (each a reflection per member and a distillation) and the insights
@@ -12,8 +12,6 @@ protocol RoundFigures: Encodable, Sendable {
     mutating func setPopulations(_ first: Int, _ second: Int)
     /// The progress line of this round, out of `rounds`.
     func progressLine(rounds: Int) -> String
-    /// The event the figures are logged as (`ps_round`, `rb_round`).
-    static var event: EventKind { get }
 }
 
 /// How a pool's heartbeat calls are made: its base system prompt and temperature.
@@ -141,7 +139,7 @@ struct RoundEnd<Figures: RoundFigures>: Sendable {
         outbox.post(second.snapshot(round: round))
         report.lifecycleEvents = lifecycle.count
         report.setPopulations(first.active.count, second.active.count)
-        outbox.post(ProtocolEvent(Figures.event, ExportLine.json(report)))
+        outbox.post(report.event)
         outbox.progress(report.progressLine(rounds: rounds))
         return report
     }

@@ -20,16 +20,11 @@ public struct SummaryLine: Codable, Hashable, Sendable {
 /// A protocol run's end summary as the engine states it. Stored as JSON in the
 /// `protocol_summary` event, so readers (`coevo run`, `coevo report`) get the figures
 /// back as values, not text to split.
-public struct RunSummary: Codable, Hashable, Sendable {
+public struct RunSummary: EventReport, Hashable {
+    public static var event: EventKind { .protocolSummary }
+
     public var lines: [SummaryLine]
 
     public init(_ lines: [SummaryLine]) { self.lines = lines }
 
-    public var json: String { ExportLine.json(self) }
-
-    /// Nil when `json` is not a summary.
-    public init?(json: String) {
-        guard let summary = try? JSONDecoder().decode(RunSummary.self, from: Data(json.utf8)) else { return nil }
-        self = summary
-    }
 }

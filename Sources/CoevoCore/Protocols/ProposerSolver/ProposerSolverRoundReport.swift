@@ -23,7 +23,7 @@ public struct ProposerSolverRoundReport: Codable, Hashable, Sendable, RoundFigur
     public var proposers: Int
     public var solvers: Int
 
-    static var event: EventKind { .proposerSolverRound }
+    public static var event: EventKind { .proposerSolverRound }
 
     mutating func setPopulations(_ first: Int, _ second: Int) {
         proposers = first

@@ -26,7 +26,7 @@ public struct RedBlueRoundReport: Codable, Hashable, Sendable, RoundFigures {
     public var attackers: Int
     public var defenders: Int
 
-    static var event: EventKind { .redBlueRound }
+    public static var event: EventKind { .redBlueRound }
 
     mutating func setPopulations(_ first: Int, _ second: Int) {
         attackers = first
