@@ -44,10 +44,10 @@ public struct MemoryCommand: ParsableCommand {
                 guard let run = runs.first(where: { $0.id == runID }) else {
                     throw UserFacingError("no run '\(runID)' in \(store.path); it holds: \(runs.map(\.id).joined(separator: ", "))")
                 }
-                chosen = (run, try store.attempts(ofRun: run.id).map(\.attempt))
+                chosen = (run, try store.attempts(ofRun: run.id))
             } else {
                 for run in runs.reversed() {
-                    let attempts = try store.attempts(ofRun: run.id).map(\.attempt)
+                    let attempts = try store.attempts(ofRun: run.id)
                     if !attempts.isEmpty {
                         chosen = (run, attempts)
                         break

@@ -76,7 +76,7 @@ public struct AgentWords: Sendable, Encodable {
     public static func read(_ run: String, from store: CoevoStore, filter: Filter, limit: Int = 300) throws -> AgentWords? {
         guard try store.run(id: run) != nil else { return nil }
         let decoder = JSONDecoder()
-        let attempts = Dictionary(try store.attempts(ofRun: run).map { ($0.attempt.key, $0.attempt) }) { first, _ in first }
+        let attempts = Dictionary(try store.attempts(ofRun: run).map { ($0.key, $0) }) { first, _ in first }
         let all = try store.storedJobs(ofRun: run).compactMap { stored -> Call? in
             if stored.job.kind == .discoveryStep { return step(stored, attempts: attempts, decoder: decoder) }
             guard stored.job.kind == .llm, let job = try? decoder.decode(LLMJob.self, from: stored.job.payload) else { return nil }

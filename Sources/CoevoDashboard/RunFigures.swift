@@ -99,7 +99,7 @@ public struct RunFigures: Codable, Sendable {
             }
         }
         figures.flows = flows(try store.reports(InsightFlow.self, run: id))
-        let attempts = try store.attempts(ofRun: id).map(\.attempt)
+        let attempts = try store.attempts(ofRun: id)
         if !attempts.isEmpty {
             figures.charts += discoveryCharts(attempts)
             // A discovery pool's lineage is its commits: each attempt from the one it started at.

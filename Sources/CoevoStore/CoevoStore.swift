@@ -185,6 +185,11 @@ public final class CoevoStore: Sendable {
         migrator.registerMigration("v8-job-keys") { db in
             try db.execute(sql: "ALTER TABLE jobs ADD COLUMN call_key TEXT")
         }
+        // An attempt's git bundle was kept twice: in the step's result, which a resume
+        // replays it from, and in its attempts row, which nothing read. The result keeps it.
+        migrator.registerMigration("v9-attempt-bundles-once") { db in
+            try db.execute(sql: "ALTER TABLE attempts DROP COLUMN bundle")
+        }
         return migrator
     }
 

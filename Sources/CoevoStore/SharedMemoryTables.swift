@@ -2,8 +2,8 @@ import CoevoCore
 import Foundation
 import GRDB
 
-/// A discovery pool's shared memory: the attempts (with the git bundle that carries each
-/// commit), the notes and the versioned skills. Rows are written by the store writer in
+/// A discovery pool's shared memory: the attempts (the git bundle that carries each
+/// commit stays in the result of the step that made it), the notes and the versioned skills. Rows are written by the store writer in
 /// the batch of the result that produced them; their keys make a replayed row a no-op.
 enum SharedMemoryTables {
     static func create(in db: GRDB.Database) throws {
@@ -46,12 +46,12 @@ enum SharedMemoryTables {
 
     static func insert(_ record: MemoryRecord, run: String, in db: GRDB.Database) throws {
         switch record {
-        case .attempt(let a, let bundle):
+        case .attempt(let a):
             try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO attempts (run_id, key, round, agent, commit_sha, parent_sha, score, status, pool_best, feedback, message, bundle)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO attempts (run_id, key, round, agent, commit_sha, parent_sha, score, status, pool_best, feedback, message)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [run, a.key, a.round, a.agent, a.commit, a.parent, a.score, a.status.rawValue, a.poolBest,
-                                         a.feedback, a.message, bundle])
+                                         a.feedback, a.message])
         case .note(let n):
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO notes (run_id, key, agent, round, body) VALUES (?, ?, ?, ?, ?)")
                 .execute(arguments: [run, n.key, n.agent, n.round, n.body])
@@ -63,23 +63,15 @@ enum SharedMemoryTables {
     }
 }
 
-/// A stored attempt with the bundles that rebuild its commit.
-public struct StoredAttempt: Sendable {
-    public var attempt: Attempt
-    public var bundle: Data?
-}
-
 extension CoevoStore {
     /// A run's attempts in the order they were graded.
-    public func attempts(ofRun run: String) throws -> [StoredAttempt] {
+    public func attempts(ofRun run: String) throws -> [Attempt] {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE run_id = ? ORDER BY round, key", arguments: [run]).map { row in
-                StoredAttempt(
-                    attempt: Attempt(key: row["key"], round: row["round"], agent: row["agent"], commit: row["commit_sha"],
-                                     parent: row["parent_sha"], score: row["score"],
-                                     status: Attempt.Status(rawValue: row["status"]) ?? .crashed, poolBest: row["pool_best"],
-                                     feedback: row["feedback"], message: row["message"]),
-                    bundle: row["bundle"])
+                Attempt(key: row["key"], round: row["round"], agent: row["agent"], commit: row["commit_sha"],
+                        parent: row["parent_sha"], score: row["score"],
+                        status: Attempt.Status(rawValue: row["status"]) ?? .crashed, poolBest: row["pool_best"],
+                        feedback: row["feedback"], message: row["message"])
             }
         }
     }

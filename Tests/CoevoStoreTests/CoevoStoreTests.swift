@@ -245,6 +245,35 @@ import Testing
         #expect(resultColumns.count == 8 && !resultColumns.contains("run_id"))
         store.writer.stop()
     }
+
+    /// A database from when an attempt's bundle was also kept in its attempts row (schema
+    /// v8) keeps every attempt, and new attempts land, without the copy.
+    @Test func aDatabaseWithBundlesInItsAttemptsKeepsTheAttempts() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let old = try DatabaseQueue(path: path)
+        try CoevoStore.migrator.migrate(old, upTo: "v8-job-keys")
+        try old.write { db in
+            try db.execute(sql: "INSERT INTO runs (id, name, seed, config, state, created_at, updated_at) VALUES ('d', 'd', 7, '{}', 'running', 1, 1)")
+            try db.execute(sql: """
+                INSERT INTO attempts (run_id, key, round, agent, commit_sha, parent_sha, score, status, pool_best, feedback, message, bundle)
+                VALUES ('d', 'r1.step.a1', 1, 'a1', 'c1', NULL, 0.5, 'improved', 1, 'ok', 'first', x'0102')
+                """)
+        }
+        try old.close()
+
+        let store = try CoevoStore(path: path)
+        let first = Attempt(key: "r1.step.a1", round: 1, agent: "a1", commit: "c1", parent: nil, score: 0.5, status: .improved,
+                            poolBest: true, feedback: "ok", message: "first")
+        #expect(try store.attempts(ofRun: "d") == [first])
+        let second = Attempt(key: "r2.step.a1", round: 2, agent: "a1", commit: "c2", parent: "c1", score: nil, status: .crashed,
+                             poolBest: false, feedback: "", message: "second")
+        store.writer.enqueue(.memory(.attempt(second), run: "d"))
+        store.writer.flush()
+        #expect(try store.attempts(ofRun: "d") == [first, second])
+        let columns = try DatabaseQueue(path: path).read { db in try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info('attempts')") }
+        #expect(!columns.contains("bundle") && columns.count == 11, "\(columns)")
+        store.writer.stop()
+    }
 }
 
 final class Errors: @unchecked Sendable {

@@ -171,7 +171,7 @@ struct DiscoveryBenchCommand: ParsableCommand {
         let store = try CoevoStore(path: variant.database)
         defer { store.writer.stop() }
         guard let run = try store.runs().first else { return outcome }
-        let attempts = try store.attempts(ofRun: run.id).map(\.attempt)
+        let attempts = try store.attempts(ofRun: run.id)
         let direction = RunRecord(run).direction
         outcome.evaluations = attempts.count
         outcome.steps = try store.jobKinds(ofRun: run.id)[JobKind.discoveryStep.rawValue] ?? 0

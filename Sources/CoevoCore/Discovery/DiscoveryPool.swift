@@ -303,7 +303,7 @@ public struct DiscoveryPool: RunEngine {
                     outbox.post(ProtocolEvent(.discoveryGradeDetail, "r\(round).grade.\(member.id): \(detail)"))
                 }
                 details[key] = (output.diff, String(output.transcript.suffix(8192)))
-                outbox.remember(.attempt(attempt, bundle: bundles[commit]))
+                outbox.remember(.attempt(attempt))
                 if let parent = output.parent { children[parent, default: 0] += 1 }
                 if poolBest {
                     best = attempt

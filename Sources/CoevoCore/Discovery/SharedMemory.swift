@@ -113,8 +113,8 @@ public struct SharedView: Codable, Hashable, Sendable {
 
 /// A row for the store's shared-memory tables, written with the result that produced it.
 public enum MemoryRecord: Hashable, Sendable {
-    /// The attempt and the bundle that carries its commit (nil: no commit came back).
-    case attempt(Attempt, bundle: Data?)
+    /// A graded attempt (its commit's bundle is in the step's stored result).
+    case attempt(Attempt)
     case note(Note)
     case skill(Skill)
 }
