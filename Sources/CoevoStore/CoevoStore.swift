@@ -113,10 +113,9 @@ public final class CoevoStore: Sendable {
         migrator.registerMigration("v5-no-results-by-run") { db in
             try db.execute(sql: "DROP INDEX results_by_run")
         }
-        // A job named its run by the run's id, a text (30 bytes in the benchmark) in its
-        // row, in its result's row and in its jobs_by_run entry. Runs get an integer key
-        // that jobs refer to, and results reach their run through their job. `coevo bench
-        // dispatch`, builds alternated: +14% jobs/s, coordinator CPU per job 10.35 -> 9.40 us.
+        // A job named its run by the run's id, a text in its row, in its result's row and
+        // in its jobs_by_run entry. Runs get an integer key that jobs refer to, and results
+        // reach their run through their job (docs/ARCHITECTURE.md, "Measured choices").
         migrator.registerMigration("v6-run-keys") { db in
             try db.execute(sql: """
                 DROP VIEW job_status;
