@@ -52,6 +52,8 @@ import Testing
             (Self.config(root, agents: "[{runtime: evolve}]"), "discovery.agents[0].files", "needs the files"),
             (Self.config(root, agents: "[{runtime: telepathy}]"), "discovery.agents.runtime", "unknown runtime 'telepathy'"),
             (Self.config(root, agents: "[{runtime: command}]"), "discovery.agents[0].command", "needs its argv"),
+            // No test here can run the real opencode: refused, with why.
+            (Self.config(root, agents: "[{runtime: opencode}]"), "discovery.agents[0].runtime", "distributed on npm only"),
             (Self.config(root, extra: ", graders: 0"), "discovery.task.graders", "at least 1"),
             (Self.config(root, extra: ", direction: up"), "discovery.task.direction", "unknown direction 'up'"),
             ("discovery: {agents: [{runtime: evolve, files: [a]}]}", "discovery.task.seed", "required"),

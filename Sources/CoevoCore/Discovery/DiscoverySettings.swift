@@ -368,6 +368,7 @@ public struct DiscoverySettings: Decodable, Hashable, Sendable {
                     try require(!group.endpoint.isEmpty, "agents[\(i)].endpoint", "an evolve agent with mutation: model needs the name of an endpoint it calls")
                 }
             default:  // a command-line coding agent
+                try require(group.runtime.agent?.unavailable == nil, "agents[\(i)].runtime", group.runtime.agent?.unavailable ?? "")
                 try require(group.program.map { !$0.isEmpty } ?? true, "agents[\(i)].program", "must name the agent's program")
                 try require(group.maxTurns >= 1, "agents[\(i)].max_turns", "must be at least 1")
                 if group.runtime.agent?.needsEndpoint == true {

@@ -23,6 +23,9 @@ public protocol AgentRuntime: Sendable {
     /// The hosts the tool calls when it has no endpoint of the config (its vendor's API and
     /// sign-in), as `EgressProxy` domains: all the network its sandbox gets then.
     var vendorDomains: [String] { get }
+    /// Why a config may not use this runtime yet (nil: it may): a runtime no test runs
+    /// against its real tool is refused, not shipped on trust.
+    var unavailable: String? { get }
     /// The command line and the runtime's own environment settings for one step; `home`
     /// is the agent's home on the worker, `session` the session to resume (nil: a fresh one).
     func command(_ launch: AgentLaunch, prompt: String, home: String, resume session: String?) -> (argv: [String], environment: [String: String])
@@ -35,6 +38,7 @@ extension AgentRuntime {
     public var resumes: Bool { false }
     public var promptOnStdin: Bool { false }
     public var vendorDomains: [String] { [] }
+    public var unavailable: String? { nil }
 }
 
 /// What a step's process left for its runtime to read.

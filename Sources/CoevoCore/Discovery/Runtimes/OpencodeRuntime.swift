@@ -7,6 +7,13 @@ struct OpencodeRuntime: AgentRuntime {
     var vendorDomains: [String] { ["opencode.ai", "models.dev", "anthropic.com", "openai.com"] }
     var endpointAPI: String? { nil }
     var resumes: Bool { true }
+    /// Its CLI comes from npm only (no PyPI package bundles it, as one does Claude Code and
+    /// codex), and nothing this project tests on can reach npm: the adapter is checked
+    /// against opencode's documented formats, never against the tool.
+    var unavailable: String? {
+        "opencode is not supported yet: its CLI is distributed on npm only, which coevo's test machines cannot reach, "
+            + "so no test runs it against the real tool; use claude-code, codex, aider or mini-swe-agent"
+    }
 
     func command(_ launch: AgentLaunch, prompt: String, home: String, resume session: String?) -> (argv: [String], environment: [String: String]) {
         var argv = [launch.program, "run", "--format", "json"]
