@@ -201,7 +201,8 @@ public struct RunFigures: Codable, Sendable {
 
     static func heatmap(_ snapshot: PopulationSnapshot) -> Heatmap {
         let active = snapshot.members.filter { $0.status == "active" }
-        return Heatmap(pool: snapshot.role, title: "\(snapshot.role) competence by niche (\(snapshot.round))", rows: active.map(\.id),
+        let shown = snapshot.omitted.map { "; the best \(snapshot.members.count) of \(snapshot.members.count + $0) agents" } ?? ""
+        return Heatmap(pool: snapshot.role, title: "\(snapshot.role) competence by niche (\(snapshot.round)\(shown))", rows: active.map(\.id),
                        columns: snapshot.niches,
                        values: active.map { member in
                            zip(member.competence, member.attempts).map { $1 > 0 ? $0 : nil }

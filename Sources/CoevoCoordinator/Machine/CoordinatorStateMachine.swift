@@ -219,11 +219,12 @@ public struct CoordinatorStateMachine {
         guard drainDeadline == nil, budgetStop == nil, !storeBehind else { return }
         let t = now.monotonic
         for (worker, leases) in scheduler.dispatch(now: t) {
-            var start = 0
-            while start < leases.count {
-                let end = min(leases.count, start + settings.leasesPerMessage)
-                send(to: worker, .jobs(Array(leases[start..<end])))
-                start = end
+            if leases.count <= settings.leasesPerMessage {
+                send(to: worker, .jobs(leases))  // the usual case: no copy
+            } else {
+                for start in stride(from: 0, to: leases.count, by: settings.leasesPerMessage) {
+                    send(to: worker, .jobs(Array(leases[start..<min(leases.count, start + settings.leasesPerMessage)])))
+                }
             }
             for lease in leases {
                 meters.activity.note(lease.job, .leased(waited: meters.leased(lease.job.id, at: t)))

@@ -3,8 +3,14 @@ import Foundation
 /// A pool's agents as the dashboard and the report draw them: who descends from whom
 /// (the lineage tree) and how competent each is on each niche (the heatmap). Engines
 /// post one as a `population` event at the end of a round or chamber step.
+///
+/// Bounded: a pool of more than `memberLimit` agents shows its best `memberLimit`
+/// (active first, then by their best competence on a niche they have tried), so a
+/// snapshot costs the same at 10,000 agents as at 128; no picture shows more rows.
 public struct PopulationSnapshot: EventReport, Hashable {
     public static var event: EventKind { .population }
+    /// The most agents a snapshot holds.
+    public static let memberLimit = 128
 
     public struct Member: Codable, Hashable, Sendable {
         public var id: String
@@ -24,19 +30,48 @@ public struct PopulationSnapshot: EventReport, Hashable {
     public var round: Int
     public var role: String
     public var niches: [String]
+    /// The agents shown, in the pool's order.
     public var members: [Member]
+    /// Agents of the pool not shown (nil: none left out).
+    public var omitted: Int?
 
     public init(_ population: Population, role: String, niches: [String], round: Int) {
         self.round = round
         self.role = role
         self.niches = niches
-        members = population.agents.indices.map { index in
+        let shown = Self.shown(population)
+        if shown.count < population.agents.count { omitted = population.agents.count - shown.count }
+        members = shown.map { index in
             let agent = population.agents[index]
-            let row = population.statsRow(index)
+            let row = population.profile(index)
             return Member(id: agent.id.description, parents: agent.lineage.parents.map(\.description),
                           origin: agent.lineage.operator.rawValue, born: agent.lineage.step, status: agent.status.rawValue,
                           competence: row.map { ($0.competence * 1000).rounded() / 1000 }, attempts: row.map { Int($0.attempts) })
         }
+    }
+
+    /// The indices of the agents a snapshot shows, ascending: all of a pool of at most
+    /// `memberLimit`, else the best `memberLimit` (active before retired, then by best
+    /// competence on a tried niche, then the older).
+    static func shown(_ population: Population) -> [Int] {
+        let count = population.agents.count
+        guard count > memberLimit else { return Array(0..<count) }
+        var active = [Bool](repeating: false, count: count)
+        for index in population.activeIndices { active[index] = true }
+        var ranked = population.withStats { stats in
+            (0..<count).map { index in
+                var top = -1.0
+                for stat in stats[(index * population.nicheCount)..<((index + 1) * population.nicheCount)] where stat.attempts > 0 {
+                    top = max(top, stat.competence)
+                }
+                return (index: index, active: active[index], best: top)
+            }
+        }
+        ranked.sort { a, b in
+            if a.active != b.active { return a.active }
+            return a.best != b.best ? a.best > b.best : a.index < b.index
+        }
+        return ranked.prefix(memberLimit).map(\.index).sorted()
     }
 }
 
