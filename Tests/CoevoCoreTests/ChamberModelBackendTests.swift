@@ -47,8 +47,10 @@ import Testing
         #expect(call.prompt.contains("3 days after Monday") && call.system.contains("- count on your fingers"))
         #expect(ChamberTurnPrompt.result(for: answer, reply: "Monday + 3...\n**ANSWER:** Thursday.", tokens: 9).text == "thursday")
         #expect(ChamberTurnPrompt.result(for: answer, reply: "Hmm.\nIt is Thursday", tokens: 9).text == "thursday", "no ANSWER line: the last line")
-        #expect(ChamberTurnPrompt.result(for: answer, reply: "ANSWER: Friday, not Thursday", tokens: 9).text == "thursday",
-                "lenient like GSM8K graders: the expected word anywhere in the answer line")
+        #expect(ChamberTurnPrompt.result(for: answer, reply: "ANSWER: Friday, not Thursday", tokens: 9).text == "friday not thursday",
+                "a hedge is not the answer")
+        #expect(ChamberTurnPrompt.result(for: answer, reply: "ANSWER: It's Thursday.", tokens: 9).text == "thursday")
+        #expect(ChamberTurnPrompt.result(for: answer, reply: "The final answer is: thursday", tokens: 9).text == "thursday")
         #expect(ChamberTurnPrompt.result(for: answer, reply: "ANSWER: Friday", tokens: 9).text == "friday")
         var numeric = answer
         numeric.correctAnswer = "700"
@@ -58,10 +60,37 @@ import Testing
         critique.action = .critique
         #expect(ChamberTurnPrompt.result(for: critique, reply: "Wrong.", tokens: 1).text == "wrong")
         #expect(ChamberTurnPrompt.result(for: critique, reply: "I think it is right", tokens: 1).text == "ok")
+        #expect(ChamberTurnPrompt.result(for: critique, reply: "That is not correct.", tokens: 1).text == "wrong")
+        #expect(ChamberTurnPrompt.result(for: critique, reply: "It is not wrong", tokens: 1).text == "ok")
         var distil = answer
         distil.action = .distil
         #expect(ChamberTurnPrompt.result(for: distil, reply: "1. Count forward.\n\n- Wrap after Sunday.\n  \n", tokens: 5).text
                 == "Count forward.\nWrap after Sunday.")
+    }
+
+    /// The echo adversary: a reply that repeats the question (or the critique's prompt)
+    /// scores nothing on any task of the bank. On the lenient reading before, "Answer yes
+    /// or no" tasks passed whenever the echo held the expected word.
+    @Test func anEchoOfTheQuestionIsNeverRight() {
+        var passed: [String] = []
+        for id in 1...300 {
+            for niche in 0..<ChamberTaskBank.niches.count {
+                let task = ChamberTaskBank.task(seed: 3, id: id, niche: niche)
+                let request = TurnRequest(worldSeed: 3, task: id, round: 0, member: 0, agent: 1, action: .answer, niche: niche,
+                                          difficulty: 0, correctAnswer: task.correctAnswer, skill: 0, insightLessons: [], question: task.question)
+                let prompt = ChamberTurnPrompt.call(for: request).prompt
+                for echo in [task.question, "ANSWER: \(task.question)", prompt] {
+                    if ChamberTurnPrompt.result(for: request, reply: echo, tokens: 1).text == task.correctAnswer { passed.append(echo) }
+                }
+            }
+        }
+        #expect(passed.isEmpty, "\(passed.count) echoes passed, e.g. \(passed.prefix(2))")
+        var critique = TurnRequest(worldSeed: 3, task: 1, round: 0, member: 0, agent: 1, action: .critique, niche: 0, difficulty: 0,
+                                   correctAnswer: "5", skill: 0, insightLessons: [], othersAnswers: ["4"], question: "What is 2 + 3?")
+        #expect(ChamberTurnPrompt.result(for: critique, reply: ChamberTurnPrompt.call(for: critique).prompt, tokens: 1).text == "ok",
+                "an echo of the critique's prompt ('right or wrong') is no verdict")
+        critique.othersAnswers = ["5"]
+        #expect(ChamberTurnPrompt.result(for: critique, reply: "Is that answer right or wrong?", tokens: 1).text == "ok")
     }
 
     @Test func theEngineLearnsFromScriptedModelReplies() {

@@ -13,7 +13,9 @@ public enum ChamberTaskBank {
         switch niche % niches.count {
         case 0:
             let a = number(12...99), b = number(3...49)
-            (question, answer) = pick([("What is \(a) + \(b)?", "\(a + b)"), ("What is \(a) - \(b)?", "\(a - b)"),
+            // Never a - b == b: read by its last number, the question itself would be right.
+            let minuend = a == 2 * b ? a + 1 : a
+            (question, answer) = pick([("What is \(a) + \(b)?", "\(a + b)"), ("What is \(minuend) - \(b)?", "\(minuend - b)"),
                                        ("What is \(a % 13 + 2) times \(b % 9 + 2)?", "\((a % 13 + 2) * (b % 9 + 2))")])
         case 1:
             let n = number(2...9)

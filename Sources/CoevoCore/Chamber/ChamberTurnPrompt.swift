@@ -1,11 +1,12 @@
 import Foundation
 
 /// How a chamber turn is put to a real model, and how its reply becomes the turn's
-/// result. The answer is read from the last `ANSWER:` line (else the last line) the way
-/// GSM8K-style graders read one: for a numeric task, the last number in it; otherwise the
-/// expected word if the line has it as a word, else the line's first word; all in
-/// `AnswerNormalizer` form, the form the engine compares. A critique is `wrong` when the
-/// reply says so, else `ok`; lessons are one per line.
+/// result. The answer is read strictly from the last `ANSWER:` line (else the last line):
+/// for a numeric task, the last number in it; otherwise the line's words bar a few fillers
+/// ("the answer is", "it's"), in `AnswerNormalizer` form, the form the engine compares, so
+/// a line that hedges ("Friday, not Thursday") or echoes the question ("yes or no") is
+/// wrong. A critique is `wrong` only when the reply's verdict is that and nothing else
+/// ("right or wrong" is no verdict: `ok`); lessons are one per line.
 public enum ChamberTurnPrompt {
     public static let system = "You are a careful problem solver. Answer briefly."
 
@@ -77,7 +78,7 @@ public enum ChamberTurnPrompt {
         case .answer, .revise:
             return TurnResult(text: reading(finalAnswer(reply), expecting: request.correctAnswer), tokens: tokens)
         case .critique:
-            return TurnResult(text: reply.lowercased().contains("wrong") ? "wrong" : "ok", tokens: tokens)
+            return TurnResult(text: verdict(reply), tokens: tokens)
         case .reflect:
             return TurnResult(text: CodreamCase.reflection(in: reply) ?? "", tokens: tokens)
         case .distil, .note, .consolidate:
@@ -86,14 +87,34 @@ public enum ChamberTurnPrompt {
         }
     }
 
+    /// Words a final-answer line may wrap its answer in.
+    static let fillers: Set<Substring> = ["the", "final", "answer", "is", "it", "its", "s", "so"]
+
     /// The answer a final-answer line gives, in normal form.
     static func reading(_ line: String, expecting expected: String) -> String {
         if ExactArithmetic.evaluate(expected) != nil {
             return ReplyFormat.lastNumber(in: line, first: false) ?? AnswerNormalizer.normalize(line)
         }
-        let words = AnswerNormalizer.normalize(line).split { !$0.isLetter && !$0.isNumber }.map(String.init)
-        if words.contains(expected) { return expected }
-        return words.first ?? ""
+        return words(line).filter { !fillers.contains($0) }.joined(separator: " ")
+    }
+
+    /// `wrong` when the reply judges the answer wrong (or not right) and says nothing for it, else `ok`.
+    static func verdict(_ reply: String) -> String {
+        let words = words(reply)
+        var said: Set<String> = []
+        for (index, word) in words.enumerated() {
+            let negated = index > 0 && words[index - 1] == "not"
+            switch word {
+            case "wrong", "incorrect": said.insert(negated ? "right" : "wrong")
+            case "right", "correct": said.insert(negated ? "wrong" : "right")
+            default: break
+            }
+        }
+        return said == ["wrong"] ? "wrong" : "ok"
+    }
+
+    private static func words(_ text: String) -> [Substring] {
+        AnswerNormalizer.normalize(text).split { !$0.isLetter && !$0.isNumber }
     }
 
     /// A lesson line without its list marker ("-", "*", "1.", "2)").
