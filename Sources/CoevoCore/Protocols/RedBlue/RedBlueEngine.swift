@@ -31,6 +31,9 @@ public struct RedBlueEngine: ProtocolEngine {
     var defenders: AgentPool
     /// EWMA of each defender's reward: champions are the highest.
     var defenderScore: [AgentID: Double] = [:]
+    /// Benign prompts handed out so far: each defender's next ones are the set's next, so a
+    /// run goes through all of it rather than the same few every round.
+    var benignAsked = 0
     public internal(set) var archive = RedQueenArchive()
     /// Past rounds' champion defenders as they were, most recent first.
     var pastChampions: [ChampionSnapshot] = []
@@ -256,7 +259,8 @@ public struct RedBlueEngine: ProtocolEngine {
                 slotsOut[key] = .attack(defender: defender, attack: i)
             }
             for b in 0..<settings.benignPerRound {
-                let prompt = ((round - 1) * settings.benignPerRound + b) % RedBlueDomain.benign.count
+                let prompt = benignAsked % RedBlueDomain.benign.count
+                benignAsked += 1
                 let key = "r\(round).benign.\(id).\(b)"
                 calls.append(AgentCall(key: key, role: "defender", agent: id, system: system, prompt: RedBlueDomain.benign[prompt].prompt,
                                        maxTokens: settings.maxTokens, temperature: settings.defenderTemperature, runSeed: settings.seed))
