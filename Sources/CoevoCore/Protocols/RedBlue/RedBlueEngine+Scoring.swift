@@ -41,6 +41,24 @@ extension RedBlueEngine {
         return replies
     }
 
+    /// Each elite the defenders faced again is scored again against today's champions, as
+    /// a new attack is (past champions are not asked archive attacks): its cell's fitness
+    /// is what it does now, and one that every champion held loses its cell. An elite no
+    /// champion gave a verdict on keeps its fitness.
+    mutating func rescoreElites(_ defence: DefenceRound, _ replies: DefenceReplies) {
+        for i in defence.current.count..<defence.faced.count {
+            let attack = defence.faced[i]
+            let againstChampions = replies.outcomes[i].filter { defence.champions.contains($0.defender) }.map(\.leaked)
+            guard !againstChampions.isEmpty else { continue }
+            let fitness = Double(againstChampions.filter { $0 }.count) / Double(againstChampions.count) * attack.fidelity
+            let goal = intents[attack.intent].goal
+            guard let before = archive.rescore(attack, goal: goal, fitness: fitness), before != fitness else { continue }
+            outbox.post(ProtocolEvent(.pool("attacker", "elite"), String(
+                format: "round %d %@/%@: %@ re-scored against today's champions, fitness %.2f -> %.2f%@", round,
+                families[attack.family].name, goal.rawValue, attack.id, before, fitness, fitness > 0 ? "" : "; it loses its cell")))
+        }
+    }
+
     /// Attackers are paid their bypass of the champions times their fidelity (CHASE); an
     /// attack that got through is offered to the archive and shared as an example with the
     /// attackers weak on its family.

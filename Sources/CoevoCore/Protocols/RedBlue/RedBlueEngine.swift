@@ -334,6 +334,7 @@ public struct RedBlueEngine: ProtocolEngine {
     mutating func score(_ defence: DefenceRound, verdicts: [String: Bool]) -> [AgentCall] {
         let replies = readDefences(defence, verdicts: verdicts)
         let examplesBefore = attackers.examplesRouted + defenders.examplesRouted
+        rescoreElites(defence, replies)  // first: a new attack competes with what an elite does now
         let attackerRewards = payAttackers(defence, replies)
         let defences = learnFromDefences(defence, replies)
         let defenderRewards = payDefenders(replies)

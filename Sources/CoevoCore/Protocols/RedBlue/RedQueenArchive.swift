@@ -4,7 +4,10 @@
 /// reward (bypass of the champions, past ones included, times fidelity). Old attacks stay
 /// in play against new defenders, and new attackers mostly mutate an elite (see
 /// `RedBlueSettings.freshShare`), so the archive is both the defenders' regression suite
-/// and the attackers' stepping stones. Bounded by families x goals.
+/// and the attackers' stepping stones. An elite faced again is scored again against that
+/// round's defenders (Digital Red Queen re-evaluates its archive), so its fitness is what
+/// it does now: an attack that got through once, against weaker defenders, loses its cell
+/// when they all hold. Bounded by families x goals.
 public struct RedQueenArchive: Sendable {
     public struct Cell: Hashable, Sendable {
         public var family: Int
@@ -29,6 +32,15 @@ public struct RedQueenArchive: Sendable {
         if let elite = elites[cell], elite.fitness >= fitness { return false }
         elites[cell] = Elite(attack: attack, fitness: fitness)
         return true
+    }
+
+    /// Sets the fitness of `attack`, the elite of its cell, to what it scored now; at 0 it
+    /// leaves the cell empty. Returns its fitness before, or nil when it holds no cell.
+    mutating func rescore(_ attack: RedBlueEngine.Attack, goal: RedBlueDomain.Goal, fitness: Double) -> Double? {
+        let cell = Cell(family: attack.family, goal: goal)
+        guard let elite = elites[cell], elite.attack.id == attack.id else { return nil }
+        elites[cell] = fitness > 0 ? Elite(attack: attack, fitness: fitness) : nil
+        return elite.fitness
     }
 
     /// Every elite, fittest first (then older, then by id): a total order, so a seed replays.
