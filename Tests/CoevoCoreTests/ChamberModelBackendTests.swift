@@ -131,6 +131,48 @@ import Testing
         #expect((0..<5).contains { engine.population.stats(a1, $0).successes > 0 })
     }
 
+    /// A fork's or seed's specialty reaches the model: its persona names the niche (by the
+    /// task bank's name) and every call it makes after its birth carries it. On the code
+    /// before, every call sent the one fixed system prompt.
+    @Test func aNewAgentsSpecialtyIsInEveryCallItMakes() {
+        var settings = ChamberSettings()
+        settings.backend = .model
+        settings.niches = 2
+        settings.agents = 4
+        settings.steps = 8
+        settings.tasksPerStep = 6
+        settings.evolution.teamSize = 2
+        settings.evolution.structures = [.vote]
+        settings.evolution.lifecycle.everyTasks = 1
+        settings.evolution.lifecycle.minAttempts = 2
+        settings.evolution.lifecycle.seedAfterTasks = 4
+        settings.evolution.lifecycle.maxPopulation = 12
+        var engine = ChamberEngine(settings: settings)
+        var queue = engine.start().requests
+        var cursor = 0
+        var calls: [(agent: Int, system: String)] = []
+        while cursor < queue.count {
+            let request = queue[cursor]
+            cursor += 1
+            calls.append((request.agent, ChamberTurnPrompt.call(for: request).system))
+            // Agent 1 answers right on niche 0 only; nobody is right on niche 1, so it is seeded.
+            let right = request.agent == 1 && request.niche == 0
+            let reply = request.action == .answer || request.action == .revise ? "ANSWER: \(right ? request.correctAnswer : "no idea")" : "Check twice."
+            queue += engine.complete(request, ChamberTurnPrompt.result(for: request, reply: reply, tokens: 3))
+        }
+        let born = engine.population.agents.filter { $0.specialty != nil }
+        #expect(!born.isEmpty, "the lifecycle made a fork or a seed")
+        for agent in born {
+            let name = ChamberTaskBank.niches[agent.specialty!]
+            #expect(agent.systemPrompt == "You are a careful problem solver. You specialise in \(name).", "\(agent.systemPrompt)")
+            let made = calls.filter { $0.agent == agent.id.rawValue }
+            #expect(made.allSatisfy { $0.system.hasPrefix(agent.systemPrompt + " Answer briefly.") }, "\(agent.id)")
+        }
+        #expect(born.contains { agent in calls.contains { $0.agent == agent.id.rawValue } }, "a new agent was called after its birth")
+        #expect(calls.filter { $0.agent <= 4 }.allSatisfy { $0.system.hasPrefix("You are a careful problem solver. Answer briefly.") },
+                "the first agents keep the chamber's persona")
+    }
+
     /// CODREAM by hand on one failed task: every member reflects first (nothing is
     /// distilled before the last reflection is in), then the strongest member distils,
     /// seeing the question, each member's answer and verdict, the outcome and the

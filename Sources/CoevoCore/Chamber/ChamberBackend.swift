@@ -7,6 +7,8 @@ public protocol ChamberBackend: Sendable {
     func task(id: Int, niche: Int, seed: UInt64, world: SimulatedWorld) -> SimulatedTask
     /// The insight texts a turn puts before its agent.
     func shownInsights(_ held: [Insight]) -> [String]
+    /// The persona a turn puts before its agent ("": none, the simulator reads skills).
+    func shownPersona(_ agent: Agent) -> String
     func nicheName(_ niche: Int) -> String
     /// What one line of a reflection or consolidation says.
     func reading(_ line: Substring) -> ReflectionLine
@@ -37,6 +39,7 @@ extension ChamberSettings.Backend {
 public struct SimulatorChamberBackend: ChamberBackend {
     public func task(id: Int, niche: Int, seed: UInt64, world: SimulatedWorld) -> SimulatedTask { world.task(id: id, niche: niche) }
     public func shownInsights(_ held: [Insight]) -> [String] { [] }
+    public func shownPersona(_ agent: Agent) -> String { "" }
     public func nicheName(_ niche: Int) -> String { "niche \(niche)" }
 
     public func reading(_ line: Substring) -> ReflectionLine {
@@ -52,6 +55,7 @@ public struct ModelChamberBackend: ChamberBackend {
     }
 
     public func shownInsights(_ held: [Insight]) -> [String] { held.map(\.text) }
+    public func shownPersona(_ agent: Agent) -> String { agent.systemPrompt }
 
     public func nicheName(_ niche: Int) -> String {
         niche < ChamberTaskBank.niches.count ? ChamberTaskBank.niches[niche] : "niche \(niche)"

@@ -34,13 +34,15 @@ extension ChamberEngine {
                       ownAnswer: String = "", outcome: String = "", lessons: [String] = []) -> TurnRequest {
         let agent = population.agents[index]
         let held = agent.insights[niche] ?? []
-        return TurnRequest(
+        var request = TurnRequest(
             worldSeed: settings.seed, task: Self.heartbeatTask + step, round: round, member: index, agent: agent.id.rawValue,
             action: action, niche: niche, difficulty: task.difficulty, correctAnswer: task.correctAnswer,
             skill: world.skill(agent.id, niche: niche), gap: world.gap(agent.id, niche: niche, mode: task.mode), mode: task.mode,
             insightLessons: held.compactMap(\.simulatedLesson),
             ownAnswer: ownAnswer, othersAnswers: lessons, count: count, question: task.question,
             insights: backend.shownInsights(held), outcome: outcome)
+        request.persona = backend.shownPersona(agent)
+        return request
     }
 
     /// Applies the heartbeat turns' lessons in turn order, whatever order they came back

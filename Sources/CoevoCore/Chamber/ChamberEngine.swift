@@ -92,7 +92,7 @@ public struct ChamberEngine: RunEngine {
         for _ in 0..<settings.agents {
             let id = population.add(role: "solver", pool: "chamber",
                                     lineage: Agent.Lineage(parents: [], operator: .initial, reason: "initial population", step: 0),
-                                    systemPrompt: "You are a careful problem solver.")
+                                    systemPrompt: ChamberTurnPrompt.persona)
             world.register(id)
         }
     }
@@ -245,7 +245,7 @@ public struct ChamberEngine: RunEngine {
         let index = state.members[member]
         let agent = population.agents[index]
         let niche = state.task.niche
-        return TurnRequest(
+        var request = TurnRequest(
             worldSeed: settings.seed, task: state.task.id, round: round, member: member, agent: agent.id.rawValue,
             action: action, niche: niche, difficulty: state.task.difficulty, correctAnswer: state.task.correctAnswer,
             skill: world.skill(agent.id, niche: niche), gap: world.gap(agent.id, niche: niche, mode: state.task.mode),
@@ -255,6 +255,8 @@ public struct ChamberEngine: RunEngine {
             othersAnswers: othersAnswers, critique: critique, count: count, question: state.task.question,
             insights: backend.shownInsights(agent.insights[niche] ?? []),
             outcome: outcome, reflections: reflections)
+        request.persona = backend.shownPersona(agent)
+        return request
     }
 
     /// The share of agent `index`'s lessons on `niche` that a teammate also holds: what

@@ -8,10 +8,11 @@ import Foundation
 /// wrong. A critique is `wrong` only when the reply's verdict is that and nothing else
 /// ("right or wrong" is no verdict: `ok`); lessons are one per line.
 public enum ChamberTurnPrompt {
-    public static let system = "You are a careful problem solver. Answer briefly."
+    /// Every agent's persona at first; forks and seeds add the niche they specialise in.
+    public static let persona = "You are a careful problem solver."
 
     public static func call(for request: TurnRequest) -> (system: String, prompt: String) {
-        var system = Self.system
+        var system = (request.persona.isEmpty ? Self.persona : request.persona) + " Answer briefly."
         if !request.insights.isEmpty {
             system += "\nLessons shared by your team:\n" + request.insights.map { "- \($0)" }.joined(separator: "\n")
         }

@@ -147,6 +147,14 @@ public enum Lifecycle {
     }
 
     /// Carries out a decision. Pruned agents' insights go to `archive` for later seeds.
+    /// The persona of a fork or seed that specialises in the niche called `niche`: the
+    /// persona it comes from (its parent's, or the pool's for a seed), without a specialty
+    /// that one had itself, then its own. The operators speak in niche numbers; the pool,
+    /// which knows the names, gives its new agents this.
+    public static func persona(from base: String, specialisingIn niche: String) -> String {
+        (base.components(separatedBy: " You specialise in").first ?? "") + " You specialise in \(niche)."
+    }
+
     public static func apply(_ decision: Decision, population: inout Population, archive: inout [Int: [Insight]],
                              keepPerNiche: Int, step: Int) -> Applied {
         switch decision {

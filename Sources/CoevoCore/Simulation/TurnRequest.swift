@@ -39,6 +39,8 @@ public struct TurnRequest: Hashable, Sendable, Codable {
     /// on the niche (the simulator reads `insightLessons` instead).
     public var question: String = ""
     public var insights: [String] = []
+    /// For a model backend: the agent's persona, its specialty named (empty: the chamber's).
+    public var persona: String = ""
     /// For CODREAM turns on a model: how the task ended, and (for distil) what each
     /// member reflected. `othersAnswers` then holds every member's answer and verdict.
     public var outcome: String = ""

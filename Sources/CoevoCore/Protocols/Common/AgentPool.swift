@@ -218,10 +218,8 @@ struct AgentPool: Sendable {
             let applied = Lifecycle.apply(decision, population: &population, archive: &archive,
                                           keepPerNiche: evolution.codream.maxInsightsPerNiche, step: round)
             if let child = applied.child, let index = population.index(of: child), let niche = population.agents[index].specialty {
-                let parentPersona = population.agents[index].lineage.parents.first.flatMap { population.agent($0)?.systemPrompt } ?? ""
-                // The parent's own persona, without a specialty it may have had itself.
-                let persona = parentPersona.components(separatedBy: " You specialise in").first ?? ""
-                population.updateAgent(index) { $0.systemPrompt = "\(persona) You specialise in \(nicheNames[niche])." }
+                let parent = population.agents[index].lineage.parents.first.flatMap { population.agent($0)?.systemPrompt } ?? ""
+                population.updateAgent(index) { $0.systemPrompt = Lifecycle.persona(from: parent, specialisingIn: nicheNames[niche]) }
             }
             events.append(ProtocolEvent(.pool(role, decision.kind), "round \(round): \(applied.describe(population))"))
         }
