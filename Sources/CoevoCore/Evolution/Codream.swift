@@ -98,14 +98,17 @@ public enum Codream {
         population.updateAgent(recipient) { agent in
             var held = agent.insights[niche] ?? []
             held.append(contentsOf: insights)
-            while held.count > limit {
-                let worst = held.indices.min { a, b in
-                    let x = held[a], y = held[b]
-                    if x.utility != y.utility { return x.utility < y.utility }
-                    if x.uses != y.uses { return x.uses < y.uses }
-                    return x.id < y.id
-                }!
-                evicted.append(held.remove(at: worst))
+            // Each channel within its own `limit`.
+            for channel in Insight.Channel.allCases {
+                while held.count(where: { $0.channel == channel }) > limit {
+                    let worst = held.indices.filter { held[$0].channel == channel }.min { a, b in
+                        let x = held[a], y = held[b]
+                        if x.utility != y.utility { return x.utility < y.utility }
+                        if x.uses != y.uses { return x.uses < y.uses }
+                        return x.id < y.id
+                    }!
+                    evicted.append(held.remove(at: worst))
+                }
             }
             agent.insights[niche] = held
         }

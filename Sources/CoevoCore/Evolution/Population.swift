@@ -93,17 +93,12 @@ public struct Population: Sendable {
     /// what an insight adds, not its holder's skill or how long it has been held. Utility
     /// orders insights in prompts and decides which one is evicted.
     ///
-    /// `shown`: how many of the agent's insights on the niche its prompt shows, most useful
-    /// first (nil: all); only those are credited.
+    /// `shown`: how many of the agent's insights on the niche, per channel, its prompt shows,
+    /// most useful first (nil: all); only those are credited.
     public mutating func creditInsights(of index: Int, niche: Int, outcome: Double, predicted: Double, shown: Int? = nil) {
         guard var held = agents[index].insights[niche], !held.isEmpty else { return }
         let advantage = outcome - predicted
-        var order = Array(held.indices)
-        if let shown, shown < held.count {
-            order.sort { held[$0].utility != held[$1].utility ? held[$0].utility > held[$1].utility : held[$0].id > held[$1].id }
-            order = Array(order.prefix(shown))
-        }
-        for i in order {
+        for i in held.shownIndices(limit: shown) {
             held[i].utility += 0.2 * (advantage - held[i].utility)
             held[i].uses += 1
         }

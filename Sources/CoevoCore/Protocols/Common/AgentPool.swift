@@ -45,16 +45,26 @@ struct AgentPool: Sendable {
     func agent(_ index: Int) -> Agent { population.agents[index] }
 
     /// The agent's system prompt: the role's instructions, its persona, and the insights
-    /// it holds on `niches` (all niches when nil), most useful first, at most `limit`.
+    /// it holds on `niches` (all niches when nil), most useful first, at most `limit` of
+    /// each channel, each channel under its own label.
     func systemPrompt(_ index: Int, base: String, niches: [Int]? = nil, limit: Int = AgentPool.promptInsights) -> String {
         let agent = population.agents[index]
         var held: [Insight] = []
         for niche in niches ?? Array(0..<nicheNames.count) { held += agent.insights[niche] ?? [] }
-        held.sort { a, b in a.utility != b.utility ? a.utility > b.utility : a.id > b.id }
-        held = Array(held.prefix(limit))
-        var text = base + " " + agent.systemPrompt
-        if !held.isEmpty {
-            text += "\nLessons shared by your team:\n" + held.map { "- \($0.text)" }.joined(separator: "\n")
+        return base + " " + agent.systemPrompt + Self.shown(held, limit: limit)
+    }
+
+    /// What a prompt shows of `held`: the `limit` most useful of each channel, each under
+    /// its label, one per line ("" when nothing is held).
+    static func shown(_ held: [Insight], limit: Int) -> String {
+        let shown = held.shownIndices(limit: limit).map { held[$0] }
+        var text = ""
+        let lessons = shown.filter { $0.channel == .distilled }, examples = shown.filter { $0.channel == .example }
+        if !lessons.isEmpty {
+            text += "\nLessons shared by your team:\n" + lessons.map { "- \($0.text)" }.joined(separator: "\n")
+        }
+        if !examples.isEmpty {
+            text += "\nWorked examples from your team's rounds:\n" + examples.map { "- \($0.text)" }.joined(separator: "\n")
         }
         return text
     }
@@ -150,7 +160,7 @@ struct AgentPool: Sendable {
     /// the event line, or nil when examples are off or nobody needed it.
     mutating func example(_ text: String, niche: Int, producer: Int, round: Int) -> ProtocolEvent? {
         guard evolution.examples else { return nil }
-        let (recipients, delivered) = route([text], niche: niche, producer: producer)
+        let (recipients, delivered) = route([text], niche: niche, producer: producer, channel: .example)
         guard delivered > 0 else { return nil }
         examplesRouted += delivered
         return ProtocolEvent(.pool(role, "example"),
@@ -187,12 +197,13 @@ struct AgentPool: Sendable {
 
     /// Archives `texts` as insights of one event by `producer` and delivers them where
     /// the routing mode says; returns the recipients' ids and the insights delivered.
-    private mutating func route(_ texts: [String], niche: Int, producer: Int) -> (recipients: [String], delivered: Int) {
+    private mutating func route(_ texts: [String], niche: Int, producer: Int,
+                                channel: Insight.Channel = .distilled) -> (recipients: [String], delivered: Int) {
         let event = nextEvent
         nextEvent += 1
         let insights = texts.map { text in
             defer { nextInsightID += 1 }
-            return Insight(id: nextInsightID, text: text, niche: niche, producer: population.agents[producer].id, event: event)
+            return Insight(id: nextInsightID, text: text, niche: niche, producer: population.agents[producer].id, event: event, channel: channel)
         }
         keep(insights, niche: niche)
         let snapshot = NicheSnapshot(population: population, niche: niche)

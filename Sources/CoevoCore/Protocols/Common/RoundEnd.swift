@@ -116,9 +116,18 @@ struct RoundEnd<Figures: RoundFigures>: Sendable {
         var report = figures
         outbox.post(contentsOf: AgentPool.applyHeartbeats(firstStage ?? CallBatch([]), round: round, to: &first, &second))
         for ((call, reply), item) in zip(batch.answered, cases) {
-            let insights = reply.text.map { CodreamCase.insights(in: $0, limit: maxInsights) } ?? []
+            let lines = reply.text.map { CodreamCase.insights(in: $0, limit: maxInsights) } ?? []
+            var insights: [String] = []
+            for line in lines {
+                if let why = InsightVetting.problem(line, task: item.task, answers: item.members.flatMap { $0.answer.components(separatedBy: " / ") }) {
+                    outbox.post(ProtocolEvent(.pool(item.role, "insight_refused"), "round \(round) \(call.key): '\(line)': \(why)"))
+                } else {
+                    insights.append(line)
+                }
+            }
             guard !insights.isEmpty else {
-                let why = reply.text == nil ? "the call failed" : "no INSIGHT: line or list item in the reply"
+                let why = reply.text == nil ? "the call failed"
+                    : lines.isEmpty ? "no INSIGHT: line or list item in the reply" : "every insight in the reply was refused"
                 outbox.post(ProtocolEvent(.distilFailure, "round \(round) \(call.key): \(why)"))
                 var record = (item.role == first.role ? first : second).record(of: item, round: round)
                 (record.failure, record.reply) = (why, reply.text)
