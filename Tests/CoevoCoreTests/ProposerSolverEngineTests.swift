@@ -27,6 +27,25 @@ import Testing
         return next
     }
 
+    /// A specialty steers the work: worked by hand for 4 solvers, 3 attempts, solver 2
+    /// specialising in category 1. Before, the choice ignored specialties (task 0 of
+    /// category 1 went to solvers 0, 1, 2 and task 1 to 3, 0, 1 whoever specialised).
+    @Test func aSolversSpecialtyPutsItFirstOnItsCategory() {
+        let specialty: (Int) -> Int? = { $0 == 2 ? 1 : nil }
+        func order(_ category: Int, _ t: Int) -> [Int] {
+            ProposerSolverEngine.attemptOrder(pool: [0, 1, 2, 3], specialty: specialty, category: category, task: t, attempts: 3)
+        }
+        // Category 1: solver 2 first, then two of the others [0, 1, 3] in turn from t * 2.
+        #expect(order(1, 0) == [2, 0, 1])
+        #expect(order(1, 1) == [2, 3, 0], "others[2], others[3 % 3]")
+        #expect(order(1, 2) == [2, 1, 3])
+        // Another category: the plain rotation over every solver, as before.
+        #expect(order(0, 0) == [0, 1, 2] && order(0, 1) == [3, 0, 1])
+        // Only specialists: they take turns.
+        #expect(ProposerSolverEngine.attemptOrder(pool: [5, 6], specialty: { _ in 4 }, category: 4, task: 3, attempts: 3) == [5, 6, 6],
+                "specialists[(3 * 1 + 0) % 2]")
+    }
+
     @Test func oneRoundByHand() throws {
         var engine = ProposerSolverEngine(settings: Self.settings(rounds: 1), evolution: .withoutHeartbeats)
         let proposals = engine.start()

@@ -198,18 +198,32 @@ public struct ProposerSolverEngine: ProtocolEngine {
         return proposed
     }
 
-    /// The k attempts at the round's task number `t`, by different solvers while there are
-    /// enough: solver (t * k + j) mod n, in the order of the active pool.
+    /// The k attempts at the round's task number `t`: see `attemptOrder`.
     private func attemptCalls(_ task: ProposedTask, number t: Int) -> [(call: AgentCall, slot: (task: Int, solver: Int))] {
-        let pool = solvers.active
-        return (0..<settings.attempts).map { j in
-            let solver = pool[(t * settings.attempts + j) % pool.count]
+        let order = Self.attemptOrder(pool: solvers.active, specialty: { solvers.agent($0).specialty }, category: task.category,
+                                      task: t, attempts: settings.attempts)
+        return order.enumerated().map { j, solver in
             let ask = task.task.isEquation ? "Solve for x: \(task.task.text)" : "Compute: \(task.task.text)"
             let call = AgentCall(key: "r\(round).solve.\(t).\(j)", role: "solver", agent: solvers.agent(solver).id,
                                  system: solvers.systemPrompt(solver, base: Self.solverBase, niches: [task.category]),
                                  prompt: "\(ask)\nEnd your reply with a line of the form ANSWER: <number>.",
                                  maxTokens: settings.maxTokens, temperature: settings.solverTemperature, runSeed: settings.seed)
             return (call, (t, solver))
+        }
+    }
+
+    /// Who makes the `attempts` attempts at task number `t` of `category`: the solvers that
+    /// specialise in the category first (a fork's or seed's specialty steers what it
+    /// works on), then the others in rotation: with s specialists, the rest of the k
+    /// attempts are others (t * (k - s) + j - s) mod n, so that with no specialist the
+    /// tasks go round the pool as they always did.
+    static func attemptOrder(pool: [Int], specialty: (Int) -> Int?, category: Int, task t: Int, attempts: Int) -> [Int] {
+        let specialists = Array(pool.filter { specialty($0) == category }.prefix(attempts))
+        let others = pool.filter { specialty($0) != category }
+        let rotation = others.isEmpty ? specialists : others
+        let rest = attempts - specialists.count
+        return (0..<attempts).map { j in
+            j < specialists.count ? specialists[j] : rotation[(t * rest + j - specialists.count) % rotation.count]
         }
     }
 
