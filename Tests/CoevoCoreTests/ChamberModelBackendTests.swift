@@ -93,15 +93,18 @@ import Testing
         #expect(ChamberTurnPrompt.result(for: critique, reply: "Is that answer right or wrong?", tokens: 1).text == "ok")
     }
 
-    @Test func theEngineLearnsFromScriptedModelReplies() {
+    /// The chamber on the model backend, voting teams.
+    static func model(niches: Int, agents: Int, steps: Int, tasks: Int, team: Int) -> ChamberSettings {
         var settings = ChamberSettings()
         settings.backend = .model
-        settings.niches = 2
-        settings.agents = 4
-        settings.steps = 4
-        settings.tasksPerStep = 5
-        settings.evolution.teamSize = 2
+        (settings.niches, settings.agents, settings.steps, settings.tasksPerStep) = (niches, agents, steps, tasks)
+        settings.evolution.teamSize = team
         settings.evolution.structures = [.vote]
+        return settings
+    }
+
+    @Test func theEngineLearnsFromScriptedModelReplies() {
+        let settings = Self.model(niches: 2, agents: 4, steps: 4, tasks: 5, team: 2)
         var engine = ChamberEngine(settings: settings)
         var lessonsSeen = false
         // The turn that closes a step brings the next step's first turns.
@@ -135,14 +138,7 @@ import Testing
     /// task bank's name) and every call it makes after its birth carries it. On the code
     /// before, every call sent the one fixed system prompt.
     @Test func aNewAgentsSpecialtyIsInEveryCallItMakes() {
-        var settings = ChamberSettings()
-        settings.backend = .model
-        settings.niches = 2
-        settings.agents = 4
-        settings.steps = 8
-        settings.tasksPerStep = 6
-        settings.evolution.teamSize = 2
-        settings.evolution.structures = [.vote]
+        var settings = Self.model(niches: 2, agents: 4, steps: 8, tasks: 6, team: 2)
         settings.evolution.lifecycle.everyTasks = 1
         settings.evolution.lifecycle.minAttempts = 2
         settings.evolution.lifecycle.seedAfterTasks = 4
@@ -178,14 +174,7 @@ import Testing
     /// seeing the question, each member's answer and verdict, the outcome and the
     /// reflections; an empty or wordless reflection is left out.
     @Test func theDistillerSeesAnswersOutcomeAndReflections() throws {
-        var settings = ChamberSettings()
-        settings.backend = .model
-        settings.niches = 1
-        settings.agents = 3
-        settings.steps = 1
-        settings.tasksPerStep = 1
-        settings.evolution.teamSize = 3
-        settings.evolution.structures = [.vote]
+        var settings = Self.model(niches: 1, agents: 3, steps: 1, tasks: 1, team: 3)
         settings.evolution.heartbeats = HeartbeatSettings()
         settings.evolution.heartbeats.reflectEvery = 0
         settings.evolution.heartbeats.consolidateEvery = 0
@@ -226,14 +215,7 @@ import Testing
     /// tokens are charged to the step. Bad input tried: a consolidation reply with no
     /// words, which is logged and changes nothing.
     @Test func heartbeatsAreModelTurnsWhoseLessonsAreKept() throws {
-        var settings = ChamberSettings()
-        settings.backend = .model
-        settings.niches = 1
-        settings.agents = 3
-        settings.steps = 2
-        settings.tasksPerStep = 1
-        settings.evolution.teamSize = 3
-        settings.evolution.structures = [.vote]
+        var settings = Self.model(niches: 1, agents: 3, steps: 2, tasks: 1, team: 3)
         settings.evolution.codream.maxDistilled = 0
         settings.evolution.heartbeats.reflectEvery = 1
         settings.evolution.heartbeats.consolidateEvery = 6
