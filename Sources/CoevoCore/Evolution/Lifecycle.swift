@@ -146,7 +146,6 @@ public enum Lifecycle {
         archive[niche]!.removeLast(archive[niche]!.count - limit)
     }
 
-    /// Carries out a decision. Pruned agents' insights go to `archive` for later seeds.
     /// The persona of a fork or seed that specialises in the niche called `niche`: the
     /// persona it comes from (its parent's, or the pool's for a seed), without a specialty
     /// that one had itself, then its own. The operators speak in niche numbers; the pool,
@@ -155,6 +154,7 @@ public enum Lifecycle {
         (base.components(separatedBy: " You specialise in").first ?? "") + " You specialise in \(niche)."
     }
 
+    /// Carries out a decision. Pruned agents' insights go to `archive` for later seeds.
     public static func apply(_ decision: Decision, population: inout Population, archive: inout [Int: [Insight]],
                              keepPerNiche: Int, step: Int) -> Applied {
         switch decision {
