@@ -204,7 +204,11 @@ extension ProcessTests {
                 $0.contains("big.bin is 1024.0 MiB, and a submission's files may be at most 4.0 MiB each")
             })
             #expect(try db.int("SELECT COUNT(*) FROM notes WHERE agent = 'a7'") == 2)
-            #expect(try db.int("SELECT COUNT(*) FROM attempts WHERE agent = 'a7' AND length(bundle) < 100000") == 2)
+            // Its bundle travels in the step's stored result: small.
+            #expect(try db.int("""
+                SELECT COUNT(*) FROM attempts a JOIN jobs j ON j.call_key = a.key JOIN results r ON r.job_id = j.id
+                WHERE a.agent = 'a7' AND length(r.output) < 100000
+                """) == 2)
             // a8 committed 9 MB of noise by hand and wrote its own submission: the worker
             // refused to ship it, and the step ended with no attempt.
             let a8 = try column("SELECT detail FROM events WHERE kind = 'discovery_no_submission' AND detail LIKE 'r_.step.a8:%'")
