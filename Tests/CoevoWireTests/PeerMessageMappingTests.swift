@@ -68,6 +68,6 @@ import Testing
             guard case .error(let error) = try sent(.refusal(refusal, "why", job: 9)) else { Issue.record("no ERROR"); return }
             #expect(error.code == code && error.message == "why" && error.jobID == 9)
         }
-        #expect(WireDecodingError.versionMismatch(got: 2).code == .versionMismatch)
+        #expect(WireDecodingError.versionMismatch(got: 2).refusal == .versionMismatch)
     }
 }

@@ -143,7 +143,7 @@ import Testing
         var damagedReadByHand = 0, damagedRefused = 0
         for (what, frame) in valid.map({ ("valid", $0) }) + foreign + damaged {
             let mine: Reading
-            do throws(WireDecodingError) { mine = .body(try WireCodec.decode(frame)) } catch { mine = .refused(error.code) }
+            do throws(WireDecodingError) { mine = .body(try WireCodec.decode(frame)) } catch { mine = .refused(WireErrorCode(error.refusal)) }
             if mine != Self.readingBySwiftProtobuf(frame) { disagreements.append("\(what): \(frame.map { String(format: "%02x", $0) }.joined())") }
             guard what == "damaged" else { continue }
             if BatchEnvelopeDecoder.decode(frame) != nil { damagedReadByHand += 1 }
@@ -165,7 +165,7 @@ import Testing
             _ = try WireCodec.decode(Data("hello, coordinator".utf8))
             Issue.record("text decoded as an envelope")
         } catch {
-            #expect(error.code == .malformed || error.code == .versionMismatch)
+            #expect(error.refusal == .malformed || error.refusal == .versionMismatch)
         }
     }
 

@@ -62,13 +62,3 @@ extension WireErrorCode {
         }
     }
 }
-
-extension WireDecodingError {
-    /// What the receiver answers a frame it could not decode with.
-    public var refusal: PeerRefusal {
-        switch self {
-        case .malformed: .malformed
-        case .versionMismatch: .versionMismatch
-        }
-    }
-}

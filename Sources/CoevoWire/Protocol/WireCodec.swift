@@ -1,13 +1,19 @@
+import CoevoCore
 import Foundation
 import SwiftProtobuf
 
-/// Why an incoming frame could not be turned into an envelope. Each case maps to the
-/// ERROR code the receiver answers with.
+/// Why an incoming frame could not be turned into an envelope.
 public enum WireDecodingError: Error, Hashable, Sendable, CustomStringConvertible {
     case malformed(String)
     case versionMismatch(got: UInt32)
 
-    public var code: WireErrorCode { WireErrorCode(refusal) }
+    /// What the receiver answers a frame it could not decode with.
+    public var refusal: PeerRefusal {
+        switch self {
+        case .malformed: .malformed
+        case .versionMismatch: .versionMismatch
+        }
+    }
 
     public var description: String {
         switch self {
@@ -49,13 +55,5 @@ public enum WireCodec {
         }
         guard let body = envelope.body else { throw .malformed("envelope has no body") }
         return body
-    }
-
-    public static func error(_ code: WireErrorCode, _ message: String, job: UInt64 = 0) -> Data {
-        var error = ErrorMessage()
-        error.code = code
-        error.message = message
-        error.jobID = job
-        return encode(.error(error))
     }
 }
