@@ -96,12 +96,12 @@ public enum ChamberTurnPrompt {
         if ExactArithmetic.evaluate(expected) != nil {
             return ReplyFormat.lastNumber(in: line, first: false) ?? AnswerNormalizer.normalize(line)
         }
-        return words(line).filter { !fillers.contains($0) }.joined(separator: " ")
+        return AnswerNormalizer.words(line).filter { !fillers.contains($0) }.joined(separator: " ")
     }
 
     /// `wrong` when the reply judges the answer wrong (or not right) and says nothing for it, else `ok`.
     static func verdict(_ reply: String) -> String {
-        let words = words(reply)
+        let words = AnswerNormalizer.words(reply)
         var said: Set<String> = []
         for (index, word) in words.enumerated() {
             let negated = index > 0 && words[index - 1] == "not"
@@ -114,9 +114,6 @@ public enum ChamberTurnPrompt {
         return said == ["wrong"] ? "wrong" : "ok"
     }
 
-    private static func words(_ text: String) -> [Substring] {
-        AnswerNormalizer.normalize(text).split { !$0.isLetter && !$0.isNumber }
-    }
 
     /// A lesson line without its list marker ("-", "*", "1.", "2)").
     static func withoutBullet(_ line: Substring) -> String {

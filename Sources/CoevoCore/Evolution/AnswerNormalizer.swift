@@ -13,6 +13,11 @@ public enum AnswerNormalizer {
         return joined
     }
 
+    /// The words of the normal form: its runs of letters and digits.
+    public static func words(_ text: String) -> [Substring] {
+        normalize(text).split { !$0.isLetter && !$0.isNumber }
+    }
+
     /// Lowercase ASCII letters, digits, '-', and single inner spaces need no work; most
     /// machine answers look like that, and this runs for every member of every task.
     static func isAlreadyNormal(_ text: String) -> Bool {

@@ -11,16 +11,12 @@ public enum InsightVetting {
     /// Why `text` is no insight, or nil when it is one. `task` is what the distiller was
     /// shown of the task; `answers` are the answers given on it.
     public static func problem(_ text: String, task: String, answers: [String]) -> String? {
-        let words = Self.words(text)
+        let words = AnswerNormalizer.words(text)
         guard words.count >= minimumWords, text.filter(\.isLetter).count >= minimumLetters else { return "too short" }
         let line = AnswerNormalizer.normalize(text)
         if answers.contains(where: { AnswerNormalizer.normalize($0) == line }) { return "an answer, not a lesson" }
-        let distinct = Set(words), asked = Set(Self.words(task))
+        let distinct = Set(words), asked = Set(AnswerNormalizer.words(task))
         if Double(distinct.intersection(asked).count) >= restatement * Double(distinct.count) { return "the task restated" }
         return nil
-    }
-
-    private static func words(_ text: String) -> [Substring] {
-        AnswerNormalizer.normalize(text).split { !$0.isLetter && !$0.isNumber }
     }
 }
