@@ -52,11 +52,8 @@ extension ChamberEngine {
                 note(decision.kind, applied.describe(population))
                 if let child = applied.child {
                     // Its persona names the niche it specialises in, as a model reads it.
-                    if let index = population.index(of: child), let niche = population.agents[index].specialty {
-                        let parent = population.agents[index].lineage.parents.first.flatMap { population.agent($0)?.systemPrompt }
-                        let persona = Lifecycle.persona(from: parent ?? ChamberTurnPrompt.persona, specialisingIn: backend.nicheName(niche))
-                        population.updateAgent(index) { $0.systemPrompt = persona }
-                    }
+                    let backend = self.backend
+                    Lifecycle.nameSpecialty(of: child, in: &population, names: backend.nicheName, seedPersona: ChamberTurnPrompt.persona)
                     if case .fork(let parent, _, _) = decision {
                         world.register(child, parent: population.agents[parent].id, inheritFrom: .fork)
                     } else {

@@ -146,12 +146,16 @@ public enum Lifecycle {
         archive[niche]!.removeLast(archive[niche]!.count - limit)
     }
 
-    /// The persona of a fork or seed that specialises in the niche called `niche`: the
-    /// persona it comes from (its parent's, or the pool's for a seed), without a specialty
-    /// that one had itself, then its own. The operators speak in niche numbers; the pool,
-    /// which knows the names, gives its new agents this.
-    public static func persona(from base: String, specialisingIn niche: String) -> String {
-        (base.components(separatedBy: " You specialise in").first ?? "") + " You specialise in \(niche)."
+    /// Names the specialty of `child` (a fork or a seed) in its persona: the persona it
+    /// comes from (its parent's, or `seedPersona` for a seed), without a specialty that one
+    /// had itself, then "You specialise in <name>.". The operators speak in niche numbers;
+    /// a pool, which knows the names, calls this for each agent they make.
+    public static func nameSpecialty(of child: AgentID, in population: inout Population, names: (Int) -> String,
+                                     seedPersona: String) {
+        guard let index = population.index(of: child), let niche = population.agents[index].specialty else { return }
+        let base = population.agents[index].lineage.parents.first.flatMap { population.agent($0)?.systemPrompt } ?? seedPersona
+        let persona = (base.components(separatedBy: " You specialise in").first ?? "") + " You specialise in \(names(niche))."
+        population.updateAgent(index) { $0.systemPrompt = persona }
     }
 
     /// Carries out a decision. Pruned agents' insights go to `archive` for later seeds.

@@ -228,9 +228,9 @@ struct AgentPool: Sendable {
         for decision in decisions {
             let applied = Lifecycle.apply(decision, population: &population, archive: &archive,
                                           keepPerNiche: evolution.codream.maxInsightsPerNiche, step: round)
-            if let child = applied.child, let index = population.index(of: child), let niche = population.agents[index].specialty {
-                let parent = population.agents[index].lineage.parents.first.flatMap { population.agent($0)?.systemPrompt } ?? ""
-                population.updateAgent(index) { $0.systemPrompt = Lifecycle.persona(from: parent, specialisingIn: nicheNames[niche]) }
+            if let child = applied.child {
+                let names = nicheNames
+                Lifecycle.nameSpecialty(of: child, in: &population, names: { names[$0] }, seedPersona: "")
             }
             events.append(ProtocolEvent(.pool(role, decision.kind), "round \(round): \(applied.describe(population))"))
         }
