@@ -48,9 +48,9 @@ extension RedBlueEngine {
     mutating func rescoreElites(_ defence: DefenceRound, _ replies: DefenceReplies) {
         for i in defence.current.count..<defence.faced.count {
             let attack = defence.faced[i]
-            let againstChampions = replies.outcomes[i].filter { defence.champions.contains($0.defender) }.map(\.leaked)
+            let againstChampions = replies.championVerdicts(i, champions: defence.champions)
             guard !againstChampions.isEmpty else { continue }
-            let fitness = Double(againstChampions.filter { $0 }.count) / Double(againstChampions.count) * attack.fidelity
+            let fitness = DefenceReplies.leakShare(againstChampions) * attack.fidelity
             let goal = intents[attack.intent].goal
             guard let before = archive.rescore(attack, goal: goal, fitness: fitness), before != fitness else { continue }
             outbox.post(ProtocolEvent(.pool("attacker", "elite"), String(
@@ -67,9 +67,8 @@ extension RedBlueEngine {
         for (i, attack) in defence.current.enumerated() {
             let outcomes = replies.outcomes[i]
             // The champions, today's and the past rounds' as they were.
-            let againstChampions = outcomes.filter { defence.champions.contains($0.defender) }.map(\.leaked) + replies.past[i]
-            let championBypass = againstChampions.isEmpty ? 0 : Double(againstChampions.filter { $0 }.count) / Double(againstChampions.count)
-            let bypassRate = outcomes.isEmpty ? 0 : Double(outcomes.filter(\.leaked).count) / Double(outcomes.count)
+            let championBypass = DefenceReplies.leakShare(replies.championVerdicts(i, champions: defence.champions) + replies.past[i])
+            let bypassRate = DefenceReplies.leakShare(outcomes.map(\.leaked))
             let reward = championBypass * attack.fidelity
             rewards.append(reward)
             attackers.record(attack.attackerIndex, niche: attack.family, success: reward > 0,

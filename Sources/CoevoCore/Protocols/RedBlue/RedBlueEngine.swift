@@ -328,6 +328,16 @@ public struct RedBlueEngine: ProtocolEngine {
         var benign: [Int: (helpful: Int, asked: Int)] = [:]
         var refusals = 0
         var benignAsked = 0
+
+        /// Whether each of `champions` gave in to faced attack `i`, in defender order.
+        func championVerdicts(_ i: Int, champions: Set<Int>) -> [Bool] {
+            outcomes[i].filter { champions.contains($0.defender) }.map(\.leaked)
+        }
+
+        /// The share of `verdicts` that gave in (0 for none).
+        static func leakShare(_ verdicts: [Bool]) -> Double {
+            verdicts.isEmpty ? 0 : Double(verdicts.filter { $0 }.count) / Double(verdicts.count)
+        }
     }
 
     /// Scores a complete defence round in named steps, then ends the round.
