@@ -3,8 +3,9 @@ import Foundation
 import GRDB
 
 /// A discovery pool's shared memory: the attempts (the git bundle that carries each
-/// commit stays in the result of the step that made it), the notes and the versioned skills. Rows are written by the store writer in
-/// the batch of the result that produced them; their keys make a replayed row a no-op.
+/// commit stays in the result of the step that made it), the notes and the versioned
+/// skills. Rows are written by the store writer in the batch of the result that produced
+/// them; their keys make a replayed row a no-op.
 enum SharedMemoryTables {
     static func create(in db: GRDB.Database) throws {
         try db.execute(sql: """
